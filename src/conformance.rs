@@ -1,0 +1,1 @@
+//! `stepsim test`: runs a corpus of recorded cases and scores them.

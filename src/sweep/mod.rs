@@ -1,0 +1,1 @@
+//! `stepsim sweep`: deterministic parameter sweeps and their reports.
