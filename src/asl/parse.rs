@@ -477,20 +477,15 @@ impl Parser<'_> {
         }
     }
 
-    fn template_field(&mut self, obj: &Map<String, Value>, ptr: &str, key: &str) -> Option<Value> {
-        let v = obj.get(key)?;
-        Some(v.clone())
-    }
-
     fn io_fields(&mut self, obj: &Map<String, Value>, ptr: &str) -> IoFields {
         IoFields {
             input_path: self.nullable_path(obj, ptr, "InputPath"),
             output_path: self.nullable_path(obj, ptr, "OutputPath"),
             result_path: self.nullable_path(obj, ptr, "ResultPath"),
-            parameters: self.template_field(obj, ptr, "Parameters"),
-            result_selector: self.template_field(obj, ptr, "ResultSelector"),
-            arguments: self.template_field(obj, ptr, "Arguments"),
-            output: self.template_field(obj, ptr, "Output"),
+            parameters: obj.get("Parameters").cloned(),
+            result_selector: obj.get("ResultSelector").cloned(),
+            arguments: obj.get("Arguments").cloned(),
+            output: obj.get("Output").cloned(),
             assign: self.assign(obj, ptr),
         }
     }

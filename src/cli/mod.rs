@@ -6,6 +6,8 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod validate;
+
 /// Exit code for success.
 pub const EXIT_OK: i32 = 0;
 /// Exit code when the definition is invalid, the execution failed, or cases failed.
@@ -69,7 +71,7 @@ pub fn main() -> i32 {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
-        Command::Validate(_) => not_built("validate"),
+        Command::Validate(args) => validate::run(args),
         Command::Run(_) => not_built("run"),
         Command::Test(_) => not_built("test"),
         Command::Sweep(_) => not_built("sweep"),
