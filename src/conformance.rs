@@ -1,12 +1,24 @@
 //! `stepsim test`: runs a corpus of recorded cases (the format of the shared conformance
 //! folder: one JSON file per case under `cases/<category>/`) and scores them.
 //!
-//! This module owns the corpus format: finding it, loading cases, and deciding whether an
-//! outcome matches a recording (placeholders included).
+//! This module owns the corpus format: finding it, loading cases, running each one on a fresh
+//! virtual runtime, and deciding whether an outcome matches the recording (placeholders
+//! included). The world a case runs in (its Lambda functions and S3 objects) comes from a
+//! [`CaseWorld`], so the scoring does not depend on how functions are simulated.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Duration;
 
-use serde_json::Value;
+use futures::future::LocalBoxFuture;
+use serde_json::{json, Value};
+
+use crate::asl::model::ExecutionType;
+use crate::engine::{
+    self, Clock, ExecutionOptions, ExecutionOutcome, HistoryMode, Plan, SimTime, TaskInvoker,
+    TokioClock,
+};
 
 /// One recorded case.
 #[derive(Clone, Debug)]
@@ -36,6 +48,16 @@ impl Case {
     /// `STANDARD` or `EXPRESS`.
     pub fn machine_type(&self) -> &str {
         self.doc["state_machine_type"].as_str().unwrap_or("STANDARD")
+    }
+    /// Whether the definition uses JSONata anywhere.
+    pub fn uses_jsonata(&self) -> bool {
+        self.definition().to_string().contains("\"JSONata\"")
+    }
+    /// The recording date, used as "now" for the run (`dd-mm-yyyy, hh:mm:ss`).
+    pub fn recorded_at(&self) -> Option<SimTime> {
+        let s = self.doc["source"]["recorded_date"].as_str()?;
+        let t = chrono::NaiveDateTime::parse_from_str(s, "%d-%m-%Y, %H:%M:%S").ok()?;
+        Some(t.and_utc())
     }
 }
 
@@ -70,28 +92,20 @@ pub fn load_corpus(root: &Path) -> Result<Vec<Case>, CorpusError> {
     if !cases_dir.is_dir() {
         return Err(CorpusError::NotACorpus(root.to_path_buf()));
     }
-    let mut files = Vec::new();
-    let read = |p: &Path| {
-        std::fs::read_dir(p).map_err(|source| CorpusError::Io {
-            path: p.to_path_buf(),
-            source,
-        })
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| CorpusError::Io { path, source }
     };
-    for cat in read(&cases_dir)? {
-        let cat = cat.map_err(|source| CorpusError::Io {
-            path: cases_dir.clone(),
-            source,
-        })?;
-        if !cat.path().is_dir() {
+    let mut files = Vec::new();
+    for cat in std::fs::read_dir(&cases_dir).map_err(io(&cases_dir))? {
+        let cat = cat.map_err(io(&cases_dir))?.path();
+        if !cat.is_dir() {
             continue;
         }
-        for f in read(&cat.path())? {
-            let f = f.map_err(|source| CorpusError::Io {
-                path: cat.path(),
-                source,
-            })?;
-            if f.path().extension().is_some_and(|e| e == "json") {
-                files.push(f.path());
+        for f in std::fs::read_dir(&cat).map_err(io(&cat))? {
+            let f = f.map_err(io(&cat))?.path();
+            if f.extension().is_some_and(|e| e == "json") {
+                files.push(f);
             }
         }
     }
@@ -118,10 +132,11 @@ pub fn load_case(root: &Path, path: &Path) -> Result<Case, CorpusError> {
                 .map(|n| n.to_string_lossy().into_owned())
         })
         .unwrap_or_default();
-    let name = doc["name"]
-        .as_str()
-        .map(String::from)
-        .unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+    let name = doc["name"].as_str().map(String::from).unwrap_or_else(|| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
     if !doc["definition"].is_object() {
         return Err(CorpusError::BadCase {
             path: path.to_path_buf(),
@@ -134,4 +149,422 @@ pub fn load_case(root: &Path, path: &Path) -> Result<Case, CorpusError> {
         category,
         doc,
     })
+}
+
+/// Builds the world a case runs in: its Lambda functions (from `lambdas`) and S3 objects
+/// (from `s3_buckets` / `s3_objects`).
+pub trait CaseWorld {
+    fn build<'a>(
+        &'a self,
+        case: &'a Case,
+        clock: Rc<dyn Clock>,
+    ) -> LocalBoxFuture<'a, Result<Rc<dyn TaskInvoker>, String>>;
+}
+
+/// A world with no services (cases without Lambda or S3 still run).
+pub struct NoWorld;
+
+impl CaseWorld for NoWorld {
+    fn build<'a>(
+        &'a self,
+        _case: &'a Case,
+        _clock: Rc<dyn Clock>,
+    ) -> LocalBoxFuture<'a, Result<Rc<dyn TaskInvoker>, String>> {
+        Box::pin(async { Ok(Rc::new(engine::NoServices) as Rc<dyn TaskInvoker>) })
+    }
+}
+
+/// What happened to one case.
+#[derive(Clone, Debug)]
+pub struct CaseResult {
+    pub name: String,
+    pub category: String,
+    pub file: PathBuf,
+    pub passed: bool,
+    /// Why it failed (empty when it passed).
+    pub reason: String,
+    /// Whether the recorded history event types matched (None when there is no history).
+    pub history_match: Option<bool>,
+}
+
+/// Runs one case and scores it. Never panics: a panic inside the run is reported as a failure.
+pub fn run_case(case: &Case, world: &dyn CaseWorld) -> CaseResult {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_case_inner(case, world)));
+    let (passed, reason, history_match) = match outcome {
+        Ok(r) => r,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panic".into());
+            (false, format!("stepsim panicked: {msg}"), None)
+        }
+    };
+    CaseResult {
+        name: case.name.clone(),
+        category: case.category.clone(),
+        file: case.file.clone(),
+        passed,
+        reason,
+        history_match,
+    }
+}
+
+/// Virtual time after which a case counts as hung (a task token nobody answers, say).
+const HANG_LIMIT: Duration = Duration::from_secs(400 * 24 * 3600);
+
+fn run_case_inner(case: &Case, world: &dyn CaseWorld) -> (bool, String, Option<bool>) {
+    let expected = case.expected();
+    let expected_status = case.expected_status();
+    let text = serde_json::to_string_pretty(case.definition()).unwrap_or_default();
+    let machine = match crate::asl::load_str(&text) {
+        Ok(m) => m,
+        Err(e) => {
+            return if expected_status == "CREATE_FAILED" {
+                (true, String::new(), None)
+            } else {
+                let first = e
+                    .diagnostics
+                    .first()
+                    .map(|d| d.to_string())
+                    .unwrap_or_default();
+                (false, format!("definition rejected: {first}"), None)
+            };
+        }
+    };
+    if expected_status == "CREATE_FAILED" {
+        return (
+            false,
+            "definition accepted, but AWS rejected it at CreateStateMachine".into(),
+            None,
+        );
+    }
+    let plan = match Plan::compile(&machine) {
+        Ok(p) => p,
+        Err(e) => return (false, format!("definition does not compile: {e}"), None),
+    };
+    let opts = ExecutionOptions {
+        execution_name: "exec".into(),
+        state_machine_name: "StateMachine".into(),
+        execution_type: if case.machine_type() == "EXPRESS" {
+            ExecutionType::Express
+        } else {
+            ExecutionType::Standard
+        },
+        history: HistoryMode::Full,
+        ..Default::default()
+    };
+    let origin = case.recorded_at().unwrap_or_else(engine::clock::default_origin);
+    let rt = match engine::virtual_runtime() {
+        Ok(rt) => rt,
+        Err(e) => return (false, format!("cannot start a runtime: {e}"), None),
+    };
+    let input = case.input().clone();
+    let result: Result<Option<ExecutionOutcome>, String> = rt.block_on(async {
+        let clock: Rc<dyn Clock> = Rc::new(TokioClock::new(origin));
+        let invoker = world.build(case, clock.clone()).await?;
+        let run = engine::execute(&plan, input, &opts, clock.clone(), invoker);
+        let hang = clock.sleep(HANG_LIMIT);
+        Ok(match futures::future::select(Box::pin(run), hang).await {
+            futures::future::Either::Left((o, _)) => Some(o),
+            futures::future::Either::Right(_) => None,
+        })
+    });
+    let outcome = match result {
+        Err(e) => return (false, format!("cannot set up the case: {e}"), None),
+        Ok(None) => return (false, "the execution never finished (hung)".into(), None),
+        Ok(Some(o)) => o,
+    };
+    let history_match = case.doc.get("history").and_then(Value::as_array).map(|h| {
+        let want: Vec<&str> = h.iter().filter_map(|e| e["type"].as_str()).collect();
+        let got: Vec<&str> = outcome.history.iter().map(|e| e.event_type).collect();
+        if case.definition().to_string().contains("\"Parallel\"") {
+            let mut a = want.clone();
+            let mut b = got.clone();
+            a.sort_unstable();
+            b.sort_unstable();
+            a == b
+        } else {
+            want == got
+        }
+    });
+    let wild = Wildcards::for_case(case);
+    let got_status = outcome.status.as_str();
+    if got_status != expected_status {
+        let detail = match (&outcome.error, &outcome.cause) {
+            (Some(e), Some(c)) => format!(" ({e}: {})", shorten(c, 300)),
+            (Some(e), None) => format!(" ({e})"),
+            _ => outcome
+                .output
+                .as_ref()
+                .map(|o| format!(" (output {})", shorten(&o.to_string(), 200)))
+                .unwrap_or_default(),
+        };
+        return (
+            false,
+            format!("status {got_status}, expected {expected_status}{detail}"),
+            history_match,
+        );
+    }
+    if expected_status == "SUCCEEDED" {
+        let got = outcome.output.clone().unwrap_or(Value::Null);
+        if !wild.matches(&expected["output"], &got) {
+            return (
+                false,
+                format!(
+                    "output differs:\n    expected {}\n    got      {}",
+                    shorten(&expected["output"].to_string(), 400),
+                    shorten(&got.to_string(), 400)
+                ),
+                history_match,
+            );
+        }
+        return (true, String::new(), history_match);
+    }
+    let want_err = expected["error"].clone();
+    let got_err = outcome.error.clone().map(Value::String).unwrap_or(Value::Null);
+    if !wild.matches(&want_err, &got_err) {
+        return (
+            false,
+            format!("error {got_err}, expected {want_err}"),
+            history_match,
+        );
+    }
+    let want_cause = expected["cause"].clone();
+    let got_cause = outcome.cause.clone().map(Value::String).unwrap_or(Value::Null);
+    let cause_ok = if expected["cause_is_json"].as_bool() == Some(true)
+        || (want_cause.is_object() && got_cause.is_string())
+    {
+        let parsed = got_cause
+            .as_str()
+            .and_then(|s| serde_json::from_str::<Value>(s).ok())
+            .unwrap_or(Value::Null);
+        let want = match &want_cause {
+            Value::String(s) => serde_json::from_str::<Value>(s).unwrap_or(want_cause.clone()),
+            other => other.clone(),
+        };
+        wild.matches(&strip_runtime_keys(want), &strip_runtime_keys(parsed))
+    } else {
+        wild.matches(&want_cause, &got_cause)
+    };
+    if !cause_ok {
+        return (
+            false,
+            format!(
+                "cause differs:\n    expected {}\n    got      {}",
+                shorten(&want_cause.to_string(), 400),
+                shorten(&got_cause.to_string(), 400)
+            ),
+            history_match,
+        );
+    }
+    (true, String::new(), history_match)
+}
+
+/// Inside a Lambda error cause, `stackTrace` and `requestId` depend on the runtime.
+fn strip_runtime_keys(v: Value) -> Value {
+    match v {
+        Value::Object(mut m) => {
+            m.remove("stackTrace");
+            m.remove("requestId");
+            Value::Object(m)
+        }
+        other => other,
+    }
+}
+
+fn shorten(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(n).collect();
+        format!("{cut}…")
+    }
+}
+
+/// Redaction placeholders that stand for any value (or any substring) in a case that is not
+/// exact.
+struct Wildcards {
+    tokens: Vec<String>,
+}
+
+impl Wildcards {
+    fn for_case(case: &Case) -> Wildcards {
+        let n = &case.doc["normalization"];
+        if n["exact"].as_bool().unwrap_or(true) {
+            return Wildcards { tokens: Vec::new() };
+        }
+        let mut set: BTreeSet<String> = [
+            "date",
+            "timestamp",
+            "snf_role_arn",
+            "RequestId",
+            "<ArnPart_0idx>",
+            "<ExecArnPart_0idx>",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for p in n["placeholders_in_expected"].as_array().into_iter().flatten() {
+            if let Some(s) = p.as_str() {
+                set.insert(s.to_string());
+            }
+        }
+        for s in n["substitutions"].as_array().into_iter().flatten() {
+            if let Some(r) = s["replace"].as_str() {
+                set.insert(r.to_string());
+            }
+        }
+        for s in n["redacted_jsonpaths"].as_array().into_iter().flatten() {
+            if let Some(r) = s["replace"].as_str() {
+                set.insert(r.to_string());
+            }
+        }
+        // `<uuid:N>` and friends: any angle-bracketed token listed, plus the generic forms.
+        let mut tokens: Vec<String> = set.into_iter().filter(|t| !t.is_empty()).collect();
+        // Longest first, so `<uuid:10>` wins over `<uuid:1>`.
+        tokens.sort_by_key(|t| std::cmp::Reverse(t.len()));
+        Wildcards { tokens }
+    }
+
+    fn matches(&self, want: &Value, got: &Value) -> bool {
+        match (want, got) {
+            (Value::String(w), _) if self.tokens.iter().any(|t| t == w) => true,
+            (Value::String(w), Value::String(g)) => self.str_matches(w, g),
+            (Value::Number(a), Value::Number(b)) => match (a.as_f64(), b.as_f64()) {
+                (Some(x), Some(y)) => x == y,
+                _ => a == b,
+            },
+            (Value::Array(a), Value::Array(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| self.matches(x, y))
+            }
+            (Value::Object(a), Value::Object(b)) => {
+                a.len() == b.len()
+                    && a.iter()
+                        .all(|(k, v)| b.get(k).is_some_and(|g| self.matches(v, g)))
+            }
+            _ => want == got,
+        }
+    }
+
+    /// String equality where each placeholder inside `want` matches any substring.
+    fn str_matches(&self, want: &str, got: &str) -> bool {
+        if want == got {
+            return true;
+        }
+        let mut pieces: Vec<&str> = vec![want];
+        let mut has_wild = false;
+        for t in &self.tokens {
+            let mut next = Vec::new();
+            for p in pieces {
+                let parts: Vec<&str> = p.split(t.as_str()).collect();
+                if parts.len() > 1 {
+                    has_wild = true;
+                }
+                next.extend(parts);
+            }
+            pieces = next;
+        }
+        if !has_wild {
+            return false;
+        }
+        // Glob: pieces in order, anything between them.
+        let mut rest = got;
+        let n = pieces.len();
+        for (i, p) in pieces.iter().enumerate() {
+            if i == 0 {
+                match rest.strip_prefix(p) {
+                    Some(r) => rest = r,
+                    None => return false,
+                }
+            } else if i == n - 1 {
+                return rest.ends_with(p);
+            } else {
+                match rest.find(p) {
+                    Some(at) => rest = &rest[at + p.len()..],
+                    None => return false,
+                }
+            }
+        }
+        true
+    }
+}
+
+/// Pass counts of a whole run.
+#[derive(Clone, Debug, Default)]
+pub struct Score {
+    pub total: usize,
+    pub passed: usize,
+    pub by_category: BTreeMap<String, (usize, usize)>,
+    pub history_total: usize,
+    pub history_matched: usize,
+}
+
+impl Score {
+    pub fn of(results: &[CaseResult]) -> Score {
+        let mut s = Score::default();
+        for r in results {
+            s.total += 1;
+            let e = s.by_category.entry(r.category.clone()).or_default();
+            e.0 += 1;
+            if r.passed {
+                s.passed += 1;
+                e.1 += 1;
+            }
+            if let Some(h) = r.history_match {
+                s.history_total += 1;
+                if h {
+                    s.history_matched += 1;
+                }
+            }
+        }
+        s
+    }
+
+    /// The `--json` document.
+    pub fn to_json(&self, results: &[CaseResult]) -> Value {
+        let by_category: serde_json::Map<String, Value> = self
+            .by_category
+            .iter()
+            .map(|(k, (t, p))| (k.clone(), json!({"total": t, "passed": p})))
+            .collect();
+        json!({
+            "total": self.total,
+            "passed": self.passed,
+            "history": {"total": self.history_total, "matched": self.history_matched},
+            "by_category": by_category,
+            "failures": results.iter().filter(|r| !r.passed).map(|r| json!({
+                "name": r.name, "category": r.category, "file": r.file.display().to_string(), "reason": r.reason
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wild(tokens: &[&str]) -> Wildcards {
+        Wildcards {
+            tokens: tokens.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn placeholders_match_values_and_substrings() {
+        let w = wild(&["<uuid:1>", "date"]);
+        assert!(w.matches(&json!("date"), &json!(12345)));
+        assert!(w.matches(&json!("id-<uuid:1>-x"), &json!("id-abc-x")));
+        assert!(!w.matches(&json!("id-<uuid:1>-x"), &json!("id-abc-y")));
+        assert!(w.matches(&json!({"a": 1, "b": [1.0]}), &json!({"b": [1], "a": 1.0})));
+        assert!(!w.matches(&json!({"a": 1}), &json!({"a": 1, "b": 2})));
+        let exact = wild(&[]);
+        assert!(!exact.matches(&json!("date"), &json!("x")));
+    }
+}
+
+/// The world `stepsim test` runs cases in.
+pub fn corpus_world() -> Box<dyn CaseWorld> {
+    Box::new(NoWorld)
 }

@@ -151,7 +151,7 @@ mod tests {
             assert!((0.0..1.0).contains(&f));
         }
         assert_eq!(r.range_i64(5, 5), 5);
-        assert_eq!(r.range_i64(i64::MIN, i64::MAX).signum().abs() <= 1, true);
+        assert!(r.range_i64(i64::MIN, i64::MAX).signum().abs() <= 1);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod test;
 pub mod validate;
 
 /// Exit code for success.
@@ -30,7 +31,7 @@ pub enum Command {
     /// Run one execution of a state machine.
     Run(PendingArgs),
     /// Run a conformance corpus and score it.
-    Test(PendingArgs),
+    Test(test::TestArgs),
     /// Run a parameter sweep and write reports.
     Sweep(PendingArgs),
     /// Serve the Step Functions, Lambda and S3 APIs on localhost.
@@ -73,7 +74,7 @@ pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Run(_) => not_built("run"),
-        Command::Test(_) => not_built("test"),
+        Command::Test(args) => test::run(args),
         Command::Sweep(_) => not_built("sweep"),
         Command::Serve(_) => not_built("serve"),
     }

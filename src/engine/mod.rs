@@ -1,12 +1,59 @@
-//! The interpreter: runs a parsed state machine on a [`Clock`], reaching the world through a
+//! The interpreter: runs a compiled state machine on a [`Clock`], reaching the world through a
 //! [`TaskInvoker`]. It knows the language layer and these two traits, and nothing of Lambda
 //! pools, prices, S3 or HTTP.
 
+mod choice;
 pub mod clock;
+pub mod context;
+pub mod errors;
+pub mod execution;
+pub mod history;
 pub mod invoker;
+mod item_io;
+mod jsonata;
+mod map;
+mod parallel;
+pub mod plan;
+mod task;
+mod wait;
 
+pub use choice::{compare, parse_timestamp, string_matches};
 pub use clock::{Clock, SimTime, TokioClock};
+pub use errors::AslError;
+pub use execution::{
+    execute, ChildExecution, ExecutionOptions, ExecutionOutcome, ExecutionStatus,
+    HISTORY_EVENT_LIMIT, PAYLOAD_LIMIT_BYTES,
+};
+pub use history::{HistoryEvent, HistoryMode, TimestampFormat};
 pub use invoker::{
     IntegrationPattern, NoServices, ServiceCall, ServiceResponse, ServiceResult, TaskFailure,
     TaskInvoker,
 };
+pub use plan::{CompileError, Plan};
+pub use item_io::{parse_csv_items, parse_csv_rows, parse_json_items, parse_jsonl};
+
+/// A current-thread tokio runtime whose clock starts paused: every timer jumps to its
+/// deadline as soon as nothing else can run, so simulated hours cost microseconds.
+pub fn virtual_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+}
+
+/// Runs one execution on a fresh virtual runtime, starting at `origin`. The invoker is built
+/// inside the runtime by `make_invoker` (which receives the clock), so it may use timers.
+pub fn run_virtual(
+    plan: &Plan,
+    input: serde_json::Value,
+    opts: &ExecutionOptions,
+    origin: SimTime,
+    make_invoker: impl FnOnce(std::rc::Rc<dyn Clock>) -> std::rc::Rc<dyn TaskInvoker>,
+) -> std::io::Result<ExecutionOutcome> {
+    let rt = virtual_runtime()?;
+    Ok(rt.block_on(async {
+        let clock: std::rc::Rc<dyn Clock> = std::rc::Rc::new(TokioClock::new(origin));
+        let invoker = make_invoker(clock.clone());
+        execute(plan, input, opts, clock, invoker).await
+    }))
+}

@@ -1,0 +1,114 @@
+//! Interpreter speed on the shapes the peer benchmarks use (../shared/peers/bench), so the
+//! figures can be set beside aws-local-stepfunctions, moto and LocalStack:
+//! - `pass_chain`: 1,000 Pass states with Parameters and ResultPath;
+//! - `map_10k`: an inline Map over 10,000 items with a 2-state iterator;
+//! - `executions_1k`: 1,000 executions of a 5-state machine (Pass/Choice/Pass/Pass/Succeed).
+//!
+//! Each shape runs with full history (what `stepsim run --history` keeps) and with counts
+//! only (what sweeps keep). The history limit is lifted for map_10k: AWS would stop that
+//! execution at 25,000 events, and so does stepsim by default.
+
+use std::rc::Rc;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use serde_json::{json, Map, Value};
+use stepsim::engine::{
+    self, clock::default_origin, Clock, ExecutionOptions, HistoryMode, NoServices, Plan,
+    TaskInvoker, TokioClock,
+};
+
+fn pass_chain() -> Value {
+    let mut states = Map::new();
+    for i in 0..1000 {
+        let mut s = json!({
+            "Type": "Pass",
+            "Parameters": {"value.$": "$.acc.value", "prev.$": "$.acc.step", "a.$": "$.data.a", "step": i},
+            "ResultPath": "$.acc"
+        });
+        if i == 999 {
+            s["End"] = json!(true);
+        } else {
+            s["Next"] = json!(format!("S{}", i + 1));
+        }
+        states.insert(format!("S{i}"), s);
+    }
+    json!({"StartAt": "S0", "States": states})
+}
+
+fn map_10k() -> Value {
+    json!({"StartAt": "M", "States": {
+        "M": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 0,
+              "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "P1", "States": {
+                  "P1": {"Type": "Pass", "Parameters": {"id.$": "$", "tag": "p1"}, "Next": "P2"},
+                  "P2": {"Type": "Pass", "Parameters": {"out.$": "$.id", "tag": "p2"}, "OutputPath": "$.out", "End": true}}},
+              "ResultPath": "$.results", "Next": "Count"},
+        "Count": {"Type": "Pass", "Parameters": {"count.$": "States.ArrayLength($.results)", "first.$": "$.results[0]", "last.$": "$.results[9999]"}, "End": true}
+    }})
+}
+
+fn five_states() -> Value {
+    json!({"StartAt": "Prep", "States": {
+        "Prep": {"Type": "Pass", "Parameters": {"x.$": "$.x", "tag": "prep"}, "Next": "Decide"},
+        "Decide": {"Type": "Choice", "Choices": [{"Variable": "$.x", "NumericGreaterThan": 5, "Next": "Big"}], "Default": "Small"},
+        "Big": {"Type": "Pass", "Result": "big", "ResultPath": "$.size", "Next": "Done"},
+        "Small": {"Type": "Pass", "Result": "small", "ResultPath": "$.size", "Next": "Done"},
+        "Done": {"Type": "Succeed"}
+    }})
+}
+
+fn plan(def: &Value) -> Plan {
+    let m = stepsim::asl::load_value(def).expect("valid");
+    Plan::compile(&m).expect("compiles")
+}
+
+fn opts(history: HistoryMode) -> ExecutionOptions {
+    ExecutionOptions {
+        history,
+        history_limit: None,
+        ..Default::default()
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = engine::virtual_runtime().unwrap();
+    let clock: Rc<dyn Clock> = rt.block_on(async { Rc::new(TokioClock::new(default_origin())) });
+    let invoker: Rc<dyn TaskInvoker> = Rc::new(NoServices);
+
+    let chain = plan(&pass_chain());
+    let chain_input = json!({"acc": {"value": 0, "step": -1}, "data": {"a": 1}});
+    let map = plan(&map_10k());
+    let items: Vec<i64> = (1..=10_000).collect();
+    let map_input = json!({ "items": items });
+    let five = plan(&five_states());
+
+    for (label, mode) in [("full", HistoryMode::Full), ("counts", HistoryMode::CountOnly)] {
+        let o = opts(mode);
+        c.bench_function(&format!("pass_chain/{label}"), |b| {
+            b.iter(|| {
+                rt.block_on(engine::execute(&chain, chain_input.clone(), &o, clock.clone(), invoker.clone()))
+            })
+        });
+        c.bench_function(&format!("map_10k/{label}"), |b| {
+            b.iter(|| {
+                rt.block_on(engine::execute(&map, map_input.clone(), &o, clock.clone(), invoker.clone()))
+            })
+        });
+        c.bench_function(&format!("executions_1k/{label}"), |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    for i in 0..1000 {
+                        let out = engine::execute(&five, json!({"x": i % 10}), &o, clock.clone(), invoker.clone()).await;
+                        std::hint::black_box(out);
+                    }
+                })
+            })
+        });
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(4));
+    targets = bench
+}
+criterion_main!(benches);

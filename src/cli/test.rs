@@ -1,0 +1,173 @@
+//! `stepsim test DIR`: runs a conformance corpus and prints pass rates by category, then every
+//! failure with a short reason. `--json` prints one document for tools.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::conformance::{self, CaseResult, Score};
+
+use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+
+/// Arguments of `stepsim test`.
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    /// The corpus folder (it holds `cases/<category>/*.json`). Defaults to
+    /// $STEPSIM_CONFORMANCE_DIR or ../shared/conformance.
+    pub dir: Option<PathBuf>,
+    /// Only run cases whose name, category or file contains this text (repeatable: any match).
+    #[arg(long)]
+    pub filter: Vec<String>,
+    /// Print one JSON document: {total, passed, by_category, failures}.
+    #[arg(long)]
+    pub json: bool,
+    /// A known-differences file (TOML, `[differences]` "case name" = "reason"): listed cases
+    /// are expected to fail, and the exit code only reflects surprises.
+    #[arg(long)]
+    pub known: Option<PathBuf>,
+    /// Print passing cases too.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+/// Reads a known-differences file: case name → reason.
+pub fn load_known(path: &Path) -> Result<BTreeMap<String, String>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let doc: toml::Table =
+        toml::from_str(&text).map_err(|e| format!("{}: not valid TOML: {e}", path.display()))?;
+    let Some(diffs) = doc.get("differences") else {
+        return Ok(BTreeMap::new());
+    };
+    let table = diffs
+        .as_table()
+        .ok_or_else(|| format!("{}: 'differences' must be a table", path.display()))?;
+    table
+        .iter()
+        .map(|(k, v)| {
+            v.as_str()
+                .map(|r| (k.clone(), r.to_string()))
+                .ok_or_else(|| format!("{}: the reason for '{k}' must be a string", path.display()))
+        })
+        .collect()
+}
+
+pub fn run(args: TestArgs) -> i32 {
+    let Some(dir) = args.dir.clone().or_else(conformance::default_corpus_dir) else {
+        eprintln!("stepsim test: no corpus folder given, and none found at $STEPSIM_CONFORMANCE_DIR or ../shared/conformance");
+        return EXIT_USAGE;
+    };
+    let cases = match conformance::load_corpus(&dir) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("stepsim test: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let known = match &args.known {
+        Some(p) => match load_known(p) {
+            Ok(k) => k,
+            Err(e) => {
+                eprintln!("stepsim test: {e}");
+                return EXIT_USAGE;
+            }
+        },
+        None => BTreeMap::new(),
+    };
+    let selected: Vec<_> = cases
+        .iter()
+        .filter(|c| {
+            args.filter.is_empty()
+                || args.filter.iter().any(|f| {
+                    c.name.contains(f.as_str())
+                        || c.category == *f
+                        || c.file.to_string_lossy().contains(f.as_str())
+                })
+        })
+        .collect();
+    if selected.is_empty() {
+        eprintln!("stepsim test: no case matches the filter");
+        return EXIT_USAGE;
+    }
+    let world = conformance::corpus_world();
+    let results: Vec<CaseResult> = selected
+        .iter()
+        .map(|c| conformance::run_case(c, world.as_ref()))
+        .collect();
+    let score = Score::of(&results);
+    let surprises: Vec<&CaseResult> = results
+        .iter()
+        .filter(|r| r.passed == known.contains_key(&r.name))
+        .collect();
+    if args.json {
+        let doc = score.to_json(&results);
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        print_report(&score, &results, &known, args.verbose);
+    }
+    let failed = if known.is_empty() {
+        score.passed < score.total
+    } else {
+        !surprises.is_empty()
+    };
+    if failed {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }
+}
+
+fn pct(p: usize, t: usize) -> f64 {
+    if t == 0 {
+        0.0
+    } else {
+        p as f64 * 100.0 / t as f64
+    }
+}
+
+fn print_report(
+    score: &Score,
+    results: &[CaseResult],
+    known: &BTreeMap<String, String>,
+    verbose: bool,
+) {
+    println!("{:<22} {:>7} {:>7} {:>8}", "category", "passed", "total", "rate");
+    for (cat, (t, p)) in &score.by_category {
+        println!("{cat:<22} {p:>7} {t:>7} {:>7.1}%", pct(*p, *t));
+    }
+    println!(
+        "{:<22} {:>7} {:>7} {:>7.1}%",
+        "ALL",
+        score.passed,
+        score.total,
+        pct(score.passed, score.total)
+    );
+    if score.history_total > 0 {
+        println!(
+            "history event types match on {} of {} recorded histories ({:.1}%)",
+            score.history_matched,
+            score.history_total,
+            pct(score.history_matched, score.history_total)
+        );
+    }
+    let mut printed_header = false;
+    for r in results {
+        if verbose && r.passed {
+            println!("PASS {}", r.name);
+        }
+        if r.passed {
+            if known.contains_key(&r.name) {
+                println!("\nNOW PASSES (remove it from the known differences): {}", r.name);
+            }
+            continue;
+        }
+        if !printed_header {
+            println!("\nfailures:");
+            printed_header = true;
+        }
+        let tag = match known.get(&r.name) {
+            Some(reason) => format!(" [known: {reason}]"),
+            None => String::new(),
+        };
+        println!("FAIL [{}] {}{tag}\n    {}", r.category, r.name, r.reason);
+    }
+}

@@ -1,0 +1,574 @@
+//! The Map state. Inline mode runs the item processor inside this execution, recording
+//! `MapIteration*` events; Distributed mode starts one child execution per item (or batch),
+//! each with its own history and transitions, under a map run.
+//!
+//! Iterations run concurrently up to MaxConcurrency and complete in virtual-time order; the
+//! results keep item order. A failure beyond the tolerated threshold fails the state and
+//! cancels the iterations still running.
+
+use futures::stream::{self, StreamExt};
+use serde_json::{Map, Value};
+
+use super::context::Scope;
+use super::errors::{names, AslError};
+use super::execution::{
+    display_plain, execute_body, ChildExecution, Exec, ExecutionOptions, ExecutionStatus, Frame,
+    Recovery, StateResult, StateRun,
+};
+use super::history::{details, HistoryMode};
+use super::plan::{CompiledFloat, CompiledMap};
+use crate::asl::model::{ExecutionType, ProcessorMode};
+
+/// AWS runs at most 40 inline iterations at a time (calibration: "Inline Map").
+pub const INLINE_MAX_CONCURRENCY: usize = 40;
+/// A Distributed Map runs up to 10,000 child executions at a time by default (calibration:
+/// "Distributed Map").
+pub const DISTRIBUTED_MAX_CONCURRENCY: usize = 10_000;
+
+/// How one item ended.
+pub(crate) enum ItemOutcome {
+    Succeeded(Value),
+    Failed(AslError),
+}
+
+/// The result of a child execution, as the ResultWriter reports it.
+#[derive(Clone, Debug)]
+pub(crate) struct ChildRecord {
+    pub(crate) execution_arn: String,
+    pub(crate) input: Value,
+    pub(crate) outcome: Result<Value, AslError>,
+    pub(crate) start_date: String,
+    pub(crate) stop_date: String,
+}
+
+impl Exec<'_> {
+    pub(crate) async fn run_map(
+        &self,
+        run: &StateRun<'_>,
+        m: &CompiledMap,
+        input: Value,
+        frame: &Frame,
+        cursor: &mut u64,
+    ) -> Result<StateResult, AslError> {
+        let mut attempts = vec![0u64; run.st.retry.len()];
+        loop {
+            match self.map_attempt(run, m, &input, frame, cursor).await {
+                Ok(r) => return Ok(r),
+                Err(e) => match self.recover(run, e, &mut attempts, &input, frame).await? {
+                    Recovery::Retry => {}
+                    Recovery::Caught(r) => return Ok(r),
+                },
+            }
+        }
+    }
+
+    /// The items of a JSONPath Map: ItemReader, else ItemsPath (default `$`).
+    async fn jsonpath_items(
+        &self,
+        run: &StateRun<'_>,
+        m: &CompiledMap,
+        effective: &Value,
+        frame: &Frame,
+        cursor: &mut u64,
+    ) -> Result<Vec<Value>, AslError> {
+        if let Some(reader) = &m.item_reader {
+            return self.read_items(run, reader, effective, frame, cursor).await;
+        }
+        let items = match &m.items_path {
+            None => Some(effective.clone()),
+            Some(p) => self.ref_value(run, p, effective, frame),
+        };
+        match items {
+            Some(Value::Array(a)) => Ok(a),
+            Some(other) => Err(self.runtime(
+                run,
+                format!(
+                    "Invalid path '{}' : The ItemsPath field must point to an array but was: {}",
+                    m.items_path
+                        .as_ref()
+                        .map(|p| p.text().to_string())
+                        .unwrap_or_else(|| "$".into()),
+                    serde_json::to_string(&other).unwrap_or_default()
+                ),
+            )),
+            None => {
+                let text = m
+                    .items_path
+                    .as_ref()
+                    .map(|p| p.text().to_string())
+                    .unwrap_or_else(|| "$".into());
+                Err(self.runtime(
+                    run,
+                    format!(
+                        "Invalid path '{text}' : No results for path: {}",
+                        super::execution::bracket_path(&text)
+                    ),
+                ))
+            }
+        }
+    }
+
+    async fn map_attempt(
+        &self,
+        run: &StateRun<'_>,
+        m: &CompiledMap,
+        raw_input: &Value,
+        frame: &Frame,
+        cursor: &mut u64,
+    ) -> Result<StateResult, AslError> {
+        let st = run.st;
+        let effective = self.select(run, &st.input_path, raw_input.clone(), frame, "InputPath")?;
+        let limits = self.map_limits(run, m, &effective, frame)?;
+        let items = self.jsonpath_items(run, m, &effective, frame, cursor).await?;
+        let inputs = self.item_inputs(run, m, &effective, items, frame)?;
+        let result = self
+            .iterate(run, m, inputs, &effective, limits, frame, cursor)
+            .await?;
+        let ctx = self.context(run, Some(0), None, None);
+        let selected = match &st.result_selector {
+            Some(t) => self.eval_template(run, t, &result, frame, &ctx)?,
+            None => result,
+        };
+        let assign = self.jsonpath_assign(run, &selected, frame, &ctx)?;
+        let combined = self.place_result(run, &st.result_path, raw_input.clone(), selected)?;
+        let output = self.select(run, &st.output_path, combined, frame, "OutputPath")?;
+        Ok(StateResult {
+            output,
+            next: st.next,
+            assign,
+        })
+    }
+
+    /// Applies ItemSelector (or legacy Parameters) to each item, with `$$.Map.Item` bound.
+    fn item_inputs(
+        &self,
+        run: &StateRun<'_>,
+        m: &CompiledMap,
+        effective: &Value,
+        items: Vec<Value>,
+        frame: &Frame,
+    ) -> Result<Vec<Value>, AslError> {
+        let Some(selector) = &m.item_selector else {
+            return Ok(items);
+        };
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let ctx = self.context(run, None, None, Some((i, item)));
+                self.eval_template(run, selector, effective, frame, &ctx)
+            })
+            .collect()
+    }
+
+    /// Resolves MaxConcurrency and the tolerated failure thresholds.
+    pub(crate) fn map_limits(
+        &self,
+        run: &StateRun<'_>,
+        m: &CompiledMap,
+        effective: &Value,
+        frame: &Frame,
+    ) -> Result<MapLimits, AslError> {
+        let max_concurrency = match &m.max_concurrency {
+            Some(f) => self.resolve_int(run, f, effective, frame, "MaxConcurrency")?,
+            None => 0,
+        };
+        let tolerated_count = match &m.tolerated_failure_count {
+            Some(f) => Some(self.resolve_int(run, f, effective, frame, "ToleratedFailureCount")?),
+            None => None,
+        };
+        let tolerated_pct = match &m.tolerated_failure_percentage {
+            None => None,
+            Some(CompiledFloat::Literal(x)) => Some(*x),
+            Some(CompiledFloat::Path(p)) => {
+                let v = self.ref_value(run, p, effective, frame).ok_or_else(|| {
+                    self.runtime(
+                        run,
+                        format!(
+                            "Invalid path '{}' : No results for path: {}",
+                            p.text(),
+                            super::execution::bracket_path(p.text())
+                        ),
+                    )
+                })?;
+                let x = super::execution::as_float(&v).ok_or_else(|| {
+                    self.runtime(
+                        run,
+                        format!(
+                            "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: {}",
+                            display_plain(&v),
+                            p.text()
+                        ),
+                    )
+                })?;
+                Some(x)
+            }
+            Some(CompiledFloat::Expr(e)) => {
+                return Err(self.runtime(
+                    run,
+                    format!("The JSONata expression '{e}' cannot be used in a JSONPath state"),
+                ))
+            }
+        };
+        MapLimits::new(max_concurrency, tolerated_count, tolerated_pct)
+            .map_err(|msg| self.runtime(run, msg))
+    }
+
+    /// Runs the iterations (inline) or child executions (distributed) and returns the array of
+    /// results, or the ResultWriter's output.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn iterate(
+        &self,
+        run: &StateRun<'_>,
+        m: &CompiledMap,
+        inputs: Vec<Value>,
+        effective: &Value,
+        limits: MapLimits,
+        frame: &Frame,
+        cursor: &mut u64,
+    ) -> Result<Value, AslError> {
+        let inputs = match &m.item_batcher {
+            Some(b) => self.batch_items(run, b, inputs, effective, frame)?,
+            None => inputs,
+        };
+        let n = inputs.len();
+        match m.mode {
+            ProcessorMode::Inline => {
+                *cursor = self.event(*cursor, "MapStateStarted", || {
+                    Some(("mapStateStartedEventDetails", details(vec![("length", n.into())])))
+                })?;
+                let started = *cursor;
+                let conc = limits.concurrency(INLINE_MAX_CONCURRENCY, n);
+                let outcomes = self
+                    .run_inline(run, m, inputs, conc, &limits, frame, started)
+                    .await;
+                *cursor = self.history.len();
+                match outcomes {
+                    Ok(values) => {
+                        *cursor = self.event(*cursor, "MapStateSucceeded", || None)?;
+                        Ok(Value::Array(values))
+                    }
+                    Err(e) => {
+                        *cursor = self.event(*cursor, "MapStateFailed", || None)?;
+                        Err(e)
+                    }
+                }
+            }
+            ProcessorMode::Distributed => {
+                *cursor = self.event(*cursor, "MapStateStarted", || {
+                    Some(("mapStateStartedEventDetails", details(vec![("length", 0.into())])))
+                })?;
+                let run_no = self.map_runs.get() + 1;
+                self.map_runs.set(run_no);
+                let (map_run_arn, child_prefix) = self.map_run_arn(m);
+                let arn = map_run_arn.clone();
+                *cursor = self.event(*cursor, "MapRunStarted", || {
+                    Some((
+                        "mapRunStartedEventDetails",
+                        details(vec![("mapRunArn", Value::String(arn))]),
+                    ))
+                })?;
+                let conc = limits.concurrency(DISTRIBUTED_MAX_CONCURRENCY, n);
+                let records = self
+                    .run_children(m, inputs, conc, &child_prefix)
+                    .await;
+                let failures = records.iter().filter(|r| r.outcome.is_err()).count();
+                let result = if limits.exceeded(failures, n) {
+                    Err(AslError::new(
+                        names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                        "The specified tolerated failure threshold was exceeded",
+                    ))
+                } else if let Some(w) = &m.result_writer {
+                    self.write_results(run, w, &map_run_arn, &records, effective, frame)
+                        .await
+                } else {
+                    Ok(Value::Array(
+                        records
+                            .into_iter()
+                            .map(|r| match r.outcome {
+                                Ok(v) => v,
+                                Err(e) => e.to_error_output(),
+                            })
+                            .collect(),
+                    ))
+                };
+                match result {
+                    Ok(v) => {
+                        *cursor = self.event(*cursor, "MapRunSucceeded", || None)?;
+                        *cursor = self.event(*cursor, "MapStateSucceeded", || None)?;
+                        Ok(v)
+                    }
+                    Err(e) => {
+                        let (err, cause) = (e.error.clone(), e.cause.clone());
+                        *cursor = self.event(*cursor, "MapRunFailed", || {
+                            let mut d = Vec::new();
+                            if let Some(c) = cause {
+                                d.push(("cause", Value::String(c)));
+                            }
+                            d.push(("error", Value::String(err)));
+                            Some(("mapRunFailedEventDetails", details(d)))
+                        })?;
+                        *cursor = self.event(*cursor, "MapStateFailed", || None)?;
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    fn map_run_arn(&self, m: &CompiledMap) -> (String, String) {
+        let id = self.rng.borrow_mut().uuid_v4();
+        let label = m.label.clone().unwrap_or_else(|| id[..8].to_string());
+        let name = &self.opts.state_machine_name;
+        let exec_name = &self.opts.execution_name;
+        let map_run = format!(
+            "arn:aws:states:{}:{}:mapRun:{name}/{label}:{id}",
+            self.opts.region, self.opts.account
+        );
+        let kind = match m.execution_type {
+            ExecutionType::Standard => "execution",
+            ExecutionType::Express => "express",
+        };
+        let child_prefix = format!(
+            "arn:aws:states:{}:{}:{kind}:{name}/{label}:{exec_name}-",
+            self.opts.region, self.opts.account
+        );
+        (map_run, child_prefix)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_inline(
+        &self,
+        run: &StateRun<'_>,
+        m: &CompiledMap,
+        inputs: Vec<Value>,
+        concurrency: usize,
+        limits: &MapLimits,
+        frame: &Frame,
+        started: u64,
+    ) -> Result<Vec<Value>, AslError> {
+        let n = inputs.len();
+        let name: &str = &run.st.name;
+        let tolerant = limits.tolerates_any();
+        let iterations = inputs.into_iter().enumerate().map(|(i, item)| {
+            let scope = Scope::child(&frame.scope);
+            async move {
+                let child = Frame { scope };
+                let mut c = self.event(started, "MapIterationStarted", || {
+                    Some(iteration_details("mapIterationStartedEventDetails", i, name))
+                });
+                let outcome = match &mut c {
+                    Err(e) => Err(e.clone()),
+                    Ok(c) => self.run_body(&m.processor, item, &child, c).await,
+                };
+                let prev = self.history.len();
+                let ev = match &outcome {
+                    Ok(_) => "MapIterationSucceeded",
+                    Err(_) => "MapIterationFailed",
+                };
+                let key = match &outcome {
+                    Ok(_) => "mapIterationSucceededEventDetails",
+                    Err(_) => "mapIterationFailedEventDetails",
+                };
+                if let Err(e) = self.event(prev, ev, || Some(iteration_details(key, i, name))) {
+                    return (i, ItemOutcome::Failed(e));
+                }
+                match outcome {
+                    Ok(v) => (i, ItemOutcome::Succeeded(v)),
+                    Err(e) => (i, ItemOutcome::Failed(e)),
+                }
+            }
+        });
+        let mut results: Vec<Option<Value>> = vec![None; n];
+        let mut failures = 0usize;
+        let mut stream = stream::iter(iterations).buffer_unordered(concurrency.max(1));
+        while let Some((i, outcome)) = stream.next().await {
+            match outcome {
+                ItemOutcome::Succeeded(v) => results[i] = Some(v),
+                ItemOutcome::Failed(e) => {
+                    // Limits and terminal errors end the whole map at once.
+                    if e.terminal || !tolerant {
+                        return Err(e);
+                    }
+                    failures += 1;
+                    if limits.exceeded(failures, n) {
+                        return Err(AslError::new(
+                            names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                            "The specified tolerated failure threshold was exceeded",
+                        ));
+                    }
+                    results[i] = Some(e.to_error_output());
+                }
+            }
+        }
+        Ok(results.into_iter().map(|v| v.unwrap_or(Value::Null)).collect())
+    }
+
+    async fn run_children(
+        &self,
+        m: &CompiledMap,
+        inputs: Vec<Value>,
+        concurrency: usize,
+        child_prefix: &str,
+    ) -> Vec<ChildRecord> {
+        let n = inputs.len();
+        let children = inputs.into_iter().enumerate().map(|(i, input)| {
+            let id = self.rng.borrow_mut().uuid_v4();
+            let seed = self.rng.borrow_mut().next_u64();
+            let opts = ExecutionOptions {
+                execution_name: id.clone(),
+                execution_type: m.execution_type,
+                // Child histories are separate documents; keep them only as counts.
+                history: HistoryMode::CountOnly,
+                seed,
+                execution_arn: Some(format!("{child_prefix}{id}")),
+                inherited_variables: None,
+                ..self.opts.clone()
+            };
+            async move {
+                let outcome = Box::pin(execute_body(
+                    &m.processor,
+                    None,
+                    input.clone(),
+                    &opts,
+                    self.clock.clone(),
+                    self.invoker.clone(),
+                ))
+                .await;
+                (i, input, outcome)
+            }
+        });
+        let mut records: Vec<Option<ChildRecord>> = vec![None; n];
+        let mut stream = stream::iter(children).buffer_unordered(concurrency.max(1));
+        while let Some((i, input, outcome)) = stream.next().await {
+            self.children.borrow_mut().push(ChildExecution {
+                execution_arn: outcome.execution_arn.clone(),
+                execution_type: m.execution_type,
+                status: outcome.status,
+                transitions: outcome.transitions,
+                start_date: outcome.start_date,
+                stop_date: outcome.stop_date,
+            });
+            self.children
+                .borrow_mut()
+                .extend(outcome.children.iter().cloned());
+            // Billing: a Distributed Map charges one parent transition per child started.
+            self.transitions.set(self.transitions.get() + 1);
+            let result = match outcome.status {
+                ExecutionStatus::Succeeded => Ok(outcome.output.clone().unwrap_or(Value::Null)),
+                _ => Err(AslError {
+                    error: outcome.error.clone().unwrap_or_default(),
+                    cause: outcome.cause.clone(),
+                    terminal: false,
+                }),
+            };
+            records[i] = Some(ChildRecord {
+                execution_arn: outcome.execution_arn.clone(),
+                input,
+                outcome: result,
+                start_date: super::history::format_time(outcome.start_date),
+                stop_date: super::history::format_time(outcome.stop_date),
+            });
+        }
+        records.into_iter().flatten().collect()
+    }
+}
+
+fn iteration_details(key: &'static str, index: usize, name: &str) -> (&'static str, Value) {
+    let mut m = Map::new();
+    m.insert("index".into(), index.into());
+    m.insert("name".into(), Value::String(name.to_string()));
+    (key, Value::Object(m))
+}
+
+/// MaxConcurrency and tolerated failures, resolved.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MapLimits {
+    max_concurrency: usize,
+    tolerated_count: Option<u64>,
+    tolerated_pct: Option<f64>,
+}
+
+impl MapLimits {
+    pub(crate) fn new(
+        max_concurrency: i64,
+        tolerated_count: Option<i64>,
+        tolerated_pct: Option<f64>,
+    ) -> Result<MapLimits, String> {
+        if max_concurrency < 0 {
+            return Err("MaxConcurrency must be a non-negative integer".into());
+        }
+        if let Some(p) = tolerated_pct {
+            if !(0.0..=100.0).contains(&p) {
+                return Err("ToleratedFailurePercentage must be between 0 and 100.".into());
+            }
+        }
+        if let Some(c) = tolerated_count {
+            if c < 0 {
+                return Err("ToleratedFailureCount must be a non-negative integer.".into());
+            }
+        }
+        Ok(MapLimits {
+            max_concurrency: usize::try_from(max_concurrency).unwrap_or(usize::MAX),
+            tolerated_count: tolerated_count.map(|c| c as u64),
+            tolerated_pct,
+        })
+    }
+
+    /// How many iterations may run at once (0 means the mode's own maximum).
+    pub(crate) fn concurrency(&self, mode_max: usize, n: usize) -> usize {
+        let c = if self.max_concurrency == 0 {
+            mode_max
+        } else {
+            self.max_concurrency.min(mode_max)
+        };
+        c.min(n.max(1))
+    }
+
+    pub(crate) fn tolerates_any(&self) -> bool {
+        self.tolerated_count.is_some_and(|c| c > 0) || self.tolerated_pct.is_some_and(|p| p > 0.0)
+    }
+
+    /// Whether `failures` out of `n` items exceed the thresholds.
+    pub(crate) fn exceeded(&self, failures: usize, n: usize) -> bool {
+        if failures == 0 {
+            return false;
+        }
+        let by_count = match self.tolerated_count {
+            Some(c) => failures as u64 > c,
+            None => true,
+        };
+        let by_pct = match self.tolerated_pct {
+            Some(p) => n > 0 && (failures as f64 * 100.0 / n as f64) > p,
+            None => true,
+        };
+        match (self.tolerated_count.is_some(), self.tolerated_pct.is_some()) {
+            (false, false) => true,
+            (true, false) => by_count,
+            (false, true) => by_pct,
+            (true, true) => by_count && by_pct,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds() {
+        let none = MapLimits::new(0, None, None).unwrap();
+        assert!(none.exceeded(1, 10));
+        assert!(!none.exceeded(0, 10));
+        let count = MapLimits::new(0, Some(2), None).unwrap();
+        assert!(!count.exceeded(2, 10));
+        assert!(count.exceeded(3, 10));
+        let pct = MapLimits::new(0, None, Some(50.0)).unwrap();
+        assert!(!pct.exceeded(5, 10));
+        assert!(pct.exceeded(6, 10));
+        assert!(MapLimits::new(0, None, Some(100.1)).is_err());
+        assert_eq!(none.concurrency(40, 1000), 40);
+        assert_eq!(MapLimits::new(3, None, None).unwrap().concurrency(40, 1000), 3);
+        assert_eq!(none.concurrency(40, 2), 2);
+    }
+}

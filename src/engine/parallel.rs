@@ -1,0 +1,89 @@
+//! The Parallel state: every branch runs concurrently on the same input, in its own variable
+//! scope; the result is the array of branch outputs in branch order. The first branch to fail
+//! fails the state (the others are cancelled), with the branch's own error.
+
+use futures::future::try_join_all;
+use serde_json::Value;
+
+use super::context::Scope;
+use super::errors::AslError;
+use super::execution::{Exec, Frame, Recovery, StateResult, StateRun};
+use super::plan::CompiledBody;
+
+impl Exec<'_> {
+    pub(crate) async fn run_parallel(
+        &self,
+        run: &StateRun<'_>,
+        branches: &[CompiledBody],
+        input: Value,
+        frame: &Frame,
+        cursor: &mut u64,
+    ) -> Result<StateResult, AslError> {
+        let mut attempts = vec![0u64; run.st.retry.len()];
+        loop {
+            match self.parallel_attempt(run, branches, &input, frame, cursor).await {
+                Ok(r) => return Ok(r),
+                Err(e) => match self.recover(run, e, &mut attempts, &input, frame).await? {
+                    Recovery::Retry => {}
+                    Recovery::Caught(r) => return Ok(r),
+                },
+            }
+        }
+    }
+
+    async fn parallel_attempt(
+        &self,
+        run: &StateRun<'_>,
+        branches: &[CompiledBody],
+        raw_input: &Value,
+        frame: &Frame,
+        cursor: &mut u64,
+    ) -> Result<StateResult, AslError> {
+        let st = run.st;
+        let effective = self.select(run, &st.input_path, raw_input.clone(), frame, "InputPath")?;
+        let ctx = self.context(run, Some(0), None, None);
+        let branch_input = match &st.parameters {
+            Some(t) => self.eval_template(run, t, &effective, frame, &ctx)?,
+            None => effective,
+        };
+        let started = self.event(*cursor, "ParallelStateStarted", || None)?;
+        *cursor = started;
+        let frames: Vec<Frame> = branches
+            .iter()
+            .map(|_| Frame {
+                scope: Scope::child(&frame.scope),
+            })
+            .collect();
+        let mut cursors = vec![started; branches.len()];
+        let futures = branches
+            .iter()
+            .zip(frames.iter())
+            .zip(cursors.iter_mut())
+            .map(|((b, f), c)| self.run_body(b, branch_input.clone(), f, c));
+        let outcome = try_join_all(futures).await;
+        *cursor = self.history.len();
+        let results = match outcome {
+            Ok(r) => {
+                *cursor = self.event(*cursor, "ParallelStateSucceeded", || None)?;
+                r
+            }
+            Err(e) => {
+                *cursor = self.event(*cursor, "ParallelStateFailed", || None)?;
+                return Err(e);
+            }
+        };
+        let result = Value::Array(results);
+        let selected = match &st.result_selector {
+            Some(t) => self.eval_template(run, t, &result, frame, &ctx)?,
+            None => result,
+        };
+        let assign = self.jsonpath_assign(run, &selected, frame, &ctx)?;
+        let combined = self.place_result(run, &st.result_path, raw_input.clone(), selected)?;
+        let output = self.select(run, &st.output_path, combined, frame, "OutputPath")?;
+        Ok(StateResult {
+            output,
+            next: st.next,
+            assign,
+        })
+    }
+}

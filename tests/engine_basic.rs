@@ -1,0 +1,225 @@
+//! End-to-end interpreter tests on hand-written definitions, with an in-test invoker.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use futures::future::LocalBoxFuture;
+use serde_json::{json, Value};
+use stepsim::engine::{
+    self, clock::default_origin, ExecutionOptions, ExecutionStatus, Plan, ServiceCall,
+    ServiceResponse, ServiceResult, TaskFailure, TaskInvoker,
+};
+
+/// Answers Lambda calls with a closure of (function name, payload), after a fixed latency.
+struct FnInvoker {
+    f: Box<dyn Fn(&str, Value) -> Result<Value, (String, String)>>,
+    calls: RefCell<Vec<String>>,
+    latency_ms: u64,
+}
+
+impl TaskInvoker for FnInvoker {
+    fn invoke(&self, call: ServiceCall) -> LocalBoxFuture<'_, ServiceResult> {
+        Box::pin(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(self.latency_ms)).await;
+            let name = call.parameters["FunctionName"]
+                .as_str()
+                .unwrap_or("")
+                .rsplit(':')
+                .next()
+                .unwrap_or("")
+                .to_string();
+            self.calls.borrow_mut().push(name.clone());
+            let payload = call.parameters.get("Payload").cloned().unwrap_or(Value::Null);
+            match (self.f)(&name, payload) {
+                Ok(v) => Ok(ServiceResponse {
+                    output: json!({"ExecutedVersion": "$LATEST", "Payload": v, "StatusCode": 200}),
+                }),
+                Err((e, c)) => Err(TaskFailure::new(e, c)),
+            }
+        })
+    }
+}
+
+fn run_with(
+    def: Value,
+    input: Value,
+    f: impl Fn(&str, Value) -> Result<Value, (String, String)> + 'static,
+) -> (engine::ExecutionOutcome, Vec<String>) {
+    let machine = stepsim::asl::load_value(&def).expect("valid definition");
+    let plan = Plan::compile(&machine).expect("compiles");
+    let inv = Rc::new(FnInvoker {
+        f: Box::new(f),
+        calls: RefCell::new(Vec::new()),
+        latency_ms: 100,
+    });
+    let inv2 = inv.clone();
+    let out = engine::run_virtual(
+        &plan,
+        input,
+        &ExecutionOptions::default(),
+        default_origin(),
+        move |_| inv2,
+    )
+    .unwrap();
+    let calls = inv.calls.borrow().clone();
+    (out, calls)
+}
+
+fn run(def: Value, input: Value) -> engine::ExecutionOutcome {
+    run_with(def, input, |_, p| Ok(p)).0
+}
+
+#[test]
+fn pass_chain_with_parameters_and_result_path() {
+    let out = run(
+        json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Parameters": {"x.$": "$.v", "k": 1}, "ResultPath": "$.a", "Next": "B"},
+            "B": {"Type": "Pass", "Result": {"done": true}, "ResultPath": "$.b", "OutputPath": "$.b", "End": true}
+        }}),
+        json!({"v": 7}),
+    );
+    assert_eq!(out.status, ExecutionStatus::Succeeded);
+    assert_eq!(out.output, Some(json!({"done": true})));
+    assert_eq!(out.transitions, 2);
+    let types: Vec<&str> = out.history.iter().map(|e| e.event_type).collect();
+    assert_eq!(
+        types,
+        [
+            "ExecutionStarted",
+            "PassStateEntered",
+            "PassStateExited",
+            "PassStateEntered",
+            "PassStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+}
+
+#[test]
+fn wait_an_hour_on_virtual_time() {
+    let wall = std::time::Instant::now();
+    let out = run(
+        json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": true}}}),
+        json!({}),
+    );
+    assert_eq!(out.status, ExecutionStatus::Succeeded);
+    assert_eq!(out.duration().as_secs(), 3600);
+    assert!(wall.elapsed().as_secs() < 5);
+}
+
+#[test]
+fn choice_routes_and_fails_without_default() {
+    let def = json!({"StartAt": "C", "States": {
+        "C": {"Type": "Choice", "Choices": [
+            {"Variable": "$.n", "NumericGreaterThan": 5, "Next": "Big"},
+            {"And": [{"Variable": "$.s", "IsPresent": true}, {"Variable": "$.s", "StringMatches": "a*"}], "Next": "A"}
+        ]},
+        "Big": {"Type": "Pass", "Result": "big", "End": true},
+        "A": {"Type": "Pass", "Result": "a", "End": true}
+    }});
+    assert_eq!(run(def.clone(), json!({"n": 9})).output, Some(json!("big")));
+    assert_eq!(run(def.clone(), json!({"n": 1, "s": "abc"})).output, Some(json!("a")));
+    let out = run(def, json!({"n": 1}));
+    assert_eq!(out.status, ExecutionStatus::Failed);
+    assert_eq!(out.error.as_deref(), Some("States.NoChoiceMatched"));
+}
+
+#[test]
+fn retry_then_catch_with_backoff_on_virtual_time() {
+    let def = json!({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:flaky",
+              "Retry": [{"ErrorEquals": ["Boom"], "IntervalSeconds": 2, "MaxAttempts": 2, "BackoffRate": 3}],
+              "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.err", "Next": "Caught"}],
+              "End": true},
+        "Caught": {"Type": "Pass", "End": true}
+    }});
+    let (out, calls) = run_with(def, json!({"in": 1}), |_, _| {
+        Err(("Boom".into(), "it broke".into()))
+    });
+    assert_eq!(out.status, ExecutionStatus::Succeeded);
+    assert_eq!(calls.len(), 3);
+    assert_eq!(
+        out.output,
+        Some(json!({"in": 1, "err": {"Error": "Boom", "Cause": "it broke"}}))
+    );
+    // 3 calls x 100 ms latency + retry delays of 2 s and 6 s.
+    assert_eq!(out.duration().as_millis(), 8_300);
+    // Retries count as transitions: T (+2 retries) and Caught.
+    assert_eq!(out.transitions, 4);
+}
+
+#[test]
+fn parallel_and_inline_map() {
+    let def = json!({"StartAt": "P", "States": {
+        "P": {"Type": "Parallel", "Branches": [
+            {"StartAt": "B1", "States": {"B1": {"Type": "Pass", "Result": 1, "End": true}}},
+            {"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items",
+                "ItemSelector": {"v.$": "$$.Map.Item.Value", "i.$": "$$.Map.Item.Index"},
+                "ItemProcessor": {"StartAt": "T", "States": {"T": {"Type": "Task",
+                    "Resource": "arn:aws:lambda:us-east-1:111111111111:function:double", "End": true}}},
+                "End": true}}}
+        ], "End": true}
+    }});
+    let (out, calls) = run_with(def, json!({"items": [1, 2, 3]}), |_, p| {
+        Ok(json!(p["v"].as_i64().unwrap() * 2 + p["i"].as_i64().unwrap() * 100))
+    });
+    assert_eq!(out.status, ExecutionStatus::Succeeded, "{:?}", out.cause);
+    assert_eq!(out.output, Some(json!([1, [2, 104, 206]])));
+    assert_eq!(calls.len(), 3);
+    // The three items run concurrently: one latency, not three.
+    assert_eq!(out.duration().as_millis(), 100);
+}
+
+#[test]
+fn fail_state_and_runtime_errors_are_reported() {
+    let out = run(
+        json!({"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "E", "Cause": "C"}}}),
+        json!({}),
+    );
+    assert_eq!((out.error.as_deref(), out.cause.as_deref()), (Some("E"), Some("C")));
+    let out = run(
+        json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "InputPath": "$.missing", "End": true}}}),
+        json!({}),
+    );
+    assert_eq!(out.error.as_deref(), Some("States.Runtime"));
+    assert_eq!(
+        out.cause.as_deref(),
+        Some("An error occurred while executing the state 'P' (entered at the event id #2). Invalid path '$.missing' : No results for path: $['missing']")
+    );
+}
+
+#[test]
+fn execution_timeout_and_transition_cap() {
+    let out = run(
+        json!({"TimeoutSeconds": 5, "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": true}}}),
+        json!({}),
+    );
+    assert_eq!(out.status, ExecutionStatus::TimedOut);
+    assert_eq!(out.duration().as_secs(), 5);
+    let def = json!({"StartAt": "L", "States": {"L": {"Type": "Pass", "Next": "L"}}});
+    let machine = stepsim::asl::load_value(&def).unwrap();
+    let plan = Plan::compile(&machine).unwrap();
+    let opts = ExecutionOptions {
+        max_transitions: 50,
+        history: engine::HistoryMode::CountOnly,
+        ..Default::default()
+    };
+    let out = engine::run_virtual(&plan, json!({}), &opts, default_origin(), |_| {
+        Rc::new(engine::NoServices)
+    })
+    .unwrap();
+    assert_eq!(out.status, ExecutionStatus::Failed);
+    assert_eq!(out.error.as_deref(), Some("Stepsim.TransitionLimitExceeded"));
+}
+
+#[test]
+fn same_seed_same_bytes() {
+    let def = json!({"StartAt": "P", "States": {"P": {"Type": "Pass",
+        "Parameters": {"u.$": "States.UUID()", "r.$": "States.MathRandom(1, 1000)"}, "End": true}}});
+    let a = run(def.clone(), json!({}));
+    let b = run(def, json!({}));
+    assert_eq!(a.output, b.output);
+    let ha: Vec<Value> = a.history.iter().map(|e| e.to_json(engine::TimestampFormat::Rfc3339)).collect();
+    let hb: Vec<Value> = b.history.iter().map(|e| e.to_json(engine::TimestampFormat::Rfc3339)).collect();
+    assert_eq!(serde_json::to_string(&ha).unwrap(), serde_json::to_string(&hb).unwrap());
+}
