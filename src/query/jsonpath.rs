@@ -4,12 +4,10 @@
 //!
 //! Definite paths (the vast majority) are walked directly, without `serde_json_path`.
 //! Indefinite paths (wildcards, slices, unions, `..`, filters) are rewritten into RFC 9535 text
-//! at parse time and compiled once with `serde_json_path`; they always yield an array.
-//! Jayway quirks kept on purpose:
-//! - a missing member *before* an indefinite part (`$.missing[*]`) is an error, not `[]`,
-//!   because Jayway throws for a missing property under a definite prefix;
-//! - an out-of-range index there yields `[]`;
-//! - a path may end in a function: `length()`/`size()`, `min()`, `max()`, `avg()`, `sum()`,
+//! at parse time and compiled once with `serde_json_path`; they always yield an array, empty
+//! when nothing matches, even when a member before the indefinite part is missing (the corpus
+//! cases `test_json_path_array_wildcard_or_slice_with_no_input_*` record `$.items[*]` on `{}`
+//! as `[]`). A path may also end in a function: `length()`/`size()`, `min()`, `max()`, `avg()`, `sum()`,
 //!   `stddev()`, `first()`, `last()`, `keys()`.
 
 use std::borrow::Cow;
@@ -57,10 +55,8 @@ impl PartialEq for JsonPath {
 
 enum Walk<'v> {
     Found(&'v Value),
-    /// Jayway throws here: a missing member or a type mismatch under a definite prefix.
+    /// Nothing at this path.
     Miss,
-    /// Jayway yields no node but does not throw: an index out of range.
-    Empty,
 }
 
 impl JsonPath {
@@ -118,9 +114,9 @@ impl JsonPath {
     }
 
     /// Evaluates against the value this path's root refers to. Definite paths give the single
-    /// node, or `None` when it is missing; indefinite paths give an array of all matches
-    /// (possibly empty), or `None` when a member of their definite prefix is missing. A
-    /// trailing function is applied to that result.
+    /// node, or `None` when it is missing; indefinite paths give an array of all matches,
+    /// possibly empty. A trailing function is applied to that result (and may miss, e.g.
+    /// `max()` of an empty array).
     pub fn eval(&self, root: &Value) -> Option<Value> {
         self.eval_cow(root).map(Cow::into_owned)
     }
@@ -130,14 +126,13 @@ impl JsonPath {
         let base: Cow<'v, Value> = match &self.query {
             None => match walk(root, &self.prefix) {
                 Walk::Found(v) => Cow::Borrowed(v),
-                Walk::Miss | Walk::Empty => return None,
+                Walk::Miss => return None,
             },
             Some(query) => match walk(root, &self.prefix) {
                 Walk::Found(_) => Cow::Owned(Value::Array(
                     query.query(root).all().into_iter().cloned().collect(),
                 )),
-                Walk::Empty => Cow::Owned(Value::Array(Vec::new())),
-                Walk::Miss => return None,
+                Walk::Miss => Cow::Owned(Value::Array(Vec::new())),
             },
         };
         match self.function {
@@ -257,7 +252,7 @@ fn walk<'v>(root: &'v Value, steps: &[Step]) -> Walk<'v> {
             },
             (Step::Index(i), Value::Array(items)) => match index(items, *i) {
                 Some(v) => v,
-                None => return Walk::Empty,
+                None => return Walk::Miss,
             },
             _ => return Walk::Miss,
         };
@@ -344,9 +339,11 @@ mod tests {
         assert_eq!(jp("$..v").eval(&v), Some(json!([1, 2, 3])));
         assert_eq!(jp("$.o.*").eval(&v), Some(json!([1, 2])));
         assert_eq!(jp("$.items[*].zz").eval(&v), Some(json!([])));
-        // Jayway: a missing member under the definite prefix throws; a bad index does not.
-        assert_eq!(jp("$.missing[*]").eval(&v), None);
+        // AWS: an indefinite path never misses, whatever is missing before the wildcard.
+        assert_eq!(jp("$.missing[*]").eval(&v), Some(json!([])));
         assert_eq!(jp("$.items[7][*]").eval(&v), Some(json!([])));
+        assert_eq!(jp("$.o.x[1:]").eval(&v), Some(json!([])));
+        assert_eq!(jp("$[*]").eval(&json!({})), Some(json!([])));
     }
 
     #[test]
