@@ -30,8 +30,17 @@ enum Node {
     Const(Value),
     Object(Vec<(String, Node)>),
     Array(Vec<Node>),
-    Path { field: String, path: JsonPath },
-    Intrinsic { call: Box<Intrinsic> },
+    Path {
+        field: String,
+        path: JsonPath,
+    },
+    Intrinsic {
+        call: Box<Intrinsic>,
+    },
+    /// Where a problem was reported. Never evaluated (compilation fails), and never counted
+    /// as constant, so a parent is not cloned whole (a clone of a hostile, very deep value
+    /// would recurse as deep as the value).
+    Invalid,
 }
 
 /// A compiled payload template.
@@ -110,6 +119,7 @@ fn eval_node(node: &Node, env: &mut Env<'_>) -> Result<Value, QueryError> {
             None => return Err(QueryError::path_not_found(path.text(), field, env.input)),
         },
         Node::Intrinsic { call } => call.eval(env)?,
+        Node::Invalid => Value::Null,
     })
 }
 
@@ -145,7 +155,7 @@ impl Compiler {
                 pointer,
                 format!("the template is nested more than {MAX_TEMPLATE_DEPTH} levels deep"),
             );
-            return Node::Const(Value::Null);
+            return Node::Invalid;
         }
         match value {
             Value::Object(map) => {
@@ -200,7 +210,7 @@ impl Compiler {
                 pointer,
                 format!("The value for the field '{key}' must be a string holding a JSONPath or an intrinsic function call"),
             );
-            return Node::Const(Value::Null);
+            return Node::Invalid;
         };
         let invalid = |detail: String| {
             format!(
@@ -222,7 +232,7 @@ impl Compiler {
                         pointer,
                         invalid(format!("{} at column {column}", e.message)),
                     );
-                    Node::Const(Value::Null)
+                    Node::Invalid
                 }
             }
         } else if text.starts_with("States.") {
@@ -236,7 +246,7 @@ impl Compiler {
                 }
                 Err(e) => {
                     self.problem(pointer, invalid(e.to_string()));
-                    Node::Const(Value::Null)
+                    Node::Invalid
                 }
             }
         } else {
@@ -244,7 +254,7 @@ impl Compiler {
                 pointer,
                 invalid("it must start with '$' or 'States.'".to_string()),
             );
-            Node::Const(Value::Null)
+            Node::Invalid
         }
     }
 
