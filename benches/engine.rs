@@ -81,23 +81,45 @@ fn bench(c: &mut Criterion) {
     let map_input = json!({ "items": items });
     let five = plan(&five_states());
 
-    for (label, mode) in [("full", HistoryMode::Full), ("counts", HistoryMode::CountOnly)] {
+    for (label, mode) in [
+        ("full", HistoryMode::Full),
+        ("counts", HistoryMode::CountOnly),
+    ] {
         let o = opts(mode);
         c.bench_function(&format!("pass_chain/{label}"), |b| {
             b.iter(|| {
-                rt.block_on(engine::execute(&chain, chain_input.clone(), &o, clock.clone(), invoker.clone()))
+                rt.block_on(engine::execute(
+                    &chain,
+                    chain_input.clone(),
+                    &o,
+                    clock.clone(),
+                    invoker.clone(),
+                ))
             })
         });
         c.bench_function(&format!("map_10k/{label}"), |b| {
             b.iter(|| {
-                rt.block_on(engine::execute(&map, map_input.clone(), &o, clock.clone(), invoker.clone()))
+                rt.block_on(engine::execute(
+                    &map,
+                    map_input.clone(),
+                    &o,
+                    clock.clone(),
+                    invoker.clone(),
+                ))
             })
         });
         c.bench_function(&format!("executions_1k/{label}"), |b| {
             b.iter(|| {
                 rt.block_on(async {
                     for i in 0..1000 {
-                        let out = engine::execute(&five, json!({"x": i % 10}), &o, clock.clone(), invoker.clone()).await;
+                        let out = engine::execute(
+                            &five,
+                            json!({"x": i % 10}),
+                            &o,
+                            clock.clone(),
+                            invoker.clone(),
+                        )
+                        .await;
                         std::hint::black_box(out);
                     }
                 })

@@ -47,7 +47,9 @@ impl Case {
     }
     /// `STANDARD` or `EXPRESS`.
     pub fn machine_type(&self) -> &str {
-        self.doc["state_machine_type"].as_str().unwrap_or("STANDARD")
+        self.doc["state_machine_type"]
+            .as_str()
+            .unwrap_or("STANDARD")
     }
     /// Whether the definition uses JSONata anywhere.
     pub fn uses_jsonata(&self) -> bool {
@@ -189,7 +191,8 @@ pub struct CaseResult {
 
 /// Runs one case and scores it. Never panics: a panic inside the run is reported as a failure.
 pub fn run_case(case: &Case, world: &dyn CaseWorld) -> CaseResult {
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_case_inner(case, world)));
+    let outcome =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_case_inner(case, world)));
     let (passed, reason, history_match) = match outcome {
         Ok(r) => r,
         Err(p) => {
@@ -255,7 +258,9 @@ fn run_case_inner(case: &Case, world: &dyn CaseWorld) -> (bool, String, Option<b
         history: HistoryMode::Full,
         ..Default::default()
     };
-    let origin = case.recorded_at().unwrap_or_else(engine::clock::default_origin);
+    let origin = case
+        .recorded_at()
+        .unwrap_or_else(engine::clock::default_origin);
     let rt = match engine::virtual_runtime() {
         Ok(rt) => rt,
         Err(e) => return (false, format!("cannot start a runtime: {e}"), None),
@@ -323,7 +328,11 @@ fn run_case_inner(case: &Case, world: &dyn CaseWorld) -> (bool, String, Option<b
         return (true, String::new(), history_match);
     }
     let want_err = expected["error"].clone();
-    let got_err = outcome.error.clone().map(Value::String).unwrap_or(Value::Null);
+    let got_err = outcome
+        .error
+        .clone()
+        .map(Value::String)
+        .unwrap_or(Value::Null);
     if !wild.matches(&want_err, &got_err) {
         return (
             false,
@@ -332,7 +341,11 @@ fn run_case_inner(case: &Case, world: &dyn CaseWorld) -> (bool, String, Option<b
         );
     }
     let want_cause = expected["cause"].clone();
-    let got_cause = outcome.cause.clone().map(Value::String).unwrap_or(Value::Null);
+    let got_cause = outcome
+        .cause
+        .clone()
+        .map(Value::String)
+        .unwrap_or(Value::Null);
     let cause_ok = if expected["cause_is_json"].as_bool() == Some(true)
         || (want_cause.is_object() && got_cause.is_string())
     {
@@ -406,7 +419,11 @@ impl Wildcards {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        for p in n["placeholders_in_expected"].as_array().into_iter().flatten() {
+        for p in n["placeholders_in_expected"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
             if let Some(s) = p.as_str() {
                 set.insert(s.to_string());
             }
@@ -541,6 +558,11 @@ impl Score {
     }
 }
 
+/// The world `stepsim test` runs cases in.
+pub fn corpus_world() -> Box<dyn CaseWorld> {
+    Box::new(NoWorld)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -562,9 +584,4 @@ mod tests {
         let exact = wild(&[]);
         assert!(!exact.matches(&json!("date"), &json!("x")));
     }
-}
-
-/// The world `stepsim test` runs cases in.
-pub fn corpus_world() -> Box<dyn CaseWorld> {
-    Box::new(NoWorld)
 }

@@ -10,9 +10,12 @@ use stepsim::engine::{
     ServiceResponse, ServiceResult, TaskFailure, TaskInvoker,
 };
 
+/// A test function: (function name, payload) to payload or (error, cause).
+type TestFn = Box<dyn Fn(&str, Value) -> Result<Value, (String, String)>>;
+
 /// Answers Lambda calls with a closure of (function name, payload), after a fixed latency.
 struct FnInvoker {
-    f: Box<dyn Fn(&str, Value) -> Result<Value, (String, String)>>,
+    f: TestFn,
     calls: RefCell<Vec<String>>,
     latency_ms: u64,
 }
@@ -29,7 +32,11 @@ impl TaskInvoker for FnInvoker {
                 .unwrap_or("")
                 .to_string();
             self.calls.borrow_mut().push(name.clone());
-            let payload = call.parameters.get("Payload").cloned().unwrap_or(Value::Null);
+            let payload = call
+                .parameters
+                .get("Payload")
+                .cloned()
+                .unwrap_or(Value::Null);
             match (self.f)(&name, payload) {
                 Ok(v) => Ok(ServiceResponse {
                     output: json!({"ExecutedVersion": "$LATEST", "Payload": v, "StatusCode": 200}),
@@ -118,7 +125,10 @@ fn choice_routes_and_fails_without_default() {
         "A": {"Type": "Pass", "Result": "a", "End": true}
     }});
     assert_eq!(run(def.clone(), json!({"n": 9})).output, Some(json!("big")));
-    assert_eq!(run(def.clone(), json!({"n": 1, "s": "abc"})).output, Some(json!("a")));
+    assert_eq!(
+        run(def.clone(), json!({"n": 1, "s": "abc"})).output,
+        Some(json!("a"))
+    );
     let out = run(def, json!({"n": 1}));
     assert_eq!(out.status, ExecutionStatus::Failed);
     assert_eq!(out.error.as_deref(), Some("States.NoChoiceMatched"));
@@ -161,7 +171,9 @@ fn parallel_and_inline_map() {
         ], "End": true}
     }});
     let (out, calls) = run_with(def, json!({"items": [1, 2, 3]}), |_, p| {
-        Ok(json!(p["v"].as_i64().unwrap() * 2 + p["i"].as_i64().unwrap() * 100))
+        Ok(json!(
+            p["v"].as_i64().unwrap() * 2 + p["i"].as_i64().unwrap() * 100
+        ))
     });
     assert_eq!(out.status, ExecutionStatus::Succeeded, "{:?}", out.cause);
     assert_eq!(out.output, Some(json!([1, [2, 104, 206]])));
@@ -176,7 +188,10 @@ fn fail_state_and_runtime_errors_are_reported() {
         json!({"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "E", "Cause": "C"}}}),
         json!({}),
     );
-    assert_eq!((out.error.as_deref(), out.cause.as_deref()), (Some("E"), Some("C")));
+    assert_eq!(
+        (out.error.as_deref(), out.cause.as_deref()),
+        (Some("E"), Some("C"))
+    );
     let out = run(
         json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "InputPath": "$.missing", "End": true}}}),
         json!({}),
@@ -209,7 +224,10 @@ fn execution_timeout_and_transition_cap() {
     })
     .unwrap();
     assert_eq!(out.status, ExecutionStatus::Failed);
-    assert_eq!(out.error.as_deref(), Some("Stepsim.TransitionLimitExceeded"));
+    assert_eq!(
+        out.error.as_deref(),
+        Some("Stepsim.TransitionLimitExceeded")
+    );
 }
 
 #[test]
@@ -219,7 +237,18 @@ fn same_seed_same_bytes() {
     let a = run(def.clone(), json!({}));
     let b = run(def, json!({}));
     assert_eq!(a.output, b.output);
-    let ha: Vec<Value> = a.history.iter().map(|e| e.to_json(engine::TimestampFormat::Rfc3339)).collect();
-    let hb: Vec<Value> = b.history.iter().map(|e| e.to_json(engine::TimestampFormat::Rfc3339)).collect();
-    assert_eq!(serde_json::to_string(&ha).unwrap(), serde_json::to_string(&hb).unwrap());
+    let ha: Vec<Value> = a
+        .history
+        .iter()
+        .map(|e| e.to_json(engine::TimestampFormat::Rfc3339))
+        .collect();
+    let hb: Vec<Value> = b
+        .history
+        .iter()
+        .map(|e| e.to_json(engine::TimestampFormat::Rfc3339))
+        .collect();
+    assert_eq!(
+        serde_json::to_string(&ha).unwrap(),
+        serde_json::to_string(&hb).unwrap()
+    );
 }

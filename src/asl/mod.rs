@@ -3,6 +3,7 @@
 //! every problem at once.
 
 pub mod diagnostics;
+pub mod expressions;
 pub mod model;
 pub mod parse;
 pub mod source_map;

@@ -680,7 +680,11 @@ impl Parser<'_> {
         min: i64,
     ) -> Option<IntField> {
         // AWS caps most integer fields at 99999999; MaxItems goes to 100000000.
-        let max: i64 = if key == "MaxItems" { 100_000_000 } else { 99_999_999 };
+        let max: i64 = if key == "MaxItems" {
+            100_000_000
+        } else {
+            99_999_999
+        };
         let path_key = format!("{key}Path");
         let lit = obj.get(key);
         let path = obj.get(&path_key);

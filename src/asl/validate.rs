@@ -13,6 +13,7 @@ use super::source_map::join;
 pub fn validate(machine: &StateMachine, diags: &mut Vec<Diagnostic>) {
     let mut names: BTreeMap<&str, &str> = BTreeMap::new();
     check_body(&machine.body, diags, &mut names);
+    super::expressions::check_machine(machine, diags);
 }
 
 fn check_body<'m>(

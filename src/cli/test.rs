@@ -130,7 +130,10 @@ fn print_report(
     known: &BTreeMap<String, String>,
     verbose: bool,
 ) {
-    println!("{:<22} {:>7} {:>7} {:>8}", "category", "passed", "total", "rate");
+    println!(
+        "{:<22} {:>7} {:>7} {:>8}",
+        "category", "passed", "total", "rate"
+    );
     for (cat, (t, p)) in &score.by_category {
         println!("{cat:<22} {p:>7} {t:>7} {:>7.1}%", pct(*p, *t));
     }
@@ -156,7 +159,10 @@ fn print_report(
         }
         if r.passed {
             if known.contains_key(&r.name) {
-                println!("\nNOW PASSES (remove it from the known differences): {}", r.name);
+                println!(
+                    "\nNOW PASSES (remove it from the known differences): {}",
+                    r.name
+                );
             }
             continue;
         }

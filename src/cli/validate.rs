@@ -86,7 +86,11 @@ pub fn run(args: ValidateArgs) -> i32 {
                     .position
                     .map(|p| format!("{}:{}", p.line, p.column))
                     .unwrap_or_else(|| "1:1".into());
-                let ptr = if d.pointer.is_empty() { "/" } else { &d.pointer };
+                let ptr = if d.pointer.is_empty() {
+                    "/"
+                } else {
+                    &d.pointer
+                };
                 println!("{}:{pos}: {ptr}: {}", file.display(), d.message);
             }
         }
@@ -95,7 +99,11 @@ pub fn run(args: ValidateArgs) -> i32 {
         let doc = json!({ "valid": !any_invalid, "files": reports });
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else if files.len() > 1 || any_invalid {
-        let bad = if any_invalid { "problems found" } else { "all valid" };
+        let bad = if any_invalid {
+            "problems found"
+        } else {
+            "all valid"
+        };
         eprintln!("{} definition(s) checked: {bad}", files.len());
     }
     if any_invalid {

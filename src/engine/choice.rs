@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::errors::{names, state_error_prefix, AslError};
 use super::execution::{Exec, Frame, StateResult, StateRun};
-use super::plan::{CompiledChoice, CompiledCondition, CompiledOperand, Next};
+use super::plan::{Comparison, CompiledChoice, CompiledCondition, CompiledOperand, Next};
 use crate::asl::model::ComparisonOp;
 use crate::query::env::Env;
 
@@ -94,11 +94,12 @@ impl Exec<'_> {
                 run,
                 "A JSONata Condition cannot be evaluated in a JSONPath state",
             )),
-            CompiledCondition::Compare {
-                variable,
-                op,
-                operand,
-            } => {
+            CompiledCondition::Compare(cmp) => {
+                let Comparison {
+                    variable,
+                    op,
+                    operand,
+                } = cmp.as_ref();
                 let value = variable.eval_env(env);
                 if *op == ComparisonOp::IsPresent {
                     let want = operand_bool(operand);
@@ -163,7 +164,10 @@ fn operand_bool(o: &CompiledOperand) -> bool {
 pub fn compare(op: ComparisonOp, lhs: &Value, rhs: &Value) -> bool {
     use ComparisonOp::*;
     match op {
-        StringEquals | StringLessThan | StringGreaterThan | StringLessThanEquals
+        StringEquals
+        | StringLessThan
+        | StringGreaterThan
+        | StringLessThanEquals
         | StringGreaterThanEquals => match (lhs.as_str(), rhs.as_str()) {
             (Some(a), Some(b)) => ordering_matches(op, a.cmp(b)),
             _ => false,
@@ -172,7 +176,10 @@ pub fn compare(op: ComparisonOp, lhs: &Value, rhs: &Value) -> bool {
             (Some(a), Some(p)) => string_matches(a, p),
             _ => false,
         },
-        NumericEquals | NumericLessThan | NumericGreaterThan | NumericLessThanEquals
+        NumericEquals
+        | NumericLessThan
+        | NumericGreaterThan
+        | NumericLessThanEquals
         | NumericGreaterThanEquals => match (lhs, rhs) {
             (Value::Number(a), Value::Number(b)) => match compare_numbers(a, b) {
                 Some(o) => ordering_matches(op, o),
@@ -184,7 +191,10 @@ pub fn compare(op: ComparisonOp, lhs: &Value, rhs: &Value) -> bool {
             (Value::Bool(a), Value::Bool(b)) => a == b,
             _ => false,
         },
-        TimestampEquals | TimestampLessThan | TimestampGreaterThan | TimestampLessThanEquals
+        TimestampEquals
+        | TimestampLessThan
+        | TimestampGreaterThan
+        | TimestampLessThanEquals
         | TimestampGreaterThanEquals => {
             match (
                 lhs.as_str().and_then(parse_timestamp),
@@ -307,10 +317,6 @@ mod tests {
             &json!("2020-01-01T01:00:00+00:30")
         ));
         assert!(!compare(TimestampEquals, &json!("nope"), &json!("nope")));
-        assert!(compare(
-            NumericEquals,
-            &json!(u64::MAX),
-            &json!(u64::MAX)
-        ));
+        assert!(compare(NumericEquals, &json!(u64::MAX), &json!(u64::MAX)));
     }
 }

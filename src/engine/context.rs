@@ -70,7 +70,10 @@ impl<'a> LazyContext<'a> {
         machine.insert("Name".into(), e.state_machine_name.clone().into());
         let mut state = Map::new();
         state.insert("Name".into(), self.state.name.into());
-        state.insert("EnteredTime".into(), format_time(self.state.entered_time).into());
+        state.insert(
+            "EnteredTime".into(),
+            format_time(self.state.entered_time).into(),
+        );
         if let Some(n) = self.state.retry_count {
             state.insert("RetryCount".into(), n.into());
         }

@@ -119,8 +119,14 @@ mod tests {
         assert!(error_matches(&all, &e("Exception")));
         assert!(error_matches(&all, &e("States.Timeout")));
         assert!(!error_matches(&all, &e("States.Runtime")));
-        assert!(!error_matches(&["States.Runtime".into()], &e("States.Runtime")));
-        assert!(!error_matches(&all, &e("States.DataLimitExceeded").terminal()));
+        assert!(!error_matches(
+            &["States.Runtime".into()],
+            &e("States.Runtime")
+        ));
+        assert!(!error_matches(
+            &all,
+            &e("States.DataLimitExceeded").terminal()
+        ));
         assert!(error_matches(&all, &e("States.DataLimitExceeded")));
         let tf = vec!["States.TaskFailed".to_string()];
         assert!(error_matches(&tf, &e("Lambda.ServiceException")));

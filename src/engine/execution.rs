@@ -16,9 +16,7 @@ use serde_json::{Map, Value};
 use super::clock::{Clock, SimTime};
 use super::context::{ExecutionFacts, LazyContext, Scope, StateFacts};
 use super::errors::{error_matches, names, state_error_prefix, AslError};
-use super::history::{
-    details, entered_type, exited_type, History, HistoryEvent, HistoryMode,
-};
+use super::history::{details, entered_type, exited_type, History, HistoryEvent, HistoryMode};
 use super::invoker::TaskInvoker;
 use super::plan::{
     CompiledBody, CompiledCatcher, CompiledInt, CompiledKind, CompiledState, Next, Plan,
@@ -184,7 +182,15 @@ pub async fn execute(
     clock: Rc<dyn Clock>,
     invoker: Rc<dyn TaskInvoker>,
 ) -> ExecutionOutcome {
-    execute_body(&plan.root, plan.timeout_seconds, input, opts, clock, invoker).await
+    execute_body(
+        &plan.root,
+        plan.timeout_seconds,
+        input,
+        opts,
+        clock,
+        invoker,
+    )
+    .await
 }
 
 /// Runs `body` as a whole execution (the top level, or a Distributed Map child).
@@ -217,16 +223,21 @@ pub async fn execute_body(
         children: RefCell::new(Vec::new()),
         map_runs: Cell::new(0),
     };
-    let started = exec.history.push(0, || start, "ExecutionStarted", || {
-        Some((
-            "executionStartedEventDetails",
-            details(vec![
-                ("input", input.clone()),
-                ("inputDetails", super::history::not_truncated()),
-                ("roleArn", opts.role_arn.clone().into()),
-            ]),
-        ))
-    });
+    let started = exec.history.push(
+        0,
+        || start,
+        "ExecutionStarted",
+        || {
+            Some((
+                "executionStartedEventDetails",
+                details(vec![
+                    ("input", input.clone()),
+                    ("inputDetails", super::history::not_truncated()),
+                    ("roleArn", opts.role_arn.clone().into()),
+                ]),
+            ))
+        },
+    );
     let scope = match &opts.inherited_variables {
         Some(v) => Scope::with_values(v.clone()),
         None => Scope::root(),
@@ -271,15 +282,20 @@ pub async fn execute_body(
     match status {
         ExecutionStatus::Succeeded => {
             let out = output.clone().unwrap_or(Value::Null);
-            exec.history.push(last, || stop, "ExecutionSucceeded", || {
-                Some((
-                    "executionSucceededEventDetails",
-                    details(vec![
-                        ("output", out),
-                        ("outputDetails", super::history::not_truncated()),
-                    ]),
-                ))
-            });
+            exec.history.push(
+                last,
+                || stop,
+                "ExecutionSucceeded",
+                || {
+                    Some((
+                        "executionSucceededEventDetails",
+                        details(vec![
+                            ("output", out),
+                            ("outputDetails", super::history::not_truncated()),
+                        ]),
+                    ))
+                },
+            );
         }
         ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted => {
             let (ty, key) = match status {
@@ -420,7 +436,11 @@ impl<'p> Exec<'p> {
 
     /// Turns a query-layer error into an ASL error with the state prefix.
     pub(crate) fn query_error(&self, run: &StateRun<'_>, e: QueryError) -> AslError {
-        let cause = format!("{}{}", state_error_prefix(&run.st.name, run.entered_id), e.cause);
+        let cause = format!(
+            "{}{}",
+            state_error_prefix(&run.st.name, run.entered_id),
+            e.cause
+        );
         AslError::new(e.error, cause)
     }
 
@@ -732,7 +752,9 @@ impl<'p> Exec<'p> {
             .iter()
             .find(|c| error_matches(&c.error_equals, &err))
         {
-            return self.catch(run, c, err, raw_input, frame).map(Recovery::Caught);
+            return self
+                .catch(run, c, err, raw_input, frame)
+                .map(Recovery::Caught);
         }
         Err(err)
     }
@@ -798,10 +820,13 @@ impl<'p> Exec<'p> {
             // Without InputPath the effective input is the input itself: no copy needed.
             (None, Some(t), Selector::Absent) => self.eval_template(run, t, &input, frame, &ctx)?,
             (None, Some(t), _) => {
-                let effective = self.select(run, &st.input_path, input.clone(), frame, "InputPath")?;
+                let effective =
+                    self.select(run, &st.input_path, input.clone(), frame, "InputPath")?;
                 self.eval_template(run, t, &effective, frame, &ctx)?
             }
-            (None, None, _) => self.select(run, &st.input_path, input.clone(), frame, "InputPath")?,
+            (None, None, _) => {
+                self.select(run, &st.input_path, input.clone(), frame, "InputPath")?
+            }
         };
         let assign = self.jsonpath_assign(run, &produced, frame, &ctx)?;
         let combined = self.place_result(run, &st.result_path, input, produced)?;

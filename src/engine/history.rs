@@ -236,25 +236,42 @@ mod tests {
     fn ids_advance_and_details_render_as_text() {
         let h = History::new(HistoryMode::Full);
         let t = super::super::clock::default_origin();
-        let a = h.push(0, || t, "ExecutionStarted", || {
-            Some((
-                "executionStartedEventDetails",
-                details(vec![("input", json!({"a": 1})), ("inputDetails", not_truncated())]),
-            ))
-        });
+        let a = h.push(
+            0,
+            || t,
+            "ExecutionStarted",
+            || {
+                Some((
+                    "executionStartedEventDetails",
+                    details(vec![
+                        ("input", json!({"a": 1})),
+                        ("inputDetails", not_truncated()),
+                    ]),
+                ))
+            },
+        );
         let b = h.push(a, || t, "PassStateEntered", || None);
         assert_eq!((a, b, h.len()), (1, 2, 2));
         let ev = h.take();
         let j = ev[0].to_json(TimestampFormat::Rfc3339);
-        assert_eq!(j["executionStartedEventDetails"]["input"], json!("{\"a\":1}"));
+        assert_eq!(
+            j["executionStartedEventDetails"]["input"],
+            json!("{\"a\":1}")
+        );
         assert_eq!(j["timestamp"], json!("2025-07-21T19:45:00.000Z"));
-        assert_eq!(ev[1].to_json(TimestampFormat::EpochSeconds)["previousEventId"], json!(1));
+        assert_eq!(
+            ev[1].to_json(TimestampFormat::EpochSeconds)["previousEventId"],
+            json!(1)
+        );
     }
 
     #[test]
     fn fast_time_format_matches_chrono() {
         let t = super::super::clock::default_origin() + chrono::Duration::milliseconds(86_400_123);
-        assert_eq!(format_time(t), t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+        assert_eq!(
+            format_time(t),
+            t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+        );
         assert_eq!(format_time(t), "2025-07-22T19:45:00.123Z");
     }
 
@@ -263,7 +280,12 @@ mod tests {
         let h = History::new(HistoryMode::CountOnly);
         let t = super::super::clock::default_origin();
         for _ in 0..10 {
-            h.push(0, || t, "PassStateEntered", || panic!("details must not be built"));
+            h.push(
+                0,
+                || t,
+                "PassStateEntered",
+                || panic!("details must not be built"),
+            );
         }
         assert_eq!(h.len(), 10);
         assert!(h.take().is_empty());

@@ -53,7 +53,8 @@ impl Exec<'_> {
             Some(t) => self.eval_template(run, t, effective, frame, &ctx)?,
             None => Value::Object(Map::new()),
         };
-        self.read_items_with(run, reader, params, effective, frame).await
+        self.read_items_with(run, reader, params, effective, frame)
+            .await
     }
 
     /// Reads items once the reader's parameters are known (shared by both query languages).
@@ -255,12 +256,15 @@ impl Exec<'_> {
         frame: &Frame,
     ) -> Result<Vec<Value>, AslError> {
         let max_items = match &b.max_items_per_batch {
-            Some(f) => self.resolve_int(run, f, effective, frame, "MaxItemsPerBatch")?.max(1) as usize,
+            Some(f) => self
+                .resolve_int(run, f, effective, frame, "MaxItemsPerBatch")?
+                .max(1) as usize,
             None => usize::MAX,
         };
         let max_bytes = match &b.max_input_bytes_per_batch {
-            Some(f) => (self.resolve_int(run, f, effective, frame, "MaxInputBytesPerBatch")?.max(1)
-                as usize)
+            Some(f) => (self
+                .resolve_int(run, f, effective, frame, "MaxInputBytesPerBatch")?
+                .max(1) as usize)
                 .min(MAX_BATCH_BYTES),
             None => MAX_BATCH_BYTES,
         };
@@ -343,9 +347,17 @@ impl Exec<'_> {
                 Err(_) => failed.push(entry),
             }
         }
-        let ext = if output_type == "JSONL" { "jsonl" } else { "json" };
+        let ext = if output_type == "JSONL" {
+            "jsonl"
+        } else {
+            "json"
+        };
         let mut files = Map::new();
-        for (status, list) in [("FAILED", failed), ("PENDING", Vec::new()), ("SUCCEEDED", succeeded)] {
+        for (status, list) in [
+            ("FAILED", failed),
+            ("PENDING", Vec::new()),
+            ("SUCCEEDED", succeeded),
+        ] {
             let mut entries = Vec::new();
             if !list.is_empty() {
                 let key = format!("{base}/{status}_0.{ext}");
@@ -367,7 +379,10 @@ impl Exec<'_> {
             files.insert(status.into(), Value::Array(entries));
         }
         let mut manifest = Map::new();
-        manifest.insert("DestinationBucket".into(), Value::String(bucket.to_string()));
+        manifest.insert(
+            "DestinationBucket".into(),
+            Value::String(bucket.to_string()),
+        );
         manifest.insert("MapRunArn".into(), Value::String(map_run_arn.to_string()));
         manifest.insert("ResultFiles".into(), Value::Object(files));
         let manifest_key = format!("{base}/manifest.json");
@@ -416,7 +431,10 @@ fn result_entry(r: &ChildRecord, sm_arn: &str, transformation: &str) -> Value {
         ("FLATTEN", Ok(v)) => v.clone(),
         _ => {
             let mut e = Map::new();
-            e.insert("ExecutionArn".into(), Value::String(r.execution_arn.clone()));
+            e.insert(
+                "ExecutionArn".into(),
+                Value::String(r.execution_arn.clone()),
+            );
             e.insert(
                 "Input".into(),
                 Value::String(serde_json::to_string(&r.input).unwrap_or_default()),
@@ -672,7 +690,10 @@ mod tests {
             parse_json_items("{\"a\":1}").unwrap_err(),
             "Attempting to map over non-iterable node."
         );
-        assert_eq!(parse_jsonl("{\"a\":1}\n\n2\n").unwrap(), vec![json!({"a":1}), json!(2)]);
+        assert_eq!(
+            parse_jsonl("{\"a\":1}\n\n2\n").unwrap(),
+            vec![json!({"a":1}), json!(2)]
+        );
         assert!(parse_jsonl("{").is_err());
     }
 

@@ -15,7 +15,10 @@ pub(crate) async fn run_state(
     _frame: &Frame,
     _cursor: &mut u64,
 ) -> Result<StateResult, AslError> {
-    Err(exec.runtime(run, "QueryLanguage JSONata is not supported by this build yet"))
+    Err(exec.runtime(
+        run,
+        "QueryLanguage JSONata is not supported by this build yet",
+    ))
 }
 
 /// The output of a catcher in a JSONata state.
@@ -27,5 +30,8 @@ pub(crate) fn catch_output(
     _raw_input: &Value,
     _frame: &Frame,
 ) -> Result<StateResult, AslError> {
-    Err(exec.runtime(run, "QueryLanguage JSONata is not supported by this build yet"))
+    Err(exec.runtime(
+        run,
+        "QueryLanguage JSONata is not supported by this build yet",
+    ))
 }

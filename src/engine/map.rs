@@ -119,7 +119,9 @@ impl Exec<'_> {
         let st = run.st;
         let effective = self.select(run, &st.input_path, raw_input.clone(), frame, "InputPath")?;
         let limits = self.map_limits(run, m, &effective, frame)?;
-        let items = self.jsonpath_items(run, m, &effective, frame, cursor).await?;
+        let items = self
+            .jsonpath_items(run, m, &effective, frame, cursor)
+            .await?;
         let inputs = self.item_inputs(run, m, &effective, items, frame)?;
         let result = self
             .iterate(run, m, inputs, &effective, limits, frame, cursor)
@@ -235,7 +237,10 @@ impl Exec<'_> {
         match m.mode {
             ProcessorMode::Inline => {
                 *cursor = self.event(*cursor, "MapStateStarted", || {
-                    Some(("mapStateStartedEventDetails", details(vec![("length", n.into())])))
+                    Some((
+                        "mapStateStartedEventDetails",
+                        details(vec![("length", n.into())]),
+                    ))
                 })?;
                 let started = *cursor;
                 let conc = limits.concurrency(INLINE_MAX_CONCURRENCY, n);
@@ -256,7 +261,10 @@ impl Exec<'_> {
             }
             ProcessorMode::Distributed => {
                 *cursor = self.event(*cursor, "MapStateStarted", || {
-                    Some(("mapStateStartedEventDetails", details(vec![("length", 0.into())])))
+                    Some((
+                        "mapStateStartedEventDetails",
+                        details(vec![("length", 0.into())]),
+                    ))
                 })?;
                 let run_no = self.map_runs.get() + 1;
                 self.map_runs.set(run_no);
@@ -269,9 +277,7 @@ impl Exec<'_> {
                     ))
                 })?;
                 let conc = limits.concurrency(DISTRIBUTED_MAX_CONCURRENCY, n);
-                let records = self
-                    .run_children(m, inputs, conc, &child_prefix)
-                    .await;
+                let records = self.run_children(m, inputs, conc, &child_prefix).await;
                 let failures = records.iter().filter(|r| r.outcome.is_err()).count();
                 let result = if limits.exceeded(failures, n) {
                     Err(AslError::new(
@@ -355,7 +361,11 @@ impl Exec<'_> {
             async move {
                 let child = Frame { scope };
                 let mut c = self.event(started, "MapIterationStarted", || {
-                    Some(iteration_details("mapIterationStartedEventDetails", i, name))
+                    Some(iteration_details(
+                        "mapIterationStartedEventDetails",
+                        i,
+                        name,
+                    ))
                 });
                 let outcome = match &mut c {
                     Err(e) => Err(e.clone()),
@@ -401,7 +411,10 @@ impl Exec<'_> {
                 }
             }
         }
-        Ok(results.into_iter().map(|v| v.unwrap_or(Value::Null)).collect())
+        Ok(results
+            .into_iter()
+            .map(|v| v.unwrap_or(Value::Null))
+            .collect())
     }
 
     async fn run_children(
@@ -568,7 +581,10 @@ mod tests {
         assert!(pct.exceeded(6, 10));
         assert!(MapLimits::new(0, None, Some(100.1)).is_err());
         assert_eq!(none.concurrency(40, 1000), 40);
-        assert_eq!(MapLimits::new(3, None, None).unwrap().concurrency(40, 1000), 3);
+        assert_eq!(
+            MapLimits::new(3, None, None).unwrap().concurrency(40, 1000),
+            3
+        );
         assert_eq!(none.concurrency(40, 2), 2);
     }
 }

@@ -29,8 +29,8 @@ pub use invoker::{
     IntegrationPattern, NoServices, ServiceCall, ServiceResponse, ServiceResult, TaskFailure,
     TaskInvoker,
 };
-pub use plan::{CompileError, Plan};
 pub use item_io::{parse_csv_items, parse_csv_rows, parse_json_items, parse_jsonl};
+pub use plan::{CompileError, Plan};
 
 /// A current-thread tokio runtime whose clock starts paused: every timer jumps to its
 /// deadline as soon as nothing else can run, so simulated hours cost microseconds.

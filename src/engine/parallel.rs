@@ -21,7 +21,10 @@ impl Exec<'_> {
     ) -> Result<StateResult, AslError> {
         let mut attempts = vec![0u64; run.st.retry.len()];
         loop {
-            match self.parallel_attempt(run, branches, &input, frame, cursor).await {
+            match self
+                .parallel_attempt(run, branches, &input, frame, cursor)
+                .await
+            {
                 Ok(r) => return Ok(r),
                 Err(e) => match self.recover(run, e, &mut attempts, &input, frame).await? {
                     Recovery::Retry => {}

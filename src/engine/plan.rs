@@ -98,9 +98,7 @@ pub struct CompiledState {
 
 #[derive(Debug)]
 pub enum CompiledKind {
-    Pass {
-        result: Option<Value>,
-    },
+    Pass { result: Option<Value> },
     Task(Box<CompiledTask>),
     Choice(CompiledChoice),
     Wait(WaitSpec),
@@ -176,12 +174,16 @@ pub enum CompiledCondition {
     And(Vec<CompiledCondition>),
     Or(Vec<CompiledCondition>),
     Not(Box<CompiledCondition>),
-    Compare {
-        variable: JsonPath,
-        op: ComparisonOp,
-        operand: CompiledOperand,
-    },
+    Compare(Box<Comparison>),
     Jsonata(Value),
+}
+
+/// One data-test expression of a JSONPath choice rule.
+#[derive(Debug)]
+pub struct Comparison {
+    pub variable: JsonPath,
+    pub op: ComparisonOp,
+    pub operand: CompiledOperand,
 }
 
 #[derive(Debug)]
@@ -273,7 +275,9 @@ fn selector(p: &Option<NullablePath>, ptr: &str) -> Result<Selector, CompileErro
     Ok(match p {
         None => Selector::Absent,
         Some(NullablePath::Null) => Selector::Null,
-        Some(NullablePath::Path(t)) => Selector::Path(JsonPath::parse(t).map_err(|e| cerr(ptr, e))?),
+        Some(NullablePath::Path(t)) => {
+            Selector::Path(JsonPath::parse(t).map_err(|e| cerr(ptr, e))?)
+        }
     })
 }
 
@@ -379,7 +383,7 @@ fn compile_state(
                 let (assign, assign_template) =
                     assign_parts(&r.assign, s.query_language, &r.pointer)?;
                 rules.push(CompiledRule {
-                    condition: condition(&r.condition, &r.pointer)?,
+                    condition: condition(&r.condition)?,
                     next: index(&r.next, &r.pointer)?,
                     output: r.output.clone(),
                     assign,
@@ -493,25 +497,21 @@ fn compile_map(s: &State, m: &MapState) -> Result<CompiledMap, CompileError> {
     })
 }
 
-fn condition(c: &Condition, ptr: &str) -> Result<CompiledCondition, CompileError> {
+fn condition(c: &Condition) -> Result<CompiledCondition, CompileError> {
     Ok(match c {
-        Condition::And(v) => CompiledCondition::And(
-            v.iter()
-                .map(|c| condition(c, ptr))
-                .collect::<Result<_, _>>()?,
-        ),
-        Condition::Or(v) => CompiledCondition::Or(
-            v.iter()
-                .map(|c| condition(c, ptr))
-                .collect::<Result<_, _>>()?,
-        ),
-        Condition::Not(c) => CompiledCondition::Not(Box::new(condition(c, ptr)?)),
+        Condition::And(v) => {
+            CompiledCondition::And(v.iter().map(condition).collect::<Result<_, _>>()?)
+        }
+        Condition::Or(v) => {
+            CompiledCondition::Or(v.iter().map(condition).collect::<Result<_, _>>()?)
+        }
+        Condition::Not(c) => CompiledCondition::Not(Box::new(condition(c)?)),
         Condition::Compare {
             pointer,
             variable,
             op,
             operand,
-        } => CompiledCondition::Compare {
+        } => CompiledCondition::Compare(Box::new(Comparison {
             variable: JsonPath::parse(variable).map_err(|e| cerr(pointer, e))?,
             op: *op,
             operand: match operand {
@@ -520,7 +520,7 @@ fn condition(c: &Condition, ptr: &str) -> Result<CompiledCondition, CompileError
                     CompiledOperand::Path(JsonPath::parse(p).map_err(|e| cerr(pointer, e))?)
                 }
             },
-        },
+        })),
         Condition::Jsonata(v) => CompiledCondition::Jsonata(v.clone()),
     })
 }
@@ -548,7 +548,11 @@ pub fn task_target(resource: &str) -> Result<TaskTarget, String> {
         };
         let (resource_type, service, action) = if let Some(sdk) = base.strip_prefix("aws-sdk:") {
             let (svc, action) = sdk.split_once(':').unwrap_or((sdk, ""));
-            (format!("aws-sdk:{svc}"), svc.to_string(), action.to_string())
+            (
+                format!("aws-sdk:{svc}"),
+                svc.to_string(),
+                action.to_string(),
+            )
         } else {
             let (svc, action) = base.split_once(':').unwrap_or((base, ""));
             (svc.to_string(), svc.to_string(), action.to_string())

@@ -24,7 +24,10 @@ impl Exec<'_> {
         let mut attempts = vec![0u64; run.st.retry.len()];
         let mut attempt: u32 = 0;
         loop {
-            match self.task_attempt(run, t, &input, frame, attempt, cursor).await {
+            match self
+                .task_attempt(run, t, &input, frame, attempt, cursor)
+                .await
+            {
                 Ok(r) => return Ok(r),
                 Err(e) => match self.recover(run, e, &mut attempts, &input, frame).await? {
                     Recovery::Retry => attempt += 1,
@@ -68,7 +71,17 @@ impl Exec<'_> {
             None => None,
         };
         let result = self
-            .call_service(run, t, params, timeout, heartbeat, token, credentials, attempt, cursor)
+            .call_service(
+                run,
+                t,
+                params,
+                timeout,
+                heartbeat,
+                token,
+                credentials,
+                attempt,
+                cursor,
+            )
             .await?;
         let selected = match &st.result_selector {
             Some(tpl) => self.eval_template(run, tpl, &result, frame, &ctx)?,
@@ -230,7 +243,9 @@ impl Exec<'_> {
                     return Err(AslError::new(names::DATA_LIMIT_EXCEEDED, cause));
                 }
                 let r = &result;
-                *cursor = self.event(*cursor, kind.succeeded(), || Some(kind.succeeded_details(r)))?;
+                *cursor = self.event(*cursor, kind.succeeded(), || {
+                    Some(kind.succeeded_details(r))
+                })?;
                 Ok(result)
             }
         }
@@ -375,7 +390,10 @@ impl EventKind {
     }
 
     fn succeeded_details(&self, output: &Value) -> (&'static str, Value) {
-        let mut d = vec![("output", output.clone()), ("outputDetails", not_truncated())];
+        let mut d = vec![
+            ("output", output.clone()),
+            ("outputDetails", not_truncated()),
+        ];
         d.extend(self.resource_pairs());
         (self.key("succeeded"), details(d))
     }

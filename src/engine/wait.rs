@@ -22,7 +22,9 @@ impl Exec<'_> {
         let effective = self.select(run, &st.input_path, input, frame, "InputPath")?;
         match w {
             WaitSpec::Seconds(IntField::Literal(s)) => {
-                self.clock.sleep(Duration::from_secs((*s).max(0) as u64)).await
+                self.clock
+                    .sleep(Duration::from_secs((*s).max(0) as u64))
+                    .await
             }
             WaitSpec::Seconds(IntField::Path(p)) => {
                 let secs = self.seconds_from_path(run, p, &effective, frame)?;
@@ -40,15 +42,17 @@ impl Exec<'_> {
             WaitSpec::Timestamp(StrField::Path(p)) => {
                 let path = crate::query::refpath::ReferencePath::parse(p)
                     .map_err(|e| self.runtime(run, format!("Invalid path '{p}': {e}")))?;
-                let v = self.ref_value(run, &path, &effective, frame).ok_or_else(|| {
-                    self.runtime(
-                        run,
-                        format!(
-                            "Invalid path '{p}' : No results for path: {}",
-                            super::execution::bracket_path(p)
-                        ),
-                    )
-                })?;
+                let v = self
+                    .ref_value(run, &path, &effective, frame)
+                    .ok_or_else(|| {
+                        self.runtime(
+                            run,
+                            format!(
+                                "Invalid path '{p}' : No results for path: {}",
+                                super::execution::bracket_path(p)
+                            ),
+                        )
+                    })?;
                 let t = v.as_str().and_then(parse_timestamp).ok_or_else(|| {
                     self.runtime(
                         run,
