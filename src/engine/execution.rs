@@ -8,6 +8,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::{self, Either, LocalBoxFuture};
@@ -16,7 +17,7 @@ use serde_json::{Map, Value};
 use super::clock::{Clock, SimTime};
 use super::context::{ExecutionFacts, LazyContext, Scope, StateFacts};
 use super::errors::{error_matches, names, state_error_prefix, AslError};
-use super::history::{details, entered_type, exited_type, History, HistoryEvent, HistoryMode};
+use super::history::{details, Details, History, HistoryEvent, HistoryMode};
 use super::invoker::TaskInvoker;
 use super::plan::{
     CompiledBody, CompiledCatcher, CompiledInt, CompiledKind, CompiledState, Next, Plan,
@@ -227,15 +228,9 @@ pub async fn execute_body(
         0,
         || start,
         "ExecutionStarted",
-        || {
-            Some((
-                "executionStartedEventDetails",
-                details(vec![
-                    ("input", input.clone()),
-                    ("inputDetails", super::history::not_truncated()),
-                    ("roleArn", opts.role_arn.clone().into()),
-                ]),
-            ))
+        || Details::ExecutionStarted {
+            input: input.clone(),
+            role_arn: Arc::from(opts.role_arn.as_str()),
         },
     );
     let scope = match &opts.inherited_variables {
@@ -286,15 +281,7 @@ pub async fn execute_body(
                 last,
                 || stop,
                 "ExecutionSucceeded",
-                || {
-                    Some((
-                        "executionSucceededEventDetails",
-                        details(vec![
-                            ("output", out),
-                            ("outputDetails", super::history::not_truncated()),
-                        ]),
-                    ))
-                },
+                || Details::ExecutionSucceeded { output: out },
             );
         }
         ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted => {
@@ -385,11 +372,11 @@ pub(crate) enum Recovery {
 
 impl<'p> Exec<'p> {
     /// Records an event, enforcing the history limit.
-    pub(crate) fn event(
+    pub(crate) fn event<D: Into<Details>>(
         &self,
         previous: u64,
         event_type: &'static str,
-        details: impl FnOnce() -> Option<(&'static str, Value)>,
+        details: impl FnOnce() -> D,
     ) -> Result<u64, AslError> {
         if let Some(limit) = self.opts.history_limit {
             if self.history.len() >= limit {
@@ -481,15 +468,9 @@ impl<'p> Exec<'p> {
                 let entered_time = self.clock.now();
                 let entered_id = {
                     let input_ref = &input;
-                    self.event(*cursor, entered_type(st.type_name), || {
-                        Some((
-                            "stateEnteredEventDetails",
-                            details(vec![
-                                ("name", Value::String(st.name.to_string())),
-                                ("input", input_ref.clone()),
-                                ("inputDetails", super::history::not_truncated()),
-                            ]),
-                        ))
+                    self.event(*cursor, st.entered_event, || Details::StateEntered {
+                        name: st.name.clone(),
+                        input: input_ref.clone(),
                     })?
                 };
                 *cursor = entered_id;
@@ -499,20 +480,21 @@ impl<'p> Exec<'p> {
                     entered_time,
                 };
                 let result = self.run_state(&run, input, frame, cursor).await?;
-                self.check_size(&run, &result.output)?;
+                // Choice, Wait and Succeed only pass on (part of) their input, which already
+                // fit the limit; every other state may have grown it.
+                if !matches!(
+                    st.kind,
+                    CompiledKind::Choice(_) | CompiledKind::Wait(_) | CompiledKind::Succeed
+                ) {
+                    self.check_size(&run, &result.output)?;
+                }
                 if let Some(vars) = result.assign {
                     frame.scope.assign(vars);
                 }
                 let out_ref = &result.output;
-                *cursor = self.event(*cursor, exited_type(st.type_name), || {
-                    Some((
-                        "stateExitedEventDetails",
-                        details(vec![
-                            ("name", Value::String(st.name.to_string())),
-                            ("output", out_ref.clone()),
-                            ("outputDetails", super::history::not_truncated()),
-                        ]),
-                    ))
+                *cursor = self.event(*cursor, st.exited_event, || Details::StateExited {
+                    name: st.name.clone(),
+                    output: out_ref.clone(),
                 })?;
                 match result.next {
                     Next::State(i) => {

@@ -7,6 +7,7 @@
 //! hundreds of executions keeps only counts, so memory stays flat.
 
 use std::cell::{Cell, RefCell};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -22,16 +23,104 @@ pub enum HistoryMode {
     CountOnly,
 }
 
-/// One history event. Details hold raw JSON values; [`HistoryEvent::to_json`] renders the
-/// `input`/`output`/`parameters` members as JSON text, as the AWS API does.
+/// The `*EventDetails` of an event. The two most frequent kinds (a state entered or exited)
+/// are typed, so recording them costs one clone of the state's input or output and nothing
+/// else; the rest carry a prepared details object.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Details {
+    None,
+    StateEntered {
+        name: Arc<str>,
+        input: Value,
+    },
+    StateExited {
+        name: Arc<str>,
+        output: Value,
+    },
+    ExecutionStarted {
+        input: Value,
+        role_arn: Arc<str>,
+    },
+    ExecutionSucceeded {
+        output: Value,
+    },
+    /// `mapIteration{Started,Succeeded,Failed,Aborted}EventDetails`.
+    MapIteration {
+        key: &'static str,
+        index: usize,
+        name: Arc<str>,
+    },
+    /// Any other details: the member's key and its object.
+    Json(&'static str, Value),
+}
+
+impl From<Option<(&'static str, Value)>> for Details {
+    fn from(d: Option<(&'static str, Value)>) -> Self {
+        match d {
+            Some((k, v)) => Details::Json(k, v),
+            None => Details::None,
+        }
+    }
+}
+
+impl Details {
+    /// The details member as the API shows it: its key and its object (JSON members as raw
+    /// values; [`HistoryEvent::to_json`] turns input/output into text).
+    pub fn member(&self) -> Option<(&'static str, Value)> {
+        match self {
+            Details::None => None,
+            Details::StateEntered { name, input } => Some((
+                "stateEnteredEventDetails",
+                details(vec![
+                    ("name", Value::String(name.to_string())),
+                    ("input", input.clone()),
+                    ("inputDetails", not_truncated()),
+                ]),
+            )),
+            Details::StateExited { name, output } => Some((
+                "stateExitedEventDetails",
+                details(vec![
+                    ("name", Value::String(name.to_string())),
+                    ("output", output.clone()),
+                    ("outputDetails", not_truncated()),
+                ]),
+            )),
+            Details::ExecutionStarted { input, role_arn } => Some((
+                "executionStartedEventDetails",
+                details(vec![
+                    ("input", input.clone()),
+                    ("inputDetails", not_truncated()),
+                    ("roleArn", Value::String(role_arn.to_string())),
+                ]),
+            )),
+            Details::ExecutionSucceeded { output } => Some((
+                "executionSucceededEventDetails",
+                details(vec![
+                    ("output", output.clone()),
+                    ("outputDetails", not_truncated()),
+                ]),
+            )),
+            Details::MapIteration { key, index, name } => Some((
+                key,
+                details(vec![
+                    ("index", (*index).into()),
+                    ("name", Value::String(name.to_string())),
+                ]),
+            )),
+            Details::Json(k, v) => Some((k, v.clone())),
+        }
+    }
+}
+
+/// One history event. [`HistoryEvent::to_json`] renders the `input`/`output`/`parameters`
+/// members as JSON text, as the AWS API does.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HistoryEvent {
     pub id: u64,
     pub previous_event_id: u64,
     pub timestamp: SimTime,
     pub event_type: &'static str,
-    /// The `*EventDetails` member: its key and its object, when the event has details.
-    pub details: Option<(&'static str, Value)>,
+    pub details: Details,
 }
 
 /// How timestamps are written.
@@ -94,7 +183,7 @@ impl HistoryEvent {
             },
         );
         m.insert("type".into(), self.event_type.into());
-        if let Some((key, details)) = &self.details {
+        if let Some((key, details)) = &self.details.member() {
             let rendered = match details {
                 Value::Object(d) => Value::Object(
                     d.iter()
@@ -112,7 +201,7 @@ impl HistoryEvent {
                 ),
                 other => other.clone(),
             };
-            m.insert((*key).into(), rendered);
+            m.insert((*key).to_string(), rendered);
         }
         Value::Object(m)
     }
@@ -137,12 +226,12 @@ impl History {
     }
 
     /// Appends an event and returns its id. `details` is only called when events are kept.
-    pub fn push(
+    pub fn push<D: Into<Details>>(
         &self,
         previous: u64,
         timestamp: impl FnOnce() -> SimTime,
         event_type: &'static str,
-        details: impl FnOnce() -> Option<(&'static str, Value)>,
+        details: impl FnOnce() -> D,
     ) -> u64 {
         let id = self.next_id.get();
         self.next_id.set(id + 1);
@@ -152,7 +241,7 @@ impl History {
                 previous_event_id: previous,
                 timestamp: timestamp(),
                 event_type,
-                details: details(),
+                details: details().into(),
             });
         }
         id
@@ -250,7 +339,7 @@ mod tests {
                 ))
             },
         );
-        let b = h.push(a, || t, "PassStateEntered", || None);
+        let b = h.push(a, || t, "PassStateEntered", || Details::None);
         assert_eq!((a, b, h.len()), (1, 2, 2));
         let ev = h.take();
         let j = ev[0].to_json(TimestampFormat::Rfc3339);
@@ -284,7 +373,7 @@ mod tests {
                 0,
                 || t,
                 "PassStateEntered",
-                || panic!("details must not be built"),
+                || -> Details { panic!("details must not be built") },
             );
         }
         assert_eq!(h.len(), 10);

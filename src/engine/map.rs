@@ -7,7 +7,9 @@
 //! cancels the iterations still running.
 
 use futures::stream::{self, StreamExt};
-use serde_json::{Map, Value};
+use std::sync::Arc;
+
+use serde_json::Value;
 
 use super::context::Scope;
 use super::errors::{names, AslError};
@@ -15,7 +17,7 @@ use super::execution::{
     display_plain, execute_body, ChildExecution, Exec, ExecutionOptions, ExecutionStatus, Frame,
     Recovery, StateResult, StateRun,
 };
-use super::history::{details, HistoryMode};
+use super::history::{details, Details, HistoryMode};
 use super::plan::{CompiledFloat, CompiledMap};
 use crate::asl::model::{ExecutionType, ProcessorMode};
 
@@ -354,18 +356,14 @@ impl Exec<'_> {
         started: u64,
     ) -> Result<Vec<Value>, AslError> {
         let n = inputs.len();
-        let name: &str = &run.st.name;
+        let name: &Arc<str> = &run.st.name;
         let tolerant = limits.tolerates_any();
         let iterations = inputs.into_iter().enumerate().map(|(i, item)| {
             let scope = Scope::child(&frame.scope);
             async move {
                 let child = Frame { scope };
                 let mut c = self.event(started, "MapIterationStarted", || {
-                    Some(iteration_details(
-                        "mapIterationStartedEventDetails",
-                        i,
-                        name,
-                    ))
+                    iteration_details("mapIterationStartedEventDetails", i, name)
                 });
                 let outcome = match &mut c {
                     Err(e) => Err(e.clone()),
@@ -380,7 +378,7 @@ impl Exec<'_> {
                     Ok(_) => "mapIterationSucceededEventDetails",
                     Err(_) => "mapIterationFailedEventDetails",
                 };
-                if let Err(e) = self.event(prev, ev, || Some(iteration_details(key, i, name))) {
+                if let Err(e) = self.event(prev, ev, || iteration_details(key, i, name)) {
                     return (i, ItemOutcome::Failed(e));
                 }
                 match outcome {
@@ -487,11 +485,12 @@ impl Exec<'_> {
     }
 }
 
-fn iteration_details(key: &'static str, index: usize, name: &str) -> (&'static str, Value) {
-    let mut m = Map::new();
-    m.insert("index".into(), index.into());
-    m.insert("name".into(), Value::String(name.to_string()));
-    (key, Value::Object(m))
+fn iteration_details(key: &'static str, index: usize, name: &Arc<str>) -> Details {
+    Details::MapIteration {
+        key,
+        index,
+        name: name.clone(),
+    }
 }
 
 /// MaxConcurrency and tolerated failures, resolved.

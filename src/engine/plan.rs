@@ -78,6 +78,9 @@ pub struct CompiledState {
     pub name: Arc<str>,
     pub pointer: String,
     pub type_name: &'static str,
+    /// History event types, resolved once.
+    pub entered_event: &'static str,
+    pub exited_event: &'static str,
     pub query_language: QueryLanguage,
     pub next: Next,
     pub input_path: Selector,
@@ -411,6 +414,8 @@ fn compile_state(
         name: Arc::from(s.name.as_str()),
         pointer: s.pointer.clone(),
         type_name: s.type_name(),
+        entered_event: crate::engine::history::entered_type(s.type_name()),
+        exited_event: crate::engine::history::exited_type(s.type_name()),
         query_language: s.query_language,
         next,
         input_path: selector(&s.io.input_path, ptr)?,
