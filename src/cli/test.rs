@@ -27,6 +27,36 @@ pub struct TestArgs {
     /// Print passing cases too.
     #[arg(long, short)]
     pub verbose: bool,
+    /// Write the cases that fail now to this known-differences file, keeping the reasons
+    /// already written there for cases that still fail.
+    #[arg(long, value_name = "FILE")]
+    pub write_known: Option<PathBuf>,
+}
+
+/// Writes a known-differences file: one `"case" = "reason"` line per failing case.
+pub fn write_known(
+    path: &Path,
+    results: &[CaseResult],
+    previous: &BTreeMap<String, String>,
+) -> std::io::Result<()> {
+    let mut out = String::from(
+        "# Conformance cases that stepsim does not pass yet, with the reason.\n\
+         # `cargo test` checks that every case not listed here passes and that every listed case\n\
+         # still fails. Regenerate with `stepsim test --write-known known-differences.toml`.\n\n\
+         [differences]\n",
+    );
+    let mut failing: Vec<&CaseResult> = results.iter().filter(|r| !r.passed).collect();
+    failing.sort_by(|a, b| (&a.category, &a.name).cmp(&(&b.category, &b.name)));
+    for r in failing {
+        let reason = previous.get(&r.name).cloned().unwrap_or_else(|| {
+            let first = r.reason.lines().next().unwrap_or("").trim().to_string();
+            format!("[{}] {first}", r.category)
+        });
+        let key = toml::Value::String(r.name.clone()).to_string();
+        let val = toml::Value::String(reason).to_string();
+        out.push_str(&format!("{key} = {val}\n"));
+    }
+    std::fs::write(path, out)
 }
 
 /// Reads a known-differences file: case name → reason.
@@ -94,6 +124,12 @@ pub fn run(args: TestArgs) -> i32 {
         .map(|c| conformance::run_case(c, world.as_ref()))
         .collect();
     let score = Score::of(&results);
+    if let Some(path) = &args.write_known {
+        if let Err(e) = write_known(path, &results, &known) {
+            eprintln!("stepsim test: cannot write {}: {e}", path.display());
+            return EXIT_USAGE;
+        }
+    }
     let surprises: Vec<&CaseResult> = results
         .iter()
         .filter(|r| r.passed == known.contains_key(&r.name))
