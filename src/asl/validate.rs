@@ -125,13 +125,15 @@ fn check_reachability(body: &Body, diags: &mut Vec<Diagnostic>) {
     if body.states.is_empty() {
         return;
     }
+    let by_name: std::collections::HashMap<&str, &State> =
+        body.states.iter().map(|s| (s.name.as_str(), s)).collect();
     let mut seen: BTreeSet<&str> = BTreeSet::new();
     let mut stack: Vec<&str> = vec![body.start_at.as_str()];
     while let Some(name) = stack.pop() {
         if !seen.insert(name) {
             continue;
         }
-        let Some(state) = body.state(name) else {
+        let Some(state) = by_name.get(name) else {
             continue;
         };
         if let Transition::Next(n) = &state.transition {

@@ -262,8 +262,16 @@ impl Plan {
 }
 
 fn compile_body(body: &Body) -> Result<CompiledBody, CompileError> {
+    let by_name: std::collections::HashMap<&str, usize> = body
+        .states
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
     let index = |name: &str, ptr: &str| -> Result<usize, CompileError> {
-        body.index_of(name)
+        by_name
+            .get(name)
+            .copied()
             .ok_or_else(|| cerr(ptr, format!("no state named '{name}'")))
     };
     let start = index(&body.start_at, &body.pointer)?;
