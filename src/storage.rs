@@ -273,8 +273,8 @@ impl Store {
             });
         }
         let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
-        let mut has_region = std::env::var("AWS_REGION").is_ok()
-            || std::env::var("AWS_DEFAULT_REGION").is_ok();
+        let mut has_region =
+            std::env::var("AWS_REGION").is_ok() || std::env::var("AWS_DEFAULT_REGION").is_ok();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             match k {
@@ -761,9 +761,16 @@ mod tests {
             "ünïcödé/π",
         ] {
             let p = object_path("bkt", key).unwrap();
-            assert_eq!(key_of("bkt", &p).as_deref(), Some(key), "key {key:?} via {p}");
+            assert_eq!(
+                key_of("bkt", &p).as_deref(),
+                Some(key),
+                "key {key:?} via {p}"
+            );
         }
-        assert_eq!(object_path("bkt", "plain/name.txt").unwrap().as_ref(), "bkt/plain/name.txt");
+        assert_eq!(
+            object_path("bkt", "plain/name.txt").unwrap().as_ref(),
+            "bkt/plain/name.txt"
+        );
         assert!(object_path("bkt", "").is_err());
         assert!(object_path("bkt", &"k".repeat(1025)).is_err());
     }
@@ -804,7 +811,9 @@ mod tests {
 
     async fn exercise(store: &Store) {
         assert!(matches!(
-            store.put("nobucket", "k", Bytes::from_static(b"x"), t0()).await,
+            store
+                .put("nobucket", "k", Bytes::from_static(b"x"), t0())
+                .await,
             Err(StoreError::NoSuchBucket { .. })
         ));
         store.create_bucket("data").await.unwrap();
@@ -906,10 +915,7 @@ mod tests {
             token = page.next_continuation_token.clone();
             assert!(token.is_some());
         }
-        assert_eq!(
-            seen,
-            ["hello.txt", "logs/", "logz.txt", "odd key #1.json"]
-        );
+        assert_eq!(seen, ["hello.txt", "logs/", "logz.txt", "odd key #1.json"]);
 
         // Pagination without a delimiter, two per page.
         let page = store
@@ -938,7 +944,11 @@ mod tests {
             .unwrap();
         assert!(!page2.is_truncated);
         assert_eq!(
-            page2.objects.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(),
+            page2
+                .objects
+                .iter()
+                .map(|o| o.key.as_str())
+                .collect::<Vec<_>>(),
             ["logs/2025/c.json", "logs/top.json"]
         );
         assert!(matches!(
