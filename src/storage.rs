@@ -150,10 +150,9 @@ impl ListPage {
 enum Backend {
     Memory,
     Dir(PathBuf),
-    #[cfg_attr(not(feature = "s3"), allow(dead_code))]
-    S3 {
-        bucket: String,
-    },
+    /// A real S3 bucket whose top-level prefixes are the simulated buckets.
+    #[cfg(feature = "s3")]
+    S3,
 }
 
 /// Metadata this store assigned when it wrote an object.
@@ -306,9 +305,7 @@ impl Store {
         })?;
         Ok(Store::with_backend(
             spec.to_string(),
-            Backend::S3 {
-                bucket: bucket.to_string(),
-            },
+            Backend::S3,
             Arc::new(s3),
         ))
     }
@@ -354,7 +351,8 @@ impl Store {
         match &self.inner.backend {
             Backend::Memory => Ok(false),
             Backend::Dir(root) => Ok(root.join(bucket).is_dir()),
-            Backend::S3 { .. } => {
+            #[cfg(feature = "s3")]
+            Backend::S3 => {
                 // A simulated bucket on real S3 is a top-level prefix: it exists once it holds
                 // an object.
                 let prefix = Path::from(bucket);
@@ -370,7 +368,7 @@ impl Store {
         let mut names: BTreeSet<String> = lock(&self.inner.buckets).clone();
         match &self.inner.backend {
             Backend::Memory => {}
-            Backend::Dir(_) | Backend::S3 { .. } => {
+            _ => {
                 let listed = self
                     .inner
                     .objects

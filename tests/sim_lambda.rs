@@ -535,24 +535,29 @@ fn child_executions_are_charged_to_their_parent() {
             format!("{EXEC}/map:1"),
             format!("{EXEC}:iter-2"),
             EXEC.to_string(),
+            // A Distributed Map child, named as the engine (and AWS) names them.
+            "arn:aws:states:us-east-1:123456789012:execution:sm/Map:run1-0b3ea7c4-4c7a-4bb0-9d47-2f4c6d0e8a11"
+                .to_string(),
+            // A nested child whose ARN says nothing about its parent: the open execution.
+            "arn:aws:states:us-east-1:123456789012:express:sm/Inner:abc-0b3ea7c4-4c7a-4bb0-9d47-2f4c6d0e8a11:x"
+                .to_string(),
         ] {
             let mut c = direct("f", json!(1));
             c.execution_arn = child;
             w.invoke(c).await.unwrap();
         }
+        w.end_execution(EXEC);
+        let other = "arn:aws:states:us-east-1:123456789012:execution:sm:other";
         let mut c = direct("f", json!(1));
-        c.execution_arn = "arn:aws:states:us-east-1:123456789012:execution:sm:other".into();
+        c.execution_arn = other.into();
         w.invoke(c).await.unwrap();
-        assert_eq!(w.usage(EXEC).unwrap().functions["f"].invocations, 3);
+        assert_eq!(w.usage(EXEC).unwrap().functions["f"].invocations, 5);
         assert_eq!(w.executions().len(), 2);
         // Environments stay warm across executions.
-        assert_eq!(
-            w.usage("arn:aws:states:us-east-1:123456789012:execution:sm:other")
-                .unwrap()
-                .functions["f"]
-                .cold_starts,
-            0
-        );
+        assert_eq!(w.usage(other).unwrap().functions["f"].cold_starts, 0);
+        let taken = w.take_usage(other).unwrap();
+        assert_eq!(taken.functions["f"].invocations, 1);
+        assert_eq!(w.executions(), [EXEC]);
     });
 }
 

@@ -256,3 +256,88 @@ fn dir_store_is_shared_with_handlers() {
     let text = std::fs::read_to_string(tmp.path().join("results/run/0.json")).unwrap();
     assert_eq!(text, "{\"rank\":0}");
 }
+
+/// The `s3://` backend against a real S3-compatible server. Runs only when asked:
+///
+/// ```text
+/// moto_server -p 5000 &
+/// STEPSIM_S3_ENDPOINT=http://127.0.0.1:5000 cargo test --features s3 --test sim_s3
+/// ```
+///
+/// The real bucket `stepsim-ci` is created with a plain (unsigned) PUT, which moto accepts.
+/// Credentials default to dummy values when the `AWS_*` variables are not set.
+#[cfg(feature = "s3")]
+#[test]
+fn real_s3_backend() {
+    use std::io::{Read, Write};
+    let Ok(endpoint) = std::env::var("STEPSIM_S3_ENDPOINT") else {
+        eprintln!("real_s3_backend skipped: set STEPSIM_S3_ENDPOINT to run it");
+        return;
+    };
+    for (k, v) in [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ] {
+        if std::env::var(k).is_err() {
+            // This is the only test in the process that reads these variables.
+            std::env::set_var(k, v);
+        }
+    }
+    let host = endpoint
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let mut tcp = std::net::TcpStream::connect(&host).unwrap();
+    write!(
+        tcp,
+        "PUT /stepsim-ci HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    tcp.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+
+    // Network I/O needs a runtime whose clock is not paused.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = Store::open(&format!("s3://stepsim-ci?endpoint={endpoint}")).unwrap();
+        // A fresh simulated bucket per run, so reruns against one server do not collide.
+        let bucket = format!("sim-{}", std::process::id());
+        let now = stepsim::engine::clock::default_origin();
+        assert!(matches!(
+            store.put(&bucket, "k", Bytes::from_static(b"x"), now).await,
+            Err(stepsim::storage::StoreError::NoSuchBucket { .. })
+        ));
+        store.create_bucket(&bucket).await.unwrap();
+        for k in ["a/1.json", "a/2.json", "b/3.json", "odd key #1"] {
+            store
+                .put(&bucket, k, Bytes::from(k.to_string()), now)
+                .await
+                .unwrap();
+        }
+        let (info, body) = store.get(&bucket, "odd key #1").await.unwrap();
+        assert_eq!(&body[..], b"odd key #1");
+        assert_eq!(info.etag.len(), 34);
+        let page = store
+            .list(
+                &bucket,
+                &stepsim::storage::ListRequest {
+                    delimiter: Some("/".into()),
+                    max_keys: Some(2),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(page.common_prefixes, ["a/", "b/"]);
+        assert!(page.is_truncated);
+        assert!(store.list_buckets().await.unwrap().contains(&bucket));
+        for k in ["a/1.json", "a/2.json", "b/3.json", "odd key #1"] {
+            store.delete(&bucket, k).await.unwrap();
+        }
+        assert!(store.get(&bucket, "a/1.json").await.is_err());
+    });
+}

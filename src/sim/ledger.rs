@@ -4,12 +4,21 @@
 //! sweep can price each execution while environments stay warm across executions.
 //!
 //! A call is attributed by its `ServiceCall::execution_arn`. Child executions (a Map's
-//! iterations, a Distributed Map's child workflows) may call with the parent's ARN or with a child
-//! ARN that starts with it: the ledger charges a call to the longest *registered* execution ARN
-//! that is a prefix of the call's ARN, ending at a `:` or `/` boundary. An ARN nobody registered
-//! becomes its own entry.
+//! iterations, a Distributed Map's child workflows) may call with the parent's ARN, with a child
+//! ARN that starts with it, or with an ARN of their own. The ledger tries, in order:
+//!
+//! 1. the longest *registered* execution ARN that is a prefix of the call's ARN, ending at a `:`
+//!    or `/` boundary (this covers the parent's own ARN and ARNs derived from it);
+//! 2. for a Distributed Map child ARN as AWS forms it,
+//!    `arn:aws:states:R:A:execution:MACHINE/LABEL:NAME-<uuid>` (or `express:`), the parent
+//!    `arn:aws:states:R:A:execution:MACHINE:NAME`, if registered;
+//! 3. the one execution that is open (begun and not yet ended), if exactly one is: a run or a
+//!    sequential sweep worker brackets each top-level execution with
+//!    [`Ledger::begin`]/[`Ledger::end`], and then every call it makes, however its children are
+//!    named, is charged to it;
+//! 4. otherwise the call's ARN becomes an entry of its own.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 
 use serde::Serialize;
@@ -191,21 +200,66 @@ impl ExecutionUsage {
 #[derive(Debug, Default)]
 pub struct Ledger {
     executions: BTreeMap<Rc<str>, ExecutionUsage>,
+    /// Executions begun and not yet ended.
+    open: BTreeSet<Rc<str>>,
     /// Call ARN -> the execution it is charged to (lookups only, never iterated).
     resolved: HashMap<String, Rc<str>>,
 }
 
-impl Ledger {
-    /// Registers an execution (idempotent; the kind of an existing entry is updated).
-    pub fn begin(&mut self, arn: &str, kind: WorkflowKind) {
-        match self.executions.get_mut(arn) {
-            Some(u) => u.kind = kind,
-            None => {
-                self.executions
-                    .insert(Rc::from(arn), ExecutionUsage::new(arn, kind));
-                // A new registration can change where child ARNs resolve.
-                self.resolved.clear();
+/// The parent of a Distributed Map child execution ARN
+/// (`arn:P:states:R:A:KIND:MACHINE/LABEL:NAME-<uuid>` → `arn:P:states:R:A:execution:MACHINE:NAME`).
+fn map_child_parent(arn: &str) -> Option<String> {
+    let parts: Vec<&str> = arn.splitn(8, ':').collect();
+    let [arn_, partition, "states", region, account, "execution" | "express", machine_label, name] =
+        parts.as_slice()
+    else {
+        return None;
+    };
+    let (machine, _label) = machine_label.split_once('/')?;
+    let cut = name.len().checked_sub(37)?;
+    let (parent_name, suffix) = name.split_at_checked(cut)?;
+    let uuid = suffix.strip_prefix('-')?;
+    let looks_like_uuid = uuid.len() == 36
+        && uuid.bytes().enumerate().all(|(i, b)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                b == b'-'
+            } else {
+                b.is_ascii_hexdigit()
             }
+        });
+    if !looks_like_uuid || parent_name.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{arn_}:{partition}:states:{region}:{account}:execution:{machine}:{parent_name}"
+    ))
+}
+
+impl Ledger {
+    /// Registers an execution and marks it open (idempotent; the kind of an existing entry is
+    /// updated).
+    pub fn begin(&mut self, arn: &str, kind: WorkflowKind) {
+        let key = match self.executions.get_key_value(arn) {
+            Some((k, _)) => k.clone(),
+            None => {
+                let k: Rc<str> = Rc::from(arn);
+                self.executions
+                    .insert(k.clone(), ExecutionUsage::new(arn, kind));
+                k
+            }
+        };
+        if let Some(u) = self.executions.get_mut(arn) {
+            u.kind = kind;
+        }
+        self.open.insert(key);
+        // A new registration can change where child ARNs resolve.
+        self.resolved.clear();
+    }
+
+    /// Marks an execution finished: calls from unknown ARNs are no longer charged to it.
+    pub fn end(&mut self, arn: &str) {
+        if self.open.remove(arn) {
+            self.resolved.clear();
         }
     }
 
@@ -223,18 +277,31 @@ impl Ledger {
             }
             match cand.rfind([':', '/']) {
                 Some(i) => cut = i,
-                None => {
-                    let k: Rc<str> = Rc::from(call_arn);
-                    self.executions.insert(
-                        k.clone(),
-                        ExecutionUsage::new(call_arn, WorkflowKind::from_execution_arn(call_arn)),
-                    );
-                    break k;
-                }
+                None => break self.resolve_unregistered(call_arn),
             }
         };
         self.resolved.insert(call_arn.to_string(), key.clone());
         key
+    }
+
+    /// Rules 2–4 of the module docs, for an ARN no registered ARN is a prefix of.
+    fn resolve_unregistered(&mut self, call_arn: &str) -> Rc<str> {
+        if let Some(parent) = map_child_parent(call_arn) {
+            if let Some((k, _)) = self.executions.get_key_value(parent.as_str()) {
+                return k.clone();
+            }
+        }
+        if self.open.len() == 1 {
+            if let Some(k) = self.open.first() {
+                return k.clone();
+            }
+        }
+        let k: Rc<str> = Rc::from(call_arn);
+        self.executions.insert(
+            k.clone(),
+            ExecutionUsage::new(call_arn, WorkflowKind::from_execution_arn(call_arn)),
+        );
+        k
     }
 
     /// The usage charged to a key returned by [`Ledger::resolve`] (or a registered ARN).
@@ -250,6 +317,7 @@ impl Ledger {
     pub fn take(&mut self, arn: &str) -> Option<ExecutionUsage> {
         let u = self.executions.remove(arn);
         if u.is_some() {
+            self.open.remove(arn);
             self.resolved.clear();
         }
         u
@@ -274,10 +342,50 @@ mod tests {
         assert_eq!(&*l.resolve(PARENT), PARENT);
         assert_eq!(&*l.resolve(&format!("{PARENT}/map:3")), PARENT);
         assert_eq!(&*l.resolve(&format!("{PARENT}:child-7")), PARENT);
-        // Not a prefix at a boundary: its own entry.
+        // Not a prefix at a boundary, and no execution open: its own entry.
+        l.end(PARENT);
         let other = format!("{PARENT}x");
         assert_eq!(&*l.resolve(&other), other.as_str());
         assert_eq!(l.executions().len(), 2);
+    }
+
+    #[test]
+    fn distributed_map_children_as_aws_names_them() {
+        let mut l = Ledger::default();
+        l.begin(PARENT, WorkflowKind::Standard);
+        let other = "arn:aws:states:us-east-1:111:execution:sm:run2";
+        l.begin(other, WorkflowKind::Standard);
+        let child = "arn:aws:states:us-east-1:111:execution:sm/MapLabel:run1-0b3ea7c4-4c7a-4bb0-9d47-2f4c6d0e8a11";
+        assert_eq!(&*l.resolve(child), PARENT);
+        let express_child =
+            "arn:aws:states:us-east-1:111:express:sm/L:run2-0b3ea7c4-4c7a-4bb0-9d47-2f4c6d0e8a11";
+        assert_eq!(&*l.resolve(express_child), other);
+        assert_eq!(
+            map_child_parent("arn:aws:states:r:1:execution:sm/L:run1-notauuid"),
+            None
+        );
+        assert_eq!(
+            map_child_parent("arn:aws:states:r:1:execution:sm:run1"),
+            None
+        );
+    }
+
+    #[test]
+    fn the_one_open_execution_takes_unknown_arns() {
+        let mut l = Ledger::default();
+        l.begin(PARENT, WorkflowKind::Standard);
+        // A grandchild whose ARN says nothing about its parent.
+        assert_eq!(
+            &*l.resolve("arn:aws:states:us-east-1:111:execution:sm/L2:abc-def"),
+            PARENT
+        );
+        l.end(PARENT);
+        let after = "arn:aws:states:us-east-1:111:execution:sm/L2:abc-xyz";
+        assert_eq!(&*l.resolve(after), after);
+        // With two open executions nothing is guessed.
+        l.begin("arn:a", WorkflowKind::Standard);
+        l.begin("arn:b", WorkflowKind::Standard);
+        assert_eq!(&*l.resolve("arn:c"), "arn:c");
     }
 
     #[test]

@@ -243,12 +243,14 @@ impl WorldInner {
                     None | Some(Value::Null) => None,
                     Some(v) => match v.as_u64() {
                         Some(n) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
-                        None => return Err(TaskFailure::new(
-                            "States.TaskFailed",
-                            format!(
+                        None => {
+                            return Err(TaskFailure::new(
+                                "States.TaskFailed",
+                                format!(
                                 "s3:listObjectsV2: MaxKeys must be a non-negative integer, got {v}"
                             ),
-                        )),
+                            ))
+                        }
                     },
                 };
                 let req = ListRequest {

@@ -333,14 +333,21 @@ impl World {
         self.inner.add_function(&mut st, Arc::new(spec))
     }
 
-    /// Registers an execution so that its calls, and those of children whose ARNs start with
-    /// its ARN, are charged to it. Calls from unregistered ARNs register themselves.
+    /// Registers an execution and marks it open, so that its calls and its children's are
+    /// charged to it (see [`crate::sim::ledger`] for how child ARNs are matched). Call
+    /// [`World::end_execution`] when it finishes. Calls from ARNs that match nothing register
+    /// themselves.
     pub fn begin_execution(&self, execution_arn: &str, kind: WorkflowKind) {
         self.inner
             .state
             .borrow_mut()
             .ledger
             .begin(execution_arn, kind);
+    }
+
+    /// Marks an execution finished (its usage stays until taken).
+    pub fn end_execution(&self, execution_arn: &str) {
+        self.inner.state.borrow_mut().ledger.end(execution_arn);
     }
 
     /// Adds state transitions (counted by the engine) to an execution's usage.
@@ -589,9 +596,14 @@ impl World {
         let now = self.now();
         let trace = {
             let mut st = self.inner.state.borrow_mut();
+            const HEX: &[u8; 16] = b"0123456789abcdef";
             let mut b = [0u8; 12];
             st.trace_ids.fill_bytes(&mut b);
-            let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+            let mut hex = String::with_capacity(24);
+            for x in b {
+                hex.push(HEX[usize::from(x >> 4)] as char);
+                hex.push(HEX[usize::from(x & 0x0f)] as char);
+            }
             format!("Root=1-{:08x}-{hex};Sampled=0", now.timestamp())
         };
         let request_id = if request_id.is_empty() {
