@@ -10,6 +10,9 @@
 //!
 //! Unknown parameters are rejected, so a typo in a functions file is an error, not a silent
 //! default.
+//!
+//! [`corpus_function`] turns a conformance case's `lambdas` entry (kind, runtime, timeout, and
+//! the original Python source) into a function with the right parameters.
 
 use std::sync::Arc;
 
@@ -17,7 +20,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::sim::dist::seconds;
-use crate::sim::function::HandlerCatalog;
+use crate::sim::function::{FunctionConfig, FunctionSpec, HandlerCatalog};
 use crate::sim::handler::{FunctionError, Handler, HandlerFuture, Invocation};
 
 /// Adds every built-in kind to `catalog`.
@@ -169,6 +172,109 @@ impl Handler for Sleep {
             Ok(event)
         })
     }
+}
+
+/// The function a conformance case's `lambdas` entry describes: its `kind` with the parameters
+/// read from its Python `source` (the value a `constant` returns, the exception a `raise`
+/// raises, with the stack-trace line Python would print, the body a `raw_payload` returns, the
+/// seconds a `sleep` sleeps), and its `runtime` and `timeout_seconds`.
+pub fn corpus_function(name: &str, entry: &Value) -> Result<FunctionSpec, String> {
+    let kind = entry["kind"]
+        .as_str()
+        .ok_or_else(|| format!("lambda `{name}`: no `kind`"))?;
+    let source = entry["source"].as_str().unwrap_or_default();
+    let unreadable =
+        |what: &str| format!("lambda `{name}` ({kind}): cannot read {what} from its source");
+    let handler: Arc<dyn Handler> = match kind {
+        "identity" => Arc::new(Identity),
+        "constant" => {
+            let expr = source
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("return "))
+                .ok_or_else(|| unreadable("the returned value"))?;
+            let value = serde_json::from_str(expr).map_err(|_| unreadable("the returned value"))?;
+            Arc::new(Constant { value })
+        }
+        "raise" => {
+            let (line_no, line) = source
+                .lines()
+                .enumerate()
+                .find(|(_, l)| l.trim_start().starts_with("raise "))
+                .ok_or_else(|| unreadable("the raise statement"))?;
+            let call = line.trim().trim_start_matches("raise ");
+            let (error_type, args) = call.split_once('(').unwrap_or((call, ")"));
+            let args = args.strip_suffix(')').unwrap_or(args).trim();
+            // A string literal argument is the message; no argument means an empty message.
+            let message = match args.strip_prefix('"').and_then(|a| a.strip_suffix('"')) {
+                Some(m) => m.to_string(),
+                None => String::new(),
+            };
+            let trace = format!(
+                "  File \"/var/task/handler.py\", line {}, in handler\n    {}\n",
+                line_no + 1,
+                line.trim()
+            );
+            Arc::new(Raise {
+                error: FunctionError::new(error_type.trim(), message).with_stack_trace(vec![trace]),
+            })
+        }
+        "raw_payload" => {
+            let body = if let Some(lit) = source
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("return b'"))
+            {
+                lit.strip_suffix('\'').unwrap_or(lit).to_string()
+            } else {
+                // `size = A * B` and `"c" * size`: a body of A·B copies of c.
+                let size: usize = source
+                    .lines()
+                    .find_map(|l| {
+                        let (_, rhs) = l.split_once("size_in_bytes =")?;
+                        rhs.split('*')
+                            .map(|n| n.trim().parse::<usize>().ok())
+                            .product::<Option<usize>>()
+                    })
+                    .ok_or_else(|| unreadable("the payload size"))?;
+                let fill = source
+                    .lines()
+                    .find_map(|l| {
+                        let (_, rhs) = l.split_once("= \"")?;
+                        let (c, rest) = rhs.split_once('"')?;
+                        rest.trim_start()
+                            .starts_with("* size_in_bytes")
+                            .then(|| c.to_string())
+                    })
+                    .ok_or_else(|| unreadable("the payload text"))?;
+                fill.repeat(size / fill.len().max(1))
+            };
+            Arc::new(RawPayload::new(&body))
+        }
+        "sleep" => {
+            let secs = source
+                .lines()
+                .find_map(|l| {
+                    let rest = l.trim().strip_prefix("time.sleep(")?;
+                    rest.strip_suffix(')')?.trim().parse::<f64>().ok()
+                })
+                .ok_or_else(|| unreadable("the sleep duration"))?;
+            Arc::new(Sleep { seconds: secs })
+        }
+        other => return Err(format!("lambda `{name}`: unknown kind `{other}`")),
+    };
+    let mut config = FunctionConfig::default();
+    if let Some(r) = entry["runtime"].as_str() {
+        config.runtime = r.to_string();
+    }
+    if let Some(t) = entry["timeout_seconds"].as_u64() {
+        config.timeout = std::time::Duration::from_secs(t);
+    }
+    config.validate(name).map_err(|e| e.to_string())?;
+    Ok(FunctionSpec {
+        name: name.to_string(),
+        kind: kind.to_string(),
+        config,
+        handler,
+    })
 }
 
 #[cfg(test)]

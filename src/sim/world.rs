@@ -632,3 +632,21 @@ impl TaskInvoker for World {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What sweep workers share across threads must be `Send + Sync`; the world itself is not.
+    #[test]
+    fn shared_parts_are_thread_safe() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<FunctionRegistry>();
+        send_sync::<crate::sim::HandlerCatalog>();
+        send_sync::<Store>();
+        send_sync::<PriceTable>();
+        send_sync::<FaultPlan>();
+        send_sync::<LambdaSettings>();
+        send_sync::<crate::sim::ExecutionUsage>();
+    }
+}
