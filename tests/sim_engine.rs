@@ -151,7 +151,7 @@ fn distributed_map_children_are_charged_to_the_parent() {
         out.error,
         out.cause
     );
-    assert_eq!(w.executions(), [out.execution_arn.clone()]);
+    assert_eq!(w.executions(), std::slice::from_ref(&out.execution_arn));
     assert_eq!(
         w.usage(&out.execution_arn).unwrap().functions["work"].invocations,
         2
