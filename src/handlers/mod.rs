@@ -1,2 +1,15 @@
 //! Workloads: in-process Lambda handlers. The built-in kinds used by tests and the conformance
-//! corpus, and the COSMIC-AI pack.
+//! corpus live in [`builtin`]; workload packs (such as COSMIC-AI) add their kinds to a
+//! [`HandlerCatalog`] the same way.
+
+pub mod builtin;
+
+use crate::sim::function::HandlerCatalog;
+
+/// A catalog with every handler kind this crate ships: the built-ins (and, as they are added,
+/// the workload packs).
+pub fn default_catalog() -> HandlerCatalog {
+    let mut catalog = HandlerCatalog::new();
+    builtin::register(&mut catalog);
+    catalog
+}

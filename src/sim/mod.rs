@@ -1,2 +1,32 @@
-//! The world model: the simulated Lambda service, billing, fault injection and the FMI
-//! collectives. It implements the engine's [`crate::engine::TaskInvoker`] and [`crate::engine::Clock`].
+//! The world model: the simulated Lambda service (functions, execution environments, cold
+//! starts, concurrency and throttling, the handler contract), S3 as a service, fault injection,
+//! per-execution accounting and billing. [`World`] ties them together and implements the engine's
+//! [`crate::engine::TaskInvoker`]; it spends every modelled delay on an
+//! [`crate::engine::Clock`], virtual on a paused runtime.
+//!
+//! Every default number names its row in the project's CALIBRATION.md, or says it was guessed.
+
+pub mod billing;
+pub mod dist;
+pub(crate) mod environment;
+pub mod faults;
+pub mod function;
+pub mod handler;
+pub mod lambda;
+pub mod ledger;
+pub mod s3;
+pub mod world;
+
+pub use billing::{Bill, BillLine, BillingOptions, InitBilling, MemoryBasis, Money, PriceTable};
+pub use faults::FaultPlan;
+pub use function::{
+    Architecture, ConfigError, FunctionConfig, FunctionRegistry, FunctionSpec, HandlerCatalog,
+    InitSpec, PackageType, RuntimeFamily,
+};
+pub use handler::{
+    async_handler_fn, handler_fn, FunctionError, Handler, HandlerFuture, Invocation, S3Error,
+};
+pub use lambda::{FunctionTarget, InvokeOk, LambdaSettings};
+pub use ledger::{ExecutionUsage, FunctionUsage, WorkflowKind};
+pub use s3::S3Model;
+pub use world::{LogCapture, World, WorldBuilder, WorldError};

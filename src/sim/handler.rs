@@ -1,0 +1,367 @@
+//! The contract between the Lambda model and function code: the [`Handler`] trait, the
+//! [`Invocation`] context a handler receives, and [`FunctionError`].
+//!
+//! A handler does real work on real data; only the time it takes is modelled. It spends modelled
+//! time with [`Invocation::compute`] (CPU work, scaled by the memory's CPU share) and
+//! [`Invocation::sleep`], and reaches S3 through the invocation (each request costs modelled
+//! latency and bandwidth and is billed). Everything runs on the simulation's single-threaded
+//! runtime, so handler futures need not be `Send`; the handler objects themselves are
+//! `Send + Sync` because sweep workers share them across threads.
+
+use std::fmt;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::future::LocalBoxFuture;
+use serde_json::Value;
+
+use crate::engine::SimTime;
+use crate::rng::SimRng;
+use crate::sim::dist::seconds;
+use crate::sim::function::{FunctionConfig, FunctionSpec};
+use crate::sim::world::WorldInner;
+use crate::storage::{ListRequest, ObjectInfo, StoreError};
+
+/// The future a handler returns.
+pub type HandlerFuture<'a> = LocalBoxFuture<'a, Result<Value, FunctionError>>;
+
+/// Function code. Implement it on a type, or pass a closure: sync closures
+/// `Fn(Value, &mut Invocation) -> Result<Value, FunctionError>` implement it directly (use
+/// [`handler_fn`] to help type inference), async closures through [`async_handler_fn`].
+pub trait Handler: Send + Sync {
+    /// Handles one event. The returned future may borrow the invocation.
+    fn handle<'a>(&'a self, event: Value, ctx: &'a mut Invocation) -> HandlerFuture<'a>;
+}
+
+impl<F> Handler for F
+where
+    F: Fn(Value, &mut Invocation) -> Result<Value, FunctionError> + Send + Sync,
+{
+    fn handle<'a>(&'a self, event: Value, ctx: &'a mut Invocation) -> HandlerFuture<'a> {
+        // Run the closure inside the future, so that a panic surfaces where the invoker polls
+        // (and catches) it.
+        Box::pin(async move { self(event, ctx) })
+    }
+}
+
+/// Returns the closure unchanged; its only purpose is to give the compiler the closure's
+/// signature, so that `handler_fn(|event, _ctx| Ok(event))` needs no type annotations.
+pub fn handler_fn<F>(f: F) -> F
+where
+    F: Fn(Value, &mut Invocation) -> Result<Value, FunctionError> + Send + Sync,
+{
+    f
+}
+
+/// An async closure as a [`Handler`]; see [`async_handler_fn`].
+pub struct AsyncFnHandler<F>(F);
+
+impl<F> fmt::Debug for AsyncFnHandler<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AsyncFnHandler")
+    }
+}
+
+impl<F> Handler for AsyncFnHandler<F>
+where
+    F: AsyncFn(Value, &mut Invocation) -> Result<Value, FunctionError> + Send + Sync,
+{
+    fn handle<'a>(&'a self, event: Value, ctx: &'a mut Invocation) -> HandlerFuture<'a> {
+        Box::pin((self.0)(event, ctx))
+    }
+}
+
+/// Wraps an async closure as a handler:
+/// `async_handler_fn(async |event, ctx| { ctx.compute(0.5).await; Ok(event) })`.
+pub fn async_handler_fn<F>(f: F) -> AsyncFnHandler<F>
+where
+    F: AsyncFn(Value, &mut Invocation) -> Result<Value, FunctionError> + Send + Sync,
+{
+    AsyncFnHandler(f)
+}
+
+/// An error raised by function code, as the Lambda runtime reports it.
+///
+/// It reaches the state machine as AWS shows it: the error name is `error_type`, and the cause is
+/// the JSON object `{"errorMessage":...,"errorType":...,"requestId":...,"stackTrace":[...]}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionError {
+    /// The error type (`errorType`), e.g. `ValueError` or `CustomException`.
+    pub error_type: String,
+    /// The message (`errorMessage`), possibly empty.
+    pub error_message: String,
+    /// The stack trace lines (`stackTrace`).
+    pub stack_trace: Vec<String>,
+}
+
+impl FunctionError {
+    /// An error with a type and a message and no stack trace.
+    pub fn new(error_type: impl Into<String>, error_message: impl Into<String>) -> Self {
+        FunctionError {
+            error_type: error_type.into(),
+            error_message: error_message.into(),
+            stack_trace: Vec::new(),
+        }
+    }
+
+    /// The same error with stack trace lines.
+    pub fn with_stack_trace(mut self, lines: Vec<String>) -> Self {
+        self.stack_trace = lines;
+        self
+    }
+
+    /// The cause text AWS shows for this error: compact JSON with the keys in AWS's order.
+    pub fn cause_json(&self, request_id: &str) -> String {
+        let mut m = serde_json::Map::new();
+        m.insert(
+            "errorMessage".into(),
+            Value::String(self.error_message.clone()),
+        );
+        m.insert("errorType".into(), Value::String(self.error_type.clone()));
+        m.insert("requestId".into(), Value::String(request_id.to_string()));
+        m.insert(
+            "stackTrace".into(),
+            Value::Array(
+                self.stack_trace
+                    .iter()
+                    .map(|l| Value::String(l.clone()))
+                    .collect(),
+            ),
+        );
+        Value::Object(m).to_string()
+    }
+}
+
+impl fmt::Display for FunctionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.error_type, self.error_message)
+    }
+}
+
+impl std::error::Error for FunctionError {}
+
+/// An S3 request made by a handler failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct S3Error {
+    /// The S3 error code: `NoSuchKey`, `NoSuchBucket`, `SlowDown`, `InternalError`, ...
+    pub code: String,
+    /// A readable message.
+    pub message: String,
+}
+
+impl From<StoreError> for S3Error {
+    fn from(e: StoreError) -> Self {
+        S3Error {
+            code: e.s3_code().to_string(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<S3Error> for FunctionError {
+    /// An uncaught S3 error fails the function with the S3 error code as its type, the way an
+    /// uncaught boto3 `NoSuchKey` does.
+    fn from(e: S3Error) -> Self {
+        FunctionError::new(e.code, e.message)
+    }
+}
+
+/// Everything one invocation of a handler can see and do.
+pub struct Invocation {
+    pub(crate) world: Rc<WorldInner>,
+    pub(crate) function: Arc<FunctionSpec>,
+    pub(crate) request_id: String,
+    pub(crate) cold_start: bool,
+    pub(crate) execution_arn: String,
+    /// The ledger key this invocation's usage is charged to.
+    pub(crate) account_key: Rc<str>,
+    pub(crate) rng: SimRng,
+    pub(crate) deadline: SimTime,
+    pub(crate) extra_memory_mb: u64,
+}
+
+impl fmt::Debug for Invocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Invocation")
+            .field("function", &self.function.name)
+            .field("request_id", &self.request_id)
+            .field("cold_start", &self.cold_start)
+            .finish()
+    }
+}
+
+impl Invocation {
+    /// The request id (a UUID, as in the REPORT line and error causes).
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    /// The function's name.
+    pub fn function_name(&self) -> &str {
+        &self.function.name
+    }
+
+    /// The function's configuration.
+    pub fn config(&self) -> &FunctionConfig {
+        &self.function.config
+    }
+
+    /// Whether this invocation started a new execution environment (it paid an INIT).
+    pub fn is_cold_start(&self) -> bool {
+        self.cold_start
+    }
+
+    /// The ARN of the execution that made this call (empty for calls outside an execution).
+    pub fn execution_arn(&self) -> &str {
+        &self.execution_arn
+    }
+
+    /// A random number generator seeded for this invocation alone.
+    pub fn rng(&mut self) -> &mut SimRng {
+        &mut self.rng
+    }
+
+    /// The current simulated time.
+    pub fn now(&self) -> SimTime {
+        self.world.clock.now()
+    }
+
+    /// Time left before the function's timeout (like `context.get_remaining_time_in_millis()`).
+    pub fn remaining_time(&self) -> Duration {
+        (self.deadline - self.now())
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+    }
+
+    /// Writes a line to the function's log.
+    pub fn log(&mut self, line: impl Into<String>) {
+        let line = line.into();
+        self.world
+            .log_line(&self.account_key, &self.function.name, line);
+    }
+
+    /// The vCPU share this function's memory buys (1.0 at 1,769 MB, linear, at most 6).
+    pub fn cpu_share(&self) -> f64 {
+        self.function.config.cpu_share()
+    }
+
+    /// Spends `cpu_seconds` of CPU work, perfectly parallel across the function's whole CPU
+    /// share: it takes `cpu_seconds / cpu_share` of simulated time.
+    pub fn compute(&self, cpu_seconds: f64) -> LocalBoxFuture<'static, ()> {
+        self.world
+            .clock
+            .sleep(seconds(cpu_seconds / self.cpu_share()))
+    }
+
+    /// Spends `cpu_seconds` of CPU work that can use at most `threads` vCPUs (a single-threaded
+    /// loop cannot go faster than one vCPU, however much memory the function has).
+    pub fn compute_threads(&self, cpu_seconds: f64, threads: u32) -> LocalBoxFuture<'static, ()> {
+        let share = self.cpu_share().min(f64::from(threads.max(1)));
+        self.world.clock.sleep(seconds(cpu_seconds / share))
+    }
+
+    /// Waits `d` of simulated time (I/O, an external call).
+    pub fn sleep(&self, d: Duration) -> LocalBoxFuture<'static, ()> {
+        self.world.clock.sleep(d)
+    }
+
+    /// Records that the handler holds `mb` megabytes beyond the runtime's baseline at its peak,
+    /// for the REPORT line's Max Memory Used (the largest value reported wins).
+    pub fn use_memory_mb(&mut self, mb: u64) {
+        self.extra_memory_mb = self.extra_memory_mb.max(mb);
+    }
+
+    /// Reads an object (one GET request: modelled latency plus transfer time).
+    pub async fn s3_get(&mut self, bucket: &str, key: &str) -> Result<Bytes, S3Error> {
+        let world = self.world.clone();
+        world
+            .s3_get(&self.account_key, &self.function.name, bucket, key)
+            .await
+            .map(|(_, body)| body)
+    }
+
+    /// Reads an object's metadata (one HEAD request, billed as a GET).
+    pub async fn s3_head(&mut self, bucket: &str, key: &str) -> Result<ObjectInfo, S3Error> {
+        let world = self.world.clone();
+        world
+            .s3_head(&self.account_key, &self.function.name, bucket, key)
+            .await
+    }
+
+    /// Writes an object (one PUT request: modelled latency plus transfer time).
+    pub async fn s3_put(
+        &mut self,
+        bucket: &str,
+        key: &str,
+        body: impl Into<Bytes>,
+    ) -> Result<ObjectInfo, S3Error> {
+        let world = self.world.clone();
+        world
+            .s3_put(
+                &self.account_key,
+                &self.function.name,
+                bucket,
+                key,
+                body.into(),
+            )
+            .await
+    }
+
+    /// Lists every object under `prefix` (one LIST request per page of 1,000 keys).
+    pub async fn s3_list(
+        &mut self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<ObjectInfo>, S3Error> {
+        let world = self.world.clone();
+        let mut out = Vec::new();
+        let mut req = ListRequest {
+            prefix: prefix.to_string(),
+            ..ListRequest::default()
+        };
+        loop {
+            let page = world
+                .s3_list(&self.account_key, &self.function.name, bucket, &req)
+                .await?;
+            out.extend(page.objects);
+            match page.next_continuation_token {
+                Some(t) if page.is_truncated => req.continuation_token = Some(t),
+                _ => return Ok(out),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cause_json_matches_aws_shape() {
+        let e = FunctionError::new("CustomException", "").with_stack_trace(vec![
+            "  File \"/var/task/handler.py\", line 9, in handler\n    raise CustomException()\n"
+                .to_string(),
+        ]);
+        // Byte-for-byte the shape recorded in the conformance corpus
+        // (errors/test_task_service_lambda.test_raise_custom_exception).
+        assert_eq!(
+            e.cause_json("rid"),
+            "{\"errorMessage\":\"\",\"errorType\":\"CustomException\",\"requestId\":\"rid\",\
+             \"stackTrace\":[\"  File \\\"/var/task/handler.py\\\", line 9, in handler\\n    \
+             raise CustomException()\\n\"]}"
+        );
+    }
+
+    #[test]
+    fn s3_errors_become_function_errors() {
+        let e: FunctionError = S3Error::from(StoreError::NoSuchKey {
+            bucket: "b".into(),
+            key: "k".into(),
+        })
+        .into();
+        assert_eq!(e.error_type, "NoSuchKey");
+    }
+}

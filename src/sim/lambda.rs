@@ -1,0 +1,922 @@
+//! The simulated Lambda service: one invocation from request to response.
+//!
+//! The path of a request, and why it is ordered this way:
+//!
+//! 1. **Admission, at the moment of the call** (one synchronous step, so concurrent requests in
+//!    the same instant are decided in a fixed order): resolve the function, apply injected
+//!    throttle bursts and errors, check reserved and account concurrency, then take a warm
+//!    environment or start a cold one if the scaling rate allows. A refusal is
+//!    `Lambda.TooManyRequestsException`.
+//! 2. **One sleep** for the Step Functions → Lambda latency plus, when cold, the INIT duration.
+//!    Folding them into a single timer keeps the host cost per invocation low; the latency is
+//!    end-to-end overhead, so where exactly it falls does not change any result the model
+//!    reports (environment occupancy counts from admission, a slight over-estimate of ~0.1 s).
+//! 3. **The handler**, raced against the function's timeout on the same clock; a panic is
+//!    caught. Its duration is measured on the simulated clock.
+//! 4. **Accounting**: the environment goes back to the pool (or is discarded after a timeout or
+//!    crash, as Lambda restarts the runtime), and the invocation is charged to its execution:
+//!    counters, billed milliseconds, REPORT line.
+//!
+//! If the caller drops the future midway (a Task's `TimeoutSeconds` fired), a guard releases
+//! the concurrency slot and charges the time run so far. Real Lambda would keep running the
+//! handler to completion; the simulation stops it there.
+
+use std::panic::AssertUnwindSafe;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use serde_json::{Map, Value};
+
+use crate::engine::{Clock, SimTime, TaskFailure};
+use crate::rng::{derive_seed, SimRng};
+use crate::sim::dist::QuantileDist;
+use crate::sim::environment::{Environment, InitModel, Pool};
+use crate::sim::function::{FunctionSpec, PackageType};
+use crate::sim::handler::{FunctionError, Handler, Invocation};
+use crate::sim::ledger::{ComputeClass, LogLine, WorkflowKind};
+use crate::sim::world::{LogCapture, WorldInner, WorldState};
+
+/// The Lambda platform's limits and timing. Each default names its CALIBRATION.md row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LambdaSettings {
+    /// Concurrent executions per account and Region.
+    /// CALIBRATION.md "Lambda platform", row "account concurrency": 1,000.
+    pub account_concurrency: u32,
+    /// Concurrency that reserved concurrency may never take from the shared pool. Lambda keeps
+    /// 100 unreserved (Lambda developer guide, "reserved concurrency"; not in CALIBRATION.md).
+    pub unreserved_minimum: u32,
+    /// How long an idle environment stays warm.
+    /// CALIBRATION.md "Keep-alive of idle environments": ~10 minutes (Shilkov), SimFaaS 600 s.
+    pub keep_alive: Duration,
+    /// How long an environment lives before it is recycled.
+    /// Same section: busy environments are recycled about every 2 hours (Xebia).
+    pub max_environment_lifetime: Duration,
+    /// New environments a function may start per `scaling_window`.
+    /// CALIBRATION.md "Lambda platform", row "scaling rate": 1,000 per 10 s.
+    pub scaling_burst: u32,
+    pub scaling_window: Duration,
+    /// Step Functions → Lambda latency added per call, Standard workflows.
+    /// CALIBRATION.md "Step Functions service", row "task → Lambda latency added (Standard,
+    /// sync)": p10 73, p50 99, p90 133, p99 250 ms.
+    pub standard_invoke_latency: QuantileDist,
+    /// The same for Express workflows. Row "same, Express sync": p50 77, p99 241 ms.
+    pub express_invoke_latency: QuantileDist,
+    /// Extra INIT of container images. CALIBRATION.md, cold start section: "Container images
+    /// add about 20–160 ms at p50 and several hundred ms at p99": p50 90 ms (the midpoint),
+    /// p99 400 ms (guessed within "several hundred").
+    pub image_init_penalty: QuantileDist,
+}
+
+impl Default for LambdaSettings {
+    fn default() -> Self {
+        LambdaSettings {
+            account_concurrency: 1000,
+            unreserved_minimum: 100,
+            keep_alive: Duration::from_secs(600),
+            max_environment_lifetime: Duration::from_secs(2 * 3600),
+            scaling_burst: 1000,
+            scaling_window: Duration::from_secs(10),
+            standard_invoke_latency: QuantileDist::from_percentiles(&[
+                (10.0, 73.0),
+                (50.0, 99.0),
+                (90.0, 133.0),
+                (99.0, 250.0),
+            ])
+            .unwrap_or_else(|_| QuantileDist::constant(99.0)),
+            express_invoke_latency: QuantileDist::lognormal_p50_p99(77.0, 241.0)
+                .unwrap_or_else(|_| QuantileDist::constant(77.0)),
+            image_init_penalty: QuantileDist::lognormal_p50_p99(90.0, 400.0)
+                .unwrap_or_else(|_| QuantileDist::constant(90.0)),
+        }
+    }
+}
+
+impl LambdaSettings {
+    /// Settings without invoke latency, for tests that want exact timings.
+    pub fn without_latency() -> Self {
+        LambdaSettings {
+            standard_invoke_latency: QuantileDist::constant(0.0),
+            express_invoke_latency: QuantileDist::constant(0.0),
+            ..LambdaSettings::default()
+        }
+    }
+}
+
+/// The simulation's state for one function.
+pub(crate) struct FunctionState {
+    pub spec: Arc<FunctionSpec>,
+    init: InitModel,
+    pub pool: Pool,
+    pub in_flight: u32,
+    rng_latency: SimRng,
+    rng_init: SimRng,
+    rng_faults: SimRng,
+    rng_ids: SimRng,
+    invocation_seed: u64,
+    seq: u64,
+    baseline_mb: u64,
+    /// Under the pre-2025-08-01 rule, INIT of this function was free (zip on a managed runtime).
+    legacy_free_init: bool,
+}
+
+impl FunctionState {
+    pub fn new(
+        spec: Arc<FunctionSpec>,
+        settings: &LambdaSettings,
+        world_seed: u64,
+        now: SimTime,
+    ) -> FunctionState {
+        let name = &spec.name;
+        let family = spec.config.runtime_family();
+        // One random sub-stream per purpose and function, so that adding a function, or a
+        // fault, never shifts the numbers another one sees.
+        let stream =
+            |purpose: &str| SimRng::derived(world_seed, &format!("lambda/{name}/{purpose}"));
+        FunctionState {
+            init: InitModel::for_function(&spec.config, &settings.image_init_penalty),
+            pool: Pool::new(
+                now,
+                spec.config.provisioned_concurrency,
+                settings.scaling_burst,
+            ),
+            in_flight: 0,
+            rng_latency: stream("latency"),
+            rng_init: stream("init"),
+            rng_faults: stream("faults"),
+            rng_ids: stream("request-ids"),
+            invocation_seed: derive_seed(world_seed, &format!("lambda/{name}/invocation")),
+            seq: 0,
+            baseline_mb: family.map_or(40, |f| f.baseline_memory_mb()),
+            legacy_free_init: spec.config.package_type == PackageType::Zip
+                && family.is_some_and(|f| f.is_managed()),
+            spec,
+        }
+    }
+
+    /// The random generator of this function's next invocation.
+    fn next_invocation_rng(&mut self) -> SimRng {
+        self.seq += 1;
+        SimRng::new(
+            self.invocation_seed
+                .wrapping_add(self.seq.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+        )
+    }
+}
+
+/// A function reference from a call: a name, a partial ARN or a full ARN, with a qualifier.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionTarget {
+    pub name: String,
+    pub qualifier: Option<String>,
+    pub region: Option<String>,
+    pub account: Option<String>,
+}
+
+impl FunctionTarget {
+    /// Parses `NAME`, `NAME:QUALIFIER`, `ACCOUNT:function:NAME[:QUALIFIER]` or
+    /// `arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`.
+    pub fn parse(reference: &str) -> Option<FunctionTarget> {
+        let parts: Vec<&str> = reference.split(':').collect();
+        let (region, account, name, qualifier) = match parts.as_slice() {
+            [name] => (None, None, *name, None),
+            [name, q] => (None, None, *name, Some(*q)),
+            [acct, "function", name] => (None, Some(*acct), *name, None),
+            [acct, "function", name, q] => (None, Some(*acct), *name, Some(*q)),
+            ["arn", _, "lambda", region, acct, "function", name] => {
+                (Some(*region), Some(*acct), *name, None)
+            }
+            ["arn", _, "lambda", region, acct, "function", name, q] => {
+                (Some(*region), Some(*acct), *name, Some(*q))
+            }
+            _ => return None,
+        };
+        if !crate::sim::function::valid_function_name(name)
+            || qualifier.is_some_and(|q| q.is_empty())
+        {
+            return None;
+        }
+        Some(FunctionTarget {
+            name: name.to_string(),
+            qualifier: qualifier.map(str::to_string),
+            region: region.map(str::to_string),
+            account: account.map(str::to_string),
+        })
+    }
+
+    /// The version that runs: `$LATEST`, or a numeric version qualifier as given (aliases are
+    /// not modelled and run `$LATEST`).
+    pub fn executed_version(&self) -> String {
+        match &self.qualifier {
+            Some(q) if q.bytes().all(|b| b.is_ascii_digit()) => q.clone(),
+            _ => "$LATEST".to_string(),
+        }
+    }
+
+    /// The qualified ARN, as Lambda's error messages show it.
+    pub fn qualified_arn(&self, region: &str, account: &str) -> String {
+        format!(
+            "arn:aws:lambda:{}:{}:function:{}:{}",
+            self.region.as_deref().unwrap_or(region),
+            self.account.as_deref().unwrap_or(account),
+            self.name,
+            self.qualifier.as_deref().unwrap_or("$LATEST")
+        )
+    }
+}
+
+/// A random (version 4) UUID, the same text `SimRng::uuid_v4` gives for the same stream, formatted
+/// without per-byte allocations (request ids are drawn on every invocation).
+pub(crate) fn request_id(rng: &mut SimRng) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut b = [0u8; 16];
+    rng.fill_bytes(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let mut s = String::with_capacity(36);
+    for (i, x) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            s.push('-');
+        }
+        s.push(HEX[usize::from(x >> 4)] as char);
+        s.push(HEX[usize::from(x & 0x0f)] as char);
+    }
+    s
+}
+
+/// A successful invocation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InvokeOk {
+    /// What the handler returned.
+    pub payload: Value,
+    pub request_id: String,
+}
+
+/// The cause text of a Lambda service (SDK) error, in the form Step Functions shows.
+pub(crate) fn lambda_service_cause(
+    message: &str,
+    status: u16,
+    code: &str,
+    request_id: &str,
+) -> String {
+    format!(
+        "{message} (Service: AWSLambda; Status Code: {status}; Error Code: {code}; \
+         Request ID: {request_id}; Proxy: null)"
+    )
+}
+
+fn throttle_failure(request_id: &str) -> TaskFailure {
+    TaskFailure::new(
+        "Lambda.TooManyRequestsException",
+        lambda_service_cause(
+            "Rate Exceeded.",
+            429,
+            "TooManyRequestsException",
+            request_id,
+        ),
+    )
+}
+
+/// What admission decided.
+enum Admission {
+    NotFound,
+    Throttled {
+        latency: Duration,
+        request_id: String,
+    },
+    ServiceError {
+        latency: Duration,
+        failure: TaskFailure,
+    },
+    Run(Box<Admitted>),
+}
+
+struct Admitted {
+    idx: usize,
+    spec: Arc<FunctionSpec>,
+    env: Environment,
+    cold: bool,
+    init: Duration,
+    latency: Duration,
+    request_id: String,
+    rng: SimRng,
+    key: Rc<str>,
+    injected: Option<FunctionError>,
+    baseline_mb: u64,
+    legacy_free_init: bool,
+    reserved: bool,
+}
+
+/// How the handler ended.
+enum Outcome {
+    Returned(Value),
+    Raised(FunctionError),
+    TimedOut,
+    Panicked(String),
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}
+
+async fn run_handler(
+    handler: &dyn Handler,
+    event: Value,
+    inv: &mut Invocation,
+    clock: &dyn Clock,
+    timeout: Duration,
+) -> Outcome {
+    // `handle` itself may panic before returning its future.
+    let fut = match std::panic::catch_unwind(AssertUnwindSafe(|| handler.handle(event, inv))) {
+        Ok(f) => f,
+        Err(p) => return Outcome::Panicked(panic_message(&*p)),
+    };
+    let timer = clock.sleep(timeout);
+    tokio::select! {
+        // The handler first: one that finishes at the same instant as the timeout succeeded.
+        biased;
+        r = AssertUnwindSafe(fut).catch_unwind() => match r {
+            Ok(Ok(v)) => Outcome::Returned(v),
+            Ok(Err(e)) => Outcome::Raised(e),
+            Err(p) => Outcome::Panicked(panic_message(&*p)),
+        },
+        _ = timer => Outcome::TimedOut,
+    }
+}
+
+/// Milliseconds of a duration, rounded up (Lambda's 1 ms billing unit), at least 1.
+fn billed_ms(d: Duration) -> u64 {
+    let ns = d.as_nanos();
+    u64::try_from(ns.div_ceil(1_000_000))
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+fn ms_f64(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Releases the concurrency slot and environment if the invocation future is dropped before it
+/// finishes (the engine gave up on the task).
+struct RunGuard {
+    world: Rc<WorldInner>,
+    idx: usize,
+    reserved: bool,
+    env: Option<Environment>,
+    key: Rc<str>,
+    started: Option<SimTime>,
+    memory_mb: u32,
+    class: ComputeClass,
+}
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        let Some(env) = self.env.take() else { return };
+        let now = self.world.clock.now();
+        let Ok(mut st) = self.world.state.try_borrow_mut() else {
+            return;
+        };
+        let st = &mut *st;
+        if let Some(f) = st.functions.get_mut(self.idx) {
+            // The handler was interrupted mid-way: its runtime is in an unknown state.
+            f.pool.discard(env, now);
+            f.in_flight = f.in_flight.saturating_sub(1);
+            let name = f.spec.name.clone();
+            if !self.reserved {
+                st.unreserved_in_flight = st.unreserved_in_flight.saturating_sub(1);
+            }
+            if let (Some(start), Some(u)) = (self.started, st.ledger.get_mut(&self.key)) {
+                let ran = (now - start).to_std().unwrap_or(Duration::ZERO);
+                let billed = billed_ms(ran);
+                if let Some(fu) = u.function_mut(&name) {
+                    fu.invocations += 1;
+                    fu.billed_ms += billed;
+                    fu.duration_ms += ms_f64(ran);
+                }
+                let t = u.compute.entry(self.class).or_default();
+                t.requests += 1;
+                t.billed_ms += billed;
+                t.billed_ms_legacy_init += billed;
+                t.used_mb_ms += u64::from(self.memory_mb) * billed;
+                t.used_mb_ms_legacy_init += u64::from(self.memory_mb) * billed;
+            }
+        }
+    }
+}
+
+impl WorldInner {
+    /// Invokes function `target` with `event` on behalf of `execution_arn`.
+    pub(crate) async fn invoke_function(
+        self: &Rc<Self>,
+        target: &FunctionTarget,
+        event: Value,
+        execution_arn: &str,
+    ) -> Result<InvokeOk, TaskFailure> {
+        let admitted = match self.admit(target, execution_arn) {
+            Admission::Run(a) => a,
+            Admission::NotFound => {
+                let request_id = self.service_request_id();
+                let latency = self.lookup_latency(execution_arn);
+                self.clock.sleep(latency).await;
+                return Err(TaskFailure::new(
+                    "Lambda.ResourceNotFoundException",
+                    lambda_service_cause(
+                        &format!(
+                            "Function not found: {}",
+                            target.qualified_arn(&self.region, &self.account)
+                        ),
+                        404,
+                        "ResourceNotFoundException",
+                        &request_id,
+                    ),
+                ));
+            }
+            Admission::Throttled {
+                latency,
+                request_id,
+            } => {
+                self.clock.sleep(latency).await;
+                return Err(throttle_failure(&request_id));
+            }
+            Admission::ServiceError { latency, failure } => {
+                self.clock.sleep(latency).await;
+                return Err(failure);
+            }
+        };
+        let Admitted {
+            idx,
+            spec,
+            env,
+            cold,
+            init,
+            latency,
+            request_id,
+            rng,
+            key,
+            injected,
+            baseline_mb,
+            legacy_free_init,
+            reserved,
+        } = *admitted;
+        let class = ComputeClass {
+            architecture: spec.config.architecture,
+            memory_mb: spec.config.memory_mb,
+            ephemeral_storage_mb: spec.config.ephemeral_storage_mb,
+        };
+        let mut guard = RunGuard {
+            world: self.clone(),
+            idx,
+            reserved,
+            env: Some(env),
+            key: key.clone(),
+            started: None,
+            memory_mb: spec.config.memory_mb,
+            class,
+        };
+
+        self.clock.sleep(latency + init).await;
+
+        let start = self.clock.now();
+        guard.started = Some(start);
+        let timeout = spec.config.timeout;
+        if self.log_capture == LogCapture::All {
+            self.log_line(
+                &key,
+                &spec.name,
+                format!("START RequestId: {request_id} Version: $LATEST"),
+            );
+        }
+        let mut inv = Invocation {
+            world: self.clone(),
+            function: spec.clone(),
+            request_id,
+            cold_start: cold,
+            execution_arn: execution_arn.to_string(),
+            account_key: key.clone(),
+            rng,
+            deadline: start
+                + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::zero()),
+            extra_memory_mb: 0,
+        };
+        let outcome = match injected {
+            Some(e) => Outcome::Raised(e),
+            None => run_handler(&*spec.handler, event, &mut inv, &*self.clock, timeout).await,
+        };
+        let end = self.clock.now();
+        let duration = match outcome {
+            Outcome::TimedOut => timeout,
+            _ => (end - start).to_std().unwrap_or(Duration::ZERO),
+        };
+
+        // Accounting (synchronous, so no other task sees a half-updated state).
+        let env = guard.env.take();
+        let request_id = std::mem::take(&mut inv.request_id);
+        let used_mb = (baseline_mb + inv.extra_memory_mb).min(u64::from(spec.config.memory_mb));
+        {
+            let mut st = self.state.borrow_mut();
+            let st = &mut *st;
+            if let (Some(f), Some(env)) = (st.functions.get_mut(idx), env) {
+                match outcome {
+                    Outcome::Returned(_) | Outcome::Raised(_) => f.pool.release(env, end),
+                    // Lambda restarts the runtime after a timeout or a crash: the next request
+                    // in this slot pays INIT again.
+                    Outcome::TimedOut | Outcome::Panicked(_) => f.pool.discard(env, end),
+                }
+                f.in_flight = f.in_flight.saturating_sub(1);
+            }
+            if !reserved {
+                st.unreserved_in_flight = st.unreserved_in_flight.saturating_sub(1);
+            }
+            let billed = billed_ms(duration + init);
+            let billed_legacy = if legacy_free_init {
+                billed_ms(duration)
+            } else {
+                billed
+            };
+            if let Some(u) = st.ledger.get_mut(&key) {
+                if let Some(fu) = u.function_mut(&spec.name) {
+                    fu.invocations += 1;
+                    fu.cold_starts += u64::from(cold);
+                    fu.timeouts += u64::from(matches!(outcome, Outcome::TimedOut));
+                    fu.errors += u64::from(!matches!(outcome, Outcome::Returned(_)));
+                    fu.billed_ms += billed;
+                    fu.duration_ms += ms_f64(duration);
+                    fu.init_ms += ms_f64(init);
+                }
+                let t = u.compute.entry(class).or_default();
+                t.requests += 1;
+                t.billed_ms += billed;
+                t.billed_ms_legacy_init += billed_legacy;
+                t.used_mb_ms += used_mb * billed;
+                t.used_mb_ms_legacy_init += used_mb * billed_legacy;
+
+                if self.log_capture != LogCapture::Off {
+                    let timestamp = end.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                    let mut push = |message: String| {
+                        u.logs.push(LogLine {
+                            timestamp: timestamp.clone(),
+                            function: spec.name.clone(),
+                            message,
+                        })
+                    };
+                    if self.log_capture == LogCapture::All {
+                        match &outcome {
+                            Outcome::Raised(e) => {
+                                push(format!("[ERROR] {}: {}", e.error_type, e.error_message))
+                            }
+                            Outcome::TimedOut => push(format!(
+                                "{timestamp} {request_id} Task timed out after {:.2} seconds",
+                                timeout.as_secs_f64()
+                            )),
+                            Outcome::Panicked(m) => push(format!(
+                                "RequestId: {request_id} Error: Runtime exited with error: \
+                                 handler panicked: {m}"
+                            )),
+                            Outcome::Returned(_) => {}
+                        }
+                        push(format!("END RequestId: {request_id}"));
+                    }
+                    let mut report = format!(
+                        "REPORT RequestId: {request_id}\tDuration: {:.2} ms\tBilled Duration: \
+                         {billed} ms\tMemory Size: {} MB\tMax Memory Used: {used_mb} MB",
+                        ms_f64(duration),
+                        spec.config.memory_mb
+                    );
+                    if cold {
+                        report.push_str(&format!("\tInit Duration: {:.2} ms", ms_f64(init)));
+                    }
+                    if matches!(outcome, Outcome::TimedOut) {
+                        report.push_str("\tStatus: timeout");
+                    }
+                    push(report);
+                }
+            }
+        }
+
+        match outcome {
+            Outcome::Returned(payload) => Ok(InvokeOk {
+                payload,
+                request_id,
+            }),
+            Outcome::Raised(e) => Err(TaskFailure::new(
+                e.error_type.clone(),
+                e.cause_json(&request_id),
+            )),
+            Outcome::TimedOut => {
+                // The shape the Lambda runtime API reports for a timeout.
+                let mut m = Map::new();
+                m.insert(
+                    "errorMessage".into(),
+                    Value::String(format!(
+                        "RequestId: {request_id} Error: Task timed out after {:.2} seconds",
+                        timeout.as_secs_f64()
+                    )),
+                );
+                m.insert("errorType".into(), Value::String("Sandbox.Timedout".into()));
+                Err(TaskFailure::new(
+                    "Sandbox.Timedout",
+                    Value::Object(m).to_string(),
+                ))
+            }
+            Outcome::Panicked(msg) => {
+                let mut m = Map::new();
+                m.insert(
+                    "errorMessage".into(),
+                    Value::String(format!(
+                        "RequestId: {request_id} Error: Runtime exited with error: \
+                         handler panicked: {msg}"
+                    )),
+                );
+                m.insert(
+                    "errorType".into(),
+                    Value::String("Runtime.ExitError".into()),
+                );
+                Err(TaskFailure::new(
+                    "Lambda.Unknown",
+                    Value::Object(m).to_string(),
+                ))
+            }
+        }
+    }
+
+    /// The latency of a call that fails before admission (unknown function).
+    fn lookup_latency(&self, execution_arn: &str) -> Duration {
+        let mut st = self.state.borrow_mut();
+        let kind = WorkflowKind::from_execution_arn(execution_arn);
+        let dist = match kind {
+            WorkflowKind::Standard => &self.settings.standard_invoke_latency,
+            WorkflowKind::Express => &self.settings.express_invoke_latency,
+        };
+        dist.sample(&mut st.service_rng)
+    }
+
+    /// A request id for an error that no function produced.
+    pub(crate) fn service_request_id(&self) -> String {
+        request_id(&mut self.state.borrow_mut().service_ids)
+    }
+
+    /// Admission: every decision that happens when the request arrives.
+    fn admit(&self, target: &FunctionTarget, execution_arn: &str) -> Admission {
+        let now = self.clock.now();
+        let mut st = self.state.borrow_mut();
+        let WorldState {
+            functions,
+            by_name,
+            ledger,
+            unreserved_in_flight,
+            reserved_total,
+            ..
+        } = &mut *st;
+        let Some(&idx) = by_name.get(target.name.as_str()) else {
+            return Admission::NotFound;
+        };
+        let Some(f) = functions.get_mut(idx) else {
+            return Admission::NotFound;
+        };
+        let key = ledger.resolve(execution_arn);
+        let kind = ledger.get(&key).map_or(WorkflowKind::Standard, |u| u.kind);
+        let latency = match kind {
+            WorkflowKind::Standard => &self.settings.standard_invoke_latency,
+            WorkflowKind::Express => &self.settings.express_invoke_latency,
+        }
+        .sample(&mut f.rng_latency);
+
+        let name = f.spec.name.as_str();
+        let mut throttled = false;
+        let mut injected = None;
+        if !self.faults.is_empty() {
+            let since_start = (now - self.origin).to_std().unwrap_or(Duration::ZERO);
+            let rate = self.faults.throttle_rate(name, since_start);
+            if rate > 0.0 && f.rng_faults.next_f64() < rate {
+                throttled = true;
+            } else if let Some(ff) = self.faults.function(name) {
+                if ff.error_rate > 0.0 && f.rng_faults.next_f64() < ff.error_rate {
+                    if ff.is_service_error() {
+                        let request_id = request_id(&mut f.rng_ids);
+                        let code = ff.error_type.trim_start_matches("Lambda.");
+                        if code == "TooManyRequestsException" {
+                            throttled = true;
+                        } else {
+                            let status = if code == "ResourceNotFoundException" {
+                                404
+                            } else {
+                                500
+                            };
+                            let message = ff.error_message.as_deref().unwrap_or("Injected fault.");
+                            if let Some(u) = ledger.get_mut(&key).and_then(|u| u.function_mut(name))
+                            {
+                                u.service_errors += 1;
+                            }
+                            return Admission::ServiceError {
+                                latency,
+                                failure: TaskFailure::new(
+                                    ff.error_type.clone(),
+                                    lambda_service_cause(message, status, code, &request_id),
+                                ),
+                            };
+                        }
+                    } else {
+                        injected = Some(FunctionError::new(
+                            ff.error_type.clone(),
+                            ff.error_message
+                                .clone()
+                                .unwrap_or_else(|| "Injected fault.".into()),
+                        ));
+                    }
+                }
+            }
+        }
+
+        let reserved = f.spec.config.reserved_concurrency;
+        if !throttled {
+            throttled = match reserved {
+                Some(r) => f.in_flight >= r,
+                None => {
+                    *unreserved_in_flight
+                        >= self
+                            .settings
+                            .account_concurrency
+                            .saturating_sub(*reserved_total)
+                }
+            };
+        }
+        let mut cold = false;
+        let env = if throttled {
+            None
+        } else if let Some(env) = f.pool.take_warm(
+            now,
+            self.settings.keep_alive,
+            self.settings.max_environment_lifetime,
+        ) {
+            Some(env)
+        } else if f.pool.take_scaling_token(
+            now,
+            self.settings.scaling_burst,
+            self.settings.scaling_window,
+        ) {
+            cold = true;
+            Some(f.pool.new_environment(now))
+        } else {
+            None
+        };
+        let request_id = request_id(&mut f.rng_ids);
+        let Some(env) = env else {
+            if let Some(u) = ledger.get_mut(&key).and_then(|u| u.function_mut(name)) {
+                u.throttles += 1;
+            }
+            return Admission::Throttled {
+                latency,
+                request_id,
+            };
+        };
+        f.in_flight += 1;
+        if reserved.is_none() {
+            *unreserved_in_flight += 1;
+        }
+        let init = if cold {
+            f.init.sample(&mut f.rng_init)
+        } else {
+            Duration::ZERO
+        };
+        let rng = f.next_invocation_rng();
+        Admission::Run(Box::new(Admitted {
+            idx,
+            spec: f.spec.clone(),
+            env,
+            cold,
+            init,
+            latency,
+            request_id,
+            rng,
+            key,
+            injected,
+            baseline_mb: f.baseline_mb,
+            legacy_free_init: f.legacy_free_init,
+            reserved: reserved.is_some(),
+        }))
+    }
+}
+
+/// The response of the optimized `arn:aws:states:::lambda:invoke` integration, shaped as Step
+/// Functions returns it (SDK metadata included).
+pub(crate) fn sdk_invoke_response(
+    payload: Value,
+    status: u16,
+    request_id: &str,
+    executed_version: &str,
+    date: SimTime,
+    trace_id: &str,
+) -> Value {
+    let content_length = json_len(&payload).to_string();
+    let date = date.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let one = |s: &str| Value::Array(vec![Value::String(s.to_string())]);
+    let mut all = Map::new();
+    all.insert("X-Amz-Executed-Version".into(), one(executed_version));
+    all.insert("x-amzn-Remapped-Content-Length".into(), one("0"));
+    all.insert("Connection".into(), one("keep-alive"));
+    all.insert("x-amzn-RequestId".into(), one(request_id));
+    all.insert("Content-Length".into(), one(&content_length));
+    all.insert("Date".into(), one(&date));
+    all.insert("X-Amzn-Trace-Id".into(), one(trace_id));
+    all.insert("Content-Type".into(), one("application/json"));
+    let mut headers = Map::new();
+    headers.insert("Connection".into(), "keep-alive".into());
+    headers.insert("Content-Length".into(), content_length.clone().into());
+    headers.insert("Content-Type".into(), "application/json".into());
+    headers.insert("Date".into(), date.into());
+    headers.insert("X-Amz-Executed-Version".into(), executed_version.into());
+    headers.insert("x-amzn-Remapped-Content-Length".into(), "0".into());
+    headers.insert("x-amzn-RequestId".into(), request_id.into());
+    headers.insert("X-Amzn-Trace-Id".into(), trace_id.into());
+    let mut http = Map::new();
+    http.insert("AllHttpHeaders".into(), Value::Object(all));
+    http.insert("HttpHeaders".into(), Value::Object(headers));
+    http.insert("HttpStatusCode".into(), Value::from(status));
+    let mut meta = Map::new();
+    meta.insert("RequestId".into(), request_id.into());
+    let mut out = Map::new();
+    out.insert("ExecutedVersion".into(), executed_version.into());
+    out.insert("Payload".into(), payload);
+    out.insert("SdkHttpMetadata".into(), Value::Object(http));
+    out.insert("SdkResponseMetadata".into(), Value::Object(meta));
+    out.insert("StatusCode".into(), Value::from(status));
+    Value::Object(out)
+}
+
+/// The length of a value's compact JSON text, without building the text.
+pub(crate) fn json_len(v: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    match serde_json::to_writer(&mut c, v) {
+        Ok(()) => c.0,
+        Err(_) => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_references() {
+        let t = FunctionTarget::parse("f").unwrap();
+        assert_eq!((t.name.as_str(), t.qualifier.as_deref()), ("f", None));
+        let t = FunctionTarget::parse("f:prod").unwrap();
+        assert_eq!(t.qualifier.as_deref(), Some("prod"));
+        assert_eq!(t.executed_version(), "$LATEST");
+        let t = FunctionTarget::parse("123456789012:function:f:7").unwrap();
+        assert_eq!(t.account.as_deref(), Some("123456789012"));
+        assert_eq!(t.executed_version(), "7");
+        let t =
+            FunctionTarget::parse("arn:aws:lambda:us-east-1:111111111111:function:lambda_func_u01")
+                .unwrap();
+        assert_eq!(t.name, "lambda_func_u01");
+        assert_eq!(
+            t.qualified_arn("eu-west-1", "999"),
+            "arn:aws:lambda:us-east-1:111111111111:function:lambda_func_u01:$LATEST"
+        );
+        assert!(FunctionTarget::parse("").is_none());
+        assert!(FunctionTarget::parse("bad name").is_none());
+        assert!(FunctionTarget::parse("arn:aws:s3:::bucket").is_none());
+        assert!(FunctionTarget::parse("f:").is_none());
+    }
+
+    #[test]
+    fn request_ids_match_the_rng_uuid() {
+        let mut a = SimRng::new(99);
+        let mut b = SimRng::new(99);
+        for _ in 0..100 {
+            assert_eq!(request_id(&mut a), b.uuid_v4());
+        }
+    }
+
+    #[test]
+    fn billing_unit() {
+        assert_eq!(billed_ms(Duration::ZERO), 1);
+        assert_eq!(billed_ms(Duration::from_micros(1000)), 1);
+        assert_eq!(billed_ms(Duration::from_micros(1001)), 2);
+        assert_eq!(billed_ms(Duration::from_millis(1234)), 1234);
+    }
+
+    #[test]
+    fn json_length() {
+        assert_eq!(json_len(&serde_json::json!({})), 2);
+        assert_eq!(json_len(&serde_json::json!({"a": [1, "x"]})), 13);
+    }
+}

@@ -1,0 +1,411 @@
+//! S3 as a simulated service: the S3 calls the engine makes (Distributed Map's ItemReader and
+//! ResultWriter, and `aws-sdk:s3:*` tasks), the S3 requests handlers make through their
+//! [`Invocation`](crate::sim::handler::Invocation), the time each request takes, and the request
+//! counts each execution is billed for.
+//!
+//! Every request costs a fixed latency plus its bytes over a bandwidth. Both figures come from
+//! CALIBRATION.md, "FMI channel model", row "S3": 40.4 ms per operation and 50 MB/s per pair
+//! (read as 50 × 10⁶ bytes per second). That row measures S3 used as a message channel from
+//! Lambda, the closest published figure to a handler's GET and PUT.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+use crate::engine::{ServiceCall, ServiceResponse, ServiceResult, SimTime, TaskFailure};
+use crate::sim::dist::seconds;
+use crate::sim::handler::S3Error;
+use crate::sim::world::WorldInner;
+use crate::storage::{ListPage, ListRequest, ObjectInfo};
+
+/// The time S3 requests take.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct S3Model {
+    /// Fixed time per request. CALIBRATION.md "FMI channel model", row "S3": 40.4 ms.
+    pub request_latency: Duration,
+    /// Transfer rate in bytes per second. Same row: 50 MB/s per producer×consumer pair.
+    pub bandwidth_bytes_per_second: f64,
+}
+
+impl Default for S3Model {
+    fn default() -> Self {
+        S3Model {
+            request_latency: Duration::from_micros(40_400),
+            bandwidth_bytes_per_second: 50e6,
+        }
+    }
+}
+
+impl S3Model {
+    /// The time one request moving `bytes` takes.
+    pub fn request_time(&self, bytes: u64) -> Duration {
+        let transfer = if self.bandwidth_bytes_per_second > 0.0 {
+            seconds(bytes as f64 / self.bandwidth_bytes_per_second)
+        } else {
+            Duration::ZERO
+        };
+        self.request_latency.saturating_add(transfer)
+    }
+}
+
+/// The S3 request classes, for billing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RequestClass {
+    Get,
+    Put,
+    List,
+    /// DELETE requests are free.
+    Free,
+}
+
+fn s3_timestamp(t: SimTime) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+impl WorldInner {
+    /// Bills one S3 request and decides whether an injected fault fails it.
+    fn s3_request(
+        &self,
+        key: &str,
+        class: RequestClass,
+        read: u64,
+        written: u64,
+    ) -> Result<(), S3Error> {
+        let mut st = self.state.borrow_mut();
+        let st = &mut *st;
+        if let Some(u) = st.ledger.get_mut(key) {
+            match class {
+                RequestClass::Get => u.s3.get_requests += 1,
+                RequestClass::Put => u.s3.put_requests += 1,
+                RequestClass::List => u.s3.list_requests += 1,
+                RequestClass::Free => {}
+            }
+            u.s3.bytes_read += read;
+            u.s3.bytes_written += written;
+        }
+        if let Some(f) = &self.faults.s3 {
+            if f.error_rate > 0.0 && st.s3_fault_rng.next_f64() < f.error_rate {
+                let message = match f.error_code.as_str() {
+                    "SlowDown" => "Please reduce your request rate.",
+                    _ => "We encountered an internal error. Please try again.",
+                };
+                return Err(S3Error {
+                    code: f.error_code.clone(),
+                    message: message.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// GET an object for `key`'s execution.
+    pub(crate) async fn s3_get(
+        &self,
+        key: &str,
+        _function: &str,
+        bucket: &str,
+        object_key: &str,
+    ) -> Result<(ObjectInfo, Bytes), S3Error> {
+        let got = self.store.get(bucket, object_key).await;
+        let bytes = got.as_ref().map_or(0, |(_, b)| b.len() as u64);
+        let fault = self.s3_request(key, RequestClass::Get, bytes, 0);
+        self.clock.sleep(self.s3_model.request_time(bytes)).await;
+        fault?;
+        got.map_err(S3Error::from)
+    }
+
+    /// HEAD an object (billed as a GET).
+    pub(crate) async fn s3_head(
+        &self,
+        key: &str,
+        _function: &str,
+        bucket: &str,
+        object_key: &str,
+    ) -> Result<ObjectInfo, S3Error> {
+        let got = self.store.head(bucket, object_key).await;
+        let fault = self.s3_request(key, RequestClass::Get, 0, 0);
+        self.clock.sleep(self.s3_model.request_time(0)).await;
+        fault?;
+        got.map_err(S3Error::from)
+    }
+
+    /// PUT an object; it becomes visible when the upload completes.
+    pub(crate) async fn s3_put(
+        &self,
+        key: &str,
+        _function: &str,
+        bucket: &str,
+        object_key: &str,
+        body: Bytes,
+    ) -> Result<ObjectInfo, S3Error> {
+        let fault = self.s3_request(key, RequestClass::Put, 0, body.len() as u64);
+        self.clock
+            .sleep(self.s3_model.request_time(body.len() as u64))
+            .await;
+        fault?;
+        self.store
+            .put(bucket, object_key, body, self.clock.now())
+            .await
+            .map_err(S3Error::from)
+    }
+
+    /// One LIST request.
+    pub(crate) async fn s3_list(
+        &self,
+        key: &str,
+        _function: &str,
+        bucket: &str,
+        req: &ListRequest,
+    ) -> Result<ListPage, S3Error> {
+        let page = self.store.list(bucket, req).await;
+        let fault = self.s3_request(key, RequestClass::List, 0, 0);
+        self.clock.sleep(self.s3_model.request_time(0)).await;
+        fault?;
+        page.map_err(S3Error::from)
+    }
+
+    /// DELETE an object (free).
+    async fn s3_delete(&self, key: &str, bucket: &str, object_key: &str) -> Result<(), S3Error> {
+        let fault = self.s3_request(key, RequestClass::Free, 0, 0);
+        self.clock.sleep(self.s3_model.request_time(0)).await;
+        fault?;
+        self.store
+            .delete(bucket, object_key)
+            .await
+            .map_err(S3Error::from)
+    }
+
+    /// An S3 call from the engine: `getObject`, `putObject`, `listObjectsV2`, `headObject`,
+    /// `deleteObject`, with AWS-shaped (SDK JSON) responses and Step Functions error names.
+    pub(crate) async fn s3_service_call(self: &Rc<Self>, call: ServiceCall) -> ServiceResult {
+        let key = self.state.borrow_mut().ledger.resolve(&call.execution_arn);
+        let p = &call.parameters;
+        let text = |name: &str| p.get(name).and_then(Value::as_str);
+        let need = |name: &str| {
+            text(name).ok_or_else(|| {
+                TaskFailure::new(
+                    "States.TaskFailed",
+                    format!(
+                        "s3:{} needs the string parameter `{name}` (got {})",
+                        call.action,
+                        p.get(name).map_or("nothing".to_string(), |v| v.to_string())
+                    ),
+                )
+            })
+        };
+        let result = match call.action.as_str() {
+            "getObject" => {
+                let (bucket, object) = (need("Bucket")?, need("Key")?);
+                self.s3_get(&key, "", bucket, object)
+                    .await
+                    .map(|(info, body)| {
+                        let mut m = object_fields(&info);
+                        m.insert(
+                            "Body".into(),
+                            Value::String(String::from_utf8_lossy(&body).into_owned()),
+                        );
+                        Value::Object(sorted(m))
+                    })
+            }
+            "headObject" => {
+                let (bucket, object) = (need("Bucket")?, need("Key")?);
+                self.s3_head(&key, "", bucket, object)
+                    .await
+                    .map(|info| Value::Object(sorted(object_fields(&info))))
+            }
+            "putObject" => {
+                let (bucket, object) = (need("Bucket")?, need("Key")?);
+                let body = match p.get("Body") {
+                    Some(Value::String(s)) => Bytes::from(s.clone()),
+                    Some(Value::Null) | None => Bytes::new(),
+                    Some(other) => Bytes::from(other.to_string()),
+                };
+                self.s3_put(&key, "", bucket, object, body)
+                    .await
+                    .map(|info| {
+                        let mut m = Map::new();
+                        m.insert("ETag".into(), Value::String(info.etag));
+                        m.insert("ServerSideEncryption".into(), "AES256".into());
+                        Value::Object(m)
+                    })
+            }
+            "deleteObject" => {
+                let (bucket, object) = (need("Bucket")?, need("Key")?);
+                self.s3_delete(&key, bucket, object)
+                    .await
+                    .map(|()| Value::Object(Map::new()))
+            }
+            "listObjectsV2" => {
+                let bucket = need("Bucket")?;
+                let max_keys = match p.get("MaxKeys") {
+                    None | Some(Value::Null) => None,
+                    Some(v) => match v.as_u64() {
+                        Some(n) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+                        None => {
+                            return Err(TaskFailure::new(
+                                "States.TaskFailed",
+                                format!(
+                                "s3:listObjectsV2: MaxKeys must be a non-negative integer, got {v}"
+                            ),
+                            ))
+                        }
+                    },
+                };
+                let req = ListRequest {
+                    prefix: text("Prefix").unwrap_or("").to_string(),
+                    delimiter: text("Delimiter").map(str::to_string),
+                    continuation_token: text("ContinuationToken").map(str::to_string),
+                    start_after: text("StartAfter").map(str::to_string),
+                    max_keys,
+                };
+                self.s3_list(&key, "", bucket, &req)
+                    .await
+                    .map(|page| list_response(bucket, &req, &page))
+            }
+            other => {
+                return Err(TaskFailure::new(
+                    "States.TaskFailed",
+                    format!("The simulated S3 service does not support the action `{other}`"),
+                ))
+            }
+        };
+        match result {
+            Ok(output) => Ok(ServiceResponse { output }),
+            Err(e) => Err(self.s3_failure(&e)),
+        }
+    }
+
+    /// An S3 error as Step Functions reports an S3 SDK integration failure.
+    fn s3_failure(&self, e: &S3Error) -> TaskFailure {
+        let id = self.service_request_id();
+        let (name, message, status) = match e.code.as_str() {
+            "NoSuchKey" => (
+                "S3.NoSuchKeyException",
+                "The specified key does not exist.",
+                404,
+            ),
+            "NoSuchBucket" => (
+                "S3.NoSuchBucketException",
+                "The specified bucket does not exist",
+                404,
+            ),
+            "InvalidBucketName" => ("S3.S3Exception", "The specified bucket is not valid.", 400),
+            "InvalidArgument" => (
+                "S3.S3Exception",
+                "The continuation token provided is incorrect",
+                400,
+            ),
+            "KeyTooLongError" => ("S3.S3Exception", "Your key is too long", 400),
+            "SlowDown" => ("S3.S3Exception", "Please reduce your request rate.", 503),
+            "InternalError" => (
+                "S3.S3Exception",
+                "We encountered an internal error. Please try again.",
+                500,
+            ),
+            _ => ("S3.S3Exception", e.message.as_str(), 500),
+        };
+        TaskFailure::new(
+            name,
+            format!("{message} (Service: S3, Status Code: {status}, Request ID: {id})"),
+        )
+    }
+}
+
+/// Keys in alphabetical order, as the SDK's JSON (and the corpus) shows responses.
+fn sorted(m: Map<String, Value>) -> Map<String, Value> {
+    let mut entries: Vec<(String, Value)> = m.into_iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    entries.into_iter().collect()
+}
+
+fn object_fields(info: &ObjectInfo) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("AcceptRanges".into(), "bytes".into());
+    m.insert("ContentLength".into(), Value::from(info.size));
+    // S3's default for objects written without a content type.
+    m.insert("ContentType".into(), "binary/octet-stream".into());
+    m.insert("ETag".into(), Value::String(info.etag.clone()));
+    m.insert(
+        "LastModified".into(),
+        Value::String(s3_timestamp(info.last_modified)),
+    );
+    m.insert("Metadata".into(), Value::Object(Map::new()));
+    m
+}
+
+fn list_response(bucket: &str, req: &ListRequest, page: &ListPage) -> Value {
+    let mut m = Map::new();
+    if !page.common_prefixes.is_empty() {
+        m.insert(
+            "CommonPrefixes".into(),
+            Value::Array(
+                page.common_prefixes
+                    .iter()
+                    .map(|p| {
+                        let mut o = Map::new();
+                        o.insert("Prefix".into(), Value::String(p.clone()));
+                        Value::Object(o)
+                    })
+                    .collect(),
+            ),
+        );
+    }
+    if !page.objects.is_empty() {
+        m.insert(
+            "Contents".into(),
+            Value::Array(
+                page.objects
+                    .iter()
+                    .map(|o| {
+                        let mut c = Map::new();
+                        c.insert("ETag".into(), Value::String(o.etag.clone()));
+                        c.insert("Key".into(), Value::String(o.key.clone()));
+                        c.insert(
+                            "LastModified".into(),
+                            Value::String(s3_timestamp(o.last_modified)),
+                        );
+                        c.insert("Size".into(), Value::from(o.size));
+                        c.insert("StorageClass".into(), "STANDARD".into());
+                        Value::Object(c)
+                    })
+                    .collect(),
+            ),
+        );
+    }
+    if let Some(t) = &req.continuation_token {
+        m.insert("ContinuationToken".into(), Value::String(t.clone()));
+    }
+    if let Some(d) = &req.delimiter {
+        m.insert("Delimiter".into(), Value::String(d.clone()));
+    }
+    m.insert("IsTruncated".into(), Value::Bool(page.is_truncated));
+    m.insert("KeyCount".into(), Value::from(page.key_count()));
+    m.insert("MaxKeys".into(), Value::from(page.max_keys));
+    m.insert("Name".into(), Value::String(bucket.to_string()));
+    if let Some(t) = &page.next_continuation_token {
+        m.insert("NextContinuationToken".into(), Value::String(t.clone()));
+    }
+    m.insert("Prefix".into(), Value::String(req.prefix.clone()));
+    if let Some(s) = &req.start_after {
+        m.insert("StartAfter".into(), Value::String(s.clone()));
+    }
+    Value::Object(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_time() {
+        let m = S3Model::default();
+        assert_eq!(m.request_time(0), Duration::from_micros(40_400));
+        // 100 MB at 50 MB/s = 2 s.
+        assert_eq!(
+            m.request_time(100_000_000),
+            Duration::from_micros(2_040_400)
+        );
+    }
+}
