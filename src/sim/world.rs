@@ -571,6 +571,7 @@ impl World {
                 payload: Value::String(String::new()),
                 request_id: self.inner.service_request_id(),
             },
+            (Err(e), _) if direct => return Err(self.runtime_styled(&target.name, e)),
             (Err(e), _) => return Err(e),
         };
         let status = if invocation_type == "Event" { 202 } else { 200 };
@@ -584,6 +585,29 @@ impl World {
             self.optimized_response(ok.payload, status, &ok.request_id, &version)
         };
         Ok(ServiceResponse { output })
+    }
+
+    /// A direct-ARN task sees a function error exactly as the function's runtime wrote it;
+    /// the Python runtime serialises with `json.dumps`, so `": "` and `", "` separators.
+    /// (The `lambda:invoke` integration re-serialises compactly; both are in the corpus.)
+    fn runtime_styled(&self, function: &str, e: TaskFailure) -> TaskFailure {
+        let python = {
+            let st = self.inner.state.borrow();
+            st.by_name
+                .get(function)
+                .and_then(|&i| st.functions.get(i))
+                .is_some_and(|f| f.spec.config.runtime.starts_with("python"))
+        };
+        if !python || e.error.starts_with("Lambda.") {
+            return e;
+        }
+        match serde_json::from_str::<Value>(&e.cause) {
+            Ok(v @ Value::Object(_)) if v.get("errorType").is_some() => TaskFailure {
+                cause: crate::sim::lambda::python_json(&v),
+                ..e
+            },
+            _ => e,
+        }
     }
 
     fn optimized_response(
