@@ -1006,30 +1006,34 @@ impl<'a> Ev<'a> {
                 let a = match &lhs {
                     None => None,
                     Some(Val::Num(n)) => Some(*n),
-                    Some(_) => return Err(at(
-                        err(
-                            "T2001",
-                            format!(
+                    Some(_) => {
+                        return Err(at(
+                            err(
+                                "T2001",
+                                format!(
                                 "The left side of the \"{}\" operator must evaluate to a number",
                                 op.symbol()
                             ),
-                        ),
-                        l.pos,
-                    )),
+                            ),
+                            l.pos,
+                        ))
+                    }
                 };
                 let b = match &rhs {
                     None => None,
                     Some(Val::Num(n)) => Some(*n),
-                    Some(_) => return Err(at(
-                        err(
-                            "T2002",
-                            format!(
+                    Some(_) => {
+                        return Err(at(
+                            err(
+                                "T2002",
+                                format!(
                                 "The right side of the \"{}\" operator must evaluate to a number",
                                 op.symbol()
                             ),
-                        ),
-                        r.pos,
-                    )),
+                            ),
+                            r.pos,
+                        ))
+                    }
                 };
                 let (Some(a), Some(b)) = (a, b) else {
                     return Ok(None);

@@ -559,13 +559,14 @@ pub(crate) fn call<'a>(
             }
         }
         "sort" => sort(ev, args),
-        "reverse" => Ok(arg(&args, 0)
-            .map(|v| {
+        "reverse" => match arg(&args, 0) {
+            None => Ok(None),
+            Some(v) => {
                 let mut out = items(v);
                 out.reverse();
-                Val::seq(out)
-            })
-            .map(|v| v.with_flags(0))),
+                ok(Val::array(out, 0)?)
+            }
+        },
         "shuffle" => match arg(&args, 0) {
             None => Ok(None),
             Some(v) => {
@@ -1235,10 +1236,9 @@ pub(crate) fn round_half_even(n: f64, precision: i32) -> f64 {
 }
 
 fn parse_number(s: &str) -> Option<f64> {
-    let t = s.trim();
-    let (neg, body) = match t.strip_prefix('-') {
+    let (neg, body) = match s.strip_prefix('-') {
         Some(b) => (true, b),
-        None => (false, t.strip_prefix('+').unwrap_or(t)),
+        None => (false, s),
     };
     let radix = |p: &str, r: u32| u64::from_str_radix(p, r).ok().map(|v| v as f64);
     let v = if let Some(h) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {

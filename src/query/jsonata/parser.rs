@@ -613,7 +613,8 @@ fn lbp(tok: &Tok) -> u32 {
             "=" | "<" | ">" | "^" | "!=" | "<=" | ">=" | "~>" | "in" => 40,
             "and" => 30,
             "or" => 25,
-            "?" | ".." => 20,
+            // `..` only appears inside an array constructor, which parses it itself.
+            "?" => 20,
             ":=" => 10,
             _ => 0,
         },
@@ -1420,7 +1421,70 @@ pub(crate) fn parse(text: &str) -> Result<Expr, JsonataSyntaxError> {
     }
     let mut e = process(raw)?;
     mark_tuple_paths(&mut e);
+    check_parent(&e, false)?;
     Ok(e)
+}
+
+/// `%` needs a step to be the parent of: at the top of an expression (`%.x`) there is none,
+/// which JSONata reports as S0217 when parsing.
+fn check_parent(e: &Expr, in_step: bool) -> Result<(), JsonataSyntaxError> {
+    let inner = |x: &Expr| check_parent(x, true);
+    for p in &e.predicates {
+        inner(p)?;
+    }
+    if let Some(g) = &e.group {
+        for (k, v) in g {
+            inner(k)?;
+            inner(v)?;
+        }
+    }
+    for s in &e.stages {
+        if let Stage::Filter(f) = s {
+            inner(f)?;
+        }
+    }
+    match &e.kind {
+        Kind::Parent if !in_step => Err(syntax(
+            "S0217",
+            e.pos,
+            "The object representing the 'parent' cannot be derived from this expression",
+        )),
+        Kind::Path(p) => {
+            for (i, s) in p.steps.iter().enumerate() {
+                check_parent(s, in_step || i > 0)?;
+            }
+            if let Some(g) = &p.group {
+                for (k, v) in g {
+                    inner(k)?;
+                    inner(v)?;
+                }
+            }
+            Ok(())
+        }
+        Kind::Neg(x) | Kind::Bind(_, x) => check_parent(x, in_step),
+        Kind::Array(xs) | Kind::Block(xs) => xs.iter().try_for_each(|x| check_parent(x, in_step)),
+        Kind::Object(pairs) => pairs.iter().try_for_each(|(k, v)| {
+            check_parent(k, true)?;
+            check_parent(v, true)
+        }),
+        Kind::Binary(_, l, r) | Kind::Apply(l, r) => {
+            check_parent(l, in_step)?;
+            check_parent(r, in_step)
+        }
+        Kind::Sort(terms) => terms.iter().try_for_each(|t| inner(&t.expr)),
+        Kind::Call { func, args, .. } => {
+            check_parent(func, in_step)?;
+            args.iter().try_for_each(|a| check_parent(a, in_step))
+        }
+        Kind::Condition(c, t, o) => {
+            check_parent(c, in_step)?;
+            check_parent(t, in_step)?;
+            o.as_deref().map_or(Ok(()), |o| check_parent(o, in_step))
+        }
+        // Function bodies run wherever they are called; JSONata does not reject them here.
+        Kind::Lambda { .. } | Kind::Transform { .. } => Ok(()),
+        _ => Ok(()),
+    }
 }
 
 /// A path whose steps (or their predicates) use `%` must carry ancestors, so it runs as a tuple
