@@ -1356,18 +1356,17 @@ fn path_join(lhs: Expr, rhs: Expr, pos: usize) -> Result<Expr, JsonataSyntaxErro
     let Kind::Path(lp) = &mut left.kind else {
         return Ok(left);
     };
-    if lp.group.is_some() {
-        return Err(syntax(
-            "S0210",
-            pos,
-            "A path step cannot follow a grouping expression",
-        ));
-    }
+    // A grouping stays with the whole path, applied after every step (as in jsonata-js).
     match rhs.kind {
         Kind::Path(rp) if rhs.predicates.is_empty() && rhs.group.is_none() => {
             lp.tuple |= rp.tuple;
             lp.keep_singleton |= rp.keep_singleton;
-            lp.group = rp.group;
+            if rp.group.is_some() {
+                if lp.group.is_some() {
+                    return Err(syntax("S0210", pos, "Each step can only have one grouping expression"));
+                }
+                lp.group = rp.group;
+            }
             lp.steps.extend(rp.steps);
         }
         Kind::Num(_) | Kind::Bool(_) | Kind::Null => {
