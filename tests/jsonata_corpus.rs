@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
-use stepsim::query::jsonata::{as_expression, Expression, JsonataEnv, JsonataTemplate, Limits, NoVariables};
+use stepsim::query::jsonata::{
+    as_expression, Expression, JsonataEnv, JsonataTemplate, Limits, NoVariables,
+};
 use stepsim::rng::SimRng;
 
 fn corpus_dir() -> Option<PathBuf> {
@@ -14,10 +16,13 @@ fn corpus_dir() -> Option<PathBuf> {
         return Some(PathBuf::from(dir));
     }
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    ["../shared/conformance/cases", "../../shared/conformance/cases"]
-        .iter()
-        .map(|rel| manifest.join(rel))
-        .find(|p| p.is_dir())
+    [
+        "../shared/conformance/cases",
+        "../../shared/conformance/cases",
+    ]
+    .iter()
+    .map(|rel| manifest.join(rel))
+    .find(|p| p.is_dir())
 }
 
 fn cases() -> Option<Vec<(String, Value)>> {
@@ -28,7 +33,9 @@ fn cases() -> Option<Vec<(String, Value)>> {
     let mut out = Vec::new();
     let mut stack = vec![dir];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         paths.sort();
         for p in paths {
@@ -74,18 +81,30 @@ fn every_corpus_expression_parses() {
         .iter()
         .filter_map(|e| Expression::parse(e).err().map(|err| format!("{e}: {err}")))
         .collect();
-    println!("{} distinct JSONata expressions in the corpus; {} parse", all.len(), all.len() - failures.len());
+    println!(
+        "{} distinct JSONata expressions in the corpus; {} parse",
+        all.len(),
+        all.len() - failures.len()
+    );
     assert!(!all.is_empty(), "the corpus has JSONata expressions");
-    assert!(failures.is_empty(), "expressions that do not parse:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "expressions that do not parse:\n{}",
+        failures.join("\n")
+    );
 }
 
 /// Whether `expected` matches `actual`, treating the corpus's redaction placeholders as wildcards.
 fn matches_expected(expected: &Value, actual: &Value) -> bool {
     match (expected, actual) {
         (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
-        (Value::Array(a), Value::Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| matches_expected(x, y)),
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| matches_expected(x, y))
+        }
         (Value::Object(a), Value::Object(b)) => {
-            a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| matches_expected(v, w)))
+            a.len() == b.len()
+                && a.iter()
+                    .all(|(k, v)| b.get(k).is_some_and(|w| matches_expected(v, w)))
         }
         _ => expected == actual,
     }
@@ -114,7 +133,9 @@ fn single_pass_state_cases_match_aws() {
     let mut checked = 0;
     let mut failures = Vec::new();
     for (path, case) in &cases {
-        let Some((state_name, state)) = single_pass_state(case) else { continue };
+        let Some((state_name, state)) = single_pass_state(case) else {
+            continue;
+        };
         let exact = case["normalization"]["exact"].as_bool().unwrap_or(true);
         let expected = &case["expected"];
         let status = expected["status"].as_str().unwrap_or_default();
@@ -148,15 +169,26 @@ fn single_pass_state_cases_match_aws() {
             ("FAILED", Err(e)) => {
                 let prefix = format!("An error occurred while executing the state '{state_name}' (entered at the event id #2). ");
                 let cause = format!("{prefix}{}", e.cause);
-                expected["error"] == e.error.as_str() && (!exact || expected["cause"] == cause.as_str())
+                expected["error"] == e.error.as_str()
+                    && (!exact || expected["cause"] == cause.as_str())
             }
             _ => false,
         };
         if !ok {
-            failures.push(format!("{path}\n    expected {expected}\n    got      {outcome:?}"));
+            failures.push(format!(
+                "{path}\n    expected {expected}\n    got      {outcome:?}"
+            ));
         }
     }
-    println!("{checked} single-Pass-state JSONata cases checked, {} match AWS", checked - failures.len());
+    println!(
+        "{checked} single-Pass-state JSONata cases checked, {} match AWS",
+        checked - failures.len()
+    );
     assert!(checked > 0, "the corpus has single-state JSONata cases");
-    assert!(failures.is_empty(), "{} cases differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} cases differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

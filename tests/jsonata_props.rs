@@ -15,7 +15,10 @@ fn eval(text: &str, states: &Value) -> Option<String> {
         variables: &NoVariables,
         now_millis: 1_700_000_000_000,
         rng: &mut rng,
-        limits: Limits { max_depth: 200, max_steps: 20_000 },
+        limits: Limits {
+            max_depth: 200,
+            max_steps: 20_000,
+        },
     };
     Some(format!("{:?}", e.evaluate(&mut env)))
 }
@@ -25,10 +28,70 @@ fn states() -> Value {
 }
 
 const TOKENS: &[&str] = &[
-    "$", "$$", "$x", "$f", ":=", "function", "(", ")", "[", "]", "{", "}", ".", "..", ",", ";", "?", ":", "~>",
-    "%", "#", "@", "^(", "*", "**", "+", "-", "/", "=", "!=", "<", ">=", "and", "or", "in", "&", "'a'", "\"b\"",
-    "1", "0", "2.5", "1e3", "a", "b", "c", "$states", "input", "$sum", "$string", "$map", "$reduce", "$sort",
-    "$partition", "$range", "$hash", "$parse", "|", "/[a-z]+/i", "`q r`", "null", "true", " ", "/*c*/", "λ",
+    "$",
+    "$$",
+    "$x",
+    "$f",
+    ":=",
+    "function",
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    ".",
+    "..",
+    ",",
+    ";",
+    "?",
+    ":",
+    "~>",
+    "%",
+    "#",
+    "@",
+    "^(",
+    "*",
+    "**",
+    "+",
+    "-",
+    "/",
+    "=",
+    "!=",
+    "<",
+    ">=",
+    "and",
+    "or",
+    "in",
+    "&",
+    "'a'",
+    "\"b\"",
+    "1",
+    "0",
+    "2.5",
+    "1e3",
+    "a",
+    "b",
+    "c",
+    "$states",
+    "input",
+    "$sum",
+    "$string",
+    "$map",
+    "$reduce",
+    "$sort",
+    "$partition",
+    "$range",
+    "$hash",
+    "$parse",
+    "|",
+    "/[a-z]+/i",
+    "`q r`",
+    "null",
+    "true",
+    " ",
+    "/*c*/",
+    "λ",
 ];
 
 fn token_soup() -> impl Strategy<Value = String> {
@@ -55,7 +118,13 @@ fn grammar() -> impl Strategy<Value = String> {
     ];
     leaf.prop_recursive(6, 64, 4, |inner| {
         prop_oneof![
-            (inner.clone(), prop::sample::select(&["+", "-", "*", "/", "%", "=", "!=", "<", ">", "&", "and", "or", "in"][..]), inner.clone())
+            (
+                inner.clone(),
+                prop::sample::select(
+                    &["+", "-", "*", "/", "%", "=", "!=", "<", ">", "&", "and", "or", "in"][..]
+                ),
+                inner.clone()
+            )
                 .prop_map(|(a, op, b)| format!("({a} {op} {b})")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a}.{b}")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a}[{b}]")),
@@ -63,26 +132,36 @@ fn grammar() -> impl Strategy<Value = String> {
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("[{a}, {b}]")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{{'k': {a}, 'l': {b}}}")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a}{{$string({b}): $}}")),
-            (inner.clone(), inner.clone(), inner.clone()).prop_map(|(a, b, c)| format!("({a} ? {b} : {c})")),
+            (inner.clone(), inner.clone(), inner.clone())
+                .prop_map(|(a, b, c)| format!("({a} ? {b} : {c})")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("($x := {a}; {b})")),
-            inner.clone().prop_map(|a| format!("$map({a}, function($v, $i){{[$v, $i]}})")),
-            inner.clone().prop_map(|a| format!("$reduce({a}, function($p, $q){{[$p, $q]}})")),
-            inner.clone().prop_map(|a| format!("$sort({a}, function($p, $q){{$string($p) > $string($q)}})")),
+            inner
+                .clone()
+                .prop_map(|a| format!("$map({a}, function($v, $i){{[$v, $i]}})")),
+            inner
+                .clone()
+                .prop_map(|a| format!("$reduce({a}, function($p, $q){{[$p, $q]}})")),
+            inner
+                .clone()
+                .prop_map(|a| format!("$sort({a}, function($p, $q){{$string($p) > $string($q)}})")),
             inner.clone().prop_map(|a| format!("$string({a})")),
             inner.clone().prop_map(|a| format!("$count({a})")),
             inner.clone().prop_map(|a| format!("{a}^(>$)")),
             inner.clone().prop_map(|a| format!("{a}#$i[$i < 2]")),
             inner.clone().prop_map(|a| format!("{a} ~> |$|{{'z': 1}}|")),
-            inner.clone().prop_map(|a| format!("($f := function($n){{$n > 0 ? $f($n - 1) : {a}}}; $f(3))")),
-            inner.clone().prop_map(|a| format!("($f := function($n){{[$f($n), {a}]}}; $f(1))")),
+            inner
+                .clone()
+                .prop_map(|a| format!("($f := function($n){{$n > 0 ? $f($n - 1) : {a}}}; $f(3))")),
+            inner
+                .clone()
+                .prop_map(|a| format!("($f := function($n){{[$f($n), {a}]}}; $f(1))")),
             inner.prop_map(|a| format!("$partition($append({a}, [1, 2, 3]), 2)")),
         ]
     })
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
-
+    // 256 cases each by default; PROPTEST_CASES raises it for a longer soak.
     #[test]
     fn random_text_never_panics(text in "\\PC{0,40}") {
         let _ = eval(&text, &states());

@@ -2456,12 +2456,20 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
 fn numbers_close(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => {
-            let (x, y) = (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN));
+            let (x, y) = (
+                x.as_f64().unwrap_or(f64::NAN),
+                y.as_f64().unwrap_or(f64::NAN),
+            );
             x == y || (x - y).abs() <= 1e-12 * x.abs().max(y.abs())
         }
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| numbers_close(p, q)),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| numbers_close(p, q))
+        }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|((k1, v1), (k2, v2))| k1 == k2 && numbers_close(v1, v2))
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((k1, v1), (k2, v2))| k1 == k2 && numbers_close(v1, v2))
         }
         _ => a == b,
     }
@@ -2496,7 +2504,9 @@ fn matches_jsonata_reference() {
         };
         let known = KNOWN_DIFFERENCES.iter().any(|(e, _)| *e == text);
         if ok == known {
-            failures.push(format!("{text}\n    expected {case}\n    got      {outcome:?}"));
+            failures.push(format!(
+                "{text}\n    expected {case}\n    got      {outcome:?}"
+            ));
         }
     }
     println!(
@@ -2505,5 +2515,10 @@ fn matches_jsonata_reference() {
         cases.len(),
         KNOWN_DIFFERENCES.len()
     );
-    assert!(failures.is_empty(), "{} cases differ from jsonata-js:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} cases differ from jsonata-js:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -438,6 +438,9 @@ enum Raw {
     Transform(Box<RawNode>, Box<RawNode>, Option<Box<RawNode>>),
 }
 
+/// Key/value pairs of an object constructor or grouping.
+type RawPairs = Vec<(RawNode, RawNode)>;
+
 #[derive(Debug)]
 struct RawNode {
     raw: Raw,
@@ -798,7 +801,7 @@ impl<'s> Parser<'s> {
     }
 
     #[inline(never)]
-    fn object_body(&mut self) -> Result<(Vec<(RawNode, RawNode)>, Vec<usize>), JsonataSyntaxError> {
+    fn object_body(&mut self) -> Result<(RawPairs, Vec<usize>), JsonataSyntaxError> {
         let mut pairs = Vec::new();
         let mut hs = Vec::new();
         if !self.is_op("}") {
@@ -1363,7 +1366,11 @@ fn path_join(lhs: Expr, rhs: Expr, pos: usize) -> Result<Expr, JsonataSyntaxErro
             lp.keep_singleton |= rp.keep_singleton;
             if rp.group.is_some() {
                 if lp.group.is_some() {
-                    return Err(syntax("S0210", pos, "Each step can only have one grouping expression"));
+                    return Err(syntax(
+                        "S0210",
+                        pos,
+                        "Each step can only have one grouping expression",
+                    ));
                 }
                 lp.group = rp.group;
             }

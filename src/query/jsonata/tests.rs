@@ -76,7 +76,11 @@ fn partition_and_range_match_recorded_aws_outputs() {
     assert_eq!(code("$partition([1], 0)"), "D3040");
     assert_eq!(val("$range(0, 9, 3)"), json!([0, 3, 6, 9]));
     assert_eq!(val("$range(0, 10, 3)"), json!([0, 3, 6, 9]));
-    assert_eq!(val("$range(1, 9, 9)"), json!(1), "a one-item range unwraps, as AWS shows");
+    assert_eq!(
+        val("$range(1, 9, 9)"),
+        json!(1),
+        "a one-item range unwraps, as AWS shows"
+    );
     assert_eq!(val("$range(5, 1, -2)"), json!([5, 3, 1]));
     assert_eq!(code("$range(1, 2, 0)"), "D3041");
     assert_eq!(code("$range(0, 1e12, 1)"), "D2014");
@@ -84,16 +88,25 @@ fn partition_and_range_match_recorded_aws_outputs() {
 
 #[test]
 fn hash_parse_uuid_random() {
-    assert_eq!(val("$hash('input data', 'MD5')"), json!("812f45842bc6d66ee14572ce20db8e86"));
+    assert_eq!(
+        val("$hash('input data', 'MD5')"),
+        json!("812f45842bc6d66ee14572ce20db8e86")
+    );
     assert_eq!(
         val("$hash('abc', 'SHA-256')"),
         json!("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     );
-    assert_eq!(val("$hash('abc', 'SHA-1')"), json!("a9993e364706816aba3e25717850c26c9cd0d89d"));
+    assert_eq!(
+        val("$hash('abc', 'SHA-1')"),
+        json!("a9993e364706816aba3e25717850c26c9cd0d89d")
+    );
     assert_eq!(val("$length($hash('abc', 'SHA-384'))"), json!(96));
     assert_eq!(val("$length($hash('abc', 'SHA-512'))"), json!(128));
     assert_eq!(code("$hash('abc', 'SHA-3')"), "D3042");
-    assert_eq!(val("$parse('{\"a\": [1, 2.5, \"x\"]}')"), json!({"a": [1, 2.5, "x"]}));
+    assert_eq!(
+        val("$parse('{\"a\": [1, 2.5, \"x\"]}')"),
+        json!({"a": [1, 2.5, "x"]})
+    );
     assert_eq!(val("$parse('-0')"), json!(0));
     assert_eq!(code("$parse('{')"), "D3043");
     let u = val("$uuid()");
@@ -104,14 +117,21 @@ fn hash_parse_uuid_random() {
     assert_ne!(val("$random(42)"), val("$random(43)"));
     let r = val("$random()").as_f64().unwrap();
     assert!((0.0..1.0).contains(&r));
-    assert_eq!(val("$random() = $random()"), json!(false), "the stream advances");
+    assert_eq!(
+        val("$random() = $random()"),
+        json!(false),
+        "the stream advances"
+    );
 }
 
 #[test]
 fn clock_functions_read_virtual_time() {
     assert_eq!(val("$now()"), json!("2024-11-15T17:12:32.000Z"));
     assert_eq!(val("$millis()"), json!(NOW));
-    assert_eq!(val("$now('[Y0001]-[M01]-[D01]', '+0100')"), json!("2024-11-15"));
+    assert_eq!(
+        val("$now('[Y0001]-[M01]-[D01]', '+0100')"),
+        json!("2024-11-15")
+    );
     assert_eq!(val("$toMillis($now())"), json!(NOW));
 }
 
@@ -147,8 +167,14 @@ fn sequences_and_paths() {
     assert_eq!(got("$states.input.items[p > 1].t[]"), Some(json!(["c"])));
     assert_eq!(got("$states.input.items[p > 5]"), None);
     assert_eq!(got("$states.input.items[0].t.%.p"), Some(json!([1, 1])));
-    assert_eq!(got("$states.input.items#$i.{'i': $i}"), Some(json!([{"i": 0}, {"i": 1}])));
-    assert_eq!(got("$states.input.items{'total': $sum(p)}"), Some(json!({"total": 3})));
+    assert_eq!(
+        got("$states.input.items#$i.{'i': $i}"),
+        Some(json!([{"i": 0}, {"i": 1}]))
+    );
+    assert_eq!(
+        got("$states.input.items{'total': $sum(p)}"),
+        Some(json!({"total": 3}))
+    );
     assert_eq!(got("$states.input.items^(>p).p"), Some(json!([2, 1])));
 }
 
@@ -195,7 +221,10 @@ fn step_budget_stops_runaway_work() {
         variables: &NoVariables,
         now_millis: 0,
         rng: &mut rng,
-        limits: Limits { max_depth: 300, max_steps: 100_000 },
+        limits: Limits {
+            max_depth: 300,
+            max_steps: 100_000,
+        },
     };
     assert_eq!(e.evaluate(&mut env).unwrap_err().code, "U1001");
     env.limits.max_steps = 100_000_000;
@@ -206,8 +235,14 @@ fn step_budget_stops_runaway_work() {
 #[test]
 fn values_cannot_nest_without_bound() {
     on_small_stack(|| {
-        assert_eq!(code("$count($reduce([1..5000], function($a, $b){[[$a]]}, []))"), "U1001");
-        assert_eq!(code("$reduce([1..5000], function($a, $b){{'a': $a}}, {})"), "U1001");
+        assert_eq!(
+            code("$count($reduce([1..5000], function($a, $b){[[$a]]}, []))"),
+            "U1001"
+        );
+        assert_eq!(
+            code("$reduce([1..5000], function($a, $b){{'a': $a}}, {})"),
+            "U1001"
+        );
     });
 }
 
@@ -244,9 +279,15 @@ fn deep_expressions_and_inputs_on_a_small_stack() {
             }
         }
         // The deepest JSON serde_json parses (128 levels), through the recursive functions.
-        let deep: Value = serde_json::from_str(&format!("{}1{}", "[".repeat(127), "]".repeat(127))).unwrap();
+        let deep: Value =
+            serde_json::from_str(&format!("{}1{}", "[".repeat(127), "]".repeat(127))).unwrap();
         let states = json!({ "input": deep });
-        for e in ["$string($states.input)", "$states.input.**", "$states.input = $states.input", "$count($states.input.*)"] {
+        for e in [
+            "$string($states.input)",
+            "$states.input.**",
+            "$states.input = $states.input",
+            "$count($states.input.*)",
+        ] {
             assert!(run_with(e, &states, &NoVariables).is_ok(), "{e}");
         }
     });
@@ -263,9 +304,18 @@ fn functions_in_results_are_unsupported() {
         rng: &mut rng,
         limits: Limits::default(),
     };
-    for e in ["$fn := function($x){$x}", "$sum", "{'f': $uppercase}", "[1, $string]"] {
+    for e in [
+        "$fn := function($x){$x}",
+        "$sum",
+        "{'f': $uppercase}",
+        "[1, $string]",
+    ] {
         let ex = Expression::parse(e).unwrap();
-        assert_eq!(ex.evaluate_value(&mut env).unwrap(), Outcome::Unsupported, "{e}");
+        assert_eq!(
+            ex.evaluate_value(&mut env).unwrap(),
+            Outcome::Unsupported,
+            "{e}"
+        );
     }
 }
 
@@ -330,7 +380,11 @@ fn template_causes_use_aws_wording() {
         e.cause,
         "The JSONata expression '$doesNotExist' specified for the field 'Output' returned nothing (undefined)."
     );
-    let e = template_eval(json!({"FunctionResult": "{% $randomSeeded($states.input.x) %}"}), st.clone()).unwrap_err();
+    let e = template_eval(
+        json!({"FunctionResult": "{% $randomSeeded($states.input.x) %}"}),
+        st.clone(),
+    )
+    .unwrap_err();
     assert_eq!(
         e.cause,
         "The JSONata expression '$randomSeeded($states.input.x)' specified for the field 'Output/FunctionResult' threw an error during evaluation. T1006: Attempted to invoke a non-function"
@@ -341,12 +395,18 @@ fn template_causes_use_aws_wording() {
         "The JSONata expression '$fn := function($x){$x}' specified for the field 'Output' returned an unsupported result type."
     );
     let e = template_eval(json!({"a": [0, {"b": "{% $nope %}"}]}), st).unwrap_err();
-    assert!(e.cause.contains("for the field 'Output/a/1/b'"), "{}", e.cause);
+    assert!(
+        e.cause.contains("for the field 'Output/a/1/b'"),
+        "{}",
+        e.cause
+    );
 }
 
 #[test]
 fn template_compile_errors_point_at_every_bad_string() {
-    let errs = JsonataTemplate::compile(&json!({"a": "{% 1 + %}", "b/c": ["{% ( %}"], "ok": "{% 1 %}"})).unwrap_err();
+    let errs =
+        JsonataTemplate::compile(&json!({"a": "{% 1 + %}", "b/c": ["{% ( %}"], "ok": "{% 1 %}"}))
+            .unwrap_err();
     let pointers: Vec<&str> = errs.iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(pointers, vec!["/a", "/b~1c/0"]);
     assert_eq!(errs[0].1.code, "S0207");
