@@ -813,8 +813,9 @@ pub(crate) fn sdk_invoke_response(
     executed_version: &str,
     date: SimTime,
     trace_id: &str,
+    content_length: usize,
 ) -> Value {
-    let content_length = json_len(&payload).to_string();
+    let content_length = content_length.to_string();
     let date = date.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
     let one = |s: &str| Value::Array(vec![Value::String(s.to_string())]);
     let mut all = Map::new();

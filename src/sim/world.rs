@@ -537,6 +537,7 @@ impl World {
                         204,
                         "",
                         &version,
+                        false,
                     ),
                 });
             }
@@ -582,7 +583,8 @@ impl World {
             m.insert("StatusCode".into(), Value::from(status));
             Value::Object(m)
         } else {
-            self.optimized_response(ok.payload, status, &ok.request_id, &version)
+            let python = self.runtime_is_python(&target.name);
+            self.optimized_response(ok.payload, status, &ok.request_id, &version, python)
         };
         Ok(ServiceResponse { output })
     }
@@ -591,14 +593,14 @@ impl World {
     /// the Python runtime serialises with `json.dumps`, so `": "` and `", "` separators.
     /// (The `lambda:invoke` integration re-serialises compactly; both are in the corpus.)
     fn runtime_styled(&self, function: &str, e: TaskFailure) -> TaskFailure {
-        let python = {
-            let st = self.inner.state.borrow();
-            st.by_name
-                .get(function)
-                .and_then(|&i| st.functions.get(i))
-                .is_some_and(|f| f.spec.config.runtime.starts_with("python"))
-        };
-        if !python || e.error.starts_with("Lambda.") {
+        let python = self.runtime_is_python(function);
+        // Service and sandbox errors (throttles, timeouts, crashes) are written by Lambda,
+        // not by the runtime, and keep their compact form.
+        if !python
+            || ["Lambda.", "Sandbox.", "Runtime."]
+                .iter()
+                .any(|p| e.error.starts_with(p))
+        {
             return e;
         }
         match serde_json::from_str::<Value>(&e.cause) {
@@ -610,13 +612,28 @@ impl World {
         }
     }
 
+    fn runtime_is_python(&self, function: &str) -> bool {
+        let st = self.inner.state.borrow();
+        st.by_name
+            .get(function)
+            .and_then(|&i| st.functions.get(i))
+            .is_some_and(|f| f.spec.config.runtime.starts_with("python"))
+    }
+
     fn optimized_response(
         &self,
         payload: Value,
         status: u16,
         request_id: &str,
         version: &str,
+        python: bool,
     ) -> Value {
+        // The Content-Length header counts the body as the function's runtime wrote it.
+        let content_length = if python {
+            crate::sim::lambda::python_json(&payload).len()
+        } else {
+            crate::sim::lambda::json_len(&payload)
+        };
         let now = self.now();
         let trace = {
             let mut st = self.inner.state.borrow_mut();
@@ -635,7 +652,15 @@ impl World {
         } else {
             request_id.to_string()
         };
-        sdk_invoke_response(payload, status, &request_id, version, now, &trace)
+        sdk_invoke_response(
+            payload,
+            status,
+            &request_id,
+            version,
+            now,
+            &trace,
+            content_length,
+        )
     }
 }
 
