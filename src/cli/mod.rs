@@ -6,6 +6,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod run;
 pub mod test;
 pub mod validate;
 
@@ -29,7 +30,7 @@ pub enum Command {
     /// Check state machine definitions and report every problem found.
     Validate(ValidateArgs),
     /// Run one execution of a state machine.
-    Run(PendingArgs),
+    Run(run::RunArgs),
     /// Run a conformance corpus and score it.
     Test(test::TestArgs),
     /// Run a parameter sweep and write reports.
@@ -73,7 +74,7 @@ pub fn main() -> i32 {
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Validate(args) => validate::run(args),
-        Command::Run(_) => not_built("run"),
+        Command::Run(args) => run::run(args),
         Command::Test(args) => test::run(args),
         Command::Sweep(_) => not_built("sweep"),
         Command::Serve(_) => not_built("serve"),
