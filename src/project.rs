@@ -17,12 +17,12 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{json, Map, Value};
 
 use crate::asl::model::{ExecutionType, StateMachine};
 use crate::engine::{
     self, Clock, ExecutionOptions, ExecutionOutcome, HistoryMode, Plan, SimTime, TaskInvoker,
-    TokioClock,
+    TimestampFormat, TokioClock,
 };
 use crate::sim::{
     Bill, BillingOptions, ExecutionUsage, FaultPlan, FunctionRegistry, LogCapture, PriceTable,
@@ -422,6 +422,66 @@ pub struct RunReport {
     pub bill: Bill,
     /// Host time spent running it.
     pub wall: Duration,
+}
+
+impl RunReport {
+    /// The `--json` document. Everything but `wall_ms` is a pure function of the inputs and seed.
+    pub fn to_json(&self, history: bool, logs: bool) -> Value {
+        let r = self;
+        let o = &r.outcome;
+        let mut m = Map::new();
+        m.insert("execution_arn".into(), o.execution_arn.clone().into());
+        m.insert("status".into(), o.status.as_str().into());
+        m.insert("output".into(), o.output.clone().unwrap_or(Value::Null));
+        m.insert(
+            "error".into(),
+            o.error.clone().map(Value::String).unwrap_or(Value::Null),
+        );
+        m.insert(
+            "cause".into(),
+            o.cause.clone().map(Value::String).unwrap_or(Value::Null),
+        );
+        m.insert(
+            "start_date".into(),
+            crate::engine::history::format_time(o.start_date).into(),
+        );
+        m.insert(
+            "stop_date".into(),
+            crate::engine::history::format_time(o.stop_date).into(),
+        );
+        m.insert(
+            "duration_ms".into(),
+            (o.duration().as_millis() as u64).into(),
+        );
+        m.insert("wall_ms".into(), json!(r.wall.as_secs_f64() * 1000.0));
+        m.insert("transitions".into(), o.transitions.into());
+        m.insert("history_events".into(), o.event_count.into());
+        m.insert("child_executions".into(), o.children.len().into());
+        m.insert(
+            "bill".into(),
+            serde_json::to_value(&r.bill).unwrap_or(Value::Null),
+        );
+        m.insert("lambda".into(), r.usage.lambda_json());
+        m.insert(
+            "s3".into(),
+            serde_json::to_value(&r.usage.s3).unwrap_or(Value::Null),
+        );
+        if logs {
+            m.insert("logs".into(), r.usage.logs_json());
+        }
+        if history {
+            m.insert(
+                "history".into(),
+                Value::Array(
+                    o.history
+                        .iter()
+                        .map(|e| e.to_json(TimestampFormat::Rfc3339))
+                        .collect(),
+                ),
+            );
+        }
+        Value::Object(m)
+    }
 }
 
 /// Builds the world a project runs in: the store (seeded), the functions, faults and prices.

@@ -7,6 +7,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod run;
+pub mod sweep;
 pub mod test;
 pub mod validate;
 
@@ -34,7 +35,7 @@ pub enum Command {
     /// Run a conformance corpus and score it.
     Test(test::TestArgs),
     /// Run a parameter sweep and write reports.
-    Sweep(PendingArgs),
+    Sweep(sweep::SweepArgs),
     /// Serve the Step Functions, Lambda and S3 APIs on localhost.
     Serve(PendingArgs),
 }
@@ -76,7 +77,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Validate(args) => validate::run(args),
         Command::Run(args) => run::run(args),
         Command::Test(args) => test::run(args),
-        Command::Sweep(_) => not_built("sweep"),
+        Command::Sweep(args) => sweep::run(args),
         Command::Serve(_) => not_built("serve"),
     }
 }

@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use crate::asl::model::ExecutionType;
-use crate::engine::{ExecutionStatus, HistoryMode, TimestampFormat};
+use crate::engine::{ExecutionStatus, HistoryMode};
 use crate::project::{self, Project, RunOptions, RunReport};
 use crate::sim::{BillingOptions, FaultPlan, InitBilling, LogCapture, MemoryBasis, PriceTable};
 
@@ -169,7 +169,7 @@ pub fn run(args: RunArgs) -> i32 {
         }
     };
     if args.json {
-        let doc = report_json(&report, args.history, args.logs);
+        let doc = report.to_json(args.history, args.logs);
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
         print_report(&report, &args);
@@ -179,63 +179,6 @@ pub fn run(args: RunArgs) -> i32 {
     } else {
         EXIT_FAILED
     }
-}
-
-/// The `--json` document. Everything but `wall_ms` is a pure function of the inputs and seed.
-pub fn report_json(r: &RunReport, history: bool, logs: bool) -> Value {
-    let o = &r.outcome;
-    let mut m = Map::new();
-    m.insert("execution_arn".into(), o.execution_arn.clone().into());
-    m.insert("status".into(), o.status.as_str().into());
-    m.insert("output".into(), o.output.clone().unwrap_or(Value::Null));
-    m.insert(
-        "error".into(),
-        o.error.clone().map(Value::String).unwrap_or(Value::Null),
-    );
-    m.insert(
-        "cause".into(),
-        o.cause.clone().map(Value::String).unwrap_or(Value::Null),
-    );
-    m.insert(
-        "start_date".into(),
-        crate::engine::history::format_time(o.start_date).into(),
-    );
-    m.insert(
-        "stop_date".into(),
-        crate::engine::history::format_time(o.stop_date).into(),
-    );
-    m.insert(
-        "duration_ms".into(),
-        (o.duration().as_millis() as u64).into(),
-    );
-    m.insert("wall_ms".into(), json!(r.wall.as_secs_f64() * 1000.0));
-    m.insert("transitions".into(), o.transitions.into());
-    m.insert("history_events".into(), o.event_count.into());
-    m.insert("child_executions".into(), o.children.len().into());
-    m.insert(
-        "bill".into(),
-        serde_json::to_value(&r.bill).unwrap_or(Value::Null),
-    );
-    m.insert("lambda".into(), r.usage.lambda_json());
-    m.insert(
-        "s3".into(),
-        serde_json::to_value(&r.usage.s3).unwrap_or(Value::Null),
-    );
-    if logs {
-        m.insert("logs".into(), r.usage.logs_json());
-    }
-    if history {
-        m.insert(
-            "history".into(),
-            Value::Array(
-                o.history
-                    .iter()
-                    .map(|e| e.to_json(TimestampFormat::Rfc3339))
-                    .collect(),
-            ),
-        );
-    }
-    Value::Object(m)
 }
 
 fn print_report(r: &RunReport, args: &RunArgs) {
