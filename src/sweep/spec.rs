@@ -649,7 +649,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.points().len(), 12);
-        assert_eq!(s.points()[1][1], serde_json::json!(16));
+        // Grid order is file order; the last parameter varies fastest.
+        assert_eq!(
+            s.points()[1],
+            vec![
+                serde_json::json!(1),
+                serde_json::json!(8),
+                serde_json::json!(1024)
+            ]
+        );
+        assert_eq!(s.points()[2][1], serde_json::json!(16));
         assert_eq!(s.grid[2].column(), "inference.memory_mb");
         assert_eq!(s.definition, Path::new("/x"));
         assert!(matches!(s.records, Records::Expression(_)));
