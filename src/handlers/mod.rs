@@ -3,6 +3,7 @@
 //! [`HandlerCatalog`] the same way.
 
 pub mod builtin;
+pub mod cosmic;
 
 use crate::sim::function::HandlerCatalog;
 
@@ -11,5 +12,6 @@ use crate::sim::function::HandlerCatalog;
 pub fn default_catalog() -> HandlerCatalog {
     let mut catalog = HandlerCatalog::new();
     builtin::register(&mut catalog);
+    cosmic::register(&mut catalog);
     catalog
 }
