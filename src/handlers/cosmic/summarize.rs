@@ -136,7 +136,7 @@ impl Summarize {
             .map_err(|e| s3_failure(e, &bucket, &prefix, "listing the rank results"))?;
         let mut rank_keys: Vec<(u64, String)> = Vec::new();
         for o in listed {
-            let name = &o.key[prefix.len().min(o.key.len())..];
+            let name = o.key.strip_prefix(prefix.as_str()).unwrap_or(&o.key);
             let rank = name
                 .strip_suffix(".json")
                 .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
