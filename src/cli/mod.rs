@@ -6,6 +6,8 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod run;
+pub mod sweep;
 pub mod test;
 pub mod validate;
 
@@ -29,11 +31,11 @@ pub enum Command {
     /// Check state machine definitions and report every problem found.
     Validate(ValidateArgs),
     /// Run one execution of a state machine.
-    Run(PendingArgs),
+    Run(run::RunArgs),
     /// Run a conformance corpus and score it.
     Test(test::TestArgs),
     /// Run a parameter sweep and write reports.
-    Sweep(PendingArgs),
+    Sweep(sweep::SweepArgs),
     /// Serve the Step Functions, Lambda and S3 APIs on localhost.
     Serve(PendingArgs),
 }
@@ -73,9 +75,9 @@ pub fn main() -> i32 {
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Validate(args) => validate::run(args),
-        Command::Run(_) => not_built("run"),
+        Command::Run(args) => run::run(args),
         Command::Test(args) => test::run(args),
-        Command::Sweep(_) => not_built("sweep"),
+        Command::Sweep(args) => sweep::run(args),
         Command::Serve(_) => not_built("serve"),
     }
 }
