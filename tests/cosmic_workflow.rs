@@ -297,6 +297,71 @@ fn the_example_files_agree_with_the_notebook() {
     }
 }
 
+#[test]
+fn more_ranks_than_files_run_with_idle_ranks() {
+    // 12 ranks, 10 files: ranks 10 and 11 get no data, still take part in the FMI collectives
+    // (so nobody waits for them), and write no result; every sample is counted once.
+    let rp = "results/ws12";
+    let input = input_with(&[
+        ("world_size", json!(12)),
+        ("result_path", json!(rp)),
+        ("test_mode", json!(false)),
+    ]);
+    let run = run_example(input, 3);
+    assert_eq!(
+        run.outcome.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        run.outcome.cause
+    );
+    let c = combined(&run, rp);
+    assert_eq!(c["num_records"], 10);
+    assert_eq!(c["num_samples"], 626);
+    assert_eq!(c["fmi_global"]["num_samples"], 626);
+    assert_eq!(run.usage.functions["inference"].invocations, 12);
+    assert!(!run.objects.contains_key(&format!("{BUCKET}/{rp}/10.json")));
+}
+
+#[test]
+fn the_project_folder_runs_through_the_loader() {
+    // What `stepsim run asl-examples/cosmic-ai --set world_size=2 --set batch_size=32` does.
+    let project = stepsim::project::Project::load(&example_dir()).unwrap();
+    assert_eq!(project.name, "team2-COSMIC-AI-7078ea12");
+    assert_eq!(project.seeds.len(), 1);
+    let mut input = project.input.clone();
+    stepsim::project::set_input_field(&mut input, "world_size=2").unwrap();
+    stepsim::project::set_input_field(&mut input, "batch_size=32").unwrap();
+    let opts = stepsim::project::RunOptions::default();
+    let a = stepsim::project::run_once(&project, input.clone(), &opts).unwrap();
+    assert_eq!(
+        a.outcome.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        a.outcome.cause
+    );
+    assert_eq!(a.usage.functions["inference"].invocations, 2);
+    let b = stepsim::project::run_once(&project, input, &opts).unwrap();
+    // Everything but the host time is the same, byte for byte.
+    fn without_wall(mut v: Value) -> String {
+        fn strip(v: &mut Value) {
+            match v {
+                Value::Object(m) => {
+                    m.remove("wall_ms");
+                    m.values_mut().for_each(strip);
+                }
+                Value::Array(a) => a.iter_mut().for_each(strip),
+                _ => {}
+            }
+        }
+        strip(&mut v);
+        v.to_string()
+    }
+    assert_eq!(
+        without_wall(a.to_json(true, true)),
+        without_wall(b.to_json(true, true))
+    );
+}
+
 /// One configuration of the calibration grid.
 struct GridRow {
     w: u64,

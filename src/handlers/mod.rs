@@ -18,6 +18,8 @@ pub fn default_catalog() -> HandlerCatalog {
 
 /// A seed generator by name (see [`crate::project`]); the workload packs offer these.
 pub fn seed_generator(name: &str) -> Option<crate::project::SeedGenerator> {
-    let _ = name;
-    None
+    match name {
+        "cosmic.dataset" => Some(cosmic::generate_seed_objects),
+        _ => None,
+    }
 }
