@@ -25,6 +25,7 @@ use crate::engine::{
 use crate::rng::SimRng;
 use crate::sim::billing::{Bill, BillingOptions, PriceTable};
 use crate::sim::faults::FaultPlan;
+use crate::sim::fmi::FmiHub;
 use crate::sim::function::{FunctionRegistry, FunctionSpec};
 use crate::sim::lambda::{
     lambda_service_cause, sdk_invoke_response, FunctionState, FunctionTarget, InvokeOk,
@@ -93,6 +94,8 @@ pub(crate) struct WorldInner {
     pub seed: u64,
     pub log_capture: LogCapture,
     pub state: RefCell<WorldState>,
+    /// The FMI communicators of this world's invocations.
+    pub fmi: FmiHub,
 }
 
 impl WorldInner {
@@ -262,6 +265,7 @@ impl WorldBuilder {
                 s3_fault_rng: stream("faults/s3"),
                 trace_ids: stream("service/trace-ids"),
             }),
+            fmi: FmiHub::default(),
         };
         {
             let mut st = inner.state.borrow_mut();
@@ -406,6 +410,11 @@ impl World {
             self.inner.settings.keep_alive,
             self.inner.settings.max_environment_lifetime,
         ))
+    }
+
+    /// FMI communicators that still have a live rank (0 once every rank has finished).
+    pub fn open_fmi_communicators(&self) -> usize {
+        self.inner.fmi.open_communicators()
     }
 
     /// Invocations of a function in flight now.
