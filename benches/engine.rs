@@ -81,6 +81,22 @@ fn bench(c: &mut Criterion) {
     let map_input = json!({ "items": items });
     let five = plan(&five_states());
 
+    let one = plan(&json!({"StartAt": "S", "States": {"S": {"Type": "Succeed"}}}));
+    let o = opts(HistoryMode::CountOnly);
+    // The fixed cost of an execution, for reading the 5-state figure.
+    c.bench_function("overhead/1k_one_state_executions", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                for _ in 0..1000 {
+                    let out =
+                        engine::execute(&one, json!({"x": 1}), &o, clock.clone(), invoker.clone())
+                            .await;
+                    std::hint::black_box(out);
+                }
+            })
+        })
+    });
+
     for (label, mode) in [
         ("full", HistoryMode::Full),
         ("counts", HistoryMode::CountOnly),

@@ -14,16 +14,41 @@ use crate::query::env::{ContextSource, VariableSource};
 
 /// Facts about the running execution that the context object exposes.
 #[derive(Clone, Debug)]
-pub struct ExecutionFacts {
+pub struct ExecutionFacts<'o> {
     pub execution_arn: String,
-    pub execution_name: String,
+    pub execution_name: &'o str,
     pub input: Value,
     pub start_time: crate::engine::clock::SimTime,
-    pub role_arn: String,
-    pub state_machine_arn: String,
-    pub state_machine_name: String,
+    pub role_arn: &'o str,
+    /// Built on first use: most executions never read it.
+    pub state_machine_arn: OnceCell<String>,
+    /// The options it is built from.
+    pub region: &'o str,
+    pub account: &'o str,
+    pub state_machine_name: &'o str,
     /// Express executions have no redrive, so their context object has no `RedriveCount`.
     pub redrivable: bool,
+}
+
+impl ExecutionFacts<'_> {
+    /// `arn:aws:states:REGION:ACCOUNT:stateMachine:NAME`.
+    pub fn state_machine_arn(&self) -> String {
+        self.state_machine_arn
+            .get_or_init(|| {
+                let mut s = String::from("arn:aws:states:");
+                for p in [
+                    self.region,
+                    ":",
+                    self.account,
+                    ":stateMachine:",
+                    self.state_machine_name,
+                ] {
+                    s.push_str(p);
+                }
+                s
+            })
+            .clone()
+    }
 }
 
 /// Facts about the state being run.
@@ -40,13 +65,13 @@ pub struct StateFacts<'a> {
 
 /// A `$$` object built on first use.
 pub struct LazyContext<'a> {
-    exec: &'a ExecutionFacts,
+    exec: &'a ExecutionFacts<'a>,
     state: StateFacts<'a>,
     built: OnceCell<Value>,
 }
 
 impl<'a> LazyContext<'a> {
-    pub fn new(exec: &'a ExecutionFacts, state: StateFacts<'a>) -> Self {
+    pub fn new(exec: &'a ExecutionFacts<'a>, state: StateFacts<'a>) -> Self {
         LazyContext {
             exec,
             state,
@@ -60,14 +85,14 @@ impl<'a> LazyContext<'a> {
         execution.insert("Id".into(), e.execution_arn.clone().into());
         execution.insert("Input".into(), e.input.clone());
         execution.insert("StartTime".into(), format_time(e.start_time).into());
-        execution.insert("Name".into(), e.execution_name.clone().into());
-        execution.insert("RoleArn".into(), e.role_arn.clone().into());
+        execution.insert("Name".into(), e.execution_name.into());
+        execution.insert("RoleArn".into(), e.role_arn.into());
         if e.redrivable {
             execution.insert("RedriveCount".into(), 0.into());
         }
         let mut machine = Map::new();
-        machine.insert("Id".into(), e.state_machine_arn.clone().into());
-        machine.insert("Name".into(), e.state_machine_name.clone().into());
+        machine.insert("Id".into(), e.state_machine_arn().into());
+        machine.insert("Name".into(), e.state_machine_name.into());
         let mut state = Map::new();
         state.insert("Name".into(), self.state.name.into());
         state.insert(
@@ -106,9 +131,12 @@ impl ContextSource for LazyContext<'_> {
 
 /// Workflow variables of one scope. A Parallel branch or Map iteration opens a child scope:
 /// it reads its parents' variables, and its own assignments stay in it.
+///
+/// Most workflows assign no variables, so a scope allocates nothing until its first
+/// assignment, and a view of empty scopes allocates nothing either.
 #[derive(Debug, Default)]
 pub struct Scope {
-    local: RefCell<Rc<Map<String, Value>>>,
+    local: RefCell<Option<Rc<Map<String, Value>>>>,
     parent: Option<Rc<Scope>>,
 }
 
@@ -121,15 +149,15 @@ impl Scope {
     /// A scope nested in `parent`.
     pub fn child(parent: &Rc<Scope>) -> Rc<Scope> {
         Rc::new(Scope {
-            local: RefCell::new(Rc::new(Map::new())),
+            local: RefCell::new(None),
             parent: Some(parent.clone()),
         })
     }
 
-    /// A child scope that starts with `vars` (Distributed Map children get copies).
+    /// A scope that starts with `vars` (Distributed Map children get copies).
     pub fn with_values(vars: Map<String, Value>) -> Rc<Scope> {
         Rc::new(Scope {
-            local: RefCell::new(Rc::new(vars)),
+            local: RefCell::new((!vars.is_empty()).then(|| Rc::new(vars))),
             parent: None,
         })
     }
@@ -140,7 +168,7 @@ impl Scope {
             return;
         }
         let mut local = self.local.borrow_mut();
-        let m = Rc::make_mut(&mut local);
+        let m = Rc::make_mut(local.get_or_insert_with(|| Rc::new(Map::new())));
         for (k, v) in values {
             m.insert(k, v);
         }
@@ -148,18 +176,23 @@ impl Scope {
 
     /// A read-only view of every variable visible here, innermost first.
     pub fn view(&self) -> VarView {
-        let mut chain = vec![self.local.borrow().clone()];
+        let mut chain = Vec::new();
+        if let Some(m) = self.local.borrow().as_ref() {
+            chain.push(m.clone());
+        }
         let mut p = self.parent.clone();
         while let Some(s) = p {
-            chain.push(s.local.borrow().clone());
+            if let Some(m) = s.local.borrow().as_ref() {
+                chain.push(m.clone());
+            }
             p = s.parent.clone();
         }
         VarView { chain }
     }
 
-    /// Whether any variable is visible (lets callers skip building views).
+    /// Whether no variable is visible (lets callers skip building views).
     pub fn is_empty(&self) -> bool {
-        if !self.local.borrow().is_empty() {
+        if self.local.borrow().as_ref().is_some_and(|m| !m.is_empty()) {
             return false;
         }
         match &self.parent {
@@ -198,15 +231,17 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn facts() -> ExecutionFacts {
+    fn facts() -> ExecutionFacts<'static> {
         ExecutionFacts {
             execution_arn: "arn:x".into(),
-            execution_name: "n".into(),
+            execution_name: "n",
             input: json!({"a": 1}),
             start_time: crate::engine::clock::default_origin(),
-            role_arn: "r".into(),
-            state_machine_arn: "sm".into(),
-            state_machine_name: "m".into(),
+            role_arn: "r",
+            state_machine_arn: OnceCell::new(),
+            region: "us-east-1",
+            account: "1",
+            state_machine_name: "m",
             redrivable: true,
         }
     }

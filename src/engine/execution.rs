@@ -83,10 +83,15 @@ impl Default for ExecutionOptions {
 impl ExecutionOptions {
     /// `arn:aws:states:REGION:ACCOUNT:stateMachine:NAME`.
     pub fn state_machine_arn(&self) -> String {
-        format!(
-            "arn:aws:states:{}:{}:stateMachine:{}",
-            self.region, self.account, self.state_machine_name
-        )
+        // Concatenation rather than format!: this runs for every execution of a sweep.
+        concat(&[
+            "arn:aws:states:",
+            &self.region,
+            ":",
+            &self.account,
+            ":stateMachine:",
+            &self.state_machine_name,
+        ])
     }
 
     /// The execution's ARN (`execution:` for Standard, `express:` for Express).
@@ -95,10 +100,16 @@ impl ExecutionOptions {
             return a.clone();
         }
         match self.execution_type {
-            ExecutionType::Standard => format!(
-                "arn:aws:states:{}:{}:execution:{}:{}",
-                self.region, self.account, self.state_machine_name, self.execution_name
-            ),
+            ExecutionType::Standard => concat(&[
+                "arn:aws:states:",
+                &self.region,
+                ":",
+                &self.account,
+                ":execution:",
+                &self.state_machine_name,
+                ":",
+                &self.execution_name,
+            ]),
             // Express ARNs carry a third part that makes them unique.
             ExecutionType::Express => format!(
                 "arn:aws:states:{}:{}:express:{}:{}:{}",
@@ -110,6 +121,14 @@ impl ExecutionOptions {
             ),
         }
     }
+}
+
+fn concat(parts: &[&str]) -> String {
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        s.push_str(p);
+    }
+    s
 }
 
 /// How an execution ended.
@@ -204,7 +223,7 @@ pub async fn execute_body(
     invoker: Rc<dyn TaskInvoker>,
 ) -> ExecutionOutcome {
     let start = clock.now();
-    let exec = Exec {
+    let mut exec = Exec {
         clock: clock.clone(),
         invoker,
         history: History::new(opts.history),
@@ -213,12 +232,14 @@ pub async fn execute_body(
         opts,
         facts: ExecutionFacts {
             execution_arn: opts.execution_arn(),
-            execution_name: opts.execution_name.clone(),
-            input: input.clone(),
+            execution_name: &opts.execution_name,
+            input,
             start_time: start,
-            role_arn: opts.role_arn.clone(),
-            state_machine_arn: opts.state_machine_arn(),
-            state_machine_name: opts.state_machine_name.clone(),
+            role_arn: &opts.role_arn,
+            state_machine_arn: std::cell::OnceCell::new(),
+            region: &opts.region,
+            account: &opts.account,
+            state_machine_name: &opts.state_machine_name,
             redrivable: opts.execution_type == ExecutionType::Standard,
         },
         children: RefCell::new(Vec::new()),
@@ -229,7 +250,7 @@ pub async fn execute_body(
         || start,
         "ExecutionStarted",
         || Details::ExecutionStarted {
-            input: input.clone(),
+            input: exec.facts.input.clone(),
             role_arn: Arc::from(opts.role_arn.as_str()),
         },
     );
@@ -240,7 +261,7 @@ pub async fn execute_body(
     let frame = Frame { scope };
     let mut cursor = started;
     // AWS refuses larger inputs at StartExecution; a library caller gets a failed execution.
-    if json_size_exceeds(&input, opts.payload_limit) {
+    if json_size_exceeds(&exec.facts.input, opts.payload_limit) {
         let stop = clock.now();
         let cause = format!(
             "The execution input is larger than the {} byte limit.",
@@ -262,10 +283,10 @@ pub async fn execute_body(
         );
         return ExecutionOutcome {
             execution_arn: exec.facts.execution_arn.clone(),
-            state_machine_arn: exec.facts.state_machine_arn.clone(),
+            state_machine_arn: exec.facts.state_machine_arn(),
             name: opts.execution_name.clone(),
             status: ExecutionStatus::Failed,
-            input,
+            input: exec.facts.input.clone(),
             output: None,
             error: Some(names::DATA_LIMIT_EXCEEDED.into()),
             cause: Some(cause),
@@ -278,16 +299,19 @@ pub async fn execute_body(
         };
     }
 
-    let run = exec.run_body(body, input.clone(), &frame, &mut cursor);
-    let result = match timeout_seconds {
-        None => Ok(run.await),
-        Some(secs) => {
-            let timer = clock.sleep(Duration::from_secs(secs));
-            // `biased`-style: select polls the execution first, so a state that finishes exactly
-            // at the deadline still counts as finished.
-            match future::select(run, timer).await {
-                Either::Left((r, _)) => Ok(r),
-                Either::Right(_) => Err(()),
+    let result = {
+        let run =
+            std::pin::pin!(exec.run_body(body, exec.facts.input.clone(), &frame, &mut cursor));
+        match timeout_seconds {
+            None => Ok(run.await),
+            Some(secs) => {
+                let timer = clock.sleep(Duration::from_secs(secs));
+                // `biased`-style: select polls the execution first, so a state that finishes
+                // exactly at the deadline still counts as finished.
+                match future::select(run, timer).await {
+                    Either::Left((r, _)) => Ok(r),
+                    Either::Right(_) => Err(()),
+                }
             }
         }
     };
@@ -341,10 +365,10 @@ pub async fn execute_body(
     }
     ExecutionOutcome {
         execution_arn: exec.facts.execution_arn.clone(),
-        state_machine_arn: exec.facts.state_machine_arn.clone(),
+        state_machine_arn: exec.facts.state_machine_arn(),
         name: opts.execution_name.clone(),
         status,
-        input,
+        input: std::mem::take(&mut exec.facts.input),
         output,
         error,
         cause,
@@ -365,7 +389,7 @@ pub(crate) struct Exec<'p> {
     pub(crate) transitions: Cell<u64>,
     pub(crate) rng: RefCell<SimRng>,
     pub(crate) opts: &'p ExecutionOptions,
-    pub(crate) facts: ExecutionFacts,
+    pub(crate) facts: ExecutionFacts<'p>,
     pub(crate) children: RefCell<Vec<ChildExecution>>,
     pub(crate) map_runs: Cell<u64>,
 }
@@ -379,7 +403,10 @@ pub(crate) struct Frame {
 pub(crate) struct StateRun<'a> {
     pub(crate) st: &'a CompiledState,
     pub(crate) entered_id: u64,
-    pub(crate) entered_time: SimTime,
+    /// When the state was entered; `None` for a state that cannot wait (Pass, Choice, Succeed,
+    /// Fail) when no history is kept, since no time passes while it runs (reading the clock
+    /// is one of the larger costs of a short state).
+    pub(crate) entered_time: Option<SimTime>,
 }
 
 /// What a state decided.
@@ -481,7 +508,7 @@ impl<'p> Exec<'p> {
             &self.facts,
             StateFacts {
                 name: &run.st.name,
-                entered_time: run.entered_time,
+                entered_time: run.entered_time.unwrap_or_else(|| self.clock.now()),
                 retry_count,
                 task_token,
                 map_item,
@@ -490,20 +517,28 @@ impl<'p> Exec<'p> {
     }
 
     /// Runs a body from its start state to its end.
-    pub(crate) fn run_body<'a>(
-        &'a self,
-        body: &'a CompiledBody,
+    pub(crate) async fn run_body(
+        &self,
+        body: &CompiledBody,
         input: Value,
-        frame: &'a Frame,
-        cursor: &'a mut u64,
-    ) -> LocalBoxFuture<'a, Result<Value, AslError>> {
-        Box::pin(async move {
+        frame: &Frame,
+        cursor: &mut u64,
+    ) -> Result<Value, AslError> {
+        {
             let mut idx = body.start;
             let mut input = input;
             loop {
                 let st = &body.states[idx];
                 self.count_transition()?;
-                let entered_time = self.clock.now();
+                let waits = !matches!(
+                    st.kind,
+                    CompiledKind::Pass { .. }
+                        | CompiledKind::Choice(_)
+                        | CompiledKind::Succeed
+                        | CompiledKind::Fail(_)
+                );
+                let entered_time =
+                    (waits || self.opts.history == HistoryMode::Full).then(|| self.clock.now());
                 let entered_id = {
                     let input_ref = &input;
                     self.event(*cursor, st.entered_event, || Details::StateEntered {
@@ -542,7 +577,7 @@ impl<'p> Exec<'p> {
                     Next::End => return Ok(result.output),
                 }
             }
-        })
+        }
     }
 
     /// A state's output must fit the payload limit; over it, the execution fails.
@@ -569,7 +604,7 @@ impl<'p> Exec<'p> {
     ) -> Result<StateResult, AslError> {
         let st = run.st;
         if st.query_language == QueryLanguage::Jsonata {
-            return super::jsonata::run_state(self, run, input, frame, cursor).await;
+            return erase(super::jsonata::run_state(self, run, input, frame, cursor)).await;
         }
         match &st.kind {
             CompiledKind::Pass { result } => self.run_pass(run, result.as_ref(), input, frame),
@@ -580,12 +615,14 @@ impl<'p> Exec<'p> {
             }
             CompiledKind::Fail(f) => Err(self.run_fail(run, f, &input, frame)),
             CompiledKind::Choice(c) => self.run_choice(run, c, input, frame),
-            CompiledKind::Wait(w) => self.run_wait(run, w, input, frame).await,
-            CompiledKind::Task(t) => self.run_task(run, t, input, frame, cursor).await,
+            // The states that wait are boxed: their futures are large, and keeping them out of
+            // this one keeps every Pass and Choice from moving kilobytes of future around.
+            CompiledKind::Wait(w) => erase(self.run_wait(run, w, input, frame)).await,
+            CompiledKind::Task(t) => erase(self.run_task(run, t, input, frame, cursor)).await,
             CompiledKind::Parallel(branches) => {
-                self.run_parallel(run, branches, input, frame, cursor).await
+                erase(self.run_parallel(run, branches, input, frame, cursor)).await
             }
-            CompiledKind::Map(m) => self.run_map(run, m, input, frame, cursor).await,
+            CompiledKind::Map(m) => erase(self.run_map(run, m, input, frame, cursor)).await,
         }
     }
 
@@ -946,8 +983,51 @@ impl<'p> Exec<'p> {
     }
 }
 
+/// An upper bound on the serialised size of `v` (every string counted as if each character
+/// needed a 6-byte escape), or `None` as soon as the bound passes `limit` (or the value is
+/// nested deeper than the walk goes). Much cheaper than serialising: most states' outputs are
+/// far below the limit and need nothing more.
+fn size_bound(v: &Value, limit: usize) -> Option<usize> {
+    fn walk(v: &Value, limit: usize, depth: usize, total: &mut usize) -> Option<()> {
+        if depth > 64 {
+            return None;
+        }
+        *total += match v {
+            Value::Null => 4,
+            Value::Bool(_) => 5,
+            Value::Number(_) => 24,
+            Value::String(s) => 2 + 6 * s.len(),
+            Value::Array(a) => {
+                for x in a {
+                    walk(x, limit, depth + 1, total)?;
+                }
+                2 + a.len()
+            }
+            Value::Object(m) => {
+                for (k, x) in m {
+                    *total += 3 + 6 * k.len();
+                    walk(x, limit, depth + 1, total)?;
+                }
+                2 + m.len()
+            }
+        };
+        (*total <= limit).then_some(())
+    }
+    let mut total = 0;
+    walk(v, limit, 0, &mut total).map(|_| total)
+}
+
+/// Boxes a future behind `dyn`: the states that nest bodies (Parallel, Map) recurse into
+/// `run_body`, and the type erasure here is what lets that recursion have a finite type.
+fn erase<'a, T>(f: impl std::future::Future<Output = T> + 'a) -> LocalBoxFuture<'a, T> {
+    Box::pin(f)
+}
+
 /// Whether `v` serialises to more than `limit` bytes, without building the text.
 pub fn json_size_exceeds(v: &Value, limit: usize) -> bool {
+    if size_bound(v, limit).is_some() {
+        return false;
+    }
     struct Counter {
         n: usize,
         limit: usize,

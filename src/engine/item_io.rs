@@ -347,7 +347,7 @@ impl Exec<'_> {
         } else {
             format!("{prefix}/{run_id}")
         };
-        let sm_arn = self.facts.state_machine_arn.clone();
+        let sm_arn = self.facts.state_machine_arn();
         let mut succeeded = Vec::new();
         let mut failed = Vec::new();
         for r in records {
