@@ -6,6 +6,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod serve;
 pub mod test;
 pub mod validate;
 
@@ -35,7 +36,7 @@ pub enum Command {
     /// Run a parameter sweep and write reports.
     Sweep(PendingArgs),
     /// Serve the Step Functions, Lambda and S3 APIs on localhost.
-    Serve(PendingArgs),
+    Serve(serve::ServeArgs),
 }
 
 /// Arguments of `stepsim validate`.
@@ -76,7 +77,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Run(_) => not_built("run"),
         Command::Test(args) => test::run(args),
         Command::Sweep(_) => not_built("sweep"),
-        Command::Serve(_) => not_built("serve"),
+        Command::Serve(args) => serve::run(args),
     }
 }
 
