@@ -218,10 +218,8 @@ async fn lambda_request(
         }
     };
     let rest = path.strip_prefix(lambda::PREFIX).unwrap_or_default();
-    match lambda::handle(state, method, rest, query, headers, &body).await {
-        Ok((op, r)) => (op, r),
-        Err(e) => ("?".into(), e.rest_json()),
-    }
+    let (op, result) = lambda::handle(state, method, rest, query, headers, &body).await;
+    (op.to_string(), result.unwrap_or_else(|e| e.rest_json()))
 }
 
 async fn s3_request(

@@ -38,7 +38,7 @@ pub const HANDLER_VARIABLE: &str = "STEPSIM_HANDLER";
 pub const PARAMS_VARIABLE: &str = "STEPSIM_PARAMS";
 
 /// Answers one request under [`PREFIX`]. `rest` is the path after the prefix, still
-/// percent-encoded.
+/// percent-encoded. Returns the operation's name (for the request log) and the answer.
 pub async fn handle(
     state: &Arc<ApiState>,
     method: &Method,
@@ -46,35 +46,44 @@ pub async fn handle(
     query: &[(String, String)],
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(String, Response<Body>), ApiError> {
-    let segments: Vec<&str> = rest.trim_matches('/').split('/').collect();
-    let decoded: Vec<String> = segments
-        .iter()
-        .map(|s| super::http::percent_decode(s).unwrap_or_default())
+) -> (&'static str, Result<Response<Body>, ApiError>) {
+    let decoded: Option<Vec<String>> = rest
+        .trim_matches('/')
+        .split('/')
+        .map(super::http::percent_decode)
         .collect();
+    let Some(decoded) = decoded else {
+        return (
+            "?",
+            Err(ApiError::validation(
+                "The function name in the path is not valid percent-encoded UTF-8",
+            )),
+        );
+    };
     let parts: Vec<&str> = decoded.iter().map(String::as_str).collect();
     match (method, parts.as_slice()) {
-        (&Method::GET, [""]) => Ok(("ListFunctions".into(), list_functions(state, query)?)),
-        (&Method::POST, [""]) => Ok(("CreateFunction".into(), create_function(state, body)?)),
-        (&Method::GET, [name]) => Ok(("GetFunction".into(), get_function(state, name)?)),
-        (&Method::DELETE, [name]) => Ok(("DeleteFunction".into(), delete_function(state, name)?)),
-        (&Method::GET, [name, "configuration"]) => Ok((
-            "GetFunctionConfiguration".into(),
-            get_configuration(state, name)?,
-        )),
-        (&Method::PUT, [name, "configuration"]) => Ok((
-            "UpdateFunctionConfiguration".into(),
-            update_configuration(state, name, body)?,
-        )),
-        (&Method::POST, [name, "invocations"]) => Ok((
-            "Invoke".into(),
-            invoke(state, name, query, headers, body).await?,
-        )),
-        _ => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "UnknownOperationException",
-            format!("stepsim does not serve {method} {PREFIX}{rest}"),
-        )),
+        (&Method::GET, [""]) => ("ListFunctions", list_functions(state, query)),
+        (&Method::POST, [""]) => ("CreateFunction", create_function(state, body)),
+        (&Method::GET, [name]) => ("GetFunction", get_function(state, name)),
+        (&Method::DELETE, [name]) => ("DeleteFunction", delete_function(state, name)),
+        (&Method::GET, [name, "configuration"]) => {
+            ("GetFunctionConfiguration", get_configuration(state, name))
+        }
+        (&Method::PUT, [name, "configuration"]) => (
+            "UpdateFunctionConfiguration",
+            update_configuration(state, name, body),
+        ),
+        (&Method::POST, [name, "invocations"]) => {
+            ("Invoke", invoke(state, name, query, headers, body).await)
+        }
+        _ => (
+            "?",
+            Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "UnknownOperationException",
+                format!("stepsim does not serve {method} {PREFIX}{rest}"),
+            )),
+        ),
     }
 }
 

@@ -6,9 +6,15 @@
 //!
 //! The clock is virtual: modelled latencies, Wait states and Retry intervals cost no real time,
 //! and the simulated duration of an execution depends only on its definition, input, functions
-//! and seed, never on the host's load or on other executions. Each simulation has its own
-//! world, so warm Lambda environments do not carry over from one execution to the next (every
-//! execution starts cold, which is what makes its duration reproducible).
+//! and the server's seed, never on the host's load, on other executions, or on the execution's
+//! name. Each simulation has its own world, so warm Lambda environments do not carry over from
+//! one execution to the next (every execution starts cold, which is what makes its duration
+//! reproducible).
+//!
+//! Two seeds are used: the world's (cold starts, latencies, faults) derives from the state
+//! machine and the input, so that the same input always takes the same simulated time; the
+//! engine's (task tokens, `States.UUID`, Retry jitter) derives from the execution's identity,
+//! so that tokens are unique per execution.
 //!
 //! A task-token wait (`.waitForTaskToken`, or an activity) is the one place where the outside
 //! world sets the pace: while at least one is pending, the execution's clock is *resumed* and
@@ -58,6 +64,8 @@ pub struct ExecJob {
     pub opts: ExecutionOptions,
     pub origin: SimTime,
     pub control: Arc<ExecControl>,
+    /// The world's seed; see [`world_seed`].
+    pub world_seed: u64,
 }
 
 /// Simulates one execution to its end on the calling thread.
@@ -68,7 +76,7 @@ pub fn simulate(state: &Arc<ApiState>, job: &ExecJob) -> Result<ExecutionOutcome
     rt.block_on(async {
         let clock: Rc<dyn Clock> = Rc::new(TokioClock::new(job.origin));
         let world = World::builder()
-            .seed(job.opts.seed)
+            .seed(job.world_seed)
             .clock(clock.clone())
             .store(state.store.clone())
             .functions(functions)
@@ -477,10 +485,17 @@ impl Drop for RealTimeWait {
     }
 }
 
-/// The seed of an execution: derived from the server's seed and the execution's ARN, so the
-/// same execution (same name, same state machine) draws the same random streams.
-pub fn execution_seed(master: u64, arn: &str) -> u64 {
-    crate::rng::derive_seed(master, arn)
+/// The seed of an execution's own random stream: derived from the server's seed and the
+/// execution's identity, so the same execution draws the same tokens and UUIDs.
+pub fn execution_seed(master: u64, identity: &str) -> u64 {
+    crate::rng::derive_seed(master, identity)
+}
+
+/// The seed of the world an execution runs in: derived from the server's seed, the state
+/// machine and the input, so that the same input to the same machine always meets the same
+/// cold starts and latencies, whatever the execution is called.
+pub fn world_seed(master: u64, machine_arn: &str, input: &Value) -> u64 {
+    crate::rng::derive_seed(master, &format!("world\n{machine_arn}\n{input}"))
 }
 
 /// Execution options for a run of `machine_name` as `execution_name`.
@@ -605,6 +620,14 @@ mod tests {
         assert_eq!(types, ["ExecutionStarted", "WaitStateEntered", "ExecutionAborted"]);
         assert_eq!(fin.stop, at);
         assert!(fin.output.is_none());
+    }
+
+    #[test]
+    fn world_seeds_ignore_the_name() {
+        let a = world_seed(0, "m", &serde_json::json!({"x": 1}));
+        assert_eq!(a, world_seed(0, "m", &serde_json::json!({"x": 1})));
+        assert_ne!(a, world_seed(0, "m", &serde_json::json!({"x": 2})));
+        assert_ne!(a, world_seed(0, "n", &serde_json::json!({"x": 1})));
     }
 
     #[test]

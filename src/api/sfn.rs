@@ -540,6 +540,7 @@ fn start_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> 
     }
     let job = ExecJob {
         plan: machine.plan.clone(),
+        world_seed: runner::world_seed(state.settings.seed, &machine.arn, &input),
         input,
         opts,
         origin,
@@ -576,6 +577,7 @@ async fn start_sync_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value,
     let origin = wall_now();
     let job = ExecJob {
         plan: machine.plan.clone(),
+        world_seed: runner::world_seed(state.settings.seed, &machine.arn, &input),
         input,
         opts,
         origin,
@@ -1087,6 +1089,7 @@ async fn test_state(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError>
     opts.inherited_variables = variables;
     let job = ExecJob {
         plan: Arc::new(plan),
+        world_seed: runner::world_seed(state.settings.seed, "TestState", &input),
         input,
         opts,
         origin: wall_now(),
