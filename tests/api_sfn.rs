@@ -69,7 +69,10 @@ fn next_token(rx: &mpsc::Receiver<String>) -> String {
 async fn state_machine_lifecycle_and_errors() {
     let t = TestServer::start(config());
     let arn = t.create_machine("pass", &pass_machine()).await;
-    assert_eq!(arn, "arn:aws:states:us-east-1:123456789012:stateMachine:pass");
+    assert_eq!(
+        arn,
+        "arn:aws:states:us-east-1:123456789012:stateMachine:pass"
+    );
 
     // Creating it again with the same definition is idempotent; a different one is refused.
     let again = t
@@ -85,7 +88,10 @@ async fn state_machine_lifecycle_and_errors() {
             json!({"name": "pass", "definition": hello_machine().to_string(), "roleArn": "arn:aws:iam::123456789012:role/test"}),
         )
         .await;
-    assert_eq!((e.status, e.code.as_str()), (400, "StateMachineAlreadyExists"));
+    assert_eq!(
+        (e.status, e.code.as_str()),
+        (400, "StateMachineAlreadyExists")
+    );
 
     let d = t
         .ok("DescribeStateMachine", json!({"stateMachineArn": arn}))
@@ -110,17 +116,21 @@ async fn state_machine_lifecycle_and_errors() {
     assert!(d["definition"].as_str().unwrap().contains("Nap"));
 
     t.create_machine("second", &pass_machine()).await;
-    let l = t
-        .ok("ListStateMachines", json!({"maxResults": 1}))
-        .await;
+    let l = t.ok("ListStateMachines", json!({"maxResults": 1})).await;
     assert_eq!(l["stateMachines"].as_array().unwrap().len(), 1);
     let token = l["nextToken"].as_str().unwrap();
     let l2 = t
-        .ok("ListStateMachines", json!({"maxResults": 1, "nextToken": token}))
+        .ok(
+            "ListStateMachines",
+            json!({"maxResults": 1, "nextToken": token}),
+        )
         .await;
     assert_eq!(l2["stateMachines"].as_array().unwrap().len(), 1);
     assert!(l2.get("nextToken").is_none());
-    assert_ne!(l["stateMachines"][0]["name"], l2["stateMachines"][0]["name"]);
+    assert_ne!(
+        l["stateMachines"][0]["name"],
+        l2["stateMachines"][0]["name"]
+    );
 
     // Errors, in AWS's shapes.
     let bad = t
@@ -130,7 +140,12 @@ async fn state_machine_lifecycle_and_errors() {
         )
         .await;
     assert_eq!(bad.code, "InvalidDefinition");
-    assert!(bad.message.starts_with("Invalid State Machine Definition: '"), "{}", bad.message);
+    assert!(
+        bad.message
+            .starts_with("Invalid State Machine Definition: '"),
+        "{}",
+        bad.message
+    );
     let name = t
         .err(
             "CreateStateMachine",
@@ -143,7 +158,10 @@ async fn state_machine_lifecycle_and_errors() {
         .await;
     assert_eq!(missing.code, "ValidationException");
     let arn_err = t
-        .err("DescribeStateMachine", json!({"stateMachineArn": "not-an-arn"}))
+        .err(
+            "DescribeStateMachine",
+            json!({"stateMachineArn": "not-an-arn"}),
+        )
         .await;
     assert_eq!(arn_err.code, "InvalidArn");
     let gone = t
@@ -157,10 +175,7 @@ async fn state_machine_lifecycle_and_errors() {
     t.ok("DeleteStateMachine", json!({"stateMachineArn": arn}))
         .await;
     let e = t
-        .err(
-            "StartExecution",
-            json!({"stateMachineArn": arn}),
-        )
+        .err("StartExecution", json!({"stateMachineArn": arn}))
         .await;
     assert_eq!(e.code, "StateMachineDoesNotExist");
 }
@@ -170,7 +185,10 @@ async fn executions_describe_list_and_history() {
     let t = TestServer::start(config());
     let sm = t.create_machine("pass", &pass_machine()).await;
     let a = t.start_exec(&sm, "first", &json!({"x": 1})).await;
-    assert_eq!(a, "arn:aws:states:us-east-1:123456789012:execution:pass:first");
+    assert_eq!(
+        a,
+        "arn:aws:states:us-east-1:123456789012:execution:pass:first"
+    );
     let d = t.wait_end(&a, Duration::from_secs(20)).await;
     assert_eq!(d["status"], "SUCCEEDED");
     let out: Value = serde_json::from_str(d["output"].as_str().unwrap()).unwrap();
@@ -179,17 +197,13 @@ async fn executions_describe_list_and_history() {
     assert_eq!(d["stateMachineArn"], sm.as_str());
 
     // An unnamed start gets a UUID name.
-    let v = t
-        .ok("StartExecution", json!({"stateMachineArn": sm}))
-        .await;
+    let v = t.ok("StartExecution", json!({"stateMachineArn": sm})).await;
     let b = v["executionArn"].as_str().unwrap().to_string();
     let tail = b.rsplit(':').next().unwrap();
     assert_eq!(tail.len(), 36, "{b}");
     t.wait_end(&b, Duration::from_secs(20)).await;
 
-    let l = t
-        .ok("ListExecutions", json!({"stateMachineArn": sm}))
-        .await;
+    let l = t.ok("ListExecutions", json!({"stateMachineArn": sm})).await;
     let names: Vec<&str> = l["executions"]
         .as_array()
         .unwrap()
@@ -209,11 +223,19 @@ async fn executions_describe_list_and_history() {
     let all = t.history(&a).await;
     assert_eq!(
         types(&all),
-        ["ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
+        [
+            "ExecutionStarted",
+            "PassStateEntered",
+            "PassStateExited",
+            "ExecutionSucceeded"
+        ]
     );
     assert_eq!(all[0]["executionStartedEventDetails"]["input"], "{\"x\":1}");
     let p1 = t
-        .ok("GetExecutionHistory", json!({"executionArn": a, "maxResults": 3}))
+        .ok(
+            "GetExecutionHistory",
+            json!({"executionArn": a, "maxResults": 3}),
+        )
         .await;
     assert_eq!(p1["events"].as_array().unwrap().len(), 3);
     let p2 = t
@@ -235,7 +257,10 @@ async fn executions_describe_list_and_history() {
         .is_none());
 
     let m = t
-        .ok("DescribeStateMachineForExecution", json!({"executionArn": a}))
+        .ok(
+            "DescribeStateMachineForExecution",
+            json!({"executionArn": a}),
+        )
         .await;
     assert_eq!(m["name"], "pass");
 
@@ -343,15 +368,24 @@ async fn task_token_keeps_the_execution_running_until_the_callback() {
 
     // The token is spent.
     let e = t
-        .err("SendTaskSuccess", json!({"taskToken": token, "output": "{}"}))
+        .err(
+            "SendTaskSuccess",
+            json!({"taskToken": token, "output": "{}"}),
+        )
         .await;
     assert_eq!(e.code, "TaskTimedOut");
     let e = t
-        .err("SendTaskSuccess", json!({"taskToken": "garbage", "output": "{}"}))
+        .err(
+            "SendTaskSuccess",
+            json!({"taskToken": "garbage", "output": "{}"}),
+        )
         .await;
     assert_eq!(e.code, "InvalidToken");
     let e = t
-        .err("SendTaskSuccess", json!({"taskToken": token, "output": "{no"}))
+        .err(
+            "SendTaskSuccess",
+            json!({"taskToken": token, "output": "{no"}),
+        )
         .await;
     assert_eq!(e.code, "InvalidOutput");
 }
@@ -359,9 +393,7 @@ async fn task_token_keeps_the_execution_running_until_the_callback() {
 #[tokio::test]
 async fn task_failure_heartbeat_and_timeouts() {
     let (t, rx) = token_server(|_| {});
-    let plain = t
-        .create_machine("plain", &token_machine(json!({})))
-        .await;
+    let plain = t.create_machine("plain", &token_machine(json!({}))).await;
     let arn = t.start_exec(&plain, "f", &json!({})).await;
     let token = next_token(&rx);
     t.ok(
@@ -376,7 +408,10 @@ async fn task_failure_heartbeat_and_timeouts() {
 
     // Heartbeats keep a task alive past its HeartbeatSeconds.
     let beat = t
-        .create_machine("beat", &token_machine(json!({"HeartbeatSeconds": 1, "TimeoutSeconds": 60})))
+        .create_machine(
+            "beat",
+            &token_machine(json!({"HeartbeatSeconds": 1, "TimeoutSeconds": 60})),
+        )
         .await;
     let arn = t.start_exec(&beat, "alive", &json!({})).await;
     let token = next_token(&rx);
@@ -387,8 +422,11 @@ async fn task_failure_heartbeat_and_timeouts() {
     }
     assert!(t0.elapsed() > Duration::from_millis(1500));
     assert_eq!(t.describe(&arn).await["status"], "RUNNING");
-    t.ok("SendTaskSuccess", json!({"taskToken": token, "output": "1"}))
-        .await;
+    t.ok(
+        "SendTaskSuccess",
+        json!({"taskToken": token, "output": "1"}),
+    )
+    .await;
     let d = t.wait_end(&arn, Duration::from_secs(20)).await;
     assert_eq!(d["status"], "SUCCEEDED", "{d}");
 
@@ -435,7 +473,11 @@ async fn stop_execution_aborts_a_waiting_execution() {
     assert!(d.get("output").is_none());
     let h = t.history(&arn).await;
     let ty = types(&h);
-    assert_eq!(ty.last().map(String::as_str), Some("ExecutionAborted"), "{ty:?}");
+    assert_eq!(
+        ty.last().map(String::as_str),
+        Some("ExecutionAborted"),
+        "{ty:?}"
+    );
     assert!(!ty.iter().any(|x| x.ends_with("Failed")), "{ty:?}");
     let last = h.last().unwrap();
     assert_eq!(last["executionAbortedEventDetails"]["cause"], "by test");
@@ -444,7 +486,10 @@ async fn stop_execution_aborts_a_waiting_execution() {
         last["id"].as_u64().unwrap()
     );
     let e = t
-        .err("SendTaskSuccess", json!({"taskToken": token, "output": "{}"}))
+        .err(
+            "SendTaskSuccess",
+            json!({"taskToken": token, "output": "{}"}),
+        )
         .await;
     assert_eq!(e.code, "TaskTimedOut");
     // Stopping again answers the same stop date; the name stays taken.
@@ -466,7 +511,10 @@ async fn activities_hand_tasks_to_workers() {
     let t = TestServer::start(c);
     let act = t.ok("CreateActivity", json!({"name": "review"})).await;
     let act_arn = act["activityArn"].as_str().unwrap().to_string();
-    assert_eq!(act_arn, "arn:aws:states:us-east-1:123456789012:activity:review");
+    assert_eq!(
+        act_arn,
+        "arn:aws:states:us-east-1:123456789012:activity:review"
+    );
     // Nothing queued yet: the long poll ends empty.
     let empty = t
         .ok("GetActivityTask", json!({"activityArn": act_arn}))
@@ -479,7 +527,10 @@ async fn activities_hand_tasks_to_workers() {
     let arn = t.start_exec(&sm, "r1", &json!({"doc": "a"})).await;
     let task = loop {
         let v = t
-            .ok("GetActivityTask", json!({"activityArn": act_arn, "workerName": "w"}))
+            .ok(
+                "GetActivityTask",
+                json!({"activityArn": act_arn, "workerName": "w"}),
+            )
             .await;
         if v.get("taskToken").is_some() {
             break v;
@@ -498,7 +549,8 @@ async fn activities_hand_tasks_to_workers() {
 
     let l = t.ok("ListActivities", json!({})).await;
     assert_eq!(l["activities"][0]["name"], "review");
-    t.ok("DeleteActivity", json!({"activityArn": act_arn})).await;
+    t.ok("DeleteActivity", json!({"activityArn": act_arn}))
+        .await;
     let e = t
         .err("DescribeActivity", json!({"activityArn": act_arn}))
         .await;
@@ -530,7 +582,9 @@ async fn simulated_durations_are_deterministic() {
     let t0 = Instant::now();
     let mut durations = Vec::new();
     for i in 0..3 {
-        let arn = t.start_exec(&sm, &format!("run{i}"), &json!({"i": 1})).await;
+        let arn = t
+            .start_exec(&sm, &format!("run{i}"), &json!({"i": 1}))
+            .await;
         let d = t.wait_end(&arn, Duration::from_secs(20)).await;
         assert_eq!(d["status"], "SUCCEEDED", "{d}");
         durations.push(duration(&d));
@@ -538,7 +592,10 @@ async fn simulated_durations_are_deterministic() {
     // Two 2-second handlers plus cold starts and latency, in simulated time...
     assert!(durations[0] > 4.0, "{durations:?}");
     // ...the same for every run, whatever the host did...
-    assert!(durations.iter().all(|d| (d - durations[0]).abs() < 1e-9), "{durations:?}");
+    assert!(
+        durations.iter().all(|d| (d - durations[0]).abs() < 1e-9),
+        "{durations:?}"
+    );
     // ...and far less in real time.
     assert!(t0.elapsed() < Duration::from_secs(4), "{:?}", t0.elapsed());
 }
@@ -560,7 +617,11 @@ async fn time_scale_reveals_results_at_the_scaled_simulated_end() {
     assert!(!ty.contains(&"WaitStateExited".to_string()), "{ty:?}");
     let d = t.wait_end(&arn, Duration::from_secs(20)).await;
     assert_eq!(d["status"], "SUCCEEDED");
-    assert!(t0.elapsed() >= Duration::from_millis(900), "{:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        t0.elapsed()
+    );
     assert!((duration(&d) - 3600.0).abs() < 1.0);
 
     // Stopping it midway ends it where the client's view of it is.
@@ -596,23 +657,25 @@ async fn retention_keeps_the_newest_and_refuses_when_all_are_open() {
             assert_eq!(status, 200, "{i}: {v}");
         }
     }
-    let l = t
-        .ok("ListExecutions", json!({"stateMachineArn": sm}))
-        .await;
+    let l = t.ok("ListExecutions", json!({"stateMachineArn": sm})).await;
     assert_eq!(l["executions"].as_array().unwrap().len(), 3);
 
     let (t, rx) = token_server(|c| c.max_executions = 1);
-    let sm = t
-        .create_machine("approve", &token_machine(json!({})))
-        .await;
+    let sm = t.create_machine("approve", &token_machine(json!({}))).await;
     let _open = t.start_exec(&sm, "open", &json!({})).await;
     let token = next_token(&rx);
     let e = t
-        .err("StartExecution", json!({"stateMachineArn": sm, "name": "more"}))
+        .err(
+            "StartExecution",
+            json!({"stateMachineArn": sm, "name": "more"}),
+        )
         .await;
     assert_eq!(e.code, "ExecutionLimitExceeded");
-    t.ok("SendTaskSuccess", json!({"taskToken": token, "output": "{}"}))
-        .await;
+    t.ok(
+        "SendTaskSuccess",
+        json!({"taskToken": token, "output": "{}"}),
+    )
+    .await;
     t.wait_end(&_open, Duration::from_secs(20)).await;
     t.start_exec(&sm, "more", &json!({})).await;
 }
@@ -631,14 +694,28 @@ async fn express_machines_run_synchronously() {
         .await;
     assert_eq!(r["status"], "SUCCEEDED");
     assert_eq!(r["output"], "{\"a\":2,\"r\":{\"ok\":true}}");
-    assert!(r["executionArn"].as_str().unwrap().contains(":express:fast:"));
-    assert!(r["billingDetails"]["billedDurationInMilliseconds"].as_u64().unwrap() >= 100);
+    assert!(r["executionArn"]
+        .as_str()
+        .unwrap()
+        .contains(":express:fast:"));
+    assert!(
+        r["billingDetails"]["billedDurationInMilliseconds"]
+            .as_u64()
+            .unwrap()
+            >= 100
+    );
     // Two unnamed runs get different ARNs.
     let r2 = t
-        .ok("StartSyncExecution", json!({"stateMachineArn": ex, "name": "n"}))
+        .ok(
+            "StartSyncExecution",
+            json!({"stateMachineArn": ex, "name": "n"}),
+        )
         .await;
     let r3 = t
-        .ok("StartSyncExecution", json!({"stateMachineArn": ex, "name": "n"}))
+        .ok(
+            "StartSyncExecution",
+            json!({"stateMachineArn": ex, "name": "n"}),
+        )
         .await;
     assert_ne!(r2["executionArn"], r3["executionArn"]);
 

@@ -9,12 +9,30 @@ fn arb_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|i| json!(i)),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| json!(f)),
         "[ -~]{0,12}".prop_map(Value::String),
         prop::sample::select(vec![
-            "$", "$.a", "$$", "$$.Execution.Id", "States.Format('{}', $.a)", "{% $x %}",
-            "Pass", "Task", "Choice", "Map", "Parallel", "Wait", "Fail", "Succeed",
-            "arn:aws:states:::lambda:invoke", "JSONata", "JSONPath", "A", "B",
+            "$",
+            "$.a",
+            "$$",
+            "$$.Execution.Id",
+            "States.Format('{}', $.a)",
+            "{% $x %}",
+            "Pass",
+            "Task",
+            "Choice",
+            "Map",
+            "Parallel",
+            "Wait",
+            "Fail",
+            "Succeed",
+            "arn:aws:states:::lambda:invoke",
+            "JSONata",
+            "JSONPath",
+            "A",
+            "B",
         ])
         .prop_map(|s| Value::String(s.to_string())),
     ];
@@ -24,18 +42,49 @@ fn arb_json() -> impl Strategy<Value = Value> {
             prop::collection::vec(
                 (
                     prop::sample::select(vec![
-                        "Type", "Next", "End", "StartAt", "States", "Parameters", "InputPath",
-                        "ResultPath", "OutputPath", "Choices", "Variable", "StringEquals",
-                        "Branches", "ItemProcessor", "Iterator", "Retry", "Catch", "ErrorEquals",
-                        "x.$", "Seconds", "Timestamp", "Resource", "Default", "And", "Not",
-                        "QueryLanguage", "Arguments", "Output", "Assign", "Items", "Condition",
-                        "ItemReader", "ResultWriter", "ItemBatcher", "MaxConcurrency",
+                        "Type",
+                        "Next",
+                        "End",
+                        "StartAt",
+                        "States",
+                        "Parameters",
+                        "InputPath",
+                        "ResultPath",
+                        "OutputPath",
+                        "Choices",
+                        "Variable",
+                        "StringEquals",
+                        "Branches",
+                        "ItemProcessor",
+                        "Iterator",
+                        "Retry",
+                        "Catch",
+                        "ErrorEquals",
+                        "x.$",
+                        "Seconds",
+                        "Timestamp",
+                        "Resource",
+                        "Default",
+                        "And",
+                        "Not",
+                        "QueryLanguage",
+                        "Arguments",
+                        "Output",
+                        "Assign",
+                        "Items",
+                        "Condition",
+                        "ItemReader",
+                        "ResultWriter",
+                        "ItemBatcher",
+                        "MaxConcurrency",
                     ]),
                     inner
                 ),
                 0..6
             )
-            .prop_map(|kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+            .prop_map(|kv| Value::Object(
+                kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+            )),
         ]
     })
 }
@@ -90,14 +139,21 @@ fn deeply_nested_branches_are_rejected_not_overflowed() {
         .unwrap();
     let r = handle.join().expect("no stack overflow");
     let e = r.expect_err("too deep");
-    assert!(e.diagnostics.iter().any(|d| d.message.contains("nested too deeply")));
+    assert!(e
+        .diagnostics
+        .iter()
+        .any(|d| d.message.contains("nested too deeply")));
 }
 
 #[test]
 fn large_definitions_are_handled() {
     let mut states = serde_json::Map::new();
     for i in 0..20_000 {
-        let next = if i + 1 < 20_000 { json!({"Next": format!("S{}", i + 1)}) } else { json!({"End": true}) };
+        let next = if i + 1 < 20_000 {
+            json!({"Next": format!("S{}", i + 1)})
+        } else {
+            json!({"End": true})
+        };
         let mut s = json!({"Type": "Pass"});
         for (k, v) in next.as_object().unwrap() {
             s[k] = v.clone();

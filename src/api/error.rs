@@ -166,7 +166,9 @@ mod tests {
 
     #[test]
     fn json_shape_and_header() {
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let e = ApiError::bad_request("StateMachineDoesNotExist", "State Machine Does Not Exist");
         let r = e.json10();
         assert_eq!(r.status(), 400);
@@ -178,9 +180,15 @@ mod tests {
 
     #[test]
     fn s3_document_escapes_and_head_has_no_body() {
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        let e = ApiError::new(StatusCode::NOT_FOUND, "NoSuchKey", "The specified key does not exist.")
-            .with_s3("Key", "a<b>&c");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let e = ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NoSuchKey",
+            "The specified key does not exist.",
+        )
+        .with_s3("Key", "a<b>&c");
         let text = rt.block_on(body_text(e.s3_xml("req1", false)));
         assert!(text.contains("<Code>NoSuchKey</Code>"), "{text}");
         assert!(text.contains("<Key>a&lt;b&gt;&amp;c</Key>"), "{text}");

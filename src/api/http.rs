@@ -199,7 +199,10 @@ async fn lambda_request(
     headers: &HeaderMap,
     body: Body,
 ) -> (String, Response<Body>) {
-    let limit = state.settings.max_object_bytes.max(lambda::MAX_PAYLOAD_BYTES + 1);
+    let limit = state
+        .settings
+        .max_object_bytes
+        .max(lambda::MAX_PAYLOAD_BYTES + 1);
     let body = match read_body(headers, body, limit).await {
         Ok(b) => b,
         Err(BodyError::TooLarge) => {
@@ -292,11 +295,23 @@ mod tests {
     #[test]
     fn routing() {
         let mut h = HeaderMap::new();
-        assert!(matches!(service_of(&h, "/2015-03-31/functions/x"), Service::Lambda));
-        assert!(matches!(service_of(&h, "/2015-03-31/functions"), Service::Lambda));
-        assert!(matches!(service_of(&h, "/2015-03-31/functionsx"), Service::S3));
+        assert!(matches!(
+            service_of(&h, "/2015-03-31/functions/x"),
+            Service::Lambda
+        ));
+        assert!(matches!(
+            service_of(&h, "/2015-03-31/functions"),
+            Service::Lambda
+        ));
+        assert!(matches!(
+            service_of(&h, "/2015-03-31/functionsx"),
+            Service::S3
+        ));
         assert!(matches!(service_of(&h, "/bucket/key"), Service::S3));
-        h.insert("x-amz-target", "AWSStepFunctions.ListStateMachines".parse().unwrap());
+        h.insert(
+            "x-amz-target",
+            "AWSStepFunctions.ListStateMachines".parse().unwrap(),
+        );
         assert!(matches!(service_of(&h, "/"), Service::StepFunctions(_)));
     }
 }

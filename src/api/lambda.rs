@@ -183,10 +183,7 @@ pub fn configuration(state: &ApiState, spec: &FunctionSpec, meta: Option<&Functi
         }
         .into(),
     );
-    m.insert(
-        "Architectures".into(),
-        json!([c.architecture.as_str()]),
-    );
+    m.insert("Architectures".into(), json!([c.architecture.as_str()]));
     m.insert(
         "EphemeralStorage".into(),
         json!({"Size": c.ephemeral_storage_mb}),
@@ -207,7 +204,11 @@ fn list_functions(
         None => 50,
         Some(v) => match v.parse::<usize>() {
             Ok(n) if (1..=10_000).contains(&n) => n,
-            _ => return Err(invalid(format!("MaxItems must be between 1 and 10000, got {v}"))),
+            _ => {
+                return Err(invalid(format!(
+                    "MaxItems must be between 1 and 10000, got {v}"
+                )))
+            }
         },
     };
     let marker = param("Marker");
@@ -235,7 +236,10 @@ fn list_functions(
 fn get_function(state: &Arc<ApiState>, name: &str) -> Result<Response<Body>, ApiError> {
     let t = target(name)?;
     let f = state.functions_read();
-    let spec = f.registry.get(&t.name).ok_or_else(|| not_found(state, &t.name))?;
+    let spec = f
+        .registry
+        .get(&t.name)
+        .ok_or_else(|| not_found(state, &t.name))?;
     let mut out = Map::new();
     out.insert(
         "Configuration".into(),
@@ -258,7 +262,10 @@ fn get_function(state: &Arc<ApiState>, name: &str) -> Result<Response<Body>, Api
 fn get_configuration(state: &Arc<ApiState>, name: &str) -> Result<Response<Body>, ApiError> {
     let t = target(name)?;
     let f = state.functions_read();
-    let spec = f.registry.get(&t.name).ok_or_else(|| not_found(state, &t.name))?;
+    let spec = f
+        .registry
+        .get(&t.name)
+        .ok_or_else(|| not_found(state, &t.name))?;
     Ok(json_response(
         StatusCode::OK,
         &configuration(state, spec, f.meta.get(&t.name)),
@@ -337,7 +344,9 @@ fn environment(m: &Map<String, Value>) -> Result<Option<Map<String, Value>>, Api
                 }
                 Ok(Some(vars.clone()))
             }
-            Some(_) => Err(invalid("Environment.Variables must be an object of strings")),
+            Some(_) => Err(invalid(
+                "Environment.Variables must be an object of strings",
+            )),
         },
         Some(_) => Err(invalid("Environment must be an object")),
     }
@@ -421,7 +430,9 @@ fn create_function(state: &Arc<ApiState>, body: &[u8]) -> Result<Response<Body>,
         .ok_or_else(|| ApiError::validation("FunctionName is required"))?;
     let role = get_str(&m, "Role")?.ok_or_else(|| ApiError::validation("Role is required"))?;
     if !m.get("Code").is_some_and(Value::is_object) {
-        return Err(ApiError::validation("Code is required (it is ignored: see Handler)"));
+        return Err(ApiError::validation(
+            "Code is required (it is ignored: see Handler)",
+        ));
     }
     let t = target(name)?;
     if !valid_function_name(&t.name) {
@@ -462,7 +473,10 @@ fn create_function(state: &Arc<ApiState>, body: &[u8]) -> Result<Response<Body>,
         .register_spec(spec)
         .map_err(|e| invalid(e.to_string()))?;
     f.meta.insert(t.name.clone(), meta);
-    let spec = f.registry.get(&t.name).ok_or_else(|| not_found(state, &t.name))?;
+    let spec = f
+        .registry
+        .get(&t.name)
+        .ok_or_else(|| not_found(state, &t.name))?;
     let v = configuration(state, spec, f.meta.get(&t.name));
     Ok(json_response(StatusCode::CREATED, &v))
 }
@@ -516,7 +530,12 @@ fn update_configuration(
         role: get_str(&m, "Role")?
             .map(str::to_string)
             .or_else(|| old_meta.as_ref().map(|m| m.role.clone()))
-            .unwrap_or_else(|| format!("arn:aws:iam::{}:role/stepsim-lambda", state.settings.account)),
+            .unwrap_or_else(|| {
+                format!(
+                    "arn:aws:iam::{}:role/stepsim-lambda",
+                    state.settings.account
+                )
+            }),
         description: get_str(&m, "Description")?
             .map(str::to_string)
             .or_else(|| old_meta.as_ref().map(|m| m.description.clone()))
@@ -526,7 +545,10 @@ fn update_configuration(
         revision: old_meta.as_ref().map_or(1, |m| m.revision + 1),
     };
     f.meta.insert(t.name.clone(), meta);
-    let spec = f.registry.get(&t.name).ok_or_else(|| not_found(state, &t.name))?;
+    let spec = f
+        .registry
+        .get(&t.name)
+        .ok_or_else(|| not_found(state, &t.name))?;
     let v = configuration(state, spec, f.meta.get(&t.name));
     Ok(json_response(StatusCode::OK, &v))
 }
@@ -610,7 +632,10 @@ async fn invoke(
         Some(q) => format!("{}:{q}", t.name),
         None => t.name.clone(),
     };
-    let seed = crate::rng::derive_seed(state.settings.seed, &format!("lambda:{}", state.next_nonce()));
+    let seed = crate::rng::derive_seed(
+        state.settings.seed,
+        &format!("lambda:{}", state.next_nonce()),
+    );
     let pending = runner::invoke_function(state.clone(), reference, payload, wall_now(), seed);
     if invocation_type == "Event" {
         // Queued: the invocation runs in the background, as an asynchronous invoke does.
@@ -645,8 +670,10 @@ async fn invoke(
             if let Some((status, code, message)) = service_error(&f.cause) {
                 return Err(ApiError::new(status, code, message));
             }
-            r.headers_mut()
-                .insert("x-amz-function-error", HeaderValue::from_static("Unhandled"));
+            r.headers_mut().insert(
+                "x-amz-function-error",
+                HeaderValue::from_static("Unhandled"),
+            );
             *r.body_mut() = Body::from(f.cause);
             Ok(r)
         }

@@ -160,7 +160,9 @@ mod tests {
         assert!(name_problem(&"a".repeat(80)).is_none());
         assert!(name_problem(&"a".repeat(81)).is_some());
         assert!(name_problem("").is_some());
-        for bad in ["a b", "a/b", "a:b", "a*", "a\u{7}", "a\u{85}", "x{y}", "a$b", "a\tb"] {
+        for bad in [
+            "a b", "a/b", "a:b", "a*", "a\u{7}", "a\u{85}", "x{y}", "a$b", "a\tb",
+        ] {
             assert!(name_problem(bad).is_some(), "{bad:?}");
         }
         let e = check_name("a b").unwrap_err();
@@ -171,10 +173,7 @@ mod tests {
     fn arns() {
         let arn = "arn:aws:states:us-east-1:211125778552:stateMachine:team2-COSMIC-AI-7078ea12";
         assert_eq!(state_machine_name(arn).unwrap(), "team2-COSMIC-AI-7078ea12");
-        assert_eq!(
-            state_machine_name("nope").unwrap_err().code,
-            "InvalidArn"
-        );
+        assert_eq!(state_machine_name("nope").unwrap_err().code, "InvalidArn");
         assert_eq!(
             state_machine_name("arn:aws:states:us-east-1:1:execution:a:b")
                 .unwrap_err()

@@ -522,7 +522,10 @@ pub fn execution_options(
     let identity = match kind {
         ExecutionType::Standard => format!("{}:{execution_name}", opts.state_machine_arn()),
         ExecutionType::Express => {
-            format!("{}:express:{execution_name}:{nonce}", opts.state_machine_arn())
+            format!(
+                "{}:express:{execution_name}:{nonce}",
+                opts.state_machine_arn()
+            )
         }
     };
     opts.seed = execution_seed(state.settings.seed, &identity);
@@ -587,7 +590,12 @@ mod tests {
         let types: Vec<_> = fin.history.iter().map(|e| e.event_type).collect();
         assert_eq!(
             types,
-            ["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "ExecutionAborted"]
+            [
+                "ExecutionStarted",
+                "TaskStateEntered",
+                "TaskScheduled",
+                "ExecutionAborted"
+            ]
         );
         let last = fin.history.last().unwrap();
         assert_eq!((last.id, last.previous_event_id), (4, 3));
@@ -617,7 +625,10 @@ mod tests {
         let at = start + chrono::Duration::seconds(4);
         abort(&mut fin, &StopRequest::default(), Some(at));
         let types: Vec<_> = fin.history.iter().map(|e| e.event_type).collect();
-        assert_eq!(types, ["ExecutionStarted", "WaitStateEntered", "ExecutionAborted"]);
+        assert_eq!(
+            types,
+            ["ExecutionStarted", "WaitStateEntered", "ExecutionAborted"]
+        );
         assert_eq!(fin.stop, at);
         assert!(fin.output.is_none());
     }

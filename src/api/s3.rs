@@ -55,7 +55,10 @@ impl<'a> S3Request<'a> {
             .filter(|b| !b.is_empty());
         let path = path.strip_prefix('/').unwrap_or(path);
         let (bucket, key) = match virtual_bucket {
-            Some(b) => (Some(b.to_string()), (!path.is_empty()).then(|| decode(path)).transpose()?),
+            Some(b) => (
+                Some(b.to_string()),
+                (!path.is_empty()).then(|| decode(path)).transpose()?,
+            ),
             None => match path.split_once('/') {
                 None if path.is_empty() => (None, None),
                 None => (Some(decode(path)?), None),
@@ -255,18 +258,22 @@ pub async fn handle(
             let source = req.header("x-amz-copy-source").unwrap_or_default();
             let source = source.split('?').next().unwrap_or_default();
             let source = percent_decode(source).ok_or_else(|| {
-                ApiError::bad_request("InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
+                ApiError::bad_request(
+                    "InvalidArgument",
+                    "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+                )
             })?;
-            let (src_bucket, src_key) = source
-                .trim_start_matches('/')
-                .split_once('/')
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "InvalidArgument",
-                        "Copy Source must mention the source bucket and key: \
+            let (src_bucket, src_key) =
+                source
+                    .trim_start_matches('/')
+                    .split_once('/')
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "InvalidArgument",
+                            "Copy Source must mention the source bucket and key: \
                          sourcebucket/sourcekey",
-                    )
-                })?;
+                        )
+                    })?;
             let (_, data) = store.get(src_bucket, src_key).await.map_err(store_error)?;
             let info = store
                 .put(bucket, key, data, wall_now())
@@ -299,9 +306,7 @@ pub async fn handle(
                     let part = data.slice(first as usize..=last as usize);
                     let mut r = Response::new(Body::from(part));
                     *r.status_mut() = StatusCode::PARTIAL_CONTENT;
-                    if let Ok(v) =
-                        HeaderValue::from_str(&format!("bytes {first}-{last}/{total}"))
-                    {
+                    if let Ok(v) = HeaderValue::from_str(&format!("bytes {first}-{last}/{total}")) {
                         r.headers_mut().insert("content-range", v);
                     }
                     r
@@ -333,7 +338,11 @@ pub async fn handle(
                  GetObject, HeadObject, DeleteObject, DeleteObjects, ListObjects and \
                  ListObjectsV2; not {} {}",
                 req.method,
-                if req.key.is_some() { "on an object" } else { "on a bucket" }
+                if req.key.is_some() {
+                    "on an object"
+                } else {
+                    "on a bucket"
+                }
             ),
         )),
     }
@@ -410,7 +419,9 @@ pub fn decode_aws_chunked(body: &[u8]) -> Result<Vec<u8>, String> {
             return Ok(out);
         }
         let end = at.checked_add(size).ok_or("chunk size overflows")?;
-        let chunk = body.get(at..end).ok_or("a chunk is shorter than its size")?;
+        let chunk = body
+            .get(at..end)
+            .ok_or("a chunk is shorter than its size")?;
         out.extend_from_slice(chunk);
         if body.get(end..end + 2) != Some(b"\r\n") {
             return Err("a chunk does not end with CRLF".to_string());
@@ -449,25 +460,32 @@ async fn list_objects(
     let max_keys = match req.param("max-keys") {
         None => None,
         Some(v) => Some(v.parse::<usize>().map_err(|_| {
-            ApiError::bad_request("InvalidArgument", "Provided max-keys not an integer or within integer range")
-                .with_s3("ArgumentName", "max-keys")
-                .with_s3("ArgumentValue", v)
+            ApiError::bad_request(
+                "InvalidArgument",
+                "Provided max-keys not an integer or within integer range",
+            )
+            .with_s3("ArgumentName", "max-keys")
+            .with_s3("ArgumentValue", v)
         })?),
     };
     let url = match req.param("encoding-type") {
         None => false,
         Some("url") => true,
         Some(other) => {
-            return Err(
-                ApiError::bad_request("InvalidArgument", "Invalid Encoding Method specified in Request")
-                    .with_s3("ArgumentName", "encoding-type")
-                    .with_s3("ArgumentValue", other),
+            return Err(ApiError::bad_request(
+                "InvalidArgument",
+                "Invalid Encoding Method specified in Request",
             )
+            .with_s3("ArgumentName", "encoding-type")
+            .with_s3("ArgumentValue", other))
         }
     };
     let enc = |s: &str| if url { url_encode(s) } else { s.to_string() };
     let prefix = req.param("prefix").unwrap_or_default().to_string();
-    let delimiter = req.param("delimiter").filter(|d| !d.is_empty()).map(str::to_string);
+    let delimiter = req
+        .param("delimiter")
+        .filter(|d| !d.is_empty())
+        .map(str::to_string);
     let continuation = if v2 {
         req.param("continuation-token").map(str::to_string)
     } else {
@@ -487,11 +505,7 @@ async fn list_objects(
         start_after: start_after.clone(),
         max_keys,
     };
-    let page = state
-        .store
-        .list(bucket, &list)
-        .await
-        .map_err(store_error)?;
+    let page = state.store.list(bucket, &list).await.map_err(store_error)?;
     let mut doc = format!("{XML_HEAD}<ListBucketResult xmlns=\"{XMLNS}\">");
     push_element(&mut doc, "Name", bucket);
     push_element(&mut doc, "Prefix", &enc(&prefix));
@@ -519,7 +533,11 @@ async fn list_objects(
             push_element(&mut doc, "StartAfter", &enc(s));
         }
     } else {
-        push_element(&mut doc, "Marker", &enc(start_after.as_deref().unwrap_or("")));
+        push_element(
+            &mut doc,
+            "Marker",
+            &enc(start_after.as_deref().unwrap_or("")),
+        );
         if page.is_truncated {
             // The greatest key or common prefix of the page, as S3 reports it.
             let last_key = page.objects.last().map(|o| o.key.as_str());
@@ -579,7 +597,9 @@ fn xml_unescape(s: &str) -> String {
             "gt" => Some('>'),
             "quot" => Some('"'),
             "apos" => Some('\''),
-            e if e.starts_with("#x") => u32::from_str_radix(&e[2..], 16).ok().and_then(char::from_u32),
+            e if e.starts_with("#x") => u32::from_str_radix(&e[2..], 16)
+                .ok()
+                .and_then(char::from_u32),
             e if e.starts_with('#') => e[1..].parse().ok().and_then(char::from_u32),
             _ => None,
         };
@@ -674,12 +694,16 @@ mod tests {
         let h = HeaderMap::new();
         let q = Vec::new();
         let m = Method::GET;
-        let r = S3Request::new(&m, Some("127.0.0.1:8083"), "/b/results/a%20b.json", &q, &h).unwrap();
+        let r =
+            S3Request::new(&m, Some("127.0.0.1:8083"), "/b/results/a%20b.json", &q, &h).unwrap();
         assert_eq!(r.bucket.as_deref(), Some("b"));
         assert_eq!(r.key.as_deref(), Some("results/a b.json"));
         assert_eq!(r.operation(), "GetObject");
         let r = S3Request::new(&m, Some("b.localhost:8083"), "/k", &q, &h).unwrap();
-        assert_eq!((r.bucket.as_deref(), r.key.as_deref()), (Some("b"), Some("k")));
+        assert_eq!(
+            (r.bucket.as_deref(), r.key.as_deref()),
+            (Some("b"), Some("k"))
+        );
         let r = S3Request::new(&m, None, "/", &q, &h).unwrap();
         assert_eq!(r.operation(), "ListBuckets");
         let q2 = vec![("list-type".to_string(), "2".to_string())];

@@ -243,7 +243,8 @@ fn compile_definition(text: &str) -> Result<Plan, ApiError> {
         )));
     }
     let (machine, diagnostics) = asl::check_str(text);
-    let invalid = |d: InvalidDefinition| ApiError::bad_request("InvalidDefinition", d.aws_message());
+    let invalid =
+        |d: InvalidDefinition| ApiError::bad_request("InvalidDefinition", d.aws_message());
     let machine = match machine {
         Some(m) if diagnostics.is_empty() => m,
         _ => return Err(invalid(InvalidDefinition { diagnostics })),
@@ -339,7 +340,10 @@ fn describe_state_machine(state: &Arc<ApiState>, req: &Req) -> Result<Value, Api
     let arn = req.str("stateMachineArn")?;
     names::state_machine_name(arn)?;
     let reg = state.registry();
-    let m = reg.machines.get(arn).ok_or_else(|| machine_not_found(arn))?;
+    let m = reg
+        .machines
+        .get(arn)
+        .ok_or_else(|| machine_not_found(arn))?;
     let v = &m.version;
     Ok(json!({
         "stateMachineArn": v.arn,
@@ -1051,7 +1055,11 @@ async fn test_state(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError>
             (st.clone(), m.get("QueryLanguage").cloned())
         }
         (Value::Object(m), _) => (m.clone(), None),
-        _ => return Err(invalid("SCHEMA_VALIDATION_FAILED: a state is a JSON object".into())),
+        _ => {
+            return Err(invalid(
+                "SCHEMA_VALIDATION_FAILED: a state is a JSON object".into(),
+            ))
+        }
     };
     let (normal, caught) = targets(&st);
     let mut name = "TestState".to_string();
@@ -1128,7 +1136,12 @@ async fn test_state(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError>
             }
             m.insert(
                 "status".into(),
-                if via_catch { "CAUGHT_ERROR" } else { "SUCCEEDED" }.into(),
+                if via_catch {
+                    "CAUGHT_ERROR"
+                } else {
+                    "SUCCEEDED"
+                }
+                .into(),
             );
         }
         _ => {
@@ -1169,7 +1182,10 @@ mod tests {
         assert_eq!(r.opt_bool("b").unwrap(), Some(true));
         assert_eq!(r.str("bad").unwrap_err().code, "SerializationException");
         assert_eq!(r.str("missing").unwrap_err().code, "ValidationException");
-        assert_eq!(r.opt_int("n", 0, 1).unwrap_err().code, "ValidationException");
+        assert_eq!(
+            r.opt_int("n", 0, 1).unwrap_err().code,
+            "ValidationException"
+        );
         assert_eq!(
             Req::parse(b"[1]").err().unwrap().code,
             "SerializationException"
@@ -1199,7 +1215,11 @@ mod tests {
     fn invalid_definitions_carry_the_validators_messages() {
         let e = compile_definition(r#"{"StartAt": "Nope", "States": {}}"#).unwrap_err();
         assert_eq!(e.code, "InvalidDefinition");
-        assert!(e.message.starts_with("Invalid State Machine Definition: '"), "{}", e.message);
+        assert!(
+            e.message.starts_with("Invalid State Machine Definition: '"),
+            "{}",
+            e.message
+        );
         assert!(e.message.contains("MISSING_TRANSITION_TARGET") || e.message.contains("SCHEMA"));
     }
 

@@ -82,7 +82,8 @@ impl TestServer {
 
     /// Creates a state machine and returns its ARN.
     pub async fn create_machine(&self, name: &str, definition: &Value) -> String {
-        self.create_machine_typed(name, definition, "STANDARD").await
+        self.create_machine_typed(name, definition, "STANDARD")
+            .await
     }
 
     pub async fn create_machine_typed(&self, name: &str, definition: &Value, ty: &str) -> String {
