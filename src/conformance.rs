@@ -558,9 +558,64 @@ impl Score {
     }
 }
 
+/// The world `stepsim test` runs cases in: the simulated Lambda service with the case's
+/// functions (built from their recorded Python source by [`crate::handlers::builtin`]), and an
+/// in-memory S3 holding the case's buckets and objects, as account 111111111111 in us-east-1.
+pub struct SimCaseWorld;
+
+impl CaseWorld for SimCaseWorld {
+    fn build<'a>(
+        &'a self,
+        case: &'a Case,
+        clock: Rc<dyn Clock>,
+    ) -> LocalBoxFuture<'a, Result<Rc<dyn TaskInvoker>, String>> {
+        Box::pin(async move {
+            let mut functions = crate::sim::FunctionRegistry::new();
+            if let Some(lambdas) = case.doc["lambdas"].as_object() {
+                for (name, entry) in lambdas {
+                    let spec = crate::handlers::builtin::corpus_function(name, entry)?;
+                    functions.register_spec(spec).map_err(|e| e.to_string())?;
+                }
+            }
+            let store = crate::storage::Store::memory();
+            let now = clock.now();
+            for b in case.doc["s3_buckets"].as_array().into_iter().flatten() {
+                if let Some(b) = b.as_str() {
+                    store.create_bucket(b).await.map_err(|e| e.to_string())?;
+                }
+            }
+            for o in case.doc["s3_objects"].as_array().into_iter().flatten() {
+                let (Some(bucket), Some(key)) = (o["bucket"].as_str(), o["key"].as_str()) else {
+                    return Err("an s3_objects entry lacks bucket or key".into());
+                };
+                let body = match &o["body"] {
+                    Value::String(s) => s.clone().into_bytes(),
+                    other => other.to_string().into_bytes(),
+                };
+                let _ = store.create_bucket(bucket).await;
+                store
+                    .put(bucket, key, body.into(), now)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            let world = crate::sim::World::builder()
+                .seed(0)
+                .clock(clock)
+                .store(store)
+                .functions(functions)
+                .account("111111111111")
+                .region("us-east-1")
+                .log_capture(crate::sim::LogCapture::Off)
+                .build()
+                .map_err(|e| e.to_string())?;
+            Ok(Rc::new(world) as Rc<dyn TaskInvoker>)
+        })
+    }
+}
+
 /// The world `stepsim test` runs cases in.
 pub fn corpus_world() -> Box<dyn CaseWorld> {
-    Box::new(NoWorld)
+    Box::new(SimCaseWorld)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! | interpreter  | [`engine`]                               |
 //! | world model  | [`sim`], [`storage`]                     |
 //! | workloads    | [`handlers`]                             |
-//! | applications | [`sweep`], [`conformance`], [`api`], [`cli`] |
+//! | applications | [`project`] (shared by the others), [`sweep`], [`conformance`], [`api`], [`cli`] |
 //!
 //! See `DESIGN.md` in the project's shared folder for the reasoning behind the layers.
 
@@ -22,6 +22,8 @@ pub mod sim;
 pub mod storage;
 
 pub mod handlers;
+
+pub mod project;
 
 pub mod api;
 pub mod cli;

@@ -172,6 +172,60 @@ struct StoreInner {
     written: Mutex<BTreeMap<String, WrittenMeta>>,
 }
 
+/// Runs one object_store operation. Memory and folder stores run it in place. A real S3 store
+/// needs network I/O, which the simulation's paused clock must not run past: the request runs
+/// on a separate I/O runtime, awaited through `spawn_blocking`, and tokio does not auto-advance
+/// a paused clock while a blocking task is outstanding. So virtual time stands still while a
+/// request is in flight, as it should (its modelled latency is charged separately).
+async fn call<T, Fut>(
+    objects: &Arc<dyn ObjectStore>,
+    remote: bool,
+    op: impl FnOnce(Arc<dyn ObjectStore>) -> Fut,
+) -> object_store::Result<T>
+where
+    T: Send + 'static,
+    Fut: std::future::Future<Output = object_store::Result<T>> + Send + 'static,
+{
+    let fut = op(objects.clone());
+    if !remote {
+        return fut.await;
+    }
+    #[cfg(feature = "s3")]
+    {
+        let handle = io_runtime().map_err(|e| object_store::Error::Generic {
+            store: "stepsim",
+            source: e.into(),
+        })?;
+        match tokio::task::spawn_blocking(move || handle.block_on(fut)).await {
+            Ok(r) => r,
+            Err(e) => Err(object_store::Error::Generic {
+                store: "stepsim",
+                source: Box::new(e),
+            }),
+        }
+    }
+    #[cfg(not(feature = "s3"))]
+    fut.await
+}
+
+/// The process-wide runtime that performs real S3 requests.
+#[cfg(feature = "s3")]
+fn io_runtime() -> Result<tokio::runtime::Handle, String> {
+    static IO: std::sync::OnceLock<Result<tokio::runtime::Runtime, String>> =
+        std::sync::OnceLock::new();
+    IO.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("stepsim-s3-io")
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the S3 I/O runtime: {e}"))
+    })
+    .as_ref()
+    .map(|rt| rt.handle().clone())
+    .map_err(Clone::clone)
+}
+
 /// The S3 object store shared by the simulation, handlers and the API server. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -327,6 +381,15 @@ impl Store {
         &self.inner.spec
     }
 
+    /// Whether operations reach a real S3 endpoint over the network.
+    fn remote(&self) -> bool {
+        match &self.inner.backend {
+            #[cfg(feature = "s3")]
+            Backend::S3 => true,
+            _ => false,
+        }
+    }
+
     /// Creates a bucket. Creating one that exists is not an error (as in us-east-1).
     pub async fn create_bucket(&self, bucket: &str) -> Result<(), StoreError> {
         validate_bucket(bucket)?;
@@ -356,8 +419,11 @@ impl Store {
                 // A simulated bucket on real S3 is a top-level prefix: it exists once it holds
                 // an object.
                 let prefix = Path::from(bucket);
-                let mut stream = self.inner.objects.list(Some(&prefix));
-                let first = stream.try_next().await.map_err(backend_err)?;
+                let first = call(&self.inner.objects, true, move |os| async move {
+                    os.list(Some(&prefix)).try_next().await
+                })
+                .await
+                .map_err(backend_err)?;
                 Ok(first.is_some())
             }
         }
@@ -369,12 +435,11 @@ impl Store {
         match &self.inner.backend {
             Backend::Memory => {}
             _ => {
-                let listed = self
-                    .inner
-                    .objects
-                    .list_with_delimiter(None)
-                    .await
-                    .map_err(backend_err)?;
+                let listed = call(&self.inner.objects, self.remote(), |os| async move {
+                    os.list_with_delimiter(None).await
+                })
+                .await
+                .map_err(backend_err)?;
                 for p in listed.common_prefixes {
                     let name = p.as_ref().to_string();
                     if validate_bucket(&name).is_ok() {
@@ -409,11 +474,12 @@ impl Store {
         let path = object_path(bucket, key)?;
         let etag = format!("\"{}\"", hex(&Md5::digest(&body)));
         let size = body.len() as u64;
-        self.inner
-            .objects
-            .put(&path, PutPayload::from(body))
-            .await
-            .map_err(backend_err)?;
+        let put_path = path.clone();
+        call(&self.inner.objects, self.remote(), move |os| async move {
+            os.put(&put_path, PutPayload::from(body)).await
+        })
+        .await
+        .map_err(backend_err)?;
         lock(&self.inner.written).insert(
             path.as_ref().to_string(),
             WrittenMeta {
@@ -433,26 +499,33 @@ impl Store {
     pub async fn get(&self, bucket: &str, key: &str) -> Result<(ObjectInfo, Bytes), StoreError> {
         self.require_bucket(bucket).await?;
         let path = object_path(bucket, key)?;
-        let got = match self.inner.objects.get(&path).await {
-            Ok(g) => g,
-            Err(object_store::Error::NotFound { .. }) => {
-                return Err(StoreError::NoSuchKey {
-                    bucket: bucket.to_string(),
-                    key: key.to_string(),
-                })
-            }
-            Err(e) => return Err(backend_err(e)),
-        };
-        let meta = got.meta.clone();
-        let body = got.bytes().await.map_err(backend_err)?;
-        Ok((self.info_for(key, &meta), body))
+        let get_path = path.clone();
+        let got = call(&self.inner.objects, self.remote(), move |os| async move {
+            let g = os.get(&get_path).await?;
+            let meta = g.meta.clone();
+            Ok((meta, g.bytes().await?))
+        })
+        .await;
+        match got {
+            Ok((meta, body)) => Ok((self.info_for(key, &meta), body)),
+            Err(object_store::Error::NotFound { .. }) => Err(StoreError::NoSuchKey {
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+            }),
+            Err(e) => Err(backend_err(e)),
+        }
     }
 
     /// Reads an object's metadata.
     pub async fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError> {
         self.require_bucket(bucket).await?;
         let path = object_path(bucket, key)?;
-        match self.inner.objects.head(&path).await {
+        let head_path = path.clone();
+        match call(&self.inner.objects, self.remote(), move |os| async move {
+            os.head(&head_path).await
+        })
+        .await
+        {
             Ok(meta) => Ok(self.info_for(key, &meta)),
             Err(object_store::Error::NotFound { .. }) => Err(StoreError::NoSuchKey {
                 bucket: bucket.to_string(),
@@ -466,7 +539,12 @@ impl Store {
     pub async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
         self.require_bucket(bucket).await?;
         let path = object_path(bucket, key)?;
-        match self.inner.objects.delete(&path).await {
+        let delete_path = path.clone();
+        match call(&self.inner.objects, self.remote(), move |os| async move {
+            os.delete(&delete_path).await
+        })
+        .await
+        {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(backend_err(e)),
         }
@@ -492,11 +570,10 @@ impl Store {
         } else {
             Path::from(bucket)
         };
-        let metas: Vec<object_store::ObjectMeta> = self
-            .inner
-            .objects
-            .list(Some(&list_root))
-            .try_collect()
+        let metas: Vec<object_store::ObjectMeta> =
+            call(&self.inner.objects, self.remote(), move |os| async move {
+                os.list(Some(&list_root)).try_collect().await
+            })
             .await
             .map_err(backend_err)?;
         let mut entries: Vec<(String, object_store::ObjectMeta)> = metas

@@ -252,3 +252,26 @@ fn same_seed_same_bytes() {
         serde_json::to_string(&hb).unwrap()
     );
 }
+
+#[test]
+fn inner_scopes_read_outer_variables_and_their_assignments_stay_inside() {
+    // Recorded on AWS (test_parallel_catch_error[..VARIABLE_SAMPLING]): a branch may assign a
+    // name the outer scope assigned; the outer value is unchanged afterwards.
+    let out = run(
+        json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Assign": {"x": "outer"}, "Next": "P"},
+            "P": {"Type": "Parallel", "ResultPath": "$.branches", "Next": "After", "Branches": [
+                {"StartAt": "Read", "States": {"Read": {"Type": "Pass",
+                    "Parameters": {"seen.$": "$x"}, "Assign": {"x": "inner"}, "Next": "ReadAgain"},
+                    "ReadAgain": {"Type": "Pass", "Parameters": {"now.$": "$x"}, "End": true}}}
+            ]},
+            "After": {"Type": "Pass", "Parameters": {"x.$": "$x", "branches.$": "$.branches"}, "End": true}
+        }}),
+        json!({}),
+    );
+    assert_eq!(out.status, ExecutionStatus::Succeeded, "{:?}", out.cause);
+    assert_eq!(
+        out.output,
+        Some(json!({"x": "outer", "branches": [{"now": "inner"}]}))
+    );
+}

@@ -287,17 +287,62 @@ fn create_state_machine(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiEr
     let tracing = req
         .opt_object("tracingConfiguration")?
         .map_or_else(default_tracing, |m| Value::Object(m.clone()));
-    check_name(name)?;
-    let plan = compile_definition(definition)?;
+    let (arn, created) = create_machine(
+        state,
+        MachineSpec {
+            name,
+            definition,
+            role_arn,
+            kind,
+            logging,
+            tracing,
+        },
+    )?;
+    Ok(json!({"stateMachineArn": arn, "creationDate": ts(created)}))
+}
+
+/// What CreateStateMachine needs.
+#[derive(Debug, Clone)]
+pub struct MachineSpec<'a> {
+    pub name: &'a str,
+    pub definition: &'a str,
+    pub role_arn: &'a str,
+    pub kind: ExecutionType,
+    pub logging: Value,
+    pub tracing: Value,
+}
+
+impl<'a> MachineSpec<'a> {
+    /// A Standard machine with logging and tracing off.
+    pub fn standard(name: &'a str, definition: &'a str, role_arn: &'a str) -> Self {
+        MachineSpec {
+            name,
+            definition,
+            role_arn,
+            kind: ExecutionType::Standard,
+            logging: default_logging(),
+            tracing: default_tracing(),
+        }
+    }
+}
+
+/// Creates a state machine (or finds the identical one): its ARN and creation date.
+pub fn create_machine(
+    state: &ApiState,
+    spec: MachineSpec<'_>,
+) -> Result<(String, SimTime), ApiError> {
+    check_name(spec.name)?;
+    let plan = compile_definition(spec.definition)?;
     let s = &state.settings;
-    let arn = names::state_machine_arn(&s.region, &s.account, name);
+    let arn = names::state_machine_arn(&s.region, &s.account, spec.name);
     let now = wall_now();
     let mut reg = state.registry();
     if let Some(existing) = reg.machines.get(&arn) {
         let v = &existing.version;
         // Creating the same machine twice is idempotent, as on AWS.
-        if v.definition == definition && v.role_arn == role_arn && v.kind == kind {
-            return Ok(json!({"stateMachineArn": arn, "creationDate": ts(existing.created)}));
+        if v.definition == spec.definition && v.role_arn == spec.role_arn && v.kind == spec.kind
+        {
+            return Ok((arn, existing.created));
         }
         return Err(ApiError::bad_request(
             "StateMachineAlreadyExists",
@@ -306,15 +351,15 @@ fn create_state_machine(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiEr
     }
     let version = MachineVersion {
         arn: arn.clone(),
-        name: name.to_string(),
-        definition: definition.to_string(),
-        role_arn: role_arn.to_string(),
-        kind,
+        name: spec.name.to_string(),
+        definition: spec.definition.to_string(),
+        role_arn: spec.role_arn.to_string(),
+        kind: spec.kind,
         plan: Arc::new(plan),
         revision_id: state.new_id(),
         updated: now,
-        logging,
-        tracing,
+        logging: spec.logging,
+        tracing: spec.tracing,
     };
     reg.machines.insert(
         arn.clone(),
@@ -323,7 +368,7 @@ fn create_state_machine(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiEr
             created: now,
         },
     );
-    Ok(json!({"stateMachineArn": arn, "creationDate": ts(now)}))
+    Ok((arn, now))
 }
 
 fn machine(state: &ApiState, arn: &str) -> Result<Arc<MachineVersion>, ApiError> {

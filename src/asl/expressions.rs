@@ -420,7 +420,14 @@ pub fn is_valid_variable_name(name: &str) -> bool {
         && name.chars().count() <= 80
 }
 
-/// Checks the syntax of a JSONata expression.
-fn jsonata_syntax(_inner: &str) -> Result<(), String> {
-    Ok(())
+/// Checks the syntax of a JSONata expression; errors give the position inside it.
+fn jsonata_syntax(inner: &str) -> Result<(), String> {
+    query::jsonata::Expression::parse(inner)
+        .map(|_| ())
+        .map_err(|e| {
+            format!(
+                "{} (at character {} of the expression)",
+                e.message, e.position
+            )
+        })
 }

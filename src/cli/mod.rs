@@ -6,7 +6,9 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod run;
 pub mod serve;
+pub mod sweep;
 pub mod test;
 pub mod validate;
 
@@ -30,11 +32,11 @@ pub enum Command {
     /// Check state machine definitions and report every problem found.
     Validate(ValidateArgs),
     /// Run one execution of a state machine.
-    Run(PendingArgs),
+    Run(run::RunArgs),
     /// Run a conformance corpus and score it.
     Test(test::TestArgs),
     /// Run a parameter sweep and write reports.
-    Sweep(PendingArgs),
+    Sweep(sweep::SweepArgs),
     /// Serve the Step Functions, Lambda and S3 APIs on localhost.
     Serve(serve::ServeArgs),
 }
@@ -48,13 +50,6 @@ pub struct ValidateArgs {
     /// Print one JSON document instead of text.
     #[arg(long)]
     pub json: bool,
-}
-
-/// Arguments accepted by subcommands that are not built yet.
-#[derive(Debug, clap::Args)]
-pub struct PendingArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub rest: Vec<String>,
 }
 
 /// Parses the process arguments and runs the subcommand. Returns the exit code.
@@ -74,14 +69,9 @@ pub fn main() -> i32 {
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Validate(args) => validate::run(args),
-        Command::Run(_) => not_built("run"),
+        Command::Run(args) => run::run(args),
         Command::Test(args) => test::run(args),
-        Command::Sweep(_) => not_built("sweep"),
+        Command::Sweep(args) => sweep::run(args),
         Command::Serve(args) => serve::run(args),
     }
-}
-
-fn not_built(name: &str) -> i32 {
-    eprintln!("stepsim {name}: this subcommand is not built yet.");
-    EXIT_USAGE
 }

@@ -7,9 +7,11 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::api::sfn::{create_machine, MachineSpec};
 use crate::api::{check_time_scale, Server, ServerConfig};
 use crate::handlers::default_catalog;
-use crate::sim::FunctionRegistry;
+use crate::project::Project;
+use crate::sim::{FunctionRegistry, FunctionSpec};
 use crate::storage::Store;
 
 use super::{EXIT_OK, EXIT_USAGE};
@@ -23,7 +25,12 @@ pub struct ServeArgs {
     /// The port to listen on (0 picks a free one and prints it).
     #[arg(long, default_value_t = 8083)]
     pub port: u16,
-    /// A functions file (TOML) binding Lambda function names to built-in handlers.
+    /// A project folder (repeatable): its functions are served, its seed objects are put into
+    /// S3, and its state machine is created under the project's name.
+    #[arg(long = "project", value_name = "DIR")]
+    pub projects: Vec<PathBuf>,
+    /// A functions file (TOML) binding Lambda function names to built-in handlers (added
+    /// after the projects' functions, replacing those of the same name).
     #[arg(long, value_name = "FILE")]
     pub functions: Option<PathBuf>,
     /// The S3 store: `memory`, `dir:PATH` (each bucket a subfolder) or `s3://BUCKET?endpoint=URL`.
@@ -67,12 +74,28 @@ fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("{host} resolves to no address"))
 }
 
-fn config(args: &ServeArgs) -> Result<ServerConfig, String> {
+fn load_projects(args: &ServeArgs) -> Result<Vec<Project>, String> {
+    args.projects
+        .iter()
+        .map(|p| Project::load(p).map_err(|e| e.to_string()))
+        .collect()
+}
+
+fn config(args: &ServeArgs, projects: &[Project]) -> Result<ServerConfig, String> {
     let catalog = default_catalog();
-    let functions = match &args.functions {
-        Some(path) => FunctionRegistry::load(path, &catalog).map_err(|e| e.to_string())?,
-        None => FunctionRegistry::new(),
+    let mut functions = FunctionRegistry::new();
+    let extra = match &args.functions {
+        Some(path) => Some(FunctionRegistry::load(path, &catalog).map_err(|e| e.to_string())?),
+        None => None,
     };
+    let sources = projects.iter().map(|p| &p.functions).chain(extra.as_ref());
+    for registry in sources {
+        for spec in registry.iter() {
+            functions
+                .register_spec(FunctionSpec::clone(spec))
+                .map_err(|e| e.to_string())?;
+        }
+    }
     let store = Store::open(&args.store).map_err(|e| e.to_string())?;
     let time_scale = args.time_scale.map(check_time_scale).transpose()?;
     let mut config = ServerConfig {
@@ -96,7 +119,14 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, String> {
 
 /// Runs `stepsim serve` until Ctrl-C. Returns the exit code.
 pub fn run(args: ServeArgs) -> i32 {
-    let config = match config(&args) {
+    let projects = match load_projects(&args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("stepsim serve: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let config = match config(&args, &projects) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("stepsim serve: {e}");
@@ -119,6 +149,13 @@ pub fn run(args: ServeArgs) -> i32 {
             return EXIT_USAGE;
         }
     }
+    for p in &projects {
+        let now = crate::api::state::wall_now();
+        if let Err(e) = rt.block_on(p.seed(&config.store, now)) {
+            eprintln!("stepsim serve: project {}: {e}", p.name);
+            return EXIT_USAGE;
+        }
+    }
     let addr = match resolve(&args.host, args.port) {
         Ok(a) => a,
         Err(e) => {
@@ -134,6 +171,18 @@ pub fn run(args: ServeArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
+    let role = format!("arn:aws:iam::{}:role/stepsim", args.account);
+    let mut machines = Vec::new();
+    for p in &projects {
+        let spec = MachineSpec::standard(&p.name, &p.definition_text, &role);
+        match create_machine(server.state(), spec) {
+            Ok((arn, _)) => machines.push(arn),
+            Err(e) => {
+                eprintln!("stepsim serve: project {}: {e}", p.name);
+                return EXIT_USAGE;
+            }
+        }
+    }
     let endpoint = server.endpoint();
     println!("stepsim serve: Step Functions, Lambda and S3 APIs on {endpoint}");
     println!(
@@ -148,6 +197,9 @@ pub fn run(args: ServeArgs) -> i32 {
         );
     }
     println!("  {summary}");
+    for arn in &machines {
+        println!("  state machine {arn}");
+    }
     println!(
         "  boto3: boto3.client('stepfunctions', endpoint_url='{endpoint}', region_name='{}')",
         args.region
@@ -195,13 +247,13 @@ mod tests {
     fn defaults_and_checks() {
         let cli = Cli::try_parse_from(["serve"]).unwrap();
         assert_eq!((cli.args.host.as_str(), cli.args.port), ("127.0.0.1", 8083));
-        let c = config(&cli.args).unwrap();
+        let c = config(&cli.args, &[]).unwrap();
         assert!(c.time_scale.is_none() && c.log_requests);
         let cli = Cli::try_parse_from(["serve", "--time-scale", "0"]).unwrap();
-        assert!(config(&cli.args).unwrap_err().contains("time scale"));
+        assert!(config(&cli.args, &[]).unwrap_err().contains("time scale"));
         let cli = Cli::try_parse_from(["serve", "--store", "nope:x"]).unwrap();
-        assert!(config(&cli.args).is_err());
+        assert!(config(&cli.args, &[]).is_err());
         let cli = Cli::try_parse_from(["serve", "--functions", "/no/such/file.toml"]).unwrap();
-        assert!(config(&cli.args).is_err());
+        assert!(config(&cli.args, &[]).is_err());
     }
 }

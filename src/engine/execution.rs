@@ -239,6 +239,44 @@ pub async fn execute_body(
     };
     let frame = Frame { scope };
     let mut cursor = started;
+    // AWS refuses larger inputs at StartExecution; a library caller gets a failed execution.
+    if json_size_exceeds(&input, opts.payload_limit) {
+        let stop = clock.now();
+        let cause = format!(
+            "The execution input is larger than the {} byte limit.",
+            opts.payload_limit
+        );
+        exec.history.push(
+            cursor,
+            || stop,
+            "ExecutionFailed",
+            || {
+                Some((
+                    "executionFailedEventDetails",
+                    details(vec![
+                        ("cause", Value::String(cause.clone())),
+                        ("error", Value::String(names::DATA_LIMIT_EXCEEDED.into())),
+                    ]),
+                ))
+            },
+        );
+        return ExecutionOutcome {
+            execution_arn: exec.facts.execution_arn.clone(),
+            state_machine_arn: exec.facts.state_machine_arn.clone(),
+            name: opts.execution_name.clone(),
+            status: ExecutionStatus::Failed,
+            input,
+            output: None,
+            error: Some(names::DATA_LIMIT_EXCEEDED.into()),
+            cause: Some(cause),
+            start_date: start,
+            stop_date: stop,
+            transitions: 0,
+            event_count: exec.history.len(),
+            history: exec.history.take(),
+            children: Vec::new(),
+        };
+    }
 
     let run = exec.run_body(body, input.clone(), &frame, &mut cursor);
     let result = match timeout_seconds {
@@ -832,7 +870,9 @@ impl<'p> Exec<'p> {
             None => Ok(None),
             Some(t) => {
                 let v = self.eval_template(run, t, result, frame, ctx)?;
-                Ok(v.as_object().cloned())
+                let m = v.as_object().cloned().unwrap_or_default();
+                self.check_assign_size(run, &m)?;
+                Ok(Some(m))
             }
         }
     }

@@ -53,7 +53,7 @@ impl Exec<'_> {
             Some(t) => self.eval_template(run, t, effective, frame, &ctx)?,
             None => Value::Object(Map::new()),
         };
-        self.read_items_with(run, reader, params, effective, frame)
+        self.read_items_with(run, reader, params, effective, frame, None)
             .await
     }
 
@@ -65,8 +65,10 @@ impl Exec<'_> {
         params: Value,
         effective: &Value,
         frame: &Frame,
+        max_items_override: Option<i64>,
     ) -> Result<Vec<Value>, AslError> {
         let max_items = match &reader.max_items {
+            _ if max_items_override.is_some() => max_items_override.unwrap_or(0),
             None => 0,
             Some(CompiledInt::Path(p)) => {
                 let v = self.ref_value(run, p, effective, frame).ok_or_else(|| {
@@ -268,12 +270,16 @@ impl Exec<'_> {
                 .min(MAX_BATCH_BYTES),
             None => MAX_BATCH_BYTES,
         };
-        let batch_input = match &b.batch_input {
-            Some(t) => {
+        let batch_input = match (&b.batch_input, &b.batch_input_raw) {
+            (_, Some(raw)) if super::jsonata::is_jsonata(run) => {
+                let states = super::jsonata::input_states(self, run, effective);
+                Some(self.jeval(run, raw, "ItemBatcher/BatchInput", &states, frame)?)
+            }
+            (Some(t), _) => {
                 let ctx = self.context(run, None, None, None);
                 Some(self.eval_template(run, t, effective, frame, &ctx)?)
             }
-            None => None,
+            _ => None,
         };
         Ok(batch(items, max_items, max_bytes, batch_input))
     }
@@ -288,12 +294,16 @@ impl Exec<'_> {
         effective: &Value,
         frame: &Frame,
     ) -> Result<Value, AslError> {
-        let params = match &w.parameters {
-            Some(t) => {
+        let params = match (&w.parameters, &w.arguments) {
+            (_, Some(a)) if super::jsonata::is_jsonata(run) => {
+                let states = super::jsonata::input_states(self, run, effective);
+                self.jeval(run, a, "ResultWriter/Arguments", &states, frame)?
+            }
+            (Some(t), _) => {
                 let ctx = self.context(run, None, None, None);
                 self.eval_template(run, t, effective, frame, &ctx)?
             }
-            None => Value::Object(Map::new()),
+            _ => Value::Object(Map::new()),
         };
         self.write_results_with(run, w, map_run_arn, records, params)
             .await

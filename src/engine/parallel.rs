@@ -49,6 +49,33 @@ impl Exec<'_> {
             Some(t) => self.eval_template(run, t, &effective, frame, &ctx)?,
             None => effective,
         };
+        let result = self
+            .parallel_branches(run, branches, branch_input, frame, cursor)
+            .await?;
+        let selected = match &st.result_selector {
+            Some(t) => self.eval_template(run, t, &result, frame, &ctx)?,
+            None => result,
+        };
+        let assign = self.jsonpath_assign(run, &selected, frame, &ctx)?;
+        let combined = self.place_result(run, &st.result_path, raw_input.clone(), selected)?;
+        let output = self.select(run, &st.output_path, combined, frame, "OutputPath")?;
+        Ok(StateResult {
+            output,
+            next: st.next,
+            assign,
+        })
+    }
+
+    /// Runs every branch on `branch_input` concurrently, recording the Parallel events;
+    /// returns the array of branch outputs.
+    pub(crate) async fn parallel_branches(
+        &self,
+        _run: &StateRun<'_>,
+        branches: &[CompiledBody],
+        branch_input: Value,
+        frame: &Frame,
+        cursor: &mut u64,
+    ) -> Result<Value, AslError> {
         let started = self.event(*cursor, "ParallelStateStarted", || None)?;
         *cursor = started;
         let frames: Vec<Frame> = branches
@@ -75,18 +102,6 @@ impl Exec<'_> {
                 return Err(e);
             }
         };
-        let result = Value::Array(results);
-        let selected = match &st.result_selector {
-            Some(t) => self.eval_template(run, t, &result, frame, &ctx)?,
-            None => result,
-        };
-        let assign = self.jsonpath_assign(run, &selected, frame, &ctx)?;
-        let combined = self.place_result(run, &st.result_path, raw_input.clone(), selected)?;
-        let output = self.select(run, &st.output_path, combined, frame, "OutputPath")?;
-        Ok(StateResult {
-            output,
-            next: st.next,
-            assign,
-        })
+        Ok(Value::Array(results))
     }
 }

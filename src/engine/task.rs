@@ -217,6 +217,19 @@ impl Exec<'_> {
                 })?;
                 Err(AslError::without_cause(names::TIMEOUT))
             }
+            // A world that enforces heartbeats or callback timeouts reports them as these
+            // errors; they are timeouts in the history too.
+            Some(Err(f)) if f.error == names::HEARTBEAT_TIMEOUT || f.error == names::TIMEOUT => {
+                let cause = (!f.cause.is_empty()).then_some(f.cause.clone());
+                *cursor = self.event(*cursor, kind.timed_out(), || {
+                    Some(kind.failure_details(&f.error, cause.as_deref()))
+                })?;
+                Err(AslError {
+                    error: f.error,
+                    cause,
+                    terminal: false,
+                })
+            }
             Some(Err(f)) => {
                 *cursor = self.event(*cursor, kind.failed(), || {
                     Some(kind.failure_details(&f.error, Some(&f.cause)))
@@ -405,7 +418,7 @@ impl EventKind {
         }
         d.push(("error", Value::String(error.to_string())));
         d.extend(self.resource_pairs());
-        let key = if error == names::TIMEOUT && cause.is_none() {
+        let key = if error == names::TIMEOUT || error == names::HEARTBEAT_TIMEOUT {
             self.key("timedout")
         } else {
             self.key("failed")

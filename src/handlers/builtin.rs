@@ -284,7 +284,8 @@ mod tests {
 
     #[test]
     fn params_are_checked() {
-        let c = crate::handlers::default_catalog();
+        let mut c = HandlerCatalog::new();
+        register(&mut c);
         assert_eq!(
             c.kinds(),
             ["constant", "identity", "raise", "raw_payload", "sleep"]

@@ -3,6 +3,7 @@
 //! [`HandlerCatalog`] the same way.
 
 pub mod builtin;
+pub mod cosmic;
 
 use crate::sim::function::HandlerCatalog;
 
@@ -11,5 +12,14 @@ use crate::sim::function::HandlerCatalog;
 pub fn default_catalog() -> HandlerCatalog {
     let mut catalog = HandlerCatalog::new();
     builtin::register(&mut catalog);
+    cosmic::register(&mut catalog);
     catalog
+}
+
+/// A seed generator by name (see [`crate::project`]); the workload packs offer these.
+pub fn seed_generator(name: &str) -> Option<crate::project::SeedGenerator> {
+    match name {
+        "cosmic.dataset" => Some(cosmic::generate_seed_objects),
+        _ => None,
+    }
 }

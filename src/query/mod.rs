@@ -10,6 +10,7 @@
 pub mod env;
 pub mod intrinsics;
 pub mod javafmt;
+pub mod jsonata;
 pub mod jsonpath;
 pub mod path;
 pub mod refpath;

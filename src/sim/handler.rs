@@ -4,9 +4,10 @@
 //! A handler does real work on real data; only the time it takes is modelled. It spends modelled
 //! time with [`Invocation::compute`] (CPU work, scaled by the memory's CPU share) and
 //! [`Invocation::sleep`], and reaches S3 through the invocation (each request costs modelled
-//! latency and bandwidth and is billed). Everything runs on the simulation's single-threaded
-//! runtime, so handler futures need not be `Send`; the handler objects themselves are
-//! `Send + Sync` because sweep workers share them across threads.
+//! latency and bandwidth and is billed). Ranks of a fan-out meet in FMI collectives through
+//! `Invocation::fmi_communicator` (see [`crate::sim::fmi`]). Everything runs on the
+//! simulation's single-threaded runtime, so handler futures need not be `Send`; the handler
+//! objects themselves are `Send + Sync` because sweep workers share them across threads.
 
 use std::fmt;
 use std::rc::Rc;

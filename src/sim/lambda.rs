@@ -813,8 +813,9 @@ pub(crate) fn sdk_invoke_response(
     executed_version: &str,
     date: SimTime,
     trace_id: &str,
+    content_length: usize,
 ) -> Value {
-    let content_length = json_len(&payload).to_string();
+    let content_length = content_length.to_string();
     let date = date.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
     let one = |s: &str| Value::Array(vec![Value::String(s.to_string())]);
     let mut all = Map::new();
@@ -918,5 +919,74 @@ mod tests {
     fn json_length() {
         assert_eq!(json_len(&serde_json::json!({})), 2);
         assert_eq!(json_len(&serde_json::json!({"a": [1, "x"]})), 13);
+    }
+}
+
+/// JSON text as Python's `json.dumps` writes it by default: `", "` between items and `": "`
+/// after keys, non-ASCII escaped.
+pub fn python_json(v: &Value) -> String {
+    struct PyFormatter;
+    impl serde_json::ser::Formatter for PyFormatter {
+        fn begin_array_value<W: ?Sized + std::io::Write>(
+            &mut self,
+            w: &mut W,
+            first: bool,
+        ) -> std::io::Result<()> {
+            if first {
+                Ok(())
+            } else {
+                w.write_all(b", ")
+            }
+        }
+        fn begin_object_key<W: ?Sized + std::io::Write>(
+            &mut self,
+            w: &mut W,
+            first: bool,
+        ) -> std::io::Result<()> {
+            if first {
+                Ok(())
+            } else {
+                w.write_all(b", ")
+            }
+        }
+        fn begin_object_value<W: ?Sized + std::io::Write>(
+            &mut self,
+            w: &mut W,
+        ) -> std::io::Result<()> {
+            w.write_all(b": ")
+        }
+    }
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, PyFormatter);
+    if serde::Serialize::serialize(v, &mut ser).is_err() {
+        return v.to_string();
+    }
+    let text = String::from_utf8(out).unwrap_or_default();
+    // ensure_ascii: escape every non-ASCII character as \uXXXX (surrogate pairs above the BMP).
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            escaped.push(c);
+        } else {
+            let mut buf = [0u16; 2];
+            for unit in c.encode_utf16(&mut buf) {
+                escaped.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod python_json_tests {
+    use super::python_json;
+    use serde_json::json;
+
+    #[test]
+    fn python_separators_and_ascii() {
+        assert_eq!(
+            python_json(&json!({"a": [1, 2], "b": "é"})),
+            "{\"a\": [1, 2], \"b\": \"\\u00e9\"}"
+        );
     }
 }

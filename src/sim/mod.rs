@@ -10,6 +10,7 @@ pub mod billing;
 pub mod dist;
 pub(crate) mod environment;
 pub mod faults;
+pub mod fmi;
 pub mod function;
 pub mod handler;
 pub mod lambda;
@@ -19,6 +20,7 @@ pub mod world;
 
 pub use billing::{Bill, BillLine, BillingOptions, InitBilling, MemoryBasis, Money, PriceTable};
 pub use faults::FaultPlan;
+pub use fmi::{Communicator, FmiChannel, FmiError, FmiSpec, FmiStats, ReduceOp};
 pub use function::{
     Architecture, ConfigError, FunctionConfig, FunctionRegistry, FunctionSpec, HandlerCatalog,
     InitSpec, PackageType, RuntimeFamily,

@@ -25,6 +25,7 @@ use crate::engine::{
 use crate::rng::SimRng;
 use crate::sim::billing::{Bill, BillingOptions, PriceTable};
 use crate::sim::faults::FaultPlan;
+use crate::sim::fmi::FmiHub;
 use crate::sim::function::{FunctionRegistry, FunctionSpec};
 use crate::sim::lambda::{
     lambda_service_cause, sdk_invoke_response, FunctionState, FunctionTarget, InvokeOk,
@@ -93,6 +94,8 @@ pub(crate) struct WorldInner {
     pub seed: u64,
     pub log_capture: LogCapture,
     pub state: RefCell<WorldState>,
+    /// The FMI communicators of this world's invocations.
+    pub fmi: FmiHub,
 }
 
 impl WorldInner {
@@ -262,6 +265,7 @@ impl WorldBuilder {
                 s3_fault_rng: stream("faults/s3"),
                 trace_ids: stream("service/trace-ids"),
             }),
+            fmi: FmiHub::default(),
         };
         {
             let mut st = inner.state.borrow_mut();
@@ -408,6 +412,11 @@ impl World {
         ))
     }
 
+    /// FMI communicators that still have a live rank (0 once every rank has finished).
+    pub fn open_fmi_communicators(&self) -> usize {
+        self.inner.fmi.open_communicators()
+    }
+
     /// Invocations of a function in flight now.
     pub fn in_flight(&self, function: &str) -> Option<u32> {
         let st = self.inner.state.borrow();
@@ -537,6 +546,7 @@ impl World {
                         204,
                         "",
                         &version,
+                        false,
                     ),
                 });
             }
@@ -571,6 +581,7 @@ impl World {
                 payload: Value::String(String::new()),
                 request_id: self.inner.service_request_id(),
             },
+            (Err(e), _) if direct => return Err(self.runtime_styled(&target.name, e)),
             (Err(e), _) => return Err(e),
         };
         let status = if invocation_type == "Event" { 202 } else { 200 };
@@ -581,9 +592,41 @@ impl World {
             m.insert("StatusCode".into(), Value::from(status));
             Value::Object(m)
         } else {
-            self.optimized_response(ok.payload, status, &ok.request_id, &version)
+            let python = self.runtime_is_python(&target.name);
+            self.optimized_response(ok.payload, status, &ok.request_id, &version, python)
         };
         Ok(ServiceResponse { output })
+    }
+
+    /// A direct-ARN task sees a function error exactly as the function's runtime wrote it;
+    /// the Python runtime serialises with `json.dumps`, so `": "` and `", "` separators.
+    /// (The `lambda:invoke` integration re-serialises compactly; both are in the corpus.)
+    fn runtime_styled(&self, function: &str, e: TaskFailure) -> TaskFailure {
+        let python = self.runtime_is_python(function);
+        // Service and sandbox errors (throttles, timeouts, crashes) are written by Lambda,
+        // not by the runtime, and keep their compact form.
+        if !python
+            || ["Lambda.", "Sandbox.", "Runtime."]
+                .iter()
+                .any(|p| e.error.starts_with(p))
+        {
+            return e;
+        }
+        match serde_json::from_str::<Value>(&e.cause) {
+            Ok(v @ Value::Object(_)) if v.get("errorType").is_some() => TaskFailure {
+                cause: crate::sim::lambda::python_json(&v),
+                ..e
+            },
+            _ => e,
+        }
+    }
+
+    fn runtime_is_python(&self, function: &str) -> bool {
+        let st = self.inner.state.borrow();
+        st.by_name
+            .get(function)
+            .and_then(|&i| st.functions.get(i))
+            .is_some_and(|f| f.spec.config.runtime.starts_with("python"))
     }
 
     fn optimized_response(
@@ -592,7 +635,14 @@ impl World {
         status: u16,
         request_id: &str,
         version: &str,
+        python: bool,
     ) -> Value {
+        // The Content-Length header counts the body as the function's runtime wrote it.
+        let content_length = if python {
+            crate::sim::lambda::python_json(&payload).len()
+        } else {
+            crate::sim::lambda::json_len(&payload)
+        };
         let now = self.now();
         let trace = {
             let mut st = self.inner.state.borrow_mut();
@@ -611,7 +661,15 @@ impl World {
         } else {
             request_id.to_string()
         };
-        sdk_invoke_response(payload, status, &request_id, version, now, &trace)
+        sdk_invoke_response(
+            payload,
+            status,
+            &request_id,
+            version,
+            now,
+            &trace,
+            content_length,
+        )
     }
 }
 

@@ -1,0 +1,385 @@
+//! `cosmic.inference`: one rank of the data-parallel inference. It reads its partition files,
+//! estimates redshifts in batches, measures the quality, takes part in the FMI collectives, and
+//! writes `{result_path}/{rank}.json`.
+//!
+//! **Event** (one item of the initializer's body): `rank`, `world_size`, `batch_size`,
+//! `data_bucket`, `data_path` (a key, a list of keys, or null), `result_path`, and optionally
+//! `test_mode` (process one batch only), `fmi_enabled`, `rendezvous_endpoint`, `fmi_channel`
+//! (`direct` | `redis` | `s3`, overriding the function's `fmi_channel` parameter) and
+//! `unique_id` (the FMI communicator name; default `cosmic`).
+//!
+//! **Time.** Reading and writing S3 costs what the world's S3 model says. Inference costs the
+//! calibration batch curve, `0.085 s + 0.005 s × n` of CPU per batch of `n` samples at one vCPU
+//! (CALIBRATION.md, COSMIC-AI, "Local CPU batch curve … per batch this is about 0.085 s +
+//! 0.005 s × B"), spent through [`Invocation::compute`], so a 128 MB function (0.072 vCPU) takes
+//! 13.8 times as long. FMI collectives cost the channel model's time (see [`crate::sim::fmi`]).
+//! The figures describe AstroMAE on images; the estimator here is a linear model over the
+//! magnitudes, so only its time is borrowed, its arithmetic is its own.
+//!
+//! **FMI** (when `fmi_enabled`): the rank joins the communicator of its Map run, meets its peers
+//! at a barrier before reading, and after inference allreduces the sums behind the global
+//! metrics (sample count, Σ|e|, Σe², ΣΔ, Σz, Σz²) and the slowest rank's compute time, and
+//! gathers the normalised residuals at rank 0 for the global NMAD. A rank with no data takes
+//! part with empty contributions, so its peers never wait for it.
+//!
+//! **Record** (`{result_path}/{rank}.json`): the real record's fields — `total_cpu_time
+//! (seconds)` (modelled inference time), `total_cpu_memory (MB)` (the data the rank held),
+//! `execution_time (seconds/batch)` (`total / (samples / batch_size)`, the real formula),
+//! `num_batches`, `batch_size`, `device` (`cpu`), `throughput_bps` (input bits per second,
+//! counting the 164,000 bits of one AstroMAE input, a 5×32×32 float32 image and 5 float32
+//! magnitudes, so the figure compares with the real records), `sample_persec`, `result_path`,
+//! `data_path`, `s3_num_requests`, `s3_total_time` — then `rank`, `world_size`, `num_samples`,
+//! `partition_samples`, `metrics` (MAE, MSE, bias, precision, R²), `redshift_mean`,
+//! `redshift_variance` (population), and `fmi` (null without FMI).
+
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use super::dataset::{Galaxy, Partition};
+use super::fields::{
+    boolean, event_object, join_key, required_int, required_string, s3_failure, short, string,
+    value_error,
+};
+use super::photoz::{metrics, nmad, normalised_residual, predict};
+use crate::sim::fmi::{FmiChannel, FmiSpec, ReduceOp};
+use crate::sim::handler::{FunctionError, HandlerFuture, Invocation};
+use crate::sim::Handler;
+
+/// CPU seconds per batch at one vCPU, fixed part (CALIBRATION.md, COSMIC-AI batch curve).
+pub const BATCH_CPU_SECONDS: f64 = 0.085;
+/// CPU seconds per sample at one vCPU (same row).
+pub const SAMPLE_CPU_SECONDS: f64 = 0.005;
+/// Bits of one AstroMAE input: a 5×32×32 float32 image plus 5 float32 magnitudes.
+pub const BITS_PER_SAMPLE: f64 = (5.0 * 32.0 * 32.0 + 5.0) * 32.0;
+
+/// The inference handler.
+#[derive(Clone, Debug)]
+pub struct Inference {
+    /// The FMI channel unless the event names one.
+    pub fmi_channel: FmiChannel,
+}
+
+impl Default for Inference {
+    fn default() -> Self {
+        Inference {
+            fmi_channel: FmiChannel::Direct,
+        }
+    }
+}
+
+impl Handler for Inference {
+    fn handle<'a>(&'a self, event: Value, ctx: &'a mut Invocation) -> HandlerFuture<'a> {
+        Box::pin(self.run(event, ctx))
+    }
+}
+
+/// The modelled CPU seconds (at one vCPU) of inference over batches of these sizes.
+pub fn cpu_seconds(batch_sizes: impl IntoIterator<Item = usize>) -> f64 {
+    batch_sizes
+        .into_iter()
+        .map(|n| BATCH_CPU_SECONDS + SAMPLE_CPU_SECONDS * n as f64)
+        .sum()
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+/// The keys of a `data_path`: one key, a list, or none.
+fn data_keys(v: Option<&Value>) -> Result<Vec<String>, FunctionError> {
+    match v {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(s)) if !s.is_empty() => Ok(vec![s.clone()]),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|k| match k {
+                Value::String(s) if !s.is_empty() => Ok(s.clone()),
+                other => Err(value_error(format!(
+                    "`data_path` must list S3 keys (strings), found {}",
+                    short(other)
+                ))),
+            })
+            .collect(),
+        Some(other) => Err(value_error(format!(
+            "`data_path` must be a key, a list of keys or null, got {}",
+            short(other)
+        ))),
+    }
+}
+
+impl Inference {
+    async fn run(&self, event: Value, ctx: &mut Invocation) -> Result<Value, FunctionError> {
+        let ev = event_object(&event, "the inference function")?;
+        let world_size = required_int(ev, "world_size", 1, "the number of ranks")?;
+        let rank = required_int(ev, "rank", 0, "this rank's number")?;
+        if rank >= world_size {
+            return Err(value_error(format!(
+                "`rank` {rank} is outside 0..{} for world_size {world_size}",
+                world_size - 1
+            )));
+        }
+        let batch_size = required_int(ev, "batch_size", 1, "samples per inference batch")?;
+        let data_bucket =
+            required_string(ev, "data_bucket", "the bucket of the partition files")?.to_string();
+        let result_path =
+            required_string(ev, "result_path", "where to write this rank's result")?.to_string();
+        let keys = data_keys(ev.get("data_path"))?;
+        let test_mode = boolean(ev, "test_mode")?.unwrap_or(false);
+        let fmi_enabled = boolean(ev, "fmi_enabled")?.unwrap_or(false);
+        let world_size_u32 = u32::try_from(world_size)
+            .map_err(|_| value_error(format!("`world_size` {world_size} is too large")))?;
+        let rank_u32 = u32::try_from(rank).unwrap_or(u32::MAX);
+
+        let mut comm = if fmi_enabled {
+            let endpoint = required_string(
+                ev,
+                "rendezvous_endpoint",
+                "the FMI rendezvous server (host:port), needed when fmi_enabled is true",
+            )?
+            .to_string();
+            let channel = match string(ev, "fmi_channel")? {
+                None => self.fmi_channel,
+                Some(c) => FmiChannel::parse(c).ok_or_else(|| {
+                    value_error(format!(
+                        "`fmi_channel` must be direct, redis or s3, got \"{c}\""
+                    ))
+                })?,
+            };
+            let comm_name = string(ev, "unique_id")?.unwrap_or("cosmic").to_string();
+            let mut comm = ctx.fmi_communicator(FmiSpec {
+                endpoint,
+                comm_name,
+                world_size: world_size_u32,
+                rank: rank_u32,
+                channel,
+            })?;
+            comm.barrier().await?;
+            Some(comm)
+        } else {
+            None
+        };
+
+        // Read every assigned partition, as the real script loads all of its files.
+        let mut galaxies: Vec<Galaxy> = Vec::new();
+        let mut bytes_read = 0u64;
+        let s3_started = ctx.now();
+        for key in &keys {
+            let body = ctx
+                .s3_get(&data_bucket, key)
+                .await
+                .map_err(|e| s3_failure(e, &data_bucket, key, "this rank's partition file"))?;
+            bytes_read += body.len() as u64;
+            let part: Partition = serde_json::from_slice(&body).map_err(|e| {
+                value_error(format!(
+                    "s3://{data_bucket}/{key} is not a batch_json partition: {e}"
+                ))
+            })?;
+            if let Some(bad) = part.samples.iter().position(|g| {
+                !(g.magnitudes().iter().all(|m| m.is_finite()) && g.redshift.is_finite())
+            }) {
+                return Err(value_error(format!(
+                    "s3://{data_bucket}/{key}: sample {bad} has a non-finite magnitude or redshift"
+                )));
+            }
+            galaxies.extend(part.samples);
+        }
+        let s3_total = (ctx.now() - s3_started).to_std().unwrap_or(Duration::ZERO);
+        let partition_samples = galaxies.len();
+        let data_mb = (bytes_read as f64 * 2.0 + partition_samples as f64 * 64.0) / 1e6;
+        ctx.use_memory_mb(data_mb.ceil() as u64);
+
+        // Inference, batch by batch.
+        let batch = usize::try_from(batch_size).unwrap_or(usize::MAX);
+        let mut batches: Vec<&[Galaxy]> = galaxies.chunks(batch).collect();
+        if test_mode {
+            batches.truncate(1);
+        }
+        let processed: Vec<&Galaxy> = batches.iter().flat_map(|b| b.iter()).collect();
+        let predicted: Vec<f64> = processed.iter().map(|g| predict(g)).collect();
+        let truth: Vec<f64> = processed.iter().map(|g| g.redshift).collect();
+        let cpu = cpu_seconds(batches.iter().map(|b| b.len()));
+        let compute_started = ctx.now();
+        ctx.compute(cpu).await;
+        let total_time = secs(
+            (ctx.now() - compute_started)
+                .to_std()
+                .unwrap_or(Duration::ZERO),
+        );
+        let n = processed.len();
+        let local = metrics(&predicted, &truth);
+        let residuals: Vec<f64> = predicted
+            .iter()
+            .zip(&truth)
+            .map(|(&p, &t)| normalised_residual(p, t))
+            .collect();
+        let mean_z = if n > 0 {
+            truth.iter().sum::<f64>() / n as f64
+        } else {
+            0.0
+        };
+        let var_z = if n > 0 {
+            truth
+                .iter()
+                .map(|t| (t - mean_z) * (t - mean_z))
+                .sum::<f64>()
+                / n as f64
+        } else {
+            0.0
+        };
+
+        let fmi = match comm.as_mut() {
+            None => Value::Null,
+            Some(comm) => {
+                let (mut abs, mut sq) = (0.0, 0.0);
+                for (&p, &t) in predicted.iter().zip(&truth) {
+                    abs += (p - t).abs();
+                    sq += (p - t) * (p - t);
+                }
+                let sums = comm
+                    .allreduce(
+                        &[
+                            n as f64,
+                            abs,
+                            sq,
+                            residuals.iter().sum(),
+                            truth.iter().sum(),
+                            truth.iter().map(|t| t * t).sum(),
+                        ],
+                        ReduceOp::Sum,
+                    )
+                    .await?;
+                let slowest = comm.allreduce(&[total_time], ReduceOp::Max).await?;
+                let gathered = comm.gather(&residuals, 0).await?;
+                let stats = comm.stats();
+                let get = |i: usize| sums.get(i).copied().unwrap_or(0.0);
+                let total_n = get(0);
+                let mut global = Map::new();
+                global.insert("num_samples".into(), json!(total_n as u64));
+                if total_n > 0.0 {
+                    let ss_tot = get(5) - get(4) * get(4) / total_n;
+                    global.insert("mae".into(), json!(get(1) / total_n));
+                    global.insert("mse".into(), json!(get(2) / total_n));
+                    global.insert("bias".into(), json!(get(3) / total_n));
+                    global.insert(
+                        "r2".into(),
+                        if ss_tot > 0.0 {
+                            json!(1.0 - get(2) / ss_tot)
+                        } else {
+                            Value::Null
+                        },
+                    );
+                }
+                if let Some(all) = gathered {
+                    let flat: Vec<f64> = all.into_iter().flatten().collect();
+                    global.insert("precision".into(), json!(nmad(&flat)));
+                }
+                global.insert(
+                    "max_total_cpu_time (seconds)".into(),
+                    json!(slowest.first().copied().unwrap_or(0.0)),
+                );
+                json!({
+                    "enabled": true,
+                    "channel": comm.channel().as_str(),
+                    "rendezvous_endpoint": ev.get("rendezvous_endpoint").cloned().unwrap_or(Value::Null),
+                    "comm_name": string(ev, "unique_id")?.unwrap_or("cosmic"),
+                    "collectives": stats.collectives,
+                    "time_in_collectives (seconds)": secs(stats.time_in_collectives),
+                    "channel_time (seconds)": secs(stats.channel_time),
+                    "global": Value::Object(global),
+                })
+            }
+        };
+        // Leave the communicator before the upload: no collective follows.
+        drop(comm);
+
+        if keys.is_empty() {
+            ctx.log(format!(
+                "Rank: {rank}. Data path is not specified. Nothing to process."
+            ));
+            return Ok(json!({
+                "statusCode": 200,
+                "body": {"rank": rank, "result": null, "num_samples": 0,
+                         "message": format!("rank {rank} has no data assigned; no result written")}
+            }));
+        }
+
+        let rate = |x: f64| {
+            if total_time > 0.0 {
+                x / total_time
+            } else {
+                0.0
+            }
+        };
+        let per_batch = if n > 0 {
+            total_time / (n as f64 / batch_size as f64)
+        } else {
+            0.0
+        };
+        let data_path = ev.get("data_path").cloned().unwrap_or(Value::Null);
+        let mut record = Map::new();
+        record.insert("total_cpu_time (seconds)".into(), json!(total_time));
+        record.insert("total_cpu_memory (MB)".into(), json!(data_mb));
+        record.insert("execution_time (seconds/batch)".into(), json!(per_batch));
+        record.insert("num_batches".into(), json!(batches.len()));
+        record.insert("batch_size".into(), json!(batch_size));
+        record.insert("device".into(), json!("cpu"));
+        record.insert(
+            "throughput_bps".into(),
+            json!(rate(n as f64 * BITS_PER_SAMPLE)),
+        );
+        record.insert("sample_persec".into(), json!(rate(n as f64)));
+        record.insert("result_path".into(), json!(result_path));
+        record.insert("data_path".into(), data_path);
+        record.insert("s3_num_requests".into(), json!(keys.len()));
+        record.insert("s3_total_time".into(), json!(secs(s3_total)));
+        record.insert("rank".into(), json!(rank));
+        record.insert("world_size".into(), json!(world_size));
+        record.insert("num_samples".into(), json!(n));
+        record.insert("partition_samples".into(), json!(partition_samples));
+        record.insert("metrics".into(), local.to_json());
+        record.insert("redshift_mean".into(), json!(mean_z));
+        record.insert("redshift_variance".into(), json!(var_z));
+        record.insert("fmi".into(), fmi);
+        let body =
+            serde_json::to_vec(&Value::Object(record)).map_err(|e| value_error(e.to_string()))?;
+        let key = join_key(&result_path, &format!("{rank}.json"));
+        ctx.s3_put(&data_bucket, &key, body)
+            .await
+            .map_err(|e| s3_failure(e, &data_bucket, &key, "writing this rank's result"))?;
+        ctx.log(format!(
+            "Rank: {rank}. End Inference. {n} sample(s) in {} batch(es), {total_time:.3} s; \
+             result s3://{data_bucket}/{key}",
+            batches.len()
+        ));
+        Ok(json!({
+            "statusCode": 200,
+            "body": {"rank": rank, "result": format!("s3://{data_bucket}/{key}"), "num_samples": n}
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_curve() {
+        // CALIBRATION.md: 1,253 samples at B = 128 took 7.21 s locally; the per-batch fit gives
+        // 10 batches · 0.085 + 1,253 · 0.005 = 7.115 s.
+        let sizes = (0..10).map(|i| if i < 9 { 128 } else { 1253 - 9 * 128 });
+        assert!((cpu_seconds(sizes) - 7.115).abs() < 1e-9);
+        assert_eq!(cpu_seconds([]), 0.0);
+        assert_eq!(BITS_PER_SAMPLE, 164_000.0);
+    }
+
+    #[test]
+    fn data_paths() {
+        assert!(data_keys(None).unwrap().is_empty());
+        assert_eq!(data_keys(Some(&json!("a"))).unwrap(), ["a"]);
+        assert_eq!(data_keys(Some(&json!(["a", "b"]))).unwrap(), ["a", "b"]);
+        assert!(data_keys(Some(&json!([1]))).is_err());
+        assert!(data_keys(Some(&json!(""))).is_err());
+        assert!(data_keys(Some(&json!({}))).is_err());
+    }
+}

@@ -1,0 +1,623 @@
+//! A workflow project on disk, and how to run it in a simulated world. Shared by the
+//! applications (`stepsim run`, `stepsim sweep`, `stepsim serve`), which is why it sits below
+//! them: it knows the language, the engine, the world model and the workload packs.
+//!
+//! A project is either a definition file, or a folder holding:
+//!
+//! | file | what it is |
+//! |---|---|
+//! | `state-machine.asl.json` | the definition (required) |
+//! | `input.json` | the default execution input |
+//! | `functions.toml` | the Lambda functions: handler kind, parameters and configuration |
+//! | `project.toml` | optional: a name, and `[[seed]]` generators that fill S3 before a run |
+//! | `seed/BUCKET/KEY...` | optional: files copied into S3 before a run |
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Map, Value};
+
+use crate::asl::model::{ExecutionType, StateMachine};
+use crate::engine::{
+    self, Clock, ExecutionOptions, ExecutionOutcome, HistoryMode, Plan, SimTime, TaskInvoker,
+    TimestampFormat, TokioClock,
+};
+use crate::sim::{
+    Bill, BillingOptions, ExecutionUsage, FaultPlan, FunctionRegistry, LogCapture, PriceTable,
+    WorkflowKind, World,
+};
+use crate::storage::Store;
+
+/// Something a project could not be loaded or run for. Each names the file or key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    #[error("{path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("{path}: the definition is invalid:\n{diagnostics}")]
+    Definition { path: PathBuf, diagnostics: String },
+    #[error("input: {0}")]
+    Input(String),
+    #[error("store: {0}")]
+    Store(String),
+    #[error("world: {0}")]
+    World(String),
+    #[error("seed generator '{generator}': {message}")]
+    Seed { generator: String, message: String },
+}
+
+fn file_err(path: &Path, message: impl std::fmt::Display) -> ProjectError {
+    ProjectError::File {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
+}
+
+/// Object generators that workload packs offer, by name (`cosmic.dataset`, ...). A generator
+/// turns its parameters into S3 objects, deterministically.
+pub type SeedGenerator = fn(&Value) -> Result<Vec<(String, String, Vec<u8>)>, String>;
+
+/// Every seed generator this crate ships.
+pub fn seed_generator(name: &str) -> Option<SeedGenerator> {
+    crate::handlers::seed_generator(name)
+}
+
+/// A `[[seed]]` entry of `project.toml`.
+#[derive(Clone, Debug)]
+pub struct SeedSpec {
+    pub generator: String,
+    pub params: Value,
+}
+
+/// A loaded project.
+#[derive(Clone)]
+pub struct Project {
+    pub name: String,
+    /// The folder, when the project is one.
+    pub dir: Option<PathBuf>,
+    pub definition_path: PathBuf,
+    pub definition_text: String,
+    pub machine: StateMachine,
+    pub plan: Arc<Plan>,
+    /// The default input (`input.json`, or `{}`).
+    pub input: Value,
+    pub functions: FunctionRegistry,
+    pub seeds: Vec<SeedSpec>,
+}
+
+impl Project {
+    /// Loads a definition file or a project folder.
+    pub fn load(path: &Path) -> Result<Project, ProjectError> {
+        let (dir, def_path) = if path.is_dir() {
+            (
+                Some(path.to_path_buf()),
+                path.join("state-machine.asl.json"),
+            )
+        } else {
+            (None, path.to_path_buf())
+        };
+        let text = std::fs::read_to_string(&def_path).map_err(|e| {
+            if dir.is_some() && e.kind() == std::io::ErrorKind::NotFound {
+                file_err(&def_path, "the folder has no state-machine.asl.json")
+            } else {
+                file_err(&def_path, e)
+            }
+        })?;
+        let machine = crate::asl::load_str(&text).map_err(|e| ProjectError::Definition {
+            path: def_path.clone(),
+            diagnostics: e
+                .diagnostics
+                .iter()
+                .map(|d| format!("  {}:{d}", def_path.display()))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        })?;
+        let plan = Plan::compile(&machine).map_err(|e| file_err(&def_path, e))?;
+        let mut project = Project {
+            name: "StateMachine".into(),
+            dir: dir.clone(),
+            definition_path: def_path,
+            definition_text: text,
+            machine,
+            plan: Arc::new(plan),
+            input: Value::Object(Default::default()),
+            functions: FunctionRegistry::new(),
+            seeds: Vec::new(),
+        };
+        if let Some(dir) = &dir {
+            project.name = dir
+                .file_name()
+                .map(|n| sanitize_name(&n.to_string_lossy()))
+                .unwrap_or_else(|| "StateMachine".into());
+            let input = dir.join("input.json");
+            if input.is_file() {
+                project.input = read_json(&input)?;
+            }
+            let functions = dir.join("functions.toml");
+            if functions.is_file() {
+                project.functions = load_functions(&functions)?;
+            }
+            let manifest = dir.join("project.toml");
+            if manifest.is_file() {
+                project.read_manifest(&manifest)?;
+            }
+        }
+        Ok(project)
+    }
+
+    fn read_manifest(&mut self, path: &Path) -> Result<(), ProjectError> {
+        let text = std::fs::read_to_string(path).map_err(|e| file_err(path, e))?;
+        let doc: toml::Table = toml::from_str(&text).map_err(|e| file_err(path, e))?;
+        for key in doc.keys() {
+            if !matches!(key.as_str(), "name" | "seed") {
+                return Err(file_err(
+                    path,
+                    format!("unknown key '{key}' (expected 'name' or '[[seed]]')"),
+                ));
+            }
+        }
+        if let Some(name) = doc.get("name") {
+            let name = name
+                .as_str()
+                .ok_or_else(|| file_err(path, "'name' must be a string"))?;
+            self.name = sanitize_name(name);
+        }
+        if let Some(seeds) = doc.get("seed") {
+            let seeds = seeds
+                .as_array()
+                .ok_or_else(|| file_err(path, "'seed' must be an array of tables ([[seed]])"))?;
+            for (i, s) in seeds.iter().enumerate() {
+                let t = s
+                    .as_table()
+                    .ok_or_else(|| file_err(path, format!("seed[{i}] must be a table")))?;
+                let generator = t
+                    .get("generator")
+                    .and_then(|g| g.as_str())
+                    .ok_or_else(|| file_err(path, format!("seed[{i}]: 'generator' is required")))?;
+                if seed_generator(generator).is_none() {
+                    return Err(file_err(
+                        path,
+                        format!("seed[{i}]: unknown generator '{generator}'"),
+                    ));
+                }
+                let params = t
+                    .get("params")
+                    .map(crate::sim::function::toml_to_json)
+                    .unwrap_or(Value::Object(Default::default()));
+                self.seeds.push(SeedSpec {
+                    generator: generator.to_string(),
+                    params,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the functions with those of a functions file.
+    pub fn use_functions_file(&mut self, path: &Path) -> Result<(), ProjectError> {
+        self.functions = load_functions(path)?;
+        Ok(())
+    }
+
+    /// Puts the project's seed objects (the `seed/` folder and the generators) into `store`.
+    pub async fn seed(&self, store: &Store, now: SimTime) -> Result<usize, ProjectError> {
+        let mut objects: Vec<(String, String, Vec<u8>)> = Vec::new();
+        if let Some(dir) = &self.dir {
+            let seed_dir = dir.join("seed");
+            if seed_dir.is_dir() {
+                collect_seed_files(&seed_dir, &seed_dir, &mut objects)
+                    .map_err(|e| file_err(&seed_dir, e))?;
+            }
+        }
+        for s in &self.seeds {
+            let generate = seed_generator(&s.generator).ok_or_else(|| ProjectError::Seed {
+                generator: s.generator.clone(),
+                message: "unknown generator".into(),
+            })?;
+            objects.extend(generate(&s.params).map_err(|message| ProjectError::Seed {
+                generator: s.generator.clone(),
+                message,
+            })?);
+        }
+        let n = objects.len();
+        for (bucket, key, body) in objects {
+            if !store
+                .bucket_exists(&bucket)
+                .await
+                .map_err(|e| ProjectError::Store(e.to_string()))?
+            {
+                store
+                    .create_bucket(&bucket)
+                    .await
+                    .map_err(|e| ProjectError::Store(format!("bucket '{bucket}': {e}")))?;
+            }
+            store
+                .put(&bucket, &key, body.into(), now)
+                .await
+                .map_err(|e| ProjectError::Store(format!("s3://{bucket}/{key}: {e}")))?;
+        }
+        Ok(n)
+    }
+}
+
+/// State machine names allow letters, digits, `-` and `_`.
+fn sanitize_name(s: &str) -> String {
+    let n: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(80)
+        .collect();
+    if n.is_empty() {
+        "StateMachine".into()
+    } else {
+        n
+    }
+}
+
+fn collect_seed_files(
+    root: &Path,
+    dir: &Path,
+    out: &mut Vec<(String, String, Vec<u8>)>,
+) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            collect_seed_files(root, &p, out)?;
+        } else if let Ok(rel) = p.strip_prefix(root) {
+            let mut parts = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned());
+            let Some(bucket) = parts.next() else { continue };
+            let key: Vec<String> = parts.collect();
+            if key.is_empty() {
+                continue; // a file directly under seed/ has no bucket
+            }
+            out.push((bucket, key.join("/"), std::fs::read(&p)?));
+        }
+    }
+    Ok(())
+}
+
+/// Reads a JSON file.
+pub fn read_json(path: &Path) -> Result<Value, ProjectError> {
+    let text = std::fs::read_to_string(path).map_err(|e| file_err(path, e))?;
+    serde_json::from_str(&text).map_err(|e| file_err(path, format!("not valid JSON: {e}")))
+}
+
+/// Loads a functions file with every handler kind this crate ships.
+pub fn load_functions(path: &Path) -> Result<FunctionRegistry, ProjectError> {
+    FunctionRegistry::load(path, &crate::handlers::default_catalog()).map_err(|e| file_err(path, e))
+}
+
+/// Parses `--input`: a file path, or inline JSON.
+pub fn parse_input_arg(arg: &str) -> Result<Value, ProjectError> {
+    let p = Path::new(arg);
+    if p.is_file() {
+        return read_json(p);
+    }
+    serde_json::from_str(arg).map_err(|e| {
+        ProjectError::Input(format!(
+            "'{}' is neither a file nor valid JSON ({e})",
+            if arg.len() > 60 { &arg[..60] } else { arg }
+        ))
+    })
+}
+
+/// Applies `--set NAME=VALUE` to an input: NAME is a dotted name (`a.b`) or a JSON pointer
+/// (`/a/b`); VALUE is JSON when it parses as JSON, else a string.
+pub fn set_input_field(input: &mut Value, assignment: &str) -> Result<(), ProjectError> {
+    let (name, raw) = assignment.split_once('=').ok_or_else(|| {
+        ProjectError::Input(format!("--set '{assignment}' must look like NAME=VALUE"))
+    })?;
+    let value = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
+    set_path(input, name.trim(), value).map_err(ProjectError::Input)
+}
+
+/// Sets a value at a dotted name or JSON pointer, creating objects on the way.
+pub fn set_path(root: &mut Value, name: &str, value: Value) -> Result<(), String> {
+    let parts: Vec<String> = if let Some(p) = name.strip_prefix('/') {
+        p.split('/')
+            .map(|t| t.replace("~1", "/").replace("~0", "~"))
+            .collect()
+    } else {
+        name.split('.').map(String::from).collect()
+    };
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(format!("'{name}' is not a field name or JSON pointer"));
+    }
+    let mut cur = root;
+    for (i, part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        match cur {
+            Value::Object(m) => {
+                if last {
+                    m.insert(part.clone(), value);
+                    return Ok(());
+                }
+                cur = m
+                    .entry(part.clone())
+                    .or_insert_with(|| Value::Object(Default::default()));
+            }
+            Value::Array(a) => {
+                let idx: usize = part
+                    .parse()
+                    .map_err(|_| format!("'{part}' in '{name}' is not an array index"))?;
+                let len = a.len();
+                let slot = a
+                    .get_mut(idx)
+                    .ok_or_else(|| format!("index {idx} in '{name}' is past the end ({len})"))?;
+                if last {
+                    *slot = value;
+                    return Ok(());
+                }
+                cur = slot;
+            }
+            _ => {
+                return Err(format!(
+                    "'{name}': '{}' is not an object",
+                    parts[..i].join(".")
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub seed: u64,
+    /// `memory`, `dir:PATH`, or `s3://BUCKET?endpoint=URL`.
+    pub store: String,
+    pub history: HistoryMode,
+    pub faults: FaultPlan,
+    pub prices: PriceTable,
+    pub billing: BillingOptions,
+    pub logs: LogCapture,
+    pub execution_name: String,
+    pub execution_type: ExecutionType,
+    pub origin: SimTime,
+    pub max_transitions: u64,
+    pub history_limit: Option<u64>,
+    pub region: String,
+    pub account: String,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            seed: 0,
+            store: "memory".into(),
+            history: HistoryMode::Full,
+            faults: FaultPlan::none(),
+            prices: PriceTable::default(),
+            billing: BillingOptions::default(),
+            logs: LogCapture::Reports,
+            execution_name: "run-1".into(),
+            execution_type: ExecutionType::Standard,
+            origin: engine::clock::default_origin(),
+            max_transitions: 1_000_000,
+            history_limit: Some(engine::HISTORY_EVENT_LIMIT),
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+        }
+    }
+}
+
+/// One execution's results.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    pub outcome: ExecutionOutcome,
+    pub usage: ExecutionUsage,
+    pub bill: Bill,
+    /// Host time spent running it.
+    pub wall: Duration,
+}
+
+impl RunReport {
+    /// The `--json` document. Everything but `wall_ms` is a pure function of the inputs and seed.
+    pub fn to_json(&self, history: bool, logs: bool) -> Value {
+        let r = self;
+        let o = &r.outcome;
+        let mut m = Map::new();
+        m.insert("execution_arn".into(), o.execution_arn.clone().into());
+        m.insert("status".into(), o.status.as_str().into());
+        m.insert("output".into(), o.output.clone().unwrap_or(Value::Null));
+        m.insert(
+            "error".into(),
+            o.error.clone().map(Value::String).unwrap_or(Value::Null),
+        );
+        m.insert(
+            "cause".into(),
+            o.cause.clone().map(Value::String).unwrap_or(Value::Null),
+        );
+        m.insert(
+            "start_date".into(),
+            crate::engine::history::format_time(o.start_date).into(),
+        );
+        m.insert(
+            "stop_date".into(),
+            crate::engine::history::format_time(o.stop_date).into(),
+        );
+        m.insert(
+            "duration_ms".into(),
+            (o.duration().as_millis() as u64).into(),
+        );
+        m.insert("wall_ms".into(), json!(r.wall.as_secs_f64() * 1000.0));
+        m.insert("transitions".into(), o.transitions.into());
+        m.insert("history_events".into(), o.event_count.into());
+        m.insert("child_executions".into(), o.children.len().into());
+        m.insert(
+            "bill".into(),
+            serde_json::to_value(&r.bill).unwrap_or(Value::Null),
+        );
+        m.insert("lambda".into(), r.usage.lambda_json());
+        m.insert(
+            "s3".into(),
+            serde_json::to_value(&r.usage.s3).unwrap_or(Value::Null),
+        );
+        if logs {
+            m.insert("logs".into(), r.usage.logs_json());
+        }
+        if history {
+            m.insert(
+                "history".into(),
+                Value::Array(
+                    o.history
+                        .iter()
+                        .map(|e| e.to_json(TimestampFormat::Rfc3339))
+                        .collect(),
+                ),
+            );
+        }
+        Value::Object(m)
+    }
+}
+
+/// Builds the world a project runs in: the store (seeded), the functions, faults and prices.
+/// Must be called inside a tokio runtime (the clock lives there).
+pub async fn build_world(
+    project: &Project,
+    opts: &RunOptions,
+    clock: Rc<dyn Clock>,
+) -> Result<World, ProjectError> {
+    let store = Store::open(&opts.store).map_err(|e| ProjectError::Store(e.to_string()))?;
+    project.seed(&store, clock.now()).await?;
+    World::builder()
+        .seed(opts.seed)
+        .clock(clock)
+        .store(store)
+        .functions(project.functions.clone())
+        .faults(opts.faults.clone())
+        .prices(opts.prices.clone())
+        .region(opts.region.clone())
+        .account(opts.account.clone())
+        .log_capture(opts.logs)
+        .build()
+        .map_err(|e| ProjectError::World(e.to_string()))
+}
+
+/// Runs one execution in an existing world (environments stay warm across calls), and prices
+/// it. `seed` is the execution's own seed.
+pub async fn run_in_world(
+    world: &World,
+    project: &Project,
+    input: Value,
+    opts: &RunOptions,
+    execution_name: &str,
+    seed: u64,
+) -> RunReport {
+    let wall = Instant::now();
+    let eopts = ExecutionOptions {
+        execution_name: execution_name.to_string(),
+        state_machine_name: project.name.clone(),
+        region: opts.region.clone(),
+        account: opts.account.clone(),
+        role_arn: format!("arn:aws:iam::{}:role/{}-role", opts.account, project.name),
+        execution_type: opts.execution_type,
+        history: opts.history,
+        history_limit: opts.history_limit,
+        max_transitions: opts.max_transitions,
+        seed,
+        ..Default::default()
+    };
+    let arn = eopts.execution_arn();
+    let kind = match opts.execution_type {
+        ExecutionType::Standard => WorkflowKind::Standard,
+        ExecutionType::Express => WorkflowKind::Express,
+    };
+    world.begin_execution(&arn, kind);
+    let invoker: Rc<dyn TaskInvoker> = Rc::new(world.clone());
+    let outcome = engine::execute(&project.plan, input, &eopts, world.clock(), invoker).await;
+    world.end_execution(&arn);
+    // Standard: every transition is billed, the child executions' included.
+    let child_transitions: u64 = outcome
+        .children
+        .iter()
+        .filter(|c| c.execution_type == ExecutionType::Standard)
+        .map(|c| c.transitions)
+        .sum();
+    world.record_transitions(&arn, outcome.transitions + child_transitions);
+    if opts.execution_type == ExecutionType::Express {
+        // Express bills memory in 64 MB steps; a workflow's state is far below the first step.
+        world.record_express(&arn, outcome.duration(), 64);
+    }
+    let usage = world
+        .take_usage(&arn)
+        .unwrap_or_else(|| ExecutionUsage::new(&arn, kind));
+    let bill = Bill::for_execution(&usage, world.prices(), &opts.billing);
+    RunReport {
+        outcome,
+        usage,
+        bill,
+        wall: wall.elapsed(),
+    }
+}
+
+/// Runs one execution of a project on a fresh virtual runtime and world.
+pub fn run_once(
+    project: &Project,
+    input: Value,
+    opts: &RunOptions,
+) -> Result<RunReport, ProjectError> {
+    let rt = engine::virtual_runtime().map_err(|e| ProjectError::World(e.to_string()))?;
+    rt.block_on(async {
+        let clock: Rc<dyn Clock> = Rc::new(TokioClock::new(opts.origin));
+        let world = build_world(project, opts, clock).await?;
+        Ok(run_in_world(
+            &world,
+            project,
+            input,
+            opts,
+            &opts.execution_name,
+            opts.seed,
+        )
+        .await)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn set_fields_by_name_and_pointer() {
+        let mut v = json!({"a": {"b": 1}, "list": [1, 2]});
+        set_input_field(&mut v, "a.b=2").unwrap();
+        set_input_field(&mut v, "/c/d=\"x\"").unwrap();
+        set_input_field(&mut v, "e=hello").unwrap();
+        set_input_field(&mut v, "list.1={\"k\":true}").unwrap();
+        assert_eq!(
+            v,
+            json!({"a": {"b": 2}, "list": [1, {"k": true}], "c": {"d": "x"}, "e": "hello"})
+        );
+        assert!(set_input_field(&mut v, "nope").is_err());
+        assert!(set_input_field(&mut v, "a.b.c=1").is_err());
+        assert!(set_input_field(&mut v, "list.9=1").is_err());
+        assert!(set_input_field(&mut v, "a..b=1").is_err());
+    }
+
+    #[test]
+    fn names_are_sanitised() {
+        assert_eq!(sanitize_name("cosmic-ai"), "cosmic-ai");
+        assert_eq!(sanitize_name("a b/c"), "a-b-c");
+        assert_eq!(sanitize_name(""), "StateMachine");
+    }
+
+    #[test]
+    fn input_args() {
+        assert_eq!(parse_input_arg("{\"a\":1}").unwrap(), json!({"a": 1}));
+        assert!(parse_input_arg("{nope").is_err());
+    }
+}

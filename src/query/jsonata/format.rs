@@ -1,0 +1,1109 @@
+//! Formatting functions whose rules come from XPath/XQuery 3.1 (as JSONata specifies them):
+//! `$formatNumber` (decimal-format pictures), `$formatInteger`/`$parseInteger` (digits, words,
+//! roman numerals, letters), `$formatBase`, and the date pictures of `$fromMillis`/`$now` and
+//! `$toMillis`. Dates are computed with chrono from the millisecond value given, never from the
+//! host clock.
+
+use chrono::{
+    DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc,
+};
+
+use super::eval::err;
+use super::functions::round_half_even;
+use super::value::{string_num, Val};
+use super::JsonataError;
+
+// ---------------------------------------------------------------------------------------------
+// $formatBase
+
+pub(crate) fn to_radix(n: f64, radix: u32) -> String {
+    let neg = n < 0.0;
+    let mut v = n.abs().min(9.007_199_254_740_992e15) as u64;
+    if v == 0 {
+        return "0".into();
+    }
+    let mut digits = Vec::new();
+    while v > 0 {
+        let d = (v % radix as u64) as u32;
+        digits.push(std::char::from_digit(d, radix).unwrap_or('?'));
+        v /= radix as u64;
+    }
+    let s: String = digits.into_iter().rev().collect();
+    if neg {
+        format!("-{s}")
+    } else {
+        s
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// $formatNumber
+
+struct DecimalFormat {
+    decimal: char,
+    grouping: char,
+    exponent: char,
+    minus: char,
+    percent: char,
+    permille: char,
+    zero: char,
+    digit: char,
+    pattern_sep: char,
+}
+
+fn option_char(options: Option<&Val>, key: &str, default: char) -> char {
+    options
+        .and_then(|o| o.field(key))
+        .and_then(|v| v.as_str().and_then(|s| s.chars().next()))
+        .unwrap_or(default)
+}
+
+pub(crate) fn format_number(
+    n: f64,
+    picture: &str,
+    options: Option<&Val>,
+) -> Result<String, JsonataError> {
+    let f = DecimalFormat {
+        decimal: option_char(options, "decimal-separator", '.'),
+        grouping: option_char(options, "grouping-separator", ','),
+        exponent: option_char(options, "exponent-separator", 'e'),
+        minus: option_char(options, "minus-sign", '-'),
+        percent: option_char(options, "percent", '%'),
+        permille: option_char(options, "per-mille", '\u{2030}'),
+        zero: option_char(options, "zero-digit", '0'),
+        digit: option_char(options, "digit", '#'),
+        pattern_sep: option_char(options, "pattern-separator", ';'),
+    };
+    let subs: Vec<&str> = picture.split(f.pattern_sep).collect();
+    if subs.len() > 2 {
+        return Err(err("D3080", "The picture string must not contain more than one instance of the pattern-separator character"));
+    }
+    let (pic, neg_pic) = if n < 0.0 && subs.len() == 2 {
+        (subs[1], true)
+    } else {
+        (subs[0], false)
+    };
+    let is_digit =
+        |c: char| c == f.digit || (c as u32 >= f.zero as u32 && (c as u32) < f.zero as u32 + 10);
+    let is_active = |c: char| is_digit(c) || c == f.decimal || c == f.grouping || c == f.exponent;
+    let chars: Vec<char> = pic.chars().collect();
+    let first = chars.iter().position(|&c| is_digit(c) || c == f.decimal);
+    let Some(first) = first else {
+        return Err(err(
+            "D3085",
+            "The picture string must contain at least one digit or decimal-separator character",
+        ));
+    };
+    let mut last = first;
+    for (i, &c) in chars.iter().enumerate().skip(first) {
+        if is_active(c) {
+            last = i;
+        } else {
+            break;
+        }
+    }
+    // An exponent separator at the end is a literal suffix letter, not an exponent.
+    if chars[last] == f.exponent {
+        last -= 1;
+    }
+    let prefix: String = chars[..first].iter().collect();
+    let suffix: String = chars[last + 1..].iter().collect();
+    let body: String = chars[first..=last].iter().collect();
+    let (mantissa_pic, exp_pic) = match body.split_once(f.exponent) {
+        Some((m, e)) => (m.to_string(), Some(e.to_string())),
+        None => (body.clone(), None),
+    };
+    let (int_pic, frac_pic) = match mantissa_pic.split_once(f.decimal) {
+        Some((i, fr)) => (i.to_string(), fr.to_string()),
+        None => (mantissa_pic.clone(), String::new()),
+    };
+    let mandatory = |c: char| c != f.digit && is_digit(c);
+    let min_int = int_pic.chars().filter(|&c| mandatory(c)).count();
+    let min_frac = frac_pic.chars().filter(|&c| mandatory(c)).count();
+    let max_frac = frac_pic.chars().filter(|&c| is_digit(c)).count();
+    // Grouping positions, counted from the right of the integer part.
+    let mut groups = Vec::new();
+    let mut count = 0;
+    for c in int_pic.chars().rev() {
+        if c == f.grouping {
+            groups.push(count);
+        } else if is_digit(c) {
+            count += 1;
+        }
+    }
+    let regular = !groups.is_empty()
+        && groups
+            .iter()
+            .enumerate()
+            .all(|(i, &g)| g == groups[0] * (i + 1));
+    let percent = prefix.contains(f.percent) || suffix.contains(f.percent);
+    let permille = prefix.contains(f.permille) || suffix.contains(f.permille);
+    let mut value = n.abs();
+    if percent {
+        value *= 100.0;
+    } else if permille {
+        value *= 1000.0;
+    }
+    let mut exponent_text = String::new();
+    if let Some(ep) = &exp_pic {
+        let min_exp = ep.chars().filter(|&c| mandatory(c)).count().max(1);
+        let int_digits = min_int.max(1) as i32;
+        let mut e = 0i32;
+        if value != 0.0 {
+            e = value.log10().floor() as i32 + 1 - int_digits;
+            value /= 10f64.powi(e);
+        }
+        let sign = if e < 0 {
+            f.minus.to_string()
+        } else {
+            String::new()
+        };
+        exponent_text = format!("{}{sign}{:0>width$}", f.exponent, e.abs(), width = min_exp);
+    }
+    let rounded = round_half_even(value, max_frac as i32);
+    let text = format!("{:.*}", max_frac, rounded);
+    let (ipart, fpart) = text.split_once('.').unwrap_or((&text, ""));
+    let mut ipart = ipart.trim_start_matches('0').to_string();
+    while ipart.len() < min_int {
+        ipart.insert(0, '0');
+    }
+    let mut fpart = fpart.to_string();
+    while fpart.len() > min_frac && fpart.ends_with('0') {
+        fpart.pop();
+    }
+    if ipart.is_empty() && fpart.is_empty() {
+        ipart.push('0');
+    }
+    // Grouping.
+    let mut grouped = String::new();
+    let digits: Vec<char> = ipart.chars().collect();
+    for (i, c) in digits.iter().enumerate() {
+        let from_right = digits.len() - i;
+        grouped.push(*c);
+        let rem = from_right - 1;
+        if rem > 0 {
+            let here = if regular {
+                rem % groups[0] == 0
+            } else {
+                groups.contains(&rem)
+            };
+            if here {
+                grouped.push(f.grouping);
+            }
+        }
+    }
+    let shift_digit = |c: char| {
+        if c.is_ascii_digit() {
+            char::from_u32(f.zero as u32 + c.to_digit(10).unwrap_or(0)).unwrap_or(c)
+        } else {
+            c
+        }
+    };
+    let mut out: String = grouped.chars().map(shift_digit).collect();
+    if !fpart.is_empty() {
+        out.push(f.decimal);
+        out.extend(fpart.chars().map(shift_digit));
+    }
+    out.push_str(&exponent_text);
+    let mut result = format!("{prefix}{out}{suffix}");
+    if n < 0.0 && !neg_pic && rounded != 0.0 {
+        result.insert(0, f.minus);
+    }
+    Ok(result)
+}
+
+// ---------------------------------------------------------------------------------------------
+// $formatInteger / $parseInteger
+
+const FEW: [&str; 20] = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+];
+const DECADES: [&str; 8] = [
+    "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+];
+const MAGNITUDES: [&str; 4] = ["thousand", "million", "billion", "trillion"];
+
+fn words(n: u64, prev: bool) -> String {
+    if n <= 19 {
+        format!("{}{}", if prev { " and " } else { "" }, FEW[n as usize])
+    } else if n < 100 {
+        let mut w = format!(
+            "{}{}",
+            if prev { " and " } else { "" },
+            DECADES[(n / 10 - 2) as usize]
+        );
+        if n % 10 > 0 {
+            w.push('-');
+            w.push_str(&words(n % 10, false));
+        }
+        w
+    } else if n < 1000 {
+        let mut w = format!(
+            "{}{} hundred",
+            if prev { ", " } else { "" },
+            FEW[(n / 100) as usize]
+        );
+        if n % 100 > 0 {
+            w.push_str(&words(n % 100, true));
+        }
+        w
+    } else {
+        let mut mag = ((n as f64).log10().floor() as u32 / 3) * 3;
+        mag = mag.min(12);
+        let factor = 10u64.pow(mag);
+        let mant = n / factor;
+        let rem = n - mant * factor;
+        let mut w = format!(
+            "{}{} {}",
+            if prev { ", " } else { "" },
+            words(mant, false),
+            MAGNITUDES[(mag / 3 - 1) as usize]
+        );
+        if rem > 0 {
+            w.push_str(&words(rem, true));
+        }
+        w
+    }
+}
+
+fn ordinal_word(w: &str) -> String {
+    let split = w.rfind([' ', '-']).map(|i| i + 1).unwrap_or(0);
+    let (head, last) = w.split_at(split);
+    let o = match last {
+        "one" => "first".to_string(),
+        "two" => "second".to_string(),
+        "three" => "third".to_string(),
+        "five" => "fifth".to_string(),
+        "eight" => "eighth".to_string(),
+        "nine" => "ninth".to_string(),
+        "twelve" => "twelfth".to_string(),
+        l if l.ends_with('y') => format!("{}ieth", &l[..l.len() - 1]),
+        l => format!("{l}th"),
+    };
+    format!("{head}{o}")
+}
+
+fn roman(mut n: u64) -> String {
+    const TABLE: [(u64, &str); 13] = [
+        (1000, "M"),
+        (900, "CM"),
+        (500, "D"),
+        (400, "CD"),
+        (100, "C"),
+        (90, "XC"),
+        (50, "L"),
+        (40, "XL"),
+        (10, "X"),
+        (9, "IX"),
+        (5, "V"),
+        (4, "IV"),
+        (1, "I"),
+    ];
+    let mut s = String::new();
+    for (v, r) in TABLE {
+        while n >= v {
+            s.push_str(r);
+            n -= v;
+        }
+    }
+    s
+}
+
+fn letters(mut n: u64, upper: bool) -> String {
+    let base = if upper { b'A' } else { b'a' };
+    let mut s = Vec::new();
+    while n > 0 {
+        n -= 1;
+        s.push((base + (n % 26) as u8) as char);
+        n /= 26;
+    }
+    s.into_iter().rev().collect()
+}
+
+fn ordinal_suffix(n: u64) -> &'static str {
+    match (n % 10, n % 100) {
+        (1, x) if x != 11 => "st",
+        (2, x) if x != 12 => "nd",
+        (3, x) if x != 13 => "rd",
+        _ => "th",
+    }
+}
+
+fn apply_case(s: String, pattern: &str) -> String {
+    match pattern {
+        "W" => s.to_uppercase(),
+        "Ww" => s
+            .split(' ')
+            .map(|w| {
+                let mut c = w.chars();
+                match c.next() {
+                    Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+                    None => String::new(),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => s,
+    }
+}
+
+/// Formats a non-negative whole number by an XPath integer picture.
+fn integer_by_picture(n: u64, picture: &str) -> Result<String, JsonataError> {
+    let (pattern, modifier) = match picture.rsplit_once(';') {
+        Some((p, m)) => (p, m),
+        None => (picture, ""),
+    };
+    let ordinal = modifier.starts_with('o');
+    Ok(match pattern {
+        "w" | "W" | "Ww" => {
+            let w = words(n, false);
+            apply_case(if ordinal { ordinal_word(&w) } else { w }, pattern)
+        }
+        "I" => roman(n),
+        "i" => roman(n).to_lowercase(),
+        "A" => letters(n, true),
+        "a" => letters(n, false),
+        _ => {
+            let chars: Vec<char> = pattern.chars().collect();
+            if chars.is_empty() || !chars.iter().any(|c| c.is_ascii_digit() || *c == '#') {
+                return Err(err("D3130", format!("Formatting or parsing an integer as a sequence starting with {pattern} is not supported by this implementation")));
+            }
+            let min = chars.iter().filter(|c| c.is_ascii_digit()).count();
+            let mut digits = n.to_string();
+            while digits.len() < min {
+                digits.insert(0, '0');
+            }
+            // Grouping separators: any non-digit, non-# character, at its distance from the right.
+            let mut seps: Vec<(usize, char)> = Vec::new();
+            let mut count = 0;
+            for c in chars.iter().rev() {
+                if c.is_ascii_digit() || *c == '#' {
+                    count += 1;
+                } else {
+                    seps.push((count, *c));
+                }
+            }
+            let regular = !seps.is_empty()
+                && seps
+                    .iter()
+                    .enumerate()
+                    .all(|(i, (g, c))| *g == seps[0].0 * (i + 1) && *c == seps[0].1);
+            let ds: Vec<char> = digits.chars().collect();
+            let mut out = String::new();
+            for (i, c) in ds.iter().enumerate() {
+                out.push(*c);
+                let rem = ds.len() - i - 1;
+                if rem > 0 {
+                    if regular && seps[0].0 > 0 && rem % seps[0].0 == 0 {
+                        out.push(seps[0].1);
+                    } else if !regular {
+                        if let Some((_, s)) = seps.iter().find(|(g, _)| *g == rem) {
+                            out.push(*s);
+                        }
+                    }
+                }
+            }
+            if ordinal {
+                out.push_str(ordinal_suffix(n));
+            }
+            out
+        }
+    })
+}
+
+pub(crate) fn format_integer(n: f64, picture: &str) -> Result<String, JsonataError> {
+    let v = n.trunc();
+    let text = integer_by_picture(v.abs().min(1e15) as u64, picture)?;
+    Ok(if v < 0.0 {
+        if matches!(picture, "w" | "W" | "Ww") {
+            format!("{} {text}", apply_case("minus".into(), picture))
+        } else {
+            format!("-{text}")
+        }
+    } else {
+        text
+    })
+}
+
+fn parse_words(s: &str) -> Option<f64> {
+    let mut total = 0f64;
+    let mut current = 0f64;
+    let cleaned = s.to_lowercase().replace([',', '-'], " ");
+    for w in cleaned.split_whitespace() {
+        if w == "and" {
+            continue;
+        }
+        let w = w.trim_end_matches("th");
+        if let Some(i) = FEW.iter().position(|x| *x == w) {
+            current += i as f64;
+        } else if let Some(i) = DECADES
+            .iter()
+            .position(|x| *x == w || x.trim_end_matches('y').to_string() + "ie" == w)
+        {
+            current += (20 + i * 10) as f64;
+        } else if w == "hundred" {
+            current *= 100.0;
+        } else if let Some(i) = MAGNITUDES.iter().position(|x| *x == w) {
+            total += current * 10f64.powi(3 * (i as i32 + 1));
+            current = 0.0;
+        } else {
+            match w {
+                "fir" | "first" => current += 1.0,
+                "second" => current += 2.0,
+                "thir" | "third" => current += 3.0,
+                "fif" => current += 5.0,
+                "eigh" => current += 8.0,
+                "nin" => current += 9.0,
+                "twelf" => current += 12.0,
+                _ => return None,
+            }
+        }
+    }
+    Some(total + current)
+}
+
+pub(crate) fn parse_integer(s: &str, picture: &str) -> Result<Option<f64>, JsonataError> {
+    let pattern = picture.rsplit_once(';').map(|(p, _)| p).unwrap_or(picture);
+    let v = match pattern {
+        "w" | "W" | "Ww" => parse_words(s),
+        "I" | "i" => {
+            let up = s.to_uppercase();
+            let val = |c: char| match c {
+                'I' => Some(1i64),
+                'V' => Some(5),
+                'X' => Some(10),
+                'L' => Some(50),
+                'C' => Some(100),
+                'D' => Some(500),
+                'M' => Some(1000),
+                _ => None,
+            };
+            let vals: Option<Vec<i64>> = up.chars().map(val).collect();
+            vals.map(|vs| {
+                let mut t = 0i64;
+                for (i, v) in vs.iter().enumerate() {
+                    if vs.get(i + 1).is_some_and(|n| n > v) {
+                        t -= v;
+                    } else {
+                        t += v;
+                    }
+                }
+                t as f64
+            })
+        }
+        "A" | "a" => {
+            let mut t = 0f64;
+            let mut okay = true;
+            for c in s.to_lowercase().chars() {
+                if c.is_ascii_lowercase() {
+                    t = t * 26.0 + (c as u8 - b'a' + 1) as f64;
+                } else {
+                    okay = false;
+                }
+            }
+            okay.then_some(t)
+        }
+        _ => {
+            let digits: String = s
+                .chars()
+                .filter(|c| c.is_ascii_digit() || *c == '-')
+                .collect();
+            digits.parse::<f64>().ok()
+        }
+    };
+    Ok(v)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dates
+
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const DAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+
+fn parse_tz(tz: &str) -> Result<FixedOffset, JsonataError> {
+    let bad = || {
+        err(
+            "D3134",
+            format!("The timezone argument of $fromMillis is not valid: {tz}"),
+        )
+    };
+    let (sign, rest) = match tz.chars().next() {
+        Some('+') => (1, &tz[1..]),
+        Some('-') => (-1, &tz[1..]),
+        _ => return Err(bad()),
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if digits.len() != 4 || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let h: i32 = digits[..2].parse().map_err(|_| bad())?;
+    let m: i32 = digits[2..].parse().map_err(|_| bad())?;
+    FixedOffset::east_opt(sign * (h * 3600 + m * 60)).ok_or_else(bad)
+}
+
+enum PicPart {
+    Lit(String),
+    Marker {
+        component: char,
+        presentation: String,
+        min: Option<usize>,
+        max: Option<usize>,
+    },
+}
+
+fn parse_picture(picture: &str) -> Result<Vec<PicPart>, JsonataError> {
+    let chars: Vec<char> = picture.chars().collect();
+    let mut parts = Vec::new();
+    let mut lit = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '[' && chars.get(i + 1) == Some(&'[') {
+            lit.push('[');
+            i += 2;
+            continue;
+        }
+        if c == ']' && chars.get(i + 1) == Some(&']') {
+            lit.push(']');
+            i += 2;
+            continue;
+        }
+        if c != '[' {
+            lit.push(c);
+            i += 1;
+            continue;
+        }
+        let Some(close) = chars[i..].iter().position(|&x| x == ']') else {
+            return Err(err(
+                "D3135",
+                "No matching closing bracket ']' in date/time picture string",
+            ));
+        };
+        let inner: String = chars[i + 1..i + close]
+            .iter()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        i += close + 1;
+        if !lit.is_empty() {
+            parts.push(PicPart::Lit(std::mem::take(&mut lit)));
+        }
+        let mut it = inner.chars();
+        let Some(component) = it.next() else {
+            return Err(err("D3133", "Empty component in date/time picture string"));
+        };
+        let rest: String = it.collect();
+        let (presentation, width) = match rest.rsplit_once(',') {
+            Some((p, w)) => (p.to_string(), Some(w.to_string())),
+            None => (rest, None),
+        };
+        let (mut min, mut max) = (None, None);
+        if let Some(w) = width {
+            let (a, b) = w
+                .split_once('-')
+                .map(|(a, b)| (a.to_string(), Some(b.to_string())))
+                .unwrap_or((w, None));
+            min = a.parse().ok();
+            max = b.and_then(|b| b.parse().ok());
+        }
+        parts.push(PicPart::Marker {
+            component,
+            presentation,
+            min,
+            max,
+        });
+    }
+    if !lit.is_empty() {
+        parts.push(PicPart::Lit(lit));
+    }
+    Ok(parts)
+}
+
+const ISO_PICTURE: &str = "[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01].[f001][Z01:01t]";
+
+pub(crate) fn from_millis(
+    ms: f64,
+    picture: Option<&str>,
+    tz: Option<&str>,
+) -> Result<String, JsonataError> {
+    let utc: DateTime<Utc> = Utc
+        .timestamp_millis_opt(ms.floor() as i64)
+        .single()
+        .ok_or_else(|| {
+            err(
+                "D3136",
+                format!("The date/time value is out of range: {}", string_num(ms)),
+            )
+        })?;
+    let offset = match tz {
+        Some(t) => parse_tz(t)?,
+        None => FixedOffset::east_opt(0).ok_or_else(|| err("D3134", "bad offset"))?,
+    };
+    let dt = utc.with_timezone(&offset);
+    let picture = picture.unwrap_or(ISO_PICTURE);
+    let mut out = String::new();
+    for part in parse_picture(picture)? {
+        match part {
+            PicPart::Lit(s) => out.push_str(&s),
+            PicPart::Marker {
+                component,
+                presentation,
+                min,
+                max,
+            } => out.push_str(&format_component(&dt, component, &presentation, min, max)?),
+        }
+    }
+    Ok(out)
+}
+
+fn format_component(
+    dt: &DateTime<FixedOffset>,
+    c: char,
+    pres: &str,
+    min: Option<usize>,
+    max: Option<usize>,
+) -> Result<String, JsonataError> {
+    let default = match c {
+        'F' => "n",
+        'P' => "n",
+        'm' | 's' => "01",
+        'Z' | 'z' => "01:01",
+        'C' | 'E' => "n",
+        _ => "1",
+    };
+    let pres = if pres.is_empty() { default } else { pres };
+    let value: i64 = match c {
+        'Y' => dt.year() as i64,
+        'M' => dt.month() as i64,
+        'D' => dt.day() as i64,
+        'd' => dt.ordinal() as i64,
+        'F' => dt.weekday().number_from_monday() as i64,
+        'W' => dt.iso_week().week() as i64,
+        'w' => {
+            let first = dt
+                .with_day(1)
+                .map(|d| d.weekday().num_days_from_monday())
+                .unwrap_or(0) as i64;
+            (dt.day() as i64 + first - 1) / 7 + 1
+        }
+        'X' => dt.iso_week().year() as i64,
+        'x' => dt.month() as i64,
+        'H' => dt.hour() as i64,
+        'h' => {
+            let h = dt.hour() % 12;
+            if h == 0 {
+                12
+            } else {
+                h as i64
+            }
+        }
+        'P' => {
+            let s = if dt.hour() < 12 { "am" } else { "pm" };
+            return Ok(if pres.starts_with('N') {
+                s.to_uppercase()
+            } else {
+                s.to_string()
+            });
+        }
+        'm' => dt.minute() as i64,
+        's' => dt.second() as i64,
+        'f' => dt.timestamp_subsec_millis() as i64,
+        'Z' | 'z' => {
+            let secs = dt.offset().local_minus_utc();
+            if pres.ends_with('t') && secs == 0 {
+                return Ok("Z".into());
+            }
+            let sign = if secs < 0 { '-' } else { '+' };
+            let (h, m) = (secs.abs() / 3600, (secs.abs() % 3600) / 60);
+            let p = pres.trim_end_matches('t');
+            let text = if p.contains(':') {
+                format!("{sign}{h:02}:{m:02}")
+            } else if p.len() <= 2 {
+                if m == 0 {
+                    format!("{sign}{h:0width$}", width = p.len().max(1))
+                } else {
+                    format!("{sign}{h:0width$}:{m:02}", width = p.len().max(1))
+                }
+            } else {
+                format!("{sign}{h:02}{m:02}")
+            };
+            return Ok(if c == 'z' { format!("GMT{text}") } else { text });
+        }
+        'C' => return Ok("ISO".into()),
+        'E' => return Ok("AD".into()),
+        other => {
+            return Err(err(
+                "D3132",
+                format!("Unknown component specifier {other} in date/time picture string"),
+            ))
+        }
+    };
+    // Names.
+    if matches!(c, 'M' | 'F' | 'x') && (pres.starts_with('N') || pres.starts_with('n')) {
+        let name = if c == 'F' {
+            DAYS[(value - 1).clamp(0, 6) as usize]
+        } else {
+            MONTHS[(value - 1).clamp(0, 11) as usize]
+        };
+        let mut s = match pres {
+            "N" => name.to_uppercase(),
+            "n" => name.to_lowercase(),
+            _ => name.to_string(),
+        };
+        if let Some(mx) = max {
+            s = s.chars().take(mx).collect();
+        }
+        return Ok(s);
+    }
+    if c == 'f' {
+        let width = pres
+            .chars()
+            .filter(|c| c.is_ascii_digit())
+            .count()
+            .max(min.unwrap_or(1));
+        let mut s = format!("{value:03}");
+        while s.len() < width {
+            s.push('0');
+        }
+        s.truncate(width.max(1));
+        return Ok(s);
+    }
+    let (base, ordinal) = match pres.strip_suffix('o') {
+        Some(b) => (b, true),
+        None => (pres, false),
+    };
+    let mut s = match base {
+        "w" | "W" | "Ww" => {
+            let w = words(value.unsigned_abs(), false);
+            apply_case(if ordinal { ordinal_word(&w) } else { w }, base)
+        }
+        "I" => roman(value.unsigned_abs()),
+        "i" => roman(value.unsigned_abs()).to_lowercase(),
+        _ => {
+            let digits = base
+                .chars()
+                .filter(|c| c.is_ascii_digit())
+                .count()
+                .max(min.unwrap_or(1));
+            let mut v = value;
+            if c == 'Y' && (digits == 2 || max == Some(2)) {
+                v %= 100;
+            }
+            let mut s = format!("{:0width$}", v, width = digits);
+            if base.contains(',') {
+                s = integer_by_picture(v.unsigned_abs(), base)?;
+            }
+            if ordinal {
+                s.push_str(ordinal_suffix(v.unsigned_abs()));
+            }
+            s
+        }
+    };
+    if let Some(mx) = max {
+        if c != 'Y' && s.chars().count() > mx {
+            s = s.chars().take(mx).collect();
+        }
+    }
+    Ok(s)
+}
+
+pub(crate) fn to_millis(s: &str, picture: Option<&str>) -> Result<Option<f64>, JsonataError> {
+    match picture {
+        None => parse_iso(s).map(Some).ok_or_else(|| {
+            err(
+                "D3110",
+                format!("The timestamp \"{s}\" cannot be parsed as an ISO 8601 date/time"),
+            )
+        }),
+        Some(p) => parse_with_picture(s, p),
+    }
+}
+
+fn parse_iso(s: &str) -> Option<f64> {
+    if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+        return Some(dt.timestamp_millis() as f64);
+    }
+    // Offsets without a colon, e.g. +0100.
+    if s.len() > 5 {
+        let (head, tail) = s.split_at(s.len() - 5);
+        if (tail.starts_with('+') || tail.starts_with('-'))
+            && tail[1..].chars().all(|c| c.is_ascii_digit())
+        {
+            let fixed = format!("{head}{}:{}", &tail[..3], &tail[3..]);
+            if let Ok(dt) = DateTime::parse_from_rfc3339(&fixed) {
+                return Some(dt.timestamp_millis() as f64);
+            }
+        }
+    }
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(dt) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(dt.and_utc().timestamp_millis() as f64);
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Some(d.and_time(NaiveTime::MIN).and_utc().timestamp_millis() as f64);
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d") {
+        return Some(d.and_time(NaiveTime::MIN).and_utc().timestamp_millis() as f64);
+    }
+    if s.len() == 4 && s.chars().all(|c| c.is_ascii_digit()) {
+        let d = NaiveDate::from_ymd_opt(s.parse().ok()?, 1, 1)?;
+        return Some(d.and_time(NaiveTime::MIN).and_utc().timestamp_millis() as f64);
+    }
+    None
+}
+
+fn parse_with_picture(s: &str, picture: &str) -> Result<Option<f64>, JsonataError> {
+    let parts = parse_picture(picture)?;
+    let chars: Vec<char> = s.chars().collect();
+    let mut at = 0;
+    let (mut year, mut month, mut day, mut hour, mut minute, mut second, mut milli) =
+        (1970i64, 1i64, 1i64, 0i64, 0i64, 0i64, 0i64);
+    let mut pm: Option<bool> = None;
+    let mut offset_secs = 0i64;
+    let mut ordinal_day: Option<i64> = None;
+    let fail = || {
+        err(
+            "D3110",
+            format!("The string \"{s}\" does not match the date/time picture string \"{picture}\""),
+        )
+    };
+    for (pi, part) in parts.iter().enumerate() {
+        match part {
+            PicPart::Lit(l) => {
+                for lc in l.chars() {
+                    if chars.get(at) != Some(&lc) {
+                        return Err(fail());
+                    }
+                    at += 1;
+                }
+            }
+            PicPart::Marker {
+                component,
+                presentation,
+                max,
+                ..
+            } => {
+                if matches!(component, 'M' | 'F')
+                    && (presentation.starts_with('N') || presentation.starts_with('n'))
+                {
+                    let rest: String = chars[at..].iter().collect::<String>().to_lowercase();
+                    let names: &[&str] = if *component == 'M' { &MONTHS } else { &DAYS };
+                    let mut found = None;
+                    for (i, n) in names.iter().enumerate() {
+                        let n = n.to_lowercase();
+                        let take = max.unwrap_or(n.len()).min(n.len());
+                        if rest.starts_with(&n) {
+                            found = Some((i, n.chars().count()));
+                            break;
+                        }
+                        if rest.starts_with(&n[..take]) {
+                            found = Some((i, take));
+                            break;
+                        }
+                    }
+                    let (i, len) = found.ok_or_else(fail)?;
+                    at += len;
+                    if *component == 'M' {
+                        month = i as i64 + 1;
+                    }
+                    continue;
+                }
+                if *component == 'P' {
+                    let rest: String = chars[at..]
+                        .iter()
+                        .take(2)
+                        .collect::<String>()
+                        .to_lowercase();
+                    pm = Some(rest == "pm");
+                    at += 2;
+                    continue;
+                }
+                if matches!(component, 'Z' | 'z') {
+                    if *component == 'z' {
+                        at += 3;
+                    }
+                    if chars.get(at) == Some(&'Z') {
+                        at += 1;
+                        continue;
+                    }
+                    let sign = match chars.get(at) {
+                        Some('+') => 1,
+                        Some('-') => -1,
+                        _ => return Err(fail()),
+                    };
+                    at += 1;
+                    let mut digits = String::new();
+                    while let Some(c) = chars.get(at) {
+                        if c.is_ascii_digit() {
+                            digits.push(*c);
+                        } else if *c != ':' {
+                            break;
+                        }
+                        at += 1;
+                    }
+                    let (h, m) = match digits.len() {
+                        1 | 2 => (digits.parse::<i64>().unwrap_or(0), 0),
+                        4 => (
+                            digits[..2].parse::<i64>().unwrap_or(0),
+                            digits[2..].parse::<i64>().unwrap_or(0),
+                        ),
+                        _ => return Err(fail()),
+                    };
+                    offset_secs = sign * (h * 3600 + m * 60);
+                    continue;
+                }
+                // Numeric: a fixed width when the next part is a marker (no separator), else greedy.
+                let width = presentation.chars().filter(|c| c.is_ascii_digit()).count();
+                let next_is_marker = matches!(parts.get(pi + 1), Some(PicPart::Marker { .. }));
+                let mut digits = String::new();
+                while let Some(c) = chars.get(at) {
+                    if !c.is_ascii_digit() || (next_is_marker && width > 0 && digits.len() >= width)
+                    {
+                        break;
+                    }
+                    digits.push(*c);
+                    at += 1;
+                }
+                let v: i64 = digits.parse().map_err(|_| fail())?;
+                match component {
+                    'Y' => year = if digits.len() == 2 { 2000 + v } else { v },
+                    'M' => month = v,
+                    'D' => day = v,
+                    'd' => ordinal_day = Some(v),
+                    'H' | 'h' => hour = v,
+                    'm' => minute = v,
+                    's' => second = v,
+                    'f' => {
+                        milli = (format!("0.{digits}").parse::<f64>().unwrap_or(0.0) * 1000.0)
+                            .round() as i64
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    if at != chars.len() {
+        return Err(fail());
+    }
+    if let Some(p) = pm {
+        if p && hour < 12 {
+            hour += 12;
+        } else if !p && hour == 12 {
+            hour = 0;
+        }
+    }
+    let date = match ordinal_day {
+        Some(od) => NaiveDate::from_yo_opt(year as i32, od as u32),
+        None => NaiveDate::from_ymd_opt(year as i32, month as u32, day as u32),
+    }
+    .ok_or_else(fail)?;
+    let time =
+        NaiveTime::from_hms_milli_opt(hour as u32, minute as u32, second as u32, milli as u32)
+            .ok_or_else(fail)?;
+    let ms = date.and_time(time).and_utc().timestamp_millis() - offset_secs * 1000;
+    Ok(Some(ms as f64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_format_and_parse() {
+        assert_eq!(
+            from_millis(0.0, None, None).unwrap(),
+            "1970-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            from_millis(1_700_000_000_000.0, Some("[Y0001]-[M01]-[D01]"), None).unwrap(),
+            "2023-11-14"
+        );
+        assert_eq!(
+            from_millis(
+                1_700_000_000_123.0,
+                Some("[H01]:[m01]:[s01].[f001] [Z]"),
+                Some("+0130")
+            )
+            .unwrap(),
+            "23:43:20.123 +01:30"
+        );
+        assert_eq!(
+            from_millis(0.0, Some("[FNn], [D1o] [MNn] [Y]"), None).unwrap(),
+            "Thursday, 1st January 1970"
+        );
+        assert_eq!(
+            to_millis("2024-11-15T17:12:32.000Z", None).unwrap(),
+            Some(1_731_690_752_000.0)
+        );
+        assert_eq!(
+            to_millis("2024-11-15", Some("[Y]-[M]-[D]")).unwrap(),
+            Some(1_731_628_800_000.0)
+        );
+        assert!(to_millis("nope", None).is_err());
+    }
+
+    #[test]
+    fn numbers_by_picture() {
+        assert_eq!(
+            format_number(1234.5678, "#,##0.00", None).unwrap(),
+            "1,234.57"
+        );
+        assert_eq!(format_number(0.25, "0%", None).unwrap(), "25%");
+        assert_eq!(format_number(-3.0, "0.0", None).unwrap(), "-3.0");
+        assert_eq!(format_number(1234.5, "0.0e0", None).unwrap(), "1.2e3");
+        assert_eq!(
+            format_integer(123.0, "w").unwrap(),
+            "one hundred and twenty-three"
+        );
+        assert_eq!(format_integer(1999.0, "I").unwrap(), "MCMXCIX");
+        assert_eq!(format_integer(2.0, "1;o").unwrap(), "2nd");
+        assert_eq!(format_integer(1234567.0, "#,##0").unwrap(), "1,234,567");
+        assert_eq!(parse_integer("twelve", "w").unwrap(), Some(12.0));
+        assert_eq!(parse_integer("MCMXCIX", "I").unwrap(), Some(1999.0));
+        assert_eq!(to_radix(255.0, 16), "ff");
+    }
+}

@@ -1,0 +1,1631 @@
+//! JSONata text to AST: a tokenizer, a Pratt (top-down operator precedence) parser producing a
+//! raw tree, and a processing pass that turns the raw tree into the evaluator's [`Expr`] (paths
+//! flattened into steps, predicates attached to steps, `@`/`#`/`%` turned into tuple-stream
+//! steps). Positions are character offsets into the expression text.
+//!
+//! Nesting is bounded: every raw node records its height and the parser refuses trees taller than
+//! [`MAX_AST_HEIGHT`], so neither the parser, the processing pass, the evaluator nor `Drop` can
+//! overflow the stack on inputs such as ten thousand nested parentheses or `1+1+...+1`.
+
+use super::JsonataSyntaxError;
+
+/// The tallest syntax tree we accept. Real expressions nest a few dozen levels at most.
+pub(crate) const MAX_AST_HEIGHT: usize = 200;
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+
+#[derive(Clone, Debug, PartialEq)]
+enum Tok {
+    Op(&'static str),
+    Name(String),
+    /// A backtick-quoted name: always a field name, never an operator.
+    QuotedName(String),
+    Var(String),
+    Str(String),
+    Num(f64),
+    Regex {
+        pattern: String,
+        flags: String,
+    },
+    End,
+}
+
+#[derive(Clone, Debug)]
+struct Token {
+    tok: Tok,
+    pos: usize,
+}
+
+const OPERATORS: &[&str] = &[
+    "..", ":=", "!=", ">=", "<=", "**", "~>", "^(", ".", "[", "]", "{", "}", "(", ")", ",", "@",
+    "#", ";", ":", "?", "+", "-", "*", "/", "%", "|", "=", "<", ">", "^", "&",
+];
+
+struct Lexer<'s> {
+    chars: Vec<char>,
+    at: usize,
+    _src: &'s str,
+}
+
+fn syntax(code: &str, position: usize, message: impl Into<String>) -> JsonataSyntaxError {
+    JsonataSyntaxError {
+        code: code.to_string(),
+        position,
+        message: message.into(),
+    }
+}
+
+impl<'s> Lexer<'s> {
+    fn new(src: &'s str) -> Self {
+        Lexer {
+            chars: src.chars().collect(),
+            at: 0,
+            _src: src,
+        }
+    }
+
+    fn peek(&self, off: usize) -> Option<char> {
+        self.chars.get(self.at + off).copied()
+    }
+
+    /// `prefix` says whether a `/` here starts a regex (operand position) or is division.
+    fn next(&mut self, prefix: bool) -> Result<Token, JsonataSyntaxError> {
+        // Skip whitespace and comments.
+        loop {
+            match self.peek(0) {
+                Some(c) if c.is_whitespace() => self.at += 1,
+                Some('/') if self.peek(1) == Some('*') => {
+                    let start = self.at;
+                    self.at += 2;
+                    loop {
+                        match self.peek(0) {
+                            None => {
+                                return Err(syntax("S0106", start, "Comment has no closing tag"))
+                            }
+                            Some('*') if self.peek(1) == Some('/') => {
+                                self.at += 2;
+                                break;
+                            }
+                            Some(_) => self.at += 1,
+                        }
+                    }
+                }
+                _ => break,
+            }
+        }
+        let pos = self.at;
+        let Some(c) = self.peek(0) else {
+            return Ok(Token { tok: Tok::End, pos });
+        };
+        if prefix && c == '/' {
+            return self.regex(pos);
+        }
+        if c == '"' || c == '\'' {
+            return self.string(c, pos);
+        }
+        if c.is_ascii_digit() {
+            return self.number(pos);
+        }
+        if c == '`' {
+            self.at += 1;
+            let start = self.at;
+            while let Some(ch) = self.peek(0) {
+                if ch == '`' {
+                    let name: String = self.chars[start..self.at].iter().collect();
+                    self.at += 1;
+                    return Ok(Token {
+                        tok: Tok::QuotedName(name),
+                        pos,
+                    });
+                }
+                self.at += 1;
+            }
+            return Err(syntax(
+                "S0105",
+                pos,
+                "Quoted property name must be terminated with a backquote (`)",
+            ));
+        }
+        // Two-character operators first, then single characters.
+        for op in OPERATORS {
+            let mut ok = true;
+            for (i, oc) in op.chars().enumerate() {
+                if self.peek(i) != Some(oc) {
+                    ok = false;
+                    break;
+                }
+            }
+            if ok {
+                // `..` must not swallow the `.` of a number like `1..5` (handled by the number
+                // lexer) and `?:`/`??` (JSONata 2.1) are not part of 2.0.6, which AWS runs.
+                self.at += op.chars().count();
+                return Ok(Token {
+                    tok: Tok::Op(op),
+                    pos,
+                });
+            }
+        }
+        if c == '$' {
+            self.at += 1;
+            let start = self.at;
+            while let Some(ch) = self.peek(0) {
+                if is_name_char(ch) {
+                    self.at += 1;
+                } else {
+                    break;
+                }
+            }
+            let name: String = self.chars[start..self.at].iter().collect();
+            return Ok(Token {
+                tok: Tok::Var(name),
+                pos,
+            });
+        }
+        if is_name_char(c) {
+            let start = self.at;
+            while let Some(ch) = self.peek(0) {
+                if is_name_char(ch) {
+                    self.at += 1;
+                } else {
+                    break;
+                }
+            }
+            let name: String = self.chars[start..self.at].iter().collect();
+            let tok = match name.as_str() {
+                "and" => Tok::Op("and"),
+                "or" => Tok::Op("or"),
+                "in" => Tok::Op("in"),
+                _ => Tok::Name(name),
+            };
+            return Ok(Token { tok, pos });
+        }
+        Err(syntax("S0204", pos, format!("Unknown operator: \"{c}\"")))
+    }
+
+    fn string(&mut self, quote: char, pos: usize) -> Result<Token, JsonataSyntaxError> {
+        self.at += 1;
+        let mut out = String::new();
+        loop {
+            let Some(c) = self.peek(0) else {
+                return Err(syntax(
+                    "S0101",
+                    pos,
+                    "String literal must be terminated by a matching quote",
+                ));
+            };
+            self.at += 1;
+            if c == quote {
+                return Ok(Token {
+                    tok: Tok::Str(out),
+                    pos,
+                });
+            }
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            let Some(e) = self.peek(0) else {
+                return Err(syntax(
+                    "S0101",
+                    pos,
+                    "String literal must be terminated by a matching quote",
+                ));
+            };
+            self.at += 1;
+            match e {
+                '"' => out.push('"'),
+                '\\' => out.push('\\'),
+                '/' => out.push('/'),
+                'b' => out.push('\u{8}'),
+                'f' => out.push('\u{c}'),
+                'n' => out.push('\n'),
+                'r' => out.push('\r'),
+                't' => out.push('\t'),
+                'u' => {
+                    let unit = self.hex4(pos)?;
+                    // A UTF-16 surrogate pair spelt as two escapes.
+                    if (0xD800..0xDC00).contains(&unit)
+                        && self.peek(0) == Some('\\')
+                        && self.peek(1) == Some('u')
+                    {
+                        let save = self.at;
+                        self.at += 2;
+                        let low = self.hex4(pos)?;
+                        if (0xDC00..0xE000).contains(&low) {
+                            let cp = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+                            out.push(char::from_u32(cp).unwrap_or('\u{FFFD}'));
+                            continue;
+                        }
+                        self.at = save;
+                    }
+                    out.push(char::from_u32(unit).unwrap_or('\u{FFFD}'));
+                }
+                other => {
+                    return Err(syntax(
+                        "S0103",
+                        self.at - 1,
+                        format!("Unsupported escape sequence: \\{other}"),
+                    ))
+                }
+            }
+        }
+    }
+
+    fn hex4(&mut self, pos: usize) -> Result<u32, JsonataSyntaxError> {
+        let mut v = 0u32;
+        for _ in 0..4 {
+            let d = self.peek(0).and_then(|c| c.to_digit(16));
+            match d {
+                Some(d) => {
+                    v = v * 16 + d;
+                    self.at += 1;
+                }
+                None => {
+                    return Err(syntax(
+                        "S0104",
+                        pos,
+                        "The escape sequence \\u must be followed by 4 hex digits",
+                    ))
+                }
+            }
+        }
+        Ok(v)
+    }
+
+    fn number(&mut self, pos: usize) -> Result<Token, JsonataSyntaxError> {
+        let start = self.at;
+        let digits = |lx: &mut Self| {
+            while lx.peek(0).is_some_and(|c| c.is_ascii_digit()) {
+                lx.at += 1;
+            }
+        };
+        if self.peek(0) == Some('0') {
+            self.at += 1;
+        } else {
+            digits(self);
+        }
+        // A fraction needs a digit after the dot, so `1..5` lexes as 1, .., 5.
+        if self.peek(0) == Some('.') && self.peek(1).is_some_and(|c| c.is_ascii_digit()) {
+            self.at += 1;
+            digits(self);
+        }
+        if matches!(self.peek(0), Some('e' | 'E')) {
+            let save = self.at;
+            self.at += 1;
+            if matches!(self.peek(0), Some('+' | '-')) {
+                self.at += 1;
+            }
+            if self.peek(0).is_some_and(|c| c.is_ascii_digit()) {
+                digits(self);
+            } else {
+                self.at = save;
+            }
+        }
+        let text: String = self.chars[start..self.at].iter().collect();
+        match text.parse::<f64>() {
+            Ok(n) if n.is_finite() => Ok(Token {
+                tok: Tok::Num(n),
+                pos,
+            }),
+            _ => Err(syntax(
+                "S0102",
+                pos,
+                format!("Number out of range: \"{text}\""),
+            )),
+        }
+    }
+
+    fn regex(&mut self, pos: usize) -> Result<Token, JsonataSyntaxError> {
+        self.at += 1;
+        let start = self.at;
+        let mut depth_class = false;
+        loop {
+            let Some(c) = self.peek(0) else {
+                return Err(syntax(
+                    "S0302",
+                    pos,
+                    "No terminating / in regular expression",
+                ));
+            };
+            if c == '\\' {
+                self.at += 2;
+                continue;
+            }
+            if c == '[' {
+                depth_class = true;
+            } else if c == ']' {
+                depth_class = false;
+            } else if c == '/' && !depth_class {
+                break;
+            }
+            self.at += 1;
+        }
+        let pattern: String = self.chars[start..self.at.min(self.chars.len())]
+            .iter()
+            .collect();
+        if pattern.is_empty() {
+            return Err(syntax(
+                "S0301",
+                pos,
+                "Empty regular expressions are not supported",
+            ));
+        }
+        self.at += 1;
+        let fstart = self.at;
+        while self
+            .peek(0)
+            .is_some_and(|c| matches!(c, 'i' | 'm' | 'g' | 's' | 'u' | 'y'))
+        {
+            self.at += 1;
+        }
+        let flags: String = self.chars[fstart..self.at].iter().collect();
+        Ok(Token {
+            tok: Tok::Regex { pattern, flags },
+            pos,
+        })
+    }
+}
+
+fn is_name_char(c: char) -> bool {
+    !(c.is_whitespace()
+        || matches!(
+            c,
+            '.' | '['
+                | ']'
+                | '{'
+                | '}'
+                | '('
+                | ')'
+                | ','
+                | '@'
+                | '#'
+                | ';'
+                | ':'
+                | '?'
+                | '+'
+                | '-'
+                | '*'
+                | '/'
+                | '%'
+                | '|'
+                | '='
+                | '<'
+                | '>'
+                | '^'
+                | '&'
+                | '!'
+                | '~'
+                | '"'
+                | '\''
+                | '`'
+                | '$'
+        ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw tree (straight out of the Pratt parser)
+
+#[derive(Debug)]
+enum Raw {
+    Str(String),
+    Num(f64),
+    Bool(bool),
+    Null,
+    Name(String),
+    Var(String),
+    Regex(regex::Regex),
+    Wildcard,
+    Descendant,
+    Parent,
+    Placeholder,
+    Neg(Box<RawNode>),
+    Array(Vec<RawNode>),
+    Object(Vec<(RawNode, RawNode)>),
+    Block(Vec<RawNode>),
+    Binary(&'static str, Box<RawNode>, Box<RawNode>),
+    /// `lhs[rhs]`; `None` for `lhs[]`.
+    Filter(Box<RawNode>, Option<Box<RawNode>>),
+    /// `lhs{...}`
+    Group(Box<RawNode>, Vec<(RawNode, RawNode)>),
+    Sort(Box<RawNode>, Vec<(bool, RawNode)>),
+    Focus(Box<RawNode>, String),
+    Index(Box<RawNode>, String),
+    Call(Box<RawNode>, Vec<RawNode>),
+    Lambda(Vec<String>, Box<RawNode>),
+    Condition(Box<RawNode>, Box<RawNode>, Option<Box<RawNode>>),
+    Bind(String, Box<RawNode>),
+    Transform(Box<RawNode>, Box<RawNode>, Option<Box<RawNode>>),
+}
+
+/// Key/value pairs of an object constructor or grouping.
+type RawPairs = Vec<(RawNode, RawNode)>;
+
+#[derive(Debug)]
+struct RawNode {
+    raw: Raw,
+    pos: usize,
+    height: usize,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processed tree (what the evaluator walks)
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Concat,
+    And,
+    Or,
+    In,
+    Range,
+}
+
+impl BinOp {
+    pub(crate) fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Mod => "%",
+            BinOp::Eq => "=",
+            BinOp::Ne => "!=",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::Concat => "&",
+            BinOp::And => "and",
+            BinOp::Or => "or",
+            BinOp::In => "in",
+            BinOp::Range => "..",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) enum Stage {
+    Filter(Expr),
+    /// `#$name` written after a predicate: binds the position after filtering.
+    Index(String),
+}
+
+#[derive(Debug)]
+pub(crate) struct SortTerm {
+    pub descending: bool,
+    pub expr: Expr,
+}
+
+#[derive(Debug)]
+pub(crate) enum Kind {
+    Str(String),
+    Num(f64),
+    Bool(bool),
+    Null,
+    Name(String),
+    /// `$name`; the empty name is the context `$`, `"$"` is the root `$$`.
+    Var(String),
+    Regex(regex::Regex),
+    Wildcard,
+    Descendant,
+    Parent,
+    Placeholder,
+    Neg(Box<Expr>),
+    /// An array constructor `[...]`.
+    Array(Vec<Expr>),
+    /// An object constructor `{...}` applied to the context.
+    Object(Vec<(Expr, Expr)>),
+    Block(Vec<Expr>),
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    Path(Path),
+    Sort(Vec<SortTerm>),
+    Call {
+        func: Box<Expr>,
+        args: Vec<Expr>,
+        partial: bool,
+    },
+    /// `lhs ~> rhs`
+    Apply(Box<Expr>, Box<Expr>),
+    Lambda {
+        params: Vec<String>,
+        body: Box<Expr>,
+    },
+    Condition(Box<Expr>, Box<Expr>, Option<Box<Expr>>),
+    Bind(String, Box<Expr>),
+    Transform {
+        pattern: Box<Expr>,
+        update: Box<Expr>,
+        delete: Option<Box<Expr>>,
+    },
+}
+
+#[derive(Debug)]
+pub(crate) struct Path {
+    pub steps: Vec<Expr>,
+    pub keep_singleton: bool,
+    /// Some step binds `@`, `#` or uses `%`: evaluate as a tuple stream.
+    pub tuple: bool,
+    pub group: Option<Vec<(Expr, Expr)>>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Expr {
+    pub kind: Kind,
+    pub pos: usize,
+    /// Predicates applied to the whole value (non-path expressions such as `$x[0]`).
+    pub predicates: Vec<Expr>,
+    /// Group-by applied to a non-path value (`$x{...}`).
+    pub group: Option<Vec<(Expr, Expr)>>,
+    /// Path-step extras.
+    pub stages: Vec<Stage>,
+    pub focus: Option<String>,
+    pub index: Option<String>,
+    pub keep_array: bool,
+    /// An array-constructor step: its result is not flattened into the path.
+    pub cons_array: bool,
+}
+
+impl Expr {
+    fn new(kind: Kind, pos: usize) -> Self {
+        Expr {
+            kind,
+            pos,
+            predicates: Vec::new(),
+            group: None,
+            stages: Vec::new(),
+            focus: None,
+            index: None,
+            keep_array: false,
+            cons_array: false,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pratt parser
+
+/// Stack the parser may use (frames are much larger in debug builds than the height suggests).
+const STACK_BUDGET: usize = 1 << 20;
+
+struct Parser<'s> {
+    stack_base: usize,
+    lexer: Lexer<'s>,
+    cur: Token,
+    depth: usize,
+}
+
+fn lbp(tok: &Tok) -> u32 {
+    match tok {
+        Tok::Op(op) => match *op {
+            "." => 75,
+            "[" | "(" | "@" | "#" | "^(" => 80,
+            "{" => 70,
+            "*" | "/" | "%" | "**" => 60,
+            "+" | "-" | "&" => 50,
+            "=" | "<" | ">" | "^" | "!=" | "<=" | ">=" | "~>" | "in" => 40,
+            "and" => 30,
+            "or" => 25,
+            // `..` only appears inside an array constructor, which parses it itself.
+            "?" => 20,
+            ":=" => 10,
+            _ => 0,
+        },
+        _ => 0,
+    }
+}
+
+impl<'s> Parser<'s> {
+    fn advance(&mut self, prefix: bool) -> Result<(), JsonataSyntaxError> {
+        self.cur = self.lexer.next(prefix)?;
+        Ok(())
+    }
+
+    fn node(
+        &self,
+        raw: Raw,
+        pos: usize,
+        children: &[usize],
+    ) -> Result<RawNode, JsonataSyntaxError> {
+        let height = 1 + children.iter().copied().max().unwrap_or(0);
+        if height > MAX_AST_HEIGHT {
+            return Err(too_deep(pos));
+        }
+        Ok(RawNode { raw, pos, height })
+    }
+
+    fn expect(&mut self, op: &'static str, prefix_after: bool) -> Result<(), JsonataSyntaxError> {
+        match &self.cur.tok {
+            Tok::Op(o) if *o == op => self.advance(prefix_after),
+            Tok::End => Err(syntax(
+                "S0203",
+                self.cur.pos,
+                format!("Expected \"{op}\" before end of expression"),
+            )),
+            other => Err(syntax(
+                "S0202",
+                self.cur.pos,
+                format!("Expected \"{op}\", got \"{}\"", tok_text(other)),
+            )),
+        }
+    }
+
+    fn is_op(&self, op: &str) -> bool {
+        matches!(&self.cur.tok, Tok::Op(o) if *o == op)
+    }
+
+    fn expression(&mut self, rbp: u32) -> Result<RawNode, JsonataSyntaxError> {
+        self.depth += 1;
+        let here = 0u8;
+        let used = (&here as *const u8 as usize).abs_diff(self.stack_base);
+        if self.depth > MAX_AST_HEIGHT || used > STACK_BUDGET {
+            return Err(too_deep(self.cur.pos));
+        }
+        let t = self.cur.clone();
+        // After an operand, a `/` is division.
+        self.advance(false)?;
+        let mut left = self.nud(t)?;
+        while rbp < lbp(&self.cur.tok) {
+            let t = self.cur.clone();
+            self.advance(true)?;
+            left = self.led(t, left)?;
+        }
+        self.depth -= 1;
+        Ok(left)
+    }
+
+    #[inline(never)]
+    fn nud(&mut self, t: Token) -> Result<RawNode, JsonataSyntaxError> {
+        let pos = t.pos;
+        match t.tok {
+            Tok::Str(s) => self.node(Raw::Str(s), pos, &[]),
+            Tok::Num(n) => self.node(Raw::Num(n), pos, &[]),
+            Tok::QuotedName(n) => self.node(Raw::Name(n), pos, &[]),
+            Tok::Name(n) => match n.as_str() {
+                "true" => self.node(Raw::Bool(true), pos, &[]),
+                "false" => self.node(Raw::Bool(false), pos, &[]),
+                "null" => self.node(Raw::Null, pos, &[]),
+                "function" | "λ" if self.is_op("(") => self.lambda(pos),
+                _ => self.node(Raw::Name(n), pos, &[]),
+            },
+            Tok::Var(v) => self.node(Raw::Var(v), pos, &[]),
+            Tok::Regex { pattern, flags } => {
+                let re = compile_regex(&pattern, &flags).map_err(|m| syntax("S0302", pos, m))?;
+                self.node(Raw::Regex(re), pos, &[])
+            }
+            Tok::End => Err(syntax("S0207", pos, "Unexpected end of expression")),
+            Tok::Op(op) => match op {
+                // `and`, `or`, `in` in operand position are field names.
+                "and" | "or" | "in" => self.node(Raw::Name(op.to_string()), pos, &[]),
+                "-" => {
+                    let e = self.expression(70)?;
+                    let h = e.height;
+                    self.node(Raw::Neg(Box::new(e)), pos, &[h])
+                }
+                "*" => self.node(Raw::Wildcard, pos, &[]),
+                "**" => self.node(Raw::Descendant, pos, &[]),
+                "%" => self.node(Raw::Parent, pos, &[]),
+                "?" => self.node(Raw::Placeholder, pos, &[]),
+                "(" => self.nud_block(pos),
+                "[" => self.nud_array(pos),
+                "{" => {
+                    let (pairs, hs) = self.object_body()?;
+                    self.node(Raw::Object(pairs), pos, &hs)
+                }
+                "|" => self.nud_transform(pos),
+                other => Err(syntax(
+                    "S0211",
+                    pos,
+                    format!("The symbol \"{other}\" cannot be used as a unary operator"),
+                )),
+            },
+        }
+    }
+
+    #[inline(never)]
+    fn nud_block(&mut self, pos: usize) -> Result<RawNode, JsonataSyntaxError> {
+        let mut items = Vec::new();
+        let mut hs = Vec::new();
+        while !self.is_op(")") {
+            let e = self.expression(0)?;
+            hs.push(e.height);
+            items.push(e);
+            if !self.is_op(";") {
+                break;
+            }
+            self.advance(true)?;
+        }
+        self.expect(")", false)?;
+        self.node(Raw::Block(items), pos, &hs)
+    }
+
+    #[inline(never)]
+    fn nud_array(&mut self, pos: usize) -> Result<RawNode, JsonataSyntaxError> {
+        let mut items = Vec::new();
+        let mut hs = Vec::new();
+        if !self.is_op("]") {
+            loop {
+                let mut item = self.expression(0)?;
+                if self.is_op("..") {
+                    self.advance(true)?;
+                    let rhs = self.expression(0)?;
+                    let (hl, hr) = (item.height, rhs.height);
+                    item = self.node(
+                        Raw::Binary("..", Box::new(item), Box::new(rhs)),
+                        pos,
+                        &[hl, hr],
+                    )?;
+                }
+                hs.push(item.height);
+                items.push(item);
+                if !self.is_op(",") {
+                    break;
+                }
+                self.advance(true)?;
+            }
+        }
+        self.expect("]", false)?;
+        self.node(Raw::Array(items), pos, &hs)
+    }
+
+    #[inline(never)]
+    fn nud_transform(&mut self, pos: usize) -> Result<RawNode, JsonataSyntaxError> {
+        let pattern = self.expression(0)?;
+        self.expect("|", true)?;
+        let update = self.expression(0)?;
+        let mut hs = vec![pattern.height, update.height];
+        let delete = if self.is_op(",") {
+            self.advance(true)?;
+            let d = self.expression(0)?;
+            hs.push(d.height);
+            Some(Box::new(d))
+        } else {
+            None
+        };
+        self.expect("|", false)?;
+        self.node(
+            Raw::Transform(Box::new(pattern), Box::new(update), delete),
+            pos,
+            &hs,
+        )
+    }
+
+    #[inline(never)]
+    fn object_body(&mut self) -> Result<(RawPairs, Vec<usize>), JsonataSyntaxError> {
+        let mut pairs = Vec::new();
+        let mut hs = Vec::new();
+        if !self.is_op("}") {
+            loop {
+                let k = self.expression(0)?;
+                self.expect(":", true)?;
+                let v = self.expression(0)?;
+                hs.push(k.height.max(v.height));
+                pairs.push((k, v));
+                if !self.is_op(",") {
+                    break;
+                }
+                self.advance(true)?;
+            }
+        }
+        self.expect("}", false)?;
+        Ok((pairs, hs))
+    }
+
+    #[inline(never)]
+    fn lambda(&mut self, pos: usize) -> Result<RawNode, JsonataSyntaxError> {
+        self.expect("(", true)?;
+        let mut params = Vec::new();
+        if !self.is_op(")") {
+            loop {
+                match &self.cur.tok {
+                    Tok::Var(v) => params.push(v.clone()),
+                    _ => {
+                        return Err(syntax(
+                            "S0208",
+                            self.cur.pos,
+                            format!("Parameter {} of function definition must be a variable name (start with $)", params.len() + 1),
+                        ))
+                    }
+                }
+                self.advance(false)?;
+                if !self.is_op(",") {
+                    break;
+                }
+                self.advance(true)?;
+            }
+        }
+        self.expect(")", false)?;
+        // Optional signature `<...>`: accepted and skipped (AWS validates none of it at runtime
+        // beyond what the function body does).
+        if self.is_op("<") {
+            let mut depth = 0usize;
+            loop {
+                match &self.cur.tok {
+                    Tok::Op("<") => depth += 1,
+                    Tok::Op(">") => {
+                        depth -= 1;
+                        if depth == 0 {
+                            self.advance(false)?;
+                            break;
+                        }
+                    }
+                    Tok::End => {
+                        return Err(syntax(
+                            "S0203",
+                            self.cur.pos,
+                            "Expected \">\" before end of expression",
+                        ))
+                    }
+                    _ => {}
+                }
+                self.advance(false)?;
+            }
+        }
+        self.expect("{", true)?;
+        let body = self.expression(0)?;
+        self.expect("}", false)?;
+        let h = body.height;
+        self.node(Raw::Lambda(params, Box::new(body)), pos, &[h])
+    }
+
+    #[inline(never)]
+    fn led(&mut self, t: Token, left: RawNode) -> Result<RawNode, JsonataSyntaxError> {
+        let pos = t.pos;
+        let Tok::Op(op) = t.tok else {
+            return Err(syntax("S0201", pos, "Syntax error"));
+        };
+        let lh = left.height;
+        match op {
+            "(" => {
+                let mut args = Vec::new();
+                let mut hs = vec![lh];
+                if !self.is_op(")") {
+                    loop {
+                        let a = self.expression(0)?;
+                        hs.push(a.height);
+                        args.push(a);
+                        if !self.is_op(",") {
+                            break;
+                        }
+                        self.advance(true)?;
+                    }
+                }
+                self.expect(")", false)?;
+                self.node(Raw::Call(Box::new(left), args), pos, &hs)
+            }
+            "[" => {
+                if self.is_op("]") {
+                    self.advance(false)?;
+                    return self.node(Raw::Filter(Box::new(left), None), pos, &[lh]);
+                }
+                let pred = self.expression(0)?;
+                self.expect("]", false)?;
+                let ph = pred.height;
+                self.node(
+                    Raw::Filter(Box::new(left), Some(Box::new(pred))),
+                    pos,
+                    &[lh, ph],
+                )
+            }
+            "{" => {
+                let (pairs, mut hs) = self.object_body()?;
+                hs.push(lh);
+                self.node(Raw::Group(Box::new(left), pairs), pos, &hs)
+            }
+            "^(" => {
+                let mut terms = Vec::new();
+                let mut hs = vec![lh];
+                loop {
+                    let mut descending = false;
+                    if self.is_op("<") {
+                        self.advance(true)?;
+                    } else if self.is_op(">") {
+                        descending = true;
+                        self.advance(true)?;
+                    }
+                    let e = self.expression(0)?;
+                    hs.push(e.height);
+                    terms.push((descending, e));
+                    if !self.is_op(",") {
+                        break;
+                    }
+                    self.advance(true)?;
+                }
+                self.expect(")", false)?;
+                self.node(Raw::Sort(Box::new(left), terms), pos, &hs)
+            }
+            "@" | "#" => {
+                let Tok::Var(name) = self.cur.tok.clone() else {
+                    let code = if op == "@" { "S0214" } else { "S0215" };
+                    return Err(syntax(
+                        code,
+                        self.cur.pos,
+                        format!("The right side of {op} must be a variable name (start with $)"),
+                    ));
+                };
+                self.advance(false)?;
+                let raw = if op == "@" {
+                    Raw::Focus(Box::new(left), name)
+                } else {
+                    Raw::Index(Box::new(left), name)
+                };
+                self.node(raw, pos, &[lh])
+            }
+            "?" => {
+                let then = self.expression(0)?;
+                let mut hs = vec![lh, then.height];
+                let otherwise = if self.is_op(":") {
+                    self.advance(true)?;
+                    let e = self.expression(0)?;
+                    hs.push(e.height);
+                    Some(Box::new(e))
+                } else {
+                    None
+                };
+                self.node(
+                    Raw::Condition(Box::new(left), Box::new(then), otherwise),
+                    pos,
+                    &hs,
+                )
+            }
+            ":=" => {
+                let Raw::Var(name) = left.raw else {
+                    return Err(syntax(
+                        "S0212",
+                        pos,
+                        "The left side of := must be a variable name (start with $)",
+                    ));
+                };
+                // Right associative.
+                let rhs = self.expression(lbp(&Tok::Op(":=")) - 1)?;
+                let rh = rhs.height;
+                self.node(Raw::Bind(name, Box::new(rhs)), pos, &[lh, rh])
+            }
+            _ => {
+                let rbp = lbp(&Tok::Op(op));
+                let rhs = self.expression(rbp)?;
+                let rh = rhs.height;
+                self.node(
+                    Raw::Binary(op, Box::new(left), Box::new(rhs)),
+                    pos,
+                    &[lh, rh],
+                )
+            }
+        }
+    }
+}
+
+fn tok_text(t: &Tok) -> String {
+    match t {
+        Tok::Op(o) => o.to_string(),
+        Tok::Name(n) | Tok::QuotedName(n) => n.clone(),
+        Tok::Var(v) => format!("${v}"),
+        Tok::Str(s) => s.clone(),
+        Tok::Num(n) => n.to_string(),
+        Tok::Regex { pattern, .. } => format!("/{pattern}/"),
+        Tok::End => "(end)".into(),
+    }
+}
+
+fn too_deep(pos: usize) -> JsonataSyntaxError {
+    syntax(
+        "U1001",
+        pos,
+        format!("Stack overflow error: the expression nests deeper than {MAX_AST_HEIGHT} levels"),
+    )
+}
+
+/// Translates a JavaScript regular expression into the `regex` crate's dialect. The common
+/// syntax is shared; JavaScript lets any punctuation be escaped, and `regex` rejects escapes of
+/// characters that are not meta characters, so those are unescaped here.
+pub(crate) fn compile_regex(pattern: &str, flags: &str) -> Result<regex::Regex, String> {
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some(e) if e.is_ascii_alphanumeric() => {
+                out.push('\\');
+                out.push(e);
+            }
+            Some(e) if regex_syntax_is_meta(e) => {
+                out.push('\\');
+                out.push(e);
+            }
+            Some(e) => out.push(e),
+            None => out.push_str("\\\\"),
+        }
+    }
+    let mut b = regex::RegexBuilder::new(&out);
+    b.case_insensitive(flags.contains('i'))
+        .multi_line(flags.contains('m'))
+        .size_limit(1 << 20)
+        .dfa_size_limit(1 << 20)
+        .nest_limit(64);
+    b.build().map_err(|e| {
+        let first = e
+            .to_string()
+            .lines()
+            .last()
+            .unwrap_or("invalid")
+            .to_string();
+        format!("Invalid regular expression /{pattern}/: {first}")
+    })
+}
+
+fn regex_syntax_is_meta(c: char) -> bool {
+    matches!(
+        c,
+        '\\' | '.'
+            | '+'
+            | '*'
+            | '?'
+            | '('
+            | ')'
+            | '|'
+            | '['
+            | ']'
+            | '{'
+            | '}'
+            | '^'
+            | '$'
+            | '#'
+            | '&'
+            | '-'
+            | '~'
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processing: raw tree to evaluator tree
+
+fn process(node: RawNode) -> Result<Expr, JsonataSyntaxError> {
+    let pos = node.pos;
+    let e = match node.raw {
+        Raw::Str(s) => Expr::new(Kind::Str(s), pos),
+        Raw::Num(n) => Expr::new(Kind::Num(n), pos),
+        Raw::Bool(b) => Expr::new(Kind::Bool(b), pos),
+        Raw::Null => Expr::new(Kind::Null, pos),
+        Raw::Name(n) => path_of(Expr::new(Kind::Name(n), pos)),
+        Raw::Var(v) => Expr::new(Kind::Var(v), pos),
+        Raw::Regex(r) => Expr::new(Kind::Regex(r), pos),
+        Raw::Wildcard => path_of(Expr::new(Kind::Wildcard, pos)),
+        Raw::Descendant => path_of(Expr::new(Kind::Descendant, pos)),
+        Raw::Parent => {
+            let mut p = path_of(Expr::new(Kind::Parent, pos));
+            if let Kind::Path(path) = &mut p.kind {
+                path.tuple = true;
+            }
+            p
+        }
+        Raw::Placeholder => Expr::new(Kind::Placeholder, pos),
+        Raw::Neg(e) => {
+            let inner = process(*e)?;
+            if let Kind::Num(n) = inner.kind {
+                Expr::new(Kind::Num(-n), pos)
+            } else {
+                Expr::new(Kind::Neg(Box::new(inner)), pos)
+            }
+        }
+        Raw::Array(items) => {
+            let items = items
+                .into_iter()
+                .map(process)
+                .collect::<Result<Vec<_>, _>>()?;
+            Expr::new(Kind::Array(items), pos)
+        }
+        Raw::Object(pairs) => Expr::new(Kind::Object(process_pairs(pairs)?), pos),
+        Raw::Block(items) => {
+            let items = items
+                .into_iter()
+                .map(process)
+                .collect::<Result<Vec<_>, _>>()?;
+            Expr::new(Kind::Block(items), pos)
+        }
+        Raw::Binary(op, l, r) => {
+            if op == "." {
+                return path_join(process(*l)?, process(*r)?, pos);
+            }
+            let bop = match op {
+                "+" => BinOp::Add,
+                "-" => BinOp::Sub,
+                "*" => BinOp::Mul,
+                "/" => BinOp::Div,
+                "%" => BinOp::Mod,
+                "=" => BinOp::Eq,
+                "!=" => BinOp::Ne,
+                "<" => BinOp::Lt,
+                "<=" => BinOp::Le,
+                ">" => BinOp::Gt,
+                ">=" => BinOp::Ge,
+                "&" => BinOp::Concat,
+                "and" => BinOp::And,
+                "or" => BinOp::Or,
+                "in" => BinOp::In,
+                ".." => BinOp::Range,
+                "~>" => {
+                    return Ok(Expr::new(
+                        Kind::Apply(Box::new(process(*l)?), Box::new(process(*r)?)),
+                        pos,
+                    ));
+                }
+                other => return Err(syntax("S0201", pos, format!("Syntax error: \"{other}\""))),
+            };
+            Expr::new(
+                Kind::Binary(bop, Box::new(process(*l)?), Box::new(process(*r)?)),
+                pos,
+            )
+        }
+        Raw::Filter(l, pred) => {
+            let mut lhs = process(*l)?;
+            match pred {
+                None => {
+                    if let Kind::Path(p) = &mut lhs.kind {
+                        p.keep_singleton = true;
+                        if let Some(last) = p.steps.last_mut() {
+                            last.keep_array = true;
+                        }
+                    } else {
+                        lhs.keep_array = true;
+                    }
+                }
+                Some(pred) => {
+                    let pred = process(*pred)?;
+                    match &mut lhs.kind {
+                        Kind::Path(p) => {
+                            if p.group.is_some() {
+                                return Err(syntax(
+                                    "S0209",
+                                    pos,
+                                    "A predicate cannot follow a grouping expression in a step",
+                                ));
+                            }
+                            if let Some(last) = p.steps.last_mut() {
+                                last.stages.push(Stage::Filter(pred));
+                            }
+                        }
+                        _ => {
+                            if lhs.group.is_some() {
+                                return Err(syntax(
+                                    "S0209",
+                                    pos,
+                                    "A predicate cannot follow a grouping expression in a step",
+                                ));
+                            }
+                            lhs.predicates.push(pred);
+                        }
+                    }
+                }
+            }
+            lhs
+        }
+        Raw::Group(l, pairs) => {
+            let mut lhs = process(*l)?;
+            let pairs = process_pairs(pairs)?;
+            match &mut lhs.kind {
+                Kind::Path(p) => {
+                    if p.group.is_some() {
+                        return Err(syntax(
+                            "S0210",
+                            pos,
+                            "Each step can only have one grouping expression",
+                        ));
+                    }
+                    p.group = Some(pairs);
+                }
+                _ => {
+                    if lhs.group.is_some() {
+                        return Err(syntax(
+                            "S0210",
+                            pos,
+                            "Each step can only have one grouping expression",
+                        ));
+                    }
+                    lhs.group = Some(pairs);
+                }
+            }
+            lhs
+        }
+        Raw::Sort(l, terms) => {
+            let lhs = process(*l)?;
+            let terms = terms
+                .into_iter()
+                .map(|(descending, e)| {
+                    Ok(SortTerm {
+                        descending,
+                        expr: process(e)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, JsonataSyntaxError>>()?;
+            let sort = Expr::new(Kind::Sort(terms), pos);
+            let mut p = into_path(lhs);
+            if let Kind::Path(path) = &mut p.kind {
+                path.steps.push(sort);
+            }
+            p
+        }
+        Raw::Focus(l, name) => {
+            let mut p = into_path(process(*l)?);
+            if let Kind::Path(path) = &mut p.kind {
+                path.tuple = true;
+                if let Some(last) = path.steps.last_mut() {
+                    last.focus = Some(name);
+                }
+            }
+            p
+        }
+        Raw::Index(l, name) => {
+            let mut p = into_path(process(*l)?);
+            if let Kind::Path(path) = &mut p.kind {
+                path.tuple = true;
+                if let Some(last) = path.steps.last_mut() {
+                    if last.stages.is_empty() {
+                        last.index = Some(name);
+                    } else {
+                        last.stages.push(Stage::Index(name));
+                    }
+                }
+            }
+            p
+        }
+        Raw::Call(f, args) => {
+            let func = process(*f)?;
+            let args = args
+                .into_iter()
+                .map(process)
+                .collect::<Result<Vec<_>, _>>()?;
+            let partial = args.iter().any(|a| matches!(a.kind, Kind::Placeholder));
+            Expr::new(
+                Kind::Call {
+                    func: Box::new(func),
+                    args,
+                    partial,
+                },
+                pos,
+            )
+        }
+        Raw::Lambda(params, body) => Expr::new(
+            Kind::Lambda {
+                params,
+                body: Box::new(process(*body)?),
+            },
+            pos,
+        ),
+        Raw::Condition(c, t, e) => Expr::new(
+            Kind::Condition(
+                Box::new(process(*c)?),
+                Box::new(process(*t)?),
+                e.map(|e| process(*e)).transpose()?.map(Box::new),
+            ),
+            pos,
+        ),
+        Raw::Bind(name, v) => Expr::new(Kind::Bind(name, Box::new(process(*v)?)), pos),
+        Raw::Transform(p, u, d) => Expr::new(
+            Kind::Transform {
+                pattern: Box::new(process(*p)?),
+                update: Box::new(process(*u)?),
+                delete: d.map(|d| process(*d)).transpose()?.map(Box::new),
+            },
+            pos,
+        ),
+    };
+    Ok(e)
+}
+
+fn process_pairs(pairs: Vec<(RawNode, RawNode)>) -> Result<Vec<(Expr, Expr)>, JsonataSyntaxError> {
+    pairs
+        .into_iter()
+        .map(|(k, v)| Ok((process(k)?, process(v)?)))
+        .collect()
+}
+
+fn path_of(step: Expr) -> Expr {
+    let pos = step.pos;
+    Expr::new(
+        Kind::Path(Path {
+            steps: vec![step],
+            keep_singleton: false,
+            tuple: false,
+            group: None,
+        }),
+        pos,
+    )
+}
+
+/// Wraps a non-path expression as a one-step path (for `^(...)`, `@`, `#`).
+fn into_path(e: Expr) -> Expr {
+    if matches!(e.kind, Kind::Path(_)) {
+        e
+    } else {
+        path_of(e)
+    }
+}
+
+fn path_join(lhs: Expr, rhs: Expr, pos: usize) -> Result<Expr, JsonataSyntaxError> {
+    let mut left = into_path(lhs);
+    let Kind::Path(lp) = &mut left.kind else {
+        return Ok(left);
+    };
+    // A grouping stays with the whole path, applied after every step (as in jsonata-js).
+    match rhs.kind {
+        Kind::Path(rp) if rhs.predicates.is_empty() && rhs.group.is_none() => {
+            lp.tuple |= rp.tuple;
+            lp.keep_singleton |= rp.keep_singleton;
+            if rp.group.is_some() {
+                if lp.group.is_some() {
+                    return Err(syntax(
+                        "S0210",
+                        pos,
+                        "Each step can only have one grouping expression",
+                    ));
+                }
+                lp.group = rp.group;
+            }
+            lp.steps.extend(rp.steps);
+        }
+        Kind::Num(_) | Kind::Bool(_) | Kind::Null => {
+            return Err(syntax(
+                "S0213",
+                rhs.pos,
+                "The literal value cannot be used as a step within a path expression",
+            ))
+        }
+        _ => {
+            let mut step = rhs;
+            if let Kind::Str(s) = &step.kind {
+                step.kind = Kind::Name(s.clone());
+            }
+            if matches!(step.kind, Kind::Array(_)) {
+                step.cons_array = true;
+            }
+            lp.steps.push(step);
+        }
+    }
+    if lp
+        .steps
+        .first()
+        .is_some_and(|s| matches!(s.kind, Kind::Array(_)))
+    {
+        if let Some(first) = lp.steps.first_mut() {
+            first.cons_array = true;
+        }
+    }
+    Ok(left)
+}
+
+/// Parses a whole expression.
+pub(crate) fn parse(text: &str) -> Result<Expr, JsonataSyntaxError> {
+    let mut lexer = Lexer::new(text);
+    let first = lexer.next(true)?;
+    let here = 0u8;
+    let mut p = Parser {
+        stack_base: &here as *const u8 as usize,
+        lexer,
+        cur: first,
+        depth: 0,
+    };
+    let raw = p.expression(0)?;
+    if !matches!(p.cur.tok, Tok::End) {
+        return Err(syntax(
+            "S0201",
+            p.cur.pos,
+            format!("Syntax error: \"{}\"", tok_text(&p.cur.tok)),
+        ));
+    }
+    let mut e = process(raw)?;
+    mark_tuple_paths(&mut e);
+    check_parent(&e, false)?;
+    Ok(e)
+}
+
+/// `%` needs a step to be the parent of: at the top of an expression (`%.x`) there is none,
+/// which JSONata reports as S0217 when parsing.
+fn check_parent(e: &Expr, in_step: bool) -> Result<(), JsonataSyntaxError> {
+    let inner = |x: &Expr| check_parent(x, true);
+    for p in &e.predicates {
+        inner(p)?;
+    }
+    if let Some(g) = &e.group {
+        for (k, v) in g {
+            inner(k)?;
+            inner(v)?;
+        }
+    }
+    for s in &e.stages {
+        if let Stage::Filter(f) = s {
+            inner(f)?;
+        }
+    }
+    match &e.kind {
+        Kind::Parent if !in_step => Err(syntax(
+            "S0217",
+            e.pos,
+            "The object representing the 'parent' cannot be derived from this expression",
+        )),
+        Kind::Path(p) => {
+            for (i, s) in p.steps.iter().enumerate() {
+                check_parent(s, in_step || i > 0)?;
+            }
+            if let Some(g) = &p.group {
+                for (k, v) in g {
+                    inner(k)?;
+                    inner(v)?;
+                }
+            }
+            Ok(())
+        }
+        Kind::Neg(x) | Kind::Bind(_, x) => check_parent(x, in_step),
+        Kind::Array(xs) | Kind::Block(xs) => xs.iter().try_for_each(|x| check_parent(x, in_step)),
+        Kind::Object(pairs) => pairs.iter().try_for_each(|(k, v)| {
+            check_parent(k, true)?;
+            check_parent(v, true)
+        }),
+        Kind::Binary(_, l, r) | Kind::Apply(l, r) => {
+            check_parent(l, in_step)?;
+            check_parent(r, in_step)
+        }
+        Kind::Sort(terms) => terms.iter().try_for_each(|t| inner(&t.expr)),
+        Kind::Call { func, args, .. } => {
+            check_parent(func, in_step)?;
+            args.iter().try_for_each(|a| check_parent(a, in_step))
+        }
+        Kind::Condition(c, t, o) => {
+            check_parent(c, in_step)?;
+            check_parent(t, in_step)?;
+            o.as_deref().map_or(Ok(()), |o| check_parent(o, in_step))
+        }
+        // Function bodies run wherever they are called; JSONata does not reject them here.
+        Kind::Lambda { .. } | Kind::Transform { .. } => Ok(()),
+        _ => Ok(()),
+    }
+}
+
+/// A path whose steps (or their predicates) use `%` must carry ancestors, so it runs as a tuple
+/// stream; this marks every such path after processing.
+fn mark_tuple_paths(e: &mut Expr) -> bool {
+    // Returns whether `e` (outside any nested path) refers to `%`.
+    let mut uses_parent = false;
+    for p in &mut e.predicates {
+        uses_parent |= mark_tuple_paths(p);
+    }
+    if let Some(g) = &mut e.group {
+        for (k, v) in g {
+            uses_parent |= mark_tuple_paths(k) | mark_tuple_paths(v);
+        }
+    }
+    for s in &mut e.stages {
+        if let Stage::Filter(f) = s {
+            uses_parent |= mark_tuple_paths(f);
+        }
+    }
+    uses_parent |= match &mut e.kind {
+        Kind::Parent => true,
+        Kind::Path(p) => {
+            let mut any = false;
+            for s in &mut p.steps {
+                any |= mark_tuple_paths(s);
+            }
+            if let Some(g) = &mut p.group {
+                for (k, v) in g {
+                    any |= mark_tuple_paths(k) | mark_tuple_paths(v);
+                }
+            }
+            if any {
+                p.tuple = true;
+            }
+            any
+        }
+        Kind::Neg(x) | Kind::Bind(_, x) => mark_tuple_paths(x),
+        Kind::Array(xs) | Kind::Block(xs) => {
+            xs.iter_mut().fold(false, |a, x| mark_tuple_paths(x) | a)
+        }
+        Kind::Object(pairs) => pairs.iter_mut().fold(false, |a, (k, v)| {
+            mark_tuple_paths(k) | mark_tuple_paths(v) | a
+        }),
+        Kind::Binary(_, l, r) | Kind::Apply(l, r) => mark_tuple_paths(l) | mark_tuple_paths(r),
+        Kind::Sort(terms) => terms
+            .iter_mut()
+            .fold(false, |a, t| mark_tuple_paths(&mut t.expr) | a),
+        Kind::Call { func, args, .. } => args
+            .iter_mut()
+            .fold(mark_tuple_paths(func), |a, x| mark_tuple_paths(x) | a),
+        Kind::Condition(c, t, o) => {
+            let mut any = mark_tuple_paths(c) | mark_tuple_paths(t);
+            if let Some(o) = o {
+                any |= mark_tuple_paths(o);
+            }
+            any
+        }
+        Kind::Lambda { body, .. } => {
+            mark_tuple_paths(body);
+            false
+        }
+        Kind::Transform {
+            pattern,
+            update,
+            delete,
+        } => {
+            mark_tuple_paths(pattern);
+            mark_tuple_paths(update);
+            if let Some(d) = delete {
+                mark_tuple_paths(d);
+            }
+            false
+        }
+        _ => false,
+    };
+    uses_parent
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_paths_and_operators() {
+        let e = parse("$states.input.items[price > 5].name").unwrap();
+        let Kind::Path(p) = &e.kind else {
+            panic!("not a path")
+        };
+        assert_eq!(p.steps.len(), 4);
+        assert_eq!(p.steps[2].stages.len(), 1);
+        assert!(parse("1 + 2 * 3").is_ok());
+        assert!(parse("($x := 1; $x)").is_ok());
+        assert!(parse("function($a, $b){$a + $b}").is_ok());
+        assert!(parse("function($a)<n:n>{$a}").is_ok());
+    }
+
+    #[test]
+    fn syntax_errors_carry_positions() {
+        let e = parse("(1").unwrap_err();
+        assert_eq!(e.code, "S0203");
+        assert_eq!(e.position, 2);
+        let e = parse("1 +").unwrap_err();
+        assert_eq!(e.code, "S0207");
+        let e = parse("'abc").unwrap_err();
+        assert_eq!(e.code, "S0101");
+        let e = parse("1 2").unwrap_err();
+        assert_eq!((e.code.as_str(), e.position), ("S0201", 2));
+        assert_eq!(parse("9e400").unwrap_err().code, "S0102");
+        assert_eq!(parse("$x.1").unwrap_err().code, "S0213");
+        assert_eq!(parse("1 := 2").unwrap_err().code, "S0212");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let n = 10_000;
+        for text in [
+            format!("{}1{}", "(".repeat(n), ")".repeat(n)),
+            "[".repeat(n),
+            format!("{}1", "-".repeat(n)),
+            vec!["1"; n].join("+"),
+            format!("$x{}", ".a".repeat(n)),
+            format!("{}1{}", "{'a':".repeat(n), "}".repeat(n)),
+        ] {
+            let e = parse(&text).unwrap_err();
+            assert!(e.code == "U1001" || e.code.starts_with('S'), "{}", e.code);
+        }
+    }
+
+    #[test]
+    fn regex_translation() {
+        let r = compile_regex("^hello\\ ", "").unwrap();
+        assert!(r.is_match("hello "));
+        let r = compile_regex("^hello\\$", "").unwrap();
+        assert!(r.is_match("hello$world"));
+        assert!(compile_regex("a\\/b", "i").unwrap().is_match("A/B"));
+    }
+}

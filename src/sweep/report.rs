@@ -1,0 +1,768 @@
+//! Sweep reports: `results.csv` (one row per execution), `summary.csv` (per point: median,
+//! p95, min, max), `results.json` (all of it, with the spec, seed and version), `report.md`
+//! (the notebook's analysis, the measured baseline beside the simulated figures, the cost
+//! breakdown) and SVG charts. Every file is a pure function of the rows: no timestamps, fixed
+//! number formatting.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde_json::{json, Map, Value};
+
+use super::chart::{line_chart, Mark, Series};
+use super::run::Row;
+use super::spec::{SweepKind, SweepSpec};
+use crate::sim::Money;
+
+/// The metrics summarised per point.
+pub const METRICS: [&str; 5] = [
+    "duration_seconds",
+    "cost_usd",
+    "throughput_rps",
+    "cold_starts",
+    "billed_gb_s",
+];
+
+fn metric(r: &Row, name: &str) -> Option<f64> {
+    match name {
+        "duration_seconds" => Some(r.duration_seconds),
+        "cost_usd" => Some(r.cost.usd()),
+        "throughput_rps" => r.throughput_rps,
+        "cold_starts" => Some(r.cold_starts as f64),
+        "billed_gb_s" => Some(r.billed_gb_s),
+        _ => None,
+    }
+}
+
+/// Median, p95 (nearest rank), min and max.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Stats {
+    pub median: f64,
+    pub p95: f64,
+    pub min: f64,
+    pub max: f64,
+    pub mean: f64,
+}
+
+pub fn stats(values: &[f64]) -> Option<Stats> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    let median = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    let rank = ((0.95 * n as f64).ceil() as usize).clamp(1, n);
+    Some(Stats {
+        median,
+        p95: v[rank - 1],
+        min: v[0],
+        max: v[n - 1],
+        mean: v.iter().sum::<f64>() / n as f64,
+    })
+}
+
+/// One point's rows and statistics.
+pub struct PointSummary<'a> {
+    pub values: &'a [Value],
+    pub rows: Vec<&'a Row>,
+    pub stats: BTreeMap<&'static str, Stats>,
+}
+
+pub fn summarize<'a>(spec: &SweepSpec, rows: &'a [Row]) -> Vec<PointSummary<'a>> {
+    let mut out: Vec<PointSummary<'a>> = Vec::new();
+    let n_points = spec.points().len();
+    for p in 0..n_points {
+        let rs: Vec<&Row> = rows.iter().filter(|r| r.point == p).collect();
+        let Some(first) = rs.first() else { continue };
+        let ok: Vec<&Row> = rs
+            .iter()
+            .copied()
+            .filter(|r| r.status == "SUCCEEDED")
+            .collect();
+        let mut st = BTreeMap::new();
+        for m in METRICS {
+            let vals: Vec<f64> = ok.iter().filter_map(|r| metric(r, m)).collect();
+            if let Some(s) = stats(&vals) {
+                st.insert(m, s);
+            }
+        }
+        out.push(PointSummary {
+            values: &first.values,
+            rows: rs,
+            stats: st,
+        });
+    }
+    out
+}
+
+fn cell(v: &Value) -> String {
+    match v {
+        Value::String(s) => csv_escape(s),
+        other => other.to_string(),
+    }
+}
+
+fn csv_escape(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn f(x: f64, decimals: usize) -> String {
+    format!("{x:.decimals$}")
+}
+
+fn opt(x: Option<f64>, decimals: usize) -> String {
+    x.map(|v| f(v, decimals)).unwrap_or_default()
+}
+
+/// `results.csv`.
+pub fn results_csv(spec: &SweepSpec, rows: &[Row]) -> String {
+    let mut s = String::new();
+    let cols: Vec<String> = spec.grid.iter().map(|p| csv_escape(&p.column())).collect();
+    let _ = writeln!(
+        s,
+        "{},repetition,status,duration_seconds,memory_mb,cost_usd,throughput_rps,records,cold_starts,billed_gb_s,transitions,lambda_invocations,throttles,s3_requests,seed,execution,error",
+        cols.join(",")
+    );
+    for r in rows {
+        let vals: Vec<String> = r.values.iter().map(cell).collect();
+        let _ = writeln!(
+            s,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            vals.join(","),
+            r.repetition,
+            r.status,
+            f(r.duration_seconds, 3),
+            r.memory_mb,
+            r.cost.usd_exact(),
+            opt(r.throughput_rps, 3),
+            opt(r.records, 3),
+            r.cold_starts,
+            f(r.billed_gb_s, 6),
+            r.transitions,
+            r.lambda_invocations,
+            r.throttles,
+            r.s3_requests,
+            r.seed,
+            r.execution_name,
+            csv_escape(r.error.as_deref().unwrap_or(""))
+        );
+    }
+    s
+}
+
+/// `summary.csv`.
+pub fn summary_csv(spec: &SweepSpec, points: &[PointSummary<'_>]) -> String {
+    let mut s = String::new();
+    let cols: Vec<String> = spec.grid.iter().map(|p| csv_escape(&p.column())).collect();
+    let mut header = vec![cols.join(","), "executions,succeeded".into()];
+    for m in METRICS {
+        header.push(format!("{m}_median,{m}_p95,{m}_min,{m}_max"));
+    }
+    let _ = writeln!(s, "{}", header.join(","));
+    for p in points {
+        let vals: Vec<String> = p.values.iter().map(cell).collect();
+        let ok = p.rows.iter().filter(|r| r.status == "SUCCEEDED").count();
+        let mut line = vec![vals.join(","), format!("{},{ok}", p.rows.len())];
+        for m in METRICS {
+            let d = if m == "cost_usd" { 9 } else { 3 };
+            line.push(match p.stats.get(m) {
+                Some(st) => format!(
+                    "{},{},{},{}",
+                    f(st.median, d),
+                    f(st.p95, d),
+                    f(st.min, d),
+                    f(st.max, d)
+                ),
+                None => ",,,".into(),
+            });
+        }
+        let _ = writeln!(s, "{}", line.join(","));
+    }
+    s
+}
+
+fn row_json(spec: &SweepSpec, r: &Row) -> Value {
+    let mut params = Map::new();
+    for (p, v) in spec.grid.iter().zip(&r.values) {
+        params.insert(p.name.clone(), v.clone());
+    }
+    let components: Map<String, Value> = r
+        .cost_by_component
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.usd_exact())))
+        .collect();
+    json!({
+        "params": params,
+        "repetition": r.repetition,
+        "seed": r.seed,
+        "execution": r.execution_name,
+        "start_date": r.start_date,
+        "status": r.status,
+        "error": r.error,
+        "cause": r.cause,
+        "duration_seconds": r.duration_seconds,
+        "memory_mb": r.memory_mb,
+        "cost_usd": r.cost.usd_exact(),
+        "cost_by_component_usd": components,
+        "records": r.records,
+        "throughput_rps": r.throughput_rps,
+        "cold_starts": r.cold_starts,
+        "billed_gb_s": r.billed_gb_s,
+        "transitions": r.transitions,
+        "lambda_invocations": r.lambda_invocations,
+        "throttles": r.throttles,
+        "s3_requests": r.s3_requests,
+    })
+}
+
+/// `results.json`.
+pub fn results_json(spec: &SweepSpec, rows: &[Row], points: &[PointSummary<'_>]) -> Value {
+    let grid: Map<String, Value> = spec
+        .grid
+        .iter()
+        .map(|p| (p.name.clone(), Value::Array(p.values.clone())))
+        .collect();
+    let set: Map<String, Value> = spec.set.iter().cloned().collect();
+    json!({
+        "stepsim_version": env!("CARGO_PKG_VERSION"),
+        "spec": {
+            "name": spec.name,
+            "definition": spec.definition.display().to_string(),
+            "grid": grid,
+            "set": set,
+            "repetitions": spec.repetitions,
+            "seed": spec.seed,
+            "spacing_seconds": spec.spacing_seconds,
+            "warm": spec.warm,
+        },
+        "seed": spec.seed,
+        "executions": rows.iter().map(|r| row_json(spec, r)).collect::<Vec<_>>(),
+        "summary": points.iter().map(|p| {
+            let mut params = Map::new();
+            for (g, v) in spec.grid.iter().zip(p.values) {
+                params.insert(g.name.clone(), v.clone());
+            }
+            let st: Map<String, Value> = p.stats.iter().map(|(k, s)| ((*k).to_string(), json!({
+                "median": s.median, "p95": s.p95, "min": s.min, "max": s.max, "mean": s.mean
+            }))).collect();
+            json!({"params": params, "executions": p.rows.len(), "stats": st})
+        }).collect::<Vec<_>>(),
+    })
+}
+
+fn label_of(spec: &SweepSpec, values: &[Value]) -> String {
+    spec.grid
+        .iter()
+        .zip(values)
+        .map(|(p, v)| format!("{}={}", p.column(), plain(v)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn plain(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The x axis is the last grid parameter; each combination of the others is a series.
+fn series_for(
+    spec: &SweepSpec,
+    points: &[PointSummary<'_>],
+    metric: &str,
+) -> (Vec<String>, Vec<Series>) {
+    let last = spec.grid.len() - 1;
+    let categories: Vec<String> = spec.grid[last].values.iter().map(plain).collect();
+    let mut groups: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for p in points {
+        let key = spec.grid[..last]
+            .iter()
+            .zip(p.values)
+            .map(|(g, v)| format!("{}={}", g.column(), plain(v)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let key = if key.is_empty() {
+            "median".to_string()
+        } else {
+            key
+        };
+        if !groups.contains_key(&key) {
+            order.push(key.clone());
+        }
+        let vals = groups
+            .entry(key)
+            .or_insert_with(|| vec![None; categories.len()]);
+        if let Some(xi) = spec.grid[last]
+            .values
+            .iter()
+            .position(|v| v == &p.values[last])
+        {
+            vals[xi] = p.stats.get(metric).map(|s| s.median);
+        }
+    }
+    let series = order
+        .into_iter()
+        .map(|k| Series {
+            values: groups.remove(&k).unwrap_or_default(),
+            label: k,
+        })
+        .collect();
+    (categories, series)
+}
+
+/// The Power Tuning picks: cheapest, fastest and balanced (least sum of cost and duration,
+/// each scaled to its range).
+pub fn power_tuning_picks(points: &[PointSummary<'_>]) -> Option<(usize, usize, usize)> {
+    let data: Vec<(usize, f64, f64)> = points
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            Some((
+                i,
+                p.stats.get("cost_usd")?.median,
+                p.stats.get("duration_seconds")?.median,
+            ))
+        })
+        .collect();
+    if data.is_empty() {
+        return None;
+    }
+    let cheapest = data
+        .iter()
+        .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))?
+        .0;
+    let fastest = data
+        .iter()
+        .min_by(|a, b| a.2.total_cmp(&b.2).then(a.0.cmp(&b.0)))?
+        .0;
+    let (cmin, cmax) = data.iter().fold((f64::MAX, f64::MIN), |(lo, hi), d| {
+        (lo.min(d.1), hi.max(d.1))
+    });
+    let (tmin, tmax) = data.iter().fold((f64::MAX, f64::MIN), |(lo, hi), d| {
+        (lo.min(d.2), hi.max(d.2))
+    });
+    let norm = |x: f64, lo: f64, hi: f64| if hi > lo { (x - lo) / (hi - lo) } else { 0.0 };
+    let balanced = data
+        .iter()
+        .min_by(|a, b| {
+            let sa = norm(a.1, cmin, cmax) + norm(a.2, tmin, tmax);
+            let sb = norm(b.1, cmin, cmax) + norm(b.2, tmin, tmax);
+            sa.total_cmp(&sb).then(a.0.cmp(&b.0))
+        })?
+        .0;
+    Some((cheapest, fastest, balanced))
+}
+
+/// The charts: file name → SVG text.
+pub fn charts(spec: &SweepSpec, points: &[PointSummary<'_>]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let x_label = spec.grid[spec.grid.len() - 1].column();
+    for (file, metric, title, unit) in [
+        (
+            "duration.svg",
+            "duration_seconds",
+            "Duration (median)",
+            "seconds (simulated)",
+        ),
+        ("cost.svg", "cost_usd", "Cost per execution (median)", "USD"),
+        (
+            "throughput.svg",
+            "throughput_rps",
+            "Throughput (median)",
+            "records per second",
+        ),
+    ] {
+        let (cats, series) = series_for(spec, points, metric);
+        if series.iter().all(|s| s.values.iter().all(Option::is_none)) {
+            continue;
+        }
+        out.push((
+            file.to_string(),
+            line_chart(
+                &format!("{}: {title}", spec.name),
+                &x_label,
+                &cats,
+                unit,
+                &series,
+                None,
+                &[],
+            ),
+        ));
+    }
+    if spec.kind == SweepKind::PowerTuning {
+        let (cats, cost) = series_for(spec, points, "cost_usd");
+        let (_, dur) = series_for(spec, points, "duration_seconds");
+        let marks = match power_tuning_picks(points) {
+            Some((c, fa, b)) => {
+                let mut m = Vec::new();
+                for (idx, label) in [(c, "cheapest"), (fa, "fastest"), (b, "balanced")] {
+                    if let Some(st) = points[idx].stats.get("duration_seconds") {
+                        m.push(Mark {
+                            x_index: idx % cats.len().max(1),
+                            y: st.median,
+                            label: label.to_string(),
+                            right_axis: false,
+                        });
+                    }
+                }
+                m
+            }
+            None => Vec::new(),
+        };
+        let dur: Vec<Series> = dur
+            .into_iter()
+            .map(|s| Series {
+                label: format!("duration (s) {}", s.label),
+                values: s.values,
+            })
+            .collect();
+        let cost: Vec<Series> = cost
+            .into_iter()
+            .map(|s| Series {
+                label: format!("cost (USD) {}", s.label),
+                values: s.values,
+            })
+            .collect();
+        out.push((
+            "power-tuning.svg".to_string(),
+            line_chart(
+                &format!("{}: cost and speed by memory", spec.name),
+                &x_label,
+                &cats,
+                "duration (s, solid)",
+                &dur,
+                Some(("cost per execution (USD, dashed)", &cost)),
+                &marks,
+            ),
+        ));
+    }
+    out
+}
+
+/// `report.md`.
+pub fn report_md(spec: &SweepSpec, rows: &[Row], points: &[PointSummary<'_>]) -> String {
+    let mut s = String::new();
+    let cols: Vec<String> = spec.grid.iter().map(|p| p.column()).collect();
+    let _ = writeln!(s, "# {}\n", spec.name);
+    let _ = writeln!(
+        s,
+        "{} points x {} repetitions = {} executions of `{}`, master seed {}, {} s between repetitions, environments {} across repetitions. Simulated by stepsim {} on virtual time; figures are medians over repetitions unless stated.\n",
+        points.len(),
+        spec.repetitions,
+        rows.len(),
+        spec.definition.display(),
+        spec.seed,
+        spec.spacing_seconds,
+        if spec.warm { "warm" } else { "cold" },
+        env!("CARGO_PKG_VERSION")
+    );
+    let failed = rows.iter().filter(|r| r.status != "SUCCEEDED").count();
+    if failed > 0 {
+        let _ = writeln!(s, "**{failed} execution(s) did not succeed**; they are left out of the statistics and listed in results.csv.\n");
+    }
+
+    let _ = writeln!(s, "## Results\n");
+    let _ = writeln!(
+        s,
+        "| {} | duration_seconds | p95 | first run | memory_mb | cost_usd | throughput_rps | cold starts (first run) |",
+        cols.join(" | ")
+    );
+    let _ = writeln!(s, "|{}", "---|".repeat(cols.len() + 7));
+    for p in points {
+        let get = |m: &str| p.stats.get(m).copied();
+        let first = p.rows.first();
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            p.values.iter().map(plain).collect::<Vec<_>>().join(" | "),
+            get("duration_seconds")
+                .map(|x| f(x.median, 2))
+                .unwrap_or("-".into()),
+            get("duration_seconds")
+                .map(|x| f(x.p95, 2))
+                .unwrap_or("-".into()),
+            first
+                .map(|r| f(r.duration_seconds, 2))
+                .unwrap_or("-".into()),
+            first.map(|r| r.memory_mb.to_string()).unwrap_or("-".into()),
+            get("cost_usd")
+                .map(|x| f(x.median, 6))
+                .unwrap_or("-".into()),
+            get("throughput_rps")
+                .map(|x| f(x.median, 2))
+                .unwrap_or("-".into()),
+            first
+                .map(|r| r.cold_starts.to_string())
+                .unwrap_or("-".into()),
+        );
+    }
+
+    // Averages by the first parameter, as the notebook's "Performance Analysis by World Size".
+    if spec.grid.len() > 1 {
+        let first = &spec.grid[0];
+        let _ = writeln!(s, "\n## Averages by {}\n", first.column());
+        let _ = writeln!(
+            s,
+            "| {} | runs | avg duration_seconds | avg memory_mb | avg cost_usd | avg throughput_rps |\n|---|---|---|---|---|---|",
+            first.column()
+        );
+        for v in &first.values {
+            let rs: Vec<&Row> = rows
+                .iter()
+                .filter(|r| &r.values[0] == v && r.status == "SUCCEEDED")
+                .collect();
+            if rs.is_empty() {
+                continue;
+            }
+            let n = rs.len() as f64;
+            let avg = |g: &dyn Fn(&Row) -> f64| rs.iter().map(|r| g(r)).sum::<f64>() / n;
+            let tp: Vec<f64> = rs.iter().filter_map(|r| r.throughput_rps).collect();
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} |",
+                plain(v),
+                rs.len(),
+                f(avg(&|r| r.duration_seconds), 2),
+                f(avg(&|r| r.memory_mb as f64), 1),
+                f(avg(&|r| r.cost.usd()), 8),
+                if tp.is_empty() {
+                    "-".into()
+                } else {
+                    f(tp.iter().sum::<f64>() / tp.len() as f64, 2)
+                }
+            );
+        }
+    }
+
+    // Best configurations.
+    let _ = writeln!(s, "\n## Best configuration\n");
+    let best_by = |m: &str, maximize: bool| {
+        points
+            .iter()
+            .filter_map(|p| p.stats.get(m).map(|st| (p, st.median)))
+            .reduce(|a, b| {
+                let better = if maximize { b.1 > a.1 } else { b.1 < a.1 };
+                if better {
+                    b
+                } else {
+                    a
+                }
+            })
+    };
+    if let Some((p, v)) = best_by("throughput_rps", true) {
+        let _ = writeln!(
+            s,
+            "- Highest throughput: {} ({} records/s)",
+            label_of(spec, p.values),
+            f(v, 2)
+        );
+    }
+    if let Some((p, v)) = best_by("duration_seconds", false) {
+        let _ = writeln!(s, "- Fastest: {} ({} s)", label_of(spec, p.values), f(v, 2));
+    }
+    if let Some((p, v)) = best_by("cost_usd", false) {
+        let _ = writeln!(
+            s,
+            "- Cheapest: {} (${} per execution)",
+            label_of(spec, p.values),
+            f(v, 8)
+        );
+    }
+    if spec.kind == SweepKind::PowerTuning {
+        if let Some((c, fa, b)) = power_tuning_picks(points) {
+            let _ = writeln!(
+                s,
+                "- Power Tuning picks: cheapest {}, fastest {}, balanced {} (balanced minimises cost and duration, each scaled to its range). See power-tuning.svg.",
+                label_of(spec, points[c].values),
+                label_of(spec, points[fa].values),
+                label_of(spec, points[b].values)
+            );
+        }
+    }
+
+    // Cost breakdown.
+    let _ = writeln!(s, "\n## Cost breakdown by component\n");
+    let mut totals: BTreeMap<String, Money> = BTreeMap::new();
+    let mut all = Money::ZERO;
+    for r in rows {
+        for (k, v) in &r.cost_by_component {
+            let e = totals.entry(k.clone()).or_insert(Money::ZERO);
+            *e = e.saturating_add(*v);
+        }
+        all = all.saturating_add(r.cost);
+    }
+    let _ = writeln!(
+        s,
+        "Over all {} executions (total ${}):\n",
+        rows.len(),
+        all.usd_exact()
+    );
+    let _ = writeln!(
+        s,
+        "| component | total USD | share | per execution USD |\n|---|---|---|---|"
+    );
+    for (k, v) in &totals {
+        let share = if all.usd() > 0.0 {
+            v.usd() / all.usd() * 100.0
+        } else {
+            0.0
+        };
+        let _ = writeln!(
+            s,
+            "| {k} | {} | {}% | {} |",
+            v.usd_exact(),
+            f(share, 1),
+            f(v.usd() / rows.len().max(1) as f64, 9)
+        );
+    }
+
+    // Baseline.
+    if !spec.baseline.is_empty() {
+        let _ = writeln!(s, "\n## Measured vs simulated\n");
+        if let Some(src) = &spec.baseline_source {
+            let _ = writeln!(s, "Measured: {src}\n");
+        }
+        let metric_names: Vec<String> = {
+            let mut m: Vec<String> = spec
+                .baseline
+                .iter()
+                .flat_map(|b| b.metrics.iter().map(|(k, _)| k.clone()))
+                .collect();
+            m.dedup();
+            m
+        };
+        let mut header = cols.clone();
+        for m in &metric_names {
+            header.push(format!("{m} measured"));
+            header.push(format!("{m} simulated (median)"));
+            header.push("ratio".into());
+        }
+        let _ = writeln!(
+            s,
+            "| {} |\n|{}",
+            header.join(" | "),
+            "---|".repeat(header.len())
+        );
+        for b in &spec.baseline {
+            let point = points.iter().find(|p| {
+                b.point.iter().all(|(k, v)| {
+                    spec.grid
+                        .iter()
+                        .position(|g| &g.column() == k)
+                        .is_some_and(|i| number_eq(&p.values[i], v))
+                })
+            });
+            let mut line: Vec<String> = cols
+                .iter()
+                .map(|c| {
+                    b.point
+                        .iter()
+                        .find(|(k, _)| k == c)
+                        .map(|(_, v)| plain(v))
+                        .unwrap_or_default()
+                })
+                .collect();
+            for m in &metric_names {
+                let measured = b.metrics.iter().find(|(k, _)| k == m).map(|(_, v)| *v);
+                let sim = point
+                    .and_then(|p| p.stats.get(m.as_str()))
+                    .map(|st| st.median);
+                line.push(measured.map(fmt_g).unwrap_or("-".into()));
+                line.push(sim.map(fmt_g).unwrap_or("-".into()));
+                line.push(match (measured, sim) {
+                    (Some(a), Some(b)) if a != 0.0 => f(b / a, 2),
+                    _ => "-".into(),
+                });
+            }
+            let _ = writeln!(s, "| {} |", line.join(" | "));
+        }
+    }
+    if let Some(n) = &spec.notes {
+        let _ = writeln!(
+            s,
+            "\n## What the model does and does not capture\n\n{}",
+            n.trim()
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n## Files\n\n- results.csv: one row per execution\n- summary.csv: per point, median / p95 / min / max\n- results.json: everything above, with the spec\n- duration.svg, cost.svg, throughput.svg{}",
+        if spec.kind == SweepKind::PowerTuning { ", power-tuning.svg" } else { "" }
+    );
+    s
+}
+
+fn number_eq(a: &Value, b: &Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// Compact number formatting for mixed-scale tables.
+fn fmt_g(x: f64) -> String {
+    if x.abs() >= 100.0 {
+        f(x, 1)
+    } else if x.abs() >= 0.01 {
+        f(x, 3)
+    } else {
+        format!("{x:.3e}")
+    }
+}
+
+/// Writes every report file into `dir` (which must exist).
+pub fn write_all(dir: &Path, spec: &SweepSpec, rows: &[Row]) -> std::io::Result<Vec<String>> {
+    let points = summarize(spec, rows);
+    let mut files = vec![
+        ("results.csv".to_string(), results_csv(spec, rows)),
+        ("summary.csv".to_string(), summary_csv(spec, &points)),
+        (
+            "results.json".to_string(),
+            serde_json::to_string_pretty(&results_json(spec, rows, &points)).unwrap_or_default()
+                + "\n",
+        ),
+        ("report.md".to_string(), report_md(spec, rows, &points)),
+    ];
+    files.extend(charts(spec, &points));
+    let mut names = Vec::new();
+    for (name, text) in files {
+        std::fs::write(dir.join(&name), text)?;
+        names.push(name);
+    }
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statistics() {
+        let s = stats(&[5.0, 1.0, 3.0, 2.0, 4.0]).unwrap();
+        assert_eq!((s.median, s.min, s.max, s.p95), (3.0, 1.0, 5.0, 5.0));
+        let s = stats(&[1.0, 2.0]).unwrap();
+        assert_eq!(s.median, 1.5);
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(stats(&v).unwrap().p95, 95.0);
+        assert!(stats(&[]).is_none());
+    }
+
+    #[test]
+    fn csv_escaping() {
+        assert_eq!(csv_escape("a,b"), "\"a,b\"");
+        assert_eq!(csv_escape("say \"x\""), "\"say \"\"x\"\"\"");
+        assert_eq!(csv_escape("plain"), "plain");
+    }
+}

@@ -1,0 +1,441 @@
+//! Running a sweep: every point of the grid, each repetition, on every core, with results that
+//! do not depend on how many cores there are.
+//!
+//! Determinism: each point gets a fresh world on its own virtual runtime, seeded from the
+//! master seed and the point's parameter values (so adding a point changes no other point);
+//! its repetitions run one after the other in that world, `spacing_seconds` apart, so
+//! environments stay warm between them as they would on AWS. Workers pick points from a shared
+//! counter, but every result is stored at its point's index, so the output is the same for any
+//! `--jobs`.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::spec::{FunctionField, Records, SweepSpec, Target};
+use crate::engine::{Clock, ExecutionStatus, HistoryMode, TokioClock};
+use crate::project::{self, Project, RunOptions, RunReport};
+use crate::rng::derive_seed;
+use crate::sim::{Architecture, Money};
+
+/// One execution of a sweep.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub point: usize,
+    /// The parameter values, in grid order.
+    pub values: Vec<Value>,
+    /// 1-based.
+    pub repetition: u32,
+    pub seed: u64,
+    pub execution_name: String,
+    pub status: String,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub duration_seconds: f64,
+    /// The largest configured memory among the functions the execution invoked.
+    pub memory_mb: u32,
+    pub cost: Money,
+    pub cost_by_component: BTreeMap<String, Money>,
+    pub records: Option<f64>,
+    pub throughput_rps: Option<f64>,
+    pub cold_starts: u64,
+    pub billed_gb_s: f64,
+    pub transitions: u64,
+    pub lambda_invocations: u64,
+    pub throttles: u64,
+    pub s3_requests: u64,
+    pub start_date: String,
+}
+
+/// Options of a sweep run.
+#[derive(Clone, Debug)]
+pub struct SweepOptions {
+    /// Worker threads (at least 1).
+    pub jobs: usize,
+    pub store: String,
+}
+
+/// A sweep could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error("{0}")]
+    Project(#[from] project::ProjectError),
+    #[error("grid.{param}: {message}")]
+    Param { param: String, message: String },
+    #[error("sweep worker failed: {0}")]
+    Worker(String),
+}
+
+/// A point's rows, or why it could not run.
+type PointResult = Result<Vec<Row>, String>;
+
+/// The seed of a point: the master seed and the point's values, nothing else.
+pub fn point_seed(master: u64, spec: &SweepSpec, values: &[Value]) -> u64 {
+    let label: Vec<String> = spec
+        .grid
+        .iter()
+        .zip(values)
+        .map(|(p, v)| format!("{}={}", p.name, v))
+        .collect();
+    derive_seed(master, &label.join("&"))
+}
+
+/// Applies a point's parameters: function fields to a copy of the project, input fields to the
+/// input.
+pub fn apply_point(
+    base: &Project,
+    spec: &SweepSpec,
+    values: &[Value],
+) -> Result<(Project, Value), SweepError> {
+    let mut project = base.clone();
+    let mut input = base.input.clone();
+    for (k, v) in &spec.set {
+        project::set_path(&mut input, k, v.clone()).map_err(|m| SweepError::Param {
+            param: format!("(set) {k}"),
+            message: m,
+        })?;
+    }
+    for (p, v) in spec.grid.iter().zip(values) {
+        let perr = |m: String| SweepError::Param {
+            param: p.name.clone(),
+            message: m,
+        };
+        match &p.target {
+            Target::Input(name) => project::set_path(&mut input, name, v.clone()).map_err(perr)?,
+            Target::Function { function, field } => {
+                let spec = project.functions.get(function).ok_or_else(|| {
+                    perr(format!(
+                        "the project has no function '{function}' (functions: {})",
+                        project
+                            .functions
+                            .iter()
+                            .map(|f| f.name.clone())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })?;
+                let mut s = (**spec).clone();
+                let c = &mut s.config;
+                match field {
+                    FunctionField::MemoryMb => c.memory_mb = v.as_u64().unwrap_or(128) as u32,
+                    FunctionField::TimeoutSeconds => {
+                        c.timeout = Duration::from_secs_f64(v.as_f64().unwrap_or(3.0))
+                    }
+                    FunctionField::Architecture => {
+                        c.architecture = if v.as_str() == Some("arm64") {
+                            Architecture::Arm64
+                        } else {
+                            Architecture::X86_64
+                        }
+                    }
+                    FunctionField::Runtime => {
+                        c.runtime = v.as_str().unwrap_or_default().to_string()
+                    }
+                    FunctionField::ReservedConcurrency => {
+                        c.reserved_concurrency = v.as_u64().map(|n| n as u32)
+                    }
+                    FunctionField::ProvisionedConcurrency => {
+                        c.provisioned_concurrency = v.as_u64().unwrap_or(0) as u32
+                    }
+                    FunctionField::EphemeralStorageMb => {
+                        c.ephemeral_storage_mb = v.as_u64().unwrap_or(512) as u32
+                    }
+                }
+                project
+                    .functions
+                    .register_spec(s)
+                    .map_err(|e| perr(e.to_string()))?;
+            }
+        }
+    }
+    Ok((project, input))
+}
+
+/// Checks every point's parameters before any work starts.
+pub fn check(spec: &SweepSpec, base: &Project) -> Result<(), SweepError> {
+    for values in spec.points() {
+        apply_point(base, spec, &values)?;
+    }
+    Ok(())
+}
+
+/// Runs the whole sweep. `progress` is called after each execution with (done, total).
+pub fn run(
+    spec: &SweepSpec,
+    base: &Project,
+    opts: &SweepOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Vec<Row>, SweepError> {
+    check(spec, base)?;
+    let points = spec.points();
+    let total = points.len() * spec.repetitions as usize;
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<PointResult>>> =
+        Mutex::new((0..points.len()).map(|_| None).collect());
+    let jobs = opts.jobs.clamp(1, points.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= points.len() {
+                    break;
+                }
+                let r = run_point(spec, base, opts, i, &points[i], &|| {
+                    let d = done.fetch_add(1, Ordering::SeqCst) + 1;
+                    progress(d, total);
+                });
+                if let Ok(mut slots) = results.lock() {
+                    slots[i] = Some(r);
+                }
+            });
+        }
+    });
+    let slots = results
+        .into_inner()
+        .map_err(|_| SweepError::Worker("a worker panicked".into()))?;
+    let mut rows = Vec::with_capacity(total);
+    for (i, s) in slots.into_iter().enumerate() {
+        match s {
+            Some(Ok(r)) => rows.extend(r),
+            Some(Err(e)) => return Err(SweepError::Worker(format!("point {i}: {e}"))),
+            None => return Err(SweepError::Worker(format!("point {i} was not run"))),
+        }
+    }
+    Ok(rows)
+}
+
+fn run_point(
+    spec: &SweepSpec,
+    base: &Project,
+    opts: &SweepOptions,
+    index: usize,
+    values: &[Value],
+    tick: &dyn Fn(),
+) -> Result<Vec<Row>, String> {
+    let (project, input) = apply_point(base, spec, values).map_err(|e| e.to_string())?;
+    let seed = point_seed(spec.seed, spec, values);
+    let run_opts = RunOptions {
+        seed,
+        store: opts.store.clone(),
+        history: HistoryMode::CountOnly,
+        logs: crate::sim::LogCapture::Off,
+        ..RunOptions::default()
+    };
+    let rt = crate::engine::virtual_runtime().map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let clock: Rc<dyn Clock> = Rc::new(TokioClock::new(run_opts.origin));
+        let mut world = project::build_world(&project, &run_opts, clock.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut rows = Vec::new();
+        for rep in 1..=spec.repetitions {
+            if rep > 1 {
+                clock
+                    .sleep(Duration::from_secs_f64(spec.spacing_seconds))
+                    .await;
+                if !spec.warm {
+                    // A cold point: a fresh world (same seed stream) for every repetition.
+                    let o = RunOptions {
+                        seed: derive_seed(seed, &format!("world-{rep}")),
+                        ..run_opts.clone()
+                    };
+                    world = project::build_world(&project, &o, clock.clone())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            let exec_seed = derive_seed(seed, &format!("rep-{rep}"));
+            let name = format!("p{:08x}-r{rep}", seed as u32);
+            let report =
+                project::run_in_world(&world, &project, input.clone(), &run_opts, &name, exec_seed)
+                    .await;
+            let records = records_of(spec, values, &input, &report, &world).await;
+            rows.push(row(
+                index, values, rep, exec_seed, &name, &project, &report, records,
+            ));
+            tick();
+        }
+        Ok(rows)
+    })
+}
+
+async fn records_of(
+    spec: &SweepSpec,
+    values: &[Value],
+    input: &Value,
+    report: &RunReport,
+    world: &crate::sim::World,
+) -> Option<f64> {
+    if report.outcome.status != ExecutionStatus::Succeeded {
+        return None;
+    }
+    match &spec.records {
+        Records::None => None,
+        Records::Expression(e) => {
+            let lookup = |name: &str| -> Option<f64> {
+                spec.grid
+                    .iter()
+                    .zip(values)
+                    .find(|(p, _)| p.column() == name)
+                    .and_then(|(_, v)| number(v))
+                    .or_else(|| {
+                        spec.set
+                            .iter()
+                            .find(|(k, _)| k == name)
+                            .and_then(|(_, v)| number(v))
+                    })
+            };
+            e.eval(&lookup)
+        }
+        Records::Pointer(p) => {
+            let doc = report.to_json(false, false);
+            doc.pointer(p).and_then(number)
+        }
+        Records::Object { address, pointer } => {
+            let filled = fill(address, input);
+            let rest = filled.strip_prefix("s3://")?;
+            let (bucket, key) = rest.split_once('/')?;
+            let (_, bytes) = world.store().get(bucket, key).await.ok()?;
+            let v: Value = serde_json::from_slice(&bytes).ok()?;
+            v.pointer(pointer).and_then(number)
+        }
+    }
+}
+
+/// `{field}` in an address is replaced by that input field.
+fn fill(address: &str, input: &Value) -> String {
+    let mut out = String::new();
+    let mut rest = address;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        match rest[start..].find('}') {
+            Some(end) => {
+                let name = &rest[start + 1..start + end];
+                let v = input.get(name).map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                });
+                out.push_str(&v.unwrap_or_default());
+                rest = &rest[start + end + 1..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A number, or a string holding one (the notebook writes some numbers as strings).
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn row(
+    point: usize,
+    values: &[Value],
+    repetition: u32,
+    seed: u64,
+    name: &str,
+    project: &Project,
+    r: &RunReport,
+    records: Option<f64>,
+) -> Row {
+    let o = &r.outcome;
+    let duration_seconds = o.duration().as_secs_f64();
+    let memory_mb = r
+        .usage
+        .functions
+        .keys()
+        .filter_map(|f| project.functions.get(f).map(|s| s.config.memory_mb))
+        .max()
+        .unwrap_or(0);
+    let mut cost_by_component = BTreeMap::new();
+    let mut billed_gb_s = 0.0;
+    for l in &r.bill.lines {
+        let e = cost_by_component
+            .entry(component_group(&l.component))
+            .or_insert(Money::ZERO);
+        *e = e.saturating_add(l.amount);
+        if l.unit == "GB-s" && l.component.starts_with("lambda.") {
+            billed_gb_s += l.quantity;
+        }
+    }
+    let f = &r.usage.functions;
+    Row {
+        point,
+        values: values.to_vec(),
+        repetition,
+        seed,
+        execution_name: name.to_string(),
+        status: o.status.as_str().to_string(),
+        error: o.error.clone(),
+        cause: o.cause.clone(),
+        duration_seconds,
+        memory_mb,
+        cost: r.bill.total,
+        cost_by_component,
+        throughput_rps: records
+            .and_then(|n| (duration_seconds > 0.0).then(|| n / duration_seconds)),
+        records,
+        cold_starts: f.values().map(|u| u.cold_starts).sum(),
+        billed_gb_s,
+        transitions: r.usage.transitions,
+        lambda_invocations: f.values().map(|u| u.invocations).sum(),
+        throttles: f.values().map(|u| u.throttles).sum(),
+        s3_requests: r.usage.s3.get_requests + r.usage.s3.put_requests,
+        start_date: crate::engine::history::format_time(o.start_date),
+    }
+}
+
+/// Bill components grouped for reports: Step Functions, Lambda requests, Lambda compute, S3.
+pub fn component_group(component: &str) -> String {
+    if component.starts_with("sfn.") {
+        "step_functions".into()
+    } else if component == "lambda.requests" {
+        "lambda_requests".into()
+    } else if component.starts_with("lambda.") {
+        "lambda_compute".into()
+    } else if component.starts_with("s3.") {
+        "s3".into()
+    } else {
+        component.replace('.', "_")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn address_filling() {
+        let input = json!({"result_path": "results/x", "n": 3});
+        assert_eq!(
+            fill("s3://b/{result_path}/combined_data.json", &input),
+            "s3://b/results/x/combined_data.json"
+        );
+        assert_eq!(fill("s3://b/{n}-{missing}", &input), "s3://b/3-");
+        assert_eq!(fill("s3://b/{open", &input), "s3://b/{open");
+    }
+
+    #[test]
+    fn components() {
+        assert_eq!(component_group("sfn.transitions"), "step_functions");
+        assert_eq!(component_group("lambda.duration.x86_64"), "lambda_compute");
+        assert_eq!(component_group("lambda.requests"), "lambda_requests");
+        assert_eq!(component_group("s3.get"), "s3");
+    }
+}

@@ -1,0 +1,228 @@
+//! Distributed Map end to end against the simulated world: ItemReader over JSONL, CSV, a
+//! ListObjectsV2 listing and an S3 inventory manifest; ItemBatcher; ResultWriter with the files
+//! AWS writes; child executions billed one transition each.
+
+use std::rc::Rc;
+
+use serde_json::{json, Value};
+use stepsim::engine::{self, ExecutionOptions, ExecutionStatus, Plan, TaskInvoker};
+use stepsim::sim::{WorkflowKind, World};
+use stepsim::storage::Store;
+
+fn run(
+    def: Value,
+    input: Value,
+    objects: &[(&str, &str, &str)],
+) -> (engine::ExecutionOutcome, Store) {
+    let plan = Plan::compile(&stepsim::asl::load_value(&def).expect("valid")).unwrap();
+    let rt = engine::virtual_runtime().unwrap();
+    rt.block_on(async {
+        let store = Store::memory();
+        let w = World::builder()
+            .seed(3)
+            .store(store.clone())
+            .build()
+            .unwrap();
+        for (b, k, body) in objects {
+            let _ = store.create_bucket(b).await;
+            store
+                .put(b, k, body.as_bytes().to_vec().into(), w.now())
+                .await
+                .unwrap();
+        }
+        let opts = ExecutionOptions::default();
+        w.begin_execution(&opts.execution_arn(), WorkflowKind::Standard);
+        let out = engine::execute(
+            &plan,
+            input,
+            &opts,
+            w.clock(),
+            Rc::new(w.clone()) as Rc<dyn TaskInvoker>,
+        )
+        .await;
+        (out, store)
+    })
+}
+
+fn dmap(reader: Value, extra: Value) -> Value {
+    let mut m = json!({
+        "Type": "Map",
+        "ItemReader": reader,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+            "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+        "End": true
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        m[k] = v.clone();
+    }
+    json!({"StartAt": "M", "States": {"M": m}})
+}
+
+#[test]
+fn jsonl_reader_with_batches() {
+    let body = "{\"n\":1}\n{\"n\":2}\n\n{\"n\":3}\n";
+    let def = dmap(
+        json!({"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSONL"},
+               "Parameters": {"Bucket": "bkt", "Key": "items.jsonl"}}),
+        json!({"ItemBatcher": {"MaxItemsPerBatch": 2, "BatchInput": {"tag.$": "$.tag"}}}),
+    );
+    let (out, _) = run(def, json!({"tag": "t"}), &[("bkt", "items.jsonl", body)]);
+    assert_eq!(out.status, ExecutionStatus::Succeeded, "{:?}", out.cause);
+    assert_eq!(
+        out.output,
+        Some(json!([
+            {"BatchInput": {"tag": "t"}, "Items": [{"n": 1}, {"n": 2}]},
+            {"BatchInput": {"tag": "t"}, "Items": [{"n": 3}]}
+        ]))
+    );
+    assert_eq!(out.children.len(), 2);
+}
+
+#[test]
+fn listing_reader_gives_object_entries() {
+    let def = dmap(
+        json!({"Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": {"Bucket": "bkt", "Prefix": "data/"}}),
+        json!({"ItemSelector": {"key.$": "$$.Map.Item.Value.Key", "size.$": "$$.Map.Item.Value.Size"}}),
+    );
+    let (out, _) = run(
+        def,
+        json!({}),
+        &[
+            ("bkt", "data/a.json", "12345"),
+            ("bkt", "data/b.json", "1"),
+            ("bkt", "other", "x"),
+        ],
+    );
+    assert_eq!(out.status, ExecutionStatus::Succeeded, "{:?}", out.cause);
+    assert_eq!(
+        out.output,
+        Some(json!([{"key": "data/a.json", "size": 5}, {"key": "data/b.json", "size": 1}]))
+    );
+}
+
+#[test]
+fn inventory_manifest_reader() {
+    let manifest = json!({
+        "sourceBucket": "src", "destinationBucket": "arn:aws:s3:::inv",
+        "fileFormat": "CSV", "fileSchema": "Bucket, Key, Size",
+        "files": [{"key": "inv/data/part-1.csv", "size": 40, "MD5checksum": "x"}]
+    })
+    .to_string();
+    let def = dmap(
+        json!({"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "MANIFEST"},
+               "Parameters": {"Bucket": "inv", "Key": "manifest.json"}}),
+        json!({}),
+    );
+    let (out, _) = run(
+        def,
+        json!({}),
+        &[
+            ("inv", "manifest.json", &manifest),
+            ("inv", "inv/data/part-1.csv", "src,k1,10\nsrc,\"k,2\",20\n"),
+        ],
+    );
+    assert_eq!(out.status, ExecutionStatus::Succeeded, "{:?}", out.cause);
+    assert_eq!(
+        out.output,
+        Some(
+            json!([{"Bucket": "src", "Key": "k1", "Size": "10"}, {"Bucket": "src", "Key": "k,2", "Size": "20"}])
+        )
+    );
+}
+
+#[test]
+fn result_writer_writes_aws_files() {
+    let mut def = dmap(
+        json!({"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSON"},
+               "Parameters": {"Bucket": "bkt", "Key": "items.json"}}),
+        json!({"ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "outb", "Prefix": "runs"}},
+               "ToleratedFailurePercentage": 50, "Label": "fan"}),
+    );
+    // Items with "fail": true end in a Fail state.
+    def["States"]["M"]["ItemProcessor"]["States"] = json!({
+        "C": {"Type": "Choice", "Choices": [{"Variable": "$.fail", "BooleanEquals": true, "Next": "F"}], "Default": "P"},
+        "F": {"Type": "Fail", "Error": "Bad", "Cause": "item failed"},
+        "P": {"Type": "Pass", "End": true}
+    });
+    def["States"]["M"]["ItemProcessor"]["StartAt"] = json!("C");
+    def["States"]["M"]["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] = json!("STANDARD");
+    let items = json!([{"fail": false}, {"fail": true}, {"fail": false}]).to_string();
+    let (out, store) = run(
+        def,
+        json!({}),
+        &[("bkt", "items.json", &items), ("outb", ".keep", "")],
+    );
+    assert_eq!(out.status, ExecutionStatus::Succeeded, "{:?}", out.cause);
+    let output = out.output.unwrap();
+    assert!(output["MapRunArn"]
+        .as_str()
+        .unwrap()
+        .contains(":mapRun:StateMachine/fan:"));
+    let key = output["ResultWriterDetails"]["Key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        key.starts_with("runs/") && key.ends_with("/manifest.json"),
+        "{key}"
+    );
+    let rt = engine::virtual_runtime().unwrap();
+    rt.block_on(async {
+        let (_, m) = store.get("outb", &key).await.unwrap();
+        let m: Value = serde_json::from_slice(&m).unwrap();
+        assert_eq!(m["DestinationBucket"], "outb");
+        let ok_key = m["ResultFiles"]["SUCCEEDED"][0]["Key"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let bad_key = m["ResultFiles"]["FAILED"][0]["Key"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(ok_key.ends_with("SUCCEEDED_0.json") && bad_key.ends_with("FAILED_0.json"));
+        let (_, ok) = store.get("outb", &ok_key).await.unwrap();
+        let ok: Value = serde_json::from_slice(&ok).unwrap();
+        assert_eq!(ok.as_array().unwrap().len(), 2);
+        assert_eq!(ok[0]["Status"], "SUCCEEDED");
+        assert_eq!(ok[0]["Output"], "{\"fail\":false}");
+        let (_, bad) = store.get("outb", &bad_key).await.unwrap();
+        let bad: Value = serde_json::from_slice(&bad).unwrap();
+        assert_eq!(bad[0]["Error"], "Bad");
+        assert_eq!(bad[0]["Cause"], "item failed");
+    });
+    // One parent transition per child started, plus the Map state itself.
+    assert_eq!(out.transitions, 1 + 3);
+    assert_eq!(out.children.len(), 3);
+}
+
+#[test]
+fn failures_over_the_threshold_fail_the_map() {
+    let mut def = dmap(
+        json!({"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSON"},
+               "Parameters": {"Bucket": "bkt", "Key": "items.json"}}),
+        json!({"ToleratedFailureCount": 0}),
+    );
+    def["States"]["M"]["ItemProcessor"]["States"] = json!({"F": {"Type": "Fail", "Error": "Bad"}});
+    def["States"]["M"]["ItemProcessor"]["StartAt"] = json!("F");
+    let (out, _) = run(def, json!({}), &[("bkt", "items.json", "[1]")]);
+    assert_eq!(
+        out.error.as_deref(),
+        Some("States.ExceedToleratedFailureThreshold")
+    );
+}
+
+#[test]
+fn reader_errors_are_item_reader_failures() {
+    let def = dmap(
+        json!({"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSON"},
+               "Parameters": {"Bucket": "bkt", "Key": "missing.json"}}),
+        json!({}),
+    );
+    let (out, _) = run(def, json!({}), &[("bkt", "x", "1")]);
+    assert_eq!(
+        out.error.as_deref(),
+        Some("States.ItemReaderFailed"),
+        "{:?}",
+        out.cause
+    );
+}
