@@ -68,8 +68,24 @@ pub struct ExecJob {
     pub world_seed: u64,
 }
 
-/// Simulates one execution to its end on the calling thread.
+/// Simulates one execution to its end on the calling thread. A panic (which would be a bug)
+/// becomes an error, so that the execution still ends instead of staying RUNNING.
 pub fn simulate(state: &Arc<ApiState>, job: &ExecJob) -> Result<ExecutionOutcome, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| simulate_inner(state, job)))
+        .unwrap_or_else(|p| Err(format!("the simulation panicked: {}", panic_text(&*p))))
+}
+
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "no message".to_string()
+    }
+}
+
+fn simulate_inner(state: &Arc<ApiState>, job: &ExecJob) -> Result<ExecutionOutcome, String> {
     let rt = engine::virtual_runtime().map_err(|e| format!("cannot build a runtime: {e}"))?;
     let functions = state.functions_read().registry.clone();
     let arn = job.opts.execution_arn();
@@ -168,7 +184,9 @@ pub fn invoke_function(
                 Ok(InvokeResult { result, logs })
             })
         };
-        let _ = tx.send(run());
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
+            .unwrap_or_else(|p| Err(format!("the simulation panicked: {}", panic_text(&*p))));
+        let _ = tx.send(result);
     }));
     rx
 }

@@ -340,8 +340,7 @@ pub fn create_machine(
     if let Some(existing) = reg.machines.get(&arn) {
         let v = &existing.version;
         // Creating the same machine twice is idempotent, as on AWS.
-        if v.definition == spec.definition && v.role_arn == spec.role_arn && v.kind == spec.kind
-        {
+        if v.definition == spec.definition && v.role_arn == spec.role_arn && v.kind == spec.kind {
             return Ok((arn, existing.created));
         }
         return Err(ApiError::bad_request(

@@ -256,4 +256,17 @@ mod tests {
         let cli = Cli::try_parse_from(["serve", "--functions", "/no/such/file.toml"]).unwrap();
         assert!(config(&cli.args, &[]).is_err());
     }
+
+    #[test]
+    fn projects_bring_their_functions() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/asl-examples/cosmic-ai");
+        let cli = Cli::try_parse_from(["serve", "--project", dir]).unwrap();
+        let projects = load_projects(&cli.args).unwrap();
+        assert_eq!(projects[0].name, "team2-COSMIC-AI-7078ea12");
+        let c = config(&cli.args, &projects).unwrap();
+        assert!(c.functions.get("fmi_init").is_some());
+        assert!(c.functions.get("summarize").is_some());
+        let cli = Cli::try_parse_from(["serve", "--project", "/no/such/project"]).unwrap();
+        assert!(load_projects(&cli.args).is_err());
+    }
 }
