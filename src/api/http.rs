@@ -94,24 +94,50 @@ enum BodyError {
     Broken(String),
 }
 
+/// How much of an oversized body is read and thrown away before the refusal is sent. A client
+/// that is still writing when the answer comes and the connection closes sees a broken pipe
+/// instead of the error; draining lets it read the 4xx. Beyond this the connection is closed.
+const DRAIN_CAP: u64 = 256 * 1024 * 1024;
+
 async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, BodyError> {
     let declared = headers
         .get("content-length")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
+    let mut stream = body.into_data_stream();
     if declared.is_some_and(|n| n > limit as u64) {
+        // A client that asked `Expect: 100-continue` has sent nothing yet and will read the
+        // refusal; any other is sending the body, which is drained (up to the cap).
+        let waiting = headers
+            .get("expect")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        if !waiting && declared.is_some_and(|n| n <= DRAIN_CAP) {
+            drain(&mut stream).await;
+        }
         return Err(BodyError::TooLarge);
     }
     let mut data = Vec::with_capacity(declared.map_or(0, |n| n.min(limit as u64) as usize));
-    let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| BodyError::Broken(format!("cannot read the body: {e}")))?;
         if data.len() + chunk.len() > limit {
+            drop(data);
+            drain(&mut stream).await;
             return Err(BodyError::TooLarge);
         }
         data.extend_from_slice(&chunk);
     }
     Ok(Bytes::from(data))
+}
+
+/// Reads and discards the rest of a body, up to [`DRAIN_CAP`] bytes.
+async fn drain(stream: &mut axum::body::BodyDataStream) {
+    let mut seen = 0u64;
+    while let Some(Ok(chunk)) = stream.next().await {
+        seen += chunk.len() as u64;
+        if seen > DRAIN_CAP {
+            return;
+        }
+    }
 }
 
 /// Answers any request.
