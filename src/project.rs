@@ -548,6 +548,12 @@ pub async fn run_in_world(
         .map(|c| c.transitions)
         .sum();
     world.record_transitions(&arn, outcome.transitions + child_transitions);
+    for c in &outcome.children {
+        if c.execution_type == ExecutionType::Express {
+            let d = (c.stop_date - c.start_date).to_std().unwrap_or_default();
+            world.record_express_child(&arn, d, 64);
+        }
+    }
     if opts.execution_type == ExecutionType::Express {
         // Express bills memory in 64 MB steps; a workflow's state is far below the first step.
         world.record_express(&arn, outcome.duration(), 64);

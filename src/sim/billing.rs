@@ -426,6 +426,33 @@ impl Bill {
             }
         }
 
+        if !usage.express_children.is_empty() {
+            let n = usage.express_children.len() as u64;
+            lines.push(count_line(
+                "sfn.express_children.requests",
+                "Step Functions Express requests (Distributed Map child executions)",
+                n,
+                "request",
+                prices.express_request,
+            ));
+            // Each child is billed on its own, in 64 MB and 100 ms steps.
+            let mb_ms: u128 = usage
+                .express_children
+                .iter()
+                .map(|ex| {
+                    let mb = ex.memory_mb.max(1).div_ceil(64) * 64;
+                    let ms = ex.duration_ms.div_ceil(100) * 100;
+                    u128::from(mb) * u128::from(ms)
+                })
+                .sum();
+            lines.push(gbs_line(
+                "sfn.express_children.duration",
+                "Step Functions Express duration (Distributed Map child executions)",
+                mb_ms,
+                prices.express_gb_second,
+            ));
+        }
+
         let legacy = options.init == InitBilling::Legacy;
         let max_used = options.memory == MemoryBasis::MaxUsed;
         let mut requests = 0u64;
@@ -663,6 +690,33 @@ mod tests {
         assert!((d.quantity - 0.24375).abs() < 1e-12);
         assert_eq!(d.amount, Money(4_063_313));
         assert_eq!(bill.total, Money(5_063_313));
+    }
+
+    #[test]
+    fn express_children_of_a_standard_execution() {
+        // Two Express children of 1,234 ms and 50 ms at 64 MB: 1,300 ms and 100 ms billed.
+        let mut u = ExecutionUsage::new("arn:x", WorkflowKind::Standard);
+        u.transitions = 3;
+        u.express_children = vec![
+            ExpressUsage {
+                duration_ms: 1234,
+                memory_mb: 64,
+            },
+            ExpressUsage {
+                duration_ms: 50,
+                memory_mb: 64,
+            },
+        ];
+        let bill = Bill::for_execution(&u, &PriceTable::us_east_1(), &BillingOptions::default());
+        assert_eq!(
+            bill.line("sfn.express_children.requests").unwrap().amount,
+            Money(2_000_000)
+        );
+        // 64 MB x 1,400 ms = 0.0875 GB-s at $0.00001667 = $0.000001458625.
+        let d = bill.line("sfn.express_children.duration").unwrap();
+        assert!((d.quantity - 0.0875).abs() < 1e-12);
+        assert_eq!(d.amount, Money(1_458_625));
+        assert_eq!(bill.total, Money(75_000_000 + 2_000_000 + 1_458_625));
     }
 
     #[test]

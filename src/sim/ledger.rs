@@ -132,6 +132,9 @@ pub struct ExecutionUsage {
     pub transitions: u64,
     /// Duration and memory (Express), as reported by the engine.
     pub express: Option<ExpressUsage>,
+    /// Express child executions this execution started (Distributed Map children), each billed
+    /// as an Express workflow: one request plus its duration.
+    pub express_children: Vec<ExpressUsage>,
     /// Per function, by name.
     pub functions: BTreeMap<String, FunctionUsage>,
     pub compute: BTreeMap<ComputeClass, ComputeTotals>,
@@ -148,6 +151,7 @@ impl ExecutionUsage {
             kind,
             transitions: 0,
             express: None,
+            express_children: Vec::new(),
             functions: BTreeMap::new(),
             compute: BTreeMap::new(),
             s3: S3Usage::default(),

@@ -376,6 +376,19 @@ impl World {
         }
     }
 
+    /// Records an Express child execution (a Distributed Map child) for billing.
+    pub fn record_express_child(&self, execution_arn: &str, duration: Duration, memory_mb: u64) {
+        let mut st = self.inner.state.borrow_mut();
+        let key = st.ledger.resolve(execution_arn);
+        if let Some(u) = st.ledger.get_mut(&key) {
+            let ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+            u.express_children.push(ExpressUsage {
+                duration_ms: ms,
+                memory_mb,
+            });
+        }
+    }
+
     /// A copy of the usage charged to an execution.
     pub fn usage(&self, execution_arn: &str) -> Option<ExecutionUsage> {
         self.inner.state.borrow().ledger.get(execution_arn).cloned()

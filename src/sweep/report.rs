@@ -634,15 +634,12 @@ pub fn report_md(spec: &SweepSpec, rows: &[Row], points: &[PointSummary<'_>]) ->
         if let Some(src) = &spec.baseline_source {
             let _ = writeln!(s, "Measured: {src}\n");
         }
-        let metric_names: Vec<String> = {
-            let mut m: Vec<String> = spec
-                .baseline
-                .iter()
-                .flat_map(|b| b.metrics.iter().map(|(k, _)| k.clone()))
-                .collect();
-            m.dedup();
-            m
-        };
+        let mut metric_names: Vec<String> = Vec::new();
+        for (k, _) in spec.baseline.iter().flat_map(|b| b.metrics.iter()) {
+            if !metric_names.contains(k) {
+                metric_names.push(k.clone());
+            }
+        }
         let mut header = cols.clone();
         for m in &metric_names {
             header.push(format!("{m} measured"));
