@@ -603,26 +603,35 @@ async fn simulated_durations_are_deterministic() {
 #[tokio::test]
 async fn time_scale_reveals_results_at_the_scaled_simulated_end() {
     let mut c = config();
-    // One real second is one simulated hour: the one-hour Wait shows for about a second.
+    // One real second is one simulated hour.
     c.time_scale = Some(3600.0);
     let t = TestServer::start(c);
-    let sm = t.create_machine("hello", &hello_machine()).await;
+    // A two-hour Wait: two real seconds.
+    let mut two_hours = hello_machine();
+    two_hours["States"]["Nap"]["Seconds"] = json!(7200);
+    let sm = t.create_machine("hello", &two_hours).await;
     let t0 = Instant::now();
     let arn = t.start_exec(&sm, "slow", &json!({})).await;
-    let d = t.describe(&arn).await;
-    assert_eq!(d["status"], "RUNNING");
-    let h = t.history(&arn).await;
-    let ty = types(&h);
+    // Once simulated (at once, on an idle host), the events show as their time comes.
+    let ty = loop {
+        let d = t.describe(&arn).await;
+        assert_eq!(d["status"], "RUNNING");
+        let ty = types(&t.history(&arn).await);
+        if ty.len() > 1 || t0.elapsed() > Duration::from_millis(1500) {
+            break ty;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     assert!(ty.contains(&"WaitStateEntered".to_string()), "{ty:?}");
     assert!(!ty.contains(&"WaitStateExited".to_string()), "{ty:?}");
     let d = t.wait_end(&arn, Duration::from_secs(20)).await;
     assert_eq!(d["status"], "SUCCEEDED");
     assert!(
-        t0.elapsed() >= Duration::from_millis(900),
+        t0.elapsed() >= Duration::from_millis(1900),
         "{:?}",
         t0.elapsed()
     );
-    assert!((duration(&d) - 3600.0).abs() < 1.0);
+    assert!((duration(&d) - 7200.0).abs() < 1.0);
 
     // Stopping one midway ends it where the client's view of it is (a ten-hour Wait shows
     // for ten seconds, leaving room for a slow host).
