@@ -7,6 +7,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod run;
+pub mod serve;
 pub mod sweep;
 pub mod test;
 pub mod validate;
@@ -37,7 +38,7 @@ pub enum Command {
     /// Run a parameter sweep and write reports.
     Sweep(sweep::SweepArgs),
     /// Serve the Step Functions, Lambda and S3 APIs on localhost.
-    Serve(PendingArgs),
+    Serve(serve::ServeArgs),
 }
 
 /// Arguments of `stepsim validate`.
@@ -49,13 +50,6 @@ pub struct ValidateArgs {
     /// Print one JSON document instead of text.
     #[arg(long)]
     pub json: bool,
-}
-
-/// Arguments accepted by subcommands that are not built yet.
-#[derive(Debug, clap::Args)]
-pub struct PendingArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub rest: Vec<String>,
 }
 
 /// Parses the process arguments and runs the subcommand. Returns the exit code.
@@ -78,11 +72,6 @@ pub fn run(cli: Cli) -> i32 {
         Command::Run(args) => run::run(args),
         Command::Test(args) => test::run(args),
         Command::Sweep(args) => sweep::run(args),
-        Command::Serve(_) => not_built("serve"),
+        Command::Serve(args) => serve::run(args),
     }
-}
-
-fn not_built(name: &str) -> i32 {
-    eprintln!("stepsim {name}: this subcommand is not built yet.");
-    EXIT_USAGE
 }

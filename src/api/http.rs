@@ -1,0 +1,343 @@
+//! The HTTP front: one axum fallback handler that routes each request to its service by the
+//! protocol's own markers, reads the body under that service's size limit, and writes one log
+//! line per request.
+//!
+//! | request                                        | service                  |
+//! |------------------------------------------------|--------------------------|
+//! | any request with `X-Amz-Target`                | Step Functions (JSON 1.0) |
+//! | a path under `/2015-03-31/functions`           | Lambda (REST-JSON)       |
+//! | anything else                                  | S3 (REST-XML, path-style) |
+//!
+//! No request is authenticated: signatures, credentials and regions are accepted as sent.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Request, Response, StatusCode};
+use axum::Router;
+use futures::StreamExt;
+
+use super::error::ApiError;
+use super::state::{wall_now, ApiState};
+use super::{lambda, s3, sfn};
+
+/// The Step Functions request body limit: a 1 MiB definition, escaped, fits.
+pub const SFN_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// The router: every request goes through [`dispatch`].
+pub fn router(state: Arc<ApiState>) -> Router {
+    Router::new().fallback(dispatch).with_state(state)
+}
+
+/// Decodes `%XX` escapes (not `+`). `None` when an escape is malformed or the result is not
+/// UTF-8.
+pub fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Splits a query string into decoded pairs (`+` is a space, as in forms). Pairs that do not
+/// decode are dropped.
+pub fn parse_query(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let k = percent_decode(&k.replace('+', " "))?;
+            let v = percent_decode(&v.replace('+', " "))?;
+            Some((k, v))
+        })
+        .collect()
+}
+
+/// Which service a request is for.
+enum Service {
+    StepFunctions(String),
+    Lambda,
+    S3,
+}
+
+fn service_of(headers: &HeaderMap, path: &str) -> Service {
+    if let Some(t) = headers.get("x-amz-target") {
+        return Service::StepFunctions(t.to_str().unwrap_or_default().to_string());
+    }
+    let lambda_path = path
+        .strip_prefix(lambda::PREFIX)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+    if lambda_path {
+        Service::Lambda
+    } else {
+        Service::S3
+    }
+}
+
+/// Why a body could not be read.
+enum BodyError {
+    TooLarge,
+    Broken(String),
+}
+
+/// How much of an oversized body is read and thrown away before the refusal is sent. A client
+/// that is still writing when the answer comes and the connection closes sees a broken pipe
+/// instead of the error; draining lets it read the 4xx. Beyond this the connection is closed.
+const DRAIN_CAP: u64 = 256 * 1024 * 1024;
+
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, BodyError> {
+    let declared = headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let mut stream = body.into_data_stream();
+    if declared.is_some_and(|n| n > limit as u64) {
+        // A client that asked `Expect: 100-continue` has sent nothing yet and will read the
+        // refusal; any other is sending the body, which is drained (up to the cap).
+        let waiting = headers
+            .get("expect")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        if !waiting && declared.is_some_and(|n| n <= DRAIN_CAP) {
+            drain(&mut stream).await;
+        }
+        return Err(BodyError::TooLarge);
+    }
+    let mut data = Vec::with_capacity(declared.map_or(0, |n| n.min(limit as u64) as usize));
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| BodyError::Broken(format!("cannot read the body: {e}")))?;
+        if data.len() + chunk.len() > limit {
+            drop(data);
+            drain(&mut stream).await;
+            return Err(BodyError::TooLarge);
+        }
+        data.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(data))
+}
+
+/// Reads and discards the rest of a body, up to [`DRAIN_CAP`] bytes.
+async fn drain(stream: &mut axum::body::BodyDataStream) {
+    let mut seen = 0u64;
+    while let Some(Ok(chunk)) = stream.next().await {
+        seen += chunk.len() as u64;
+        if seen > DRAIN_CAP {
+            return;
+        }
+    }
+}
+
+/// Answers any request.
+pub async fn dispatch(State(state): State<Arc<ApiState>>, req: Request<Body>) -> Response<Body> {
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let method = parts.method.clone();
+    let path = parts.uri.path().to_string();
+    let query = parse_query(parts.uri.query().unwrap_or(""));
+    let headers = parts.headers;
+    let (label, response) = match service_of(&headers, &path) {
+        Service::StepFunctions(target) => {
+            let action = target
+                .strip_prefix("AWSStepFunctions.")
+                .unwrap_or(&target)
+                .to_string();
+            let r = step_functions(&state, &target, &headers, body).await;
+            (format!("states:{action}"), r)
+        }
+        Service::Lambda => {
+            let (op, r) = lambda_request(&state, &method, &path, &query, &headers, body).await;
+            (format!("lambda:{op} {path}"), r)
+        }
+        Service::S3 => {
+            let (op, r) = s3_request(&state, &method, &path, &query, &headers, body).await;
+            (format!("s3:{op} {path}"), r)
+        }
+    };
+    if state.settings.log_requests {
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        eprintln!(
+            "{} {method} {label} {} {ms:.2}ms",
+            crate::engine::history::format_time(wall_now()),
+            response.status().as_u16(),
+        );
+    }
+    response
+}
+
+async fn step_functions(
+    state: &Arc<ApiState>,
+    target: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Response<Body> {
+    let Some(action) = target.strip_prefix("AWSStepFunctions.") else {
+        return ApiError::bad_request(
+            "UnknownOperationException",
+            format!("Unknown operation {target}: this endpoint serves AWSStepFunctions.*"),
+        )
+        .json10();
+    };
+    let body = match read_body(headers, body, SFN_BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => {
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "ValidationException",
+                format!("The request body exceeds the limit of {SFN_BODY_LIMIT} bytes"),
+            )
+            .json10()
+        }
+        Err(BodyError::Broken(why)) => {
+            return ApiError::bad_request("SerializationException", why).json10()
+        }
+    };
+    match sfn::handle(state, action, &body).await {
+        Ok(v) => {
+            let mut r = Response::new(Body::from(v.to_string()));
+            r.headers_mut().insert(
+                "content-type",
+                axum::http::HeaderValue::from_static("application/x-amz-json-1.0"),
+            );
+            r
+        }
+        Err(e) => e.json10(),
+    }
+}
+
+async fn lambda_request(
+    state: &Arc<ApiState>,
+    method: &Method,
+    path: &str,
+    query: &[(String, String)],
+    headers: &HeaderMap,
+    body: Body,
+) -> (String, Response<Body>) {
+    let limit = state
+        .settings
+        .max_object_bytes
+        .max(lambda::MAX_PAYLOAD_BYTES + 1);
+    let body = match read_body(headers, body, limit).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => {
+            let e = ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestTooLargeException",
+                format!("The request body exceeds the limit of {limit} bytes"),
+            );
+            return ("?".into(), e.rest_json());
+        }
+        Err(BodyError::Broken(why)) => {
+            return (
+                "?".into(),
+                ApiError::bad_request("SerializationException", why).rest_json(),
+            )
+        }
+    };
+    let rest = path.strip_prefix(lambda::PREFIX).unwrap_or_default();
+    let (op, result) = lambda::handle(state, method, rest, query, headers, &body).await;
+    (op.to_string(), result.unwrap_or_else(|e| e.rest_json()))
+}
+
+async fn s3_request(
+    state: &Arc<ApiState>,
+    method: &Method,
+    path: &str,
+    query: &[(String, String)],
+    headers: &HeaderMap,
+    body: Body,
+) -> (String, Response<Body>) {
+    let request_id = state.new_id();
+    let head = method == Method::HEAD;
+    let host = headers.get("host").and_then(|h| h.to_str().ok());
+    let req = match s3::S3Request::new(method, host, path, query, headers) {
+        Ok(r) => r,
+        Err(e) => return ("?".into(), e.s3_xml(&request_id, head)),
+    };
+    let op = req.operation().to_string();
+    let limit = state.settings.max_object_bytes;
+    let body = match read_body(headers, body, limit).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => {
+            let e = ApiError::bad_request(
+                "EntityTooLarge",
+                "Your proposed upload exceeds the maximum allowed size",
+            )
+            .with_s3("MaxSizeAllowed", limit.to_string());
+            return (op, e.s3_xml(&request_id, head));
+        }
+        Err(BodyError::Broken(why)) => {
+            return (
+                op,
+                ApiError::bad_request("IncompleteBody", why).s3_xml(&request_id, head),
+            )
+        }
+    };
+    let mut r = match s3::handle(state, &req, body).await {
+        Ok(r) => r,
+        Err(e) => e.s3_xml(&request_id, head),
+    };
+    if let Ok(v) = axum::http::HeaderValue::from_str(&request_id) {
+        r.headers_mut().insert("x-amz-request-id", v);
+    }
+    (op, r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoding() {
+        assert_eq!(percent_decode("a%20b%2Fc").as_deref(), Some("a b/c"));
+        assert_eq!(percent_decode("%E2%9C%93").as_deref(), Some("✓"));
+        assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%2"), None);
+        assert_eq!(percent_decode("%FF"), None);
+        assert_eq!(
+            parse_query("list-type=2&prefix=results%2F&delimiter=&x"),
+            vec![
+                ("list-type".to_string(), "2".to_string()),
+                ("prefix".to_string(), "results/".to_string()),
+                ("delimiter".to_string(), String::new()),
+                ("x".to_string(), String::new()),
+            ]
+        );
+        assert_eq!(parse_query("a=b+c")[0].1, "b c");
+    }
+
+    #[test]
+    fn routing() {
+        let mut h = HeaderMap::new();
+        assert!(matches!(
+            service_of(&h, "/2015-03-31/functions/x"),
+            Service::Lambda
+        ));
+        assert!(matches!(
+            service_of(&h, "/2015-03-31/functions"),
+            Service::Lambda
+        ));
+        assert!(matches!(
+            service_of(&h, "/2015-03-31/functionsx"),
+            Service::S3
+        ));
+        assert!(matches!(service_of(&h, "/bucket/key"), Service::S3));
+        h.insert(
+            "x-amz-target",
+            "AWSStepFunctions.ListStateMachines".parse().unwrap(),
+        );
+        assert!(matches!(service_of(&h, "/"), Service::StepFunctions(_)));
+    }
+}

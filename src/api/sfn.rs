@@ -1,0 +1,1285 @@
+//! The Step Functions API (AWS JSON 1.0: `POST /` with `X-Amz-Target: AWSStepFunctions.ACTION`).
+//!
+//! Each action takes the request's JSON object and answers a JSON object, or an [`ApiError`]
+//! with AWS's code. Wrong member types answer `SerializationException`, missing or out-of-range
+//! members `ValidationException`, as the service does. Timestamps are epoch seconds.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Map, Value};
+
+use crate::asl::model::ExecutionType;
+use crate::asl::{self, InvalidDefinition};
+use crate::engine::history::{epoch_seconds, Details, HistoryEvent, TimestampFormat};
+use crate::engine::{ExecutionStatus, Plan, SimTime, PAYLOAD_LIMIT_BYTES};
+
+use super::error::ApiError;
+use super::names::{self, check_name};
+use super::runner::{self, ExecJob};
+use super::state::{
+    wall_now, ActivityRecord, ApiState, ExecControl, ExecutionRecord, MachineRecord,
+    MachineVersion, StopRequest, TokenMessage, View,
+};
+
+/// The largest definition AWS accepts (1 MiB of text).
+pub const MAX_DEFINITION_CHARS: usize = 1_048_576;
+/// The longest task token AWS accepts.
+const MAX_TOKEN_CHARS: usize = 2048;
+
+/// The actions this server answers, for the unknown-operation message and the docs.
+pub const ACTIONS: &[&str] = &[
+    "CreateStateMachine",
+    "DescribeStateMachine",
+    "UpdateStateMachine",
+    "DeleteStateMachine",
+    "ListStateMachines",
+    "ValidateStateMachineDefinition",
+    "StartExecution",
+    "StartSyncExecution",
+    "DescribeExecution",
+    "ListExecutions",
+    "GetExecutionHistory",
+    "StopExecution",
+    "DescribeStateMachineForExecution",
+    "SendTaskSuccess",
+    "SendTaskFailure",
+    "SendTaskHeartbeat",
+    "TestState",
+    "CreateActivity",
+    "DescribeActivity",
+    "ListActivities",
+    "DeleteActivity",
+    "GetActivityTask",
+];
+
+/// Answers one action. `body` is the raw request body.
+pub async fn handle(state: &Arc<ApiState>, action: &str, body: &[u8]) -> Result<Value, ApiError> {
+    let req = Req::parse(body)?;
+    match action {
+        "CreateStateMachine" => create_state_machine(state, &req),
+        "DescribeStateMachine" => describe_state_machine(state, &req),
+        "UpdateStateMachine" => update_state_machine(state, &req),
+        "DeleteStateMachine" => delete_state_machine(state, &req),
+        "ListStateMachines" => list_state_machines(state, &req),
+        "ValidateStateMachineDefinition" => validate_definition(&req),
+        "StartExecution" => start_execution(state, &req),
+        "StartSyncExecution" => start_sync_execution(state, &req).await,
+        "DescribeExecution" => describe_execution(state, &req),
+        "ListExecutions" => list_executions(state, &req),
+        "GetExecutionHistory" => get_execution_history(state, &req),
+        "StopExecution" => stop_execution(state, &req).await,
+        "DescribeStateMachineForExecution" => describe_machine_for_execution(state, &req),
+        "SendTaskSuccess" => send_task(state, &req, TaskCallback::Success),
+        "SendTaskFailure" => send_task(state, &req, TaskCallback::Failure),
+        "SendTaskHeartbeat" => send_task(state, &req, TaskCallback::Heartbeat),
+        "TestState" => test_state(state, &req).await,
+        "CreateActivity" => create_activity(state, &req),
+        "DescribeActivity" => describe_activity(state, &req),
+        "ListActivities" => list_activities(state, &req),
+        "DeleteActivity" => delete_activity(state, &req),
+        "GetActivityTask" => get_activity_task(state, &req).await,
+        other => Err(ApiError::bad_request(
+            "UnknownOperationException",
+            format!("Unknown operation AWSStepFunctions.{other}"),
+        )),
+    }
+}
+
+/// A request body: a JSON object, read member by member with AWS's errors.
+pub struct Req {
+    body: Map<String, Value>,
+}
+
+impl Req {
+    pub fn parse(body: &[u8]) -> Result<Req, ApiError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Req { body: Map::new() });
+        }
+        match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(body)) => Ok(Req { body }),
+            Ok(_) => Err(ApiError::bad_request(
+                "SerializationException",
+                "The request body must be a JSON object",
+            )),
+            Err(e) => Err(ApiError::bad_request(
+                "SerializationException",
+                format!("The request body is not valid JSON: {e}"),
+            )),
+        }
+    }
+
+    fn wrong_type(name: &str, expected: &str) -> ApiError {
+        ApiError::bad_request(
+            "SerializationException",
+            format!("The member '{name}' must be {expected}"),
+        )
+    }
+
+    fn missing(name: &str) -> ApiError {
+        ApiError::validation(format!(
+            "1 validation error detected: Value null at '{name}' failed to satisfy constraint: \
+             Member must not be null"
+        ))
+    }
+
+    /// An optional string member.
+    pub fn opt_str(&self, name: &str) -> Result<Option<&str>, ApiError> {
+        match self.body.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(Req::wrong_type(name, "a string")),
+        }
+    }
+
+    /// A required string member.
+    pub fn str(&self, name: &str) -> Result<&str, ApiError> {
+        self.opt_str(name)?.ok_or_else(|| Req::missing(name))
+    }
+
+    /// An optional integer member in `lo..=hi`.
+    pub fn opt_int(&self, name: &str, lo: i64, hi: i64) -> Result<Option<i64>, ApiError> {
+        match self.body.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => match n.as_i64() {
+                Some(i) if (lo..=hi).contains(&i) => Ok(Some(i)),
+                _ => Err(ApiError::validation(format!(
+                    "1 validation error detected: Value '{n}' at '{name}' failed to satisfy \
+                     constraint: Member must have value between {lo} and {hi}"
+                ))),
+            },
+            Some(_) => Err(Req::wrong_type(name, "an integer")),
+        }
+    }
+
+    /// An optional boolean member.
+    pub fn opt_bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.body.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(Req::wrong_type(name, "a boolean")),
+        }
+    }
+
+    /// An optional object member.
+    pub fn opt_object(&self, name: &str) -> Result<Option<&Map<String, Value>>, ApiError> {
+        match self.body.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Object(m)) => Ok(Some(m)),
+            Some(_) => Err(Req::wrong_type(name, "an object")),
+        }
+    }
+}
+
+fn ts(t: SimTime) -> Value {
+    epoch_seconds(t).into()
+}
+
+fn machine_not_found(arn: &str) -> ApiError {
+    ApiError::bad_request(
+        "StateMachineDoesNotExist",
+        format!("State Machine Does Not Exist: '{arn}'"),
+    )
+}
+
+fn execution_not_found(arn: &str) -> ApiError {
+    ApiError::bad_request(
+        "ExecutionDoesNotExist",
+        format!("Execution Does Not Exist: '{arn}'"),
+    )
+}
+
+/// A page of a listing: `maxResults` (0 or absent: 100; at most 1000) and an opaque token
+/// that holds the position to resume from.
+struct Page {
+    max: usize,
+    start: usize,
+}
+
+const TOKEN_PREFIX: &str = "stepsim-page:";
+
+impl Page {
+    fn of(req: &Req) -> Result<Page, ApiError> {
+        let max = match req.opt_int("maxResults", 0, 1000)? {
+            None | Some(0) => 100,
+            Some(n) => usize::try_from(n).unwrap_or(100),
+        };
+        let start = match req.opt_str("nextToken")? {
+            None => 0,
+            Some(t) => t
+                .strip_prefix(TOKEN_PREFIX)
+                .and_then(|n| n.parse::<usize>().ok())
+                .ok_or_else(|| {
+                    ApiError::bad_request("InvalidToken", format!("Invalid Token: '{t}'"))
+                })?,
+        };
+        Ok(Page { max, start })
+    }
+
+    /// Takes this page of `items`, and the token for the next one.
+    fn take<T>(&self, items: Vec<T>) -> (Vec<T>, Option<String>) {
+        let total = items.len();
+        let page: Vec<T> = items.into_iter().skip(self.start).take(self.max).collect();
+        let end = self.start + page.len();
+        let next = (end < total).then(|| format!("{TOKEN_PREFIX}{end}"));
+        (page, next)
+    }
+}
+
+fn with_token(mut v: Map<String, Value>, next: Option<String>) -> Value {
+    if let Some(t) = next {
+        v.insert("nextToken".into(), t.into());
+    }
+    Value::Object(v)
+}
+
+// ----- state machines -----------------------------------------------------------------------
+
+fn compile_definition(text: &str) -> Result<Plan, ApiError> {
+    if text.chars().count() > MAX_DEFINITION_CHARS {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value at 'definition' failed to satisfy constraint: \
+             Member must have length less than or equal to {MAX_DEFINITION_CHARS}"
+        )));
+    }
+    let (machine, diagnostics) = asl::check_str(text);
+    let invalid =
+        |d: InvalidDefinition| ApiError::bad_request("InvalidDefinition", d.aws_message());
+    let machine = match machine {
+        Some(m) if diagnostics.is_empty() => m,
+        _ => return Err(invalid(InvalidDefinition { diagnostics })),
+    };
+    Plan::compile(&machine).map_err(|e| {
+        ApiError::bad_request(
+            "InvalidDefinition",
+            format!("Invalid State Machine Definition: '{e}'"),
+        )
+    })
+}
+
+fn machine_type(req: &Req) -> Result<ExecutionType, ApiError> {
+    match req.opt_str("type")? {
+        None | Some("STANDARD") => Ok(ExecutionType::Standard),
+        Some("EXPRESS") => Ok(ExecutionType::Express),
+        Some(other) => Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{other}' at 'type' failed to satisfy \
+             constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"
+        ))),
+    }
+}
+
+fn default_logging() -> Value {
+    json!({"level": "OFF", "includeExecutionData": false})
+}
+
+fn default_tracing() -> Value {
+    json!({"enabled": false})
+}
+
+fn create_state_machine(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
+    let name = req.str("name")?;
+    let definition = req.str("definition")?;
+    let role_arn = req.str("roleArn")?;
+    let kind = machine_type(req)?;
+    let logging = req
+        .opt_object("loggingConfiguration")?
+        .map_or_else(default_logging, |m| Value::Object(m.clone()));
+    let tracing = req
+        .opt_object("tracingConfiguration")?
+        .map_or_else(default_tracing, |m| Value::Object(m.clone()));
+    let (arn, created) = create_machine(
+        state,
+        MachineSpec {
+            name,
+            definition,
+            role_arn,
+            kind,
+            logging,
+            tracing,
+        },
+    )?;
+    Ok(json!({"stateMachineArn": arn, "creationDate": ts(created)}))
+}
+
+/// What CreateStateMachine needs.
+#[derive(Debug, Clone)]
+pub struct MachineSpec<'a> {
+    pub name: &'a str,
+    pub definition: &'a str,
+    pub role_arn: &'a str,
+    pub kind: ExecutionType,
+    pub logging: Value,
+    pub tracing: Value,
+}
+
+impl<'a> MachineSpec<'a> {
+    /// A Standard machine with logging and tracing off.
+    pub fn standard(name: &'a str, definition: &'a str, role_arn: &'a str) -> Self {
+        MachineSpec {
+            name,
+            definition,
+            role_arn,
+            kind: ExecutionType::Standard,
+            logging: default_logging(),
+            tracing: default_tracing(),
+        }
+    }
+}
+
+/// Creates a state machine (or finds the identical one): its ARN and creation date.
+pub fn create_machine(
+    state: &ApiState,
+    spec: MachineSpec<'_>,
+) -> Result<(String, SimTime), ApiError> {
+    check_name(spec.name)?;
+    let plan = compile_definition(spec.definition)?;
+    let s = &state.settings;
+    let arn = names::state_machine_arn(&s.region, &s.account, spec.name);
+    let now = wall_now();
+    let mut reg = state.registry();
+    if let Some(existing) = reg.machines.get(&arn) {
+        let v = &existing.version;
+        // Creating the same machine twice is idempotent, as on AWS.
+        if v.definition == spec.definition && v.role_arn == spec.role_arn && v.kind == spec.kind {
+            return Ok((arn, existing.created));
+        }
+        return Err(ApiError::bad_request(
+            "StateMachineAlreadyExists",
+            format!("State Machine Already Exists: '{arn}'"),
+        ));
+    }
+    let version = MachineVersion {
+        arn: arn.clone(),
+        name: spec.name.to_string(),
+        definition: spec.definition.to_string(),
+        role_arn: spec.role_arn.to_string(),
+        kind: spec.kind,
+        plan: Arc::new(plan),
+        revision_id: state.new_id(),
+        updated: now,
+        logging: spec.logging,
+        tracing: spec.tracing,
+    };
+    reg.machines.insert(
+        arn.clone(),
+        MachineRecord {
+            version: Arc::new(version),
+            created: now,
+        },
+    );
+    Ok((arn, now))
+}
+
+fn machine(state: &ApiState, arn: &str) -> Result<Arc<MachineVersion>, ApiError> {
+    names::state_machine_name(arn)?;
+    state
+        .registry()
+        .machines
+        .get(arn)
+        .map(|m| m.version.clone())
+        .ok_or_else(|| machine_not_found(arn))
+}
+
+fn describe_state_machine(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
+    let arn = req.str("stateMachineArn")?;
+    names::state_machine_name(arn)?;
+    let reg = state.registry();
+    let m = reg
+        .machines
+        .get(arn)
+        .ok_or_else(|| machine_not_found(arn))?;
+    let v = &m.version;
+    Ok(json!({
+        "stateMachineArn": v.arn,
+        "name": v.name,
+        "status": "ACTIVE",
+        "definition": v.definition,
+        "roleArn": v.role_arn,
+        "type": v.kind.as_str(),
+        "creationDate": ts(m.created),
+        "loggingConfiguration": v.logging,
+        "tracingConfiguration": v.tracing,
+        "revisionId": v.revision_id,
+    }))
+}
+
+fn update_state_machine(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
+    let arn = req.str("stateMachineArn")?;
+    names::state_machine_name(arn)?;
+    let definition = req.opt_str("definition")?;
+    let role_arn = req.opt_str("roleArn")?;
+    let logging = req.opt_object("loggingConfiguration")?;
+    let tracing = req.opt_object("tracingConfiguration")?;
+    if definition.is_none() && role_arn.is_none() && logging.is_none() && tracing.is_none() {
+        return Err(ApiError::bad_request(
+            "MissingRequiredParameter",
+            "Either the definition, the roleArn, the loggingConfiguration or the \
+             tracingConfiguration must be specified",
+        ));
+    }
+    let plan = definition.map(compile_definition).transpose()?;
+    let now = wall_now();
+    let revision_id = state.new_id();
+    let mut reg = state.registry();
+    let m = reg
+        .machines
+        .get_mut(arn)
+        .ok_or_else(|| machine_not_found(arn))?;
+    let old = &m.version;
+    let version = MachineVersion {
+        arn: old.arn.clone(),
+        name: old.name.clone(),
+        definition: definition.map_or_else(|| old.definition.clone(), str::to_string),
+        role_arn: role_arn.map_or_else(|| old.role_arn.clone(), str::to_string),
+        kind: old.kind,
+        plan: plan.map_or_else(|| old.plan.clone(), Arc::new),
+        revision_id: revision_id.clone(),
+        updated: now,
+        logging: logging.map_or_else(|| old.logging.clone(), |l| Value::Object(l.clone())),
+        tracing: tracing.map_or_else(|| old.tracing.clone(), |t| Value::Object(t.clone())),
+    };
+    // Running executions keep the version they started with.
+    m.version = Arc::new(version);
+    Ok(json!({"updateDate": ts(now), "revisionId": revision_id}))
+}
+
+fn delete_state_machine(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
+    let arn = req.str("stateMachineArn")?;
+    names::state_machine_name(arn)?;
+    // Deleting a machine that does not exist succeeds, as on AWS. Its executions stay
+    // describable until retention drops them.
+    state.registry().machines.remove(arn);
+    Ok(json!({}))
+}
+
+fn list_state_machines(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
+    let page = Page::of(req)?;
+    let items: Vec<Value> = state
+        .registry()
+        .machines
+        .values()
+        .map(|m| {
+            json!({
+                "stateMachineArn": m.version.arn,
+                "name": m.version.name,
+                "type": m.version.kind.as_str(),
+                "creationDate": ts(m.created),
+            })
+        })
+        .collect();
+    let (items, next) = page.take(items);
+    let mut out = Map::new();
+    out.insert("stateMachines".into(), Value::Array(items));
+    Ok(with_token(out, next))
+}
+
+fn validate_definition(req: &Req) -> Result<Value, ApiError> {
+    let definition = req.str("definition")?;
+    machine_type(req)?;
+    let max = match req.opt_int("maxResults", 0, 100)? {
+        None | Some(0) => 100,
+        Some(n) => usize::try_from(n).unwrap_or(100),
+    };
+    let (_, diagnostics) = asl::check_str(definition);
+    let truncated = diagnostics.len() > max;
+    let items: Vec<Value> = diagnostics
+        .iter()
+        .take(max)
+        .map(|d| {
+            let mut message = d.message.clone();
+            if let Some(p) = d.position {
+                message = format!("{message} (line {}, column {})", p.line, p.column);
+            }
+            json!({
+                "severity": "ERROR",
+                "code": d.code.as_str(),
+                "message": message,
+                "location": if d.pointer.is_empty() { "/".to_string() } else { d.pointer.clone() },
+            })
+        })
+        .collect();
+    Ok(json!({
+        "result": if diagnostics.is_empty() { "OK" } else { "FAIL" },
+        "diagnostics": items,
+        "truncated": truncated,
+    }))
+}
+
+// ----- executions ---------------------------------------------------------------------------
+
+/// The input of a start request: the text as given (default `{}`) and its value.
+fn execution_input(req: &Req) -> Result<(String, Value), ApiError> {
+    let text = req.opt_str("input")?.unwrap_or("{}").to_string();
+    if text.len() > PAYLOAD_LIMIT_BYTES {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value at 'input' failed to satisfy constraint: Member \
+             must have length less than or equal to {PAYLOAD_LIMIT_BYTES}"
+        )));
+    }
+    let value = serde_json::from_str::<Value>(&text).map_err(|e| {
+        ApiError::bad_request(
+            "InvalidExecutionInput",
+            format!("Invalid State Machine Execution Input: '{e}'"),
+        )
+    })?;
+    Ok((text, value))
+}
+
+fn start_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
+    let arn = req.str("stateMachineArn")?;
+    let given_name = req.opt_str("name")?;
+    if let Some(n) = given_name {
+        check_name(n)?;
+    }
+    let (input_text, input) = execution_input(req)?;
+    let machine = machine(state, arn)?;
+    let name = given_name.map_or_else(|| state.new_id(), str::to_string);
+    let nonce = state.next_nonce();
+    let opts = runner::execution_options(
+        state,
+        &machine.name,
+        &name,
+        &machine.role_arn,
+        machine.kind,
+        nonce,
+    );
+    let exec_arn = opts.execution_arn();
+    let now = Instant::now();
+    let origin = wall_now();
+    let control = ExecControl::new();
+    {
+        let mut reg = state.registry();
+        if let Some(existing) = reg.executions.get(&exec_arn) {
+            // Idempotent while the first one is open with the same input.
+            let open = existing.view(now, state.settings.time_scale).is_open();
+            if open && existing.input_text == input_text {
+                return Ok(json!({"executionArn": exec_arn, "startDate": ts(existing.start)}));
+            }
+            return Err(ApiError::bad_request(
+                "ExecutionAlreadyExists",
+                format!("Execution Already Exists: '{exec_arn}'"),
+            ));
+        }
+        if !reg.make_room(
+            state.settings.max_executions,
+            now,
+            state.settings.time_scale,
+        ) {
+            return Err(ApiError::bad_request(
+                "ExecutionLimitExceeded",
+                format!(
+                    "Execution Limit Exceeded: the server keeps at most {} executions and all of \
+                     them are running (raise --max-executions)",
+                    state.settings.max_executions
+                ),
+            ));
+        }
+        reg.insert_execution(ExecutionRecord {
+            arn: exec_arn.clone(),
+            name,
+            machine: machine.clone(),
+            input_text,
+            input: input.clone(),
+            start: origin,
+            real_start: now,
+            result: None,
+            control: control.clone(),
+        });
+    }
+    let job = ExecJob {
+        plan: machine.plan.clone(),
+        world_seed: runner::world_seed(state.settings.seed, &machine.arn, &input),
+        input,
+        opts,
+        origin,
+        control,
+    };
+    runner::spawn_execution(state.clone(), exec_arn.clone(), now, job);
+    Ok(json!({"executionArn": exec_arn, "startDate": ts(origin)}))
+}
+
+async fn start_sync_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
+    let arn = req.str("stateMachineArn")?;
+    let given_name = req.opt_str("name")?;
+    if let Some(n) = given_name {
+        check_name(n)?;
+    }
+    let (input_text, input) = execution_input(req)?;
+    let machine = machine(state, arn)?;
+    if machine.kind != ExecutionType::Express {
+        return Err(ApiError::bad_request(
+            "StateMachineTypeNotSupported",
+            "This operation is not supported by this type of state machine",
+        ));
+    }
+    let name = given_name.map_or_else(|| state.new_id(), str::to_string);
+    let nonce = state.next_nonce();
+    let opts = runner::execution_options(
+        state,
+        &machine.name,
+        &name,
+        &machine.role_arn,
+        machine.kind,
+        nonce,
+    );
+    let origin = wall_now();
+    let job = ExecJob {
+        plan: machine.plan.clone(),
+        world_seed: runner::world_seed(state.settings.seed, &machine.arn, &input),
+        input,
+        opts,
+        origin,
+        control: ExecControl::new(),
+    };
+    let out = runner::run_detached(state.clone(), job)
+        .await
+        .map_err(|_| ApiError::internal("the simulation thread ended without a result"))?
+        .map_err(ApiError::internal)?;
+    let duration = out.duration();
+    let billed_ms = duration.as_millis().div_ceil(100).max(1) * 100;
+    let mut m = Map::new();
+    m.insert("executionArn".into(), out.execution_arn.clone().into());
+    m.insert("stateMachineArn".into(), machine.arn.clone().into());
+    m.insert("name".into(), name.into());
+    m.insert("startDate".into(), ts(out.start_date));
+    m.insert("stopDate".into(), ts(out.stop_date));
+    m.insert("status".into(), out.status.as_str().into());
+    m.insert("input".into(), input_text.into());
+    m.insert("inputDetails".into(), json!({"included": true}));
+    if let Some(o) = &out.output {
+        m.insert("output".into(), o.to_string().into());
+        m.insert("outputDetails".into(), json!({"included": true}));
+    }
+    if let Some(e) = &out.error {
+        m.insert("error".into(), e.clone().into());
+    }
+    if let Some(c) = &out.cause {
+        m.insert("cause".into(), c.clone().into());
+    }
+    m.insert(
+        "billingDetails".into(),
+        json!({"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": billed_ms as u64}),
+    );
+    Ok(Value::Object(m))
+}
+
+fn execution_arn(req: &Req) -> Result<&str, ApiError> {
+    let arn = req.str("executionArn")?;
+    names::check_execution_arn(arn)?;
+    Ok(arn)
+}
+
+fn describe_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
+    let arn = execution_arn(req)?;
+    let reg = state.registry();
+    let rec = reg
+        .executions
+        .get(arn)
+        .ok_or_else(|| execution_not_found(arn))?;
+    let view = rec.view(Instant::now(), state.settings.time_scale);
+    let mut m = Map::new();
+    m.insert("executionArn".into(), rec.arn.clone().into());
+    m.insert("stateMachineArn".into(), rec.machine.arn.clone().into());
+    m.insert("name".into(), rec.name.clone().into());
+    m.insert("status".into(), view.status().into());
+    m.insert("startDate".into(), ts(rec.start));
+    if let View::Closed(f) = &view {
+        m.insert("stopDate".into(), ts(f.stop));
+    }
+    m.insert("input".into(), rec.input_text.clone().into());
+    m.insert("inputDetails".into(), json!({"included": true}));
+    if let View::Closed(f) = &view {
+        if let Some(o) = &f.output {
+            m.insert("output".into(), o.to_string().into());
+            m.insert("outputDetails".into(), json!({"included": true}));
+        }
+        if let Some(e) = &f.error {
+            m.insert("error".into(), e.clone().into());
+        }
+        if let Some(c) = &f.cause {
+            m.insert("cause".into(), c.clone().into());
+        }
+    }
+    m.insert("redriveCount".into(), 0.into());
+    m.insert("redriveStatus".into(), "NOT_REDRIVABLE".into());
+    m.insert(
+        "redriveStatusReason".into(),
+        "stepsim does not model redrives".into(),
+    );
+    Ok(Value::Object(m))
+}
+
+const STATUSES: [&str; 6] = [
+    "RUNNING",
+    "SUCCEEDED",
+    "FAILED",
+    "TIMED_OUT",
+    "ABORTED",
+    "PENDING_REDRIVE",
+];
+
+fn list_executions(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
+    let arn = req.str("stateMachineArn")?;
+    let filter = req.opt_str("statusFilter")?;
+    if let Some(f) = filter {
+        if !STATUSES.contains(&f) {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{f}' at 'statusFilter' failed to satisfy \
+                 constraint: Member must satisfy enum value set: [{}]",
+                STATUSES.join(", ")
+            )));
+        }
+    }
+    let page = Page::of(req)?;
+    names::state_machine_name(arn)?;
+    let now = Instant::now();
+    let reg = state.registry();
+    if !reg.machines.contains_key(arn) {
+        return Err(machine_not_found(arn));
+    }
+    let items: Vec<Value> = reg
+        .order
+        .values()
+        .rev()
+        .filter_map(|exec_arn| reg.executions.get(exec_arn))
+        .filter(|rec| rec.machine.arn == arn)
+        .filter_map(|rec| {
+            let view = rec.view(now, state.settings.time_scale);
+            if filter.is_some_and(|f| f != view.status()) {
+                return None;
+            }
+            let mut m = Map::new();
+            m.insert("executionArn".into(), rec.arn.clone().into());
+            m.insert("stateMachineArn".into(), rec.machine.arn.clone().into());
+            m.insert("name".into(), rec.name.clone().into());
+            m.insert("status".into(), view.status().into());
+            m.insert("startDate".into(), ts(rec.start));
+            if let View::Closed(f) = view {
+                m.insert("stopDate".into(), ts(f.stop));
+            }
+            Some(Value::Object(m))
+        })
+        .collect();
+    let (items, next) = page.take(items);
+    let mut out = Map::new();
+    out.insert("executions".into(), Value::Array(items));
+    Ok(with_token(out, next))
+}
+
+/// An event as GetExecutionHistory returns it, without its input and output when the caller
+/// asked for no execution data.
+fn event_json(e: &HistoryEvent, include_data: bool) -> Value {
+    let mut v = e.to_json(TimestampFormat::EpochSeconds);
+    if !include_data {
+        if let Value::Object(m) = &mut v {
+            for (_, details) in m.iter_mut() {
+                if let Value::Object(d) = details {
+                    d.shift_remove("input");
+                    d.shift_remove("output");
+                }
+            }
+        }
+    }
+    v
+}
+
+fn get_execution_history(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
+    let arn = execution_arn(req)?;
+    let reverse = req.opt_bool("reverseOrder")?.unwrap_or(false);
+    let include_data = req.opt_bool("includeExecutionData")?.unwrap_or(true);
+    let page = Page::of(req)?;
+    let mut events = {
+        let reg = state.registry();
+        let rec = reg
+            .executions
+            .get(arn)
+            .ok_or_else(|| execution_not_found(arn))?;
+        rec.visible_history(Instant::now(), state.settings.time_scale)
+    };
+    if reverse {
+        events.reverse();
+    }
+    let (events, next) = page.take(events);
+    let mut out = Map::new();
+    out.insert(
+        "events".into(),
+        Value::Array(events.iter().map(|e| event_json(e, include_data)).collect()),
+    );
+    Ok(with_token(out, next))
+}
+
+/// How long StopExecution waits for a running execution to take the stop in.
+const STOP_WAIT: Duration = Duration::from_secs(5);
+
+async fn stop_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
+    let arn = execution_arn(req)?;
+    let stop = StopRequest {
+        error: req.opt_str("error")?.map(str::to_string),
+        cause: req.opt_str("cause")?.map(str::to_string),
+    };
+    let control = {
+        let mut reg = state.registry();
+        let rec = reg
+            .executions
+            .get_mut(arn)
+            .ok_or_else(|| execution_not_found(arn))?;
+        let now = Instant::now();
+        let revealing_at = match rec.view(now, state.settings.time_scale) {
+            View::Closed(f) => return Ok(json!({"stopDate": ts(f.stop)})),
+            View::Revealing(at, _) => Some(at),
+            View::Open => None,
+        };
+        match (revealing_at, rec.result.as_mut()) {
+            (Some(at), Some(fin)) => {
+                // Computed but not yet shown: it ends where the client's view of it is now.
+                runner::abort(fin, &stop, Some(at));
+                fin.reveal_at = now;
+                return Ok(json!({"stopDate": ts(fin.stop)}));
+            }
+            _ => rec.control.clone(),
+        }
+    };
+    control.stop.send_replace(Some(stop));
+    let mut finished = control.finished.subscribe();
+    let _ = tokio::time::timeout(STOP_WAIT, finished.wait_for(|done| *done)).await;
+    let reg = state.registry();
+    let stop_date = reg
+        .executions
+        .get(arn)
+        .and_then(|r| r.result.as_ref().map(|f| f.stop))
+        .unwrap_or_else(wall_now);
+    Ok(json!({"stopDate": ts(stop_date)}))
+}
+
+fn describe_machine_for_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
+    let arn = execution_arn(req)?;
+    let reg = state.registry();
+    let rec = reg
+        .executions
+        .get(arn)
+        .ok_or_else(|| execution_not_found(arn))?;
+    let v = &rec.machine;
+    Ok(json!({
+        "stateMachineArn": v.arn,
+        "name": v.name,
+        "definition": v.definition,
+        "roleArn": v.role_arn,
+        "updateDate": ts(v.updated),
+        "loggingConfiguration": v.logging,
+        "tracingConfiguration": v.tracing,
+        "revisionId": v.revision_id,
+    }))
+}
+
+// ----- task tokens --------------------------------------------------------------------------
+
+#[derive(Clone, Copy)]
+enum TaskCallback {
+    Success,
+    Failure,
+    Heartbeat,
+}
+
+/// Whether a token has the shape of the ones this server hands out (64 URL-safe base64
+/// characters): an unknown token of that shape belongs to a task that has ended.
+fn looks_like_our_token(token: &str) -> bool {
+    token.len() == 64
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn send_task(state: &Arc<ApiState>, req: &Req, kind: TaskCallback) -> Result<Value, ApiError> {
+    let token = req.str("taskToken")?;
+    if token.is_empty() || token.chars().count() > MAX_TOKEN_CHARS {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value at 'taskToken' failed to satisfy constraint: \
+             Member must have length between 1 and {MAX_TOKEN_CHARS}"
+        )));
+    }
+    let message = match kind {
+        TaskCallback::Success => {
+            let text = req.str("output")?;
+            if text.len() > PAYLOAD_LIMIT_BYTES {
+                return Err(ApiError::validation(format!(
+                    "1 validation error detected: Value at 'output' failed to satisfy \
+                     constraint: Member must have length less than or equal to \
+                     {PAYLOAD_LIMIT_BYTES}"
+                )));
+            }
+            let value = serde_json::from_str::<Value>(text).map_err(|e| {
+                ApiError::bad_request("InvalidOutput", format!("Invalid Output: '{e}'"))
+            })?;
+            TokenMessage::Success(value)
+        }
+        TaskCallback::Failure => TokenMessage::Failure {
+            error: req.opt_str("error")?.unwrap_or_default().to_string(),
+            cause: req.opt_str("cause")?.unwrap_or_default().to_string(),
+        },
+        TaskCallback::Heartbeat => TokenMessage::Heartbeat,
+    };
+    let delivered = match state.tokens().get(token) {
+        Some(tx) => tx.send(message).is_ok(),
+        None => false,
+    };
+    if delivered {
+        return Ok(json!({}));
+    }
+    if looks_like_our_token(token) {
+        Err(ApiError::bad_request(
+            "TaskTimedOut",
+            "Task Timed Out: 'Provided task does not exist anymore'",
+        ))
+    } else {
+        Err(ApiError::bad_request(
+            "InvalidToken",
+            "Invalid Token: 'Invalid token'",
+        ))
+    }
+}
+
+// ----- activities ---------------------------------------------------------------------------
+
+fn activity_not_found(arn: &str) -> ApiError {
+    ApiError::bad_request(
+        "ActivityDoesNotExist",
+        format!("Activity Does Not Exist: '{arn}'"),
+    )
+}
+
+fn create_activity(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
+    let name = req.str("name")?;
+    check_name(name)?;
+    let s = &state.settings;
+    let arn = names::activity_arn(&s.region, &s.account, name);
+    let mut reg = state.registry();
+    let rec = reg
+        .activities
+        .entry(arn.clone())
+        .or_insert_with(|| ActivityRecord {
+            arn: arn.clone(),
+            name: name.to_string(),
+            created: wall_now(),
+            queue: Default::default(),
+            posted: Default::default(),
+        });
+    Ok(json!({"activityArn": arn, "creationDate": ts(rec.created)}))
+}
+
+fn describe_activity(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
+    let arn = req.str("activityArn")?;
+    names::activity_name(arn)?;
+    let reg = state.registry();
+    let a = reg
+        .activities
+        .get(arn)
+        .ok_or_else(|| activity_not_found(arn))?;
+    Ok(json!({"activityArn": a.arn, "name": a.name, "creationDate": ts(a.created)}))
+}
+
+fn list_activities(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
+    let page = Page::of(req)?;
+    let items: Vec<Value> = state
+        .registry()
+        .activities
+        .values()
+        .map(|a| json!({"activityArn": a.arn, "name": a.name, "creationDate": ts(a.created)}))
+        .collect();
+    let (items, next) = page.take(items);
+    let mut out = Map::new();
+    out.insert("activities".into(), Value::Array(items));
+    Ok(with_token(out, next))
+}
+
+fn delete_activity(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
+    let arn = req.str("activityArn")?;
+    names::activity_name(arn)?;
+    state.registry().activities.remove(arn);
+    Ok(json!({}))
+}
+
+async fn get_activity_task(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
+    let arn = req.str("activityArn")?;
+    names::activity_name(arn)?;
+    req.opt_str("workerName")?;
+    let deadline = tokio::time::Instant::now() + state.settings.activity_poll;
+    loop {
+        let posted = {
+            let mut reg = state.registry();
+            let a = reg
+                .activities
+                .get_mut(arn)
+                .ok_or_else(|| activity_not_found(arn))?;
+            if let Some(task) = a.queue.pop_front() {
+                return Ok(json!({"taskToken": task.token, "input": task.input}));
+            }
+            a.posted.clone()
+        };
+        // `notify_one` keeps a permit when nobody waits, so a task posted between the check
+        // above and this wait is not missed.
+        if tokio::time::timeout_at(deadline, posted.notified())
+            .await
+            .is_err()
+        {
+            // No task within the poll: an empty answer, as AWS gives.
+            return Ok(json!({}));
+        }
+    }
+}
+
+// ----- TestState ----------------------------------------------------------------------------
+
+/// The transition targets a state names (Next, Default, Choices[].Next, Catch[].Next).
+fn targets(st: &Map<String, Value>) -> (Vec<String>, Vec<String>) {
+    let mut normal = Vec::new();
+    let mut caught = Vec::new();
+    let push = |list: &mut Vec<String>, v: Option<&Value>| {
+        if let Some(Value::String(s)) = v {
+            if !list.contains(s) {
+                list.push(s.clone());
+            }
+        }
+    };
+    push(&mut normal, st.get("Next"));
+    push(&mut normal, st.get("Default"));
+    if let Some(Value::Array(choices)) = st.get("Choices") {
+        for c in choices {
+            push(&mut normal, c.get("Next"));
+        }
+    }
+    if let Some(Value::Array(catchers)) = st.get("Catch") {
+        for c in catchers {
+            push(&mut caught, c.get("Next"));
+        }
+    }
+    (normal, caught)
+}
+
+async fn test_state(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
+    let definition = req.str("definition")?;
+    req.opt_str("roleArn")?;
+    match req.opt_str("inspectionLevel")? {
+        None | Some("INFO" | "DEBUG" | "TRACE") => {}
+        Some(other) => {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{other}' at 'inspectionLevel' failed to \
+                 satisfy constraint: Member must satisfy enum value set: [INFO, DEBUG, TRACE]"
+            )))
+        }
+    }
+    req.opt_bool("revealSecrets")?;
+    let (_, input) = execution_input(req)?;
+    let variables = match req.opt_str("variables")? {
+        None => None,
+        Some(text) => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(m)) => Some(m),
+            _ => {
+                return Err(ApiError::validation(
+                    "The variables must be a JSON object of variable names and values",
+                ))
+            }
+        },
+    };
+    let invalid = |message: String| {
+        ApiError::bad_request(
+            "InvalidDefinition",
+            format!("Invalid State Machine Definition: '{message}'"),
+        )
+    };
+    let doc: Value = serde_json::from_str(definition)
+        .map_err(|e| invalid(format!("INVALID_JSON_DESCRIPTION: {e}")))?;
+    // The definition is one state, or a whole machine plus `stateName`.
+    let (st, query_language) = match (&doc, req.opt_str("stateName")?) {
+        (Value::Object(m), Some(name)) if m.contains_key("States") => {
+            let st = m
+                .get("States")
+                .and_then(|s| s.get(name))
+                .and_then(Value::as_object)
+                .ok_or_else(|| invalid(format!("no state named '{name}' in States")))?;
+            (st.clone(), m.get("QueryLanguage").cloned())
+        }
+        (Value::Object(m), _) => (m.clone(), None),
+        _ => {
+            return Err(invalid(
+                "SCHEMA_VALIDATION_FAILED: a state is a JSON object".into(),
+            ))
+        }
+    };
+    let (normal, caught) = targets(&st);
+    let mut name = "TestState".to_string();
+    while normal.contains(&name) || caught.contains(&name) {
+        name.push('_');
+    }
+    let mut states = Map::new();
+    states.insert(name.clone(), Value::Object(st));
+    for t in normal.iter().chain(caught.iter()) {
+        states
+            .entry(t.clone())
+            .or_insert_with(|| json!({"Type": "Succeed"}));
+    }
+    let mut machine = Map::new();
+    if let Some(ql) = query_language {
+        machine.insert("QueryLanguage".into(), ql);
+    }
+    machine.insert("StartAt".into(), name.clone().into());
+    machine.insert("States".into(), Value::Object(states));
+    let plan = compile_definition(&Value::Object(machine).to_string())?;
+
+    let exec_name = format!("test-state-{}", state.new_id());
+    let role = req
+        .opt_str("roleArn")?
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("arn:aws:iam::{}:role/TestState", state.settings.account));
+    let mut opts = runner::execution_options(
+        state,
+        "TestState",
+        &exec_name,
+        &role,
+        ExecutionType::Standard,
+        0,
+    );
+    opts.inherited_variables = variables;
+    let job = ExecJob {
+        plan: Arc::new(plan),
+        world_seed: runner::world_seed(state.settings.seed, "TestState", &input),
+        input,
+        opts,
+        origin: wall_now(),
+        control: ExecControl::new(),
+    };
+    let out = runner::run_detached(state.clone(), job)
+        .await
+        .map_err(|_| ApiError::internal("the simulation thread ended without a result"))?
+        .map_err(ApiError::internal)?;
+
+    // Where control went after the tested state: the first placeholder state entered.
+    let next_state = out.history.iter().find_map(|e| match &e.details {
+        Details::StateEntered { name: n, .. } if n.as_ref() != name => Some(n.to_string()),
+        _ => None,
+    });
+    let mut m = Map::new();
+    match out.status {
+        ExecutionStatus::Succeeded => {
+            if let Some(o) = &out.output {
+                m.insert("output".into(), o.to_string().into());
+            }
+            let via_catch = next_state
+                .as_ref()
+                .is_some_and(|n| caught.contains(n) && !normal.contains(n));
+            if via_catch {
+                let (error, cause) = last_error(&out.history);
+                if let Some(e) = error {
+                    m.insert("error".into(), e.into());
+                }
+                if let Some(c) = cause {
+                    m.insert("cause".into(), c.into());
+                }
+            }
+            if let Some(n) = next_state {
+                m.insert("nextState".into(), n.into());
+            }
+            m.insert(
+                "status".into(),
+                if via_catch {
+                    "CAUGHT_ERROR"
+                } else {
+                    "SUCCEEDED"
+                }
+                .into(),
+            );
+        }
+        _ => {
+            if let Some(e) = &out.error {
+                m.insert("error".into(), e.clone().into());
+            }
+            if let Some(c) = &out.cause {
+                m.insert("cause".into(), c.clone().into());
+            }
+            m.insert("status".into(), "FAILED".into());
+        }
+    }
+    Ok(Value::Object(m))
+}
+
+/// The error and cause of the last failure event in a history.
+fn last_error(history: &[HistoryEvent]) -> (Option<String>, Option<String>) {
+    for e in history.iter().rev() {
+        if let Some((_, Value::Object(d))) = e.details.member() {
+            if let Some(err) = d.get("error").and_then(Value::as_str) {
+                let cause = d.get("cause").and_then(Value::as_str).map(str::to_string);
+                return (Some(err.to_string()), cause);
+            }
+        }
+    }
+    (None, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_members_are_type_checked() {
+        let r = Req::parse(br#"{"a": "x", "n": 5, "b": true, "bad": 3}"#).unwrap();
+        assert_eq!(r.str("a").unwrap(), "x");
+        assert_eq!(r.opt_int("n", 0, 10).unwrap(), Some(5));
+        assert_eq!(r.opt_bool("b").unwrap(), Some(true));
+        assert_eq!(r.str("bad").unwrap_err().code, "SerializationException");
+        assert_eq!(r.str("missing").unwrap_err().code, "ValidationException");
+        assert_eq!(
+            r.opt_int("n", 0, 1).unwrap_err().code,
+            "ValidationException"
+        );
+        assert_eq!(
+            Req::parse(b"[1]").err().unwrap().code,
+            "SerializationException"
+        );
+        assert_eq!(
+            Req::parse(b"{nope").err().unwrap().code,
+            "SerializationException"
+        );
+        assert!(Req::parse(b"  ").is_ok());
+    }
+
+    #[test]
+    fn pages_and_tokens() {
+        let r = Req::parse(br#"{"maxResults": 2}"#).unwrap();
+        let (items, next) = Page::of(&r).unwrap().take(vec![1, 2, 3]);
+        assert_eq!(items, [1, 2]);
+        let token = next.unwrap();
+        let body = format!(r#"{{"maxResults": 2, "nextToken": "{token}"}}"#);
+        let r = Req::parse(body.as_bytes()).unwrap();
+        let (items, next) = Page::of(&r).unwrap().take(vec![1, 2, 3]);
+        assert_eq!((items, next), (vec![3], None));
+        let r = Req::parse(br#"{"nextToken": "garbage"}"#).unwrap();
+        assert_eq!(Page::of(&r).err().unwrap().code, "InvalidToken");
+    }
+
+    #[test]
+    fn invalid_definitions_carry_the_validators_messages() {
+        let e = compile_definition(r#"{"StartAt": "Nope", "States": {}}"#).unwrap_err();
+        assert_eq!(e.code, "InvalidDefinition");
+        assert!(
+            e.message.starts_with("Invalid State Machine Definition: '"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("MISSING_TRANSITION_TARGET") || e.message.contains("SCHEMA"));
+    }
+
+    #[test]
+    fn token_shape() {
+        assert!(looks_like_our_token(&"A".repeat(64)));
+        assert!(!looks_like_our_token("short"));
+        assert!(!looks_like_our_token(&"+".repeat(64)));
+    }
+
+    #[test]
+    fn test_state_targets() {
+        let st = json!({"Type": "Choice", "Choices": [{"Next": "A"}, {"Next": "B"}], "Default": "A",
+                        "Catch": [{"Next": "C"}]});
+        let (normal, caught) = targets(st.as_object().unwrap());
+        assert_eq!(normal, ["A", "B"]);
+        assert_eq!(caught, ["C"]);
+    }
+}

@@ -1,0 +1,494 @@
+//! What the server remembers: state machines, executions (with the retention limit),
+//! activities, pending task tokens and the Lambda functions, plus the rule that decides what a
+//! client may see of an execution at a given moment.
+//!
+//! Everything lives in memory behind short-held `std::sync::Mutex`es; no lock is held across an
+//! `await` or while a simulation runs.
+//!
+//! # What a client sees, and when
+//!
+//! An execution is simulated as fast as the host allows, on its own virtual clock, and its
+//! result is kept as a [`Finished`] record. With a `--time-scale` S, the record is *revealed*
+//! only once `S × (real time since the start)` reaches the simulated duration: until then
+//! DescribeExecution says RUNNING and GetExecutionHistory shows the events whose simulated
+//! timestamps have been reached. Without a time scale the result is visible as soon as it is
+//! computed. An execution that has not been computed to its end (it waits for a task token)
+//! is RUNNING and shows its `ExecutionStarted` event.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+
+use crate::asl::model::ExecutionType;
+use crate::engine::history::{Details, HistoryEvent};
+use crate::engine::{ExecutionStatus, Plan, SimTime};
+use crate::rng::SimRng;
+use crate::sim::{FunctionRegistry, HandlerCatalog};
+use crate::storage::Store;
+
+use super::pool::ExecPool;
+
+/// The server's fixed settings.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub region: String,
+    pub account: String,
+    /// Simulated seconds per real second for revealing results; `None`: as fast as possible.
+    pub time_scale: Option<f64>,
+    /// Executions kept in memory (running ones are never dropped).
+    pub max_executions: usize,
+    /// The master seed every execution's seed derives from.
+    pub seed: u64,
+    /// The largest request body accepted for S3 objects (other services have AWS's limits).
+    pub max_object_bytes: usize,
+    /// Print one line per request on stderr.
+    pub log_requests: bool,
+    /// How long GetActivityTask waits for a task (AWS: 60 s).
+    pub activity_poll: Duration,
+}
+
+/// One version of a state machine, shared by the executions that run it.
+#[derive(Debug)]
+pub struct MachineVersion {
+    pub arn: String,
+    pub name: String,
+    pub definition: String,
+    pub role_arn: String,
+    pub kind: ExecutionType,
+    pub plan: Arc<Plan>,
+    pub revision_id: String,
+    /// When this version was created (CreateStateMachine or UpdateStateMachine).
+    pub updated: SimTime,
+    pub logging: Value,
+    pub tracing: Value,
+}
+
+/// A state machine.
+#[derive(Debug)]
+pub struct MachineRecord {
+    pub version: Arc<MachineVersion>,
+    pub created: SimTime,
+}
+
+/// An execution's end, as simulated.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub status: ExecutionStatus,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub stop: SimTime,
+    pub history: Vec<HistoryEvent>,
+    /// The real moment from which clients see this end.
+    pub reveal_at: Instant,
+}
+
+/// A StopExecution request: the error and cause it gave.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StopRequest {
+    pub error: Option<String>,
+    pub cause: Option<String>,
+}
+
+/// Signals between the HTTP side and a running execution.
+#[derive(Debug)]
+pub struct ExecControl {
+    /// Set by StopExecution; watched by the execution's task-token waits.
+    pub stop: tokio::sync::watch::Sender<Option<StopRequest>>,
+    /// Set when the execution's result is recorded.
+    pub finished: tokio::sync::watch::Sender<bool>,
+}
+
+impl ExecControl {
+    pub fn new() -> Arc<ExecControl> {
+        Arc::new(ExecControl {
+            stop: tokio::sync::watch::Sender::new(None),
+            finished: tokio::sync::watch::Sender::new(false),
+        })
+    }
+
+    /// The stop request, if one was made.
+    pub fn stop_request(&self) -> Option<StopRequest> {
+        self.stop.borrow().clone()
+    }
+}
+
+/// An execution.
+#[derive(Debug)]
+pub struct ExecutionRecord {
+    pub arn: String,
+    pub name: String,
+    pub machine: Arc<MachineVersion>,
+    /// The input text as given (idempotent starts compare it).
+    pub input_text: String,
+    pub input: Value,
+    pub start: SimTime,
+    pub real_start: Instant,
+    pub result: Option<Finished>,
+    pub control: Arc<ExecControl>,
+}
+
+/// What a client sees of an execution now.
+#[derive(Debug)]
+pub enum View<'a> {
+    /// Not computed to its end yet (waiting for a callback, or still being simulated).
+    Open,
+    /// Computed but not revealed: the events up to this simulated moment are visible.
+    Revealing(SimTime, &'a Finished),
+    /// Ended.
+    Closed(&'a Finished),
+}
+
+impl View<'_> {
+    pub fn status(&self) -> &'static str {
+        match self {
+            View::Open | View::Revealing(..) => "RUNNING",
+            View::Closed(f) => f.status.as_str(),
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        !matches!(self, View::Closed(_))
+    }
+}
+
+impl ExecutionRecord {
+    /// What a client sees at the real moment `now`.
+    pub fn view(&self, now: Instant, scale: Option<f64>) -> View<'_> {
+        match &self.result {
+            None => View::Open,
+            Some(f) if now >= f.reveal_at => View::Closed(f),
+            Some(f) => {
+                let real = now.saturating_duration_since(self.real_start);
+                let sim = scaled(real, scale.unwrap_or(1.0));
+                let at = self.start
+                    + chrono::Duration::from_std(sim).unwrap_or(chrono::Duration::zero());
+                View::Revealing(at.min(f.stop), f)
+            }
+        }
+    }
+
+    /// The `ExecutionStarted` event (all that is known of an execution still being computed).
+    pub fn started_event(&self) -> HistoryEvent {
+        HistoryEvent {
+            id: 1,
+            previous_event_id: 0,
+            timestamp: self.start,
+            event_type: "ExecutionStarted",
+            details: Details::ExecutionStarted {
+                input: self.input.clone(),
+                role_arn: Arc::from(self.machine.role_arn.as_str()),
+            },
+        }
+    }
+
+    /// The events a client sees now.
+    pub fn visible_history(&self, now: Instant, scale: Option<f64>) -> Vec<HistoryEvent> {
+        match self.view(now, scale) {
+            View::Open => vec![self.started_event()],
+            View::Closed(f) => f.history.clone(),
+            View::Revealing(at, f) => f
+                .history
+                .iter()
+                .take_while(|e| e.timestamp <= at && !is_execution_end(e.event_type))
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
+/// Whether an event type closes an execution.
+pub fn is_execution_end(event_type: &str) -> bool {
+    matches!(
+        event_type,
+        "ExecutionSucceeded" | "ExecutionFailed" | "ExecutionTimedOut" | "ExecutionAborted"
+    )
+}
+
+/// `d × scale`, saturating.
+pub fn scaled(d: Duration, scale: f64) -> Duration {
+    Duration::try_from_secs_f64(d.as_secs_f64() * scale).unwrap_or(Duration::MAX)
+}
+
+/// The real moment at which a simulated duration `sim` after `real_start` is reached.
+pub fn reveal_instant(real_start: Instant, sim: Duration, scale: Option<f64>) -> Instant {
+    match scale {
+        None => real_start,
+        Some(s) => {
+            let real = Duration::try_from_secs_f64(sim.as_secs_f64() / s)
+                .unwrap_or(Duration::from_secs(u32::MAX.into()));
+            real_start
+                .checked_add(real)
+                .unwrap_or_else(|| real_start + Duration::from_secs(u32::MAX.into()))
+        }
+    }
+}
+
+/// An activity task waiting for a worker.
+#[derive(Debug, Clone)]
+pub struct ActivityTask {
+    pub token: String,
+    pub input: String,
+}
+
+/// An activity and its queue of tasks.
+#[derive(Debug)]
+pub struct ActivityRecord {
+    pub arn: String,
+    pub name: String,
+    pub created: SimTime,
+    pub queue: VecDeque<ActivityTask>,
+    /// Wakes GetActivityTask long polls.
+    pub posted: Arc<tokio::sync::Notify>,
+}
+
+/// What a task-token wait receives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenMessage {
+    Success(Value),
+    Failure { error: String, cause: String },
+    Heartbeat,
+}
+
+/// The Step Functions side of the server.
+#[derive(Debug, Default)]
+pub struct Registry {
+    pub machines: BTreeMap<String, MachineRecord>,
+    pub executions: BTreeMap<String, ExecutionRecord>,
+    /// Execution ARNs by start order (the retention order and ListExecutions' order).
+    pub order: BTreeMap<u64, String>,
+    pub next_seq: u64,
+    pub activities: BTreeMap<String, ActivityRecord>,
+}
+
+impl Registry {
+    /// Makes room for one more execution under `limit`, dropping the oldest closed ones.
+    /// Returns false when every kept execution is still open.
+    pub fn make_room(&mut self, limit: usize, now: Instant, scale: Option<f64>) -> bool {
+        while self.executions.len() >= limit.max(1) {
+            let victim = self.order.iter().find_map(|(seq, arn)| {
+                let rec = self.executions.get(arn)?;
+                (!rec.view(now, scale).is_open()).then_some((*seq, arn.clone()))
+            });
+            match victim {
+                Some((seq, arn)) => {
+                    self.order.remove(&seq);
+                    self.executions.remove(&arn);
+                }
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// Adds an execution (after [`Registry::make_room`]).
+    pub fn insert_execution(&mut self, rec: ExecutionRecord) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.order.insert(seq, rec.arn.clone());
+        self.executions.insert(rec.arn.clone(), rec);
+    }
+}
+
+/// Per-function facts the Lambda API reports that the world model does not keep.
+#[derive(Debug, Clone)]
+pub struct FunctionMeta {
+    /// The `Handler` field as given (or the handler kind, for functions from a file).
+    pub handler: String,
+    pub role: String,
+    pub description: String,
+    pub environment: Map<String, Value>,
+    pub last_modified: SimTime,
+    pub revision: u64,
+}
+
+/// The Lambda side of the server.
+#[derive(Debug, Default)]
+pub struct Functions {
+    pub registry: FunctionRegistry,
+    pub meta: BTreeMap<String, FunctionMeta>,
+}
+
+/// Everything the request handlers share.
+pub struct ApiState {
+    pub settings: Settings,
+    pub registry: Mutex<Registry>,
+    pub functions: RwLock<Functions>,
+    pub catalog: HandlerCatalog,
+    pub store: Store,
+    pub pool: Arc<ExecPool>,
+    /// Pending task tokens (looked up by token only, never iterated into output).
+    pub tokens: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<TokenMessage>>>,
+    /// Names for executions started without one, and request ids.
+    pub ids: Mutex<SimRng>,
+    /// A counter that tells apart simulations that share a name (Express executions, Lambda
+    /// invocations): their seeds derive from it.
+    pub nonce: std::sync::atomic::AtomicU64,
+    /// When the server started (wall clock).
+    pub started: SimTime,
+}
+
+impl std::fmt::Debug for ApiState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiState")
+            .field("settings", &self.settings)
+            .field("store", &self.store)
+            .finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Updates under these locks are single inserts or removals, so a panic elsewhere cannot
+    // leave them half-made: keep serving.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl ApiState {
+    pub fn registry(&self) -> MutexGuard<'_, Registry> {
+        lock(&self.registry)
+    }
+
+    pub fn tokens(
+        &self,
+    ) -> MutexGuard<'_, HashMap<String, tokio::sync::mpsc::UnboundedSender<TokenMessage>>> {
+        lock(&self.tokens)
+    }
+
+    pub fn functions_read(&self) -> std::sync::RwLockReadGuard<'_, Functions> {
+        self.functions.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn functions_write(&self) -> std::sync::RwLockWriteGuard<'_, Functions> {
+        self.functions.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A fresh UUID-shaped id from the server's id stream (deterministic per server run).
+    pub fn new_id(&self) -> String {
+        lock(&self.ids).uuid_v4()
+    }
+
+    /// The next value of [`ApiState::nonce`].
+    pub fn next_nonce(&self) -> u64 {
+        self.nonce
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The current wall-clock time, to the millisecond, as the simulated start of new work.
+    pub fn wall_now(&self) -> SimTime {
+        wall_now()
+    }
+}
+
+/// The wall clock, truncated to milliseconds (AWS's timestamp precision).
+pub fn wall_now() -> SimTime {
+    let now = chrono::Utc::now();
+    chrono::DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn machine() -> Arc<MachineVersion> {
+        let def = r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#;
+        let m = crate::asl::load_str(def).unwrap();
+        Arc::new(MachineVersion {
+            arn: "arn:aws:states:us-east-1:1:stateMachine:m".into(),
+            name: "m".into(),
+            definition: def.into(),
+            role_arn: "arn:aws:iam::1:role/r".into(),
+            kind: ExecutionType::Standard,
+            plan: Arc::new(Plan::compile(&m).unwrap()),
+            revision_id: "r".into(),
+            updated: wall_now(),
+            logging: Value::Null,
+            tracing: Value::Null,
+        })
+    }
+
+    fn record(name: &str, result: Option<Finished>, real_start: Instant) -> ExecutionRecord {
+        ExecutionRecord {
+            arn: format!("arn:aws:states:us-east-1:1:execution:m:{name}"),
+            name: name.into(),
+            machine: machine(),
+            input_text: "{}".into(),
+            input: Value::Object(Map::new()),
+            start: crate::engine::clock::default_origin(),
+            real_start,
+            result,
+            control: ExecControl::new(),
+        }
+    }
+
+    fn finished(secs: i64, reveal_at: Instant) -> Finished {
+        let start = crate::engine::clock::default_origin();
+        let ev = |id: u64, t: i64, ty: &'static str| HistoryEvent {
+            id,
+            previous_event_id: id.saturating_sub(1),
+            timestamp: start + chrono::Duration::seconds(t),
+            event_type: ty,
+            details: Details::None,
+        };
+        Finished {
+            status: ExecutionStatus::Succeeded,
+            output: Some(Value::Null),
+            error: None,
+            cause: None,
+            stop: start + chrono::Duration::seconds(secs),
+            history: vec![
+                ev(1, 0, "ExecutionStarted"),
+                ev(2, 0, "WaitStateEntered"),
+                ev(3, secs, "WaitStateExited"),
+                ev(4, secs, "ExecutionSucceeded"),
+            ],
+            reveal_at,
+        }
+    }
+
+    #[test]
+    fn revealing_shows_events_up_to_the_scaled_moment() {
+        let t0 = Instant::now();
+        // 10 simulated seconds at 2× take 5 real seconds.
+        let reveal = reveal_instant(t0, Duration::from_secs(10), Some(2.0));
+        assert_eq!(reveal - t0, Duration::from_secs(5));
+        let rec = record("e", Some(finished(10, reveal)), t0);
+        let early = t0 + Duration::from_secs(1);
+        assert_eq!(rec.view(early, Some(2.0)).status(), "RUNNING");
+        let h = rec.visible_history(early, Some(2.0));
+        assert_eq!(
+            h.iter().map(|e| e.event_type).collect::<Vec<_>>(),
+            ["ExecutionStarted", "WaitStateEntered"]
+        );
+        let late = t0 + Duration::from_secs(5);
+        assert_eq!(rec.view(late, Some(2.0)).status(), "SUCCEEDED");
+        assert_eq!(rec.visible_history(late, Some(2.0)).len(), 4);
+    }
+
+    #[test]
+    fn open_executions_show_their_start_only() {
+        let rec = record("e", None, Instant::now());
+        let h = rec.visible_history(Instant::now(), None);
+        assert_eq!(h.len(), 1);
+        assert_eq!(h[0].event_type, "ExecutionStarted");
+    }
+
+    #[test]
+    fn retention_drops_the_oldest_closed_and_never_an_open_one() {
+        let now = Instant::now();
+        let mut reg = Registry::default();
+        reg.insert_execution(record("open", None, now));
+        reg.insert_execution(record("a", Some(finished(1, now)), now));
+        reg.insert_execution(record("b", Some(finished(1, now)), now));
+        assert!(reg.make_room(3, now, None));
+        assert_eq!(reg.executions.len(), 2);
+        assert!(!reg.executions.keys().any(|k| k.ends_with(":a")));
+        assert!(reg.make_room(2, now, None));
+        assert_eq!(reg.executions.len(), 1);
+        assert!(reg.executions.keys().all(|k| k.ends_with(":open")));
+        // Only the open one is left: no room can be made.
+        assert!(!reg.make_room(1, now, None));
+        assert_eq!(reg.order.len(), reg.executions.len());
+    }
+}

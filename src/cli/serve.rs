@@ -1,0 +1,272 @@
+//! `stepsim serve`: runs the Step Functions, Lambda and S3 APIs on localhost until Ctrl-C.
+//!
+//! The server accepts any credentials, region and signature. It says so in its banner, and it
+//! binds to loopback unless `--host` says otherwise.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::api::sfn::{create_machine, MachineSpec};
+use crate::api::{check_time_scale, Server, ServerConfig};
+use crate::handlers::default_catalog;
+use crate::project::Project;
+use crate::sim::{FunctionRegistry, FunctionSpec};
+use crate::storage::Store;
+
+use super::{EXIT_OK, EXIT_USAGE};
+
+/// Arguments of `stepsim serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The address to listen on. Anything but loopback exposes an unauthenticated service.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// The port to listen on (0 picks a free one and prints it).
+    #[arg(long, default_value_t = 8083)]
+    pub port: u16,
+    /// A project folder (repeatable): its functions are served, its seed objects are put into
+    /// S3, and its state machine is created under the project's name.
+    #[arg(long = "project", value_name = "DIR")]
+    pub projects: Vec<PathBuf>,
+    /// A functions file (TOML) binding Lambda function names to built-in handlers (added
+    /// after the projects' functions, replacing those of the same name).
+    #[arg(long, value_name = "FILE")]
+    pub functions: Option<PathBuf>,
+    /// The S3 store: `memory`, `dir:PATH` (each bucket a subfolder) or `s3://BUCKET?endpoint=URL`.
+    #[arg(long, value_name = "SPEC", default_value = "memory")]
+    pub store: String,
+    /// Buckets to create at start (repeatable).
+    #[arg(long = "bucket", value_name = "NAME")]
+    pub buckets: Vec<String>,
+    /// Show results at this many simulated seconds per real second (default: as soon as they
+    /// are computed).
+    #[arg(long, value_name = "S")]
+    pub time_scale: Option<f64>,
+    /// Executions kept in memory; the oldest finished ones are dropped first.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max_executions: usize,
+    /// The master seed every execution's random streams derive from.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The Region in ARNs.
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    /// The account id in ARNs.
+    #[arg(long, default_value = "123456789012")]
+    pub account: String,
+    /// The largest S3 object accepted, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    pub max_object_mb: usize,
+    /// Simulations computed at once (default: the number of CPUs).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// Do not log requests.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{host} resolves to no address"))
+}
+
+fn load_projects(args: &ServeArgs) -> Result<Vec<Project>, String> {
+    args.projects
+        .iter()
+        .map(|p| Project::load(p).map_err(|e| e.to_string()))
+        .collect()
+}
+
+fn config(args: &ServeArgs, projects: &[Project]) -> Result<ServerConfig, String> {
+    let catalog = default_catalog();
+    let mut functions = FunctionRegistry::new();
+    let extra = match &args.functions {
+        Some(path) => Some(FunctionRegistry::load(path, &catalog).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let sources = projects.iter().map(|p| &p.functions).chain(extra.as_ref());
+    for registry in sources {
+        for spec in registry.iter() {
+            functions
+                .register_spec(FunctionSpec::clone(spec))
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    let store = Store::open(&args.store).map_err(|e| e.to_string())?;
+    let time_scale = args.time_scale.map(check_time_scale).transpose()?;
+    let mut config = ServerConfig {
+        region: args.region.clone(),
+        account: args.account.clone(),
+        functions,
+        catalog,
+        store,
+        time_scale,
+        max_executions: args.max_executions.max(1),
+        seed: args.seed,
+        max_object_bytes: args.max_object_mb.saturating_mul(1024 * 1024).max(1024),
+        log_requests: !args.quiet,
+        ..ServerConfig::default()
+    };
+    if let Some(w) = args.workers {
+        config.workers = w.max(1);
+    }
+    Ok(config)
+}
+
+/// Runs `stepsim serve` until Ctrl-C. Returns the exit code.
+pub fn run(args: ServeArgs) -> i32 {
+    let projects = match load_projects(&args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("stepsim serve: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let config = match config(&args, &projects) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("stepsim serve: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("stepsim serve: cannot start a runtime: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    for b in &args.buckets {
+        if let Err(e) = rt.block_on(config.store.create_bucket(b)) {
+            eprintln!("stepsim serve: cannot create bucket {b}: {e}");
+            return EXIT_USAGE;
+        }
+    }
+    for p in &projects {
+        let now = crate::api::state::wall_now();
+        if let Err(e) = rt.block_on(p.seed(&config.store, now)) {
+            eprintln!("stepsim serve: project {}: {e}", p.name);
+            return EXIT_USAGE;
+        }
+    }
+    let addr = match resolve(&args.host, args.port) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("stepsim serve: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let summary = describe(&config);
+    let server = match Server::start(config, addr) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("stepsim serve: cannot listen on {addr}: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let role = format!("arn:aws:iam::{}:role/stepsim", args.account);
+    let mut machines = Vec::new();
+    for p in &projects {
+        let spec = MachineSpec::standard(&p.name, &p.definition_text, &role);
+        match create_machine(server.state(), spec) {
+            Ok((arn, _)) => machines.push(arn),
+            Err(e) => {
+                eprintln!("stepsim serve: project {}: {e}", p.name);
+                return EXIT_USAGE;
+            }
+        }
+    }
+    let endpoint = server.endpoint();
+    println!("stepsim serve: Step Functions, Lambda and S3 APIs on {endpoint}");
+    println!(
+        "  NOT SECURE: any credentials, region and signature are accepted and nothing is \
+         checked; this is a local simulator for development, not a service to expose."
+    );
+    if !server.local_addr().ip().is_loopback() {
+        println!(
+            "  WARNING: listening on {}, which is not loopback: anyone who can reach it can \
+             use it.",
+            server.local_addr().ip()
+        );
+    }
+    println!("  {summary}");
+    for arn in &machines {
+        println!("  state machine {arn}");
+    }
+    println!(
+        "  boto3: boto3.client('stepfunctions', endpoint_url='{endpoint}', region_name='{}')",
+        args.region
+    );
+    println!("  Ctrl-C stops it.");
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    if let Err(e) = rt.block_on(tokio::signal::ctrl_c()) {
+        eprintln!("stepsim serve: cannot wait for Ctrl-C ({e}); serving until killed");
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
+    println!("stepsim serve: stopping");
+    server.stop();
+    EXIT_OK
+}
+
+fn describe(c: &ServerConfig) -> String {
+    let time = match c.time_scale {
+        None => "virtual time, results shown as soon as computed".to_string(),
+        Some(s) => format!("virtual time, results shown at {s} simulated s per real s"),
+    };
+    format!(
+        "account {}, region {}; {} function(s); store {}; {time}; keeps {} executions",
+        c.account,
+        c.region,
+        c.functions.len(),
+        c.store.spec(),
+        c.max_executions
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    #[test]
+    fn defaults_and_checks() {
+        let cli = Cli::try_parse_from(["serve"]).unwrap();
+        assert_eq!((cli.args.host.as_str(), cli.args.port), ("127.0.0.1", 8083));
+        let c = config(&cli.args, &[]).unwrap();
+        assert!(c.time_scale.is_none() && c.log_requests);
+        let cli = Cli::try_parse_from(["serve", "--time-scale", "0"]).unwrap();
+        assert!(config(&cli.args, &[]).unwrap_err().contains("time scale"));
+        let cli = Cli::try_parse_from(["serve", "--store", "nope:x"]).unwrap();
+        assert!(config(&cli.args, &[]).is_err());
+        let cli = Cli::try_parse_from(["serve", "--functions", "/no/such/file.toml"]).unwrap();
+        assert!(config(&cli.args, &[]).is_err());
+    }
+
+    #[test]
+    fn projects_bring_their_functions() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/asl-examples/cosmic-ai");
+        let cli = Cli::try_parse_from(["serve", "--project", dir]).unwrap();
+        let projects = load_projects(&cli.args).unwrap();
+        assert_eq!(projects[0].name, "team2-COSMIC-AI-7078ea12");
+        let c = config(&cli.args, &projects).unwrap();
+        assert!(c.functions.get("fmi_init").is_some());
+        assert!(c.functions.get("summarize").is_some());
+        let cli = Cli::try_parse_from(["serve", "--project", "/no/such/project"]).unwrap();
+        assert!(load_projects(&cli.args).is_err());
+    }
+}

@@ -1,0 +1,163 @@
+//! Shared helpers of the `api_*` integration tests: a server on an ephemeral port and a real
+//! HTTP client speaking the AWS protocols (JSON 1.0 for Step Functions, REST for Lambda and
+//! S3), with no credentials at all.
+
+#![allow(dead_code)] // each test crate uses a different subset of these helpers
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use stepsim::api::{Server, ServerConfig};
+
+/// A quiet configuration: no request log.
+pub fn config() -> ServerConfig {
+    ServerConfig {
+        log_requests: false,
+        ..ServerConfig::default()
+    }
+}
+
+/// A running server and a client for it.
+pub struct TestServer {
+    pub server: Server,
+    pub client: reqwest::Client,
+    pub url: String,
+}
+
+/// A Step Functions error answer.
+#[derive(Debug)]
+pub struct SfnError {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+}
+
+impl TestServer {
+    pub fn start(config: ServerConfig) -> TestServer {
+        let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let server = Server::start(config, addr).expect("server starts");
+        let url = server.endpoint();
+        TestServer {
+            server,
+            client: reqwest::Client::new(),
+            url,
+        }
+    }
+
+    /// One Step Functions call: `(status, body)`.
+    pub async fn sfn(&self, action: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .client
+            .post(format!("{}/", self.url))
+            .header("content-type", "application/x-amz-json-1.0")
+            .header("x-amz-target", format!("AWSStepFunctions.{action}"))
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request sent");
+        let status = r.status().as_u16();
+        let text = r.text().await.expect("body read");
+        let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, v)
+    }
+
+    /// A call that must succeed.
+    pub async fn ok(&self, action: &str, body: Value) -> Value {
+        let (status, v) = self.sfn(action, body).await;
+        assert_eq!(status, 200, "{action} failed: {v}");
+        v
+    }
+
+    /// A call that must fail.
+    pub async fn err(&self, action: &str, body: Value) -> SfnError {
+        let (status, v) = self.sfn(action, body).await;
+        assert_ne!(status, 200, "{action} should have failed: {v}");
+        SfnError {
+            status,
+            code: v["__type"].as_str().unwrap_or_default().to_string(),
+            message: v["message"].as_str().unwrap_or_default().to_string(),
+        }
+    }
+
+    /// Creates a state machine and returns its ARN.
+    pub async fn create_machine(&self, name: &str, definition: &Value) -> String {
+        self.create_machine_typed(name, definition, "STANDARD")
+            .await
+    }
+
+    pub async fn create_machine_typed(&self, name: &str, definition: &Value, ty: &str) -> String {
+        let v = self
+            .ok(
+                "CreateStateMachine",
+                json!({
+                    "name": name,
+                    "definition": definition.to_string(),
+                    "roleArn": "arn:aws:iam::123456789012:role/test",
+                    "type": ty,
+                }),
+            )
+            .await;
+        v["stateMachineArn"].as_str().unwrap().to_string()
+    }
+
+    /// Starts an execution and returns its ARN.
+    pub async fn start_exec(&self, machine: &str, name: &str, input: &Value) -> String {
+        let v = self
+            .ok(
+                "StartExecution",
+                json!({"stateMachineArn": machine, "name": name, "input": input.to_string()}),
+            )
+            .await;
+        v["executionArn"].as_str().unwrap().to_string()
+    }
+
+    pub async fn describe(&self, execution: &str) -> Value {
+        self.ok("DescribeExecution", json!({"executionArn": execution}))
+            .await
+    }
+
+    /// Polls DescribeExecution until the execution is no longer RUNNING.
+    pub async fn wait_end(&self, execution: &str, limit: Duration) -> Value {
+        let t0 = Instant::now();
+        loop {
+            let d = self.describe(execution).await;
+            if d["status"] != "RUNNING" {
+                return d;
+            }
+            assert!(t0.elapsed() < limit, "still running after {limit:?}: {d}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Every history event (all pages).
+    pub async fn history(&self, execution: &str) -> Vec<Value> {
+        let mut events = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut req = json!({"executionArn": execution, "maxResults": 1000});
+            if let Some(t) = &token {
+                req["nextToken"] = json!(t);
+            }
+            let v = self.ok("GetExecutionHistory", req).await;
+            events.extend(v["events"].as_array().unwrap().iter().cloned());
+            match v["nextToken"].as_str() {
+                Some(t) => token = Some(t.to_string()),
+                None => return events,
+            }
+        }
+    }
+}
+
+/// The event types of a history.
+pub fn types(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["type"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Simulated seconds between startDate and stopDate of a description.
+pub fn duration(d: &Value) -> f64 {
+    d["stopDate"].as_f64().unwrap() - d["startDate"].as_f64().unwrap()
+}
