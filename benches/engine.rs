@@ -11,6 +11,10 @@
 use std::rc::Rc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+
+// The same allocator as the `stepsim` binary, so the figures are the binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use serde_json::{json, Map, Value};
 use stepsim::engine::{
     self, clock::default_origin, Clock, ExecutionOptions, HistoryMode, NoServices, Plan,

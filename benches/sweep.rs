@@ -4,6 +4,10 @@
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+
+// The same allocator as the `stepsim` binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use stepsim::project::Project;
 use stepsim::sweep::{run, SweepOptions, SweepSpec};
 

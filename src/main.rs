@@ -1,5 +1,10 @@
 //! The `stepsim` binary: everything lives in [`stepsim::cli`].
 
+// A simulation allocates many small JSON values; mimalloc handles them markedly faster than the
+// system allocator (see benches/engine.rs, which uses it too).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     // Like other Unix tools, exit quietly when the reader of our output goes away
     // (`stepsim test | head`), instead of panicking on a broken pipe.

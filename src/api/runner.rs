@@ -585,10 +585,7 @@ mod tests {
         let start = crate::engine::clock::default_origin();
         let out = ExecutionOutcome {
             execution_arn: "a".into(),
-            state_machine_arn: "m".into(),
-            name: "e".into(),
             status: ExecutionStatus::Failed,
-            input: Value::Null,
             output: None,
             error: Some("States.Runtime".into()),
             cause: Some(ABORT_CAUSE.into()),

@@ -165,11 +165,9 @@ pub struct ChildExecution {
 /// The result of one execution.
 #[derive(Clone, Debug)]
 pub struct ExecutionOutcome {
+    /// The execution's ARN (its name and state machine are in the options it ran with).
     pub execution_arn: String,
-    pub state_machine_arn: String,
-    pub name: String,
     pub status: ExecutionStatus,
-    pub input: Value,
     pub output: Option<Value>,
     pub error: Option<String>,
     pub cause: Option<String>,
@@ -205,6 +203,7 @@ pub async fn execute(
     execute_body(
         &plan.root,
         plan.timeout_seconds,
+        plan.uses_context,
         input,
         opts,
         clock,
@@ -214,16 +213,22 @@ pub async fn execute(
 }
 
 /// Runs `body` as a whole execution (the top level, or a Distributed Map child).
+/// `uses_context` says whether the body may read `$$` (see [`Plan::uses_context`]); when it
+/// cannot and no history is kept, the execution keeps no copy of its input.
 pub async fn execute_body(
     body: &CompiledBody,
     timeout_seconds: Option<u64>,
+    uses_context: bool,
     input: Value,
     opts: &ExecutionOptions,
     clock: Rc<dyn Clock>,
     invoker: Rc<dyn TaskInvoker>,
 ) -> ExecutionOutcome {
     let start = clock.now();
+    let keep_input = uses_context || opts.history == HistoryMode::Full;
     let mut exec = Exec {
+        uses_context,
+        waited: Cell::new(false),
         clock: clock.clone(),
         invoker,
         history: History::new(opts.history),
@@ -283,10 +288,7 @@ pub async fn execute_body(
         );
         return ExecutionOutcome {
             execution_arn: exec.facts.execution_arn.clone(),
-            state_machine_arn: exec.facts.state_machine_arn(),
-            name: opts.execution_name.clone(),
             status: ExecutionStatus::Failed,
-            input: exec.facts.input.clone(),
             output: None,
             error: Some(names::DATA_LIMIT_EXCEEDED.into()),
             cause: Some(cause),
@@ -300,8 +302,12 @@ pub async fn execute_body(
     }
 
     let result = {
-        let run =
-            std::pin::pin!(exec.run_body(body, exec.facts.input.clone(), &frame, &mut cursor));
+        let body_input = if keep_input {
+            exec.facts.input.clone()
+        } else {
+            std::mem::take(&mut exec.facts.input)
+        };
+        let run = std::pin::pin!(exec.run_body(body, body_input, &frame, &mut cursor));
         match timeout_seconds {
             None => Ok(run.await),
             Some(secs) => {
@@ -315,7 +321,12 @@ pub async fn execute_body(
             }
         }
     };
-    let stop = clock.now();
+    // A run of states that never wait takes no simulated time.
+    let stop = if exec.waited.get() {
+        clock.now()
+    } else {
+        start
+    };
     let (status, output, error, cause) = match result {
         Ok(Ok(out)) => (ExecutionStatus::Succeeded, Some(out), None, None),
         // A Fail state without Error fails the execution with no error name.
@@ -364,11 +375,8 @@ pub async fn execute_body(
         }
     }
     ExecutionOutcome {
-        execution_arn: exec.facts.execution_arn.clone(),
-        state_machine_arn: exec.facts.state_machine_arn(),
-        name: opts.execution_name.clone(),
+        execution_arn: std::mem::take(&mut exec.facts.execution_arn),
         status,
-        input: std::mem::take(&mut exec.facts.input),
         output,
         error,
         cause,
@@ -383,6 +391,10 @@ pub async fn execute_body(
 
 /// State shared by every branch of one execution.
 pub(crate) struct Exec<'p> {
+    /// Whether the definition may read `$$` (passed on to Distributed Map children).
+    pub(crate) uses_context: bool,
+    /// Whether any state that can wait has run (else no simulated time has passed).
+    pub(crate) waited: Cell<bool>,
     pub(crate) clock: Rc<dyn Clock>,
     pub(crate) invoker: Rc<dyn TaskInvoker>,
     pub(crate) history: History,
@@ -537,6 +549,9 @@ impl<'p> Exec<'p> {
                         | CompiledKind::Succeed
                         | CompiledKind::Fail(_)
                 );
+                if waits {
+                    self.waited.set(true);
+                }
                 let entered_time =
                     (waits || self.opts.history == HistoryMode::Full).then(|| self.clock.now());
                 let entered_id = {

@@ -440,6 +440,7 @@ impl Exec<'_> {
                 let outcome = Box::pin(execute_body(
                     &m.processor,
                     None,
+                    self.uses_context,
                     input.clone(),
                     &opts,
                     self.clock.clone(),

@@ -248,6 +248,10 @@ pub struct Plan {
     pub timeout_seconds: Option<u64>,
     /// The definition as compact JSON text, for DescribeStateMachine-like output.
     pub machine: StateMachine,
+    /// Whether anything in the definition may read the context object (`$$`, or
+    /// `$states.context` in JSONata). When nothing does, an execution need not keep a copy of
+    /// its input for `$$.Execution.Input`.
+    pub uses_context: bool,
 }
 
 impl Plan {
@@ -257,8 +261,17 @@ impl Plan {
             root: compile_body(&machine.body)?,
             timeout_seconds: machine.timeout_seconds,
             machine: machine.clone(),
+            uses_context: mentions_context(&machine.body),
         })
     }
+}
+
+/// A conservative test: any JSONata state, or `$$` anywhere in a state (its debug text holds
+/// every string of every field, nested branches and processors included).
+fn mentions_context(body: &Body) -> bool {
+    body.states
+        .iter()
+        .any(|s| s.query_language == QueryLanguage::Jsonata || format!("{s:?}").contains("$$"))
 }
 
 fn compile_body(body: &Body) -> Result<CompiledBody, CompileError> {
