@@ -60,6 +60,108 @@ fn five_states() -> Value {
     }})
 }
 
+fn choice_loop() -> Value {
+    json!({"StartAt": "Init", "States": {
+        "Init": {"Type": "Pass", "Parameters": {"i": 0, "acc": 0, "n.$": "$.n"}, "Next": "Check"},
+        "Check": {"Type": "Choice", "Choices": [{"Variable": "$.i", "NumericLessThanPath": "$.n", "Next": "Incr"}], "Default": "Done"},
+        "Incr": {"Type": "Pass", "Parameters": {"i.$": "States.MathAdd($.i, 1)", "acc.$": "States.MathAdd($.acc, $.i)", "n.$": "$.n"}, "Next": "Check"},
+        "Done": {"Type": "Succeed"}
+    }})
+}
+
+fn lambda_fanout() -> Value {
+    let task = |name: &str| format!("arn:aws:lambda:us-east-1:123456789012:function:{name}");
+    json!({"StartAt": "Produce", "States": {
+        "Produce": {"Type": "Task", "Resource": task("produce"), "Parameters": {"n.$": "$.n"}, "ResultPath": "$.lambda_result", "Next": "Fanout"},
+        "Fanout": {"Type": "Map", "ItemsPath": "$.lambda_result.body", "MaxConcurrency": 0,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "Work",
+                "States": {"Work": {"Type": "Task", "Resource": task("work"), "End": true}}},
+            "ResultPath": "$.work_results", "Next": "Summarize"},
+        "Summarize": {"Type": "Task", "Resource": task("summarize"), "Parameters": {"results.$": "$.work_results"}, "End": true}
+    }})
+}
+
+/// The peer benchmark's three local handlers, in the simulated Lambda service.
+fn fanout_world() -> stepsim::sim::World {
+    use stepsim::sim::{handler_fn, FunctionConfig, FunctionRegistry, World};
+    let mut reg = FunctionRegistry::new();
+    let cfg = FunctionConfig::default();
+    reg.register(
+        "produce",
+        cfg.clone(),
+        handler_fn(|ev, _| {
+            let n = ev["n"].as_u64().unwrap_or(0);
+            Ok(json!({"body": (0..n).map(|i| json!({"rank": i})).collect::<Vec<_>>()}))
+        }),
+    )
+    .unwrap();
+    reg.register(
+        "work",
+        cfg.clone(),
+        handler_fn(|ev, _| {
+            let r = ev["rank"].as_i64().unwrap_or(0);
+            Ok(json!({"rank": r, "sq": r * r, "worker": "ok"}))
+        }),
+    )
+    .unwrap();
+    reg.register(
+        "summarize",
+        cfg,
+        handler_fn(|ev, _| {
+            let rs = ev["results"].as_array().cloned().unwrap_or_default();
+            Ok(json!({
+                "count": rs.len(),
+                "sum_sq": rs.iter().map(|r| r["sq"].as_i64().unwrap_or(0)).sum::<i64>(),
+                "max_rank": rs.iter().map(|r| r["rank"].as_i64().unwrap_or(-1)).max().unwrap_or(-1)
+            }))
+        }),
+    )
+    .unwrap();
+    World::builder()
+        .functions(reg)
+        .log_capture(stepsim::sim::LogCapture::Off)
+        .build()
+        .unwrap()
+}
+
+/// The same handlers called directly, with no Lambda model: what aws-local-stepfunctions does.
+struct DirectHandlers;
+
+impl TaskInvoker for DirectHandlers {
+    fn invoke(
+        &self,
+        call: stepsim::engine::ServiceCall,
+    ) -> futures::future::LocalBoxFuture<'_, stepsim::engine::ServiceResult> {
+        Box::pin(async move {
+            let name = call.parameters["FunctionName"]
+                .as_str()
+                .unwrap_or("")
+                .rsplit(':')
+                .next()
+                .unwrap_or("")
+                .to_string();
+            let ev = &call.parameters["Payload"];
+            let payload = match name.as_str() {
+                "produce" => {
+                    let n = ev["n"].as_u64().unwrap_or(0);
+                    json!({"body": (0..n).map(|i| json!({"rank": i})).collect::<Vec<_>>()})
+                }
+                "work" => {
+                    let r = ev["rank"].as_i64().unwrap_or(0);
+                    json!({"rank": r, "sq": r * r, "worker": "ok"})
+                }
+                _ => {
+                    let rs = ev["results"].as_array().cloned().unwrap_or_default();
+                    json!({"count": rs.len(), "sum_sq": rs.iter().map(|r| r["sq"].as_i64().unwrap_or(0)).sum::<i64>()})
+                }
+            };
+            Ok(stepsim::engine::ServiceResponse {
+                output: json!({"Payload": payload}),
+            })
+        })
+    }
+}
+
 fn plan(def: &Value) -> Plan {
     let m = stepsim::asl::load_value(def).expect("valid");
     Plan::compile(&m).expect("compiles")
@@ -84,6 +186,8 @@ fn bench(c: &mut Criterion) {
     let items: Vec<i64> = (1..=10_000).collect();
     let map_input = json!({ "items": items });
     let five = plan(&five_states());
+    let looping = plan(&choice_loop());
+    let fanout = plan(&lambda_fanout());
 
     let one = plan(&json!({"StartAt": "S", "States": {"S": {"Type": "Succeed"}}}));
     let o = opts(HistoryMode::CountOnly);
@@ -100,6 +204,48 @@ fn bench(c: &mut Criterion) {
             })
         })
     });
+
+    {
+        let o = ExecutionOptions {
+            history: HistoryMode::CountOnly,
+            history_limit: None,
+            ..Default::default()
+        };
+        c.bench_function("choice_loop_1000/counts", |b| {
+            b.iter(|| {
+                rt.block_on(engine::execute(
+                    &looping,
+                    json!({"n": 1000}),
+                    &o,
+                    clock.clone(),
+                    invoker.clone(),
+                ))
+            })
+        });
+        c.bench_function("lambda_fanout_1000/direct_handlers", |b| {
+            let inv: Rc<dyn TaskInvoker> = Rc::new(DirectHandlers);
+            b.iter(|| {
+                rt.block_on(engine::execute(
+                    &fanout,
+                    json!({"n": 1000}),
+                    &o,
+                    clock.clone(),
+                    inv.clone(),
+                ))
+            })
+        });
+        // Lambda tasks go through the whole simulated Lambda service (pools, cold starts,
+        // concurrency, latency on the virtual clock, billing ledger).
+        c.bench_function("lambda_fanout_1000/counts", |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let w = fanout_world();
+                    let inv: Rc<dyn TaskInvoker> = Rc::new(w.clone());
+                    engine::execute(&fanout, json!({"n": 1000}), &o, w.clock(), inv).await
+                })
+            })
+        });
+    }
 
     for (label, mode) in [
         ("full", HistoryMode::Full),
