@@ -167,7 +167,8 @@ pub fn jsonata_inner(s: &str) -> Option<&str> {
     }
 }
 
-fn json_type_name(v: &Value) -> &'static str {
+/// The JSON type of a value, as error messages name it.
+pub fn json_type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "boolean",

@@ -389,6 +389,28 @@ pub async fn execute_body(
     }
 }
 
+/// Runs one attempt of a state's action after another until one succeeds, a catcher takes the
+/// error, or the error stands: the Retry and Catch of Task, Parallel and Map states. `$n` is
+/// the 0-based attempt number, visible in the attempt expression.
+macro_rules! retrying {
+    ($exec:expr, $run:expr, $input:expr, $frame:expr, |$n:ident| $attempt:expr) => {{
+        let mut counts = vec![0u64; $run.st.retry.len()];
+        let mut $n: u32 = 0;
+        loop {
+            let _ = $n; // Parallel and Map ignore the attempt number.
+            match $attempt {
+                Ok(r) => break Ok(r),
+                Err(e) => match $exec.recover($run, e, &mut counts, $input, $frame).await {
+                    Err(e) => break Err(e),
+                    Ok($crate::engine::execution::Recovery::Retry) => $n += 1,
+                    Ok($crate::engine::execution::Recovery::Caught(r)) => break Ok(r),
+                },
+            }
+        }
+    }};
+}
+pub(crate) use retrying;
+
 /// State shared by every branch of one execution.
 pub(crate) struct Exec<'p> {
     /// Whether the definition may read `$$` (passed on to Distributed Map children).
@@ -902,6 +924,31 @@ impl<'p> Exec<'p> {
         };
         let assign = self.jsonpath_assign(run, &produced, frame, &ctx)?;
         let combined = self.place_result(run, &st.result_path, input, produced)?;
+        let output = self.select(run, &st.output_path, combined, frame, "OutputPath")?;
+        Ok(StateResult {
+            output,
+            next: st.next,
+            assign,
+        })
+    }
+
+    /// The end of a JSONPath Task, Parallel or Map: ResultSelector on the result, Assign, then
+    /// ResultPath into the raw input and OutputPath.
+    pub(crate) fn finish_jsonpath(
+        &self,
+        run: &StateRun<'_>,
+        raw_input: &Value,
+        result: Value,
+        frame: &Frame,
+        ctx: &LazyContext<'_>,
+    ) -> Result<StateResult, AslError> {
+        let st = run.st;
+        let selected = match &st.result_selector {
+            Some(t) => self.eval_template(run, t, &result, frame, ctx)?,
+            None => result,
+        };
+        let assign = self.jsonpath_assign(run, &selected, frame, ctx)?;
+        let combined = self.place_result(run, &st.result_path, raw_input.clone(), selected)?;
         let output = self.select(run, &st.output_path, combined, frame, "OutputPath")?;
         Ok(StateResult {
             output,

@@ -19,7 +19,8 @@ use serde_json::{Map, Value};
 use super::choice::parse_timestamp;
 use super::context::{LazyContext, VarView};
 use super::errors::{names, state_error_prefix, AslError};
-use super::execution::{Exec, Frame, Recovery, StateResult, StateRun};
+use super::execution::retrying;
+use super::execution::{Exec, Frame, StateResult, StateRun};
 use super::map::MapLimits;
 use super::plan::{
     CompiledBody, CompiledCatcher, CompiledFloat, CompiledInt, CompiledKind, CompiledMap,
@@ -84,17 +85,6 @@ fn states(
     }
     m.insert("context".into(), ctx.context().clone());
     Value::Object(m)
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 impl Exec<'_> {
@@ -170,7 +160,7 @@ impl Exec<'_> {
             run,
             format!(
                 "The JSONata expression '{text}' specified for the field '{field_name}' returned an unexpected result type. Expected '{want}', but was '{}' for value: {}",
-                type_name(&v),
+                crate::asl::parse::json_type_name(&v),
                 serde_json::to_string(&v).unwrap_or_default()
             ),
         ))
@@ -449,41 +439,22 @@ pub(crate) async fn run_state(
             })
         }
         CompiledKind::Task(t) => {
-            let mut attempts = vec![0u64; st.retry.len()];
-            let mut attempt: u32 = 0;
-            loop {
-                match task_attempt(exec, run, t, &input, frame, attempt, cursor).await {
-                    Ok(r) => return Ok(r),
-                    Err(e) => match exec.recover(run, e, &mut attempts, &input, frame).await? {
-                        Recovery::Retry => attempt += 1,
-                        Recovery::Caught(r) => return Ok(r),
-                    },
-                }
-            }
+            retrying!(exec, run, &input, frame, |n| task_attempt(
+                exec, run, t, &input, frame, n, cursor
+            )
+            .await)
         }
         CompiledKind::Parallel(branches) => {
-            let mut attempts = vec![0u64; st.retry.len()];
-            loop {
-                match parallel_attempt(exec, run, branches, &input, frame, cursor).await {
-                    Ok(r) => return Ok(r),
-                    Err(e) => match exec.recover(run, e, &mut attempts, &input, frame).await? {
-                        Recovery::Retry => {}
-                        Recovery::Caught(r) => return Ok(r),
-                    },
-                }
-            }
+            retrying!(exec, run, &input, frame, |n| parallel_attempt(
+                exec, run, branches, &input, frame, cursor
+            )
+            .await)
         }
         CompiledKind::Map(m) => {
-            let mut attempts = vec![0u64; st.retry.len()];
-            loop {
-                match map_attempt(exec, run, m, &input, frame, cursor).await {
-                    Ok(r) => return Ok(r),
-                    Err(e) => match exec.recover(run, e, &mut attempts, &input, frame).await? {
-                        Recovery::Retry => {}
-                        Recovery::Caught(r) => return Ok(r),
-                    },
-                }
-            }
+            retrying!(exec, run, &input, frame, |n| map_attempt(
+                exec, run, m, &input, frame, cursor
+            )
+            .await)
         }
     }
 }

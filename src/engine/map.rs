@@ -13,9 +13,10 @@ use serde_json::Value;
 
 use super::context::Scope;
 use super::errors::{names, AslError};
+use super::execution::retrying;
 use super::execution::{
     display_plain, execute_body, ChildExecution, Exec, ExecutionOptions, ExecutionStatus, Frame,
-    Recovery, StateResult, StateRun,
+    StateResult, StateRun,
 };
 use super::history::{details, Details, HistoryMode};
 use super::plan::{CompiledFloat, CompiledMap};
@@ -52,16 +53,9 @@ impl Exec<'_> {
         frame: &Frame,
         cursor: &mut u64,
     ) -> Result<StateResult, AslError> {
-        let mut attempts = vec![0u64; run.st.retry.len()];
-        loop {
-            match self.map_attempt(run, m, &input, frame, cursor).await {
-                Ok(r) => return Ok(r),
-                Err(e) => match self.recover(run, e, &mut attempts, &input, frame).await? {
-                    Recovery::Retry => {}
-                    Recovery::Caught(r) => return Ok(r),
-                },
-            }
-        }
+        retrying!(self, run, &input, frame, |n| self
+            .map_attempt(run, m, &input, frame, cursor)
+            .await)
     }
 
     /// The items of a JSONPath Map: ItemReader, else ItemsPath (default `$`).
@@ -129,18 +123,7 @@ impl Exec<'_> {
             .iterate(run, m, inputs, &effective, limits, frame, cursor)
             .await?;
         let ctx = self.context(run, Some(0), None, None);
-        let selected = match &st.result_selector {
-            Some(t) => self.eval_template(run, t, &result, frame, &ctx)?,
-            None => result,
-        };
-        let assign = self.jsonpath_assign(run, &selected, frame, &ctx)?;
-        let combined = self.place_result(run, &st.result_path, raw_input.clone(), selected)?;
-        let output = self.select(run, &st.output_path, combined, frame, "OutputPath")?;
-        Ok(StateResult {
-            output,
-            next: st.next,
-            assign,
-        })
+        self.finish_jsonpath(run, raw_input, result, frame, &ctx)
     }
 
     /// Applies ItemSelector (or legacy Parameters) to each item, with `$$.Map.Item` bound.

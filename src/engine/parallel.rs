@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use super::context::Scope;
 use super::errors::AslError;
-use super::execution::{Exec, Frame, Recovery, StateResult, StateRun};
+use super::execution::retrying;
+use super::execution::{Exec, Frame, StateResult, StateRun};
 use super::plan::CompiledBody;
 
 impl Exec<'_> {
@@ -19,19 +20,9 @@ impl Exec<'_> {
         frame: &Frame,
         cursor: &mut u64,
     ) -> Result<StateResult, AslError> {
-        let mut attempts = vec![0u64; run.st.retry.len()];
-        loop {
-            match self
-                .parallel_attempt(run, branches, &input, frame, cursor)
-                .await
-            {
-                Ok(r) => return Ok(r),
-                Err(e) => match self.recover(run, e, &mut attempts, &input, frame).await? {
-                    Recovery::Retry => {}
-                    Recovery::Caught(r) => return Ok(r),
-                },
-            }
-        }
+        retrying!(self, run, &input, frame, |n| self
+            .parallel_attempt(run, branches, &input, frame, cursor)
+            .await)
     }
 
     async fn parallel_attempt(
@@ -52,18 +43,7 @@ impl Exec<'_> {
         let result = self
             .parallel_branches(run, branches, branch_input, frame, cursor)
             .await?;
-        let selected = match &st.result_selector {
-            Some(t) => self.eval_template(run, t, &result, frame, &ctx)?,
-            None => result,
-        };
-        let assign = self.jsonpath_assign(run, &selected, frame, &ctx)?;
-        let combined = self.place_result(run, &st.result_path, raw_input.clone(), selected)?;
-        let output = self.select(run, &st.output_path, combined, frame, "OutputPath")?;
-        Ok(StateResult {
-            output,
-            next: st.next,
-            assign,
-        })
+        self.finish_jsonpath(run, raw_input, result, frame, &ctx)
     }
 
     /// Runs every branch on `branch_input` concurrently, recording the Parallel events;

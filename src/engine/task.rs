@@ -7,7 +7,8 @@ use futures::future::{self, Either};
 use serde_json::{Map, Value};
 
 use super::errors::{names, AslError};
-use super::execution::{json_size_exceeds, Exec, Frame, Recovery, StateResult, StateRun};
+use super::execution::retrying;
+use super::execution::{json_size_exceeds, Exec, Frame, StateResult, StateRun};
 use super::history::{details, not_truncated};
 use super::invoker::{IntegrationPattern, ServiceCall};
 use super::plan::{CompiledTask, TaskTarget};
@@ -21,20 +22,9 @@ impl Exec<'_> {
         frame: &Frame,
         cursor: &mut u64,
     ) -> Result<StateResult, AslError> {
-        let mut attempts = vec![0u64; run.st.retry.len()];
-        let mut attempt: u32 = 0;
-        loop {
-            match self
-                .task_attempt(run, t, &input, frame, attempt, cursor)
-                .await
-            {
-                Ok(r) => return Ok(r),
-                Err(e) => match self.recover(run, e, &mut attempts, &input, frame).await? {
-                    Recovery::Retry => attempt += 1,
-                    Recovery::Caught(r) => return Ok(r),
-                },
-            }
-        }
+        retrying!(self, run, &input, frame, |n| self
+            .task_attempt(run, t, &input, frame, n, cursor)
+            .await)
     }
 
     async fn task_attempt(
@@ -83,18 +73,7 @@ impl Exec<'_> {
                 cursor,
             )
             .await?;
-        let selected = match &st.result_selector {
-            Some(tpl) => self.eval_template(run, tpl, &result, frame, &ctx)?,
-            None => result,
-        };
-        let assign = self.jsonpath_assign(run, &selected, frame, &ctx)?;
-        let combined = self.place_result(run, &st.result_path, raw_input.clone(), selected)?;
-        let output = self.select(run, &st.output_path, combined, frame, "OutputPath")?;
-        Ok(StateResult {
-            output,
-            next: st.next,
-            assign,
-        })
+        self.finish_jsonpath(run, raw_input, result, frame, &ctx)
     }
 
     /// A fresh task token from the execution's random stream.
