@@ -275,3 +275,126 @@ fn inner_scopes_read_outer_variables_and_their_assignments_stay_inside() {
         Some(json!({"x": "outer", "branches": [{"now": "inner"}]}))
     );
 }
+
+fn event_types(out: &engine::ExecutionOutcome) -> Vec<&'static str> {
+    out.history.iter().map(|e| e.event_type).collect()
+}
+
+#[test]
+fn map_and_parallel_record_their_final_failure_once_as_aws_does() {
+    // A Map retried twice: MapStateStarted per attempt, MapStateFailed only after the last.
+    let fail = json!({"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Boom"}}});
+    let out = run(
+        json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemProcessor": fail.clone(),
+            "Retry": [{"ErrorEquals": ["Boom"], "MaxAttempts": 1, "IntervalSeconds": 1}],
+            "End": true}}}),
+        json!([1]),
+    );
+    assert_eq!(out.status, ExecutionStatus::Failed);
+    let t = event_types(&out);
+    assert_eq!(t.iter().filter(|e| **e == "MapStateStarted").count(), 2);
+    assert_eq!(t.iter().filter(|e| **e == "MapStateFailed").count(), 1);
+    assert_eq!(t[t.len() - 2..], ["MapStateFailed", "ExecutionFailed"]);
+
+    // A caught Map still records MapStateFailed before it exits.
+    let out = run(
+        json!({"StartAt": "M", "States": {
+            "M": {"Type": "Map", "ItemProcessor": fail.clone(),
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Done"}], "Next": "Done"},
+            "Done": {"Type": "Succeed"}}}),
+        json!([1]),
+    );
+    assert_eq!(out.status, ExecutionStatus::Succeeded);
+    let t = event_types(&out);
+    let i = t
+        .iter()
+        .position(|e| *e == "MapStateFailed")
+        .expect("MapStateFailed");
+    assert_eq!(
+        t[i - 1..=i + 1],
+        ["MapIterationFailed", "MapStateFailed", "MapStateExited"]
+    );
+
+    // A Parallel that succeeds records no ParallelStateSucceeded; one that fails records
+    // ParallelStateFailed once, after its retries.
+    let ok = run(
+        json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true,
+            "Branches": [{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}]}}}),
+        json!({}),
+    );
+    assert!(!event_types(&ok).contains(&"ParallelStateSucceeded"));
+    let out = run(
+        json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true,
+            "Retry": [{"ErrorEquals": ["Boom"], "MaxAttempts": 2, "IntervalSeconds": 1}],
+            "Branches": [fail]}}}),
+        json!({}),
+    );
+    let t = event_types(&out);
+    assert_eq!(
+        t.iter().filter(|e| **e == "ParallelStateStarted").count(),
+        3
+    );
+    assert_eq!(t.iter().filter(|e| **e == "ParallelStateFailed").count(), 1);
+}
+
+#[test]
+fn map_limits_fail_before_map_state_started_and_skip_map_state_failed() {
+    // A bad MaxConcurrencyPath is a States.Runtime error: AWS records neither MapStateStarted
+    // nor MapStateFailed.
+    let out = run(
+        json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.v",
+            "MaxConcurrencyPath": "$.c", "End": true,
+            "ItemProcessor": {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}}}}),
+        json!({"v": [1, 2], "c": "many"}),
+    );
+    assert_eq!(out.error.as_deref(), Some("States.Runtime"));
+    assert_eq!(
+        event_types(&out),
+        ["ExecutionStarted", "MapStateEntered", "ExecutionFailed"]
+    );
+}
+
+#[test]
+fn jsonata_evaluation_errors_are_recorded_once_with_their_field() {
+    let out = run(
+        json!({"QueryLanguage": "JSONata", "StartAt": "M", "States": {"M": {"Type": "Map",
+            "Items": "{% 'not an array' %}", "End": true,
+            "ItemProcessor": {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}}}}),
+        json!({}),
+    );
+    assert_eq!(out.error.as_deref(), Some("States.QueryEvaluationError"));
+    assert_eq!(
+        event_types(&out),
+        [
+            "ExecutionStarted",
+            "MapStateEntered",
+            "EvaluationFailed",
+            "MapStateFailed",
+            "ExecutionFailed"
+        ]
+    );
+    let details = out.history[2].to_json(engine::TimestampFormat::Rfc3339);
+    let d = &details["evaluationFailedEventDetails"];
+    assert_eq!(d["location"], "Items");
+    assert_eq!(d["state"], "M");
+    assert_eq!(d["error"], "States.QueryEvaluationError");
+
+    // Raised inside an iteration, it is recorded there, not again by the Map.
+    let out = run(
+        json!({"QueryLanguage": "JSONata", "StartAt": "M", "States": {"M": {"Type": "Map",
+            "End": true, "ItemProcessor": {"StartAt": "A", "States": {"A": {"Type": "Pass",
+                "Output": "{% $undefinedThing %}", "End": true}}}}}}),
+        json!([1]),
+    );
+    let t = event_types(&out);
+    assert_eq!(
+        t.iter().filter(|e| **e == "EvaluationFailed").count(),
+        1,
+        "{t:?}"
+    );
+    let i = t.iter().position(|e| *e == "EvaluationFailed").unwrap();
+    assert_eq!(
+        t[i - 1..=i + 1],
+        ["PassStateEntered", "EvaluationFailed", "MapIterationFailed"]
+    );
+}

@@ -36,6 +36,10 @@ pub struct AslError {
     /// `States.Runtime`, and `States.DataLimitExceeded` raised on a state's own input or
     /// output, this way.
     pub terminal: bool,
+    /// Whether an `EvaluationFailed` event was already recorded for this error (a
+    /// `States.QueryEvaluationError` is reported once, by the state that raised it, not again
+    /// by each enclosing Map or Parallel it fails).
+    pub reported: bool,
 }
 
 impl AslError {
@@ -46,16 +50,23 @@ impl AslError {
             error,
             cause: Some(cause.into()),
             terminal,
+            reported: false,
+        }
+    }
+
+    /// A catchable error whose cause may be missing (a Fail state, a failed child execution).
+    pub fn with_cause(error: impl Into<String>, cause: Option<String>) -> Self {
+        AslError {
+            error: error.into(),
+            cause,
+            terminal: false,
+            reported: false,
         }
     }
 
     /// An error with no cause (a Fail state without `Cause`).
     pub fn without_cause(error: impl Into<String>) -> Self {
-        AslError {
-            error: error.into(),
-            cause: None,
-            terminal: false,
-        }
+        AslError::with_cause(error, None)
     }
 
     /// Marks the error terminal: neither Retry nor Catch may handle it.

@@ -589,7 +589,10 @@ impl<'p> Exec<'p> {
                     entered_id,
                     entered_time,
                 };
-                let result = self.run_state(&run, input, frame, cursor).await?;
+                let result = match self.run_state(&run, input, frame, cursor).await {
+                    Ok(r) => r,
+                    Err(e) => return Err(self.report_evaluation(&run, e)?),
+                };
                 // Choice, Wait and Succeed only pass on (part of) their input, which already
                 // fit the limit; every other state may have grown it.
                 if !matches!(
@@ -827,6 +830,7 @@ impl<'p> Exec<'p> {
         frame: &Frame,
     ) -> Result<Recovery, AslError> {
         let st = run.st;
+        let err = self.report_evaluation(run, err)?;
         if let Some((i, r)) = st
             .retry
             .iter()
@@ -841,6 +845,18 @@ impl<'p> Exec<'p> {
                 return Ok(Recovery::Retry);
             }
         }
+        // A Map or Parallel records its final failure (not one it retries), caught or not.
+        // Terminal errors (States.Runtime) end the execution without it, as AWS does.
+        if !err.terminal {
+            let failed = match st.kind {
+                CompiledKind::Map(_) => Some("MapStateFailed"),
+                CompiledKind::Parallel(_) => Some("ParallelStateFailed"),
+                _ => None,
+            };
+            if let Some(event) = failed {
+                self.event(self.history.len(), event, || None)?;
+            }
+        }
         if let Some(c) = st
             .catch
             .iter()
@@ -851,6 +867,36 @@ impl<'p> Exec<'p> {
                 .map(Recovery::Caught);
         }
         Err(err)
+    }
+
+    /// Records `EvaluationFailed` the first time a `States.QueryEvaluationError` surfaces
+    /// from a state, with the field AWS names in the cause as its location.
+    fn report_evaluation(
+        &self,
+        run: &StateRun<'_>,
+        mut err: AslError,
+    ) -> Result<AslError, AslError> {
+        if err.reported || err.error != names::QUERY_EVALUATION_ERROR {
+            return Ok(err);
+        }
+        err.reported = true;
+        let location = err.cause.as_deref().and_then(|c| {
+            let rest = &c[c.find("specified for the field '")? + 25..];
+            Some(rest[..rest.find('\'')?].to_string())
+        });
+        let mut d = Vec::new();
+        if let Some(c) = &err.cause {
+            d.push(("cause", Value::String(c.clone())));
+        }
+        d.push(("error", Value::String(err.error.clone())));
+        if let Some(l) = location {
+            d.push(("location", Value::String(l)));
+        }
+        d.push(("state", Value::String(run.st.name.to_string())));
+        self.event(self.history.len(), "EvaluationFailed", || {
+            Some(("evaluationFailedEventDetails", details(d)))
+        })?;
+        Ok(err)
     }
 
     fn catch(
@@ -1037,11 +1083,7 @@ impl<'p> Exec<'p> {
         };
         // Not terminal: a Fail inside a Parallel branch or Map iteration may be caught by the
         // enclosing state.
-        AslError {
-            error: error.unwrap_or_default(),
-            cause,
-            terminal: false,
-        }
+        AslError::with_cause(error.unwrap_or_default(), cause)
     }
 }
 

@@ -39,34 +39,17 @@ impl Exec<'_> {
             .map_err(|f| AslError::new(f.error, f.cause))
     }
 
-    /// Reads the items of a Distributed Map from S3.
-    pub(crate) async fn read_items(
+    /// Resolves a reader's MaxItems (or MaxItemsPath) to a cap on the items read; JSONata
+    /// states pass the evaluated value as `max_items_override`. AWS caps MaxItems at
+    /// 100,000,000, and 0 or a larger value means "all".
+    pub(crate) fn reader_cap(
         &self,
         run: &StateRun<'_>,
         reader: &CompiledItemReader,
-        effective: &Value,
-        frame: &Frame,
-        _cursor: &mut u64,
-    ) -> Result<Vec<Value>, AslError> {
-        let ctx = self.context(run, None, None, None);
-        let params = match &reader.parameters {
-            Some(t) => self.eval_template(run, t, effective, frame, &ctx)?,
-            None => Value::Object(Map::new()),
-        };
-        self.read_items_with(run, reader, params, effective, frame, None)
-            .await
-    }
-
-    /// Reads items once the reader's parameters are known (shared by both query languages).
-    pub(crate) async fn read_items_with(
-        &self,
-        run: &StateRun<'_>,
-        reader: &CompiledItemReader,
-        params: Value,
-        effective: &Value,
-        frame: &Frame,
         max_items_override: Option<i64>,
-    ) -> Result<Vec<Value>, AslError> {
+        effective: &Value,
+        frame: &Frame,
+    ) -> Result<usize, AslError> {
         let max_items = match &reader.max_items {
             _ if max_items_override.is_some() => max_items_override.unwrap_or(0),
             None => 0,
@@ -97,12 +80,22 @@ impl Exec<'_> {
             }
             Some(f) => self.resolve_int(run, f, effective, frame, "MaxItems")?,
         };
-        // AWS caps MaxItems at 100,000,000; larger values mean "all".
-        let cap = if max_items <= 0 || max_items > 100_000_000 {
+        Ok(if max_items <= 0 || max_items > 100_000_000 {
             usize::MAX
         } else {
             max_items as usize
-        };
+        })
+    }
+
+    /// Reads at most `cap` items once the reader's parameters are known (shared by both query
+    /// languages).
+    pub(crate) async fn read_items_with(
+        &self,
+        run: &StateRun<'_>,
+        reader: &CompiledItemReader,
+        params: Value,
+        cap: usize,
+    ) -> Result<Vec<Value>, AslError> {
         let failed = |cause: String| AslError::new(names::ITEM_READER_FAILED, cause);
         let mut items = match reader.action.as_str() {
             "listObjectsV2" => self.list_all(run, &params, cap).await?,

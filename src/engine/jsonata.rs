@@ -21,7 +21,7 @@ use super::context::{LazyContext, VarView};
 use super::errors::{names, state_error_prefix, AslError};
 use super::execution::retrying;
 use super::execution::{Exec, Frame, StateResult, StateRun};
-use super::map::MapLimits;
+use super::map::{ItemSource, MapLimits};
 use super::plan::{
     CompiledBody, CompiledCatcher, CompiledFloat, CompiledInt, CompiledKind, CompiledMap,
     CompiledTask, Next, TaskTarget,
@@ -307,11 +307,7 @@ pub(crate) async fn run_state(
             };
             let error = text(&f.error, "Error")?;
             let cause = text(&f.cause, "Cause")?;
-            Err(AslError {
-                error: error.unwrap_or_default(),
-                cause,
-                terminal: false,
-            })
+            Err(AslError::with_cause(error.unwrap_or_default(), cause))
         }
         CompiledKind::Choice(c) => {
             let ctx = exec.context(run, None, None, None);
@@ -554,39 +550,41 @@ async fn map_attempt(
     let st = run.st;
     let ctx = exec.context(run, Some(0), None, None);
     let s = states(input, &ctx, None, None);
-    let max_concurrency = match &m.max_concurrency {
-        Some(f) => exec.jint(run, f, "MaxConcurrency", &s, frame)?,
-        None => 0,
+    let limits = || -> Result<MapLimits, AslError> {
+        let max_concurrency = match &m.max_concurrency {
+            Some(f) => exec.jint(run, f, "MaxConcurrency", &s, frame)?,
+            None => 0,
+        };
+        let tolerated_count = match &m.tolerated_failure_count {
+            Some(f) => Some(exec.jint(run, f, "ToleratedFailureCount", &s, frame)?),
+            None => None,
+        };
+        let tolerated_pct = match &m.tolerated_failure_percentage {
+            None => None,
+            Some(CompiledFloat::Literal(x)) => Some(*x),
+            Some(CompiledFloat::Expr(e)) => Some(
+                exec.jexpect(
+                    run,
+                    &Value::String(e.clone()),
+                    "ToleratedFailurePercentage",
+                    &s,
+                    frame,
+                    "number",
+                    |v| v.is_number(),
+                )?
+                .as_f64()
+                .unwrap_or(0.0),
+            ),
+            Some(CompiledFloat::Path(p)) => {
+                return Err(exec.runtime(
+                    run,
+                    format!("The path '{}' cannot be used in a JSONata state", p.text()),
+                ))
+            }
+        };
+        MapLimits::new(max_concurrency, tolerated_count, tolerated_pct)
+            .map_err(|msg| exec.runtime(run, msg))
     };
-    let tolerated_count = match &m.tolerated_failure_count {
-        Some(f) => Some(exec.jint(run, f, "ToleratedFailureCount", &s, frame)?),
-        None => None,
-    };
-    let tolerated_pct = match &m.tolerated_failure_percentage {
-        None => None,
-        Some(CompiledFloat::Literal(x)) => Some(*x),
-        Some(CompiledFloat::Expr(e)) => Some(
-            exec.jexpect(
-                run,
-                &Value::String(e.clone()),
-                "ToleratedFailurePercentage",
-                &s,
-                frame,
-                "number",
-                |v| v.is_number(),
-            )?
-            .as_f64()
-            .unwrap_or(0.0),
-        ),
-        Some(CompiledFloat::Path(p)) => {
-            return Err(exec.runtime(
-                run,
-                format!("The path '{}' cannot be used in a JSONata state", p.text()),
-            ))
-        }
-    };
-    let limits = MapLimits::new(max_concurrency, tolerated_count, tolerated_pct)
-        .map_err(|msg| exec.runtime(run, msg))?;
     let items = if let Some(reader) = &m.item_reader {
         let params = match &reader.arguments {
             Some(a) => exec.jeval(run, a, "ItemReader/Arguments", &s, frame)?,
@@ -598,10 +596,13 @@ async fn map_attempt(
             }
             _ => None,
         };
-        exec.read_items_with(run, reader, params, input, frame, max_items)
-            .await?
+        ItemSource::Reader {
+            reader,
+            params,
+            max_items,
+        }
     } else {
-        match &m.items {
+        ItemSource::Ready(match &m.items {
             Some(items) => {
                 let v = exec.jexpect(run, items, "Items", &s, frame, "array", |v| v.is_array())?;
                 v.as_array().cloned().unwrap_or_default()
@@ -618,22 +619,24 @@ async fn map_attempt(
                     ))
                 }
             },
+        })
+    };
+    let select = |items: Vec<Value>| -> Result<Vec<Value>, AslError> {
+        match &m.item_selector_raw {
+            None => Ok(items),
+            Some(sel) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let ctx = exec.context(run, None, None, Some((i, item)));
+                    let s = states(input, &ctx, None, None);
+                    exec.jeval(run, sel, "ItemSelector", &s, frame)
+                })
+                .collect(),
         }
     };
-    let inputs = match &m.item_selector_raw {
-        None => items,
-        Some(sel) => items
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| {
-                let ctx = exec.context(run, None, None, Some((i, item)));
-                let s = states(input, &ctx, None, None);
-                exec.jeval(run, sel, "ItemSelector", &s, frame)
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-    };
     let result = exec
-        .iterate(run, m, inputs, input, limits, frame, cursor)
+        .map_phases(run, m, items, &limits, &select, input, frame, cursor)
         .await?;
     let s = states(input, &ctx, Some(&result), None);
     let (output, assign) = exec.finish(

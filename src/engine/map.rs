@@ -28,6 +28,18 @@ pub const INLINE_MAX_CONCURRENCY: usize = 40;
 /// "Distributed Map").
 pub const DISTRIBUTED_MAX_CONCURRENCY: usize = 10_000;
 
+/// Where a Map's items come from.
+pub(crate) enum ItemSource<'a> {
+    /// Already known (ItemsPath, Items, or the input).
+    Ready(Vec<Value>),
+    /// Read by a Distributed Map's ItemReader, inside the map run.
+    Reader {
+        reader: &'a crate::engine::plan::CompiledItemReader,
+        params: Value,
+        max_items: Option<i64>,
+    },
+}
+
 /// How one item ended.
 pub(crate) enum ItemOutcome {
     Succeeded(Value),
@@ -58,18 +70,14 @@ impl Exec<'_> {
             .await)
     }
 
-    /// The items of a JSONPath Map: ItemReader, else ItemsPath (default `$`).
-    async fn jsonpath_items(
+    /// The items of a JSONPath Map without an ItemReader: ItemsPath (default `$`).
+    fn jsonpath_items(
         &self,
         run: &StateRun<'_>,
         m: &CompiledMap,
         effective: &Value,
         frame: &Frame,
-        cursor: &mut u64,
     ) -> Result<Vec<Value>, AslError> {
-        if let Some(reader) = &m.item_reader {
-            return self.read_items(run, reader, effective, frame, cursor).await;
-        }
         let items = match &m.items_path {
             None => Some(effective.clone()),
             Some(p) => self.ref_value(run, p, effective, frame),
@@ -114,13 +122,25 @@ impl Exec<'_> {
     ) -> Result<StateResult, AslError> {
         let st = run.st;
         let effective = self.select(run, &st.input_path, raw_input.clone(), frame, "InputPath")?;
-        let limits = self.map_limits(run, m, &effective, frame)?;
-        let items = self
-            .jsonpath_items(run, m, &effective, frame, cursor)
-            .await?;
-        let inputs = self.item_inputs(run, m, &effective, items, frame)?;
+        let items = match &m.item_reader {
+            Some(reader) => {
+                let ctx = self.context(run, None, None, None);
+                let params = match &reader.parameters {
+                    Some(t) => self.eval_template(run, t, &effective, frame, &ctx)?,
+                    None => Value::Object(serde_json::Map::new()),
+                };
+                ItemSource::Reader {
+                    reader,
+                    params,
+                    max_items: None,
+                }
+            }
+            None => ItemSource::Ready(self.jsonpath_items(run, m, &effective, frame)?),
+        };
+        let limits = || self.map_limits(run, m, &effective, frame);
+        let select = |items| self.item_inputs(run, m, &effective, items, frame);
         let result = self
-            .iterate(run, m, inputs, &effective, limits, frame, cursor)
+            .map_phases(run, m, items, &limits, &select, &effective, frame, cursor)
             .await?;
         let ctx = self.context(run, Some(0), None, None);
         self.finish_jsonpath(run, raw_input, result, frame, &ctx)
@@ -201,48 +221,56 @@ impl Exec<'_> {
             .map_err(|msg| self.runtime(run, msg))
     }
 
-    /// Runs the iterations (inline) or child executions (distributed) and returns the array of
-    /// results, or the ResultWriter's output.
+    /// Runs a Map once its items are known (or, for a Distributed Map with an ItemReader, once
+    /// their reader is), recording events in the order AWS records them. Inline: the limits
+    /// are resolved first (their errors fail the state before MapStateStarted), then
+    /// MapStateStarted with the item count, the iterations and MapStateSucceeded. Distributed:
+    /// MapStateStarted (length 0), then the limits and the reader's MaxItems (their errors fail
+    /// the state before the map run starts), MapRunStarted, reading, the child executions,
+    /// MapRunSucceeded/MapRunFailed and MapStateSucceeded. MapStateFailed is recorded by the
+    /// Retry/Catch handling.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn iterate(
+    pub(crate) async fn map_phases(
         &self,
         run: &StateRun<'_>,
         m: &CompiledMap,
-        inputs: Vec<Value>,
+        items: ItemSource<'_>,
+        limits: &dyn Fn() -> Result<MapLimits, AslError>,
+        select: &dyn Fn(Vec<Value>) -> Result<Vec<Value>, AslError>,
         effective: &Value,
-        limits: MapLimits,
         frame: &Frame,
         cursor: &mut u64,
     ) -> Result<Value, AslError> {
-        let inputs = match &m.item_batcher {
-            Some(b) => self.batch_items(run, b, inputs, effective, frame)?,
-            None => inputs,
-        };
-        let n = inputs.len();
         match m.mode {
             ProcessorMode::Inline => {
+                let items = match items {
+                    ItemSource::Ready(items) => items,
+                    ItemSource::Reader { .. } => {
+                        return Err(self.runtime(run, "An ItemReader needs a Distributed Map"))
+                    }
+                };
+                let limits = limits()?;
                 *cursor = self.event(*cursor, "MapStateStarted", || {
                     Some((
                         "mapStateStartedEventDetails",
-                        details(vec![("length", n.into())]),
+                        details(vec![("length", items.len().into())]),
                     ))
                 })?;
+                let inputs = select(items)?;
+                let inputs = match &m.item_batcher {
+                    Some(b) => self.batch_items(run, b, inputs, effective, frame)?,
+                    None => inputs,
+                };
+                let n = inputs.len();
                 let started = *cursor;
                 let conc = limits.concurrency(INLINE_MAX_CONCURRENCY, n);
                 let outcomes = self
                     .run_inline(run, m, inputs, conc, &limits, frame, started)
                     .await;
                 *cursor = self.history.len();
-                match outcomes {
-                    Ok(values) => {
-                        *cursor = self.event(*cursor, "MapStateSucceeded", || None)?;
-                        Ok(Value::Array(values))
-                    }
-                    Err(e) => {
-                        *cursor = self.event(*cursor, "MapStateFailed", || None)?;
-                        Err(e)
-                    }
-                }
+                let values = outcomes?;
+                *cursor = self.event(*cursor, "MapStateSucceeded", || None)?;
+                Ok(Value::Array(values))
             }
             ProcessorMode::Distributed => {
                 *cursor = self.event(*cursor, "MapStateStarted", || {
@@ -251,6 +279,13 @@ impl Exec<'_> {
                         details(vec![("length", 0.into())]),
                     ))
                 })?;
+                let limits = limits()?;
+                let cap = match &items {
+                    ItemSource::Ready(_) => usize::MAX,
+                    ItemSource::Reader {
+                        reader, max_items, ..
+                    } => self.reader_cap(run, reader, *max_items, effective, frame)?,
+                };
                 let run_no = self.map_runs.get() + 1;
                 self.map_runs.set(run_no);
                 let (map_run_arn, child_prefix) = self.map_run_arn(m);
@@ -261,28 +296,20 @@ impl Exec<'_> {
                         details(vec![("mapRunArn", Value::String(arn))]),
                     ))
                 })?;
-                let conc = limits.concurrency(DISTRIBUTED_MAX_CONCURRENCY, n);
-                let records = self.run_children(m, inputs, conc, &child_prefix).await;
-                let failures = records.iter().filter(|r| r.outcome.is_err()).count();
-                let result = if limits.exceeded(failures, n) {
-                    Err(AslError::new(
-                        names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
-                        "The specified tolerated failure threshold was exceeded",
-                    ))
-                } else if let Some(w) = &m.result_writer {
-                    self.write_results(run, w, &map_run_arn, &records, effective, frame)
-                        .await
-                } else {
-                    Ok(Value::Array(
-                        records
-                            .into_iter()
-                            .map(|r| match r.outcome {
-                                Ok(v) => v,
-                                Err(e) => e.to_error_output(),
-                            })
-                            .collect(),
-                    ))
-                };
+                let result = self
+                    .map_run(
+                        run,
+                        m,
+                        items,
+                        cap,
+                        &limits,
+                        select,
+                        effective,
+                        frame,
+                        &map_run_arn,
+                        &child_prefix,
+                    )
+                    .await;
                 match result {
                     Ok(v) => {
                         *cursor = self.event(*cursor, "MapRunSucceeded", || None)?;
@@ -299,12 +326,64 @@ impl Exec<'_> {
                             d.push(("error", Value::String(err)));
                             Some(("mapRunFailedEventDetails", details(d)))
                         })?;
-                        *cursor = self.event(*cursor, "MapStateFailed", || None)?;
                         Err(e)
                     }
                 }
             }
         }
+    }
+
+    /// The inside of a map run: read the items, select and batch them, run the children,
+    /// apply the failure threshold and write the results.
+    #[allow(clippy::too_many_arguments)]
+    async fn map_run(
+        &self,
+        run: &StateRun<'_>,
+        m: &CompiledMap,
+        items: ItemSource<'_>,
+        cap: usize,
+        limits: &MapLimits,
+        select: &dyn Fn(Vec<Value>) -> Result<Vec<Value>, AslError>,
+        effective: &Value,
+        frame: &Frame,
+        map_run_arn: &str,
+        child_prefix: &str,
+    ) -> Result<Value, AslError> {
+        let items = match items {
+            ItemSource::Ready(items) => items,
+            ItemSource::Reader { reader, params, .. } => {
+                self.read_items_with(run, reader, params, cap).await?
+            }
+        };
+        let inputs = select(items)?;
+        let inputs = match &m.item_batcher {
+            Some(b) => self.batch_items(run, b, inputs, effective, frame)?,
+            None => inputs,
+        };
+        let n = inputs.len();
+        let conc = limits.concurrency(DISTRIBUTED_MAX_CONCURRENCY, n);
+        let records = self.run_children(m, inputs, conc, child_prefix).await;
+        let failures = records.iter().filter(|r| r.outcome.is_err()).count();
+        if limits.exceeded(failures, n) {
+            return Err(AslError::new(
+                names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                "The specified tolerated failure threshold was exceeded",
+            ));
+        }
+        if let Some(w) = &m.result_writer {
+            return self
+                .write_results(run, w, map_run_arn, &records, effective, frame)
+                .await;
+        }
+        Ok(Value::Array(
+            records
+                .into_iter()
+                .map(|r| match r.outcome {
+                    Ok(v) => v,
+                    Err(e) => e.to_error_output(),
+                })
+                .collect(),
+        ))
     }
 
     fn map_run_arn(&self, m: &CompiledMap) -> (String, String) {
@@ -451,11 +530,10 @@ impl Exec<'_> {
             self.transitions.set(self.transitions.get() + 1);
             let result = match outcome.status {
                 ExecutionStatus::Succeeded => Ok(outcome.output.clone().unwrap_or(Value::Null)),
-                _ => Err(AslError {
-                    error: outcome.error.clone().unwrap_or_default(),
-                    cause: outcome.cause.clone(),
-                    terminal: false,
-                }),
+                _ => Err(AslError::with_cause(
+                    outcome.error.clone().unwrap_or_default(),
+                    outcome.cause.clone(),
+                )),
             };
             records[i] = Some(ChildRecord {
                 execution_arn: outcome.execution_arn.clone(),

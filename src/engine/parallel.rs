@@ -72,16 +72,8 @@ impl Exec<'_> {
             .map(|((b, f), c)| self.run_body(b, branch_input.clone(), f, c));
         let outcome = try_join_all(futures).await;
         *cursor = self.history.len();
-        let results = match outcome {
-            Ok(r) => {
-                *cursor = self.event(*cursor, "ParallelStateSucceeded", || None)?;
-                r
-            }
-            Err(e) => {
-                *cursor = self.event(*cursor, "ParallelStateFailed", || None)?;
-                return Err(e);
-            }
-        };
-        Ok(Value::Array(results))
+        // AWS records no ParallelStateSucceeded; ParallelStateFailed comes from the Retry/Catch
+        // handling once a failure is final.
+        Ok(Value::Array(outcome?))
     }
 }

@@ -203,11 +203,7 @@ impl Exec<'_> {
                 *cursor = self.event(*cursor, kind.timed_out(), || {
                     Some(kind.failure_details(&f.error, cause.as_deref()))
                 })?;
-                Err(AslError {
-                    error: f.error,
-                    cause,
-                    terminal: false,
-                })
+                Err(AslError::with_cause(f.error, cause))
             }
             Some(Err(f)) => {
                 *cursor = self.event(*cursor, kind.failed(), || {
