@@ -489,7 +489,21 @@ async fn task_attempt(
             run, t, args, timeout, heartbeat, token, None, attempt, cursor,
         )
         .await?;
-    let s = states(input, &ctx, Some(&result), None);
+    finish_with_result(exec, run, input, &ctx, result, frame)
+}
+
+/// The end of a Task, Parallel or Map attempt: `Output` and `Assign` with `$states.result`
+/// bound, and the state's next.
+fn finish_with_result(
+    exec: &Exec<'_>,
+    run: &StateRun<'_>,
+    input: &Value,
+    ctx: &LazyContext<'_>,
+    result: Value,
+    frame: &Frame,
+) -> Result<StateResult, AslError> {
+    let st = run.st;
+    let s = states(input, ctx, Some(&result), None);
     let (output, assign) = exec.finish(
         run,
         st.output.as_ref(),
@@ -523,20 +537,7 @@ async fn parallel_attempt(
     let result = exec
         .parallel_branches(run, branches, branch_input, frame, cursor)
         .await?;
-    let s = states(input, &ctx, Some(&result), None);
-    let (output, assign) = exec.finish(
-        run,
-        st.output.as_ref(),
-        st.assign.as_ref(),
-        &s,
-        result.clone(),
-        frame,
-    )?;
-    Ok(StateResult {
-        output,
-        next: st.next,
-        assign,
-    })
+    finish_with_result(exec, run, input, &ctx, result, frame)
 }
 
 async fn map_attempt(
@@ -547,7 +548,6 @@ async fn map_attempt(
     frame: &Frame,
     cursor: &mut u64,
 ) -> Result<StateResult, AslError> {
-    let st = run.st;
     let ctx = exec.context(run, Some(0), None, None);
     let s = states(input, &ctx, None, None);
     let limits = || -> Result<MapLimits, AslError> {
@@ -638,20 +638,7 @@ async fn map_attempt(
     let result = exec
         .map_phases(run, m, items, &limits, &select, input, frame, cursor)
         .await?;
-    let s = states(input, &ctx, Some(&result), None);
-    let (output, assign) = exec.finish(
-        run,
-        st.output.as_ref(),
-        st.assign.as_ref(),
-        &s,
-        result.clone(),
-        frame,
-    )?;
-    Ok(StateResult {
-        output,
-        next: st.next,
-        assign,
-    })
+    finish_with_result(exec, run, input, &ctx, result, frame)
 }
 
 /// The output of a catcher in a JSONata state: its `Output` (default: the error output) and
