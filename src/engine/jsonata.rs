@@ -222,6 +222,31 @@ impl Exec<'_> {
         Ok((output, assign))
     }
 
+    /// The end of a state that goes on to its `Next`: its own `Output` (default: `default`)
+    /// and `Assign`, against one `$states`.
+    fn finish_state(
+        &self,
+        run: &StateRun<'_>,
+        states: &Value,
+        default: Value,
+        frame: &Frame,
+    ) -> Result<StateResult, AslError> {
+        let st = run.st;
+        let (output, assign) = self.finish(
+            run,
+            st.output.as_ref(),
+            st.assign.as_ref(),
+            states,
+            default,
+            frame,
+        )?;
+        Ok(StateResult {
+            output,
+            next: st.next,
+            assign,
+        })
+    }
+
     /// AWS limits what one state may assign to 256 KiB.
     pub(crate) fn check_assign_size(
         &self,
@@ -259,19 +284,7 @@ pub(crate) async fn run_state(
             let ctx = exec.context(run, None, None, None);
             let s = states(&input, &ctx, None, None);
             let default = result.clone().unwrap_or_else(|| input.clone());
-            let (output, assign) = exec.finish(
-                run,
-                st.output.as_ref(),
-                st.assign.as_ref(),
-                &s,
-                default,
-                frame,
-            )?;
-            Ok(StateResult {
-                output,
-                next: st.next,
-                assign,
-            })
+            exec.finish_state(run, &s, default, frame)
         }
         CompiledKind::Succeed => {
             let ctx = exec.context(run, None, None, None);
@@ -420,19 +433,7 @@ pub(crate) async fn run_state(
                     ))
                 }
             }
-            let (output, assign) = exec.finish(
-                run,
-                st.output.as_ref(),
-                st.assign.as_ref(),
-                &s,
-                input.clone(),
-                frame,
-            )?;
-            Ok(StateResult {
-                output,
-                next: st.next,
-                assign,
-            })
+            exec.finish_state(run, &s, input.clone(), frame)
         }
         CompiledKind::Task(t) => {
             retrying!(exec, run, &input, frame, |n| task_attempt(
@@ -502,21 +503,8 @@ fn finish_with_result(
     result: Value,
     frame: &Frame,
 ) -> Result<StateResult, AslError> {
-    let st = run.st;
     let s = states(input, ctx, Some(&result), None);
-    let (output, assign) = exec.finish(
-        run,
-        st.output.as_ref(),
-        st.assign.as_ref(),
-        &s,
-        result.clone(),
-        frame,
-    )?;
-    Ok(StateResult {
-        output,
-        next: st.next,
-        assign,
-    })
+    exec.finish_state(run, &s, result.clone(), frame)
 }
 
 async fn parallel_attempt(
