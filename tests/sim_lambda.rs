@@ -451,6 +451,58 @@ fn compute_is_scaled_by_memory() {
 }
 
 #[test]
+fn handler_cpu_ms_is_charged_at_the_cpu_share_inside_the_timeout() {
+    runtime().block_on(async {
+        let w = world(
+            registry(
+                "[functions.small]\nhandler = \"identity\"\nhandler_cpu_ms = 100\n\
+                 provisioned_concurrency = 1\n\
+                 [functions.vcpu]\nhandler = \"identity\"\nhandler_cpu_ms = 100\n\
+                 memory_mb = 1769\nprovisioned_concurrency = 1\n\
+                 [functions.tight]\nhandler = \"identity\"\nhandler_cpu_ms = 100.5\n\
+                 timeout_seconds = 1\nprovisioned_concurrency = 1\n\
+                 [functions.plain]\nhandler = \"identity\"\nprovisioned_concurrency = 1\n",
+            ),
+            LambdaSettings::without_latency(),
+        );
+        let mut took = Vec::new();
+        for f in ["small", "vcpu", "plain"] {
+            let t0 = w.now();
+            let out = w.invoke(direct(f, json!({"f": f}))).await.unwrap();
+            // The handler still runs, after the fixed work.
+            assert_eq!(out.output["Payload"], json!({"f": f}));
+            took.push(elapsed_ms(&w, t0));
+        }
+        // 100 CPU-ms at 128/1769 of a vCPU is 1,382.03 ms (tokio timers resolve to 1 ms); at
+        // one vCPU 100 ms; nothing without it.
+        assert!((1382..=1383).contains(&took[0]), "{took:?}");
+        assert_eq!(took[1..], [100, 0]);
+        let u = w.usage(EXEC).unwrap();
+        assert!((u.functions["small"].duration_ms - 1382.0).abs() <= 1.0);
+        assert!((1382..=1383).contains(&u.functions["small"].billed_ms));
+        // It counts against the timeout like any handler time: 1,389 ms > 1 s.
+        let err = w.invoke(direct("tight", Value::Null)).await.unwrap_err();
+        assert_eq!(err.error, "Sandbox.Timedout");
+    });
+    // Bad values are refused with the key named.
+    for (value, needle) in [
+        ("-1", "from 0 to 900000"),
+        ("nan", "from 0 to 900000"),
+        ("1e9", "from 0 to 900000"),
+        ("\"fast\"", "expected a number, found string"),
+    ] {
+        let text = format!("[functions.f]\nhandler = \"identity\"\nhandler_cpu_ms = {value}\n");
+        let e = FunctionRegistry::from_toml_str(&text, "functions.toml", &default_catalog())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("handler_cpu_ms") && e.contains(needle),
+            "{value}: {e}"
+        );
+    }
+}
+
+#[test]
 fn handler_context_and_memory_report() {
     runtime().block_on(async {
         let mut reg = FunctionRegistry::new();

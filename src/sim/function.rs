@@ -179,6 +179,12 @@ pub struct FunctionConfig {
     pub ephemeral_storage_mb: u32,
     /// An explicit INIT distribution; `None` uses the runtime's.
     pub init: Option<InitSpec>,
+    /// CPU milliseconds, at one vCPU, that every invocation spends in the handler before the
+    /// handler kind's own modelled work: per-request language-runtime work, imports and SDK
+    /// clients created inside the handler, argument parsing. Charged at the function's CPU
+    /// share (so 100 ms here is 1.38 s of Duration at 128 MB) and billed as Duration.
+    /// Default 0: a handler kind's model is then the whole story.
+    pub handler_cpu_ms: f64,
 }
 
 impl Default for FunctionConfig {
@@ -194,6 +200,7 @@ impl Default for FunctionConfig {
             provisioned_concurrency: 0,
             ephemeral_storage_mb: 512,
             init: None,
+            handler_cpu_ms: 0.0,
         }
     }
 }
@@ -204,7 +211,20 @@ pub const MB_PER_VCPU: f64 = 1769.0;
 /// The most vCPUs a function gets (same row: 6 vCPUs at most).
 pub const MAX_VCPUS: f64 = 6.0;
 
+/// The largest `handler_cpu_ms`: 900 s (the longest timeout) at one vCPU.
+pub const MAX_HANDLER_CPU_MS: f64 = 900_000.0;
+
 impl FunctionConfig {
+    /// The Duration that [`FunctionConfig::handler_cpu_ms`] costs at this memory size.
+    pub fn handler_overhead(&self) -> Duration {
+        let secs = self.handler_cpu_ms / 1000.0 / self.cpu_share();
+        if secs.is_finite() && secs > 0.0 {
+            Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
+        } else {
+            Duration::ZERO
+        }
+    }
+
     /// The vCPU share of this memory size: linear, 1.0 at 1,769 MB, at most 6.
     pub fn cpu_share(&self) -> f64 {
         (f64::from(self.memory_mb) / MB_PER_VCPU).min(MAX_VCPUS)
@@ -250,6 +270,17 @@ impl FunctionConfig {
                 format!(
                     "{} MB is outside Lambda's range of 512 to 10,240 MB",
                     self.ephemeral_storage_mb
+                ),
+            );
+        }
+        if !(self.handler_cpu_ms.is_finite()
+            && (0.0..=MAX_HANDLER_CPU_MS).contains(&self.handler_cpu_ms))
+        {
+            return err(
+                "handler_cpu_ms",
+                format!(
+                    "{} is not a number of CPU milliseconds from 0 to {MAX_HANDLER_CPU_MS}",
+                    self.handler_cpu_ms
                 ),
             );
         }
@@ -585,13 +616,25 @@ fn parse_function(
                 config.ephemeral_storage_mb = int(key, v, 0, i64::from(u32::MAX))?
             }
             "init" => config.init = Some(parse_init(name, v)?),
+            "handler_cpu_ms" => {
+                config.handler_cpu_ms = match v {
+                    toml::Value::Integer(i) => *i as f64,
+                    toml::Value::Float(f) => *f,
+                    other => {
+                        return Err(invalid(
+                            key,
+                            format!("expected a number, found {}", other.type_str()),
+                        ))
+                    }
+                }
+            }
             "params" => params = toml_to_json(v),
             other => {
                 return Err(invalid(
                     other,
                     "unknown key (known: handler, memory_mb, timeout_seconds, runtime, \
                      architecture, package_type, reserved_concurrency, provisioned_concurrency, \
-                     ephemeral_storage_mb, init, params)"
+                     ephemeral_storage_mb, init, handler_cpu_ms, params)"
                         .to_string(),
                 ))
             }

@@ -332,6 +332,7 @@ async fn run_handler(
     inv: &mut Invocation,
     clock: &dyn Clock,
     timeout: Duration,
+    overhead: Duration,
 ) -> Outcome {
     // `handle` itself may panic before returning its future.
     let fut = match std::panic::catch_unwind(AssertUnwindSafe(|| handler.handle(event, inv))) {
@@ -339,10 +340,17 @@ async fn run_handler(
         Err(p) => return Outcome::Panicked(panic_message(&*p)),
     };
     let timer = clock.sleep(timeout);
+    // The function's fixed handler work comes first, inside the timeout.
+    let work = async {
+        if !overhead.is_zero() {
+            clock.sleep(overhead).await;
+        }
+        AssertUnwindSafe(fut).catch_unwind().await
+    };
     tokio::select! {
         // The handler first: one that finishes at the same instant as the timeout succeeded.
         biased;
-        r = AssertUnwindSafe(fut).catch_unwind() => match r {
+        r = work => match r {
             Ok(Ok(v)) => Outcome::Returned(v),
             Ok(Err(e)) => Outcome::Raised(e),
             Err(p) => Outcome::Panicked(panic_message(&*p)),
@@ -507,7 +515,17 @@ impl WorldInner {
         };
         let outcome = match injected {
             Some(e) => Outcome::Raised(e),
-            None => run_handler(&*spec.handler, event, &mut inv, &*self.clock, timeout).await,
+            None => {
+                run_handler(
+                    &*spec.handler,
+                    event,
+                    &mut inv,
+                    &*self.clock,
+                    timeout,
+                    spec.config.handler_overhead(),
+                )
+                .await
+            }
         };
         let end = self.clock.now();
         let duration = match outcome {
