@@ -203,3 +203,102 @@ fn the_cli_writes_every_report() {
     assert_eq!(json["executions"].as_array().unwrap().len(), 12);
     assert_eq!(json["spec"]["seed"], 11);
 }
+
+#[test]
+fn handler_cpu_ms_is_a_grid_parameter_and_polling_is_reported() {
+    // The Map runs `work` once per item (3 items); at 1,024 MB, 100 CPU-ms of handler work is
+    // 100 / (1024 / 1769) = 172.75 ms more per invocation, and the items run side by side.
+    let s = spec(
+        r#"
+        name = "handler work"
+        repetitions = 2
+        seed = 3
+        [grid]
+        "functions.work.handler_cpu_ms" = [0, 100]
+        [set]
+        items = [1, 2, 3]
+        baseline_poll_seconds = 0.5
+        "#,
+    );
+    // `baseline_poll_seconds` inside [set] is an input field, not the spec key; the spec key
+    // lives at the top level.
+    assert!(s.baseline_poll_seconds.is_none());
+    let s = spec(
+        r#"
+        name = "handler work"
+        repetitions = 2
+        seed = 3
+        baseline_poll_seconds = 0.5
+        [grid]
+        "functions.work.handler_cpu_ms" = [0, 100]
+        [set]
+        items = [1, 2, 3]
+        [[baseline]]
+        "work.handler_cpu_ms" = 0
+        duration_seconds = 2.2
+        "#,
+    );
+    let r = rows(&s, 1);
+    assert!(r.iter().all(|row| row.status == "SUCCEEDED"));
+    let mean = |point: usize| {
+        let d: Vec<f64> = r
+            .iter()
+            .filter(|row| row.point == point)
+            .map(|row| row.duration_seconds)
+            .collect();
+        d.iter().sum::<f64>() / d.len() as f64
+    };
+    let extra = mean(1) - mean(0);
+    let expect = 0.1 / (1024.0 / 1769.0);
+    assert!((extra - expect).abs() < 0.05, "{extra} vs {expect}");
+    let billed_extra = r[2].billed_gb_s - r[0].billed_gb_s;
+    assert!(billed_extra > 0.0, "the handler work is billed");
+
+    let points = report::summarize(&s, &r);
+    let md = report::report_md(&s, &r, &points);
+    assert!(md.contains("timed by polling every 0.5 s"), "{md}");
+    let line = md
+        .lines()
+        .find(|l| l.starts_with("| 0 | 2.200 |"))
+        .unwrap_or_else(|| panic!("{md}"));
+    let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+    // | param | measured | simulated | ratio | polled | ratio |
+    let simulated: f64 = cells[3].parse().unwrap();
+    let polled: f64 = cells[5].parse().unwrap();
+    assert!(polled >= simulated && polled - simulated < 0.5, "{line}");
+    assert_eq!((polled * 2.0).fract(), 0.0, "{line}");
+
+    // Bad values are refused before any work, with the key named.
+    for (text, key) in [
+        (
+            "baseline_poll_seconds = 0\n[grid]\nn=[1]",
+            "baseline_poll_seconds",
+        ),
+        (
+            "baseline_poll_seconds = \"1\"\n[grid]\nn=[1]",
+            "baseline_poll_seconds",
+        ),
+        (
+            "[grid]\n\"functions.work.handler_cpu_ms\" = [-5]",
+            "grid.functions.work.handler_cpu_ms",
+        ),
+    ] {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE);
+        let e = SweepSpec::parse(text, &dir.join("x.toml")).unwrap_err();
+        assert_eq!(e.key, key, "{text}: {e}");
+    }
+}
+
+#[test]
+fn polled_seconds_is_the_first_poll_at_or_after_the_end() {
+    use stepsim::sweep::report::polled_seconds;
+    assert_eq!(polled_seconds(4.2, 1.0), 5.0);
+    assert_eq!(polled_seconds(5.0, 1.0), 5.0);
+    assert_eq!(polled_seconds(0.0, 1.0), 0.0);
+    assert_eq!(polled_seconds(1.0 - 1e-12, 1.0), 1.0);
+    // Three 0.1 s polls, not four, despite the float noise.
+    assert!((polled_seconds(0.1 + 0.1 + 0.1, 0.1) - 0.3).abs() < 1e-12);
+    assert_eq!(polled_seconds(6.01, 0.5), 6.5);
+    // No interval: unchanged.
+    assert_eq!(polled_seconds(6.01, 0.0), 6.01);
+}

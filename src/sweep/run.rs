@@ -144,6 +144,7 @@ pub fn apply_point(
                     FunctionField::EphemeralStorageMb => {
                         c.ephemeral_storage_mb = v.as_u64().unwrap_or(512) as u32
                     }
+                    FunctionField::HandlerCpuMs => c.handler_cpu_ms = v.as_f64().unwrap_or(0.0),
                 }
                 project
                     .functions

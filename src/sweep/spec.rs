@@ -55,6 +55,7 @@ pub enum FunctionField {
     ReservedConcurrency,
     ProvisionedConcurrency,
     EphemeralStorageMb,
+    HandlerCpuMs,
 }
 
 impl FunctionField {
@@ -67,6 +68,7 @@ impl FunctionField {
             "reserved_concurrency" => FunctionField::ReservedConcurrency,
             "provisioned_concurrency" => FunctionField::ProvisionedConcurrency,
             "ephemeral_storage_mb" => FunctionField::EphemeralStorageMb,
+            "handler_cpu_ms" => FunctionField::HandlerCpuMs,
             _ => return None,
         })
     }
@@ -141,6 +143,10 @@ pub struct SweepSpec {
     pub kind: SweepKind,
     pub baseline: Vec<Baseline>,
     pub baseline_source: Option<String>,
+    /// How often the baseline's durations were polled, when they were timed by polling for the
+    /// end (the notebook's 1-second `describe_execution` loop): report.md then also shows the
+    /// simulated duration as that loop would have seen it, rounded up to the interval.
+    pub baseline_poll_seconds: Option<f64>,
     /// Text for report.md about what the model does and does not capture.
     pub notes: Option<String>,
 }
@@ -164,6 +170,7 @@ const KEYS: &[&str] = &[
     "kind",
     "baseline",
     "baseline_source",
+    "baseline_poll_seconds",
     "notes",
 ];
 
@@ -348,6 +355,17 @@ impl SweepSpec {
             .and_then(|v| v.as_str())
             .map(String::from);
         let notes = doc.get("notes").and_then(|v| v.as_str()).map(String::from);
+        let baseline_poll_seconds = match doc.get("baseline_poll_seconds") {
+            None => None,
+            Some(toml::Value::Integer(n)) if *n > 0 => Some(*n as f64),
+            Some(toml::Value::Float(f)) if *f > 0.0 && f.is_finite() => Some(*f),
+            Some(_) => {
+                return Err(err(
+                    "baseline_poll_seconds",
+                    "must be a positive number of seconds".into(),
+                ))
+            }
+        };
         let mut baseline = Vec::new();
         if let Some(b) = doc.get("baseline") {
             let rows = b.as_array().ok_or_else(|| {
@@ -396,6 +414,7 @@ impl SweepSpec {
             kind,
             baseline,
             baseline_source,
+            baseline_poll_seconds,
             notes,
         })
     }
@@ -424,7 +443,7 @@ fn parse_target(key: &str) -> Result<Target, String> {
             .rsplit_once('.')
             .ok_or_else(|| "a function parameter is functions.NAME.FIELD".to_string())?;
         let field = FunctionField::parse(field).ok_or_else(|| {
-            format!("'{field}' is not a function field (memory_mb, timeout_seconds, architecture, runtime, reserved_concurrency, provisioned_concurrency, ephemeral_storage_mb)")
+            format!("'{field}' is not a function field (memory_mb, timeout_seconds, architecture, runtime, reserved_concurrency, provisioned_concurrency, ephemeral_storage_mb, handler_cpu_ms)")
         })?;
         if function.is_empty() {
             return Err("a function parameter is functions.NAME.FIELD".into());
@@ -471,6 +490,13 @@ fn check_function_value(field: FunctionField, v: &Value) -> Result<(), String> {
         FunctionField::Runtime => match v.as_str() {
             Some(_) => Ok(()),
             None => Err(format!("a runtime is a string, not {v}")),
+        },
+        FunctionField::HandlerCpuMs => match v.as_f64() {
+            Some(ms) if (0.0..=crate::sim::function::MAX_HANDLER_CPU_MS).contains(&ms) => Ok(()),
+            _ => Err(format!(
+                "handler CPU is 0 to {} milliseconds, not {v}",
+                crate::sim::function::MAX_HANDLER_CPU_MS
+            )),
         },
     }
 }
