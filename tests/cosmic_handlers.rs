@@ -21,6 +21,15 @@ fn with_world<T>(f: impl AsyncFnOnce(&World) -> T) -> T {
     })
 }
 
+/// [`with_world`] with the `inference` function charging the AstroMAE batch curve.
+fn with_astromae_world<T>(f: impl AsyncFnOnce(&World) -> T) -> T {
+    let rt = engine::virtual_runtime().unwrap();
+    rt.block_on(async {
+        let w = example_world(11, Some(astromae_inference()), None).await;
+        f(&w).await
+    })
+}
+
 async fn invoke(w: &World, function: &str, event: Value) -> Result<Value, (String, String)> {
     w.invoke_function(function, event, ARN)
         .await
@@ -207,7 +216,7 @@ fn rank_event(rank: u64, world_size: u64, data_path: Value) -> Value {
 
 #[test]
 fn inference_writes_the_real_record() {
-    let (out, rec) = with_world(async |w| {
+    let (out, rec) = with_astromae_world(async |w| {
         let ev = rank_event(
             0,
             1,
@@ -261,6 +270,29 @@ fn inference_writes_the_real_record() {
     for k in ["mae", "mse", "bias", "precision"] {
         assert!(rec["metrics"][k].as_f64().unwrap().is_finite());
     }
+}
+
+#[test]
+fn the_team_profile_spends_its_fixed_handler_work_and_no_estimate_time() {
+    // The example's inference function: estimator = "linear", handler_cpu_ms = 230.6.
+    let (report, rec) = with_world(async |w| {
+        let ev = rank_event(0, 1, json!(["datasets/batch_0.json"]));
+        w.invoke_function("inference", ev, ARN).await.unwrap();
+        let report = w
+            .usage(ARN)
+            .map(|u| u.functions["inference"].duration_ms)
+            .unwrap_or(f64::NAN);
+        (report, object(w, "results/unit/0.json").await.unwrap())
+    });
+    assert_eq!(rec["num_samples"], 64);
+    assert_eq!(rec["total_cpu_time (seconds)"], 0.0);
+    assert!(rec["sample_persec"].is_null() && rec["throughput_bps"].is_null());
+    // 230.6 CPU-ms at 128/1769 of a vCPU is 3.187 s, plus one S3 GET and one PUT.
+    let fixed = 230.6 * 1769.0 / 128.0;
+    assert!(
+        report > fixed && report < fixed + 500.0,
+        "{report} vs {fixed}"
+    );
 }
 
 #[test]

@@ -37,6 +37,24 @@ pub fn example_functions() -> FunctionRegistry {
     FunctionRegistry::load(&example_dir().join("functions.toml"), &default_catalog()).unwrap()
 }
 
+/// The example's `inference` function (same configuration) with the AstroMAE estimator, which
+/// charges the calibration batch curve, instead of the team profile's `linear` one.
+pub fn astromae_inference() -> FunctionRegistry {
+    let base = example_functions();
+    let spec = base.get("inference").unwrap();
+    let mut reg = FunctionRegistry::new();
+    reg.register(
+        "inference",
+        spec.config.clone(),
+        stepsim::handlers::cosmic::inference::Inference {
+            fmi_channel: stepsim::sim::fmi::FmiChannel::Direct,
+            estimator: stepsim::handlers::cosmic::inference::Estimator::AstroMae,
+        },
+    )
+    .unwrap();
+    reg
+}
+
 /// The seed generator's parameters from project.toml.
 pub fn project_seed_params() -> Value {
     let text = std::fs::read_to_string(example_dir().join("project.toml")).unwrap();
@@ -146,9 +164,14 @@ pub struct ExampleRun {
 
 /// Runs the example once on a fresh world (master seed `seed`) with `input`.
 pub fn run_example(input: Value, seed: u64) -> ExampleRun {
+    run_example_with(input, seed, None)
+}
+
+/// [`run_example`] with functions replaced or added.
+pub fn run_example_with(input: Value, seed: u64, extra: Option<FunctionRegistry>) -> ExampleRun {
     let rt = engine::virtual_runtime().unwrap();
     rt.block_on(async {
-        let world = example_world(seed, None, None).await;
+        let world = example_world(seed, extra, None).await;
         let plan = example_plan();
         let outcome = run_on(&world, &plan, input, "step5-execution-1753127540", seed).await;
         let bill = world

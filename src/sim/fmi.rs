@@ -63,9 +63,10 @@ use crate::sim::dist::seconds;
 use crate::sim::handler::{FunctionError, Invocation};
 
 /// The transport a communicator uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FmiChannel {
     /// Direct TCP between functions, paired through the rendezvous server (peer-to-peer).
+    #[default]
     Direct,
     /// A Redis server as a mailbox (client-server).
     Redis,

@@ -6,7 +6,7 @@
 //! | kind | params (functions file) | what it does |
 //! |---|---|---|
 //! | `cosmic.init` | `bucket` (used when the event has none), `payload_key` (default `payload.json`) | [`init`]: loads payload.json, assigns partition files to ranks, returns one payload per rank |
-//! | `cosmic.inference` | `fmi_channel`: `direct` (default), `redis` or `s3` | [`inference`]: one rank; photo-z over its partitions, FMI collectives, writes `{result_path}/{rank}.json` |
+//! | `cosmic.inference` | `fmi_channel`: `direct` (default), `redis` or `s3`; `estimator`: `astromae` (default, the calibration batch curve) or `linear` (no modelled inference time) | [`inference`]: one rank; photo-z over its partitions, FMI collectives, writes `{result_path}/{rank}.json` |
 //! | `cosmic.summarize` | `bucket` (used when the event has none) | [`summarize`]: combines the rank files into `{result_path}/combined_data.json` |
 //!
 //! Unknown parameters are rejected. The seed generator for a project folder is
@@ -54,6 +54,8 @@ struct SummarizeParams {
 struct InferenceParams {
     #[serde(default)]
     fmi_channel: Option<String>,
+    #[serde(default)]
+    estimator: Option<String>,
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(kind: &str, params: &Value) -> Result<T, String> {
@@ -86,7 +88,16 @@ pub fn register(catalog: &mut HandlerCatalog) {
                 format!("cosmic.inference: `fmi_channel` must be direct, redis or s3, got `{c}`")
             })?,
         };
-        Ok(Arc::new(inference::Inference { fmi_channel }) as Arc<dyn Handler>)
+        let estimator = match i.estimator {
+            None => inference::Estimator::default(),
+            Some(e) => inference::Estimator::parse(&e).ok_or_else(|| {
+                format!("cosmic.inference: `estimator` must be astromae or linear, got `{e}`")
+            })?,
+        };
+        Ok(Arc::new(inference::Inference {
+            fmi_channel,
+            estimator,
+        }) as Arc<dyn Handler>)
     });
     catalog.register("cosmic.summarize", |p: &Value| {
         let s: SummarizeParams = parse("cosmic.summarize", p)?;
@@ -121,6 +132,14 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.contains("direct, redis or s3"), "{e}");
+        assert!(c
+            .build("cosmic.inference", &json!({"estimator": "linear"}))
+            .is_ok());
+        let e = c
+            .build("cosmic.inference", &json!({"estimator": "vit"}))
+            .err()
+            .unwrap();
+        assert!(e.contains("astromae or linear"), "{e}");
         assert!(c.build("cosmic.summarize", &json!({"bucket": "b"})).is_ok());
         assert!(c
             .build("cosmic.summarize", &json!({"payload_key": "b"}))
