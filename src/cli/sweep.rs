@@ -16,6 +16,23 @@ use super::{EXIT_OK, EXIT_USAGE};
 Writes results.csv, summary.csv, results.json, report.md and SVG charts into --out.
 The results are byte-identical for the same spec and seed, whatever --jobs is.
 
+Spec keys (TOML; the README has a full example):
+  definition             the project folder, relative to the spec (default \".\")
+  [grid]                 parameter = [values]: an input field (dotted name or /pointer) or
+                         functions.NAME.FIELD (memory_mb, timeout_seconds, architecture, runtime,
+                         reserved_concurrency, provisioned_concurrency, ephemeral_storage_mb,
+                         handler_cpu_ms)
+  [set]                  input fields fixed for every execution
+  repetitions, seed      runs per point (default 1) and the master seed (default 0)
+  spacing_seconds, warm  time between a point's runs (default 60) and whether environments
+                         stay warm across them (default true)
+  records                \"world_size * batch_size\", { pointer = \"/output/n\" } or
+                         { object = \"s3://b/{result_path}/x.json\", pointer = \"/n\" }
+  kind                   \"grid\" or \"power-tuning\" (adds the cost/speed chart)
+  [[baseline]]           measured figures per point, shown beside the simulated ones;
+                         baseline_source, baseline_poll_seconds (durations timed by polling)
+                         and notes go into report.md
+
 Example:
   stepsim sweep asl-examples/cosmic-ai/sweep.toml --out out/cosmic")]
 pub struct SweepArgs {
