@@ -281,6 +281,47 @@ async fn create_update_and_delete_functions() {
     let r = invoke(&t, "summarize", r#"{"x": 1}"#, &[]).await;
     assert_eq!(r.json::<Value>().await.unwrap(), json!({"x": 1}));
 
+    // Fixed handler work through the environment: 100 CPU-ms at 128 MB is 1,382 ms.
+    let (status, c) = send(
+        &t,
+        reqwest::Method::POST,
+        BASE,
+        &json!({"FunctionName": "heavy", "Role": "r", "Handler": "identity", "Code": {},
+                "Environment": {"Variables": {"STEPSIM_HANDLER_CPU_MS": "100"}}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{c}");
+    let r = invoke(&t, "heavy", "{}", &[("x-amz-log-type", "Tail")]).await;
+    let log = r.headers()["x-amz-log-result"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let log = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(log)
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(log.contains("\tDuration: 138"), "{log}");
+    for bad in ["fast", "-1", "1e9"] {
+        let (status, e) = send(
+            &t,
+            reqwest::Method::PUT,
+            &format!("{BASE}/heavy/configuration"),
+            &json!({"Environment": {"Variables": {"STEPSIM_HANDLER_CPU_MS": bad}}}),
+        )
+        .await;
+        assert_eq!(status, 400, "{bad}: {e}");
+        assert!(
+            e["message"].as_str().unwrap().contains("handler_cpu_ms")
+                || e["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("STEPSIM_HANDLER_CPU_MS"),
+            "{e}"
+        );
+    }
+
     let r = t
         .client
         .delete(format!("{}{BASE}/summarize", t.url))

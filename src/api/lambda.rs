@@ -6,7 +6,8 @@
 //! is bound to a handler kind of the catalog: `Environment.Variables.STEPSIM_HANDLER` names
 //! the kind (or `Handler` does, when it is exactly a kind's name), and
 //! `Environment.Variables.STEPSIM_PARAMS` holds the kind's parameters as a JSON object. The
-//! uploaded `Code` is accepted and ignored.
+//! uploaded `Code` is accepted and ignored. `Environment.Variables.STEPSIM_HANDLER_CPU_MS`
+//! sets the function's fixed handler work (`handler_cpu_ms` of a functions file; default 0).
 //!
 //! An `Invoke` runs on a fresh simulated world (so it is always a cold start), on the same
 //! S3 store the executions see. A function error answers 200 with `X-Amz-Function-Error:
@@ -36,6 +37,22 @@ pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 pub const HANDLER_VARIABLE: &str = "STEPSIM_HANDLER";
 /// The environment variable that holds the handler kind's parameters (a JSON object).
 pub const PARAMS_VARIABLE: &str = "STEPSIM_PARAMS";
+/// The environment variable that sets `handler_cpu_ms` (CPU-ms at one vCPU per invocation).
+pub const HANDLER_CPU_VARIABLE: &str = "STEPSIM_HANDLER_CPU_MS";
+
+/// The fixed handler work the environment asks for (0 when the variable is absent).
+fn handler_cpu_ms(env: &Map<String, Value>) -> Result<f64, ApiError> {
+    match env.get(HANDLER_CPU_VARIABLE).and_then(Value::as_str) {
+        None => Ok(0.0),
+        Some(text) => match text.trim().parse::<f64>() {
+            Ok(ms) if ms.is_finite() && ms >= 0.0 => Ok(ms),
+            _ => Err(invalid(format!(
+                "{HANDLER_CPU_VARIABLE} must be a non-negative number of CPU milliseconds, \
+                 not \"{text}\""
+            ))),
+        },
+    }
+}
 
 /// Answers one request under [`PREFIX`]. `rest` is the path after the prefix, still
 /// percent-encoded. Returns the operation's name (for the request log) and the answer.
@@ -446,6 +463,7 @@ fn create_function(state: &Arc<ApiState>, body: &[u8]) -> Result<Response<Body>,
     let (kind, params) = binding(state, handler_field, &env)?;
     let mut config = FunctionConfig::default();
     apply_config(&m, &mut config)?;
+    config.handler_cpu_ms = handler_cpu_ms(&env)?;
     let handler = state.catalog.build(&kind, &params).map_err(invalid)?;
     let spec = FunctionSpec {
         name: t.name.clone(),
@@ -505,6 +523,10 @@ fn update_configuration(
         .clone()
         .or_else(|| old_meta.as_ref().map(|m| m.environment.clone()))
         .unwrap_or_default();
+    if env.is_some() {
+        // A new Environment replaces every variable, this one included.
+        config.handler_cpu_ms = handler_cpu_ms(&effective_env)?;
+    }
     let (kind, handler) = if rebinding {
         let field = handler_field.or(Some(old.kind.as_str()));
         let (kind, params) = binding(state, field, &effective_env)?;
