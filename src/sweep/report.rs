@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
 use super::chart::{line_chart, Mark, Series};
@@ -225,39 +227,87 @@ fn row_json(spec: &SweepSpec, r: &Row) -> Value {
     })
 }
 
-/// `results.json`.
-pub fn results_json(spec: &SweepSpec, rows: &[Row], points: &[PointSummary<'_>]) -> Value {
-    let grid: Map<String, Value> = spec
-        .grid
-        .iter()
-        .map(|p| (p.name.clone(), Value::Array(p.values.clone())))
-        .collect();
-    let set: Map<String, Value> = spec.set.iter().cloned().collect();
-    json!({
-        "stepsim_version": env!("CARGO_PKG_VERSION"),
-        "spec": {
-            "name": spec.name,
-            "definition": spec.definition.display().to_string(),
-            "grid": grid,
-            "set": set,
-            "repetitions": spec.repetitions,
-            "seed": spec.seed,
-            "spacing_seconds": spec.spacing_seconds,
-            "warm": spec.warm,
-        },
-        "seed": spec.seed,
-        "executions": rows.iter().map(|r| row_json(spec, r)).collect::<Vec<_>>(),
-        "summary": points.iter().map(|p| {
-            let mut params = Map::new();
-            for (g, v) in spec.grid.iter().zip(p.values) {
-                params.insert(g.name.clone(), v.clone());
-            }
-            let st: Map<String, Value> = p.stats.iter().map(|(k, s)| ((*k).to_string(), json!({
-                "median": s.median, "p95": s.p95, "min": s.min, "max": s.max, "mean": s.mean
-            }))).collect();
-            json!({"params": params, "executions": p.rows.len(), "stats": st})
-        }).collect::<Vec<_>>(),
-    })
+/// `results.json`: the spec, the seed, every execution and the per-point summary. It
+/// serializes one execution at a time, so writing it holds no second copy of the rows.
+pub struct ResultsJson<'a> {
+    pub spec: &'a SweepSpec,
+    pub rows: &'a [Row],
+    pub points: &'a [PointSummary<'a>],
+}
+
+/// The executions of `results.json`, each built as it is written.
+struct Executions<'a> {
+    spec: &'a SweepSpec,
+    rows: &'a [Row],
+}
+
+impl Serialize for Executions<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.rows.len()))?;
+        for r in self.rows {
+            seq.serialize_element(&row_json(self.spec, r))?;
+        }
+        seq.end()
+    }
+}
+
+impl Serialize for ResultsJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let spec = self.spec;
+        let grid: Map<String, Value> = spec
+            .grid
+            .iter()
+            .map(|p| (p.name.clone(), Value::Array(p.values.clone())))
+            .collect();
+        let set: Map<String, Value> = spec.set.iter().cloned().collect();
+        let summary: Vec<Value> = self
+            .points
+            .iter()
+            .map(|p| {
+                let mut params = Map::new();
+                for (g, v) in spec.grid.iter().zip(p.values) {
+                    params.insert(g.name.clone(), v.clone());
+                }
+                let st: Map<String, Value> = p
+                    .stats
+                    .iter()
+                    .map(|(k, s)| {
+                        let v = json!({
+                            "median": s.median, "p95": s.p95, "min": s.min, "max": s.max,
+                            "mean": s.mean
+                        });
+                        ((*k).to_string(), v)
+                    })
+                    .collect();
+                json!({"params": params, "executions": p.rows.len(), "stats": st})
+            })
+            .collect();
+        let mut m = s.serialize_map(Some(5))?;
+        m.serialize_entry("stepsim_version", env!("CARGO_PKG_VERSION"))?;
+        m.serialize_entry(
+            "spec",
+            &json!({
+                "name": spec.name,
+                "definition": spec.definition.display().to_string(),
+                "grid": grid,
+                "set": set,
+                "repetitions": spec.repetitions,
+                "seed": spec.seed,
+                "spacing_seconds": spec.spacing_seconds,
+                "warm": spec.warm,
+            }),
+        )?;
+        m.serialize_entry("seed", &spec.seed)?;
+        m.serialize_entry(
+            "executions",
+            &Executions {
+                spec,
+                rows: self.rows,
+            },
+        )?;
+        m.serialize_entry("summary", &summary)?;
+        m.end()
+    }
 }
 
 fn label_of(spec: &SweepSpec, values: &[Value]) -> String {
@@ -767,22 +817,37 @@ fn fmt_g(x: f64) -> String {
     }
 }
 
-/// Writes every report file into `dir` (which must exist).
+/// Writes `results.json` to `w`, pretty-printed, ending in a newline.
+pub fn write_results_json(
+    w: impl std::io::Write,
+    spec: &SweepSpec,
+    rows: &[Row],
+    points: &[PointSummary<'_>],
+) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut w = std::io::BufWriter::new(w);
+    serde_json::to_writer_pretty(&mut w, &ResultsJson { spec, rows, points })
+        .map_err(std::io::Error::other)?;
+    w.write_all(b"\n")?;
+    w.flush()
+}
+
+/// Writes every report file into `dir` (which must exist), one at a time.
 pub fn write_all(dir: &Path, spec: &SweepSpec, rows: &[Row]) -> std::io::Result<Vec<String>> {
     let points = summarize(spec, rows);
-    let mut files = vec![
-        ("results.csv".to_string(), results_csv(spec, rows)),
-        ("summary.csv".to_string(), summary_csv(spec, &points)),
-        (
-            "results.json".to_string(),
-            serde_json::to_string_pretty(&results_json(spec, rows, &points)).unwrap_or_default()
-                + "\n",
-        ),
-        ("report.md".to_string(), report_md(spec, rows, &points)),
-    ];
-    files.extend(charts(spec, &points));
-    let mut names = Vec::new();
-    for (name, text) in files {
+    std::fs::write(dir.join("results.csv"), results_csv(spec, rows))?;
+    std::fs::write(dir.join("summary.csv"), summary_csv(spec, &points))?;
+    write_results_json(
+        std::fs::File::create(dir.join("results.json"))?,
+        spec,
+        rows,
+        &points,
+    )?;
+    std::fs::write(dir.join("report.md"), report_md(spec, rows, &points))?;
+    let mut names: Vec<String> = ["results.csv", "summary.csv", "results.json", "report.md"]
+        .map(String::from)
+        .to_vec();
+    for (name, text) in charts(spec, &points) {
         std::fs::write(dir.join(&name), text)?;
         names.push(name);
     }
