@@ -136,6 +136,17 @@ async fn invoke(
     req.send().await.unwrap()
 }
 
+/// The log tail of an invocation with `X-Amz-Log-Type: Tail`, decoded.
+fn tail_log(r: &reqwest::Response) -> String {
+    let b64 = r.headers()["x-amz-log-result"].to_str().unwrap();
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
 #[tokio::test]
 async fn invoke_results_errors_and_modes() {
     let t = server();
@@ -147,16 +158,7 @@ async fn invoke_results_errors_and_modes() {
 
     let r = invoke(&t, "fmi_init", "", &[("x-amz-log-type", "Tail")]).await;
     assert_eq!(r.status().as_u16(), 200);
-    let log = r.headers()["x-amz-log-result"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let log = String::from_utf8(
-        base64::engine::general_purpose::STANDARD
-            .decode(log)
-            .unwrap(),
-    )
-    .unwrap();
+    let log = tail_log(&r);
     assert!(log.contains("REPORT"), "{log}");
     assert!(
         log.contains("Init Duration"),
@@ -292,16 +294,7 @@ async fn create_update_and_delete_functions() {
     .await;
     assert_eq!(status, 201, "{c}");
     let r = invoke(&t, "heavy", "{}", &[("x-amz-log-type", "Tail")]).await;
-    let log = r.headers()["x-amz-log-result"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let log = String::from_utf8(
-        base64::engine::general_purpose::STANDARD
-            .decode(log)
-            .unwrap(),
-    )
-    .unwrap();
+    let log = tail_log(&r);
     assert!(log.contains("\tDuration: 138"), "{log}");
     for bad in ["fast", "-1", "1e9"] {
         let (status, e) = send(
