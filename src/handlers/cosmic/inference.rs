@@ -34,13 +34,13 @@
 //! **Record** (`{result_path}/{rank}.json`): the real record's fields — `total_cpu_time
 //! (seconds)` (modelled inference time), `total_cpu_memory (MB)` (the data the rank held),
 //! `execution_time (seconds/batch)` (`total / (samples / batch_size)`, the real formula),
-//! (the two rates below are null when the estimate took no modelled time)
 //! `num_batches`, `batch_size`, `device` (`cpu`), `throughput_bps` (input bits per second,
 //! counting the 164,000 bits of one AstroMAE input, a 5×32×32 float32 image and 5 float32
 //! magnitudes, so the figure compares with the real records), `sample_persec`, `result_path`,
 //! `data_path`, `s3_num_requests`, `s3_total_time` — then `rank`, `world_size`, `num_samples`,
 //! `partition_samples`, `metrics` (MAE, MSE, bias, precision, R²), `redshift_mean`,
-//! `redshift_variance` (population), and `fmi` (null without FMI).
+//! `redshift_variance` (population), and `fmi` (null without FMI). `throughput_bps` and
+//! `sample_persec` are null when the estimate took no modelled time (the `linear` estimator).
 
 use std::time::Duration;
 
