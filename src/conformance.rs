@@ -3,22 +3,18 @@
 //!
 //! This module owns the corpus format: finding it, loading cases, running each one on a fresh
 //! virtual runtime, and deciding whether an outcome matches the recording (placeholders
-//! included). The world a case runs in (its Lambda functions and S3 objects) comes from a
-//! [`CaseWorld`], so the scoring does not depend on how functions are simulated.
+//! included). A case runs in its own [`Simulation`] ([`case_simulation`]): its Lambda
+//! functions and S3 objects, on a clock that starts when the case was recorded.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 use std::time::Duration;
 
-use futures::future::LocalBoxFuture;
 use serde_json::{json, Value};
 
 use crate::asl::model::ExecutionType;
-use crate::engine::{
-    self, Clock, ExecutionOptions, ExecutionOutcome, HistoryMode, Plan, SimTime, TaskInvoker,
-    TokioClock,
-};
+use crate::engine::{self, ExecutionOptions, ExecutionOutcome, HistoryMode, Plan, SimTime};
+use crate::sim::Simulation;
 
 /// One recorded case.
 #[derive(Clone, Debug)]
@@ -153,29 +149,6 @@ pub fn load_case(root: &Path, path: &Path) -> Result<Case, CorpusError> {
     })
 }
 
-/// Builds the world a case runs in: its Lambda functions (from `lambdas`) and S3 objects
-/// (from `s3_buckets` / `s3_objects`).
-pub trait CaseWorld {
-    fn build<'a>(
-        &'a self,
-        case: &'a Case,
-        clock: Rc<dyn Clock>,
-    ) -> LocalBoxFuture<'a, Result<Rc<dyn TaskInvoker>, String>>;
-}
-
-/// A world with no services (cases without Lambda or S3 still run).
-pub struct NoWorld;
-
-impl CaseWorld for NoWorld {
-    fn build<'a>(
-        &'a self,
-        _case: &'a Case,
-        _clock: Rc<dyn Clock>,
-    ) -> LocalBoxFuture<'a, Result<Rc<dyn TaskInvoker>, String>> {
-        Box::pin(async { Ok(Rc::new(engine::NoServices) as Rc<dyn TaskInvoker>) })
-    }
-}
-
 /// What happened to one case.
 #[derive(Clone, Debug)]
 pub struct CaseResult {
@@ -190,9 +163,8 @@ pub struct CaseResult {
 }
 
 /// Runs one case and scores it. Never panics: a panic inside the run is reported as a failure.
-pub fn run_case(case: &Case, world: &dyn CaseWorld) -> CaseResult {
-    let outcome =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_case_inner(case, world)));
+pub fn run_case(case: &Case) -> CaseResult {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_case_inner(case)));
     let (passed, reason, history_match) = match outcome {
         Ok(r) => r,
         Err(p) => {
@@ -217,14 +189,29 @@ pub fn run_case(case: &Case, world: &dyn CaseWorld) -> CaseResult {
 /// Virtual time after which a case counts as hung (a task token nobody answers, say).
 const HANG_LIMIT: Duration = Duration::from_secs(400 * 24 * 3600);
 
-fn run_case_inner(case: &Case, world: &dyn CaseWorld) -> (bool, String, Option<bool>) {
-    let expected = case.expected();
+/// Why a case ended before its outcome could be scored: a verdict, its reason.
+type Verdict = (bool, String, Option<bool>);
+
+fn run_case_inner(case: &Case) -> Verdict {
+    let (plan, opts) = match prepare(case) {
+        Ok(p) => p,
+        Err(verdict) => return verdict,
+    };
+    match execute_case(case, &plan, &opts) {
+        Err(e) => (false, format!("cannot set up the case: {e}"), None),
+        Ok(None) => (false, "the execution never finished (hung)".into(), None),
+        Ok(Some(outcome)) => score(case, &outcome),
+    }
+}
+
+/// Parses and compiles the case's definition; a definition AWS rejected must be rejected too.
+fn prepare(case: &Case) -> Result<(Plan, ExecutionOptions), Verdict> {
     let expected_status = case.expected_status();
     let text = serde_json::to_string_pretty(case.definition()).unwrap_or_default();
     let machine = match crate::asl::load_str(&text) {
         Ok(m) => m,
         Err(e) => {
-            return if expected_status == "CREATE_FAILED" {
+            return Err(if expected_status == "CREATE_FAILED" {
                 (true, String::new(), None)
             } else {
                 let first = e
@@ -233,20 +220,18 @@ fn run_case_inner(case: &Case, world: &dyn CaseWorld) -> (bool, String, Option<b
                     .map(|d| d.to_string())
                     .unwrap_or_default();
                 (false, format!("definition rejected: {first}"), None)
-            };
+            });
         }
     };
     if expected_status == "CREATE_FAILED" {
-        return (
+        return Err((
             false,
             "definition accepted, but AWS rejected it at CreateStateMachine".into(),
             None,
-        );
+        ));
     }
-    let plan = match Plan::compile(&machine) {
-        Ok(p) => p,
-        Err(e) => return (false, format!("definition does not compile: {e}"), None),
-    };
+    let plan = Plan::compile(&machine)
+        .map_err(|e| (false, format!("definition does not compile: {e}"), None))?;
     let opts = ExecutionOptions {
         execution_name: "exec".into(),
         state_machine_name: "StateMachine".into(),
@@ -258,29 +243,31 @@ fn run_case_inner(case: &Case, world: &dyn CaseWorld) -> (bool, String, Option<b
         history: HistoryMode::Full,
         ..Default::default()
     };
-    let origin = case
-        .recorded_at()
-        .unwrap_or_else(engine::clock::default_origin);
-    let rt = match engine::virtual_runtime() {
-        Ok(rt) => rt,
-        Err(e) => return (false, format!("cannot start a runtime: {e}"), None),
-    };
+    Ok((plan, opts))
+}
+
+/// Runs the case in its simulation; `None` when it is still running after [`HANG_LIMIT`].
+fn execute_case(
+    case: &Case,
+    plan: &Plan,
+    opts: &ExecutionOptions,
+) -> Result<Option<ExecutionOutcome>, String> {
+    let sim = case_simulation(case)?;
     let input = case.input().clone();
-    let result: Result<Option<ExecutionOutcome>, String> = rt.block_on(async {
-        let clock: Rc<dyn Clock> = Rc::new(TokioClock::new(origin));
-        let invoker = world.build(case, clock.clone()).await?;
-        let run = engine::execute(&plan, input, &opts, clock.clone(), invoker);
-        let hang = clock.sleep(HANG_LIMIT);
-        Ok(match futures::future::select(Box::pin(run), hang).await {
-            futures::future::Either::Left((o, _)) => Some(o),
+    Ok(sim.block_on(async {
+        let run = sim.execute(plan, input, opts);
+        let hang = sim.clock().sleep(HANG_LIMIT);
+        match futures::future::select(Box::pin(run), hang).await {
+            futures::future::Either::Left((report, _)) => Some(report.outcome),
             futures::future::Either::Right(_) => None,
-        })
-    });
-    let outcome = match result {
-        Err(e) => return (false, format!("cannot set up the case: {e}"), None),
-        Ok(None) => return (false, "the execution never finished (hung)".into(), None),
-        Ok(Some(o)) => o,
-    };
+        }
+    }))
+}
+
+/// Compares an outcome with the recording.
+fn score(case: &Case, outcome: &ExecutionOutcome) -> Verdict {
+    let expected = case.expected();
+    let expected_status = case.expected_status();
     let history_match = case.doc.get("history").and_then(Value::as_array).map(|h| {
         let want: Vec<&str> = h.iter().filter_map(|e| e["type"].as_str()).collect();
         let got: Vec<&str> = outcome.history.iter().map(|e| e.event_type).collect();
@@ -558,64 +545,61 @@ impl Score {
     }
 }
 
-/// The world `stepsim test` runs cases in: the simulated Lambda service with the case's
-/// functions (built from their recorded Python source by [`crate::handlers::builtin`]), and an
-/// in-memory S3 holding the case's buckets and objects, as account 111111111111 in us-east-1.
-pub struct SimCaseWorld;
-
-impl CaseWorld for SimCaseWorld {
-    fn build<'a>(
-        &'a self,
-        case: &'a Case,
-        clock: Rc<dyn Clock>,
-    ) -> LocalBoxFuture<'a, Result<Rc<dyn TaskInvoker>, String>> {
-        Box::pin(async move {
-            let mut functions = crate::sim::FunctionRegistry::new();
-            if let Some(lambdas) = case.doc["lambdas"].as_object() {
-                for (name, entry) in lambdas {
-                    let spec = crate::handlers::builtin::corpus_function(name, entry)?;
-                    functions.register_spec(spec).map_err(|e| e.to_string())?;
-                }
-            }
-            let store = crate::storage::Store::memory();
-            let now = clock.now();
-            for b in case.doc["s3_buckets"].as_array().into_iter().flatten() {
-                if let Some(b) = b.as_str() {
-                    store.create_bucket(b).await.map_err(|e| e.to_string())?;
-                }
-            }
-            for o in case.doc["s3_objects"].as_array().into_iter().flatten() {
-                let (Some(bucket), Some(key)) = (o["bucket"].as_str(), o["key"].as_str()) else {
-                    return Err("an s3_objects entry lacks bucket or key".into());
-                };
-                let body = match &o["body"] {
-                    Value::String(s) => s.clone().into_bytes(),
-                    other => other.to_string().into_bytes(),
-                };
-                let _ = store.create_bucket(bucket).await;
-                store
-                    .put(bucket, key, body.into(), now)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-            let world = crate::sim::World::builder()
-                .seed(0)
-                .clock(clock)
-                .store(store)
-                .functions(functions)
-                .account("111111111111")
-                .region("us-east-1")
-                .log_capture(crate::sim::LogCapture::Off)
-                .build()
-                .map_err(|e| e.to_string())?;
-            Ok(Rc::new(world) as Rc<dyn TaskInvoker>)
-        })
+/// The simulation a case runs in: the simulated Lambda service with the case's functions
+/// (built from their recorded Python source by [`crate::handlers::builtin`]), and an in-memory
+/// S3 holding the case's buckets and objects, as account 111111111111 in us-east-1, the clock
+/// starting when the case was recorded.
+pub fn case_simulation(case: &Case) -> Result<Simulation, String> {
+    let mut functions = crate::sim::FunctionRegistry::new();
+    if let Some(lambdas) = case.doc["lambdas"].as_object() {
+        for (name, entry) in lambdas {
+            let spec = crate::handlers::builtin::corpus_function(name, entry)?;
+            functions.register_spec(spec).map_err(|e| e.to_string())?;
+        }
     }
+    let origin = case
+        .recorded_at()
+        .unwrap_or_else(engine::clock::default_origin);
+    let store = crate::storage::Store::memory();
+    let sim = Simulation::builder()
+        .origin(origin)
+        .store(store.clone())
+        .functions(functions)
+        .account("111111111111")
+        .region("us-east-1")
+        .log_capture(crate::sim::LogCapture::Off)
+        .build()
+        .map_err(|e| e.to_string())?;
+    sim.block_on(fill_store(case, &store, origin))?;
+    Ok(sim)
 }
 
-/// The world `stepsim test` runs cases in.
-pub fn corpus_world() -> Box<dyn CaseWorld> {
-    Box::new(SimCaseWorld)
+/// Puts the case's `s3_buckets` and `s3_objects` into the store.
+async fn fill_store(
+    case: &Case,
+    store: &crate::storage::Store,
+    now: SimTime,
+) -> Result<(), String> {
+    for b in case.doc["s3_buckets"].as_array().into_iter().flatten() {
+        if let Some(b) = b.as_str() {
+            store.create_bucket(b).await.map_err(|e| e.to_string())?;
+        }
+    }
+    for o in case.doc["s3_objects"].as_array().into_iter().flatten() {
+        let (Some(bucket), Some(key)) = (o["bucket"].as_str(), o["key"].as_str()) else {
+            return Err("an s3_objects entry lacks bucket or key".into());
+        };
+        let body = match &o["body"] {
+            Value::String(s) => s.clone().into_bytes(),
+            other => other.to_string().into_bytes(),
+        };
+        let _ = store.create_bucket(bucket).await;
+        store
+            .put(bucket, key, body.into(), now)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! A workflow project on disk, and how to run it in a simulated world. Shared by the
+//! A workflow project on disk, and the [`Simulation`] it runs in. Shared by the
 //! applications (`stepsim run`, `stepsim sweep`, `stepsim serve`), which is why it sits below
 //! them: it knows the language, the engine, the world model and the workload packs.
 //!
@@ -13,21 +13,14 @@
 //! | `seed/BUCKET/KEY...` | optional: files copied into S3 before a run |
 
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use crate::asl::model::{ExecutionType, StateMachine};
-use crate::engine::{
-    self, Clock, ExecutionOptions, ExecutionOutcome, HistoryMode, Plan, SimTime, TaskInvoker,
-    TimestampFormat, TokioClock,
-};
-use crate::sim::{
-    Bill, BillingOptions, ExecutionUsage, FaultPlan, FunctionRegistry, LogCapture, PriceTable,
-    WorkflowKind, World,
-};
+use crate::engine::{self, ExecutionOptions, HistoryMode, Plan, SimTime};
+pub use crate::sim::RunReport;
+use crate::sim::{BillingOptions, FaultPlan, FunctionRegistry, LogCapture, PriceTable, Simulation};
 use crate::storage::Store;
 
 /// Something a project could not be loaded or run for. Each names the file or key at fault.
@@ -414,182 +407,74 @@ impl Default for RunOptions {
     }
 }
 
-/// One execution's results.
-#[derive(Clone, Debug)]
-pub struct RunReport {
-    pub outcome: ExecutionOutcome,
-    pub usage: ExecutionUsage,
-    pub bill: Bill,
-    /// Host time spent running it.
-    pub wall: Duration,
-}
-
-impl RunReport {
-    /// The `--json` document. Everything but `wall_ms` is a pure function of the inputs and seed.
-    pub fn to_json(&self, history: bool, logs: bool) -> Value {
-        let r = self;
-        let o = &r.outcome;
-        let mut m = Map::new();
-        m.insert("execution_arn".into(), o.execution_arn.clone().into());
-        m.insert("status".into(), o.status.as_str().into());
-        m.insert("output".into(), o.output.clone().unwrap_or(Value::Null));
-        m.insert(
-            "error".into(),
-            o.error.clone().map(Value::String).unwrap_or(Value::Null),
-        );
-        m.insert(
-            "cause".into(),
-            o.cause.clone().map(Value::String).unwrap_or(Value::Null),
-        );
-        m.insert(
-            "start_date".into(),
-            crate::engine::history::format_time(o.start_date).into(),
-        );
-        m.insert(
-            "stop_date".into(),
-            crate::engine::history::format_time(o.stop_date).into(),
-        );
-        m.insert(
-            "duration_ms".into(),
-            (o.duration().as_millis() as u64).into(),
-        );
-        m.insert("wall_ms".into(), json!(r.wall.as_secs_f64() * 1000.0));
-        m.insert("transitions".into(), o.transitions.into());
-        m.insert("history_events".into(), o.event_count.into());
-        m.insert("child_executions".into(), o.children.len().into());
-        m.insert(
-            "bill".into(),
-            serde_json::to_value(&r.bill).unwrap_or(Value::Null),
-        );
-        m.insert("lambda".into(), r.usage.lambda_json());
-        m.insert(
-            "s3".into(),
-            serde_json::to_value(&r.usage.s3).unwrap_or(Value::Null),
-        );
-        if logs {
-            m.insert("logs".into(), r.usage.logs_json());
-        }
-        if history {
-            m.insert(
-                "history".into(),
-                Value::Array(
-                    o.history
-                        .iter()
-                        .map(|e| e.to_json(TimestampFormat::Rfc3339))
-                        .collect(),
-                ),
-            );
-        }
-        Value::Object(m)
+impl Project {
+    /// A simulation of this project's world: its functions, with the options' store (seeded
+    /// from the project's seed files and generators), faults, prices and billing rules.
+    pub fn simulation(&self, opts: &RunOptions) -> Result<Simulation, ProjectError> {
+        let store = Store::open(&opts.store).map_err(|e| ProjectError::Store(e.to_string()))?;
+        let sim = Simulation::builder()
+            .seed(opts.seed)
+            .origin(opts.origin)
+            .store(store)
+            .functions(self.functions.clone())
+            .faults(opts.faults.clone())
+            .prices(opts.prices.clone())
+            .billing(opts.billing)
+            .region(opts.region.clone())
+            .account(opts.account.clone())
+            .log_capture(opts.logs)
+            .build()
+            .map_err(|e| ProjectError::World(e.to_string()))?;
+        sim.block_on(self.seed(sim.world().store(), sim.now()))?;
+        Ok(sim)
     }
-}
 
-/// Builds the world a project runs in: the store (seeded), the functions, faults and prices.
-/// Must be called inside a tokio runtime (the clock lives there).
-pub async fn build_world(
-    project: &Project,
-    opts: &RunOptions,
-    clock: Rc<dyn Clock>,
-) -> Result<World, ProjectError> {
-    let store = Store::open(&opts.store).map_err(|e| ProjectError::Store(e.to_string()))?;
-    project.seed(&store, clock.now()).await?;
-    World::builder()
-        .seed(opts.seed)
-        .clock(clock)
-        .store(store)
-        .functions(project.functions.clone())
-        .faults(opts.faults.clone())
-        .prices(opts.prices.clone())
-        .region(opts.region.clone())
-        .account(opts.account.clone())
-        .log_capture(opts.logs)
-        .build()
-        .map_err(|e| ProjectError::World(e.to_string()))
-}
+    /// Gives `sim` a fresh world (every environment cold, the clock going on) seeded with
+    /// `seed`, over a newly opened and seeded store, as [`Project::simulation`] would build it.
+    pub fn refresh_world(
+        &self,
+        sim: &mut Simulation,
+        opts: &RunOptions,
+        seed: u64,
+    ) -> Result<(), ProjectError> {
+        let store = Store::open(&opts.store).map_err(|e| ProjectError::Store(e.to_string()))?;
+        sim.block_on(self.seed(&store, sim.now()))?;
+        sim.fresh_world(seed, Some(store))
+            .map_err(|e| ProjectError::World(e.to_string()))
+    }
 
-/// Runs one execution in an existing world (environments stay warm across calls), and prices
-/// it. `seed` is the execution's own seed.
-pub async fn run_in_world(
-    world: &World,
-    project: &Project,
-    input: Value,
-    opts: &RunOptions,
-    execution_name: &str,
-    seed: u64,
-) -> RunReport {
-    let wall = Instant::now();
-    let eopts = ExecutionOptions {
-        execution_name: execution_name.to_string(),
-        state_machine_name: project.name.clone(),
-        region: opts.region.clone(),
-        account: opts.account.clone(),
-        role_arn: format!("arn:aws:iam::{}:role/{}-role", opts.account, project.name),
-        execution_type: opts.execution_type,
-        history: opts.history,
-        history_limit: opts.history_limit,
-        max_transitions: opts.max_transitions,
-        seed,
-        ..Default::default()
-    };
-    let arn = eopts.execution_arn();
-    let kind = match opts.execution_type {
-        ExecutionType::Standard => WorkflowKind::Standard,
-        ExecutionType::Express => WorkflowKind::Express,
-    };
-    world.begin_execution(&arn, kind);
-    let invoker: Rc<dyn TaskInvoker> = Rc::new(world.clone());
-    let outcome = engine::execute(&project.plan, input, &eopts, world.clock(), invoker).await;
-    world.end_execution(&arn);
-    // Standard: every transition is billed, the child executions' included.
-    let child_transitions: u64 = outcome
-        .children
-        .iter()
-        .filter(|c| c.execution_type == ExecutionType::Standard)
-        .map(|c| c.transitions)
-        .sum();
-    world.record_transitions(&arn, outcome.transitions + child_transitions);
-    for c in &outcome.children {
-        if c.execution_type == ExecutionType::Express {
-            let d = (c.stop_date - c.start_date).to_std().unwrap_or_default();
-            world.record_express_child(&arn, d, 64);
+    /// The options of one execution of this project. `seed` is the execution's own seed.
+    pub fn execution_options(
+        &self,
+        opts: &RunOptions,
+        execution_name: &str,
+        seed: u64,
+    ) -> ExecutionOptions {
+        ExecutionOptions {
+            execution_name: execution_name.to_string(),
+            state_machine_name: self.name.clone(),
+            region: opts.region.clone(),
+            account: opts.account.clone(),
+            role_arn: format!("arn:aws:iam::{}:role/{}-role", opts.account, self.name),
+            execution_type: opts.execution_type,
+            history: opts.history,
+            history_limit: opts.history_limit,
+            max_transitions: opts.max_transitions,
+            seed,
+            ..Default::default()
         }
     }
-    if opts.execution_type == ExecutionType::Express {
-        // Express bills memory in 64 MB steps; a workflow's state is far below the first step.
-        world.record_express(&arn, outcome.duration(), 64);
-    }
-    let usage = world
-        .take_usage(&arn)
-        .unwrap_or_else(|| ExecutionUsage::new(&arn, kind));
-    let bill = Bill::for_execution(&usage, world.prices(), &opts.billing);
-    RunReport {
-        outcome,
-        usage,
-        bill,
-        wall: wall.elapsed(),
-    }
 }
 
-/// Runs one execution of a project on a fresh virtual runtime and world.
+/// Runs one execution of a project in a fresh simulation.
 pub fn run_once(
     project: &Project,
     input: Value,
     opts: &RunOptions,
 ) -> Result<RunReport, ProjectError> {
-    let rt = engine::virtual_runtime().map_err(|e| ProjectError::World(e.to_string()))?;
-    rt.block_on(async {
-        let clock: Rc<dyn Clock> = Rc::new(TokioClock::new(opts.origin));
-        let world = build_world(project, opts, clock).await?;
-        Ok(run_in_world(
-            &world,
-            project,
-            input,
-            opts,
-            &opts.execution_name,
-            opts.seed,
-        )
-        .await)
-    })
+    let sim = project.simulation(opts)?;
+    let eopts = project.execution_options(opts, &opts.execution_name, opts.seed);
+    Ok(sim.run(&project.plan, input, &eopts))
 }
 
 #[cfg(test)]

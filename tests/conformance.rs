@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use stepsim::cli::test::load_known;
-use stepsim::conformance::{corpus_world, default_corpus_dir, load_corpus, run_case, Score};
+use stepsim::conformance::{default_corpus_dir, load_corpus, run_case, Score};
 
 #[test]
 fn corpus_matches_known_differences() {
@@ -16,8 +16,7 @@ fn corpus_matches_known_differences() {
     let known = load_known(&Path::new(env!("CARGO_MANIFEST_DIR")).join("known-differences.toml"))
         .expect("known-differences.toml loads");
     let cases = load_corpus(&dir).expect("corpus loads");
-    let world = corpus_world();
-    let results: Vec<_> = cases.iter().map(|c| run_case(c, world.as_ref())).collect();
+    let results: Vec<_> = cases.iter().map(run_case).collect();
     let score = Score::of(&results);
     eprintln!(
         "conformance: {}/{} passed ({:.1}%), history types {}/{}",

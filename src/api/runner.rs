@@ -1,5 +1,5 @@
 //! Running simulations for the server: one execution (or one Lambda `Invoke`) is one
-//! simulation, with a fresh [`World`] over the shared functions and S3 store, on a fresh
+//! [`Simulation`], with a fresh world over the shared functions and S3 store, on a fresh
 //! current-thread runtime whose clock starts paused at the wall-clock moment of the request.
 //!
 //! # Time
@@ -43,10 +43,10 @@ use tokio::sync::{mpsc, oneshot};
 use crate::asl::model::ExecutionType;
 use crate::engine::history::{Details, HistoryEvent};
 use crate::engine::{
-    self, Clock, ExecutionOptions, ExecutionOutcome, ExecutionStatus, IntegrationPattern,
-    ServiceCall, ServiceResponse, ServiceResult, SimTime, TaskFailure, TaskInvoker, TokioClock,
+    self, ExecutionOptions, ExecutionOutcome, ExecutionStatus, IntegrationPattern, ServiceCall,
+    ServiceResponse, ServiceResult, SimTime, TaskFailure, TaskInvoker,
 };
-use crate::sim::{InvokeOk, LogCapture, WorkflowKind, World};
+use crate::sim::{InvokeOk, LogCapture, Simulation, World};
 
 use super::state::{
     is_execution_end, reveal_instant, ActivityTask, ApiState, ExecControl, Finished, StopRequest,
@@ -86,32 +86,35 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
 }
 
 fn simulate_inner(state: &Arc<ApiState>, job: &ExecJob) -> Result<ExecutionOutcome, String> {
-    let rt = engine::virtual_runtime().map_err(|e| format!("cannot build a runtime: {e}"))?;
+    let sim = simulation(state, job.origin, job.world_seed, LogCapture::Off)?;
+    let invoker = Rc::new(ServeInvoker {
+        world: sim.world().clone(),
+        state: state.clone(),
+        control: job.control.clone(),
+        waits: Rc::new(Cell::new(0)),
+    });
+    let report = sim.block_on(sim.execute_with(&job.plan, job.input.clone(), &job.opts, invoker));
+    Ok(report.outcome)
+}
+
+/// A simulation over the server's functions and S3 store, its clock starting at `origin`.
+fn simulation(
+    state: &ApiState,
+    origin: SimTime,
+    seed: u64,
+    logs: LogCapture,
+) -> Result<Simulation, String> {
     let functions = state.functions_read().registry.clone();
-    let arn = job.opts.execution_arn();
-    rt.block_on(async {
-        let clock: Rc<dyn Clock> = Rc::new(TokioClock::new(job.origin));
-        let world = World::builder()
-            .seed(job.world_seed)
-            .clock(clock.clone())
-            .store(state.store.clone())
-            .functions(functions)
-            .region(state.settings.region.clone())
-            .account(state.settings.account.clone())
-            .log_capture(LogCapture::Off)
-            .build()
-            .map_err(|e| e.to_string())?;
-        world.begin_execution(&arn, WorkflowKind::from_execution_arn(&arn));
-        let invoker = Rc::new(ServeInvoker {
-            world: world.clone(),
-            state: state.clone(),
-            control: job.control.clone(),
-            waits: Rc::new(Cell::new(0)),
-        });
-        let out = engine::execute(&job.plan, job.input.clone(), &job.opts, clock, invoker).await;
-        world.end_execution(&arn);
-        Ok(out)
-    })
+    Simulation::builder()
+        .seed(seed)
+        .origin(origin)
+        .store(state.store.clone())
+        .functions(functions)
+        .region(state.settings.region.clone())
+        .account(state.settings.account.clone())
+        .log_capture(logs)
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 /// Starts an execution in the background; its record (already in the registry) gets the
@@ -158,31 +161,9 @@ pub fn invoke_function(
     let pool = state.pool.clone();
     pool.submit(Box::new(move || {
         let run = || -> Result<InvokeResult, String> {
-            let rt =
-                engine::virtual_runtime().map_err(|e| format!("cannot build a runtime: {e}"))?;
-            let functions = state.functions_read().registry.clone();
-            rt.block_on(async {
-                let clock: Rc<dyn Clock> = Rc::new(TokioClock::new(origin));
-                let world = World::builder()
-                    .seed(seed)
-                    .clock(clock)
-                    .store(state.store.clone())
-                    .functions(functions)
-                    .region(state.settings.region.clone())
-                    .account(state.settings.account.clone())
-                    .log_capture(LogCapture::All)
-                    .build()
-                    .map_err(|e| e.to_string())?;
-                let label = "lambda-api-invoke";
-                world.begin_execution(label, WorkflowKind::Standard);
-                let result = world.invoke_function(&function, payload, label).await;
-                world.end_execution(label);
-                let logs = world
-                    .usage(label)
-                    .map(|u| u.logs.into_iter().map(|l| l.message).collect())
-                    .unwrap_or_default();
-                Ok(InvokeResult { result, logs })
-            })
+            let sim = simulation(&state, origin, seed, LogCapture::All)?;
+            let (result, logs) = sim.invoke_function(&function, payload);
+            Ok(InvokeResult { result, logs })
         };
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
             .unwrap_or_else(|p| Err(format!("the simulation panicked: {}", panic_text(&*p))));

@@ -635,8 +635,7 @@ async fn start_sync_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value,
         .await
         .map_err(|_| ApiError::internal("the simulation thread ended without a result"))?
         .map_err(ApiError::internal)?;
-    let duration = out.duration();
-    let billed_ms = duration.as_millis().div_ceil(100).max(1) * 100;
+    let billed_ms = crate::sim::express_billed_duration_ms(out.duration());
     let mut m = Map::new();
     m.insert("executionArn".into(), out.execution_arn.clone().into());
     m.insert("stateMachineArn".into(), machine.arn.clone().into());
@@ -658,7 +657,10 @@ async fn start_sync_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value,
     }
     m.insert(
         "billingDetails".into(),
-        json!({"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": billed_ms as u64}),
+        json!({
+            "billedMemoryUsedInMB": crate::sim::simulation::EXPRESS_BILLED_MEMORY_MB,
+            "billedDurationInMilliseconds": billed_ms,
+        }),
     );
     Ok(Value::Object(m))
 }

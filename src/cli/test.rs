@@ -118,11 +118,7 @@ pub fn run(args: TestArgs) -> i32 {
         eprintln!("stepsim test: no case matches the filter");
         return EXIT_USAGE;
     }
-    let world = conformance::corpus_world();
-    let results: Vec<CaseResult> = selected
-        .iter()
-        .map(|c| conformance::run_case(c, world.as_ref()))
-        .collect();
+    let results: Vec<CaseResult> = selected.iter().map(|c| conformance::run_case(c)).collect();
     let score = Score::of(&results);
     if let Some(path) = &args.write_known {
         if let Err(e) = write_known(path, &results, &known) {

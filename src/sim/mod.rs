@@ -16,6 +16,7 @@ pub mod handler;
 pub mod lambda;
 pub mod ledger;
 pub mod s3;
+pub mod simulation;
 pub mod world;
 
 pub use billing::{Bill, BillLine, BillingOptions, InitBilling, MemoryBasis, Money, PriceTable};
@@ -31,4 +32,7 @@ pub use handler::{
 pub use lambda::{FunctionTarget, InvokeOk, LambdaSettings};
 pub use ledger::{ExecutionUsage, FunctionUsage, WorkflowKind};
 pub use s3::S3Model;
+pub use simulation::{
+    express_billed_duration_ms, RunReport, Simulation, SimulationBuilder, SimulationError,
+};
 pub use world::{LogCapture, World, WorldBuilder, WorldError};

@@ -151,7 +151,7 @@ impl WorldInner {
 }
 
 /// Builds a [`World`].
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct WorldBuilder {
     seed: u64,
     clock: Option<Rc<dyn Clock>>,

@@ -9,7 +9,6 @@
 //! `--jobs`.
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -17,7 +16,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::spec::{FunctionField, Records, SweepSpec, Target};
-use crate::engine::{Clock, ExecutionStatus, HistoryMode, TokioClock};
+use crate::engine::{ExecutionStatus, HistoryMode};
 use crate::project::{self, Project, RunOptions, RunReport};
 use crate::rng::derive_seed;
 use crate::sim::{Architecture, Money};
@@ -227,42 +226,30 @@ fn run_point(
         logs: crate::sim::LogCapture::Off,
         ..RunOptions::default()
     };
-    let rt = crate::engine::virtual_runtime().map_err(|e| e.to_string())?;
-    rt.block_on(async {
-        let clock: Rc<dyn Clock> = Rc::new(TokioClock::new(run_opts.origin));
-        let mut world = project::build_world(&project, &run_opts, clock.clone())
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut rows = Vec::new();
-        for rep in 1..=spec.repetitions {
-            if rep > 1 {
-                clock
-                    .sleep(Duration::from_secs_f64(spec.spacing_seconds))
-                    .await;
-                if !spec.warm {
-                    // A cold point: a fresh world (same seed stream) for every repetition.
-                    let o = RunOptions {
-                        seed: derive_seed(seed, &format!("world-{rep}")),
-                        ..run_opts.clone()
-                    };
-                    world = project::build_world(&project, &o, clock.clone())
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
+    let mut sim = project.simulation(&run_opts).map_err(|e| e.to_string())?;
+    let mut rows = Vec::new();
+    for rep in 1..=spec.repetitions {
+        if rep > 1 {
+            sim.advance(Duration::from_secs_f64(spec.spacing_seconds));
+            if !spec.warm {
+                // A cold point: a fresh world (same seed stream) for every repetition.
+                let world_seed = derive_seed(seed, &format!("world-{rep}"));
+                project
+                    .refresh_world(&mut sim, &run_opts, world_seed)
+                    .map_err(|e| e.to_string())?;
             }
-            let exec_seed = derive_seed(seed, &format!("rep-{rep}"));
-            let name = format!("p{:08x}-r{rep}", seed as u32);
-            let report =
-                project::run_in_world(&world, &project, input.clone(), &run_opts, &name, exec_seed)
-                    .await;
-            let records = records_of(spec, values, &input, &report, &world).await;
-            rows.push(row(
-                index, values, rep, exec_seed, &name, &project, &report, records,
-            ));
-            tick();
         }
-        Ok(rows)
-    })
+        let exec_seed = derive_seed(seed, &format!("rep-{rep}"));
+        let name = format!("p{:08x}-r{rep}", seed as u32);
+        let eopts = project.execution_options(&run_opts, &name, exec_seed);
+        let report = sim.run(&project.plan, input.clone(), &eopts);
+        let records = sim.block_on(records_of(spec, values, &input, &report, sim.world()));
+        rows.push(row(
+            index, values, rep, exec_seed, &name, &project, &report, records,
+        ));
+        tick();
+    }
+    Ok(rows)
 }
 
 async fn records_of(

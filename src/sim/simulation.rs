@@ -1,0 +1,524 @@
+//! [`Simulation`]: the one way to run executions. It owns a current-thread tokio runtime whose
+//! clock starts paused, the virtual [`Clock`] on it, and the [`World`] (Lambda, S3, faults,
+//! prices, ledger); it turns a compiled [`Plan`] and an input into one [`RunReport`]: status,
+//! output, history, the usage the ledger charged to the execution, and its [`Bill`].
+//!
+//! Every application (project runs, `serve`, sweeps, the conformance runner, benches and tests)
+//! builds its simulation here, so the ledger bookkeeping (which execution a call is charged to,
+//! how Standard transitions and Express durations are counted) and the pricing of an execution
+//! exist in exactly one place: [`Simulation::execute_with`].
+//!
+//! The shape follows turmoil's `Builder -> Sim`: a [`SimulationBuilder`] collects the world's
+//! parts, [`SimulationBuilder::build`] makes the runtime and the world, and the simulation then
+//! runs as many executions as its caller wants on the same clock, so Lambda environments stay
+//! warm from one to the next (a sweep point's repetitions, a Map's iterations).
+//!
+//! Why a runtime per simulation: the world's state is `Rc`/`RefCell` (no locks on the hot path),
+//! so a simulation lives on one thread. Sweeps run one simulation per worker thread; `serve`
+//! runs one per execution on its pool.
+
+use std::future::Future;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Map, Value};
+
+use crate::asl::model::ExecutionType;
+use crate::engine::clock::default_origin;
+use crate::engine::history::TimestampFormat;
+use crate::engine::{
+    self, Clock, ExecutionOptions, ExecutionOutcome, Plan, SimTime, TaskFailure, TaskInvoker,
+    TokioClock,
+};
+use crate::sim::billing::{Bill, BillingOptions, PriceTable};
+use crate::sim::faults::FaultPlan;
+use crate::sim::function::FunctionRegistry;
+use crate::sim::lambda::{InvokeOk, LambdaSettings};
+use crate::sim::ledger::{ExecutionUsage, WorkflowKind};
+use crate::sim::s3::S3Model;
+use crate::sim::world::{LogCapture, World, WorldBuilder, WorldError};
+
+use crate::storage::Store;
+
+/// Express workflows bill memory in 64 MB steps; a workflow's own state is far below the first
+/// step, so every Express execution is billed at 64 MB (CALIBRATION.md, "Step Functions").
+pub const EXPRESS_BILLED_MEMORY_MB: u64 = 64;
+
+/// A simulation could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SimulationError {
+    /// The tokio runtime could not be created (out of file descriptors or threads).
+    #[error("cannot create the simulation's runtime: {0}")]
+    Runtime(#[from] std::io::Error),
+    /// The world's configuration is inconsistent.
+    #[error(transparent)]
+    World(#[from] WorldError),
+}
+
+/// Collects the parts of a [`Simulation`]. Every part has a default: an empty in-memory S3,
+/// no functions, no faults, us-east-1 prices, seed 0, and the clock at
+/// [`default_origin`].
+pub struct SimulationBuilder {
+    world: WorldBuilder,
+    origin: SimTime,
+    seed: u64,
+    billing: BillingOptions,
+}
+
+impl Default for SimulationBuilder {
+    fn default() -> Self {
+        SimulationBuilder {
+            world: WorldBuilder::default(),
+            origin: default_origin(),
+            seed: 0,
+            billing: BillingOptions::default(),
+        }
+    }
+}
+
+impl SimulationBuilder {
+    /// The master seed of the world (cold starts, latencies, faults). Default 0.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The simulated moment the clock starts at.
+    pub fn origin(mut self, origin: SimTime) -> Self {
+        self.origin = origin;
+        self
+    }
+
+    /// The S3 store.
+    pub fn store(mut self, store: Store) -> Self {
+        self.world = self.world.store(store);
+        self
+    }
+
+    /// The functions.
+    pub fn functions(mut self, functions: FunctionRegistry) -> Self {
+        self.world = self.world.functions(functions);
+        self
+    }
+
+    /// Injected faults.
+    pub fn faults(mut self, faults: FaultPlan) -> Self {
+        self.world = self.world.faults(faults);
+        self
+    }
+
+    /// The price table.
+    pub fn prices(mut self, prices: PriceTable) -> Self {
+        self.world = self.world.prices(prices);
+        self
+    }
+
+    /// How executions are billed (INIT rule, memory basis).
+    pub fn billing(mut self, billing: BillingOptions) -> Self {
+        self.billing = billing;
+        self
+    }
+
+    /// Lambda platform limits and timing.
+    pub fn lambda_settings(mut self, settings: LambdaSettings) -> Self {
+        self.world = self.world.lambda_settings(settings);
+        self
+    }
+
+    /// S3 timing.
+    pub fn s3_model(mut self, model: S3Model) -> Self {
+        self.world = self.world.s3_model(model);
+        self
+    }
+
+    /// The Region in ARNs and error messages.
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.world = self.world.region(region);
+        self
+    }
+
+    /// The account id in ARNs and error messages.
+    pub fn account(mut self, account: impl Into<String>) -> Self {
+        self.world = self.world.account(account);
+        self
+    }
+
+    /// Which function log lines the ledger keeps.
+    pub fn log_capture(mut self, capture: LogCapture) -> Self {
+        self.world = self.world.log_capture(capture);
+        self
+    }
+
+    /// Makes the runtime (paused, so time is virtual), the clock at the origin and the world.
+    pub fn build(self) -> Result<Simulation, SimulationError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()?;
+        // The clock reads the runtime's (paused) time, so it is made inside the runtime.
+        let clock: Rc<dyn Clock> = {
+            let _entered = rt.enter();
+            Rc::new(TokioClock::new(self.origin))
+        };
+        let parts = self.world.clone();
+        let world = parts.clone().seed(self.seed).clock(clock.clone()).build()?;
+        Ok(Simulation {
+            world,
+            parts,
+            clock,
+            billing: self.billing,
+            rt,
+        })
+    }
+}
+
+/// One simulated account on a virtual clock. See the module doc.
+pub struct Simulation {
+    // Declared before the runtime so that they are dropped first: timers and handler state
+    // refer to the runtime's driver.
+    world: World,
+    /// The world's parts, kept to make a fresh world on the same clock ([`Simulation::fresh_world`]).
+    parts: WorldBuilder,
+    clock: Rc<dyn Clock>,
+    billing: BillingOptions,
+    rt: tokio::runtime::Runtime,
+}
+
+impl std::fmt::Debug for Simulation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulation")
+            .field("world", &self.world)
+            .field("now", &self.clock.now())
+            .finish()
+    }
+}
+
+impl Simulation {
+    /// A builder with every default.
+    pub fn builder() -> SimulationBuilder {
+        SimulationBuilder::default()
+    }
+
+    /// The world executions run against.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// The virtual clock.
+    pub fn clock(&self) -> Rc<dyn Clock> {
+        self.clock.clone()
+    }
+
+    /// The current simulated time.
+    pub fn now(&self) -> SimTime {
+        self.clock.now()
+    }
+
+    /// The billing options executions are priced with.
+    pub fn billing(&self) -> &BillingOptions {
+        &self.billing
+    }
+
+    /// Runs a future on the simulation's runtime (for setup such as seeding S3, or for reading
+    /// the store afterwards). Timers inside it spend virtual time.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.rt.block_on(future)
+    }
+
+    /// Lets `d` of simulated time pass (environments age, keep-alive may expire).
+    pub fn advance(&self, d: Duration) {
+        // The timer must be made inside the runtime: it registers with the runtime's driver.
+        self.rt.block_on(async { self.clock.sleep(d).await });
+    }
+
+    /// Replaces the world with a fresh one of the same parts, seeded with `seed`, on the same
+    /// clock: every environment is cold again, the time goes on. The S3 store is kept unless
+    /// `store` gives a new one.
+    pub fn fresh_world(&mut self, seed: u64, store: Option<Store>) -> Result<(), SimulationError> {
+        let mut parts = self.parts.clone();
+        if let Some(store) = store {
+            parts = parts.store(store);
+        }
+        self.world = parts.clone().seed(seed).clock(self.clock.clone()).build()?;
+        self.parts = parts;
+        Ok(())
+    }
+
+    /// Runs one execution to its end and prices it.
+    pub fn run(&self, plan: &Plan, input: Value, opts: &ExecutionOptions) -> RunReport {
+        self.rt.block_on(self.execute(plan, input, opts))
+    }
+
+    /// [`Simulation::run`] as a future, for callers already inside [`Simulation::block_on`].
+    pub async fn execute(&self, plan: &Plan, input: Value, opts: &ExecutionOptions) -> RunReport {
+        let invoker: Rc<dyn TaskInvoker> = Rc::new(self.world.clone());
+        self.execute_with(plan, input, opts, invoker).await
+    }
+
+    /// Runs one execution whose service calls go through `invoker` (which wraps this world, for
+    /// example to add task-token callbacks), and prices it. This is the one place where an
+    /// execution's transitions and Express durations are charged and its bill is made.
+    pub async fn execute_with(
+        &self,
+        plan: &Plan,
+        input: Value,
+        opts: &ExecutionOptions,
+        invoker: Rc<dyn TaskInvoker>,
+    ) -> RunReport {
+        let wall = Instant::now();
+        let arn = opts.execution_arn();
+        let kind = match opts.execution_type {
+            ExecutionType::Standard => WorkflowKind::Standard,
+            ExecutionType::Express => WorkflowKind::Express,
+        };
+        self.world.begin_execution(&arn, kind);
+        let outcome = engine::execute(plan, input, opts, self.clock.clone(), invoker).await;
+        self.world.end_execution(&arn);
+        let usage = self.charge(&arn, kind, &outcome, opts.execution_type);
+        let bill = Bill::for_execution(&usage, self.world.prices(), &self.billing);
+        RunReport {
+            outcome,
+            usage,
+            bill,
+            wall: wall.elapsed(),
+        }
+    }
+
+    /// Charges what the engine counted (transitions, Express durations) to the execution and
+    /// takes its usage out of the ledger.
+    fn charge(
+        &self,
+        arn: &str,
+        kind: WorkflowKind,
+        outcome: &ExecutionOutcome,
+        execution_type: ExecutionType,
+    ) -> ExecutionUsage {
+        // Standard: every transition is billed, the Standard children's included.
+        let child_transitions: u64 = outcome
+            .children
+            .iter()
+            .filter(|c| c.execution_type == ExecutionType::Standard)
+            .map(|c| c.transitions)
+            .sum();
+        self.world
+            .record_transitions(arn, outcome.transitions + child_transitions);
+        for c in &outcome.children {
+            if c.execution_type == ExecutionType::Express {
+                let d = (c.stop_date - c.start_date).to_std().unwrap_or_default();
+                self.world
+                    .record_express_child(arn, d, EXPRESS_BILLED_MEMORY_MB);
+            }
+        }
+        if execution_type == ExecutionType::Express {
+            self.world
+                .record_express(arn, outcome.duration(), EXPRESS_BILLED_MEMORY_MB);
+        }
+        self.world
+            .take_usage(arn)
+            .unwrap_or_else(|| ExecutionUsage::new(arn, kind))
+    }
+
+    /// Invokes one function as the Lambda Invoke API does, outside any execution, and returns
+    /// the result with the invocation's log lines (START ... REPORT).
+    pub fn invoke_function(
+        &self,
+        function: &str,
+        payload: Value,
+    ) -> (Result<InvokeOk, TaskFailure>, Vec<String>) {
+        const LABEL: &str = "lambda-api-invoke";
+        self.rt.block_on(async {
+            self.world.begin_execution(LABEL, WorkflowKind::Standard);
+            let result = self.world.invoke_function(function, payload, LABEL).await;
+            self.world.end_execution(LABEL);
+            let logs = self
+                .world
+                .take_usage(LABEL)
+                .map(|u| u.logs.into_iter().map(|l| l.message).collect())
+                .unwrap_or_default();
+            (result, logs)
+        })
+    }
+}
+
+/// The duration an Express execution is billed for: rounded up to the next 100 ms, at least
+/// 100 ms (AWS's Express pricing; CALIBRATION.md, "Step Functions").
+pub fn express_billed_duration_ms(duration: Duration) -> u64 {
+    let ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+    ms.div_ceil(100).max(1).saturating_mul(100)
+}
+
+/// One execution's results.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    pub outcome: ExecutionOutcome,
+    pub usage: ExecutionUsage,
+    pub bill: Bill,
+    /// Host time spent running it.
+    pub wall: Duration,
+}
+
+impl RunReport {
+    /// The `--json` document. Everything but `wall_ms` is a pure function of the inputs and seed.
+    pub fn to_json(&self, history: bool, logs: bool) -> Value {
+        let o = &self.outcome;
+        let mut m = Map::new();
+        m.insert("execution_arn".into(), o.execution_arn.clone().into());
+        m.insert("status".into(), o.status.as_str().into());
+        m.insert("output".into(), o.output.clone().unwrap_or(Value::Null));
+        m.insert("error".into(), optional_string(&o.error));
+        m.insert("cause".into(), optional_string(&o.cause));
+        m.insert(
+            "start_date".into(),
+            engine::history::format_time(o.start_date).into(),
+        );
+        m.insert(
+            "stop_date".into(),
+            engine::history::format_time(o.stop_date).into(),
+        );
+        m.insert(
+            "duration_ms".into(),
+            (o.duration().as_millis() as u64).into(),
+        );
+        m.insert("wall_ms".into(), json!(self.wall.as_secs_f64() * 1000.0));
+        m.insert("transitions".into(), o.transitions.into());
+        m.insert("history_events".into(), o.event_count.into());
+        m.insert("child_executions".into(), o.children.len().into());
+        m.insert(
+            "bill".into(),
+            serde_json::to_value(&self.bill).unwrap_or(Value::Null),
+        );
+        m.insert("lambda".into(), self.usage.lambda_json());
+        m.insert(
+            "s3".into(),
+            serde_json::to_value(&self.usage.s3).unwrap_or(Value::Null),
+        );
+        if logs {
+            m.insert("logs".into(), self.usage.logs_json());
+        }
+        if history {
+            m.insert(
+                "history".into(),
+                Value::Array(
+                    o.history
+                        .iter()
+                        .map(|e| e.to_json(TimestampFormat::Rfc3339))
+                        .collect(),
+                ),
+            );
+        }
+        Value::Object(m)
+    }
+}
+
+fn optional_string(s: &Option<String>) -> Value {
+    s.clone().map(Value::String).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asl;
+    use crate::sim::{handler_fn, FunctionConfig};
+
+    fn plan(definition: Value) -> Plan {
+        let machine = asl::load_value(&definition).expect("definition parses");
+        Plan::compile(&machine).expect("definition compiles")
+    }
+
+    fn echo_functions() -> FunctionRegistry {
+        let mut functions = FunctionRegistry::new();
+        functions
+            .register(
+                "echo",
+                FunctionConfig::default(),
+                handler_fn(|event, _ctx| Ok(event)),
+            )
+            .expect("valid function");
+        functions
+    }
+
+    const TASK: &str = "arn:aws:lambda:us-east-1:123456789012:function:echo";
+
+    #[test]
+    fn a_run_is_priced_once_with_its_transitions() {
+        let sim = Simulation::builder()
+            .functions(echo_functions())
+            .build()
+            .unwrap();
+        let p = plan(json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": TASK, "Next": "P"},
+            "P": {"Type": "Pass", "End": true}}}));
+        let r = sim.run(&p, json!({"x": 1}), &ExecutionOptions::default());
+        assert_eq!(r.outcome.output, Some(json!({"x": 1})));
+        // Two states, each entered once: the ledger got the engine's transition count.
+        assert_eq!(r.usage.transitions, r.outcome.transitions);
+        assert!(r.usage.transitions >= 2);
+        assert!(r.bill.total > crate::sim::Money::ZERO);
+        // The usage was taken out of the ledger: nothing is left behind for the next run.
+        assert!(sim.world().executions().is_empty());
+    }
+
+    #[test]
+    fn environments_stay_warm_across_runs_and_not_across_fresh_worlds() {
+        let mut sim = Simulation::builder()
+            .functions(echo_functions())
+            .build()
+            .unwrap();
+        let p = plan(json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": TASK, "End": true}}}));
+        let cold = |r: &RunReport| {
+            r.usage
+                .functions
+                .values()
+                .map(|f| f.cold_starts)
+                .sum::<u64>()
+        };
+        let first = sim.run(&p, json!({}), &ExecutionOptions::default());
+        sim.advance(Duration::from_secs(5));
+        let second = sim.run(&p, json!({}), &ExecutionOptions::default());
+        assert_eq!((cold(&first), cold(&second)), (1, 0));
+        let before = sim.now();
+        sim.fresh_world(7, None).unwrap();
+        let third = sim.run(&p, json!({}), &ExecutionOptions::default());
+        assert_eq!(cold(&third), 1);
+        assert!(sim.now() >= before, "time goes on across a fresh world");
+    }
+
+    #[test]
+    fn express_runs_are_billed_by_duration() {
+        let sim = Simulation::builder().build().unwrap();
+        let p = plan(json!({"StartAt": "W", "States": {
+            "W": {"Type": "Wait", "Seconds": 2, "End": true}}}));
+        let opts = ExecutionOptions {
+            execution_type: ExecutionType::Express,
+            ..Default::default()
+        };
+        let r = sim.run(&p, json!({}), &opts);
+        let express = r.usage.express.clone().expect("express usage recorded");
+        assert_eq!(express.duration_ms, 2_000);
+        assert_eq!(express.memory_mb, EXPRESS_BILLED_MEMORY_MB);
+        assert_eq!(r.usage.transitions, r.outcome.transitions);
+    }
+
+    #[test]
+    fn express_billing_rounds_up_to_100_ms() {
+        assert_eq!(express_billed_duration_ms(Duration::ZERO), 100);
+        assert_eq!(express_billed_duration_ms(Duration::from_millis(101)), 200);
+        assert_eq!(
+            express_billed_duration_ms(Duration::from_millis(2_000)),
+            2_000
+        );
+    }
+
+    #[test]
+    fn the_lambda_api_invoke_returns_its_log_lines() {
+        let sim = Simulation::builder()
+            .functions(echo_functions())
+            .build()
+            .unwrap();
+        let (result, logs) = sim.invoke_function("echo", json!({"a": 1}));
+        assert_eq!(result.unwrap().payload, json!({"a": 1}));
+        assert!(logs.first().is_some_and(|l| l.starts_with("START")));
+        assert!(logs.last().is_some_and(|l| l.starts_with("REPORT")));
+    }
+}
