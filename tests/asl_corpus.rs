@@ -1,15 +1,13 @@
 //! The validator over the whole conformance corpus: every definition AWS rejected is rejected,
 //! every other definition is accepted, and nothing panics.
 
-use stepsim::conformance::{default_corpus_dir, load_corpus};
+mod support;
 
 #[test]
 fn validator_agrees_with_aws_on_the_corpus() {
-    let Some(dir) = default_corpus_dir() else {
-        eprintln!("SKIPPED: no conformance corpus (set STEPSIM_CONFORMANCE_DIR or place it at ../shared/conformance)");
+    let Some(cases) = support::corpus_cases("validator_agrees_with_aws_on_the_corpus") else {
         return;
     };
-    let cases = load_corpus(&dir).expect("corpus loads");
     assert!(cases.len() > 100, "only {} cases found", cases.len());
     let mut wrong = Vec::new();
     for case in &cases {

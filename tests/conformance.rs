@@ -1,16 +1,17 @@
 //! The conformance corpus against the known-differences list: every case not listed must pass,
 //! and every listed case must still fail, so no regression lands and the list stays true.
-//! Skips (with a message) when the corpus folder is absent.
+//! Skips (with a message) when the corpus folder is absent, except under CI (see `support`).
 
 use std::path::Path;
 
 use stepsim::cli::test::load_known;
-use stepsim::conformance::{default_corpus_dir, load_corpus, run_case, Score};
+use stepsim::conformance::{load_corpus, run_case, Score};
+
+mod support;
 
 #[test]
 fn corpus_matches_known_differences() {
-    let Some(dir) = default_corpus_dir() else {
-        eprintln!("SKIPPED: no conformance corpus (set STEPSIM_CONFORMANCE_DIR or place it at ../shared/conformance)");
+    let Some(dir) = support::corpus_dir("corpus_matches_known_differences") else {
         return;
     };
     let known = load_known(&Path::new(env!("CARGO_MANIFEST_DIR")).join("known-differences.toml"))

@@ -10,6 +10,8 @@ use stepsim::engine::{
     self, clock::default_origin, ExecutionOptions, ExecutionStatus, HistoryMode, NoServices, Plan,
 };
 
+mod support;
+
 fn run(def: &Value, input: Value) -> Option<engine::ExecutionOutcome> {
     let machine = stepsim::asl::load_value(def).ok()?;
     let plan = Plan::compile(&machine).ok()?;
@@ -18,12 +20,13 @@ fn run(def: &Value, input: Value) -> Option<engine::ExecutionOutcome> {
         history: HistoryMode::CountOnly,
         ..Default::default()
     };
-    Some(
-        engine::run_virtual(&plan, input, &opts, default_origin(), |_| {
-            Rc::new(NoServices)
-        })
-        .expect("runtime"),
-    )
+    Some(support::run_with_invoker(
+        &plan,
+        input,
+        &opts,
+        default_origin(),
+        Rc::new(NoServices),
+    ))
 }
 
 fn arb_value() -> impl Strategy<Value = Value> {
@@ -121,11 +124,10 @@ proptest! {
 
 #[test]
 fn corpus_definitions_with_random_inputs_never_panic() {
-    let Some(dir) = stepsim::conformance::default_corpus_dir() else {
-        eprintln!("SKIPPED: no conformance corpus");
+    let Some(cases) = support::corpus_cases("corpus_definitions_with_random_inputs_never_panic")
+    else {
         return;
     };
-    let cases = stepsim::conformance::load_corpus(&dir).unwrap();
     let inputs = [
         json!(null),
         json!(1),

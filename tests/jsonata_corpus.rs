@@ -1,9 +1,7 @@
 //! The JSONata engine against the conformance corpus recorded from AWS: every `{% %}` expression
 //! in every case definition must parse, and every simple single-state case (one Pass state in
 //! JSONata mode) must produce the recorded output or the recorded error cause. The corpus lives in
-//! the project's shared folder; when it is absent the tests say so and pass.
-
-use std::path::{Path, PathBuf};
+//! the project's shared folder; see `support` for where it is looked for.
 
 use serde_json::{json, Value};
 use stepsim::query::jsonata::{
@@ -11,48 +9,10 @@ use stepsim::query::jsonata::{
 };
 use stepsim::rng::SimRng;
 
-fn corpus_dir() -> Option<PathBuf> {
-    if let Ok(dir) = std::env::var("STEPSIM_CONFORMANCE_CASES") {
-        return Some(PathBuf::from(dir));
-    }
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    [
-        "../shared/conformance/cases",
-        "../../shared/conformance/cases",
-    ]
-    .iter()
-    .map(|rel| manifest.join(rel))
-    .find(|p| p.is_dir())
-}
+mod support;
 
 fn cases() -> Option<Vec<(String, Value)>> {
-    let Some(dir) = corpus_dir() else {
-        println!("conformance corpus not found (set STEPSIM_CONFORMANCE_CASES); skipping");
-        return None;
-    };
-    let mut out = Vec::new();
-    let mut stack = vec![dir];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        paths.sort();
-        for p in paths {
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|e| e == "json") {
-                let text = std::fs::read_to_string(&p).unwrap_or_default();
-                if let Ok(v) = serde_json::from_str::<Value>(&text) {
-                    if v.get("definition").is_some() {
-                        out.push((p.display().to_string(), v));
-                    }
-                }
-            }
-        }
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    Some(out)
+    support::corpus_documents("jsonata_corpus")
 }
 
 fn collect_expressions(v: &Value, out: &mut Vec<String>) {

@@ -6,10 +6,8 @@
 //!     `intrinsic_functions` cases and a few from other categories) gives the recorded output
 //!     when its template is evaluated on its input.
 //!
-//! The corpus lives outside the repository; the tests print a message and pass when it is
-//! absent. Set `STEPSIM_CONFORMANCE_DIR` to point at a `cases` folder elsewhere.
-
-use std::path::{Path, PathBuf};
+//! The corpus lives outside the repository; see `support` for where it is looked for and what
+//! happens when it is absent.
 
 use serde_json::{json, Value};
 use stepsim::query::{
@@ -17,47 +15,7 @@ use stepsim::query::{
 };
 use stepsim::rng::SimRng;
 
-fn corpus_dir() -> Option<PathBuf> {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let mut candidates = Vec::new();
-    if let Ok(dir) = std::env::var("STEPSIM_CONFORMANCE_DIR") {
-        candidates.push(PathBuf::from(dir));
-    }
-    candidates.push(manifest.join("../shared/conformance/cases"));
-    candidates.push(manifest.join("../../shared/conformance/cases"));
-    candidates.push(PathBuf::from("/work/shared/conformance/cases"));
-    candidates.into_iter().find(|p| p.is_dir())
-}
-
-fn load_cases(dir: &Path) -> Vec<(String, Value)> {
-    let mut out = Vec::new();
-    let Ok(categories) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    let mut categories: Vec<PathBuf> = categories.flatten().map(|e| e.path()).collect();
-    categories.sort();
-    for cat in categories.into_iter().filter(|p| p.is_dir()) {
-        let Ok(files) = std::fs::read_dir(&cat) else {
-            continue;
-        };
-        let mut files: Vec<PathBuf> = files.flatten().map(|e| e.path()).collect();
-        files.sort();
-        for f in files {
-            if f.extension().and_then(|e| e.to_str()) != Some("json") {
-                continue;
-            }
-            let text = std::fs::read_to_string(&f).expect("readable case");
-            let case: Value = serde_json::from_str(&text).expect("valid JSON case");
-            let rel = f
-                .strip_prefix(dir)
-                .unwrap_or(&f)
-                .to_string_lossy()
-                .into_owned();
-            out.push((rel, case));
-        }
-    }
-    out
-}
+mod support;
 
 /// Fields whose value is a payload template in JSONPath states.
 const TEMPLATE_FIELDS: &[&str] = &[
@@ -136,12 +94,11 @@ fn walk(node: &Value, jsonata: bool, at: &str, c: &mut Checked) {
 
 #[test]
 fn every_path_and_template_in_the_corpus_parses() {
-    let Some(dir) = corpus_dir() else {
-        println!("conformance corpus not found; skipping");
+    let Some(cases) = support::corpus_documents("every_path_and_template_in_the_corpus_parses")
+    else {
         return;
     };
-    let cases = load_cases(&dir);
-    assert!(!cases.is_empty(), "no cases under {}", dir.display());
+    assert!(!cases.is_empty(), "no cases in the corpus");
     let mut c = Checked::default();
     for (name, case) in &cases {
         if name.starts_with("validation") {
@@ -163,12 +120,11 @@ fn every_path_and_template_in_the_corpus_parses() {
 
 #[test]
 fn validation_case_with_illegal_escape_is_rejected() {
-    let Some(dir) = corpus_dir() else {
-        println!("conformance corpus not found; skipping");
+    let Some(dir) = support::corpus_dir("validation_case_with_illegal_escape_is_rejected") else {
         return;
     };
     let file = dir.join(
-        "validation/test_base_scenarios.test_illegal_escapes__ESCAPE_SEQUENCES_ILLEGAL_INTRINSIC_FUNCTION.json",
+        "cases/validation/test_base_scenarios.test_illegal_escapes__ESCAPE_SEQUENCES_ILLEGAL_INTRINSIC_FUNCTION.json",
     );
     let Ok(text) = std::fs::read_to_string(&file) else {
         println!("{} not found; skipping", file.display());
@@ -200,11 +156,11 @@ fn matches_expected(actual: &Value, expected: &Value) -> bool {
 
 #[test]
 fn single_pass_parameter_cases_produce_the_recorded_outputs() {
-    let Some(dir) = corpus_dir() else {
-        println!("conformance corpus not found; skipping");
+    let Some(cases) =
+        support::corpus_documents("single_pass_parameter_cases_produce_the_recorded_outputs")
+    else {
         return;
     };
-    let cases = load_cases(&dir);
     let mut ran = 0;
     let mut failures = Vec::new();
     let mut intrinsic_cases = 0;
