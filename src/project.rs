@@ -47,15 +47,6 @@ fn file_err(path: &Path, message: impl std::fmt::Display) -> ProjectError {
     }
 }
 
-/// Object generators that workload packs offer, by name (`cosmic.dataset`, ...). A generator
-/// turns its parameters into S3 objects, deterministically.
-pub type SeedGenerator = fn(&Value) -> Result<Vec<(String, String, Vec<u8>)>, String>;
-
-/// Every seed generator this crate ships.
-pub fn seed_generator(name: &str) -> Option<SeedGenerator> {
-    crate::handlers::seed_generator(name)
-}
-
 /// A `[[seed]]` entry of `project.toml`.
 #[derive(Clone, Debug)]
 pub struct SeedSpec {
@@ -168,7 +159,7 @@ impl Project {
                     .get("generator")
                     .and_then(|g| g.as_str())
                     .ok_or_else(|| file_err(path, format!("seed[{i}]: 'generator' is required")))?;
-                if seed_generator(generator).is_none() {
+                if crate::handlers::seed_generator(generator).is_none() {
                     return Err(file_err(
                         path,
                         format!("seed[{i}]: unknown generator '{generator}'"),
@@ -204,9 +195,11 @@ impl Project {
             }
         }
         for s in &self.seeds {
-            let generate = seed_generator(&s.generator).ok_or_else(|| ProjectError::Seed {
-                generator: s.generator.clone(),
-                message: "unknown generator".into(),
+            let generate = crate::handlers::seed_generator(&s.generator).ok_or_else(|| {
+                ProjectError::Seed {
+                    generator: s.generator.clone(),
+                    message: "unknown generator".into(),
+                }
             })?;
             objects.extend(generate(&s.params).map_err(|message| ProjectError::Seed {
                 generator: s.generator.clone(),

@@ -17,6 +17,8 @@
 use std::sync::Arc;
 
 use serde::Deserialize;
+
+use crate::handlers::params::parse;
 use serde_json::Value;
 
 use crate::sim::dist::seconds;
@@ -54,15 +56,6 @@ pub fn register(catalog: &mut HandlerCatalog) {
         }
         Ok(Arc::new(Sleep { seconds: s.seconds }) as Arc<dyn Handler>)
     });
-}
-
-fn parse<T: for<'de> Deserialize<'de>>(kind: &str, params: &Value) -> Result<T, String> {
-    let params = if params.is_null() {
-        Value::Object(serde_json::Map::new())
-    } else {
-        params.clone()
-    };
-    serde_json::from_value(params).map_err(|e| format!("{kind} handler parameters: {e}"))
 }
 
 #[derive(Deserialize)]

@@ -4,6 +4,9 @@
 
 pub mod builtin;
 pub mod cosmic;
+pub mod params;
+
+use serde_json::Value;
 
 use crate::sim::function::HandlerCatalog;
 
@@ -16,8 +19,13 @@ pub fn default_catalog() -> HandlerCatalog {
     catalog
 }
 
-/// A seed generator by name (see [`crate::project`]); the workload packs offer these.
-pub fn seed_generator(name: &str) -> Option<crate::project::SeedGenerator> {
+/// Object generators that workload packs offer, by name (`cosmic.dataset`, ...). A generator
+/// turns its parameters into S3 objects `(bucket, key, body)`, deterministically; projects
+/// name them in `[[seed]]` entries.
+pub type SeedGenerator = fn(&Value) -> Result<Vec<(String, String, Vec<u8>)>, String>;
+
+/// A seed generator by name; the workload packs offer these.
+pub fn seed_generator(name: &str) -> Option<SeedGenerator> {
     match name {
         "cosmic.dataset" => Some(cosmic::generate_seed_objects),
         _ => None,

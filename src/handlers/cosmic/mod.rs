@@ -22,6 +22,8 @@ pub mod summarize;
 use std::sync::Arc;
 
 use serde::Deserialize;
+
+use crate::handlers::params::parse;
 use serde_json::Value;
 
 pub use dataset::{generate_seed_objects, notebook_payload};
@@ -56,15 +58,6 @@ struct InferenceParams {
     fmi_channel: Option<String>,
     #[serde(default)]
     estimator: Option<String>,
-}
-
-fn parse<T: for<'de> Deserialize<'de>>(kind: &str, params: &Value) -> Result<T, String> {
-    let params = if params.is_null() {
-        Value::Object(serde_json::Map::new())
-    } else {
-        params.clone()
-    };
-    serde_json::from_value(params).map_err(|e| format!("{kind} handler parameters: {e}"))
 }
 
 /// Adds the COSMIC-AI kinds to `catalog`.
