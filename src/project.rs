@@ -190,8 +190,7 @@ impl Project {
         if let Some(dir) = &self.dir {
             let seed_dir = dir.join("seed");
             if seed_dir.is_dir() {
-                collect_seed_files(&seed_dir, &seed_dir, &mut objects)
-                    .map_err(|e| file_err(&seed_dir, e))?;
+                collect_seed_files(&seed_dir, &mut objects).map_err(|e| file_err(&seed_dir, e))?;
             }
         }
         for s in &self.seeds {
@@ -247,29 +246,46 @@ fn sanitize_name(s: &str) -> String {
     }
 }
 
+/// Every file below `dir` (not following deeper than `max_depth` folders), in sorted path
+/// order so that anything built from the list is reproducible.
+pub fn files_below(dir: &Path, max_depth: usize) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut pending = vec![(dir.to_path_buf(), 0usize)];
+    while let Some((d, depth)) = pending.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let p = entry?.path();
+            if p.is_dir() {
+                if depth < max_depth {
+                    pending.push((p, depth + 1));
+                }
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The `seed/BUCKET/KEY...` files as `(bucket, key, body)`; a file directly under `seed/` has
+/// no bucket and is skipped.
 fn collect_seed_files(
     root: &Path,
-    dir: &Path,
     out: &mut Vec<(String, String, Vec<u8>)>,
 ) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            collect_seed_files(root, &p, out)?;
-        } else if let Ok(rel) = p.strip_prefix(root) {
-            let mut parts = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned());
-            let Some(bucket) = parts.next() else { continue };
-            let key: Vec<String> = parts.collect();
-            if key.is_empty() {
-                continue; // a file directly under seed/ has no bucket
-            }
-            out.push((bucket, key.join("/"), std::fs::read(&p)?));
+    for p in files_below(root, usize::MAX)? {
+        let Ok(rel) = p.strip_prefix(root) else {
+            continue;
+        };
+        let mut parts = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned());
+        let Some(bucket) = parts.next() else { continue };
+        let key: Vec<String> = parts.collect();
+        if key.is_empty() {
+            continue;
         }
+        out.push((bucket, key.join("/"), std::fs::read(&p)?));
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! Text output is one line per problem, `file:line:col: pointer: message`, which editors and CI
 //! annotators understand. `--json` prints one document for tools.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
@@ -22,7 +22,13 @@ pub fn definition_files(args: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
                 out.push(direct);
             } else {
                 let before = out.len();
-                collect_asl(a, &mut out, 0).map_err(|e| format!("{}: {e}", a.display()))?;
+                let files = crate::project::files_below(a, 16)
+                    .map_err(|e| format!("{}: {e}", a.display()))?;
+                out.extend(
+                    files
+                        .into_iter()
+                        .filter(|p| p.to_string_lossy().ends_with(".asl.json")),
+                );
                 if out.len() == before {
                     return Err(format!("{}: no *.asl.json definitions found", a.display()));
                 }
@@ -32,24 +38,6 @@ pub fn definition_files(args: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
         }
     }
     Ok(out)
-}
-
-fn collect_asl(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> std::io::Result<()> {
-    if depth > 16 {
-        return Ok(());
-    }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            collect_asl(&p, out, depth + 1)?;
-        } else if p.to_string_lossy().ends_with(".asl.json") {
-            out.push(p);
-        }
-    }
-    Ok(())
 }
 
 pub fn run(args: ValidateArgs) -> i32 {
