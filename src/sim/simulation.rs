@@ -494,7 +494,7 @@ mod tests {
             ..Default::default()
         };
         let r = sim.run(&p, json!({}), &opts);
-        let express = r.usage.express.clone().expect("express usage recorded");
+        let express = r.usage.express.expect("express usage recorded");
         assert_eq!(express.duration_ms, 2_000);
         assert_eq!(express.memory_mb, EXPRESS_BILLED_MEMORY_MB);
         assert_eq!(r.usage.transitions, r.outcome.transitions);
