@@ -181,11 +181,8 @@ impl RankEvent {
         let world_size_u32 = u32::try_from(world_size)
             .map_err(|_| value_error(format!("`world_size` {world_size} is too large")))?;
         let fmi = if fmi_enabled {
-            Some(FmiSpec {
-                world_size: world_size_u32,
-                rank: u32::try_from(rank).unwrap_or(u32::MAX),
-                ..fmi_spec(ev, channel)?
-            })
+            let rank_u32 = u32::try_from(rank).unwrap_or(u32::MAX);
+            Some(fmi_spec(ev, channel, world_size_u32, rank_u32)?)
         } else {
             None
         };
@@ -203,9 +200,14 @@ impl RankEvent {
     }
 }
 
-/// The FMI fields of an event (`rendezvous_endpoint`, `fmi_channel`, `unique_id`), for a rank
-/// of a one-rank world; the caller fills in the world size and the rank.
-fn fmi_spec(ev: &Map<String, Value>, channel: FmiChannel) -> Result<FmiSpec, FunctionError> {
+/// What rank `rank` of `world_size` brings to its communicator, from the event's FMI fields
+/// (`rendezvous_endpoint`, `fmi_channel` over the default `channel`, `unique_id`).
+fn fmi_spec(
+    ev: &Map<String, Value>,
+    channel: FmiChannel,
+    world_size: u32,
+    rank: u32,
+) -> Result<FmiSpec, FunctionError> {
     let endpoint = required_string(
         ev,
         "rendezvous_endpoint",
@@ -224,8 +226,8 @@ fn fmi_spec(ev: &Map<String, Value>, channel: FmiChannel) -> Result<FmiSpec, Fun
     Ok(FmiSpec {
         endpoint,
         comm_name,
-        world_size: 1,
-        rank: 0,
+        world_size,
+        rank,
         channel,
     })
 }
@@ -301,12 +303,15 @@ struct Estimates {
 }
 
 impl Estimates {
+    /// Samples processed.
     fn n(&self) -> usize {
         self.predicted.len()
     }
 }
 
 impl Inference {
+    /// One rank, in the order the real script works: check the event, join the communicator,
+    /// read the partitions, estimate, pool the metrics over FMI, write the record.
     async fn run(&self, event: Value, ctx: &mut Invocation) -> Result<Value, FunctionError> {
         let ev = RankEvent::parse(&event, self.fmi_channel)?;
         let mut comm = match ev.fmi.clone() {
