@@ -1,26 +1,24 @@
 //! Host cost of the COSMIC-AI example: one whole execution of the team's state machine (W = 4,
-//! B = 128, test mode, FMI on the Direct channel) on a fresh world with the seeded store, what a
-//! sweep point pays; the seed generator for the large set (1,253 galaxies in 20 files); and one
-//! FMI allreduce among 64 ranks inside simulated invocations.
+//! B = 128, test mode, FMI on the Direct channel) in a fresh simulation with the seeded store,
+//! what a sweep point pays; the seed generator for the large set (1,253 galaxies in 20 files);
+//! and one FMI allreduce among 64 ranks inside simulated invocations.
 //!
 //! Measured (`cargo bench --bench cosmic`, 2-core shared machine): a whole example run 0.70 ms,
 //! the large seed 0.34 ms, the 64-rank allreduce 0.16 ms (2.5 µs per rank, invocation included).
 
 use std::path::PathBuf;
-use std::rc::Rc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use futures::future::join_all;
 use serde_json::{json, Value};
-use stepsim::engine::{self, ExecutionOptions, Plan, TaskInvoker};
+use stepsim::engine::{ExecutionOptions, Plan};
 use stepsim::handlers::cosmic::generate_seed_objects;
 use stepsim::handlers::default_catalog;
 use stepsim::sim::fmi::{FmiChannel, FmiSpec, ReduceOp};
 use stepsim::sim::{
     async_handler_fn, FunctionConfig, FunctionError, FunctionRegistry, Invocation, LogCapture,
-    WorkflowKind, World,
+    Simulation,
 };
-use stepsim::storage::Store;
 
 fn example() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("asl-examples/cosmic-ai")
@@ -44,39 +42,23 @@ fn bench_example(c: &mut Criterion) {
     let seed = generate_seed_objects(&json!({})).expect("seed");
     c.bench_function("cosmic/example_run_w4", |b| {
         b.iter(|| {
-            let rt = engine::virtual_runtime().expect("runtime");
-            rt.block_on(async {
-                let store = Store::memory();
+            let sim = Simulation::builder()
+                .functions(functions.clone())
+                .log_capture(LogCapture::Reports)
+                .build()
+                .expect("simulation");
+            sim.block_on(async {
+                let store = sim.world().store();
                 for (bucket, key, bytes) in &seed {
                     store.create_bucket(bucket).await.expect("bucket");
                     store
-                        .put(
-                            bucket,
-                            key,
-                            bytes.clone().into(),
-                            engine::clock::default_origin(),
-                        )
+                        .put(bucket, key, bytes.clone().into(), sim.now())
                         .await
                         .expect("put");
                 }
-                let w = World::builder()
-                    .store(store)
-                    .functions(functions.clone())
-                    .log_capture(LogCapture::Reports)
-                    .build()
-                    .expect("world");
-                let opts = ExecutionOptions::default();
-                w.begin_execution(&opts.execution_arn(), WorkflowKind::Standard);
-                let out = engine::execute(
-                    &plan,
-                    input.clone(),
-                    &opts,
-                    w.clock(),
-                    Rc::new(w.clone()) as Rc<dyn TaskInvoker>,
-                )
-                .await;
-                assert!(out.output.is_some());
-            })
+            });
+            let report = sim.run(&plan, input.clone(), &ExecutionOptions::default());
+            assert!(report.outcome.output.is_some());
         })
     });
     c.bench_function("cosmic/seed_large", |b| {
@@ -101,16 +83,14 @@ fn bench_fmi(c: &mut Criterion) {
     reg.register("rank", FunctionConfig::default(), async_handler_fn(rank))
         .expect("register");
     c.bench_function("cosmic/fmi_allreduce_64_ranks", |b| {
-        let rt = engine::virtual_runtime().expect("runtime");
-        let w = rt.block_on(async {
-            World::builder()
-                .functions(reg.clone())
-                .log_capture(LogCapture::Off)
-                .build()
-                .expect("world")
-        });
+        let sim = Simulation::builder()
+            .functions(reg.clone())
+            .log_capture(LogCapture::Off)
+            .build()
+            .expect("simulation");
+        let w = sim.world();
         b.iter(|| {
-            rt.block_on(async {
+            sim.block_on(async {
                 let calls = (0..64u64).map(|r| w.invoke_function("rank", json!(r), "bench"));
                 let out = join_all(calls).await;
                 assert!(out

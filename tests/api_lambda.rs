@@ -2,14 +2,13 @@
 //! functions bound to built-in handlers, and Invoke (RequestResponse, Event, DryRun, function
 //! and service errors, log tails).
 
-#[path = "api_support/mod.rs"]
 mod support;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
 use stepsim::handlers::default_catalog;
 use stepsim::sim::FunctionRegistry;
-use support::{config, TestServer};
+use support::api::{config, TestServer};
 
 const FUNCTIONS: &str = r#"
 [functions.init]

@@ -2,7 +2,6 @@
 //! huge payloads and random requests all answer 4xx in the service's own error shape, and
 //! the server keeps serving.
 
-#[path = "api_support/mod.rs"]
 mod support;
 
 use axum::body::Body;
@@ -11,7 +10,7 @@ use axum::http::Request;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use stepsim::api::{build_state, http::dispatch};
-use support::{config, TestServer};
+use support::api::{config, TestServer};
 
 async fn raw_sfn(t: &TestServer, target: Option<&str>, body: Vec<u8>) -> (u16, Value) {
     let mut req = t

@@ -2,13 +2,12 @@
 //! continuation, the aws-chunked upload encoding, ranges, copies, batch deletes, XML errors,
 //! and the store shared with executions.
 
-#[path = "api_support/mod.rs"]
 mod support;
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{config, TestServer};
+use support::api::{config, TestServer};
 
 async fn put(t: &TestServer, path: &str, body: &str) -> reqwest::Response {
     t.client

@@ -1,7 +1,6 @@
 //! The Step Functions API over HTTP: state machines, executions, histories, idempotent starts,
 //! task tokens and activities, stops, time scaling, retention, Express and TestState.
 
-#[path = "api_support/mod.rs"]
 mod support;
 
 use std::sync::mpsc;
@@ -11,7 +10,7 @@ use serde_json::{json, Value};
 use stepsim::api::ServerConfig;
 use stepsim::handlers::default_catalog;
 use stepsim::sim::{handler_fn, FunctionConfig, FunctionRegistry, Invocation};
-use support::{config, duration, types, TestServer};
+use support::api::{config, duration, types, TestServer};
 
 fn pass_machine() -> Value {
     json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"ok": true}, "ResultPath": "$.r", "End": true}}})

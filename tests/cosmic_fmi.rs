@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use serde_json::{json, Value};
-use stepsim::engine::{self, SimTime};
+use stepsim::engine::SimTime;
 use stepsim::sim::fmi::{Collective, FmiChannel, FmiSpec, ReduceOp};
 use stepsim::sim::{
     async_handler_fn, FunctionConfig, FunctionError, FunctionRegistry, Invocation, LambdaSettings,
-    World,
+    Simulation, World,
 };
 
 const TIMEOUT_S: u64 = 10;
@@ -58,7 +58,8 @@ fn ms(t: SimTime) -> f64 {
     t.timestamp_micros() as f64 / 1000.0
 }
 
-fn world() -> World {
+/// A simulation whose only function is `rank`, without platform latency.
+fn simulation() -> Simulation {
     let mut reg = FunctionRegistry::new();
     let config = FunctionConfig {
         timeout: Duration::from_secs(TIMEOUT_S),
@@ -66,7 +67,7 @@ fn world() -> World {
     };
     reg.register("rank", config, async_handler_fn(rank_handler))
         .unwrap();
-    World::builder()
+    Simulation::builder()
         .seed(3)
         .functions(reg)
         .lambda_settings(LambdaSettings::without_latency())
@@ -74,7 +75,7 @@ fn world() -> World {
         .unwrap()
 }
 
-/// Runs `f` on a virtual runtime in another thread; a hang becomes a test failure.
+/// Runs `f` (which builds its own simulation) in another thread; a hang becomes a test failure.
 fn within_a_minute<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -123,12 +124,12 @@ fn events(world_size: u32, ranks: impl IntoIterator<Item = u32>, extra: Value) -
 fn collectives_complete_at_the_last_arrival_plus_the_channel_time() {
     for channel in [FmiChannel::Direct, FmiChannel::Redis, FmiChannel::S3] {
         let results = within_a_minute(move || {
-            let rt = engine::virtual_runtime().unwrap();
-            rt.block_on(async {
-                let w = world();
+            let sim = simulation();
+            let w = sim.world();
+            sim.block_on(async {
                 let ops = json!({"channel": channel.as_str(),
                                  "ops": ["barrier", "allreduce", "reduce", "gather", "bcast"]});
-                let out = invoke_all(&w, events(4, 0..4, ops), "exec-a").await;
+                let out = invoke_all(w, events(4, 0..4, ops), "exec-a").await;
                 assert_eq!(w.open_fmi_communicators(), 0);
                 out
             })
@@ -205,11 +206,11 @@ fn collectives_complete_at_the_last_arrival_plus_the_channel_time() {
 #[test]
 fn one_rank_needs_no_communication_on_direct() {
     let ok = within_a_minute(|| {
-        let rt = engine::virtual_runtime().unwrap();
-        rt.block_on(async {
-            let w = world();
+        let sim = simulation();
+        let w = sim.world();
+        sim.block_on(async {
             invoke_all(
-                &w,
+                w,
                 events(1, [0], json!({"ops": ["barrier", "allreduce"]})),
                 "e",
             )
@@ -224,11 +225,11 @@ fn one_rank_needs_no_communication_on_direct() {
 #[test]
 fn a_missing_peer_ends_in_a_clear_error_at_the_timeout() {
     let (results, usage, open) = within_a_minute(|| {
-        let rt = engine::virtual_runtime().unwrap();
-        rt.block_on(async {
-            let w = world();
+        let sim = simulation();
+        let w = sim.world();
+        sim.block_on(async {
             // world_size 3, but only ranks 0 and 1 ever start (as under MaxConcurrency 2).
-            let out = invoke_all(&w, events(3, 0..2, json!({"ops": ["barrier"]})), "exec-m").await;
+            let out = invoke_all(w, events(3, 0..2, json!({"ops": ["barrier"]})), "exec-m").await;
             (out, w.usage("exec-m").unwrap(), w.open_fmi_communicators())
         })
     });
@@ -262,12 +263,12 @@ fn a_missing_peer_ends_in_a_clear_error_at_the_timeout() {
 #[test]
 fn a_crashed_rank_leaves_its_peers_waiting_until_their_timeout() {
     let results = within_a_minute(|| {
-        let rt = engine::virtual_runtime().unwrap();
-        rt.block_on(async {
-            let w = world();
+        let sim = simulation();
+        let w = sim.world();
+        sim.block_on(async {
             let mut evs = events(3, 0..3, json!({"ops": ["barrier", "allreduce"]}));
             evs[2]["ops"] = json!(["barrier", "fail"]);
-            invoke_all(&w, evs, "exec-c").await
+            invoke_all(w, evs, "exec-c").await
         })
     });
     assert_eq!(results[2].as_ref().unwrap_err().0, "RuntimeError");
@@ -284,18 +285,18 @@ fn a_crashed_rank_leaves_its_peers_waiting_until_their_timeout() {
 #[test]
 fn disagreeing_ranks_fail_at_once_with_both_values() {
     let results = within_a_minute(|| {
-        let rt = engine::virtual_runtime().unwrap();
-        rt.block_on(async {
-            let w = world();
+        let sim = simulation();
+        let w = sim.world();
+        sim.block_on(async {
             let mut evs = events(2, 0..2, json!({"ops": ["barrier"]}));
             evs[1]["endpoint"] = json!("other.example.com:10000");
-            let a = invoke_all(&w, evs, "exec-e").await;
+            let a = invoke_all(w, evs, "exec-e").await;
             let mut evs = events(2, 0..2, json!({"ops": ["barrier"]}));
             evs[1]["world_size"] = json!(3);
-            let b = invoke_all(&w, evs, "exec-w").await;
+            let b = invoke_all(w, evs, "exec-w").await;
             let mut evs = events(2, 0..2, json!({"ops": ["barrier"]}));
             evs[1]["ops"] = json!(["allreduce"]);
-            let c = invoke_all(&w, evs, "exec-o").await;
+            let c = invoke_all(w, evs, "exec-o").await;
             let t = w.now();
             (a, b, c, t)
         })
@@ -326,9 +327,9 @@ fn disagreeing_ranks_fail_at_once_with_both_values() {
 #[test]
 fn communicators_never_mix() {
     let (same_run, runs) = within_a_minute(|| {
-        let rt = engine::virtual_runtime().unwrap();
-        rt.block_on(async {
-            let w = world();
+        let sim = simulation();
+        let w = sim.world();
+        sim.block_on(async {
             // Two Distributed Map children of one Map run meet.
             let base = "arn:aws:states:us-east-1:1:execution:SM/Distributed:run-7";
             let kids = [
@@ -351,7 +352,7 @@ fn communicators_never_mix() {
             for e in b.iter_mut() {
                 e["values"] = json!([100.0]);
             }
-            let (ra, rb) = futures::join!(invoke_all(&w, a, "exec-1"), invoke_all(&w, b, "exec-2"));
+            let (ra, rb) = futures::join!(invoke_all(w, a, "exec-1"), invoke_all(w, b, "exec-2"));
             (same_run, (ra, rb))
         })
     });
@@ -374,14 +375,14 @@ fn worlds_on_other_threads_never_mix() {
     let handles: Vec<_> = (0..2)
         .map(|k| {
             std::thread::spawn(move || {
-                let rt = engine::virtual_runtime().unwrap();
-                rt.block_on(async {
-                    let w = world();
+                let sim = simulation();
+                let w = sim.world();
+                sim.block_on(async {
                     let mut evs = events(2, 0..2, json!({"ops": ["allreduce"]}));
                     for e in evs.iter_mut() {
                         e["values"] = json!([f64::from(k)]);
                     }
-                    invoke_all(&w, evs, "same-arn").await
+                    invoke_all(w, evs, "same-arn").await
                 })
             })
         })
@@ -396,14 +397,14 @@ fn worlds_on_other_threads_never_mix() {
 #[test]
 fn bad_specs_are_rejected() {
     let results = within_a_minute(|| {
-        let rt = engine::virtual_runtime().unwrap();
-        rt.block_on(async {
-            let w = world();
-            let a = invoke_all(&w, events(2, [5], json!({"ops": []})), "x").await;
-            let b = invoke_all(&w, events(0, [0], json!({"ops": []})), "y").await;
-            let c = invoke_all(&w, events(1, [0], json!({"endpoint": " ", "ops": []})), "z").await;
+        let sim = simulation();
+        let w = sim.world();
+        sim.block_on(async {
+            let a = invoke_all(w, events(2, [5], json!({"ops": []})), "x").await;
+            let b = invoke_all(w, events(0, [0], json!({"ops": []})), "y").await;
+            let c = invoke_all(w, events(1, [0], json!({"endpoint": " ", "ops": []})), "z").await;
             // The same rank twice.
-            let d = invoke_all(&w, events(2, [0, 0], json!({"ops": ["barrier"]})), "d").await;
+            let d = invoke_all(w, events(2, [0, 0], json!({"ops": ["barrier"]})), "d").await;
             (a, b, c, d)
         })
     });

@@ -1,33 +1,25 @@
 //! Each COSMIC-AI handler invoked on its own against a seeded world: what it returns and
 //! writes on good input, and the readable Lambda error it raises on bad input.
 
-#[path = "cosmic_support.rs"]
 mod support;
 
 use futures::future::join_all;
 use serde_json::{json, Value};
-use stepsim::engine;
 use stepsim::sim::World;
-use support::*;
+use support::cosmic::*;
 
 const ARN: &str = "arn:aws:states:us-east-1:211125778552:execution:team2-COSMIC-AI-7078ea12:t";
 
-/// Runs `f` against a fresh example world on a virtual runtime.
+/// Runs `f` against the world of a fresh example simulation, on its virtual clock.
 fn with_world<T>(f: impl AsyncFnOnce(&World) -> T) -> T {
-    let rt = engine::virtual_runtime().unwrap();
-    rt.block_on(async {
-        let w = example_world(11, None, None).await;
-        f(&w).await
-    })
+    let sim = example_simulation(11, None);
+    sim.block_on(f(sim.world()))
 }
 
 /// [`with_world`] with the `inference` function charging the AstroMAE batch curve.
 fn with_astromae_world<T>(f: impl AsyncFnOnce(&World) -> T) -> T {
-    let rt = engine::virtual_runtime().unwrap();
-    rt.block_on(async {
-        let w = example_world(11, Some(astromae_inference()), None).await;
-        f(&w).await
-    })
+    let sim = example_simulation(11, Some(astromae_inference()));
+    sim.block_on(f(sim.world()))
 }
 
 async fn invoke(w: &World, function: &str, event: Value) -> Result<Value, (String, String)> {

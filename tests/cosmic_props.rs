@@ -1,14 +1,12 @@
 //! "Never panics" properties of the COSMIC-AI handlers and seed generator: whatever event a
 //! function receives, it returns a value or a function error, never a crash (`Lambda.Unknown`).
 
-#[path = "cosmic_support.rs"]
 mod support;
 
 use proptest::prelude::*;
 use serde_json::{Map, Value};
-use stepsim::engine;
 use stepsim::handlers::cosmic::generate_seed_objects;
-use support::*;
+use support::cosmic::*;
 
 const FIELDS: [&str; 18] = [
     "bucket",
@@ -98,9 +96,9 @@ proptest! {
 
     #[test]
     fn handlers_never_crash(event in arb_event()) {
-        let rt = engine::virtual_runtime().unwrap();
-        let crashes = rt.block_on(async {
-            let w = example_world(1, None, None).await;
+        let sim = example_simulation(1, None);
+        let w = sim.world();
+        let crashes = sim.block_on(async {
             let mut crashes = Vec::new();
             for f in ["data-parallel-init2", "inference", "summarize"] {
                 if let Err(e) = w.invoke_function(f, event.clone(), "prop").await {

@@ -2,13 +2,12 @@
 //! store, for world sizes 1 to 4; reproducibility; the FMI channel's cost; and failures that
 //! must end clearly (missing payload.json, bad sizes, MaxConcurrency below world_size).
 
-#[path = "cosmic_support.rs"]
 mod support;
 
 use serde_json::{json, Value};
-use stepsim::engine::{self, ExecutionStatus, Plan};
+use stepsim::engine::{ExecutionStatus, Plan};
 use stepsim::sim::fmi::{Collective, FmiChannel};
-use support::*;
+use support::cosmic::*;
 
 fn combined(run: &ExampleRun, result_path: &str) -> Value {
     let bytes = &run.objects[&format!("{BUCKET}/{result_path}/combined_data.json")];
@@ -264,19 +263,15 @@ fn the_estimator_decides_whether_batch_size_costs_time() {
 }
 
 fn run_with_plan(plan: Plan, input: Value) -> ExampleRun {
-    let rt = engine::virtual_runtime().unwrap();
-    rt.block_on(async {
-        let world = example_world(1, None, None).await;
-        let outcome = run_on(&world, &plan, input, "perf-test", 1).await;
-        let usage = world.usage(&outcome.execution_arn).unwrap();
-        assert_eq!(world.open_fmi_communicators(), 0);
-        ExampleRun {
-            outcome,
-            objects: all_objects(world.store()).await,
-            bill: String::new(),
-            usage,
-        }
-    })
+    let sim = example_simulation(1, None);
+    let report = run_on(&sim, &plan, input, "perf-test", 1);
+    assert_eq!(sim.world().open_fmi_communicators(), 0);
+    ExampleRun {
+        objects: sim.block_on(all_objects(sim.world().store())),
+        bill: String::new(),
+        outcome: report.outcome,
+        usage: report.usage,
+    }
 }
 
 #[test]
@@ -456,7 +451,7 @@ struct GridRow {
     usd: f64,
 }
 
-/// The notebook's step 6 on one world: the 20 (world size, batch size) runs in its order, each
+/// The notebook's step 6 in one simulation: the 20 (world size, batch size) runs in its order, each
 /// started when the previous one ended, so environments stay warm between runs as they did on
 /// AWS. Checks the targets of the team profile and prints the model's table beside the measured
 /// one (CALIBRATION.md): `cargo test --test cosmic_workflow calibration_grid -- --nocapture`.
@@ -470,42 +465,36 @@ fn calibration_grid() {
         [10.21, 7.13, 6.13, 7.12, 7.17],
     ];
     let batches = [8u64, 16, 32, 64, 128];
-    let rt = engine::virtual_runtime().unwrap();
-    let rows = rt.block_on(async {
-        let world = example_world(2025, None, None).await;
-        let plan = example_plan();
-        let mut rows = Vec::new();
-        let mut i = 0;
-        for w in 1..=4u64 {
-            for &b in &batches {
-                i += 1;
-                let rp = format!("results/test_{i}_ws{w}_bs{b}");
-                let input = input_with(&[
-                    ("world_size", json!(w)),
-                    ("batch_size", json!(b)),
-                    ("result_path", json!(rp)),
-                ]);
-                let out = run_on(&world, &plan, input, &format!("perf-test-{i}"), i).await;
-                assert_eq!(out.status, ExecutionStatus::Succeeded, "{:?}", out.cause);
-                let u = world.usage(&out.execution_arn).unwrap();
-                let bill = world
-                    .bill(&out.execution_arn, &stepsim::sim::BillingOptions::default())
-                    .unwrap();
-                let mean = |f: &str| u.functions[f].duration_ms / u.functions[f].invocations as f64;
-                rows.push(GridRow {
-                    w,
-                    b,
-                    seconds: out.duration().as_secs_f64(),
-                    init_ms: mean("data-parallel-init2"),
-                    inference_ms: mean("inference"),
-                    summarize_ms: mean("summarize"),
-                    cold_starts: u.functions.values().map(|f| f.cold_starts).sum(),
-                    usd: bill.total.usd(),
-                });
-            }
+    let sim = example_simulation(2025, None);
+    let plan = example_plan();
+    let mut rows = Vec::new();
+    let mut i = 0;
+    for w in 1..=4u64 {
+        for &b in &batches {
+            i += 1;
+            let rp = format!("results/test_{i}_ws{w}_bs{b}");
+            let input = input_with(&[
+                ("world_size", json!(w)),
+                ("batch_size", json!(b)),
+                ("result_path", json!(rp)),
+            ]);
+            let report = run_on(&sim, &plan, input, &format!("perf-test-{i}"), i);
+            let out = &report.outcome;
+            assert_eq!(out.status, ExecutionStatus::Succeeded, "{:?}", out.cause);
+            let u = &report.usage;
+            let mean = |f: &str| u.functions[f].duration_ms / u.functions[f].invocations as f64;
+            rows.push(GridRow {
+                w,
+                b,
+                seconds: out.duration().as_secs_f64(),
+                init_ms: mean("data-parallel-init2"),
+                inference_ms: mean("inference"),
+                summarize_ms: mean("summarize"),
+                cold_starts: u.functions.values().map(|f| f.cold_starts).sum(),
+                usd: report.bill.total.usd(),
+            });
         }
-        rows
-    });
+    }
     println!("| W | B | model s | measured s | init ms | inference ms | summarize ms | cold starts | bill USD |");
     println!("|---|---|---|---|---|---|---|---|---|");
     for (k, r) in rows.iter().enumerate() {

@@ -2,46 +2,31 @@
 //! ListObjectsV2 listing and an S3 inventory manifest; ItemBatcher; ResultWriter with the files
 //! AWS writes; child executions billed one transition each.
 
-use std::rc::Rc;
-
 use serde_json::{json, Value};
-use stepsim::engine::{self, ExecutionOptions, ExecutionStatus, Plan, TaskInvoker};
-use stepsim::sim::{WorkflowKind, World};
-use stepsim::storage::Store;
+use stepsim::engine::{self, ExecutionOptions, ExecutionStatus, Plan};
+use stepsim::sim::Simulation;
 
+/// Runs `def` once in a simulation whose S3 holds `objects` (bucket, key, body); the
+/// simulation is returned for reading the store afterwards.
 fn run(
     def: Value,
     input: Value,
     objects: &[(&str, &str, &str)],
-) -> (engine::ExecutionOutcome, Store) {
+) -> (engine::ExecutionOutcome, Simulation) {
     let plan = Plan::compile(&stepsim::asl::load_value(&def).expect("valid")).unwrap();
-    let rt = engine::virtual_runtime().unwrap();
-    rt.block_on(async {
-        let store = Store::memory();
-        let w = World::builder()
-            .seed(3)
-            .store(store.clone())
-            .build()
-            .unwrap();
+    let sim = Simulation::builder().seed(3).build().unwrap();
+    sim.block_on(async {
+        let store = sim.world().store();
         for (b, k, body) in objects {
             let _ = store.create_bucket(b).await;
             store
-                .put(b, k, body.as_bytes().to_vec().into(), w.now())
+                .put(b, k, body.as_bytes().to_vec().into(), sim.now())
                 .await
                 .unwrap();
         }
-        let opts = ExecutionOptions::default();
-        w.begin_execution(&opts.execution_arn(), WorkflowKind::Standard);
-        let out = engine::execute(
-            &plan,
-            input,
-            &opts,
-            w.clock(),
-            Rc::new(w.clone()) as Rc<dyn TaskInvoker>,
-        )
-        .await;
-        (out, store)
-    })
+    });
+    let out = sim.run(&plan, input, &ExecutionOptions::default()).outcome;
+    (out, sim)
 }
 
 fn dmap(reader: Value, extra: Value) -> Value {
@@ -147,7 +132,7 @@ fn result_writer_writes_aws_files() {
     def["States"]["M"]["ItemProcessor"]["StartAt"] = json!("C");
     def["States"]["M"]["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] = json!("STANDARD");
     let items = json!([{"fail": false}, {"fail": true}, {"fail": false}]).to_string();
-    let (out, store) = run(
+    let (out, sim) = run(
         def,
         json!({}),
         &[("bkt", "items.json", &items), ("outb", ".keep", "")],
@@ -166,8 +151,8 @@ fn result_writer_writes_aws_files() {
         key.starts_with("runs/") && key.ends_with("/manifest.json"),
         "{key}"
     );
-    let rt = engine::virtual_runtime().unwrap();
-    rt.block_on(async {
+    sim.block_on(async {
+        let store = sim.world().store();
         let (_, m) = store.get("outb", &key).await.unwrap();
         let m: Value = serde_json::from_slice(&m).unwrap();
         assert_eq!(m["DestinationBucket"], "outb");

@@ -3,14 +3,10 @@
 //! one), a Task timeout shorter than the function's, and a Distributed Map whose child
 //! executions' calls are charged to the parent.
 
-use std::rc::Rc;
-
 use serde_json::{json, Value};
-use stepsim::engine::{
-    self, ExecutionOptions, ExecutionOutcome, ExecutionStatus, Plan, TaskInvoker,
-};
+use stepsim::engine::{ExecutionOptions, ExecutionStatus, Plan};
 use stepsim::handlers::default_catalog;
-use stepsim::sim::{BillingOptions, FunctionRegistry, WorkflowKind, World};
+use stepsim::sim::{FunctionRegistry, RunReport, Simulation};
 
 const FUNCTIONS: &str = r#"
 [functions.work]
@@ -26,28 +22,19 @@ timeout_seconds = 30
 seconds = 60
 "#;
 
-fn run(def: Value, input: Value) -> (ExecutionOutcome, World) {
+/// Runs `def` once in a simulation with [`FUNCTIONS`]; the simulation is returned for the
+/// world's state after the run.
+fn run(def: Value, input: Value) -> (RunReport, Simulation) {
     let plan = Plan::compile(&stepsim::asl::load_value(&def).unwrap()).unwrap();
-    let rt = engine::virtual_runtime().unwrap();
-    rt.block_on(async {
-        let reg = FunctionRegistry::from_toml_str(FUNCTIONS, "functions.toml", &default_catalog())
-            .unwrap();
-        let w = World::builder().seed(5).functions(reg).build().unwrap();
-        let opts = ExecutionOptions::default();
-        let arn = opts.execution_arn();
-        w.begin_execution(&arn, WorkflowKind::Standard);
-        let out = engine::execute(
-            &plan,
-            input,
-            &opts,
-            w.clock(),
-            Rc::new(w.clone()) as Rc<dyn TaskInvoker>,
-        )
-        .await;
-        w.end_execution(&arn);
-        w.record_transitions(&arn, out.transitions);
-        (out, w)
-    })
+    let reg =
+        FunctionRegistry::from_toml_str(FUNCTIONS, "functions.toml", &default_catalog()).unwrap();
+    let sim = Simulation::builder()
+        .seed(5)
+        .functions(reg)
+        .build()
+        .unwrap();
+    let report = sim.run(&plan, input, &ExecutionOptions::default());
+    (report, sim)
 }
 
 fn map_of_work(retry: bool) -> Value {
@@ -70,7 +57,8 @@ fn map_of_work(retry: bool) -> Value {
 
 #[test]
 fn retry_absorbs_throttles_from_reserved_concurrency() {
-    let (out, w) = run(map_of_work(true), json!({"items": [1, 2, 3, 4, 5]}));
+    let (report, _) = run(map_of_work(true), json!({"items": [1, 2, 3, 4, 5]}));
+    let out = &report.outcome;
     assert_eq!(
         out.status,
         ExecutionStatus::Succeeded,
@@ -79,7 +67,7 @@ fn retry_absorbs_throttles_from_reserved_concurrency() {
         out.cause
     );
     assert_eq!(out.output, Some(json!([1, 2, 3, 4, 5])));
-    let u = w.usage(&out.execution_arn).unwrap();
+    let u = &report.usage;
     assert_eq!(u.functions["work"].invocations, 5);
     assert!(
         u.functions["work"].throttles >= 3,
@@ -90,9 +78,7 @@ fn retry_absorbs_throttles_from_reserved_concurrency() {
         u.functions["work"].cold_starts, 2,
         "only two environments ever ran"
     );
-    let bill = w
-        .bill(&out.execution_arn, &BillingOptions::default())
-        .unwrap();
+    let bill = &report.bill;
     assert_eq!(
         bill.line("sfn.transitions").unwrap().quantity as u64,
         out.transitions
@@ -102,7 +88,9 @@ fn retry_absorbs_throttles_from_reserved_concurrency() {
 
 #[test]
 fn without_retry_the_throttle_fails_the_execution() {
-    let (out, _) = run(map_of_work(false), json!({"items": [1, 2, 3, 4, 5]}));
+    let out = run(map_of_work(false), json!({"items": [1, 2, 3, 4, 5]}))
+        .0
+        .outcome;
     assert_eq!(out.status, ExecutionStatus::Failed);
     assert_eq!(
         out.error.as_deref(),
@@ -123,7 +111,8 @@ fn task_timeout_shorter_than_the_function() {
                   "Catch": [{"ErrorEquals": ["States.Timeout"], "Next": "EndWithHandler"}], "Next": "EndWithFinal"},
         "EndWithHandler": {"Type": "Pass", "ResultPath": "$.error", "End": true},
         "EndWithFinal": {"Type": "Pass", "ResultPath": "$.final", "End": true}}});
-    let (out, w) = run(def, json!({"FunctionName": "slow", "Payload": null}));
+    let (report, sim) = run(def, json!({"FunctionName": "slow", "Payload": null}));
+    let out = report.outcome;
     assert_eq!(out.status, ExecutionStatus::Succeeded);
     assert_eq!(
         out.output,
@@ -133,7 +122,7 @@ fn task_timeout_shorter_than_the_function() {
     );
     assert_eq!(out.duration().as_secs(), 5);
     // The world released the slot when the engine gave up.
-    assert_eq!(w.in_flight("slow"), Some(0));
+    assert_eq!(sim.world().in_flight("slow"), Some(0));
 }
 
 #[test]
@@ -143,7 +132,8 @@ fn distributed_map_children_are_charged_to_the_parent() {
         "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
             "StartAt": "W", "States": {"W": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:work", "End": true}}},
         "End": true}}});
-    let (out, w) = run(def, json!({"items": [1, 2]}));
+    let (report, sim) = run(def, json!({"items": [1, 2]}));
+    let out = &report.outcome;
     assert_eq!(
         out.status,
         ExecutionStatus::Succeeded,
@@ -151,9 +141,13 @@ fn distributed_map_children_are_charged_to_the_parent() {
         out.error,
         out.cause
     );
-    assert_eq!(w.executions(), std::slice::from_ref(&out.execution_arn));
-    assert_eq!(
-        w.usage(&out.execution_arn).unwrap().functions["work"].invocations,
-        2
+    // Everything was charged to the parent: the run took the parent's usage out of the ledger
+    // and no child execution left usage of its own behind.
+    assert_eq!(report.usage.execution_arn, out.execution_arn);
+    assert!(
+        sim.world().executions().is_empty(),
+        "{:?}",
+        sim.world().executions()
     );
+    assert_eq!(report.usage.functions["work"].invocations, 2);
 }

@@ -1,5 +1,7 @@
 //! What the integration tests share: where the conformance corpus is, and how to build a
 //! simulation and run a definition in it. Each test file includes it with `mod support;`.
+//! Two submodules serve one family of tests each: [`api`] (a server and an AWS client for the
+//! `api_*` tests) and [`cosmic`] (the COSMIC-AI example's simulation for the `cosmic_*` tests).
 //!
 //! The corpus rule (one for every test and for `stepsim test`): `$STEPSIM_CONFORMANCE_DIR` names
 //! the corpus folder (the one holding `cases/`), else `../shared/conformance` beside the crate
@@ -8,6 +10,9 @@
 //! checkout and its absence fails the test; set `STEPSIM_CORPUS_OPTIONAL=1` to run such a CI
 //! without it.
 #![allow(dead_code)]
+
+pub mod api;
+pub mod cosmic;
 
 use std::path::PathBuf;
 

@@ -51,8 +51,8 @@ use super::fields::{
     boolean, event_object, join_key, required_int, required_string, s3_failure, short, string,
     value_error,
 };
-use super::photoz::{metrics, nmad, normalised_residual, predict};
-use crate::sim::fmi::{FmiChannel, FmiSpec, ReduceOp};
+use super::photoz::{metrics, nmad, normalised_residual, predict, Metrics};
+use crate::sim::fmi::{Communicator, FmiChannel, FmiSpec, ReduceOp};
 use crate::sim::handler::{FunctionError, HandlerFuture, Invocation};
 use crate::sim::Handler;
 
@@ -141,9 +141,27 @@ fn data_keys(v: Option<&Value>) -> Result<Vec<String>, FunctionError> {
     }
 }
 
-impl Inference {
-    async fn run(&self, event: Value, ctx: &mut Invocation) -> Result<Value, FunctionError> {
-        let ev = event_object(&event, "the inference function")?;
+/// One rank's event, checked (the module doc lists its fields). Fields are read in a fixed
+/// order, so that an event with several problems always reports the same one first.
+struct RankEvent {
+    rank: u64,
+    world_size: u64,
+    batch_size: u64,
+    data_bucket: String,
+    result_path: String,
+    /// The partition keys `data_path` names.
+    keys: Vec<String>,
+    /// `data_path` as given, copied into the record.
+    data_path: Value,
+    test_mode: bool,
+    /// The communicator to join, when `fmi_enabled`.
+    fmi: Option<FmiSpec>,
+}
+
+impl RankEvent {
+    /// Checks `event`; `channel` is the FMI channel unless the event names one.
+    fn parse(event: &Value, channel: FmiChannel) -> Result<RankEvent, FunctionError> {
+        let ev = event_object(event, "the inference function")?;
         let world_size = required_int(ev, "world_size", 1, "the number of ranks")?;
         let rank = required_int(ev, "rank", 0, "this rank's number")?;
         if rank >= world_size {
@@ -162,70 +180,194 @@ impl Inference {
         let fmi_enabled = boolean(ev, "fmi_enabled")?.unwrap_or(false);
         let world_size_u32 = u32::try_from(world_size)
             .map_err(|_| value_error(format!("`world_size` {world_size} is too large")))?;
-        let rank_u32 = u32::try_from(rank).unwrap_or(u32::MAX);
-
-        let mut comm = if fmi_enabled {
-            let endpoint = required_string(
-                ev,
-                "rendezvous_endpoint",
-                "the FMI rendezvous server (host:port), needed when fmi_enabled is true",
-            )?
-            .to_string();
-            let channel = match string(ev, "fmi_channel")? {
-                None => self.fmi_channel,
-                Some(c) => FmiChannel::parse(c).ok_or_else(|| {
-                    value_error(format!(
-                        "`fmi_channel` must be direct, redis or s3, got \"{c}\""
-                    ))
-                })?,
-            };
-            let comm_name = string(ev, "unique_id")?.unwrap_or("cosmic").to_string();
-            let mut comm = ctx.fmi_communicator(FmiSpec {
-                endpoint,
-                comm_name,
-                world_size: world_size_u32,
-                rank: rank_u32,
-                channel,
-            })?;
-            comm.barrier().await?;
-            Some(comm)
+        let fmi = if fmi_enabled {
+            let rank_u32 = u32::try_from(rank).unwrap_or(u32::MAX);
+            Some(fmi_spec(ev, channel, world_size_u32, rank_u32)?)
         } else {
             None
         };
+        Ok(RankEvent {
+            rank,
+            world_size,
+            batch_size,
+            data_bucket,
+            result_path,
+            keys,
+            data_path: ev.get("data_path").cloned().unwrap_or(Value::Null),
+            test_mode,
+            fmi,
+        })
+    }
+}
 
-        // Read every assigned partition, as the real script loads all of its files.
-        let mut galaxies: Vec<Galaxy> = Vec::new();
-        let mut bytes_read = 0u64;
-        let s3_started = ctx.now();
-        for key in &keys {
-            let body = ctx
-                .s3_get(&data_bucket, key)
-                .await
-                .map_err(|e| s3_failure(e, &data_bucket, key, "this rank's partition file"))?;
-            bytes_read += body.len() as u64;
-            let part: Partition = serde_json::from_slice(&body).map_err(|e| {
-                value_error(format!(
-                    "s3://{data_bucket}/{key} is not a batch_json partition: {e}"
-                ))
-            })?;
-            if let Some(bad) = part.samples.iter().position(|g| {
-                !(g.magnitudes().iter().all(|m| m.is_finite()) && g.redshift.is_finite())
-            }) {
-                return Err(value_error(format!(
-                    "s3://{data_bucket}/{key}: sample {bad} has a non-finite magnitude or redshift"
-                )));
-            }
-            galaxies.extend(part.samples);
+/// What rank `rank` of `world_size` brings to its communicator, from the event's FMI fields
+/// (`rendezvous_endpoint`, `fmi_channel` over the default `channel`, `unique_id`).
+fn fmi_spec(
+    ev: &Map<String, Value>,
+    channel: FmiChannel,
+    world_size: u32,
+    rank: u32,
+) -> Result<FmiSpec, FunctionError> {
+    let endpoint = required_string(
+        ev,
+        "rendezvous_endpoint",
+        "the FMI rendezvous server (host:port), needed when fmi_enabled is true",
+    )?
+    .to_string();
+    let channel = match string(ev, "fmi_channel")? {
+        None => channel,
+        Some(c) => FmiChannel::parse(c).ok_or_else(|| {
+            value_error(format!(
+                "`fmi_channel` must be direct, redis or s3, got \"{c}\""
+            ))
+        })?,
+    };
+    let comm_name = string(ev, "unique_id")?.unwrap_or("cosmic").to_string();
+    Ok(FmiSpec {
+        endpoint,
+        comm_name,
+        world_size,
+        rank,
+        channel,
+    })
+}
+
+/// Joins the rank's communicator and meets its peers at a barrier before reading.
+async fn join(spec: FmiSpec, ctx: &mut Invocation) -> Result<Communicator, FunctionError> {
+    let mut comm = ctx.fmi_communicator(spec)?;
+    comm.barrier().await?;
+    Ok(comm)
+}
+
+/// What the rank read from S3.
+struct Loaded {
+    galaxies: Vec<Galaxy>,
+    /// Time spent reading.
+    s3_total: Duration,
+    /// The data the rank holds in memory, in MB.
+    data_mb: f64,
+}
+
+/// Reads every assigned partition, as the real script loads all of its files, and charges the
+/// memory the data takes.
+async fn read_partitions(ev: &RankEvent, ctx: &mut Invocation) -> Result<Loaded, FunctionError> {
+    let bucket = &ev.data_bucket;
+    let mut galaxies: Vec<Galaxy> = Vec::new();
+    let mut bytes_read = 0u64;
+    let s3_started = ctx.now();
+    for key in &ev.keys {
+        let body = ctx
+            .s3_get(bucket, key)
+            .await
+            .map_err(|e| s3_failure(e, bucket, key, "this rank's partition file"))?;
+        bytes_read += body.len() as u64;
+        let part: Partition = serde_json::from_slice(&body).map_err(|e| {
+            value_error(format!(
+                "s3://{bucket}/{key} is not a batch_json partition: {e}"
+            ))
+        })?;
+        if let Some(bad) = part
+            .samples
+            .iter()
+            .position(|g| !(g.magnitudes().iter().all(|m| m.is_finite()) && g.redshift.is_finite()))
+        {
+            return Err(value_error(format!(
+                "s3://{bucket}/{key}: sample {bad} has a non-finite magnitude or redshift"
+            )));
         }
-        let s3_total = (ctx.now() - s3_started).to_std().unwrap_or(Duration::ZERO);
-        let partition_samples = galaxies.len();
-        let data_mb = (bytes_read as f64 * 2.0 + partition_samples as f64 * 64.0) / 1e6;
-        ctx.use_memory_mb(data_mb.ceil() as u64);
+        galaxies.extend(part.samples);
+    }
+    let s3_total = (ctx.now() - s3_started).to_std().unwrap_or(Duration::ZERO);
+    let data_mb = (bytes_read as f64 * 2.0 + galaxies.len() as f64 * 64.0) / 1e6;
+    ctx.use_memory_mb(data_mb.ceil() as u64);
+    Ok(Loaded {
+        galaxies,
+        s3_total,
+        data_mb,
+    })
+}
 
-        // Inference, batch by batch.
-        let batch = usize::try_from(batch_size).unwrap_or(usize::MAX);
+/// The rank's estimates over the samples it processed.
+struct Estimates {
+    num_batches: usize,
+    predicted: Vec<f64>,
+    truth: Vec<f64>,
+    /// The normalised residuals, in sample order.
+    residuals: Vec<f64>,
+    /// Modelled inference time, seconds.
+    total_time: f64,
+    local: Metrics,
+    mean_z: f64,
+    /// Population variance of the true redshifts.
+    var_z: f64,
+}
+
+impl Estimates {
+    /// Samples processed.
+    fn n(&self) -> usize {
+        self.predicted.len()
+    }
+}
+
+impl Inference {
+    /// One rank, in the order the real script works: check the event, join the communicator,
+    /// read the partitions, estimate, pool the metrics over FMI, write the record.
+    async fn run(&self, event: Value, ctx: &mut Invocation) -> Result<Value, FunctionError> {
+        let ev = RankEvent::parse(&event, self.fmi_channel)?;
+        let mut comm = match ev.fmi.clone() {
+            Some(spec) => Some(join(spec, ctx).await?),
+            None => None,
+        };
+        let loaded = read_partitions(&ev, ctx).await?;
+        let est = self.estimate(&ev, &loaded.galaxies, ctx).await;
+        let fmi = match (comm.as_mut(), &ev.fmi) {
+            (Some(comm), Some(spec)) => fmi_summary(comm, spec, &est).await?,
+            _ => Value::Null,
+        };
+        // Leave the communicator before the upload: no collective follows.
+        drop(comm);
+
+        let rank = ev.rank;
+        if ev.keys.is_empty() {
+            ctx.log(format!(
+                "Rank: {rank}. Data path is not specified. Nothing to process."
+            ));
+            return Ok(json!({
+                "statusCode": 200,
+                "body": {"rank": rank, "result": null, "num_samples": 0,
+                         "message": format!("rank {rank} has no data assigned; no result written")}
+            }));
+        }
+
+        let body = serde_json::to_vec(&record(&ev, &loaded, &est, fmi))
+            .map_err(|e| value_error(e.to_string()))?;
+        let bucket = &ev.data_bucket;
+        let key = join_key(&ev.result_path, &format!("{rank}.json"));
+        ctx.s3_put(bucket, &key, body)
+            .await
+            .map_err(|e| s3_failure(e, bucket, &key, "writing this rank's result"))?;
+        let n = est.n();
+        ctx.log(format!(
+            "Rank: {rank}. End Inference. {n} sample(s) in {} batch(es), {:.3} s; \
+             result s3://{bucket}/{key}",
+            est.num_batches, est.total_time
+        ));
+        Ok(json!({
+            "statusCode": 200,
+            "body": {"rank": rank, "result": format!("s3://{bucket}/{key}"), "num_samples": n}
+        }))
+    }
+
+    /// Inference, batch by batch (one batch in test mode), spending the estimator's time.
+    async fn estimate(
+        &self,
+        ev: &RankEvent,
+        galaxies: &[Galaxy],
+        ctx: &mut Invocation,
+    ) -> Estimates {
+        let batch = usize::try_from(ev.batch_size).unwrap_or(usize::MAX);
         let mut batches: Vec<&[Galaxy]> = galaxies.chunks(batch).collect();
-        if test_mode {
+        if ev.test_mode {
             batches.truncate(1);
         }
         let processed: Vec<&Galaxy> = batches.iter().flat_map(|b| b.iter()).collect();
@@ -262,133 +404,124 @@ impl Inference {
         } else {
             0.0
         };
-
-        let fmi = match comm.as_mut() {
-            None => Value::Null,
-            Some(comm) => {
-                let (mut abs, mut sq) = (0.0, 0.0);
-                for (&p, &t) in predicted.iter().zip(&truth) {
-                    abs += (p - t).abs();
-                    sq += (p - t) * (p - t);
-                }
-                let sums = comm
-                    .allreduce(
-                        &[
-                            n as f64,
-                            abs,
-                            sq,
-                            residuals.iter().sum(),
-                            truth.iter().sum(),
-                            truth.iter().map(|t| t * t).sum(),
-                        ],
-                        ReduceOp::Sum,
-                    )
-                    .await?;
-                let slowest = comm.allreduce(&[total_time], ReduceOp::Max).await?;
-                let gathered = comm.gather(&residuals, 0).await?;
-                let stats = comm.stats();
-                let get = |i: usize| sums.get(i).copied().unwrap_or(0.0);
-                let total_n = get(0);
-                let mut global = Map::new();
-                global.insert("num_samples".into(), json!(total_n as u64));
-                if total_n > 0.0 {
-                    let ss_tot = get(5) - get(4) * get(4) / total_n;
-                    global.insert("mae".into(), json!(get(1) / total_n));
-                    global.insert("mse".into(), json!(get(2) / total_n));
-                    global.insert("bias".into(), json!(get(3) / total_n));
-                    global.insert(
-                        "r2".into(),
-                        if ss_tot > 0.0 {
-                            json!(1.0 - get(2) / ss_tot)
-                        } else {
-                            Value::Null
-                        },
-                    );
-                }
-                if let Some(all) = gathered {
-                    let flat: Vec<f64> = all.into_iter().flatten().collect();
-                    global.insert("precision".into(), json!(nmad(&flat)));
-                }
-                global.insert(
-                    "max_total_cpu_time (seconds)".into(),
-                    json!(slowest.first().copied().unwrap_or(0.0)),
-                );
-                json!({
-                    "enabled": true,
-                    "channel": comm.channel().as_str(),
-                    "rendezvous_endpoint": ev.get("rendezvous_endpoint").cloned().unwrap_or(Value::Null),
-                    "comm_name": string(ev, "unique_id")?.unwrap_or("cosmic"),
-                    "collectives": stats.collectives,
-                    "time_in_collectives (seconds)": secs(stats.time_in_collectives),
-                    "channel_time (seconds)": secs(stats.channel_time),
-                    "global": Value::Object(global),
-                })
-            }
-        };
-        // Leave the communicator before the upload: no collective follows.
-        drop(comm);
-
-        if keys.is_empty() {
-            ctx.log(format!(
-                "Rank: {rank}. Data path is not specified. Nothing to process."
-            ));
-            return Ok(json!({
-                "statusCode": 200,
-                "body": {"rank": rank, "result": null, "num_samples": 0,
-                         "message": format!("rank {rank} has no data assigned; no result written")}
-            }));
+        Estimates {
+            num_batches: batches.len(),
+            predicted,
+            truth,
+            residuals,
+            total_time,
+            local,
+            mean_z,
+            var_z,
         }
+    }
+}
 
-        let rate = |x: f64| {
-            if total_time > 0.0 {
-                json!(x / total_time)
+/// The FMI part of the record: allreduces the sums behind the global metrics and the slowest
+/// rank's time, gathers the residuals at rank 0 for the global NMAD, and reports the
+/// communicator's cost.
+async fn fmi_summary(
+    comm: &mut Communicator,
+    spec: &FmiSpec,
+    est: &Estimates,
+) -> Result<Value, FunctionError> {
+    let (mut abs, mut sq) = (0.0, 0.0);
+    for (&p, &t) in est.predicted.iter().zip(&est.truth) {
+        abs += (p - t).abs();
+        sq += (p - t) * (p - t);
+    }
+    let sums = comm
+        .allreduce(
+            &[
+                est.n() as f64,
+                abs,
+                sq,
+                est.residuals.iter().sum(),
+                est.truth.iter().sum(),
+                est.truth.iter().map(|t| t * t).sum(),
+            ],
+            ReduceOp::Sum,
+        )
+        .await?;
+    let slowest = comm.allreduce(&[est.total_time], ReduceOp::Max).await?;
+    let gathered = comm.gather(&est.residuals, 0).await?;
+    let stats = comm.stats();
+    let get = |i: usize| sums.get(i).copied().unwrap_or(0.0);
+    let total_n = get(0);
+    let mut global = Map::new();
+    global.insert("num_samples".into(), json!(total_n as u64));
+    if total_n > 0.0 {
+        let ss_tot = get(5) - get(4) * get(4) / total_n;
+        global.insert("mae".into(), json!(get(1) / total_n));
+        global.insert("mse".into(), json!(get(2) / total_n));
+        global.insert("bias".into(), json!(get(3) / total_n));
+        global.insert(
+            "r2".into(),
+            if ss_tot > 0.0 {
+                json!(1.0 - get(2) / ss_tot)
             } else {
                 Value::Null
-            }
-        };
-        let per_batch = if n > 0 {
-            total_time / (n as f64 / batch_size as f64)
-        } else {
-            0.0
-        };
-        let data_path = ev.get("data_path").cloned().unwrap_or(Value::Null);
-        let mut record = Map::new();
-        record.insert("total_cpu_time (seconds)".into(), json!(total_time));
-        record.insert("total_cpu_memory (MB)".into(), json!(data_mb));
-        record.insert("execution_time (seconds/batch)".into(), json!(per_batch));
-        record.insert("num_batches".into(), json!(batches.len()));
-        record.insert("batch_size".into(), json!(batch_size));
-        record.insert("device".into(), json!("cpu"));
-        record.insert("throughput_bps".into(), rate(n as f64 * BITS_PER_SAMPLE));
-        record.insert("sample_persec".into(), rate(n as f64));
-        record.insert("result_path".into(), json!(result_path));
-        record.insert("data_path".into(), data_path);
-        record.insert("s3_num_requests".into(), json!(keys.len()));
-        record.insert("s3_total_time".into(), json!(secs(s3_total)));
-        record.insert("rank".into(), json!(rank));
-        record.insert("world_size".into(), json!(world_size));
-        record.insert("num_samples".into(), json!(n));
-        record.insert("partition_samples".into(), json!(partition_samples));
-        record.insert("metrics".into(), local.to_json());
-        record.insert("redshift_mean".into(), json!(mean_z));
-        record.insert("redshift_variance".into(), json!(var_z));
-        record.insert("fmi".into(), fmi);
-        let body =
-            serde_json::to_vec(&Value::Object(record)).map_err(|e| value_error(e.to_string()))?;
-        let key = join_key(&result_path, &format!("{rank}.json"));
-        ctx.s3_put(&data_bucket, &key, body)
-            .await
-            .map_err(|e| s3_failure(e, &data_bucket, &key, "writing this rank's result"))?;
-        ctx.log(format!(
-            "Rank: {rank}. End Inference. {n} sample(s) in {} batch(es), {total_time:.3} s; \
-             result s3://{data_bucket}/{key}",
-            batches.len()
-        ));
-        Ok(json!({
-            "statusCode": 200,
-            "body": {"rank": rank, "result": format!("s3://{data_bucket}/{key}"), "num_samples": n}
-        }))
+            },
+        );
     }
+    if let Some(all) = gathered {
+        let flat: Vec<f64> = all.into_iter().flatten().collect();
+        global.insert("precision".into(), json!(nmad(&flat)));
+    }
+    global.insert(
+        "max_total_cpu_time (seconds)".into(),
+        json!(slowest.first().copied().unwrap_or(0.0)),
+    );
+    Ok(json!({
+        "enabled": true,
+        "channel": comm.channel().as_str(),
+        "rendezvous_endpoint": spec.endpoint,
+        "comm_name": spec.comm_name,
+        "collectives": stats.collectives,
+        "time_in_collectives (seconds)": secs(stats.time_in_collectives),
+        "channel_time (seconds)": secs(stats.channel_time),
+        "global": Value::Object(global),
+    }))
+}
+
+/// The rank's result record (`{result_path}/{rank}.json`), in the real record's field order.
+fn record(ev: &RankEvent, loaded: &Loaded, est: &Estimates, fmi: Value) -> Value {
+    let total_time = est.total_time;
+    let n = est.n();
+    let rate = |x: f64| {
+        if total_time > 0.0 {
+            json!(x / total_time)
+        } else {
+            Value::Null
+        }
+    };
+    let per_batch = if n > 0 {
+        total_time / (n as f64 / ev.batch_size as f64)
+    } else {
+        0.0
+    };
+    let mut record = Map::new();
+    record.insert("total_cpu_time (seconds)".into(), json!(total_time));
+    record.insert("total_cpu_memory (MB)".into(), json!(loaded.data_mb));
+    record.insert("execution_time (seconds/batch)".into(), json!(per_batch));
+    record.insert("num_batches".into(), json!(est.num_batches));
+    record.insert("batch_size".into(), json!(ev.batch_size));
+    record.insert("device".into(), json!("cpu"));
+    record.insert("throughput_bps".into(), rate(n as f64 * BITS_PER_SAMPLE));
+    record.insert("sample_persec".into(), rate(n as f64));
+    record.insert("result_path".into(), json!(ev.result_path));
+    record.insert("data_path".into(), ev.data_path.clone());
+    record.insert("s3_num_requests".into(), json!(ev.keys.len()));
+    record.insert("s3_total_time".into(), json!(secs(loaded.s3_total)));
+    record.insert("rank".into(), json!(ev.rank));
+    record.insert("world_size".into(), json!(ev.world_size));
+    record.insert("num_samples".into(), json!(n));
+    record.insert("partition_samples".into(), json!(loaded.galaxies.len()));
+    record.insert("metrics".into(), est.local.to_json());
+    record.insert("redshift_mean".into(), json!(est.mean_z));
+    record.insert("redshift_variance".into(), json!(est.var_z));
+    record.insert("fmi".into(), fmi);
+    Value::Object(record)
 }
 
 #[cfg(test)]

@@ -1,19 +1,15 @@
-//! Shared set-up of the COSMIC-AI tests (included with `#[path]` by `cosmic_*.rs`): the example
-//! folder, a world with its functions and a seeded memory store, and a runner that executes the
-//! example's state machine against it.
-
-// Each test crate that includes this file uses a different subset of it.
-#![allow(dead_code)]
+//! Shared set-up of the COSMIC-AI tests (`support::cosmic`, used by `cosmic_*.rs`): the example
+//! folder, a [`Simulation`] with its functions and a seeded memory store, and a runner that
+//! executes the example's state machine in it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::rc::Rc;
 
 use serde_json::Value;
-use stepsim::engine::{self, ExecutionOptions, ExecutionOutcome, HistoryMode, Plan, TaskInvoker};
+use stepsim::engine::{ExecutionOptions, ExecutionOutcome, HistoryMode, Plan};
 use stepsim::handlers::cosmic::generate_seed_objects;
 use stepsim::handlers::default_catalog;
-use stepsim::sim::{BillingOptions, FunctionRegistry, LambdaSettings, WorkflowKind, World};
+use stepsim::sim::{FunctionRegistry, RunReport, Simulation};
 use stepsim::storage::{ListRequest, Store};
 
 /// The notebook's bucket.
@@ -81,57 +77,41 @@ pub async fn seed_store(store: &Store, params: &Value) {
     }
 }
 
-/// A world with the example's functions (plus `extra`) and a store seeded from project.toml.
-/// Must run inside a virtual runtime.
-pub async fn example_world(
-    seed: u64,
-    extra: Option<FunctionRegistry>,
-    settings: Option<LambdaSettings>,
-) -> World {
+/// A simulation with the example's functions (plus `extra`, which replace same-named ones) and
+/// a memory store seeded from project.toml, its world seeded with `seed`.
+pub fn example_simulation(seed: u64, extra: Option<FunctionRegistry>) -> Simulation {
     let store = Store::memory();
-    seed_store(&store, &project_seed_params()).await;
     let mut reg = example_functions();
     if let Some(extra) = extra {
         for spec in extra.iter() {
             reg.register_spec((**spec).clone()).unwrap();
         }
     }
-    let mut b = World::builder().seed(seed).store(store).functions(reg);
-    if let Some(s) = settings {
-        b = b.lambda_settings(s);
-    }
-    b.build().unwrap()
+    let sim = Simulation::builder()
+        .seed(seed)
+        .store(store.clone())
+        .functions(reg)
+        .build()
+        .unwrap();
+    sim.block_on(seed_store(&store, &project_seed_params()));
+    sim
 }
 
-/// Runs one execution of `plan` on `world`, named `name`, bracketed in the ledger.
-pub async fn run_on(
-    world: &World,
-    plan: &Plan,
-    input: Value,
-    name: &str,
-    seed: u64,
-) -> ExecutionOutcome {
-    let opts = ExecutionOptions {
+/// The options of one execution of the example's state machine, named `name`.
+pub fn example_options(name: &str, seed: u64) -> ExecutionOptions {
+    ExecutionOptions {
         execution_name: name.to_string(),
         state_machine_name: "team2-COSMIC-AI-7078ea12".to_string(),
         account: "211125778552".to_string(),
         history: HistoryMode::Full,
         seed,
         ..ExecutionOptions::default()
-    };
-    let arn = opts.execution_arn();
-    world.begin_execution(&arn, WorkflowKind::Standard);
-    let out = engine::execute(
-        plan,
-        input,
-        &opts,
-        world.clock(),
-        Rc::new(world.clone()) as Rc<dyn TaskInvoker>,
-    )
-    .await;
-    world.end_execution(&arn);
-    world.record_transitions(&arn, out.transitions);
-    out
+    }
+}
+
+/// Runs one execution of `plan` in `sim`, named `name`, and prices it.
+pub fn run_on(sim: &Simulation, plan: &Plan, input: Value, name: &str, seed: u64) -> RunReport {
+    sim.run(plan, input, &example_options(name, seed))
 }
 
 /// Every object of the store, as `bucket/key` → bytes.
@@ -162,30 +142,27 @@ pub struct ExampleRun {
     pub usage: stepsim::sim::ExecutionUsage,
 }
 
-/// Runs the example once on a fresh world (master seed `seed`) with `input`.
+/// Runs the example once in a fresh simulation (master seed `seed`) with `input`.
 pub fn run_example(input: Value, seed: u64) -> ExampleRun {
     run_example_with(input, seed, None)
 }
 
 /// [`run_example`] with functions replaced or added.
 pub fn run_example_with(input: Value, seed: u64, extra: Option<FunctionRegistry>) -> ExampleRun {
-    let rt = engine::virtual_runtime().unwrap();
-    rt.block_on(async {
-        let world = example_world(seed, extra, None).await;
-        let plan = example_plan();
-        let outcome = run_on(&world, &plan, input, "step5-execution-1753127540", seed).await;
-        let bill = world
-            .bill(&outcome.execution_arn, &BillingOptions::default())
-            .unwrap();
-        let usage = world.usage(&outcome.execution_arn).unwrap();
-        let objects = all_objects(world.store()).await;
-        ExampleRun {
-            outcome,
-            objects,
-            bill: serde_json::to_string(&bill).unwrap(),
-            usage,
-        }
-    })
+    let sim = example_simulation(seed, extra);
+    let report = run_on(
+        &sim,
+        &example_plan(),
+        input,
+        "step5-execution-1753127540",
+        seed,
+    );
+    ExampleRun {
+        objects: sim.block_on(all_objects(sim.world().store())),
+        bill: serde_json::to_string(&report.bill).unwrap(),
+        outcome: report.outcome,
+        usage: report.usage,
+    }
 }
 
 /// The example's input with fields replaced.
