@@ -154,6 +154,11 @@ pub fn number<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     }
 }
 
+/// [`number`], present or absent.
+pub fn opt_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    number(d).map(Some)
+}
+
 /// Reads an integer.
 pub fn integer<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     match toml::Value::deserialize(d)? {
