@@ -86,6 +86,17 @@ pub fn parse<T: DeserializeOwned>(text: &str) -> Result<T, Problem> {
     })
 }
 
+/// Reads a value already parsed (say a table inside a [`toml::Spanned`]) into `T`; the
+/// problem's path is relative to the value, and it has no line.
+pub fn from_value<T: DeserializeOwned>(value: toml::Value) -> Result<T, Problem> {
+    serde_path_to_error::deserialize(value).map_err(|e| Problem {
+        path: path_of(e.path()),
+        line: None,
+        message: wording(e.inner().message()),
+        syntax: false,
+    })
+}
+
 /// The 1-based line of byte `offset` in `text`.
 pub fn line_at(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
@@ -242,6 +253,10 @@ mod tests {
         assert_eq!(p.message, "-1 is outside 0..=4294967295");
         let p = parse::<File>("items = 3\n").unwrap_err();
         assert_eq!(p.message, "expected a sequence, found integer `3`");
+        let v: toml::Value = toml::from_str("rate = true").unwrap();
+        let p = from_value::<Item>(v).unwrap_err();
+        assert_eq!(p.key(), "rate");
+        assert_eq!(p.message, "expected a number, found boolean");
         let p = parse::<File>("size = = 1\n").unwrap_err();
         assert!(p.syntax && p.message.starts_with("TOML parse error at line 1"));
     }
