@@ -555,10 +555,21 @@ pub fn charts(spec: &SweepSpec, points: &[PointSummary<'_>]) -> Vec<(String, Str
     out
 }
 
-/// `report.md`.
+/// `report.md`: one section after another.
 pub fn report_md(spec: &SweepSpec, rows: &[Row], points: &[PointSummary<'_>]) -> String {
     let mut s = String::new();
-    let cols: Vec<String> = spec.grid.iter().map(|p| p.column()).collect();
+    md_intro(&mut s, spec, rows, points);
+    md_results(&mut s, spec, points);
+    md_averages(&mut s, spec, rows);
+    md_best(&mut s, spec, points);
+    md_cost_breakdown(&mut s, rows);
+    md_baseline(&mut s, spec, points);
+    md_notes_and_files(&mut s, spec);
+    s
+}
+
+/// The title, what was run, and how many executions failed.
+fn md_intro(s: &mut String, spec: &SweepSpec, rows: &[Row], points: &[PointSummary<'_>]) {
     let _ = writeln!(s, "# {}\n", spec.name);
     let _ = writeln!(
         s,
@@ -576,7 +587,11 @@ pub fn report_md(spec: &SweepSpec, rows: &[Row], points: &[PointSummary<'_>]) ->
     if failed > 0 {
         let _ = writeln!(s, "**{failed} execution(s) did not succeed**; they are left out of the statistics and listed in results.csv.\n");
     }
+}
 
+/// Per point: median and p95 duration, the first run, memory, cost, throughput.
+fn md_results(s: &mut String, spec: &SweepSpec, points: &[PointSummary<'_>]) {
+    let cols: Vec<String> = spec.grid.iter().map(|p| p.column()).collect();
     let _ = writeln!(s, "## Results\n");
     let _ = writeln!(
         s,
@@ -612,8 +627,10 @@ pub fn report_md(spec: &SweepSpec, rows: &[Row], points: &[PointSummary<'_>]) ->
                 .unwrap_or("-".into()),
         );
     }
+}
 
-    // Averages by the first parameter, as the notebook's "Performance Analysis by World Size".
+/// Averages by the first parameter, as the notebook's "Performance Analysis by World Size".
+fn md_averages(s: &mut String, spec: &SweepSpec, rows: &[Row]) {
     if spec.grid.len() > 1 {
         let first = &spec.grid[0];
         let _ = writeln!(s, "\n## Averages by {}\n", first.column());
@@ -649,8 +666,10 @@ pub fn report_md(spec: &SweepSpec, rows: &[Row], points: &[PointSummary<'_>]) ->
             );
         }
     }
+}
 
-    // Best configurations.
+/// The best configurations (and the Power Tuning picks).
+fn md_best(s: &mut String, spec: &SweepSpec, points: &[PointSummary<'_>]) {
     let _ = writeln!(s, "\n## Best configuration\n");
     let best_by = |m: &str, maximize: bool| {
         points
@@ -695,8 +714,10 @@ pub fn report_md(spec: &SweepSpec, rows: &[Row], points: &[PointSummary<'_>]) ->
             );
         }
     }
+}
 
-    // Cost breakdown.
+/// The cost over all executions, by bill component.
+fn md_cost_breakdown(s: &mut String, rows: &[Row]) {
     let _ = writeln!(s, "\n## Cost breakdown by component\n");
     let mut totals: BTreeMap<String, Money> = BTreeMap::new();
     let mut all = Money::ZERO;
@@ -731,8 +752,11 @@ pub fn report_md(spec: &SweepSpec, rows: &[Row], points: &[PointSummary<'_>]) ->
             f(v.usd() / rows.len().max(1) as f64, 9)
         );
     }
+}
 
-    // Baseline.
+/// The measured baseline beside the simulated figures.
+fn md_baseline(s: &mut String, spec: &SweepSpec, points: &[PointSummary<'_>]) {
+    let cols: Vec<String> = spec.grid.iter().map(|p| p.column()).collect();
     if !spec.baseline.is_empty() {
         let _ = writeln!(s, "\n## Measured vs simulated\n");
         if let Some(src) = &spec.baseline_source {
@@ -822,6 +846,10 @@ pub fn report_md(spec: &SweepSpec, rows: &[Row], points: &[PointSummary<'_>]) ->
             let _ = writeln!(s, "| {} |", line.join(" | "));
         }
     }
+}
+
+/// The spec's notes on the model, and the list of files.
+fn md_notes_and_files(s: &mut String, spec: &SweepSpec) {
     if let Some(n) = &spec.notes {
         let _ = writeln!(
             s,
@@ -834,7 +862,6 @@ pub fn report_md(spec: &SweepSpec, rows: &[Row], points: &[PointSummary<'_>]) ->
         "\n## Files\n\n- results.csv: one row per execution\n- summary.csv: per point, median / p95 / min / max\n- results.json: everything above, with the spec\n- duration.svg, cost.svg, throughput.svg{}",
         if spec.kind == SweepKind::PowerTuning { ", power-tuning.svg" } else { "" }
     );
-    s
 }
 
 /// What a loop that polls every `poll` seconds from the start reads for a run of `seconds`:
