@@ -549,56 +549,62 @@ fn lambda_lines(
         MemoryBasis::MaxUsed => "max memory used",
         MemoryBasis::Configured => "configured memory",
     };
-    if t.x86_mb_ms > 0 || t.arm_mb_ms == 0 {
-        lines.push(BillLine::gb_seconds(
+    // (shown?, component, description, MB·ms, price); x86_64 shows even at zero when there is
+    // no arm64, so every Lambda bill has a duration line.
+    let durations = [
+        (
+            t.x86_mb_ms > 0 || t.arm_mb_ms == 0,
             "lambda.duration.x86_64",
-            &format!("Lambda duration, x86_64, on {basis}"),
+            format!("Lambda duration, x86_64, on {basis}"),
             t.x86_mb_ms,
             prices.lambda_gb_second_x86_64,
-        ));
-    }
-    if t.arm_mb_ms > 0 {
-        lines.push(BillLine::gb_seconds(
+        ),
+        (
+            t.arm_mb_ms > 0,
             "lambda.duration.arm64",
-            &format!("Lambda duration, arm64, on {basis}"),
+            format!("Lambda duration, arm64, on {basis}"),
             t.arm_mb_ms,
             prices.lambda_gb_second_arm64,
-        ));
-    }
-    if t.ephemeral_mb_ms > 0 {
-        lines.push(BillLine::gb_seconds(
+        ),
+        (
+            t.ephemeral_mb_ms > 0,
             "lambda.ephemeral_storage",
-            "Lambda ephemeral storage above 512 MB",
+            "Lambda ephemeral storage above 512 MB".to_string(),
             t.ephemeral_mb_ms,
             prices.lambda_ephemeral_gb_second,
-        ));
-    }
+        ),
+    ];
+    lines.extend(durations.into_iter().filter(|d| d.0).map(
+        |(_, component, description, mb_ms, price)| {
+            BillLine::gb_seconds(component, &description, mb_ms, price)
+        },
+    ));
     lines
 }
 
 /// S3 requests: PUT/COPY/POST/LIST at one price, GET (and HEAD) at another.
 fn s3_lines(usage: &ExecutionUsage, prices: &PriceTable) -> Vec<BillLine> {
     let s3 = &usage.s3;
-    let mut lines = Vec::new();
-    if s3.put_requests + s3.list_requests > 0 {
-        lines.push(BillLine::count(
+    [
+        (
             "s3.put",
             "S3 PUT, COPY, POST and LIST requests",
             s3.put_requests + s3.list_requests,
-            "request",
             prices.s3_put_request,
-        ));
-    }
-    if s3.get_requests > 0 {
-        lines.push(BillLine::count(
+        ),
+        (
             "s3.get",
             "S3 GET requests",
             s3.get_requests,
-            "request",
             prices.s3_get_request,
-        ));
-    }
-    lines
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, _, n, _)| *n > 0)
+    .map(|(component, description, n, price)| {
+        BillLine::count(component, description, n, "request", price)
+    })
+    .collect()
 }
 
 #[cfg(test)]
