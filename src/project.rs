@@ -298,7 +298,16 @@ pub fn read_json(path: &Path) -> Result<Value, ProjectError> {
 
 /// Loads a functions file with every handler kind this crate ships.
 pub fn load_functions(path: &Path) -> Result<FunctionRegistry, ProjectError> {
-    FunctionRegistry::load(path, &crate::handlers::default_catalog()).map_err(|e| file_err(path, e))
+    FunctionRegistry::load(path, &crate::handlers::default_catalog()).map_err(|e| match e {
+        // It names the file already: keep only the line and the message.
+        crate::sim::ConfigError::File {
+            line: Some(n),
+            message,
+            ..
+        } => file_err(path, format!("line {n}: {message}")),
+        crate::sim::ConfigError::File { message, .. } => file_err(path, message),
+        other => file_err(path, other),
+    })
 }
 
 /// Parses `--input`: a file path, or inline JSON.

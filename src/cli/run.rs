@@ -134,10 +134,11 @@ pub fn prepare(args: &RunArgs) -> Result<(Project, Value, RunOptions), String> {
         ..RunOptions::default()
     };
     if let Some(f) = &args.faults {
-        opts.faults = FaultPlan::load(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        // The message names the file and the line.
+        opts.faults = FaultPlan::load(f)?;
     }
     if let Some(p) = &args.prices {
-        opts.prices = PriceTable::load(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        opts.prices = PriceTable::load(p)?;
     }
     if let Some(t) = &args.start_time {
         opts.origin = chrono::DateTime::parse_from_rfc3339(t)

@@ -32,11 +32,13 @@
 use std::fmt;
 use std::path::Path;
 
+use serde::de::Error as _;
 use serde::ser::SerializeStruct;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::sim::config_file::{self, string};
 use crate::sim::function::Architecture;
-use crate::sim::ledger::{ExecutionUsage, WorkflowKind};
+use crate::sim::ledger::{ExecutionUsage, ExpressUsage, WorkflowKind};
 
 /// Pico-dollars in one US dollar.
 pub const PICODOLLARS_PER_USD: u64 = 1_000_000_000_000;
@@ -144,28 +146,40 @@ impl Serialize for Money {
 
 /// Unit prices. The default is us-east-1, read from CALIBRATION.md ("Prices"); any of them can
 /// be overridden from a TOML file (see [`PriceTable::from_toml_str`]).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default = "PriceTable::us_east_1")]
 pub struct PriceTable {
+    #[serde(deserialize_with = "string")]
     pub region: String,
     /// When the prices were read, and from where.
+    #[serde(deserialize_with = "string")]
     pub read_on: String,
     /// Per Lambda request.
+    #[serde(deserialize_with = "usd_price")]
     pub lambda_request: Money,
     /// Per GB-s, x86_64 (first tier).
+    #[serde(deserialize_with = "usd_price")]
     pub lambda_gb_second_x86_64: Money,
     /// Per GB-s, arm64 (first tier).
+    #[serde(deserialize_with = "usd_price")]
     pub lambda_gb_second_arm64: Money,
     /// Per GB-s of ephemeral storage above 512 MB.
+    #[serde(deserialize_with = "usd_price")]
     pub lambda_ephemeral_gb_second: Money,
     /// Per Standard state transition.
+    #[serde(deserialize_with = "usd_price")]
     pub standard_transition: Money,
     /// Per Express request (execution started).
+    #[serde(deserialize_with = "usd_price")]
     pub express_request: Money,
     /// Per Express GB-s (first tier).
+    #[serde(deserialize_with = "usd_price")]
     pub express_gb_second: Money,
     /// Per S3 PUT, COPY, POST or LIST request.
+    #[serde(deserialize_with = "usd_price")]
     pub s3_put_request: Money,
     /// Per S3 GET (or HEAD) request.
+    #[serde(deserialize_with = "usd_price")]
     pub s3_get_request: Money,
 }
 
@@ -206,10 +220,12 @@ impl PriceTable {
         }
     }
 
-    /// Reads overrides from a TOML file on top of the us-east-1 table.
+    /// Reads overrides from a TOML file on top of the us-east-1 table; a problem reads
+    /// `FILE:LINE: KEY: MESSAGE`.
     pub fn load(path: &Path) -> Result<PriceTable, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        PriceTable::from_toml_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: {e}"))?;
+        config_file::parse(&text).map_err(|p| p.located(&file))
     }
 
     /// Overrides from TOML text, on top of the us-east-1 table. Prices are in dollars, as
@@ -221,55 +237,30 @@ impl PriceTable {
     /// lambda_gb_second_x86_64 = "0.0000166667"
     /// s3_get_request = 0.0000004
     /// ```
+    ///
+    /// A problem reads `line N: KEY: MESSAGE`.
     pub fn from_toml_str(text: &str) -> Result<PriceTable, String> {
-        let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
-        let mut t = PriceTable::us_east_1();
-        for (key, v) in &doc {
-            let money = || -> Result<Money, String> {
-                let m = match v {
-                    toml::Value::String(s) => Money::parse_usd(s),
-                    toml::Value::Float(f) => Money::from_usd(*f),
-                    toml::Value::Integer(i) => u64::try_from(*i)
-                        .ok()
-                        .and_then(|i| i.checked_mul(PICODOLLARS_PER_USD))
-                        .map(Money),
-                    _ => None,
-                };
-                m.ok_or_else(|| {
-                    format!(
-                        "price `{key}` must be a non-negative dollar amount, like \"0.0000002\""
-                    )
-                })
-            };
-            let text_value = || -> Result<String, String> {
-                v.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| format!("`{key}` must be a string"))
-            };
-            match key.as_str() {
-                "region" => t.region = text_value()?,
-                "read_on" => t.read_on = text_value()?,
-                "lambda_request" => t.lambda_request = money()?,
-                "lambda_gb_second_x86_64" => t.lambda_gb_second_x86_64 = money()?,
-                "lambda_gb_second_arm64" => t.lambda_gb_second_arm64 = money()?,
-                "lambda_ephemeral_gb_second" => t.lambda_ephemeral_gb_second = money()?,
-                "standard_transition" => t.standard_transition = money()?,
-                "express_request" => t.express_request = money()?,
-                "express_gb_second" => t.express_gb_second = money()?,
-                "s3_put_request" => t.s3_put_request = money()?,
-                "s3_get_request" => t.s3_get_request = money()?,
-                other => {
-                    return Err(format!(
-                        "unknown price `{other}` (known: region, read_on, lambda_request, \
-                         lambda_gb_second_x86_64, lambda_gb_second_arm64, \
-                         lambda_ephemeral_gb_second, standard_transition, express_request, \
-                         express_gb_second, s3_put_request, s3_get_request)"
-                    ))
-                }
-            }
-        }
-        Ok(t)
+        config_file::parse(text).map_err(|p| match p.line {
+            Some(n) => format!("line {n}: {p}"),
+            None => p.to_string(),
+        })
     }
+}
+
+/// Reads a price: dollars as a decimal string (exact), a float, or a whole number.
+fn usd_price<'de, D: Deserializer<'de>>(d: D) -> Result<Money, D::Error> {
+    let m = match toml::Value::deserialize(d)? {
+        toml::Value::String(s) => Money::parse_usd(&s),
+        toml::Value::Float(f) => Money::from_usd(f),
+        toml::Value::Integer(i) => u64::try_from(i)
+            .ok()
+            .and_then(|i| i.checked_mul(PICODOLLARS_PER_USD))
+            .map(Money),
+        _ => None,
+    };
+    m.ok_or_else(|| {
+        D::Error::custom("a price must be a non-negative dollar amount, like \"0.0000002\"")
+    })
 }
 
 /// How Lambda's INIT phase is billed.
@@ -370,6 +361,81 @@ impl Serialize for Bill {
 pub const MAX_MEMORY_NOTE: &str = "Lambda GB-s priced on max memory used, NOT on configured \
      memory as AWS bills: for comparison with published tables that priced that way only";
 
+impl BillLine {
+    /// A line priced per unit (`n` transitions, requests, ...).
+    fn count(component: &str, description: &str, n: u64, unit: &str, price: Money) -> BillLine {
+        BillLine {
+            component: component.to_string(),
+            description: description.to_string(),
+            quantity: n as f64,
+            unit: unit.to_string(),
+            unit_price: price,
+            amount: price.times(n),
+        }
+    }
+
+    /// A line priced per GB-s, from exact MB·ms.
+    fn gb_seconds(component: &str, description: &str, mb_ms: u128, price: Money) -> BillLine {
+        BillLine {
+            component: component.to_string(),
+            description: description.to_string(),
+            quantity: mb_ms as f64 / 1_024_000.0,
+            unit: "GB-s".to_string(),
+            unit_price: price,
+            amount: price.per_gb_second(mb_ms),
+        }
+    }
+}
+
+/// The MB·ms an Express execution is billed for: 64 MB and 100 ms steps (CALIBRATION.md, row
+/// "Step Functions Express").
+fn express_mb_ms(ex: &ExpressUsage) -> (u64, u64, u128) {
+    let mb = ex.memory_mb.max(1).div_ceil(64) * 64;
+    let ms = ex.duration_ms.div_ceil(100) * 100;
+    (mb, ms, u128::from(mb) * u128::from(ms))
+}
+
+/// Lambda usage summed over compute classes, on the basis the options choose.
+#[derive(Default)]
+struct LambdaTotals {
+    requests: u64,
+    x86_mb_ms: u128,
+    arm_mb_ms: u128,
+    ephemeral_mb_ms: u128,
+}
+
+impl LambdaTotals {
+    fn of(usage: &ExecutionUsage, options: &BillingOptions) -> LambdaTotals {
+        let legacy = options.init == InitBilling::Legacy;
+        let max_used = options.memory == MemoryBasis::MaxUsed;
+        let mut t = LambdaTotals::default();
+        for (class, c) in &usage.compute {
+            t.requests += c.requests;
+            let billed = if legacy {
+                c.billed_ms_legacy_init
+            } else {
+                c.billed_ms
+            };
+            let mb_ms = if max_used {
+                u128::from(if legacy {
+                    c.used_mb_ms_legacy_init
+                } else {
+                    c.used_mb_ms
+                })
+            } else {
+                u128::from(class.memory_mb) * u128::from(billed)
+            };
+            match class.architecture {
+                Architecture::X86_64 => t.x86_mb_ms += mb_ms,
+                Architecture::Arm64 => t.arm_mb_ms += mb_ms,
+            }
+            t.ephemeral_mb_ms +=
+                u128::from(class.ephemeral_storage_mb.saturating_sub(512)) * u128::from(billed);
+        }
+        t
+    }
+}
+
 impl Bill {
     /// Prices one execution's usage.
     pub fn for_execution(
@@ -377,168 +443,10 @@ impl Bill {
         prices: &PriceTable,
         options: &BillingOptions,
     ) -> Bill {
-        let mut lines = Vec::new();
-        let count_line =
-            |component: &str, description: &str, n: u64, unit: &str, price: Money| BillLine {
-                component: component.to_string(),
-                description: description.to_string(),
-                quantity: n as f64,
-                unit: unit.to_string(),
-                unit_price: price,
-                amount: price.times(n),
-            };
-        let gbs_line = |component: &str, description: &str, mb_ms: u128, price: Money| BillLine {
-            component: component.to_string(),
-            description: description.to_string(),
-            quantity: mb_ms as f64 / 1_024_000.0,
-            unit: "GB-s".to_string(),
-            unit_price: price,
-            amount: price.per_gb_second(mb_ms),
-        };
-
-        match usage.kind {
-            WorkflowKind::Standard => lines.push(count_line(
-                "sfn.transitions",
-                "Step Functions Standard state transitions",
-                usage.transitions,
-                "transition",
-                prices.standard_transition,
-            )),
-            WorkflowKind::Express => {
-                lines.push(count_line(
-                    "sfn.express.requests",
-                    "Step Functions Express requests",
-                    1,
-                    "request",
-                    prices.express_request,
-                ));
-                if let Some(ex) = usage.express {
-                    // 64 MB and 100 ms steps (CALIBRATION.md, row "Step Functions Express").
-                    let mb = ex.memory_mb.max(1).div_ceil(64) * 64;
-                    let ms = ex.duration_ms.div_ceil(100) * 100;
-                    lines.push(gbs_line(
-                        "sfn.express.duration",
-                        &format!("Step Functions Express duration ({mb} MB, {ms} ms)"),
-                        u128::from(mb) * u128::from(ms),
-                        prices.express_gb_second,
-                    ));
-                }
-            }
-        }
-
-        if !usage.express_children.is_empty() {
-            let n = usage.express_children.len() as u64;
-            lines.push(count_line(
-                "sfn.express_children.requests",
-                "Step Functions Express requests (Distributed Map child executions)",
-                n,
-                "request",
-                prices.express_request,
-            ));
-            // Each child is billed on its own, in 64 MB and 100 ms steps.
-            let mb_ms: u128 = usage
-                .express_children
-                .iter()
-                .map(|ex| {
-                    let mb = ex.memory_mb.max(1).div_ceil(64) * 64;
-                    let ms = ex.duration_ms.div_ceil(100) * 100;
-                    u128::from(mb) * u128::from(ms)
-                })
-                .sum();
-            lines.push(gbs_line(
-                "sfn.express_children.duration",
-                "Step Functions Express duration (Distributed Map child executions)",
-                mb_ms,
-                prices.express_gb_second,
-            ));
-        }
-
-        let legacy = options.init == InitBilling::Legacy;
-        let max_used = options.memory == MemoryBasis::MaxUsed;
-        let mut requests = 0u64;
-        let mut x86_mb_ms = 0u128;
-        let mut arm_mb_ms = 0u128;
-        let mut eph_mb_ms = 0u128;
-        for (class, t) in &usage.compute {
-            requests += t.requests;
-            let billed = if legacy {
-                t.billed_ms_legacy_init
-            } else {
-                t.billed_ms
-            };
-            let mb_ms = if max_used {
-                u128::from(if legacy {
-                    t.used_mb_ms_legacy_init
-                } else {
-                    t.used_mb_ms
-                })
-            } else {
-                u128::from(class.memory_mb) * u128::from(billed)
-            };
-            match class.architecture {
-                Architecture::X86_64 => x86_mb_ms += mb_ms,
-                Architecture::Arm64 => arm_mb_ms += mb_ms,
-            }
-            eph_mb_ms +=
-                u128::from(class.ephemeral_storage_mb.saturating_sub(512)) * u128::from(billed);
-        }
-        if requests > 0 {
-            lines.push(count_line(
-                "lambda.requests",
-                "Lambda requests",
-                requests,
-                "request",
-                prices.lambda_request,
-            ));
-            let basis = if max_used {
-                "max memory used"
-            } else {
-                "configured memory"
-            };
-            if x86_mb_ms > 0 || arm_mb_ms == 0 {
-                lines.push(gbs_line(
-                    "lambda.duration.x86_64",
-                    &format!("Lambda duration, x86_64, on {basis}"),
-                    x86_mb_ms,
-                    prices.lambda_gb_second_x86_64,
-                ));
-            }
-            if arm_mb_ms > 0 {
-                lines.push(gbs_line(
-                    "lambda.duration.arm64",
-                    &format!("Lambda duration, arm64, on {basis}"),
-                    arm_mb_ms,
-                    prices.lambda_gb_second_arm64,
-                ));
-            }
-            if eph_mb_ms > 0 {
-                lines.push(gbs_line(
-                    "lambda.ephemeral_storage",
-                    "Lambda ephemeral storage above 512 MB",
-                    eph_mb_ms,
-                    prices.lambda_ephemeral_gb_second,
-                ));
-            }
-        }
-        let s3 = &usage.s3;
-        if s3.put_requests + s3.list_requests > 0 {
-            lines.push(count_line(
-                "s3.put",
-                "S3 PUT, COPY, POST and LIST requests",
-                s3.put_requests + s3.list_requests,
-                "request",
-                prices.s3_put_request,
-            ));
-        }
-        if s3.get_requests > 0 {
-            lines.push(count_line(
-                "s3.get",
-                "S3 GET requests",
-                s3.get_requests,
-                "request",
-                prices.s3_get_request,
-            ));
-        }
+        let mut lines = workflow_lines(usage, prices);
+        lines.extend(express_children_lines(usage, prices));
+        lines.extend(lambda_lines(usage, prices, options));
+        lines.extend(s3_lines(usage, prices));
         let total = lines
             .iter()
             .fold(Money::ZERO, |acc, l| acc.saturating_add(l.amount));
@@ -547,7 +455,7 @@ impl Bill {
             region: prices.region.clone(),
             prices_read_on: prices.read_on.clone(),
             options: *options,
-            note: max_used.then(|| MAX_MEMORY_NOTE.to_string()),
+            note: (options.memory == MemoryBasis::MaxUsed).then(|| MAX_MEMORY_NOTE.to_string()),
             lines,
             total,
         }
@@ -559,10 +467,150 @@ impl Bill {
     }
 }
 
+/// Step Functions itself: Standard transitions, or an Express request and its duration.
+fn workflow_lines(usage: &ExecutionUsage, prices: &PriceTable) -> Vec<BillLine> {
+    match usage.kind {
+        WorkflowKind::Standard => vec![BillLine::count(
+            "sfn.transitions",
+            "Step Functions Standard state transitions",
+            usage.transitions,
+            "transition",
+            prices.standard_transition,
+        )],
+        WorkflowKind::Express => {
+            let mut lines = vec![BillLine::count(
+                "sfn.express.requests",
+                "Step Functions Express requests",
+                1,
+                "request",
+                prices.express_request,
+            )];
+            if let Some(ex) = &usage.express {
+                let (mb, ms, mb_ms) = express_mb_ms(ex);
+                lines.push(BillLine::gb_seconds(
+                    "sfn.express.duration",
+                    &format!("Step Functions Express duration ({mb} MB, {ms} ms)"),
+                    mb_ms,
+                    prices.express_gb_second,
+                ));
+            }
+            lines
+        }
+    }
+}
+
+/// Distributed Map child executions run as Express: requests, and each child's duration billed
+/// on its own, in 64 MB and 100 ms steps.
+fn express_children_lines(usage: &ExecutionUsage, prices: &PriceTable) -> Vec<BillLine> {
+    if usage.express_children.is_empty() {
+        return Vec::new();
+    }
+    let mb_ms: u128 = usage
+        .express_children
+        .iter()
+        .map(|ex| express_mb_ms(ex).2)
+        .sum();
+    vec![
+        BillLine::count(
+            "sfn.express_children.requests",
+            "Step Functions Express requests (Distributed Map child executions)",
+            usage.express_children.len() as u64,
+            "request",
+            prices.express_request,
+        ),
+        BillLine::gb_seconds(
+            "sfn.express_children.duration",
+            "Step Functions Express duration (Distributed Map child executions)",
+            mb_ms,
+            prices.express_gb_second,
+        ),
+    ]
+}
+
+/// Lambda: requests, GB-s per architecture (x86_64 always shown when there is no arm64), and
+/// ephemeral storage above 512 MB.
+fn lambda_lines(
+    usage: &ExecutionUsage,
+    prices: &PriceTable,
+    options: &BillingOptions,
+) -> Vec<BillLine> {
+    let t = LambdaTotals::of(usage, options);
+    if t.requests == 0 {
+        return Vec::new();
+    }
+    let mut lines = vec![BillLine::count(
+        "lambda.requests",
+        "Lambda requests",
+        t.requests,
+        "request",
+        prices.lambda_request,
+    )];
+    let basis = match options.memory {
+        MemoryBasis::MaxUsed => "max memory used",
+        MemoryBasis::Configured => "configured memory",
+    };
+    // (shown?, component, description, MB·ms, price); x86_64 shows even at zero when there is
+    // no arm64, so every Lambda bill has a duration line.
+    let durations = [
+        (
+            t.x86_mb_ms > 0 || t.arm_mb_ms == 0,
+            "lambda.duration.x86_64",
+            format!("Lambda duration, x86_64, on {basis}"),
+            t.x86_mb_ms,
+            prices.lambda_gb_second_x86_64,
+        ),
+        (
+            t.arm_mb_ms > 0,
+            "lambda.duration.arm64",
+            format!("Lambda duration, arm64, on {basis}"),
+            t.arm_mb_ms,
+            prices.lambda_gb_second_arm64,
+        ),
+        (
+            t.ephemeral_mb_ms > 0,
+            "lambda.ephemeral_storage",
+            "Lambda ephemeral storage above 512 MB".to_string(),
+            t.ephemeral_mb_ms,
+            prices.lambda_ephemeral_gb_second,
+        ),
+    ];
+    lines.extend(durations.into_iter().filter(|d| d.0).map(
+        |(_, component, description, mb_ms, price)| {
+            BillLine::gb_seconds(component, &description, mb_ms, price)
+        },
+    ));
+    lines
+}
+
+/// S3 requests: PUT/COPY/POST/LIST at one price, GET (and HEAD) at another.
+fn s3_lines(usage: &ExecutionUsage, prices: &PriceTable) -> Vec<BillLine> {
+    let s3 = &usage.s3;
+    [
+        (
+            "s3.put",
+            "S3 PUT, COPY, POST and LIST requests",
+            s3.put_requests + s3.list_requests,
+            prices.s3_put_request,
+        ),
+        (
+            "s3.get",
+            "S3 GET requests",
+            s3.get_requests,
+            prices.s3_get_request,
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, _, n, _)| *n > 0)
+    .map(|(component, description, n, price)| {
+        BillLine::count(component, description, n, "request", price)
+    })
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::ledger::{ComputeClass, ComputeTotals, ExpressUsage};
+    use crate::sim::ledger::{ComputeClass, ComputeTotals};
 
     fn class(mb: u32) -> ComputeClass {
         ComputeClass {
@@ -615,9 +663,14 @@ mod tests {
         assert_eq!(t.lambda_request, Money(300_000));
         assert_eq!(t.s3_get_request, Money(500_000));
         assert_eq!(t.standard_transition, Money(25_000_000));
-        assert!(PriceTable::from_toml_str("lambda_reqest = 1")
-            .unwrap_err()
-            .contains("unknown price"));
+        // "unknown key" with the line, as every config file says it (it said "unknown price").
+        let e = PriceTable::from_toml_str("region = \"x\"\nlambda_reqest = 1").unwrap_err();
+        assert!(
+            e.starts_with(
+                "line 2: lambda_reqest: unknown key `lambda_reqest`, expected one of `region`"
+            ),
+            "{e}"
+        );
         assert!(PriceTable::from_toml_str("lambda_request = -1").is_err());
     }
 

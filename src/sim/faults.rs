@@ -24,15 +24,23 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
+
+use crate::sim::config_file::{self, number, opt_string, string};
 use crate::sim::dist::seconds;
 
 /// Injected failures of one function's requests.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table ([functions.NAME])")]
 pub struct FunctionFaults {
     /// Fraction of requests that fail, 0–1.
+    #[serde(default, deserialize_with = "rate")]
     pub error_rate: f64,
     /// `Lambda.*` for a service error, anything else for a function error of that type.
+    #[serde(default = "service_exception", deserialize_with = "error_type")]
     pub error_type: String,
+    #[serde(default, deserialize_with = "opt_string")]
     pub error_message: Option<String>,
 }
 
@@ -44,31 +52,47 @@ impl FunctionFaults {
 }
 
 /// A window of simulated time in which requests are throttled.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table ([[throttle_bursts]])")]
 pub struct ThrottleBurst {
     /// The function it applies to; every function when `None`.
+    #[serde(default, deserialize_with = "opt_string")]
     pub function: Option<String>,
     /// Start, measured from the world's start.
+    #[serde(
+        rename = "start_seconds",
+        default,
+        deserialize_with = "non_negative_seconds"
+    )]
     pub start: Duration,
+    #[serde(rename = "duration_seconds", deserialize_with = "non_negative_seconds")]
     pub duration: Duration,
     /// Fraction of requests throttled inside the window, 0–1.
+    #[serde(default = "always", deserialize_with = "rate")]
     pub rate: f64,
 }
 
 /// Injected S3 failures.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table ([s3])")]
 pub struct S3Faults {
+    #[serde(default, deserialize_with = "rate")]
     pub error_rate: f64,
     /// `InternalError` (HTTP 500) or `SlowDown` (HTTP 503).
+    #[serde(default = "internal_error", deserialize_with = "s3_error_code")]
     pub error_code: String,
 }
 
 /// Every injected fault.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FaultPlan {
     /// By function name; `*` applies to functions without their own entry.
+    #[serde(default)]
     pub functions: BTreeMap<String, FunctionFaults>,
+    #[serde(default)]
     pub throttle_bursts: Vec<ThrottleBurst>,
+    #[serde(default)]
     pub s3: Option<S3Faults>,
 }
 
@@ -83,44 +107,19 @@ impl FaultPlan {
         self.functions.is_empty() && self.throttle_bursts.is_empty() && self.s3.is_none()
     }
 
-    /// Reads a faults file.
+    /// Reads a faults file; a problem reads `FILE:LINE: KEY: MESSAGE`.
     pub fn load(path: &Path) -> Result<FaultPlan, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        FaultPlan::from_toml_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: {e}"))?;
+        config_file::parse(&text).map_err(|p| p.located(&file))
     }
 
-    /// Parses faults-file text.
+    /// Parses faults-file text; a problem reads `line N: KEY: MESSAGE`.
     pub fn from_toml_str(text: &str) -> Result<FaultPlan, String> {
-        let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
-        let mut plan = FaultPlan::default();
-        for (key, v) in &doc {
-            match key.as_str() {
-                "functions" => {
-                    let t = v
-                        .as_table()
-                        .ok_or("`functions` must be a table of [functions.NAME] tables")?;
-                    for (name, entry) in t {
-                        plan.functions
-                            .insert(name.clone(), parse_function(name, entry)?);
-                    }
-                }
-                "throttle_bursts" => {
-                    let a = v.as_array().ok_or(
-                        "`throttle_bursts` must be an array of [[throttle_bursts]] tables",
-                    )?;
-                    for (i, entry) in a.iter().enumerate() {
-                        plan.throttle_bursts.push(parse_burst(i, entry)?);
-                    }
-                }
-                "s3" => plan.s3 = Some(parse_s3(v)?),
-                other => {
-                    return Err(format!(
-                        "unknown key `{other}` (known: [functions.NAME], [[throttle_bursts]], [s3])"
-                    ))
-                }
-            }
-        }
-        Ok(plan)
+        config_file::parse(text).map_err(|p| match p.line {
+            Some(n) => format!("line {n}: {p}"),
+            None => p.to_string(),
+        })
     }
 
     /// The faults of function `name`.
@@ -139,126 +138,55 @@ impl FaultPlan {
     }
 }
 
-fn number(ctx: &str, key: &str, v: &toml::Value) -> Result<f64, String> {
-    v.as_float()
-        .or_else(|| v.as_integer().map(|i| i as f64))
-        .filter(|x| x.is_finite())
-        .ok_or_else(|| format!("{ctx}: `{key}` must be a number"))
+fn service_exception() -> String {
+    "Lambda.ServiceException".to_string()
 }
 
-fn rate(ctx: &str, key: &str, v: &toml::Value) -> Result<f64, String> {
-    let r = number(ctx, key, v)?;
+fn internal_error() -> String {
+    "InternalError".to_string()
+}
+
+fn always() -> f64 {
+    1.0
+}
+
+/// A fraction from 0 to 1.
+fn rate<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let r = number(d)?;
     if (0.0..=1.0).contains(&r) {
         Ok(r)
     } else {
-        Err(format!("{ctx}: `{key}` = {r} is not between 0 and 1"))
+        Err(D::Error::custom(format!("{r} is not between 0 and 1")))
     }
 }
 
-fn string(ctx: &str, key: &str, v: &toml::Value) -> Result<String, String> {
-    v.as_str()
-        .map(str::to_string)
-        .ok_or_else(|| format!("{ctx}: `{key}` must be a string"))
+fn error_type<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let t = string(d)?;
+    if t.is_empty() {
+        return Err(D::Error::custom("cannot be empty"));
+    }
+    Ok(t)
 }
 
-fn parse_function(name: &str, entry: &toml::Value) -> Result<FunctionFaults, String> {
-    let ctx = format!("function `{name}`");
-    let t = entry
-        .as_table()
-        .ok_or_else(|| format!("{ctx}: expected a table"))?;
-    let mut f = FunctionFaults {
-        error_rate: 0.0,
-        error_type: "Lambda.ServiceException".to_string(),
-        error_message: None,
-    };
-    for (k, v) in t {
-        match k.as_str() {
-            "error_rate" => f.error_rate = rate(&ctx, k, v)?,
-            "error_type" => f.error_type = string(&ctx, k, v)?,
-            "error_message" => f.error_message = Some(string(&ctx, k, v)?),
-            other => {
-                return Err(format!(
-                    "{ctx}: unknown key `{other}` (known: error_rate, error_type, error_message)"
-                ))
-            }
-        }
+fn non_negative_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let x = number(d)?;
+    if !x.is_finite() {
+        return Err(D::Error::custom(format!("{x} is not a number of seconds")));
     }
-    if f.error_type.is_empty() {
-        return Err(format!("{ctx}: `error_type` cannot be empty"));
-    }
-    Ok(f)
-}
-
-fn parse_burst(i: usize, entry: &toml::Value) -> Result<ThrottleBurst, String> {
-    let ctx = format!("throttle_bursts[{i}]");
-    let t = entry
-        .as_table()
-        .ok_or_else(|| format!("{ctx}: expected a table"))?;
-    let mut b = ThrottleBurst {
-        function: None,
-        start: Duration::ZERO,
-        duration: Duration::ZERO,
-        rate: 1.0,
-    };
-    let mut has_duration = false;
-    for (k, v) in t {
-        match k.as_str() {
-            "function" => b.function = Some(string(&ctx, k, v)?),
-            "start_seconds" => b.start = non_negative(&ctx, k, v)?,
-            "duration_seconds" => {
-                b.duration = non_negative(&ctx, k, v)?;
-                has_duration = true;
-            }
-            "rate" => b.rate = rate(&ctx, k, v)?,
-            other => {
-                return Err(format!(
-                    "{ctx}: unknown key `{other}` (known: function, start_seconds, \
-                     duration_seconds, rate)"
-                ))
-            }
-        }
-    }
-    if !has_duration {
-        return Err(format!("{ctx}: `duration_seconds` is required"));
-    }
-    Ok(b)
-}
-
-fn non_negative(ctx: &str, key: &str, v: &toml::Value) -> Result<Duration, String> {
-    let x = number(ctx, key, v)?;
     if x < 0.0 {
-        return Err(format!("{ctx}: `{key}` cannot be negative"));
+        return Err(D::Error::custom("cannot be negative"));
     }
     Ok(seconds(x))
 }
 
-fn parse_s3(v: &toml::Value) -> Result<S3Faults, String> {
-    let ctx = "[s3]";
-    let t = v.as_table().ok_or("[s3]: expected a table")?;
-    let mut f = S3Faults {
-        error_rate: 0.0,
-        error_code: "InternalError".to_string(),
-    };
-    for (k, v) in t {
-        match k.as_str() {
-            "error_rate" => f.error_rate = rate(ctx, k, v)?,
-            "error_code" => {
-                f.error_code = string(ctx, k, v)?;
-                if !matches!(f.error_code.as_str(), "InternalError" | "SlowDown") {
-                    return Err(format!(
-                        "{ctx}: `error_code` must be InternalError or SlowDown, not {}",
-                        f.error_code
-                    ));
-                }
-            }
-            other => {
-                return Err(format!(
-                    "{ctx}: unknown key `{other}` (known: error_rate, error_code)"
-                ))
-            }
-        }
+fn s3_error_code<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let code = string(d)?;
+    if !matches!(code.as_str(), "InternalError" | "SlowDown") {
+        return Err(D::Error::custom(format!(
+            "must be InternalError or SlowDown, not {code}"
+        )));
     }
-    Ok(f)
+    Ok(code)
 }
 
 #[cfg(test)]
@@ -303,8 +231,9 @@ mod tests {
     #[test]
     fn errors_are_clear() {
         let e = FaultPlan::from_toml_str("[functions.f]\nerror_rate = 2\n").unwrap_err();
+        // The full key and the line (it used to say "function `f`: `error_rate`", no line).
         assert!(
-            e.contains("function `f`") && e.contains("error_rate"),
+            e.starts_with("line 2: functions.f.error_rate: ") && e.contains("between 0 and 1"),
             "{e}"
         );
         let e = FaultPlan::from_toml_str("[[throttle_bursts]]\nstart_seconds = 1\n").unwrap_err();
@@ -315,5 +244,17 @@ mod tests {
         assert!(e.contains("unknown key `lambda`"), "{e}");
         let e = FaultPlan::from_toml_str("[functions.f]\nerr = 1\n").unwrap_err();
         assert!(e.contains("unknown key `err`"), "{e}");
+        assert!(
+            e.contains("expected one of `error_rate`, `error_type`, `error_message`"),
+            "{e}"
+        );
+        let e =
+            FaultPlan::from_toml_str("[[throttle_bursts]]\nduration_seconds = inf\n").unwrap_err();
+        assert!(e.contains("throttle_bursts[0].duration_seconds"), "{e}");
+        let e = FaultPlan::from_toml_str("[s3]\nerror_rate = \"high\"\n").unwrap_err();
+        assert!(
+            e.contains("s3.error_rate: expected a number, found string"),
+            "{e}"
+        );
     }
 }

@@ -22,8 +22,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use indexmap::IndexMap;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use toml::Spanned;
 
+use crate::sim::config_file::{self, number, opt_number, opt_string, opt_u32, string, u32_value};
 use crate::sim::dist::{DistError, QuantileDist};
 use crate::sim::handler::Handler;
 
@@ -141,10 +146,17 @@ impl RuntimeFamily {
 
 /// An explicit INIT distribution for a function (overrides the runtime's hello-world figures),
 /// for heavy functions such as a PyTorch container.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table with p50_ms and p99_ms (and optionally p90_ms)"
+)]
 pub struct InitSpec {
+    #[serde(deserialize_with = "number")]
     pub p50_ms: f64,
+    #[serde(default, deserialize_with = "opt_number")]
     pub p90_ms: Option<f64>,
+    #[serde(deserialize_with = "number")]
     pub p99_ms: f64,
 }
 
@@ -244,46 +256,11 @@ impl FunctionConfig {
                 message,
             })
         };
-        // CALIBRATION.md "Lambda platform", row "memory": 128–10,240 MB.
-        if !(128..=10_240).contains(&self.memory_mb) {
-            return err(
-                "memory_mb",
-                format!(
-                    "{} MB is outside Lambda's range of 128 to 10,240 MB",
-                    self.memory_mb
-                ),
-            );
-        }
-        // Row "timeout": at most 900 s.
-        if self.timeout.is_zero() || self.timeout > Duration::from_secs(900) {
-            return err(
-                "timeout_seconds",
-                format!(
-                    "{} s is outside Lambda's range of 1 to 900 seconds",
-                    self.timeout.as_secs_f64()
-                ),
-            );
-        }
-        if !(512..=10_240).contains(&self.ephemeral_storage_mb) {
-            return err(
-                "ephemeral_storage_mb",
-                format!(
-                    "{} MB is outside Lambda's range of 512 to 10,240 MB",
-                    self.ephemeral_storage_mb
-                ),
-            );
-        }
-        if !(self.handler_cpu_ms.is_finite()
-            && (0.0..=MAX_HANDLER_CPU_MS).contains(&self.handler_cpu_ms))
-        {
-            return err(
-                "handler_cpu_ms",
-                format!(
-                    "{} is not a number of CPU milliseconds from 0 to {MAX_HANDLER_CPU_MS}",
-                    self.handler_cpu_ms
-                ),
-            );
-        }
+        check_memory_mb(self.memory_mb).or_else(|m| err("memory_mb", m))?;
+        check_timeout(self.timeout).or_else(|m| err("timeout_seconds", m))?;
+        check_ephemeral_storage_mb(self.ephemeral_storage_mb)
+            .or_else(|m| err("ephemeral_storage_mb", m))?;
+        check_handler_cpu_ms(self.handler_cpu_ms).or_else(|m| err("handler_cpu_ms", m))?;
         if let Some(r) = self.reserved_concurrency {
             if self.provisioned_concurrency > r {
                 return err(
@@ -318,6 +295,53 @@ impl FunctionConfig {
     }
 }
 
+// The checks of single values, with AWS's wording: `FunctionConfig::validate` runs them for
+// functions built in code, the functions-file reader as it reads each value (so a problem
+// points at the value's line).
+
+/// CALIBRATION.md "Lambda platform", row "memory": 128–10,240 MB.
+fn check_memory_mb(mb: u32) -> Result<(), String> {
+    if (128..=10_240).contains(&mb) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{mb} MB is outside Lambda's range of 128 to 10,240 MB"
+        ))
+    }
+}
+
+/// Same section, row "timeout": at most 900 s.
+fn check_timeout(timeout: Duration) -> Result<(), String> {
+    if timeout.is_zero() || timeout > Duration::from_secs(900) {
+        Err(format!(
+            "{} s is outside Lambda's range of 1 to 900 seconds",
+            timeout.as_secs_f64()
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_ephemeral_storage_mb(mb: u32) -> Result<(), String> {
+    if (512..=10_240).contains(&mb) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{mb} MB is outside Lambda's range of 512 to 10,240 MB"
+        ))
+    }
+}
+
+fn check_handler_cpu_ms(ms: f64) -> Result<(), String> {
+    if ms.is_finite() && (0.0..=MAX_HANDLER_CPU_MS).contains(&ms) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{ms} is not a number of CPU milliseconds from 0 to {MAX_HANDLER_CPU_MS}"
+        ))
+    }
+}
+
 /// A function: a name, its configuration and its handler.
 #[derive(Clone)]
 pub struct FunctionSpec {
@@ -349,12 +373,23 @@ pub enum ConfigError {
         key: String,
         message: String,
     },
-    /// The file is not valid TOML or has the wrong shape.
-    #[error("{source_name}: {message}")]
+    /// A problem in a functions file: not valid TOML, the wrong shape, or a bad function
+    /// (the message then names the function and the key).
+    #[error("{}", located(.source_name, *.line, .message))]
     File {
         source_name: String,
+        /// The line it is on, when known.
+        line: Option<usize>,
         message: String,
     },
+}
+
+/// `FILE:LINE: MESSAGE`, or `FILE: MESSAGE` without a line.
+fn located(source_name: &str, line: Option<usize>, message: &str) -> String {
+    match line {
+        Some(n) => format!("{source_name}:{n}: {message}"),
+        None => format!("{source_name}: {message}"),
+    }
 }
 
 /// Builds handlers of one kind from their parameters.
@@ -484,6 +519,7 @@ impl FunctionRegistry {
     pub fn load(path: &Path, catalog: &HandlerCatalog) -> Result<FunctionRegistry, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
             source_name: path.display().to_string(),
+            line: None,
             message: e.to_string(),
         })?;
         let mut reg = FunctionRegistry::new();
@@ -502,206 +538,197 @@ impl FunctionRegistry {
         Ok(reg)
     }
 
-    /// Adds the functions of a functions file to this registry.
+    /// Adds the functions of a functions file to this registry. A problem is a
+    /// [`ConfigError::File`] naming the line, and the function and key when it is about one.
     pub fn add_toml(
         &mut self,
         text: &str,
         source_name: &str,
         catalog: &HandlerCatalog,
     ) -> Result<(), ConfigError> {
-        let file_err = |message: String| ConfigError::File {
+        let at = |line: Option<usize>, message: String| ConfigError::File {
             source_name: source_name.to_string(),
+            line,
             message,
         };
-        let doc: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| file_err(e.to_string()))?;
-        for (key, value) in &doc {
-            if key != "functions" {
-                return Err(file_err(format!(
-                    "unknown top-level key `{key}` (a functions file has only [functions.NAME] tables)"
-                )));
-            }
-            let Some(table) = value.as_table() else {
-                return Err(file_err(
-                    "`functions` must be a table of [functions.NAME] tables".to_string(),
-                ));
-            };
-            for (name, entry) in table {
-                let Some(entry) = entry.as_table() else {
-                    return Err(ConfigError::Invalid {
-                        function: name.clone(),
-                        key: name.clone(),
-                        message: "expected a table ([functions.NAME])".to_string(),
-                    });
-                };
-                let spec = parse_function(name, entry, catalog)?;
-                self.register_spec(spec)?;
-            }
+        let file: FunctionsFile =
+            config_file::parse(text).map_err(|p| at(p.line, problem_message(&p)))?;
+        for (name, entry) in file.functions {
+            let line = Some(config_file::line_at(text, entry.span().start));
+            let spec = entry
+                .into_inner()
+                .build(&name, catalog)
+                .and_then(|spec| self.register_spec(spec));
+            spec.map_err(|e| at(line, e.to_string()))?;
         }
         Ok(())
     }
 }
 
-fn parse_function(
-    name: &str,
-    entry: &toml::Table,
-    catalog: &HandlerCatalog,
-) -> Result<FunctionSpec, ConfigError> {
-    let invalid = |key: &str, message: String| ConfigError::Invalid {
-        function: name.to_string(),
-        key: key.to_string(),
-        message,
-    };
-    let int = |key: &str, v: &toml::Value, lo: i64, hi: i64| -> Result<u32, ConfigError> {
-        match v.as_integer() {
-            Some(i) if (lo..=hi).contains(&i) => {
-                u32::try_from(i).map_err(|_| invalid(key, format!("{i} is out of range")))
-            }
-            Some(i) => Err(invalid(key, format!("{i} is outside {lo}..={hi}"))),
-            None => Err(invalid(
-                key,
-                format!("expected an integer, found {}", v.type_str()),
-            )),
-        }
-    };
-    let string = |key: &str, v: &toml::Value| -> Result<String, ConfigError> {
-        v.as_str()
-            .map(str::to_string)
-            .ok_or_else(|| invalid(key, format!("expected a string, found {}", v.type_str())))
-    };
-
-    let mut config = FunctionConfig::default();
-    let mut kind: Option<String> = None;
-    let mut params = Value::Object(serde_json::Map::new());
-    for (key, v) in entry {
-        match key.as_str() {
-            "handler" => kind = Some(string(key, v)?),
-            // Range checks on memory and timeout happen in `validate`, with AWS's wording; here
-            // only the integer's representability is checked.
-            "memory_mb" => config.memory_mb = int(key, v, 0, i64::from(u32::MAX))?,
-            "timeout_seconds" => {
-                config.timeout =
-                    Duration::from_secs(u64::from(int(key, v, 0, i64::from(u32::MAX))?))
-            }
-            "runtime" => config.runtime = string(key, v)?,
-            "architecture" => {
-                config.architecture = match string(key, v)?.as_str() {
-                    "x86_64" => Architecture::X86_64,
-                    "arm64" => Architecture::Arm64,
-                    other => {
-                        return Err(invalid(
-                            key,
-                            format!("`{other}` is not `x86_64` or `arm64`"),
-                        ))
-                    }
-                }
-            }
-            "package_type" => {
-                config.package_type = match string(key, v)?.to_ascii_lowercase().as_str() {
-                    "zip" => PackageType::Zip,
-                    "image" => PackageType::Image,
-                    other => {
-                        return Err(invalid(key, format!("`{other}` is not `zip` or `image`")))
-                    }
-                }
-            }
-            "reserved_concurrency" => {
-                config.reserved_concurrency = Some(int(key, v, 0, i64::from(u32::MAX))?)
-            }
-            "provisioned_concurrency" => {
-                config.provisioned_concurrency = int(key, v, 0, i64::from(u32::MAX))?
-            }
-            "ephemeral_storage_mb" => {
-                config.ephemeral_storage_mb = int(key, v, 0, i64::from(u32::MAX))?
-            }
-            "init" => config.init = Some(parse_init(name, v)?),
-            "handler_cpu_ms" => {
-                config.handler_cpu_ms = match v {
-                    toml::Value::Integer(i) => *i as f64,
-                    toml::Value::Float(f) => *f,
-                    other => {
-                        return Err(invalid(
-                            key,
-                            format!("expected a number, found {}", other.type_str()),
-                        ))
-                    }
-                }
-            }
-            "params" => params = toml_to_json(v),
-            other => {
-                return Err(invalid(
-                    other,
-                    "unknown key (known: handler, memory_mb, timeout_seconds, runtime, \
-                     architecture, package_type, reserved_concurrency, provisioned_concurrency, \
-                     ephemeral_storage_mb, init, handler_cpu_ms, params)"
-                        .to_string(),
-                ))
-            }
-        }
-    }
-    let kind = kind.ok_or_else(|| {
-        invalid(
-            "handler",
-            format!(
-                "missing: say which handler kind runs this function (known: {})",
-                catalog.kinds().join(", ")
-            ),
-        )
-    })?;
-    config.validate(name)?;
-    let handler = catalog.build(&kind, &params).map_err(|m| {
-        invalid(
-            if catalog.contains(&kind) {
-                "params"
+/// What a functions-file problem says: the function and the key when it is about one.
+fn problem_message(p: &config_file::Problem) -> String {
+    match p.path.as_slice() {
+        [functions, name, key @ ..] if functions == "functions" => ConfigError::Invalid {
+            function: name.clone(),
+            key: if key.is_empty() {
+                name.clone()
             } else {
-                "handler"
+                key.join(".")
             },
-            m,
-        )
-    })?;
-    Ok(FunctionSpec {
-        name: name.to_string(),
-        kind,
-        config,
-        handler,
-    })
+            message: p.message.clone(),
+        }
+        .to_string(),
+        [key] if key != "functions" && p.message.starts_with("unknown key") => format!(
+            "unknown top-level key `{key}` (a functions file has only [functions.NAME] tables)"
+        ),
+        _ => p.to_string(),
+    }
 }
 
-fn parse_init(function: &str, v: &toml::Value) -> Result<InitSpec, ConfigError> {
-    let invalid = |message: String| ConfigError::Invalid {
-        function: function.to_string(),
-        key: "init".to_string(),
-        message,
-    };
-    let table = v.as_table().ok_or_else(|| {
-        invalid("expected a table with p50_ms and p99_ms (and optionally p90_ms)".into())
-    })?;
-    let mut spec = InitSpec {
-        p50_ms: f64::NAN,
-        p90_ms: None,
-        p99_ms: f64::NAN,
-    };
-    for (k, v) in table {
-        let x = v
-            .as_float()
-            .or_else(|| v.as_integer().map(|i| i as f64))
-            .ok_or_else(|| invalid(format!("`{k}` must be a number of milliseconds")))?;
-        match k.as_str() {
-            "p50_ms" => spec.p50_ms = x,
-            "p90_ms" => spec.p90_ms = Some(x),
-            "p99_ms" => spec.p99_ms = x,
-            other => {
-                return Err(invalid(format!(
-                    "unknown key `{other}` (known: p50_ms, p90_ms, p99_ms)"
-                )))
-            }
-        }
+/// A functions file: `[functions.NAME]` tables, in file order.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FunctionsFile {
+    #[serde(default)]
+    functions: IndexMap<String, Spanned<FunctionEntry>>,
+}
+
+/// One `[functions.NAME]` table. Range checks that need no other key run as each value is read,
+/// with AWS's wording; the rest run in [`FunctionConfig::validate`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table ([functions.NAME])")]
+struct FunctionEntry {
+    #[serde(default, deserialize_with = "opt_string")]
+    handler: Option<String>,
+    #[serde(default, deserialize_with = "memory_mb")]
+    memory_mb: Option<u32>,
+    #[serde(default, deserialize_with = "timeout_seconds")]
+    timeout_seconds: Option<Duration>,
+    #[serde(default, deserialize_with = "opt_string")]
+    runtime: Option<String>,
+    #[serde(default, deserialize_with = "architecture")]
+    architecture: Option<Architecture>,
+    #[serde(default, deserialize_with = "package_type")]
+    package_type: Option<PackageType>,
+    #[serde(default, deserialize_with = "opt_u32")]
+    reserved_concurrency: Option<u32>,
+    #[serde(default, deserialize_with = "opt_u32")]
+    provisioned_concurrency: Option<u32>,
+    #[serde(default, deserialize_with = "ephemeral_storage_mb")]
+    ephemeral_storage_mb: Option<u32>,
+    #[serde(default)]
+    init: Option<InitSpec>,
+    #[serde(default, deserialize_with = "handler_cpu_ms")]
+    handler_cpu_ms: Option<f64>,
+    /// The handler's parameters: free form, checked by the handler kind's factory.
+    #[serde(default)]
+    params: Option<toml::Value>,
+}
+
+impl FunctionEntry {
+    /// The function this entry describes, its handler built from the catalog.
+    fn build(self, name: &str, catalog: &HandlerCatalog) -> Result<FunctionSpec, ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            function: name.to_string(),
+            key: key.to_string(),
+            message,
+        };
+        let defaults = FunctionConfig::default();
+        let config = FunctionConfig {
+            memory_mb: self.memory_mb.unwrap_or(defaults.memory_mb),
+            timeout: self.timeout_seconds.unwrap_or(defaults.timeout),
+            runtime: self.runtime.unwrap_or(defaults.runtime),
+            architecture: self.architecture.unwrap_or(defaults.architecture),
+            package_type: self.package_type.unwrap_or(defaults.package_type),
+            reserved_concurrency: self.reserved_concurrency,
+            provisioned_concurrency: self
+                .provisioned_concurrency
+                .unwrap_or(defaults.provisioned_concurrency),
+            ephemeral_storage_mb: self
+                .ephemeral_storage_mb
+                .unwrap_or(defaults.ephemeral_storage_mb),
+            init: self.init,
+            handler_cpu_ms: self.handler_cpu_ms.unwrap_or(defaults.handler_cpu_ms),
+        };
+        let kind = self.handler.ok_or_else(|| {
+            invalid(
+                "handler",
+                format!(
+                    "missing: say which handler kind runs this function (known: {})",
+                    catalog.kinds().join(", ")
+                ),
+            )
+        })?;
+        config.validate(name)?;
+        let params = self
+            .params
+            .as_ref()
+            .map(toml_to_json)
+            .unwrap_or_else(|| Value::Object(serde_json::Map::new()));
+        let handler = catalog.build(&kind, &params).map_err(|m| {
+            invalid(
+                if catalog.contains(&kind) {
+                    "params"
+                } else {
+                    "handler"
+                },
+                m,
+            )
+        })?;
+        Ok(FunctionSpec {
+            name: name.to_string(),
+            kind,
+            config,
+            handler,
+        })
     }
-    if spec.p50_ms.is_nan() || spec.p99_ms.is_nan() {
-        return Err(invalid("both p50_ms and p99_ms are required".into()));
+}
+
+// Readers of single values (see `FunctionEntry`), present or absent.
+
+fn memory_mb<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let mb = u32_value(d)?;
+    check_memory_mb(mb).map_err(D::Error::custom)?;
+    Ok(Some(mb))
+}
+
+fn timeout_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    let t = Duration::from_secs(u64::from(u32_value(d)?));
+    check_timeout(t).map_err(D::Error::custom)?;
+    Ok(Some(t))
+}
+
+fn ephemeral_storage_mb<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let mb = u32_value(d)?;
+    check_ephemeral_storage_mb(mb).map_err(D::Error::custom)?;
+    Ok(Some(mb))
+}
+
+fn handler_cpu_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let ms = number(d)?;
+    check_handler_cpu_ms(ms).map_err(D::Error::custom)?;
+    Ok(Some(ms))
+}
+
+fn architecture<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Architecture>, D::Error> {
+    match string(d)?.as_str() {
+        "x86_64" => Ok(Some(Architecture::X86_64)),
+        "arm64" => Ok(Some(Architecture::Arm64)),
+        other => Err(D::Error::custom(format!(
+            "`{other}` is not `x86_64` or `arm64`"
+        ))),
     }
-    Ok(spec)
+}
+
+/// `zip` or `image`, in any case (AWS's API spells them `Zip` and `Image`).
+fn package_type<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PackageType>, D::Error> {
+    match string(d)?.to_ascii_lowercase().as_str() {
+        "zip" => Ok(Some(PackageType::Zip)),
+        "image" => Ok(Some(PackageType::Image)),
+        other => Err(D::Error::custom(format!(
+            "`{other}` is not `zip` or `image`"
+        ))),
+    }
 }
 
 /// Converts TOML to JSON (datetimes become their RFC 3339 text).
@@ -794,6 +821,18 @@ mod tests {
         let e = err_of("[functions.big]\nhandler = \"echo\"\nmemory_mb = 20000\n");
         assert!(
             e.contains("`big`") && e.contains("`memory_mb`") && e.contains("10,240"),
+            "{e}"
+        );
+        // File, line, function and key.
+        assert!(
+            e.starts_with("functions.toml:3: function `big`, key `memory_mb`: "),
+            "{e}"
+        );
+        let e = err_of("[functions.f]\nhandler = \"echo\"\nmemroy_mb = 1\n");
+        assert!(e.contains("expected one of `handler`, `memory_mb`"), "{e}");
+        let e = err_of("[functions.f]\nreserved_concurrency = 1\nprovisioned_concurrency = 2\n");
+        assert!(
+            e.starts_with("functions.toml:1: function `f`, key `handler`"),
             "{e}"
         );
         let e = err_of("[functions.slow]\nhandler = \"echo\"\ntimeout_seconds = 901\n");

@@ -7,6 +7,7 @@
 //! Every default number names its row in the project's CALIBRATION.md, or says it was guessed.
 
 pub mod billing;
+pub mod config_file;
 pub mod dist;
 pub(crate) mod environment;
 pub mod faults;

@@ -3,6 +3,12 @@
 //! (the notebook's analysis, the measured baseline beside the simulated figures, the cost
 //! breakdown) and SVG charts. Every file is a pure function of the rows: no timestamps, fixed
 //! number formatting.
+//!
+//! The CSV files go through the `csv` crate, with the bytes the hand-written writer produced:
+//! `\n` line ends, quotes only around fields holding `,`, `"`, `\r` or `\n`. One difference,
+//! on purpose: a grid value that is a TOML array or table (`[1, 2]`) is written as JSON, and
+//! the old writer left its commas unquoted (`1,[1,2],...`, a broken row); it is now quoted
+//! (`1,"[1,2]",...`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -103,19 +109,9 @@ pub fn summarize<'a>(spec: &SweepSpec, rows: &'a [Row]) -> Vec<PointSummary<'a>>
     out
 }
 
+/// A grid value as a CSV field: strings as they are, anything else as JSON.
 fn cell(v: &Value) -> String {
-    match v {
-        Value::String(s) => csv_escape(s),
-        other => other.to_string(),
-    }
-}
-
-fn csv_escape(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+    plain(v)
 }
 
 fn f(x: f64, decimals: usize) -> String {
@@ -126,71 +122,129 @@ fn opt(x: Option<f64>, decimals: usize) -> String {
     x.map(|v| f(v, decimals)).unwrap_or_default()
 }
 
-/// `results.csv`.
-pub fn results_csv(spec: &SweepSpec, rows: &[Row]) -> String {
-    let mut s = String::new();
-    let cols: Vec<String> = spec.grid.iter().map(|p| csv_escape(&p.column())).collect();
-    let _ = writeln!(
-        s,
-        "{},repetition,status,duration_seconds,memory_mb,cost_usd,throughput_rps,records,cold_starts,billed_gb_s,transitions,lambda_invocations,throttles,s3_requests,seed,execution,error",
-        cols.join(",")
-    );
+/// A CSV writer with the files' conventions: `,` between fields, `\n` after each record, a
+/// field quoted only when it holds `,`, `"`, `\r` or `\n` (with `"` doubled). Records may
+/// differ in length only if the grid is empty, which a checked spec never is.
+fn csv_writer<W: std::io::Write>(w: W) -> csv::Writer<W> {
+    csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .quote_style(csv::QuoteStyle::Necessary)
+        .flexible(true)
+        .from_writer(w)
+}
+
+/// Text written through [`csv_writer`]: a `Vec` never fails to take bytes, and every field is
+/// UTF-8, so neither fallback is ever taken.
+fn csv_text(write: impl FnOnce(&mut csv::Writer<&mut Vec<u8>>) -> csv::Result<()>) -> String {
+    let mut buf = Vec::new();
+    let mut w = csv_writer(&mut buf);
+    let written = write(&mut w).and_then(|()| w.flush().map_err(csv::Error::from));
+    drop(w);
+    match written {
+        Ok(()) => String::from_utf8(buf).unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// The grid's column names, then `rest`.
+fn header(spec: &SweepSpec, rest: impl IntoIterator<Item = String>) -> Vec<String> {
+    spec.grid.iter().map(|p| p.column()).chain(rest).collect()
+}
+
+/// The columns of `results.csv` after the grid's.
+const RESULT_COLUMNS: [&str; 16] = [
+    "repetition",
+    "status",
+    "duration_seconds",
+    "memory_mb",
+    "cost_usd",
+    "throughput_rps",
+    "records",
+    "cold_starts",
+    "billed_gb_s",
+    "transitions",
+    "lambda_invocations",
+    "throttles",
+    "s3_requests",
+    "seed",
+    "execution",
+    "error",
+];
+
+/// Writes `results.csv`: one record per execution.
+pub fn write_results_csv<W: std::io::Write>(
+    w: W,
+    spec: &SweepSpec,
+    rows: &[Row],
+) -> csv::Result<()> {
+    let mut w = csv_writer(w);
+    write_results_records(&mut w, spec, rows)?;
+    w.flush()?;
+    Ok(())
+}
+
+fn write_results_records<W: std::io::Write>(
+    w: &mut csv::Writer<W>,
+    spec: &SweepSpec,
+    rows: &[Row],
+) -> csv::Result<()> {
+    w.write_record(header(spec, RESULT_COLUMNS.map(String::from)))?;
     for r in rows {
-        let vals: Vec<String> = r.values.iter().map(cell).collect();
-        let _ = writeln!(
-            s,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            vals.join(","),
-            r.repetition,
-            r.status,
+        let fields = [
+            r.repetition.to_string(),
+            r.status.clone(),
             f(r.duration_seconds, 3),
-            r.memory_mb,
+            r.memory_mb.to_string(),
             r.cost.usd_exact(),
             opt(r.throughput_rps, 3),
             opt(r.records, 3),
-            r.cold_starts,
+            r.cold_starts.to_string(),
             f(r.billed_gb_s, 6),
-            r.transitions,
-            r.lambda_invocations,
-            r.throttles,
-            r.s3_requests,
-            r.seed,
-            r.execution_name,
-            csv_escape(r.error.as_deref().unwrap_or(""))
-        );
+            r.transitions.to_string(),
+            r.lambda_invocations.to_string(),
+            r.throttles.to_string(),
+            r.s3_requests.to_string(),
+            r.seed.to_string(),
+            r.execution_name.clone(),
+            r.error.clone().unwrap_or_default(),
+        ];
+        w.write_record(r.values.iter().map(cell).chain(fields))?;
     }
-    s
+    Ok(())
+}
+
+/// `results.csv`.
+pub fn results_csv(spec: &SweepSpec, rows: &[Row]) -> String {
+    csv_text(|w| write_results_records(w, spec, rows))
 }
 
 /// `summary.csv`.
 pub fn summary_csv(spec: &SweepSpec, points: &[PointSummary<'_>]) -> String {
-    let mut s = String::new();
-    let cols: Vec<String> = spec.grid.iter().map(|p| csv_escape(&p.column())).collect();
-    let mut header = vec![cols.join(","), "executions,succeeded".into()];
-    for m in METRICS {
-        header.push(format!("{m}_median,{m}_p95,{m}_min,{m}_max"));
-    }
-    let _ = writeln!(s, "{}", header.join(","));
-    for p in points {
-        let vals: Vec<String> = p.values.iter().map(cell).collect();
-        let ok = p.rows.iter().filter(|r| r.status == "SUCCEEDED").count();
-        let mut line = vec![vals.join(","), format!("{},{ok}", p.rows.len())];
-        for m in METRICS {
-            let d = if m == "cost_usd" { 9 } else { 3 };
-            line.push(match p.stats.get(m) {
-                Some(st) => format!(
-                    "{},{},{},{}",
-                    f(st.median, d),
-                    f(st.p95, d),
-                    f(st.min, d),
-                    f(st.max, d)
-                ),
-                None => ",,,".into(),
-            });
+    csv_text(|w| {
+        let stat_columns = METRICS
+            .iter()
+            .flat_map(|m| ["median", "p95", "min", "max"].map(|s| format!("{m}_{s}")));
+        w.write_record(header(
+            spec,
+            ["executions".to_string(), "succeeded".to_string()]
+                .into_iter()
+                .chain(stat_columns),
+        ))?;
+        for p in points {
+            let ok = p.rows.iter().filter(|r| r.status == "SUCCEEDED").count();
+            let mut record: Vec<String> = p.values.iter().map(cell).collect();
+            record.extend([p.rows.len().to_string(), ok.to_string()]);
+            for m in METRICS {
+                let d = if m == "cost_usd" { 9 } else { 3 };
+                match p.stats.get(m) {
+                    Some(st) => record.extend([st.median, st.p95, st.min, st.max].map(|x| f(x, d))),
+                    None => record.extend(std::iter::repeat_n(String::new(), 4)),
+                }
+            }
+            w.write_record(&record)?;
         }
-        let _ = writeln!(s, "{}", line.join(","));
-    }
-    s
+        Ok(())
+    })
 }
 
 fn row_json(spec: &SweepSpec, r: &Row) -> Value {
@@ -501,10 +555,21 @@ pub fn charts(spec: &SweepSpec, points: &[PointSummary<'_>]) -> Vec<(String, Str
     out
 }
 
-/// `report.md`.
+/// `report.md`: one section after another.
 pub fn report_md(spec: &SweepSpec, rows: &[Row], points: &[PointSummary<'_>]) -> String {
     let mut s = String::new();
-    let cols: Vec<String> = spec.grid.iter().map(|p| p.column()).collect();
+    md_intro(&mut s, spec, rows, points);
+    md_results(&mut s, spec, points);
+    md_averages(&mut s, spec, rows);
+    md_best(&mut s, spec, points);
+    md_cost_breakdown(&mut s, rows);
+    md_baseline(&mut s, spec, points);
+    md_notes_and_files(&mut s, spec);
+    s
+}
+
+/// The title, what was run, and how many executions failed.
+fn md_intro(s: &mut String, spec: &SweepSpec, rows: &[Row], points: &[PointSummary<'_>]) {
     let _ = writeln!(s, "# {}\n", spec.name);
     let _ = writeln!(
         s,
@@ -522,7 +587,11 @@ pub fn report_md(spec: &SweepSpec, rows: &[Row], points: &[PointSummary<'_>]) ->
     if failed > 0 {
         let _ = writeln!(s, "**{failed} execution(s) did not succeed**; they are left out of the statistics and listed in results.csv.\n");
     }
+}
 
+/// Per point: median and p95 duration, the first run, memory, cost, throughput.
+fn md_results(s: &mut String, spec: &SweepSpec, points: &[PointSummary<'_>]) {
+    let cols: Vec<String> = spec.grid.iter().map(|p| p.column()).collect();
     let _ = writeln!(s, "## Results\n");
     let _ = writeln!(
         s,
@@ -558,8 +627,10 @@ pub fn report_md(spec: &SweepSpec, rows: &[Row], points: &[PointSummary<'_>]) ->
                 .unwrap_or("-".into()),
         );
     }
+}
 
-    // Averages by the first parameter, as the notebook's "Performance Analysis by World Size".
+/// Averages by the first parameter, as the notebook's "Performance Analysis by World Size".
+fn md_averages(s: &mut String, spec: &SweepSpec, rows: &[Row]) {
     if spec.grid.len() > 1 {
         let first = &spec.grid[0];
         let _ = writeln!(s, "\n## Averages by {}\n", first.column());
@@ -595,8 +666,10 @@ pub fn report_md(spec: &SweepSpec, rows: &[Row], points: &[PointSummary<'_>]) ->
             );
         }
     }
+}
 
-    // Best configurations.
+/// The best configurations (and the Power Tuning picks).
+fn md_best(s: &mut String, spec: &SweepSpec, points: &[PointSummary<'_>]) {
     let _ = writeln!(s, "\n## Best configuration\n");
     let best_by = |m: &str, maximize: bool| {
         points
@@ -641,8 +714,10 @@ pub fn report_md(spec: &SweepSpec, rows: &[Row], points: &[PointSummary<'_>]) ->
             );
         }
     }
+}
 
-    // Cost breakdown.
+/// The cost over all executions, by bill component.
+fn md_cost_breakdown(s: &mut String, rows: &[Row]) {
     let _ = writeln!(s, "\n## Cost breakdown by component\n");
     let mut totals: BTreeMap<String, Money> = BTreeMap::new();
     let mut all = Money::ZERO;
@@ -677,8 +752,11 @@ pub fn report_md(spec: &SweepSpec, rows: &[Row], points: &[PointSummary<'_>]) ->
             f(v.usd() / rows.len().max(1) as f64, 9)
         );
     }
+}
 
-    // Baseline.
+/// The measured baseline beside the simulated figures.
+fn md_baseline(s: &mut String, spec: &SweepSpec, points: &[PointSummary<'_>]) {
+    let cols: Vec<String> = spec.grid.iter().map(|p| p.column()).collect();
     if !spec.baseline.is_empty() {
         let _ = writeln!(s, "\n## Measured vs simulated\n");
         if let Some(src) = &spec.baseline_source {
@@ -768,6 +846,10 @@ pub fn report_md(spec: &SweepSpec, rows: &[Row], points: &[PointSummary<'_>]) ->
             let _ = writeln!(s, "| {} |", line.join(" | "));
         }
     }
+}
+
+/// The spec's notes on the model, and the list of files.
+fn md_notes_and_files(s: &mut String, spec: &SweepSpec) {
     if let Some(n) = &spec.notes {
         let _ = writeln!(
             s,
@@ -780,7 +862,6 @@ pub fn report_md(spec: &SweepSpec, rows: &[Row], points: &[PointSummary<'_>]) ->
         "\n## Files\n\n- results.csv: one row per execution\n- summary.csv: per point, median / p95 / min / max\n- results.json: everything above, with the spec\n- duration.svg, cost.svg, throughput.svg{}",
         if spec.kind == SweepKind::PowerTuning { ", power-tuning.svg" } else { "" }
     );
-    s
 }
 
 /// What a loop that polls every `poll` seconds from the start reads for a run of `seconds`:
@@ -835,7 +916,12 @@ pub fn write_results_json(
 /// Writes every report file into `dir` (which must exist), one at a time.
 pub fn write_all(dir: &Path, spec: &SweepSpec, rows: &[Row]) -> std::io::Result<Vec<String>> {
     let points = summarize(spec, rows);
-    std::fs::write(dir.join("results.csv"), results_csv(spec, rows))?;
+    write_results_csv(
+        std::io::BufWriter::new(std::fs::File::create(dir.join("results.csv"))?),
+        spec,
+        rows,
+    )
+    .map_err(std::io::Error::other)?;
     std::fs::write(dir.join("summary.csv"), summary_csv(spec, &points))?;
     write_results_json(
         std::fs::File::create(dir.join("results.json"))?,
@@ -871,8 +957,11 @@ mod tests {
 
     #[test]
     fn csv_escaping() {
-        assert_eq!(csv_escape("a,b"), "\"a,b\"");
-        assert_eq!(csv_escape("say \"x\""), "\"say \"\"x\"\"\"");
-        assert_eq!(csv_escape("plain"), "plain");
+        let line = |field: &str| csv_text(|w| w.write_record([field, "z"]));
+        assert_eq!(line("a,b"), "\"a,b\",z\n");
+        assert_eq!(line("say \"x\""), "\"say \"\"x\"\"\",z\n");
+        assert_eq!(line("plain"), "plain,z\n");
+        assert_eq!(line("two\nlines"), "\"two\nlines\",z\n");
+        assert_eq!(line(""), ",z\n");
     }
 }

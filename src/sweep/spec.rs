@@ -20,17 +20,37 @@
 //! test_mode = true
 //! ```
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use indexmap::IndexMap;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use toml::Spanned;
 
-/// A sweep spec problem, naming the key at fault.
+use crate::sim::config_file::{self, integer, number, opt_string, string, Problem};
+use crate::sim::function::toml_to_json;
+
+/// A sweep spec problem, naming the key at fault and, when known, its line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}: {key}: {message}")]
+#[error("{}", self.located())]
 pub struct SpecError {
     pub file: String,
     pub key: String,
+    /// The 1-based line, when the problem is about a value in the file.
+    pub line: Option<usize>,
     pub message: String,
+}
+
+impl SpecError {
+    /// `FILE:LINE: KEY: MESSAGE`, or `FILE: KEY: MESSAGE` without a line.
+    fn located(&self) -> String {
+        match self.line {
+            Some(n) => format!("{}:{n}: {}: {}", self.file, self.key, self.message),
+            None => format!("{}: {}: {}", self.file, self.key, self.message),
+        }
+    }
 }
 
 /// What one grid parameter changes.
@@ -157,22 +177,141 @@ pub enum SweepKind {
     PowerTuning,
 }
 
-const KEYS: &[&str] = &[
-    "name",
-    "definition",
-    "repetitions",
-    "seed",
-    "spacing_seconds",
-    "warm",
-    "records",
-    "grid",
-    "set",
-    "kind",
-    "baseline",
-    "baseline_source",
-    "baseline_poll_seconds",
-    "notes",
-];
+/// The spec file as written; [`SpecFile::check`] turns it into a [`SweepSpec`]. Grid keys and
+/// baseline rows are dynamic (maps); `set` values are free form.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpecFile {
+    #[serde(default, deserialize_with = "opt_string")]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    definition: Option<String>,
+    #[serde(default = "one", deserialize_with = "repetitions")]
+    repetitions: u32,
+    #[serde(default, deserialize_with = "seed")]
+    seed: u64,
+    #[serde(default = "sixty", deserialize_with = "spacing_seconds")]
+    spacing_seconds: f64,
+    #[serde(default = "yes", deserialize_with = "boolean")]
+    warm: bool,
+    #[serde(default)]
+    records: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    grid: Option<Spanned<IndexMap<String, Spanned<toml::Value>>>>,
+    #[serde(default)]
+    set: IndexMap<String, toml::Value>,
+    #[serde(default = "grid_kind", deserialize_with = "kind")]
+    kind: SweepKind,
+    #[serde(default)]
+    baseline: Vec<Spanned<IndexMap<String, toml::Value>>>,
+    #[serde(default, deserialize_with = "opt_string")]
+    baseline_source: Option<String>,
+    #[serde(default, deserialize_with = "poll_seconds")]
+    baseline_poll_seconds: Option<f64>,
+    #[serde(default, deserialize_with = "opt_string")]
+    notes: Option<String>,
+}
+
+/// `records = { pointer = "...", object = "..." }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecordsTable {
+    #[serde(default, deserialize_with = "opt_string")]
+    pointer: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    object: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn sixty() -> f64 {
+    60.0
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn grid_kind() -> SweepKind {
+    SweepKind::Grid
+}
+
+fn repetitions<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    match integer(d).map_err(|_| D::Error::custom("must be an integer"))? {
+        n @ 1..=100_000 => Ok(n as u32),
+        n => Err(D::Error::custom(format!(
+            "must be at least 1 (and at most 100000), not {n}"
+        ))),
+    }
+}
+
+fn seed<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    match integer(d) {
+        Ok(n) if n >= 0 => Ok(n as u64),
+        _ => Err(D::Error::custom("must be a non-negative integer")),
+    }
+}
+
+fn spacing_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    match number(d) {
+        Ok(x) if x >= 0.0 && x.is_finite() => Ok(x),
+        _ => Err(D::Error::custom("must be a non-negative number")),
+    }
+}
+
+fn poll_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    match number(d) {
+        Ok(x) if x > 0.0 && x.is_finite() => Ok(Some(x)),
+        _ => Err(D::Error::custom("must be a positive number of seconds")),
+    }
+}
+
+fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    match toml::Value::deserialize(d)? {
+        toml::Value::Boolean(b) => Ok(b),
+        _ => Err(D::Error::custom("must be true or false")),
+    }
+}
+
+fn kind<'de, D: Deserializer<'de>>(d: D) -> Result<SweepKind, D::Error> {
+    match string(d).as_deref() {
+        Ok("grid") => Ok(SweepKind::Grid),
+        Ok("power-tuning") => Ok(SweepKind::PowerTuning),
+        _ => Err(D::Error::custom("must be \"grid\" or \"power-tuning\"")),
+    }
+}
+
+/// Builds [`SpecError`]s for one file.
+struct Errors<'a> {
+    file: String,
+    text: &'a str,
+}
+
+impl Errors<'_> {
+    fn at(&self, key: &str, span: Option<Range<usize>>, message: impl Into<String>) -> SpecError {
+        SpecError {
+            file: self.file.clone(),
+            key: key.to_string(),
+            line: span.map(|s| config_file::line_at(self.text, s.start)),
+            message: message.into(),
+        }
+    }
+
+    fn problem(&self, p: Problem) -> SpecError {
+        SpecError {
+            file: self.file.clone(),
+            key: if p.syntax {
+                "(syntax)".to_string()
+            } else {
+                p.key()
+            },
+            line: p.line,
+            message: p.message,
+        }
+    }
+}
 
 impl SweepSpec {
     /// Reads and checks a spec file.
@@ -180,6 +319,7 @@ impl SweepSpec {
         let text = std::fs::read_to_string(path).map_err(|e| SpecError {
             file: path.display().to_string(),
             key: "(file)".into(),
+            line: None,
             message: e.to_string(),
         })?;
         SweepSpec::parse(&text, path)
@@ -187,236 +327,12 @@ impl SweepSpec {
 
     /// Parses spec text; `path` locates relative paths and names the file in errors.
     pub fn parse(text: &str, path: &Path) -> Result<SweepSpec, SpecError> {
-        let file = path.display().to_string();
-        let err = |key: &str, message: String| SpecError {
-            file: file.clone(),
-            key: key.to_string(),
-            message,
+        let errors = Errors {
+            file: path.display().to_string(),
+            text,
         };
-        let doc: toml::Table = toml::from_str(text).map_err(|e| err("(syntax)", e.to_string()))?;
-        for k in doc.keys() {
-            if !KEYS.contains(&k.as_str()) {
-                return Err(err(
-                    k,
-                    format!("unknown key (expected one of {})", KEYS.join(", ")),
-                ));
-            }
-        }
-        let base = path.parent().unwrap_or(Path::new("."));
-        let definition = match doc.get("definition") {
-            None => base.to_path_buf(),
-            Some(toml::Value::String(s)) => base.join(s),
-            Some(_) => return Err(err("definition", "must be a path string".into())),
-        };
-        let name = match doc.get("name") {
-            None => path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "sweep".into()),
-            Some(toml::Value::String(s)) => s.clone(),
-            Some(_) => return Err(err("name", "must be a string".into())),
-        };
-        let repetitions = match doc.get("repetitions") {
-            None => 1,
-            Some(toml::Value::Integer(n)) if *n >= 1 && *n <= 100_000 => *n as u32,
-            Some(toml::Value::Integer(n)) => {
-                return Err(err(
-                    "repetitions",
-                    format!("must be at least 1 (and at most 100000), not {n}"),
-                ))
-            }
-            Some(_) => return Err(err("repetitions", "must be an integer".into())),
-        };
-        let seed = match doc.get("seed") {
-            None => 0,
-            Some(toml::Value::Integer(n)) if *n >= 0 => *n as u64,
-            Some(_) => return Err(err("seed", "must be a non-negative integer".into())),
-        };
-        let spacing_seconds = match doc.get("spacing_seconds") {
-            None => 60.0,
-            Some(toml::Value::Integer(n)) if *n >= 0 => *n as f64,
-            Some(toml::Value::Float(f)) if *f >= 0.0 && f.is_finite() => *f,
-            Some(_) => {
-                return Err(err(
-                    "spacing_seconds",
-                    "must be a non-negative number".into(),
-                ))
-            }
-        };
-        let warm = match doc.get("warm") {
-            None => true,
-            Some(toml::Value::Boolean(b)) => *b,
-            Some(_) => return Err(err("warm", "must be true or false".into())),
-        };
-        let kind = match doc.get("kind") {
-            None => SweepKind::Grid,
-            Some(toml::Value::String(s)) if s == "grid" => SweepKind::Grid,
-            Some(toml::Value::String(s)) if s == "power-tuning" => SweepKind::PowerTuning,
-            Some(_) => return Err(err("kind", "must be \"grid\" or \"power-tuning\"".into())),
-        };
-        let grid_table = match doc.get("grid") {
-            Some(toml::Value::Table(t)) => t,
-            Some(_) => {
-                return Err(err(
-                    "grid",
-                    "must be a table of parameter = [values]".into(),
-                ))
-            }
-            None => {
-                return Err(err(
-                    "grid",
-                    "is required: a sweep needs at least one parameter".into(),
-                ))
-            }
-        };
-        if grid_table.is_empty() {
-            return Err(err("grid", "is empty: name at least one parameter".into()));
-        }
-        let mut grid = Vec::new();
-        for (k, v) in grid_table {
-            let key = format!("grid.{k}");
-            let values: Vec<Value> = match v {
-                toml::Value::Array(a) if !a.is_empty() => {
-                    a.iter().map(crate::sim::function::toml_to_json).collect()
-                }
-                toml::Value::Array(_) => return Err(err(&key, "has no values".into())),
-                other => vec![crate::sim::function::toml_to_json(other)],
-            };
-            let target = parse_target(k).map_err(|m| err(&key, m))?;
-            if let Target::Function { field, .. } = &target {
-                for v in &values {
-                    check_function_value(*field, v).map_err(|m| err(&key, m))?;
-                }
-            }
-            grid.push(Param {
-                name: k.clone(),
-                target,
-                values,
-            });
-        }
-        let mut set = Vec::new();
-        if let Some(s) = doc.get("set") {
-            let t = s
-                .as_table()
-                .ok_or_else(|| err("set", "must be a table of field = value".into()))?;
-            for (k, v) in t {
-                set.push((k.clone(), crate::sim::function::toml_to_json(v)));
-            }
-        }
-        let params: Vec<String> = grid.iter().map(|p| p.column()).collect();
-        let records = match doc.get("records") {
-            None => Records::None,
-            Some(toml::Value::String(s)) => {
-                let e = Expr::parse(s).map_err(|m| err("records", m))?;
-                for v in e.variables() {
-                    if !params.contains(&v) && !set.iter().any(|(k, _)| *k == v) {
-                        return Err(err(
-                            "records",
-                            format!("'{v}' is not a grid parameter or a [set] field"),
-                        ));
-                    }
-                }
-                Records::Expression(e)
-            }
-            Some(toml::Value::Table(t)) => {
-                let pointer = t
-                    .get("pointer")
-                    .and_then(|p| p.as_str())
-                    .ok_or_else(|| err("records.pointer", "is required (a JSON pointer)".into()))?;
-                if !pointer.is_empty() && !pointer.starts_with('/') {
-                    return Err(err(
-                        "records.pointer",
-                        format!("'{pointer}' is not a JSON pointer (it must start with '/')"),
-                    ));
-                }
-                match t.get("object") {
-                    None => Records::Pointer(pointer.to_string()),
-                    Some(toml::Value::String(o)) if o.starts_with("s3://") => Records::Object {
-                        address: o.clone(),
-                        pointer: pointer.to_string(),
-                    },
-                    Some(_) => {
-                        return Err(err(
-                            "records.object",
-                            "must be an s3://BUCKET/KEY address".into(),
-                        ))
-                    }
-                }
-            }
-            Some(_) => {
-                return Err(err(
-                    "records",
-                    "must be an expression string or a table".into(),
-                ))
-            }
-        };
-        let baseline_source = doc
-            .get("baseline_source")
-            .and_then(|v| v.as_str())
-            .map(String::from);
-        let notes = doc.get("notes").and_then(|v| v.as_str()).map(String::from);
-        let baseline_poll_seconds = match doc.get("baseline_poll_seconds") {
-            None => None,
-            Some(toml::Value::Integer(n)) if *n > 0 => Some(*n as f64),
-            Some(toml::Value::Float(f)) if *f > 0.0 && f.is_finite() => Some(*f),
-            Some(_) => {
-                return Err(err(
-                    "baseline_poll_seconds",
-                    "must be a positive number of seconds".into(),
-                ))
-            }
-        };
-        let mut baseline = Vec::new();
-        if let Some(b) = doc.get("baseline") {
-            let rows = b.as_array().ok_or_else(|| {
-                err(
-                    "baseline",
-                    "must be an array of tables ([[baseline]])".into(),
-                )
-            })?;
-            for (i, row) in rows.iter().enumerate() {
-                let t = row
-                    .as_table()
-                    .ok_or_else(|| err(&format!("baseline[{i}]"), "must be a table".into()))?;
-                let mut point = Vec::new();
-                let mut metrics = Vec::new();
-                for (k, v) in t {
-                    if params.contains(k) {
-                        point.push((k.clone(), crate::sim::function::toml_to_json(v)));
-                    } else {
-                        let x = match v {
-                            toml::Value::Integer(n) => *n as f64,
-                            toml::Value::Float(f) => *f,
-                            _ => {
-                                return Err(err(
-                                    &format!("baseline[{i}].{k}"),
-                                    "a measured metric must be a number".into(),
-                                ))
-                            }
-                        };
-                        metrics.push((k.clone(), x));
-                    }
-                }
-                baseline.push(Baseline { point, metrics });
-            }
-        }
-        Ok(SweepSpec {
-            file: path.to_path_buf(),
-            name,
-            definition,
-            grid,
-            set,
-            repetitions,
-            seed,
-            spacing_seconds,
-            warm,
-            records,
-            kind,
-            baseline,
-            baseline_source,
-            baseline_poll_seconds,
-            notes,
-        })
+        let raw: SpecFile = config_file::parse(text).map_err(|p| errors.problem(p))?;
+        raw.check(path, &errors)
     }
 
     /// Every point of the grid, in order (the first parameter varies slowest).
@@ -435,6 +351,180 @@ impl SweepSpec {
         }
         out
     }
+}
+
+impl SpecFile {
+    /// The checks across keys, and the spec they leave.
+    fn check(self, path: &Path, errors: &Errors<'_>) -> Result<SweepSpec, SpecError> {
+        let base = path.parent().unwrap_or(Path::new("."));
+        let grid = check_grid(self.grid, errors)?;
+        let set: Vec<(String, Value)> = self
+            .set
+            .iter()
+            .map(|(k, v)| (k.clone(), toml_to_json(v)))
+            .collect();
+        let params: Vec<String> = grid.iter().map(Param::column).collect();
+        let records = match self.records {
+            None => Records::None,
+            Some(r) => check_records(r, &params, &set, errors)?,
+        };
+        let baseline = self
+            .baseline
+            .into_iter()
+            .enumerate()
+            .map(|(i, row)| check_baseline_row(i, row, &params, errors))
+            .collect::<Result<_, _>>()?;
+        Ok(SweepSpec {
+            file: path.to_path_buf(),
+            name: self.name.unwrap_or_else(|| {
+                path.file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "sweep".into())
+            }),
+            definition: self
+                .definition
+                .map_or_else(|| base.to_path_buf(), |d| base.join(d)),
+            grid,
+            set,
+            repetitions: self.repetitions,
+            seed: self.seed,
+            spacing_seconds: self.spacing_seconds,
+            warm: self.warm,
+            records,
+            kind: self.kind,
+            baseline,
+            baseline_source: self.baseline_source,
+            baseline_poll_seconds: self.baseline_poll_seconds,
+            notes: self.notes,
+        })
+    }
+}
+
+/// `[grid]`: at least one parameter, each with at least one value; function parameters name a
+/// field the sweep may vary, with values in AWS's range.
+fn check_grid(
+    grid: Option<Spanned<IndexMap<String, Spanned<toml::Value>>>>,
+    errors: &Errors<'_>,
+) -> Result<Vec<Param>, SpecError> {
+    let Some(grid) = grid else {
+        return Err(errors.at(
+            "grid",
+            None,
+            "is required: a sweep needs at least one parameter",
+        ));
+    };
+    if grid.get_ref().is_empty() {
+        return Err(errors.at(
+            "grid",
+            Some(grid.span()),
+            "is empty: name at least one parameter",
+        ));
+    }
+    let mut out = Vec::new();
+    for (k, v) in grid.into_inner() {
+        let key = format!("grid.{k}");
+        let span = Some(v.span());
+        let values: Vec<Value> = match v.into_inner() {
+            toml::Value::Array(a) if a.is_empty() => {
+                return Err(errors.at(&key, span, "has no values"))
+            }
+            toml::Value::Array(a) => a.iter().map(toml_to_json).collect(),
+            other => vec![toml_to_json(&other)],
+        };
+        let target = parse_target(&k).map_err(|m| errors.at(&key, span.clone(), m))?;
+        if let Target::Function { field, .. } = &target {
+            for v in &values {
+                check_function_value(*field, v).map_err(|m| errors.at(&key, span.clone(), m))?;
+            }
+        }
+        out.push(Param {
+            name: k,
+            target,
+            values,
+        });
+    }
+    Ok(out)
+}
+
+/// `records`: an expression over grid parameters and `[set]` fields, or a pointer (into the
+/// report, or into a stored object).
+fn check_records(
+    records: Spanned<toml::Value>,
+    params: &[String],
+    set: &[(String, Value)],
+    errors: &Errors<'_>,
+) -> Result<Records, SpecError> {
+    let span = Some(records.span());
+    let table = match records.into_inner() {
+        toml::Value::String(s) => {
+            let e = Expr::parse(&s).map_err(|m| errors.at("records", span.clone(), m))?;
+            if let Some(v) = e
+                .variables()
+                .into_iter()
+                .find(|v| !params.contains(v) && !set.iter().any(|(k, _)| k == v))
+            {
+                return Err(errors.at(
+                    "records",
+                    span,
+                    format!("'{v}' is not a grid parameter or a [set] field"),
+                ));
+            }
+            return Ok(Records::Expression(e));
+        }
+        t @ toml::Value::Table(_) => config_file::from_value::<RecordsTable>(t)
+            .map_err(|p| errors.at(&format!("records.{}", p.key()), span.clone(), p.message))?,
+        _ => return Err(errors.at("records", span, "must be an expression string or a table")),
+    };
+    let pointer = table.pointer.ok_or_else(|| {
+        errors.at(
+            "records.pointer",
+            span.clone(),
+            "is required (a JSON pointer)",
+        )
+    })?;
+    if !pointer.is_empty() && !pointer.starts_with('/') {
+        return Err(errors.at(
+            "records.pointer",
+            span,
+            format!("'{pointer}' is not a JSON pointer (it must start with '/')"),
+        ));
+    }
+    match table.object {
+        None => Ok(Records::Pointer(pointer)),
+        Some(address) if address.starts_with("s3://") => Ok(Records::Object { address, pointer }),
+        Some(_) => Err(errors.at("records.object", span, "must be an s3://BUCKET/KEY address")),
+    }
+}
+
+/// One `[[baseline]]` row: grid columns name the point, every other key is a measured metric.
+fn check_baseline_row(
+    i: usize,
+    row: Spanned<IndexMap<String, toml::Value>>,
+    params: &[String],
+    errors: &Errors<'_>,
+) -> Result<Baseline, SpecError> {
+    let span = row.span();
+    let mut point = Vec::new();
+    let mut metrics = Vec::new();
+    for (k, v) in row.into_inner() {
+        if params.contains(&k) {
+            point.push((k, toml_to_json(&v)));
+            continue;
+        }
+        let x = match v {
+            toml::Value::Integer(n) => n as f64,
+            toml::Value::Float(f) => f,
+            _ => {
+                return Err(errors.at(
+                    &format!("baseline[{i}].{k}"),
+                    Some(span),
+                    "a measured metric must be a number",
+                ))
+            }
+        };
+        metrics.push((k, x));
+    }
+    Ok(Baseline { point, metrics })
 }
 
 fn parse_target(key: &str) -> Result<Target, String> {
@@ -596,23 +686,27 @@ fn tokenize(text: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// The binary operators by precedence, loosest first.
+const LEVELS: [&str; 2] = ["+-", "*/"];
+
 fn parse_sum(t: &[String], pos: &mut usize, depth: usize) -> Result<Expr, String> {
-    let mut left = parse_product(t, pos, depth)?;
-    while *pos < t.len() && (t[*pos] == "+" || t[*pos] == "-") {
-        let op = t[*pos].chars().next().unwrap_or('+');
-        *pos += 1;
-        let right = parse_product(t, pos, depth)?;
-        left = Expr::Bin(Box::new(left), op, Box::new(right));
-    }
-    Ok(left)
+    parse_level(t, pos, depth, 0)
 }
 
-fn parse_product(t: &[String], pos: &mut usize, depth: usize) -> Result<Expr, String> {
-    let mut left = parse_atom(t, pos, depth)?;
-    while *pos < t.len() && (t[*pos] == "*" || t[*pos] == "/") {
-        let op = t[*pos].chars().next().unwrap_or('*');
+/// Left-associative operators of `LEVELS[level]` over operands of the next level (atoms last).
+fn parse_level(t: &[String], pos: &mut usize, depth: usize, level: usize) -> Result<Expr, String> {
+    let operand = |pos: &mut usize| match LEVELS.get(level + 1) {
+        Some(_) => parse_level(t, pos, depth, level + 1),
+        None => parse_atom(t, pos, depth),
+    };
+    let mut left = operand(pos)?;
+    while let Some(op) = t.get(*pos).and_then(|tok| {
+        tok.chars()
+            .next()
+            .filter(|c| tok.len() == 1 && LEVELS[level].contains(*c))
+    }) {
         *pos += 1;
-        let right = parse_atom(t, pos, depth)?;
+        let right = operand(pos)?;
         left = Expr::Bin(Box::new(left), op, Box::new(right));
     }
     Ok(left)
@@ -721,6 +815,19 @@ mod tests {
             let e = parse(text).unwrap_err();
             assert_eq!(e.key, key, "{text}: {e}");
         }
+        // File, line, key, and the keys allowed.
+        let e = parse("name = \"n\"\nbogus = 1\n[grid]\na=[1]").unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "/x/sweep.toml:2: bogus: unknown key `bogus`, expected one of `name`, `definition`"
+            ),
+            "{e}"
+        );
+        let e = parse("[grid]\na = [1]\n\"functions.f.memory_mb\" = [64]").unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+        let e = parse("records = { pointer = \"/n\", objet = \"s3://b/k\" }\n[grid]\na=[1]")
+            .unwrap_err();
+        assert_eq!((e.key.as_str(), e.line), ("records.objet", Some(1)), "{e}");
     }
 
     #[test]
