@@ -7,9 +7,10 @@ use serde_json::Value;
 
 use super::context::Scope;
 use super::errors::AslError;
-use super::execution::retrying;
 use super::execution::{Exec, Frame, StateResult, StateRun};
 use super::plan::CompiledBody;
+use super::query::Binding;
+use super::retry::retrying;
 
 impl Exec<'_> {
     pub(crate) async fn run_parallel(
@@ -33,24 +34,23 @@ impl Exec<'_> {
         frame: &Frame,
         cursor: &mut u64,
     ) -> Result<StateResult, AslError> {
-        let st = run.st;
-        let effective = self.select(run, &st.input_path, raw_input.clone(), frame, "InputPath")?;
-        let ctx = self.context(run, Some(0), None, None);
-        let branch_input = match &st.parameters {
-            Some(t) => self.eval_template(run, t, &effective, frame, &ctx)?,
-            None => effective,
+        let how = Binding {
+            retry_count: Some(0),
+            keeps_input: true,
+            ..Binding::default()
         };
+        let q = self.bind(run, frame, raw_input.clone(), how)?;
+        let branch_input = q.arguments()?;
         let result = self
-            .parallel_branches(run, branches, branch_input, frame, cursor)
+            .parallel_branches(branches, branch_input, frame, cursor)
             .await?;
-        self.finish_jsonpath(run, raw_input, result, frame, &ctx)
+        q.finish(result)
     }
 
     /// Runs every branch on `branch_input` concurrently, recording the Parallel events;
     /// returns the array of branch outputs.
-    pub(crate) async fn parallel_branches(
+    async fn parallel_branches(
         &self,
-        _run: &StateRun<'_>,
         branches: &[CompiledBody],
         branch_input: Value,
         frame: &Frame,
