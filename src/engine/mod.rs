@@ -9,11 +9,16 @@ pub mod errors;
 pub mod execution;
 pub mod history;
 pub mod invoker;
+mod io;
 mod item_io;
 mod jsonata;
+pub mod lambda;
 mod map;
 mod parallel;
 pub mod plan;
+mod query;
+mod retry;
+mod simple;
 mod task;
 mod wait;
 
@@ -26,8 +31,11 @@ pub use execution::{
 };
 pub use history::{HistoryEvent, HistoryMode, TimestampFormat};
 pub use invoker::{
-    IntegrationPattern, NoServices, ServiceCall, ServiceResponse, ServiceResult, TaskFailure,
-    TaskInvoker,
+    CallContext, IntegrationPattern, NoServices, ServiceCall, ServiceRequest, ServiceResponse,
+    ServiceResult, TaskFailure, TaskInvoker,
+};
+pub use lambda::{
+    FunctionName, InvocationType, InvokeHttp, LambdaInvoke, LambdaResponse, LambdaStyle,
 };
 pub use item_io::{parse_csv_items, parse_csv_rows, parse_json_items, parse_jsonl};
 pub use plan::{CompileError, Plan};
