@@ -7,8 +7,8 @@ use futures::future::LocalBoxFuture;
 use serde_json::{json, Value};
 use stepsim::engine::{
     self, clock::default_origin, ExecutionOptions, ExecutionStatus, FunctionName, LambdaInvoke,
-    LambdaResponse, Plan, ServiceCall, ServiceRequest, ServiceResponse, ServiceResult,
-    TaskFailure, TaskInvoker,
+    LambdaResponse, Plan, ServiceCall, ServiceRequest, ServiceResponse, ServiceResult, TaskFailure,
+    TaskInvoker,
 };
 
 /// A test function: (function name, payload) to payload or (error, cause).

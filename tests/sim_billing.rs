@@ -29,8 +29,12 @@ fn call(service: &str, action: &str, parameters: Value, exec: &str) -> ServiceCa
         state_name: "S".into(),
         ..CallContext::default()
     };
-    ServiceCall::for_resource(&format!("arn:aws:states:::{service}:{action}"), parameters, context)
-        .expect("a valid call")
+    ServiceCall::for_resource(
+        &format!("arn:aws:states:::{service}:{action}"),
+        parameters,
+        context,
+    )
+    .expect("a valid call")
 }
 
 /// A handler that sleeps `event.ms` milliseconds and reports `event.mb` extra memory.

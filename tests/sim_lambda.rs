@@ -423,7 +423,11 @@ fn compute_is_scaled_by_memory() {
         }
         let w = world(reg, LambdaSettings::without_latency());
         let ms = |v: &Value| (v[0].as_i64().unwrap(), v[1].as_i64().unwrap());
-        let small = w.invoke(direct("small", Value::Null)).await.unwrap().into_json();
+        let small = w
+            .invoke(direct("small", Value::Null))
+            .await
+            .unwrap()
+            .into_json();
         // 1,769 / 128 = 13.82x slower than one vCPU (tokio timers resolve to 1 ms).
         assert!(
             (13_819..=13_821).contains(&ms(&small["Payload"]).0),
@@ -435,7 +439,11 @@ fn compute_is_scaled_by_memory() {
             .unwrap()
             .into_json();
         assert_eq!(ms(&one["Payload"]), (1000, 1000));
-        let big = w.invoke(direct("big", Value::Null)).await.unwrap().into_json();
+        let big = w
+            .invoke(direct("big", Value::Null))
+            .await
+            .unwrap()
+            .into_json();
         // 10,240 MB = 5.79 vCPUs; single-threaded work gets one.
         assert_eq!(ms(&big["Payload"]), (173, 1000));
         // Provisioned: no cold start.
@@ -523,8 +531,18 @@ fn handler_context_and_memory_report() {
         )
         .unwrap();
         let w = world(reg, LambdaSettings::without_latency());
-        let a = w.invoke(direct("ctx", Value::Null)).await.unwrap().into_json()["Payload"].clone();
-        let b = w.invoke(direct("ctx", Value::Null)).await.unwrap().into_json()["Payload"].clone();
+        let a = w
+            .invoke(direct("ctx", Value::Null))
+            .await
+            .unwrap()
+            .into_json()["Payload"]
+            .clone();
+        let b = w
+            .invoke(direct("ctx", Value::Null))
+            .await
+            .unwrap()
+            .into_json()["Payload"]
+            .clone();
         assert_eq!(a["name"], "ctx");
         assert_eq!(
             (a["cold"].clone(), b["cold"].clone()),

@@ -54,14 +54,24 @@ fn arb_json() -> impl Strategy<Value = Value> {
 
 /// The call the engine makes for `resource` (the service and action are the resource's; an
 /// optimized `lambda:invoke` whose parameters form no invocation is refused before any call).
-fn call(resource: &str, service: &str, action: &str, parameters: Value) -> Result<ServiceCall, TaskFailure> {
+fn call(
+    resource: &str,
+    service: &str,
+    action: &str,
+    parameters: Value,
+) -> Result<ServiceCall, TaskFailure> {
     let context = CallContext {
         execution_arn: "arn:aws:states:us-east-1:1:execution:sm:e".into(),
         state_name: "S".into(),
         ..CallContext::default()
     };
     let call = ServiceCall::for_resource(resource, parameters, context)?;
-    if let ServiceRequest::Sdk { service: s, action: a, .. } = &call.request {
+    if let ServiceRequest::Sdk {
+        service: s,
+        action: a,
+        ..
+    } = &call.request
+    {
         assert_eq!((s.as_str(), a.as_str()), (service, action));
     }
     Ok(call)

@@ -28,8 +28,12 @@ fn s3(action: &str, parameters: Value) -> ServiceCall {
         state_name: "Reader".into(),
         ..CallContext::default()
     };
-    ServiceCall::for_resource(&format!("arn:aws:states:::s3:{action}"), parameters, context)
-        .expect("an S3 call")
+    ServiceCall::for_resource(
+        &format!("arn:aws:states:::s3:{action}"),
+        parameters,
+        context,
+    )
+    .expect("an S3 call")
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! One execution: its options, the driver that walks a compiled body state by state
 //! (entering each state, recording its events, dispatching to the state kind's file), the
 //! transition and history limits, and the execution-level outcome. The input/output pipeline
-//! is in [`super::io`], Retry and Catch in [`super::retry`].
+//! is in `engine::io`, Retry and Catch in `engine::retry`.
 //!
 //! Concurrency (Parallel branches, Map iterations) is expressed as futures polled inside the
 //! execution's own future, never as spawned tasks: on a current-thread runtime the polling order
@@ -23,9 +23,8 @@ use super::history::{details, Details, History, HistoryEvent, HistoryMode};
 use super::invoker::TaskInvoker;
 pub(crate) use super::io::display_plain;
 pub use super::io::json_size_exceeds;
-use super::plan::{
-    CompiledBody, CompiledKind, CompiledState, Next, Plan,
-};
+use super::plan::{CompiledBody, CompiledKind, CompiledState, Next, Plan};
+use super::retry::retrying;
 use crate::asl::model::ExecutionType;
 use crate::query::env::QueryError;
 use crate::rng::SimRng;
@@ -357,7 +356,6 @@ impl StateResult {
     }
 }
 
-
 impl<'p> Exec<'p> {
     fn new(
         uses_context: bool,
@@ -615,7 +613,6 @@ impl<'p> Exec<'p> {
         }
     }
 
-
     async fn run_state(
         &self,
         run: &StateRun<'_>,
@@ -631,11 +628,31 @@ impl<'p> Exec<'p> {
             // The states that wait are boxed: their futures are large, and keeping them out of
             // this one keeps every Pass and Choice from moving kilobytes of future around.
             CompiledKind::Wait(w) => erase(self.run_wait(run, w, input, frame)).await,
-            CompiledKind::Task(t) => erase(self.run_task(run, t, input, frame, cursor)).await,
-            CompiledKind::Parallel(branches) => {
-                erase(self.run_parallel(run, branches, input, frame, cursor)).await
+            // Task, Parallel and Map run attempts until one succeeds or Retry/Catch decide.
+            CompiledKind::Task(t) => {
+                erase(async {
+                    retrying!(self, run, &input, frame, |n| self
+                        .task_attempt(run, t, &input, frame, n, cursor)
+                        .await)
+                })
+                .await
             }
-            CompiledKind::Map(m) => erase(self.run_map(run, m, input, frame, cursor)).await,
+            CompiledKind::Parallel(b) => {
+                erase(async {
+                    retrying!(self, run, &input, frame, |n| self
+                        .parallel_attempt(run, b, &input, frame, cursor)
+                        .await)
+                })
+                .await
+            }
+            CompiledKind::Map(m) => {
+                erase(async {
+                    retrying!(self, run, &input, frame, |n| self
+                        .map_attempt(run, m, &input, frame, cursor)
+                        .await)
+                })
+                .await
+            }
         }
     }
 }
@@ -649,15 +666,6 @@ fn erase<'a, T>(f: impl std::future::Future<Output = T> + 'a) -> LocalBoxFuture<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn size_limit_counts_serialised_bytes() {
-        assert!(!json_size_exceeds(&json!({"a": "b"}), 9));
-        assert!(json_size_exceeds(&json!({"a": "b"}), 8));
-        let big = Value::String("a".repeat(300_000));
-        assert!(json_size_exceeds(&big, PAYLOAD_LIMIT_BYTES));
-    }
 
     #[test]
     fn arns() {

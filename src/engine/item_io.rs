@@ -9,10 +9,20 @@ use serde_json::{Map, Value};
 
 use super::errors::{names, AslError};
 use super::execution::{Exec, Frame, StateRun};
+use super::invoker::{
+    CallContext, IntegrationPattern, ServiceCall, ServiceRequest, ServiceResponse,
+};
 use super::io::{as_integer, display_plain};
-use super::invoker::{CallContext, IntegrationPattern, ServiceCall, ServiceRequest, ServiceResponse};
 use super::map::ChildRecord;
 use super::plan::{CompiledInt, CompiledItemBatcher, CompiledItemReader, CompiledResultWriter};
+
+/// An S3 failure while reading items, as the ItemReader reports it.
+fn reader_failed(e: AslError) -> AslError {
+    AslError::new(
+        names::ITEM_READER_FAILED,
+        e.cause.unwrap_or_else(|| e.error.clone()),
+    )
+}
 
 /// AWS's ItemBatcher limit on a batch's input (256 KiB).
 const MAX_BATCH_BYTES: usize = 262_144;
@@ -129,12 +139,7 @@ impl Exec<'_> {
         let resp = self
             .s3(run, "getObject", Value::Object(p))
             .await
-            .map_err(|e| {
-                AslError::new(
-                    names::ITEM_READER_FAILED,
-                    e.cause.unwrap_or_else(|| e.error.clone()),
-                )
-            })?;
+            .map_err(reader_failed)?;
         Ok(match resp.get("Body") {
             Some(Value::String(s)) => s.clone(),
             Some(other) => other.to_string(),
@@ -158,12 +163,7 @@ impl Exec<'_> {
             let resp = self
                 .s3(run, "listObjectsV2", Value::Object(p))
                 .await
-                .map_err(|e| {
-                    AslError::new(
-                        names::ITEM_READER_FAILED,
-                        e.cause.unwrap_or_else(|| e.error.clone()),
-                    )
-                })?;
+                .map_err(reader_failed)?;
             if let Some(Value::Array(contents)) = resp.get("Contents") {
                 items.extend(contents.iter().cloned());
             }

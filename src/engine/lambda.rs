@@ -221,8 +221,8 @@ mod tests {
         assert_eq!(call.qualifier.as_deref(), Some("v1"));
         assert_eq!(call.payload, json!({"a": 1}));
         assert_eq!(call.invocation_type, InvocationType::Event);
-        let odd = LambdaInvoke::from_parameters(json!({"FunctionName": 3, "InvocationType": 1}))
-            .unwrap();
+        let odd =
+            LambdaInvoke::from_parameters(json!({"FunctionName": 3, "InvocationType": 1})).unwrap();
         assert_eq!(odd.function, FunctionName::NotText("3".into()));
         assert_eq!(odd.invocation_type, InvocationType::Unsupported("1".into()));
         assert_eq!(odd.payload, Value::Null);

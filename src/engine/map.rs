@@ -20,7 +20,6 @@ use super::execution::{
 use super::history::{details, Details, HistoryMode};
 use super::plan::{CompiledInt, CompiledMap};
 use super::query::{Binding, StateQuery};
-use super::retry::retrying;
 use crate::asl::model::{ExecutionType, ProcessorMode};
 
 /// AWS runs at most 40 inline iterations at a time (calibration: "Inline Map").
@@ -58,20 +57,8 @@ pub(crate) struct ChildRecord {
 }
 
 impl Exec<'_> {
-    pub(crate) async fn run_map(
-        &self,
-        run: &StateRun<'_>,
-        m: &CompiledMap,
-        input: Value,
-        frame: &Frame,
-        cursor: &mut u64,
-    ) -> Result<StateResult, AslError> {
-        retrying!(self, run, &input, frame, |n| self
-            .map_attempt(run, m, &input, frame, cursor)
-            .await)
-    }
-
-    async fn map_attempt(
+    /// One attempt of a Map state (Retry and Catch drive the attempts).
+    pub(crate) async fn map_attempt(
         &self,
         run: &StateRun<'_>,
         m: &CompiledMap,
@@ -79,12 +66,7 @@ impl Exec<'_> {
         frame: &Frame,
         cursor: &mut u64,
     ) -> Result<StateResult, AslError> {
-        let how = Binding {
-            retry_count: Some(0),
-            keeps_input: true,
-            ..Binding::default()
-        };
-        let q = self.bind(run, frame, raw_input.clone(), how)?;
+        let q = self.bind(run, frame, raw_input.clone(), Binding::attempt(0))?;
         let items = self.map_items(run, m, &q, frame)?;
         let result = self.map_phases(run, m, items, &q, frame, cursor).await?;
         q.finish(result)

@@ -10,23 +10,10 @@ use super::errors::AslError;
 use super::execution::{Exec, Frame, StateResult, StateRun};
 use super::plan::CompiledBody;
 use super::query::Binding;
-use super::retry::retrying;
 
 impl Exec<'_> {
-    pub(crate) async fn run_parallel(
-        &self,
-        run: &StateRun<'_>,
-        branches: &[CompiledBody],
-        input: Value,
-        frame: &Frame,
-        cursor: &mut u64,
-    ) -> Result<StateResult, AslError> {
-        retrying!(self, run, &input, frame, |n| self
-            .parallel_attempt(run, branches, &input, frame, cursor)
-            .await)
-    }
-
-    async fn parallel_attempt(
+    /// One attempt of a Parallel state (Retry and Catch drive the attempts).
+    pub(crate) async fn parallel_attempt(
         &self,
         run: &StateRun<'_>,
         branches: &[CompiledBody],
@@ -34,12 +21,7 @@ impl Exec<'_> {
         frame: &Frame,
         cursor: &mut u64,
     ) -> Result<StateResult, AslError> {
-        let how = Binding {
-            retry_count: Some(0),
-            keeps_input: true,
-            ..Binding::default()
-        };
-        let q = self.bind(run, frame, raw_input.clone(), how)?;
+        let q = self.bind(run, frame, raw_input.clone(), Binding::attempt(0))?;
         let branch_input = q.arguments()?;
         let result = self
             .parallel_branches(branches, branch_input, frame, cursor)

@@ -41,6 +41,18 @@ pub(crate) struct Binding {
     pub(crate) skips_input_path: bool,
 }
 
+impl Binding {
+    /// An attempt of a Task, Parallel or Map state: it reports `RetryCount` and has a
+    /// result to place into its raw input.
+    pub(crate) fn attempt(retry_count: u32) -> Binding {
+        Binding {
+            retry_count: Some(retry_count),
+            keeps_input: true,
+            ..Binding::default()
+        }
+    }
+}
+
 /// What a state's fields are evaluated against.
 enum Bound {
     /// JSONPath: the effective input (after InputPath) and, for states with a result, the
@@ -190,10 +202,9 @@ impl<'a> StateQuery<'a> {
     /// An integer field: a literal, a `...Path` (JSONPath) or an expression (JSONata).
     pub(crate) fn int(&self, f: &CompiledInt, field: &str) -> Result<i64, AslError> {
         match &self.bound {
-            Bound::JsonPath { effective, .. } => {
-                self.exec
-                    .resolve_int(self.run, f, effective, self.frame, field)
-            }
+            Bound::JsonPath { effective, .. } => self
+                .exec
+                .resolve_int(self.run, f, effective, self.frame, field),
             Bound::Jsonata { states } => self.exec.jint(self.run, f, field, states, self.frame),
         }
     }
@@ -462,8 +473,7 @@ impl Exec<'_> {
                 frame,
             )?
         } else {
-            let output =
-                self.place_result(run, &c.result_path, raw_input.clone(), error_output)?;
+            let output = self.place_result(run, &c.result_path, raw_input.clone(), error_output)?;
             let assign = match &c.assign {
                 Some(a) => {
                     let t = crate::query::template::Template::compile(a).map_err(|_| {

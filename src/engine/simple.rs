@@ -54,9 +54,9 @@ impl Exec<'_> {
         input: Value,
         frame: &Frame,
     ) -> AslError {
-        let fields = self.bind(run, frame, input, Binding::default()).and_then(|q| {
-            Ok((q.text(&f.error, "Error")?, q.text(&f.cause, "Cause")?))
-        });
+        let fields = self
+            .bind(run, frame, input, Binding::default())
+            .and_then(|q| Ok((q.text(&f.error, "Error")?, q.text(&f.cause, "Cause")?)));
         match fields {
             Ok((error, cause)) => AslError::with_cause(error.unwrap_or_default(), cause),
             Err(e) => e,

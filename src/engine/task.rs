@@ -17,7 +17,6 @@ use super::io::json_size_exceeds;
 use super::lambda::LambdaStyle;
 use super::plan::{CompiledTask, TaskTarget};
 use super::query::Binding;
-use super::retry::retrying;
 
 /// The evaluated fields of one Task attempt.
 struct TaskFields {
@@ -30,20 +29,8 @@ struct TaskFields {
 }
 
 impl Exec<'_> {
-    pub(crate) async fn run_task(
-        &self,
-        run: &StateRun<'_>,
-        t: &CompiledTask,
-        input: Value,
-        frame: &Frame,
-        cursor: &mut u64,
-    ) -> Result<StateResult, AslError> {
-        retrying!(self, run, &input, frame, |n| self
-            .task_attempt(run, t, &input, frame, n, cursor)
-            .await)
-    }
-
-    async fn task_attempt(
+    /// One attempt of a Task state (Retry and Catch drive the attempts).
+    pub(crate) async fn task_attempt(
         &self,
         run: &StateRun<'_>,
         t: &CompiledTask,
@@ -53,10 +40,8 @@ impl Exec<'_> {
         cursor: &mut u64,
     ) -> Result<StateResult, AslError> {
         let how = Binding {
-            retry_count: Some(attempt),
-            keeps_input: true,
             task_token: t.target.pattern() == IntegrationPattern::WaitForTaskToken,
-            skips_input_path: false,
+            ..Binding::attempt(attempt)
         };
         let q = self.bind(run, frame, raw_input.clone(), how)?;
         let fields = TaskFields {
@@ -117,14 +102,13 @@ impl Exec<'_> {
             task_token,
             credentials: f.credentials.clone(),
         };
-        let call = ServiceRequest::for_target(&t.target, f.params.clone()).map(|request| {
-            ServiceCall {
+        let call =
+            ServiceRequest::for_target(&t.target, f.params.clone()).map(|request| ServiceCall {
                 resource: t.resource.clone(),
                 pattern: t.target.pattern(),
                 request,
                 context,
-            }
-        });
+            });
         (call, kind)
     }
 
@@ -350,14 +334,18 @@ impl EventKind {
 
     fn started_details(&self) -> Option<(&'static str, Value)> {
         match self {
-            EventKind::Task { .. } => Some((self.names().started_key, details(self.resource_pairs()))),
+            EventKind::Task { .. } => {
+                Some((self.names().started_key, details(self.resource_pairs())))
+            }
             _ => None,
         }
     }
 
     fn submitted_details(&self) -> Option<(&'static str, Value)> {
         match self {
-            EventKind::Task { .. } => Some(("taskSubmittedEventDetails", details(self.resource_pairs()))),
+            EventKind::Task { .. } => {
+                Some(("taskSubmittedEventDetails", details(self.resource_pairs())))
+            }
             _ => None,
         }
     }

@@ -20,8 +20,8 @@ use serde_json::{Map, Value};
 use crate::engine::clock::default_origin;
 use crate::engine::{
     CallContext, Clock, FunctionName, InvocationType, InvokeHttp, LambdaInvoke, LambdaResponse,
-    LambdaStyle, ServiceCall, ServiceRequest, ServiceResponse, ServiceResult, SimTime,
-    TaskFailure, TaskInvoker, TokioClock,
+    LambdaStyle, ServiceCall, ServiceRequest, ServiceResponse, ServiceResult, SimTime, TaskFailure,
+    TaskInvoker, TokioClock,
 };
 use crate::rng::SimRng;
 use crate::sim::billing::{Bill, BillingOptions, PriceTable};
@@ -617,7 +617,12 @@ impl World {
 
     /// The request id (drawn when the invocation had none) and the HTTP metadata of the
     /// optimized integration's SDK response.
-    fn sdk_metadata(&self, payload: &Value, request_id: String, python: bool) -> (String, InvokeHttp) {
+    fn sdk_metadata(
+        &self,
+        payload: &Value,
+        request_id: String,
+        python: bool,
+    ) -> (String, InvokeHttp) {
         // The Content-Length header counts the body as the function's runtime wrote it.
         let content_length = if python {
             crate::sim::lambda::python_json(payload).len()
