@@ -501,26 +501,25 @@ impl<'p> Exec<'p> {
         Ok(())
     }
 
+    /// An error whose cause starts with AWS's state prefix.
+    pub(crate) fn state_error(
+        &self,
+        run: &StateRun<'_>,
+        error: impl Into<String>,
+        cause: impl AsRef<str>,
+    ) -> AslError {
+        let prefix = state_error_prefix(&run.st.name, run.entered_id);
+        AslError::new(error, format!("{prefix}{}", cause.as_ref()))
+    }
+
     /// A `States.Runtime` (terminal) error with AWS's state prefix.
     pub(crate) fn runtime(&self, run: &StateRun<'_>, cause: impl AsRef<str>) -> AslError {
-        AslError::new(
-            names::RUNTIME,
-            format!(
-                "{}{}",
-                state_error_prefix(&run.st.name, run.entered_id),
-                cause.as_ref()
-            ),
-        )
+        self.state_error(run, names::RUNTIME, cause)
     }
 
     /// Turns a query-layer error into an ASL error with the state prefix.
     pub(crate) fn query_error(&self, run: &StateRun<'_>, e: QueryError) -> AslError {
-        let cause = format!(
-            "{}{}",
-            state_error_prefix(&run.st.name, run.entered_id),
-            e.cause
-        );
-        AslError::new(e.error, cause)
+        self.state_error(run, e.error, e.cause)
     }
 
     /// The `$$` object of a state.

@@ -9,7 +9,7 @@
 use serde_json::{Map, Value};
 
 use super::context::LazyContext;
-use super::errors::{names, state_error_prefix, AslError};
+use super::errors::{names, AslError};
 use super::execution::{Exec, Frame, StateRun};
 use super::plan::{CompiledInt, ResultTarget, Selector};
 use crate::query::env::Env;
@@ -104,16 +104,8 @@ impl Exec<'_> {
                 if p.is_root_only() {
                     return Ok(result);
                 }
-                p.set(raw_input, result).map_err(|e| {
-                    AslError::new(
-                        names::RESULT_PATH_MATCH_FAILURE,
-                        format!(
-                            "{}{}",
-                            state_error_prefix(&run.st.name, run.entered_id),
-                            e.cause
-                        ),
-                    )
-                })
+                p.set(raw_input, result)
+                    .map_err(|e| self.state_error(run, names::RESULT_PATH_MATCH_FAILURE, e.cause))
             }
         }
     }

@@ -18,7 +18,7 @@ use std::rc::Rc;
 use serde_json::{Map, Value};
 
 use super::context::{LazyContext, VarView};
-use super::errors::{names, state_error_prefix, AslError};
+use super::errors::{names, AslError};
 use super::execution::{Exec, Frame, StateRun};
 use super::plan::CompiledInt;
 use crate::asl::model::QueryLanguage;
@@ -114,28 +114,13 @@ impl Exec<'_> {
             rng: &mut rng,
             limits: Limits::default(),
         };
-        t.evaluate(&mut env, field_name).map_err(|e| {
-            AslError::new(
-                e.error,
-                format!(
-                    "{}{}",
-                    state_error_prefix(&run.st.name, run.entered_id),
-                    e.cause
-                ),
-            )
-        })
+        t.evaluate(&mut env, field_name)
+            .map_err(|e| self.state_error(run, e.error, e.cause))
     }
 
     /// A `States.QueryEvaluationError` with the state prefix.
     pub(crate) fn qerr(&self, run: &StateRun<'_>, cause: impl AsRef<str>) -> AslError {
-        AslError::new(
-            names::QUERY_EVALUATION_ERROR,
-            format!(
-                "{}{}",
-                state_error_prefix(&run.st.name, run.entered_id),
-                cause.as_ref()
-            ),
-        )
+        self.state_error(run, names::QUERY_EVALUATION_ERROR, cause)
     }
 
     /// An expression-valued field that must give a value of one JSON type.

@@ -20,7 +20,7 @@
 use serde_json::{Map, Value};
 
 use super::context::LazyContext;
-use super::errors::{names, state_error_prefix, AslError};
+use super::errors::{names, AslError};
 use super::execution::{display_plain, Exec, Frame, StateResult, StateRun};
 use super::plan::{CompiledCatcher, CompiledFloat, CompiledInt, CompiledMap, CompiledRule, Next};
 use crate::asl::model::{QueryLanguage, StrField};
@@ -495,12 +495,6 @@ impl Exec<'_> {
 
     /// States.NoChoiceMatched, with the state prefix.
     pub(crate) fn no_choice_matched(&self, run: &StateRun<'_>) -> AslError {
-        AslError::new(
-            names::NO_CHOICE_MATCHED,
-            format!(
-                "{}No Matches!",
-                state_error_prefix(&run.st.name, run.entered_id)
-            ),
-        )
+        self.state_error(run, names::NO_CHOICE_MATCHED, "No Matches!")
     }
 }
