@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::errors::AslError;
 use super::execution::{Exec, Frame, StateResult, StateRun};
+use super::jsonata::Expect;
 use super::plan::{
     Comparison, CompiledChoice, CompiledCondition, CompiledOperand, CompiledRule, Next,
 };
@@ -25,7 +26,7 @@ impl Exec<'_> {
     ) -> Result<StateResult, AslError> {
         let q = self.bind(run, frame, input, Binding::default())?;
         let matched = match q.states() {
-            None => self.first_match(run, c, &q, frame)?,
+            None => self.first_match(c, &q)?,
             Some(states) => self.first_jsonata_match(run, c, states, frame)?,
         };
         let (next, exit) = match matched {
@@ -46,11 +47,10 @@ impl Exec<'_> {
     /// The first JSONPath rule whose condition holds.
     fn first_match<'c>(
         &self,
-        run: &StateRun<'_>,
         c: &'c CompiledChoice,
         q: &StateQuery<'_>,
-        frame: &Frame,
     ) -> Result<Option<&'c CompiledRule>, AslError> {
+        let (run, frame) = (q.run(), q.frame());
         let vars = frame.scope.view();
         let mut rng = self.rng.borrow_mut();
         let env = Env::new(q.input(), q.context(), &vars, &mut rng);
@@ -83,9 +83,7 @@ impl Exec<'_> {
             let matched = match cond {
                 Value::Bool(b) => *b,
                 other => self
-                    .jexpect(run, other, "Condition", states, frame, "boolean", |v| {
-                        v.is_boolean()
-                    })?
+                    .jexpect(run, Expect::Boolean, other, "Condition", states, frame)?
                     .as_bool()
                     .unwrap_or(false),
             };

@@ -89,6 +89,39 @@ pub(crate) fn with_result(states: Value, result: Value) -> Value {
     }
 }
 
+/// The JSON type an expression-valued field must give.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Expect {
+    Boolean,
+    Integer,
+    Number,
+    String,
+    Array,
+}
+
+impl Expect {
+    /// The type's name in AWS's error text.
+    fn name(self) -> &'static str {
+        match self {
+            Expect::Boolean => "boolean",
+            Expect::Integer => "integer",
+            Expect::Number => "number",
+            Expect::String => "string",
+            Expect::Array => "array",
+        }
+    }
+
+    fn accepts(self, v: &Value) -> bool {
+        match self {
+            Expect::Boolean => v.is_boolean(),
+            Expect::Integer => v.as_f64().is_some_and(|f| f.fract() == 0.0),
+            Expect::Number => v.is_number(),
+            Expect::String => v.is_string(),
+            Expect::Array => v.is_array(),
+        }
+    }
+}
+
 impl Exec<'_> {
     /// Evaluates a JSONata field value (any `{% %}` inside it is an expression).
     pub(crate) fn jeval(
@@ -124,21 +157,20 @@ impl Exec<'_> {
     }
 
     /// An expression-valued field that must give a value of one JSON type.
-    #[allow(clippy::too_many_arguments)] // the type check needs the field, its name and its context
     pub(crate) fn jexpect(
         &self,
         run: &StateRun<'_>,
+        want: Expect,
         field: &Value,
         field_name: &str,
         states: &Value,
         frame: &Frame,
-        want: &str,
-        ok: impl Fn(&Value) -> bool,
     ) -> Result<Value, AslError> {
         let v = self.jeval(run, field, field_name, states, frame)?;
-        if ok(&v) {
+        if want.accepts(&v) {
             return Ok(v);
         }
+        let want = want.name();
         let text = match field {
             Value::String(s) => crate::asl::parse::jsonata_inner(s).unwrap_or(s).to_string(),
             other => other.to_string(),
@@ -165,15 +197,8 @@ impl Exec<'_> {
         match f {
             CompiledInt::Literal(i) => Ok(*i),
             CompiledInt::Expr(e) => {
-                let v = self.jexpect(
-                    run,
-                    &Value::String(e.clone()),
-                    field_name,
-                    states,
-                    frame,
-                    "integer",
-                    |v| v.as_f64().is_some_and(|f| f.fract() == 0.0),
-                )?;
+                let field = Value::String(e.clone());
+                let v = self.jexpect(run, Expect::Integer, &field, field_name, states, frame)?;
                 Ok(v.as_f64().unwrap_or(0.0) as i64)
             }
             CompiledInt::Path(p) => Err(self.runtime(
@@ -183,12 +208,12 @@ impl Exec<'_> {
         }
     }
 
-    /// JSONata `Output` (default: `default`) and `Assign`, against one `$states`.
+    /// JSONata `Output` (default: `default`) and `Assign` (the two `fields`), against one
+    /// `$states`.
     pub(crate) fn jsonata_exit(
         &self,
         run: &StateRun<'_>,
-        output_field: Option<&Value>,
-        assign_field: Option<&Value>,
+        (output_field, assign_field): (Option<&Value>, Option<&Value>),
         states: &Value,
         default: Value,
         frame: &Frame,

@@ -18,6 +18,7 @@ use super::execution::{
     StateRun,
 };
 use super::history::{details, Details, HistoryMode};
+use super::jsonata::Expect;
 use super::plan::{CompiledInt, CompiledMap};
 use super::query::{Binding, StateQuery};
 use crate::asl::model::{ExecutionType, ProcessorMode};
@@ -67,7 +68,7 @@ impl Exec<'_> {
         cursor: &mut u64,
     ) -> Result<StateResult, AslError> {
         let q = self.bind(run, frame, raw_input.clone(), Binding::attempt(0))?;
-        let items = self.map_items(run, m, &q, frame)?;
+        let items = self.map_items(m, &q)?;
         let result = self.map_phases(run, m, items, &q, frame, cursor).await?;
         q.finish(result)
     }
@@ -76,11 +77,10 @@ impl Exec<'_> {
     /// here), or ItemsPath (JSONPath), `Items` or the input (JSONata).
     fn map_items<'m>(
         &self,
-        run: &StateRun<'_>,
         m: &'m CompiledMap,
         q: &StateQuery<'_>,
-        frame: &Frame,
     ) -> Result<ItemSource<'m>, AslError> {
+        let (run, frame) = (q.run(), q.frame());
         if let Some(reader) = &m.item_reader {
             let (params, max_items) = match q.states() {
                 None => {
@@ -114,9 +114,7 @@ impl Exec<'_> {
         let items = match (q.states(), &m.items) {
             (None, _) => self.jsonpath_items(run, m, q.input(), frame)?,
             (Some(states), Some(items)) => {
-                let v = self.jexpect(run, items, "Items", states, frame, "array", |v| {
-                    v.is_array()
-                })?;
+                let v = self.jexpect(run, Expect::Array, items, "Items", states, frame)?;
                 v.as_array().cloned().unwrap_or_default()
             }
             (Some(_), None) => match q.input() {

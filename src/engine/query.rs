@@ -22,6 +22,7 @@ use serde_json::{Map, Value};
 use super::context::LazyContext;
 use super::errors::{names, AslError};
 use super::execution::{display_plain, Exec, Frame, StateResult, StateRun};
+use super::jsonata::Expect;
 use super::plan::{CompiledCatcher, CompiledFloat, CompiledInt, CompiledMap, CompiledRule, Next};
 use crate::asl::model::{QueryLanguage, StrField};
 use crate::query::env::Env;
@@ -125,6 +126,16 @@ impl<'p> Exec<'p> {
 }
 
 impl<'a> StateQuery<'a> {
+    /// The state being run.
+    pub(crate) fn run(&self) -> &'a StateRun<'a> {
+        self.run
+    }
+
+    /// The state's branch of control flow (its variable scope).
+    pub(crate) fn frame(&self) -> &'a Frame {
+        self.frame
+    }
+
     pub(crate) fn is_jsonata(&self) -> bool {
         matches!(self.bound, Bound::Jsonata { .. })
     }
@@ -238,18 +249,11 @@ impl<'a> StateQuery<'a> {
                     )
                 })
             }
-            (CompiledFloat::Expr(e), Bound::Jsonata { states }) => Ok(exec
-                .jexpect(
-                    run,
-                    &Value::String(e.clone()),
-                    field,
-                    states,
-                    self.frame,
-                    "number",
-                    |v| v.is_number(),
-                )?
-                .as_f64()
-                .unwrap_or(0.0)),
+            (CompiledFloat::Expr(e), Bound::Jsonata { states }) => {
+                let expr = Value::String(e.clone());
+                let v = exec.jexpect(run, Expect::Number, &expr, field, states, self.frame)?;
+                Ok(v.as_f64().unwrap_or(0.0))
+            }
             (CompiledFloat::Expr(e), Bound::JsonPath { .. }) => Err(exec.runtime(
                 run,
                 format!("The JSONata expression '{e}' cannot be used in a JSONPath state"),
@@ -272,15 +276,8 @@ impl<'a> StateQuery<'a> {
             (None, _) => Ok(None),
             (Some(StrField::Literal(s)), _) => Ok(Some(s.clone())),
             (Some(StrField::Expr(e)), Bound::Jsonata { states }) => {
-                let v = exec.jexpect(
-                    run,
-                    &Value::String(e.clone()),
-                    name,
-                    states,
-                    frame,
-                    "string",
-                    |v| v.is_string(),
-                )?;
+                let expr = Value::String(e.clone());
+                let v = exec.jexpect(run, Expect::String, &expr, name, states, frame)?;
                 Ok(v.as_str().map(String::from))
             }
             (Some(StrField::Expr(e)), Bound::JsonPath { .. }) => Err(exec.runtime(
@@ -370,7 +367,7 @@ impl<'a> StateQuery<'a> {
 
     fn finish_with(self, result: Value, bind_result: bool) -> Result<StateResult, AslError> {
         let (exec, run, frame, st) = (self.exec, self.run, self.frame, self.run.st);
-        match self.bound {
+        let (output, assign) = match self.bound {
             Bound::JsonPath { effective, raw } => {
                 let selected = match &st.result_selector {
                     Some(t) => exec.eval_template(run, t, &result, frame, &self.ctx)?,
@@ -380,11 +377,7 @@ impl<'a> StateQuery<'a> {
                 let raw = raw.unwrap_or(effective);
                 let combined = exec.place_result(run, &st.result_path, raw, selected)?;
                 let output = exec.select(run, &st.output_path, combined, frame, "OutputPath")?;
-                Ok(StateResult {
-                    output,
-                    next: st.next,
-                    assign,
-                })
+                (output, assign)
             }
             Bound::Jsonata { states } => {
                 let states = if bind_result {
@@ -392,21 +385,15 @@ impl<'a> StateQuery<'a> {
                 } else {
                     states
                 };
-                let (output, assign) = exec.jsonata_exit(
-                    run,
-                    st.output.as_ref(),
-                    st.assign.as_ref(),
-                    &states,
-                    result,
-                    frame,
-                )?;
-                Ok(StateResult {
-                    output,
-                    next: st.next,
-                    assign,
-                })
+                let fields = (st.output.as_ref(), st.assign.as_ref());
+                exec.jsonata_exit(run, fields, &states, result, frame)?
             }
-        }
+        };
+        Ok(StateResult {
+            output,
+            next: st.next,
+            assign,
+        })
     }
 
     /// The end of a state that passes (part of) its input on: JSONPath's OutputPath, or
@@ -442,7 +429,7 @@ impl<'a> StateQuery<'a> {
                     ),
                 };
                 let input = states["input"].clone();
-                exec.jsonata_exit(run, output, assign, &states, input, frame)
+                exec.jsonata_exit(run, (output, assign), &states, input, frame)
             }
         }
     }
@@ -464,14 +451,8 @@ impl Exec<'_> {
         let ctx = self.context(run, None, None, None);
         let (output, assign) = if run.st.query_language == QueryLanguage::Jsonata {
             let s = super::jsonata::states(raw_input.clone(), &ctx, Some(&error_output));
-            self.jsonata_exit(
-                run,
-                c.output.as_ref(),
-                c.assign.as_ref(),
-                &s,
-                error_output,
-                frame,
-            )?
+            let fields = (c.output.as_ref(), c.assign.as_ref());
+            self.jsonata_exit(run, fields, &s, error_output, frame)?
         } else {
             let output = self.place_result(run, &c.result_path, raw_input.clone(), error_output)?;
             let assign = match &c.assign {

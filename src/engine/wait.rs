@@ -9,6 +9,7 @@ use super::choice::parse_timestamp;
 use super::clock::SimTime;
 use super::errors::AslError;
 use super::execution::{display_plain, Exec, Frame, StateResult, StateRun};
+use super::jsonata::Expect;
 use super::plan::CompiledInt;
 use super::query::{Binding, Exit, StateQuery};
 use crate::asl::model::{IntField, StrField, WaitSpec};
@@ -28,7 +29,7 @@ impl Exec<'_> {
         frame: &Frame,
     ) -> Result<StateResult, AslError> {
         let q = self.bind(run, frame, input, Binding::default())?;
-        match self.delay(run, w, &q, frame)? {
+        match self.delay(w, &q)? {
             Delay::For(d) => self.clock.sleep(d).await,
             Delay::Until(t) => self.clock.sleep_until(t).await,
         }
@@ -42,13 +43,8 @@ impl Exec<'_> {
 
     /// Resolves Seconds, SecondsPath, Timestamp or TimestampPath (the `...Path` forms in
     /// JSONPath states, `{% %}` expressions in JSONata ones).
-    fn delay(
-        &self,
-        run: &StateRun<'_>,
-        w: &WaitSpec,
-        q: &StateQuery<'_>,
-        frame: &Frame,
-    ) -> Result<Delay, AslError> {
+    fn delay(&self, w: &WaitSpec, q: &StateQuery<'_>) -> Result<Delay, AslError> {
+        let (run, frame) = (q.run(), q.frame());
         let wrong_language = |e: &str| {
             self.runtime(
                 run,
@@ -75,15 +71,8 @@ impl Exec<'_> {
             | (WaitSpec::Timestamp(StrField::Expr(ts)), states @ Some(_)) => {
                 let text = match states {
                     Some(s) if crate::asl::parse::is_jsonata_expr(ts) => {
-                        let v = self.jexpect(
-                            run,
-                            &Value::String(ts.clone()),
-                            "Timestamp",
-                            s,
-                            frame,
-                            "string",
-                            |v| v.is_string(),
-                        )?;
+                        let expr = Value::String(ts.clone());
+                        let v = self.jexpect(run, Expect::String, &expr, "Timestamp", s, frame)?;
                         v.as_str().unwrap_or_default().to_string()
                     }
                     _ => ts.clone(),
