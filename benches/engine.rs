@@ -17,8 +17,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use serde_json::{json, Map, Value};
 use stepsim::engine::{
-    self, clock::default_origin, Clock, ExecutionOptions, HistoryMode, NoServices, Plan,
-    TaskInvoker, TokioClock,
+    self, clock::default_origin, Clock, ExecutionOptions, FunctionName, HistoryMode,
+    LambdaResponse, NoServices, Plan, ServiceRequest, TaskInvoker, TokioClock,
 };
 
 fn pass_chain() -> Value {
@@ -133,14 +133,14 @@ impl TaskInvoker for DirectHandlers {
         call: stepsim::engine::ServiceCall,
     ) -> futures::future::LocalBoxFuture<'_, stepsim::engine::ServiceResult> {
         Box::pin(async move {
-            let name = call.parameters["FunctionName"]
-                .as_str()
-                .unwrap_or("")
-                .rsplit(':')
-                .next()
-                .unwrap_or("")
-                .to_string();
-            let ev = &call.parameters["Payload"];
+            let (function, ev) = match &call.request {
+                ServiceRequest::Lambda(l) => match &l.function {
+                    FunctionName::Text(f) => (f.as_str(), &l.payload),
+                    FunctionName::NotText(_) => ("", &l.payload),
+                },
+                _ => ("", &Value::Null),
+            };
+            let name = function.rsplit(':').next().unwrap_or("").to_string();
             let payload = match name.as_str() {
                 "produce" => {
                     let n = ev["n"].as_u64().unwrap_or(0);
@@ -155,9 +155,13 @@ impl TaskInvoker for DirectHandlers {
                     json!({"count": rs.len(), "sum_sq": rs.iter().map(|r| r["sq"].as_i64().unwrap_or(0)).sum::<i64>()})
                 }
             };
-            Ok(stepsim::engine::ServiceResponse {
-                output: json!({"Payload": payload}),
-            })
+            Ok(stepsim::engine::ServiceResponse::Lambda(LambdaResponse {
+                payload,
+                status_code: 200,
+                executed_version: "$LATEST".into(),
+                request_id: String::new(),
+                http: None,
+            }))
         })
     }
 }

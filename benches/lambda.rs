@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::{json, Value};
-use stepsim::engine::{IntegrationPattern, ServiceCall, TaskInvoker};
+use stepsim::engine::{CallContext, ServiceCall, TaskInvoker};
 use stepsim::handlers::default_catalog;
 use stepsim::sim::{FunctionRegistry, LambdaSettings, LogCapture, World};
 
@@ -45,32 +45,25 @@ fn world(logs: LogCapture, settings: LambdaSettings) -> World {
         .expect("world")
 }
 
-fn direct_call(payload: Value) -> ServiceCall {
-    let mut p = serde_json::Map::new();
-    p.insert("FunctionName".into(), Value::String(ARN.into()));
-    p.insert("Payload".into(), payload);
-    ServiceCall {
-        resource: ARN.into(),
-        service: "lambda".into(),
-        action: "invoke".into(),
-        pattern: IntegrationPattern::RequestResponse,
-        parameters: Value::Object(p),
-        task_token: None,
-        timeout: None,
-        heartbeat: None,
+fn context() -> CallContext {
+    CallContext {
         execution_arn: EXEC.into(),
         state_name: "Invoke".into(),
-        credentials: None,
-        attempt: 0,
+        ..CallContext::default()
     }
 }
 
+fn direct_call(payload: Value) -> ServiceCall {
+    ServiceCall::for_resource(ARN, payload, context()).expect("a direct call")
+}
+
 fn optimized_call(payload: Value) -> ServiceCall {
-    ServiceCall {
-        resource: "arn:aws:states:::lambda:invoke".into(),
-        parameters: json!({"FunctionName": "f", "Payload": payload}),
-        ..direct_call(Value::Null)
-    }
+    ServiceCall::for_resource(
+        "arn:aws:states:::lambda:invoke",
+        json!({"FunctionName": "f", "Payload": payload}),
+        context(),
+    )
+    .expect("an optimized call")
 }
 
 /// Times `iters` sequential invocations built by `make`.

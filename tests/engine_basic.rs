@@ -6,8 +6,9 @@ use std::rc::Rc;
 use futures::future::LocalBoxFuture;
 use serde_json::{json, Value};
 use stepsim::engine::{
-    self, clock::default_origin, ExecutionOptions, ExecutionStatus, Plan, ServiceCall,
-    ServiceResponse, ServiceResult, TaskFailure, TaskInvoker,
+    self, clock::default_origin, ExecutionOptions, ExecutionStatus, FunctionName, LambdaInvoke,
+    LambdaResponse, Plan, ServiceCall, ServiceRequest, ServiceResponse, ServiceResult, TaskFailure,
+    TaskInvoker,
 };
 
 /// A test function: (function name, payload) to payload or (error, cause).
@@ -24,23 +25,24 @@ impl TaskInvoker for FnInvoker {
     fn invoke(&self, call: ServiceCall) -> LocalBoxFuture<'_, ServiceResult> {
         Box::pin(async move {
             tokio::time::sleep(std::time::Duration::from_millis(self.latency_ms)).await;
-            let name = call.parameters["FunctionName"]
-                .as_str()
-                .unwrap_or("")
-                .rsplit(':')
-                .next()
-                .unwrap_or("")
-                .to_string();
+            let ServiceRequest::Lambda(LambdaInvoke {
+                function: FunctionName::Text(function),
+                payload,
+                ..
+            }) = call.request
+            else {
+                return Err(TaskFailure::new("States.TaskFailed", "not a Lambda call"));
+            };
+            let name = function.rsplit(':').next().unwrap_or("").to_string();
             self.calls.borrow_mut().push(name.clone());
-            let payload = call
-                .parameters
-                .get("Payload")
-                .cloned()
-                .unwrap_or(Value::Null);
             match (self.f)(&name, payload) {
-                Ok(v) => Ok(ServiceResponse {
-                    output: json!({"ExecutedVersion": "$LATEST", "Payload": v, "StatusCode": 200}),
-                }),
+                Ok(v) => Ok(ServiceResponse::Lambda(LambdaResponse {
+                    payload: v,
+                    status_code: 200,
+                    executed_version: "$LATEST".into(),
+                    request_id: String::new(),
+                    http: None,
+                })),
                 Err((e, c)) => Err(TaskFailure::new(e, c)),
             }
         })

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use stepsim::engine::{IntegrationPattern, ServiceCall, TaskInvoker};
+use stepsim::engine::{CallContext, ServiceCall, TaskInvoker};
 use stepsim::handlers::default_catalog;
 use stepsim::sim::{
     async_handler_fn, Bill, BillingOptions, FaultPlan, FunctionConfig, FunctionError,
@@ -24,20 +24,17 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn call(service: &str, action: &str, parameters: Value, exec: &str) -> ServiceCall {
-    ServiceCall {
-        resource: format!("arn:aws:states:::{service}:{action}"),
-        service: service.into(),
-        action: action.into(),
-        pattern: IntegrationPattern::RequestResponse,
-        parameters,
-        task_token: None,
-        timeout: None,
-        heartbeat: None,
+    let context = CallContext {
         execution_arn: exec.into(),
         state_name: "S".into(),
-        credentials: None,
-        attempt: 0,
-    }
+        ..CallContext::default()
+    };
+    ServiceCall::for_resource(
+        &format!("arn:aws:states:::{service}:{action}"),
+        parameters,
+        context,
+    )
+    .expect("a valid call")
 }
 
 /// A handler that sleeps `event.ms` milliseconds and reports `event.mb` extra memory.
@@ -383,13 +380,12 @@ fn scenario(seed: u64) -> String {
         let mut outputs = Vec::new();
         for round in 0..3 {
             let calls = (0..5).map(|i| {
-                let mut c = call("lambda", "invoke", json!({"FunctionName": "worker", "Payload": {"i": i}}), &format!("{EXEC}/map:{i}"));
-                c.resource = "arn:aws:states:::lambda:invoke".into();
+                let c = call("lambda", "invoke", json!({"FunctionName": "worker", "Payload": {"i": i}}), &format!("{EXEC}/map:{i}"));
                 w.invoke(c)
             });
             for r in futures::future::join_all(calls).await {
                 outputs.push(match r {
-                    Ok(o) => o.output.to_string(),
+                    Ok(o) => o.into_json().to_string(),
                     Err(e) => format!("{}|{}", e.error, e.cause),
                 });
             }
@@ -397,7 +393,7 @@ fn scenario(seed: u64) -> String {
                 let r = w.invoke_function("flaky", json!({"round": round, "i": i}), EXEC).await;
                 outputs.push(format!("{r:?}"));
                 let r = w.invoke(call("s3", "putObject", json!({"Bucket": "bkt", "Key": format!("r{round}/{i}"), "Body": "x"}), EXEC)).await;
-                outputs.push(format!("{:?}", r.map(|o| o.output)));
+                outputs.push(format!("{:?}", r.map(|o| o.into_json())));
             }
             tokio::time::sleep(Duration::from_secs(300 * round)).await;
         }

@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value};
 use stepsim::conformance::{default_corpus_dir, load_corpus};
-use stepsim::engine::{IntegrationPattern, ServiceCall, TaskInvoker};
+use stepsim::engine::{CallContext, ServiceCall, TaskInvoker};
 use stepsim::handlers::builtin::corpus_function;
 use stepsim::sim::{FunctionRegistry, LambdaSettings, World};
 
@@ -20,20 +20,12 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn direct(function: &str, payload: Value) -> ServiceCall {
     let arn = format!("arn:aws:lambda:us-east-1:111111111111:function:{function}");
-    ServiceCall {
-        resource: arn.clone(),
-        service: "lambda".into(),
-        action: "invoke".into(),
-        pattern: IntegrationPattern::RequestResponse,
-        parameters: json!({"FunctionName": arn, "Payload": payload}),
-        task_token: None,
-        timeout: None,
-        heartbeat: None,
+    let context = CallContext {
         execution_arn: "arn:aws:states:us-east-1:111111111111:execution:sm:e".into(),
         state_name: "S".into(),
-        credentials: None,
-        attempt: 0,
-    }
+        ..CallContext::default()
+    };
+    ServiceCall::for_resource(&arn, payload, context).expect("a direct Lambda call")
 }
 
 #[test]
@@ -115,11 +107,11 @@ fn corpus_behaviours() {
             .lambda_settings(LambdaSettings::without_latency())
             .build()
             .unwrap();
-        let out = w.invoke(direct("constant", json!({}))).await.unwrap().output;
+        let out = w.invoke(direct("constant", json!({}))).await.unwrap().into_json();
         assert_eq!(out["Payload"], json!({"Return": "HelloWorld"}));
-        let out = w.invoke(direct("bytes", json!({}))).await.unwrap().output;
+        let out = w.invoke(direct("bytes", json!({}))).await.unwrap().into_json();
         assert_eq!(out["Payload"], "HelloWorld!");
-        let out = w.invoke(direct("big", json!({}))).await.unwrap().output;
+        let out = w.invoke(direct("big", json!({}))).await.unwrap().into_json();
         assert_eq!(out["Payload"].as_str().unwrap().len(), 257 * 1024);
         let err = w.invoke(direct("custom", json!({}))).await.unwrap_err();
         assert_eq!(err.error, "CustomException");

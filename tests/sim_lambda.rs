@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use stepsim::engine::{IntegrationPattern, ServiceCall, TaskFailure, TaskInvoker};
+use stepsim::engine::{CallContext, LambdaInvoke, ServiceCall, TaskFailure, TaskInvoker};
 use stepsim::handlers::default_catalog;
 use stepsim::sim::{
     async_handler_fn, handler_fn, FaultPlan, FunctionConfig, FunctionError, FunctionRegistry,
@@ -23,25 +23,17 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn call(resource: &str, parameters: Value) -> ServiceCall {
-    ServiceCall {
-        resource: resource.to_string(),
-        service: "lambda".into(),
-        action: "invoke".into(),
-        pattern: IntegrationPattern::RequestResponse,
-        parameters,
-        task_token: None,
-        timeout: None,
-        heartbeat: None,
+    let context = CallContext {
         execution_arn: EXEC.into(),
         state_name: "Task".into(),
-        credentials: None,
-        attempt: 0,
-    }
+        ..CallContext::default()
+    };
+    ServiceCall::for_resource(resource, parameters, context).expect("a Lambda call")
 }
 
 fn direct(function: &str, payload: Value) -> ServiceCall {
     let arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{function}");
-    call(&arn, json!({"FunctionName": arn, "Payload": payload}))
+    call(&arn, payload)
 }
 
 fn optimized(parameters: Value) -> ServiceCall {
@@ -74,7 +66,7 @@ fn cold_then_warm_then_cold_after_keep_alive() {
         );
         for (i, expect_cold) in [(1, true), (2, false)] {
             let out = w.invoke(direct("f", json!({"i": i}))).await.unwrap();
-            assert_eq!(out.output["Payload"], json!({"i": i}));
+            assert_eq!(out.into_json()["Payload"], json!({"i": i}));
             let u = w.usage(EXEC).unwrap();
             assert_eq!(u.functions["f"].cold_starts, 1, "after call {i}");
             assert_eq!(u.functions["f"].invocations, i as u64);
@@ -296,7 +288,7 @@ fn panics_become_lambda_errors_and_the_world_goes_on() {
         assert!(cause["errorMessage"].as_str().unwrap().contains("kaboom"));
         assert_eq!(w.in_flight("boom"), Some(0));
         let ok = w.invoke(direct("boom", json!("fine"))).await.unwrap();
-        assert_eq!(ok.output["Payload"], "fine");
+        assert_eq!(ok.into_json()["Payload"], "fine");
         let u = w.usage(EXEC).unwrap();
         // The crashed environment was discarded: the second call was cold too.
         assert_eq!(
@@ -346,7 +338,7 @@ fn optimized_integration_response_and_payload_rules() {
             LambdaSettings::without_latency(),
         );
         // Null payload: the function receives {} (corpus: test_lambda_task_service.test_invoke).
-        let out = w.invoke(optimized(json!({"FunctionName": "id", "Payload": null}))).await.unwrap().output;
+        let out = w.invoke(optimized(json!({"FunctionName": "id", "Payload": null}))).await.unwrap().into_json();
         assert_eq!(out["Payload"], json!({}));
         assert_eq!(out["StatusCode"], 200);
         assert_eq!(out["ExecutedVersion"], "$LATEST");
@@ -359,22 +351,22 @@ fn optimized_integration_response_and_payload_rules() {
         assert_eq!(keys, ["ExecutedVersion", "Payload", "SdkHttpMetadata", "SdkResponseMetadata", "StatusCode"]);
         // A string payload is the raw request body (corpus: test_invoke_json_values).
         for (payload, expect) in [("0", json!(0)), ("\"HelloWorld\"", json!("HelloWorld")), ("true", json!(true)), ("0.0", json!(0.0))] {
-            let out = w.invoke(optimized(json!({"FunctionName": "id", "Payload": payload}))).await.unwrap().output;
+            let out = w.invoke(optimized(json!({"FunctionName": "id", "Payload": payload}))).await.unwrap().into_json();
             assert_eq!(out["Payload"], expect);
         }
         let err = w.invoke(optimized(json!({"FunctionName": "id", "Payload": "not json"}))).await.unwrap_err();
         assert_eq!(err.error, "Lambda.InvalidRequestContentException");
         // A direct ARN passes the value as is.
-        let out = w.invoke(direct("id", json!("HelloWorld"))).await.unwrap().output;
+        let out = w.invoke(direct("id", json!("HelloWorld"))).await.unwrap().into_json();
         assert_eq!(out["Payload"], "HelloWorld");
         // Raw bytes that are JSON text come back as that value (test_invoke_bytes_payload).
-        let out = w.invoke(direct("raw", json!({}))).await.unwrap().output;
+        let out = w.invoke(direct("raw", json!({}))).await.unwrap().into_json();
         assert_eq!(out["Payload"], "HelloWorld!");
         // Full ARNs, qualifiers and partial ARNs name the same function.
         for name in ["arn:aws:lambda:us-east-1:111111111111:function:id", "id:$LATEST", "111111111111:function:id"] {
             assert!(w.invoke(optimized(json!({"FunctionName": name, "Payload": {}}))).await.is_ok(), "{name}");
         }
-        let out = w.invoke(optimized(json!({"FunctionName": "id", "Payload": {}, "InvocationType": "Event"}))).await.unwrap().output;
+        let out = w.invoke(optimized(json!({"FunctionName": "id", "Payload": {}, "InvocationType": "Event"}))).await.unwrap().into_json();
         assert_eq!(out["StatusCode"], 202);
     });
 }
@@ -397,7 +389,8 @@ fn unknown_functions_and_bad_names() {
         assert_eq!(err.error, "Lambda.AWSLambdaException");
         let err = w.invoke(optimized(json!({"FunctionName": 3}))).await.unwrap_err();
         assert_eq!(err.error, "Lambda.AWSLambdaException");
-        let err = w.invoke(optimized(json!({"Payload": 1}))).await.unwrap_err();
+        // Without FunctionName there is no invocation to make: refused before any call.
+        let err = LambdaInvoke::from_parameters(json!({"Payload": 1})).unwrap_err();
         assert_eq!(err.error, "States.TaskFailed");
     });
 }
@@ -430,7 +423,11 @@ fn compute_is_scaled_by_memory() {
         }
         let w = world(reg, LambdaSettings::without_latency());
         let ms = |v: &Value| (v[0].as_i64().unwrap(), v[1].as_i64().unwrap());
-        let small = w.invoke(direct("small", Value::Null)).await.unwrap().output;
+        let small = w
+            .invoke(direct("small", Value::Null))
+            .await
+            .unwrap()
+            .into_json();
         // 1,769 / 128 = 13.82x slower than one vCPU (tokio timers resolve to 1 ms).
         assert!(
             (13_819..=13_821).contains(&ms(&small["Payload"]).0),
@@ -440,9 +437,13 @@ fn compute_is_scaled_by_memory() {
             .invoke(direct("one_vcpu", Value::Null))
             .await
             .unwrap()
-            .output;
+            .into_json();
         assert_eq!(ms(&one["Payload"]), (1000, 1000));
-        let big = w.invoke(direct("big", Value::Null)).await.unwrap().output;
+        let big = w
+            .invoke(direct("big", Value::Null))
+            .await
+            .unwrap()
+            .into_json();
         // 10,240 MB = 5.79 vCPUs; single-threaded work gets one.
         assert_eq!(ms(&big["Payload"]), (173, 1000));
         // Provisioned: no cold start.
@@ -470,7 +471,7 @@ fn handler_cpu_ms_is_charged_at_the_cpu_share_inside_the_timeout() {
             let t0 = w.now();
             let out = w.invoke(direct(f, json!({"f": f}))).await.unwrap();
             // The handler still runs, after the fixed work.
-            assert_eq!(out.output["Payload"], json!({"f": f}));
+            assert_eq!(out.into_json()["Payload"], json!({"f": f}));
             took.push(elapsed_ms(&w, t0));
         }
         // 100 CPU-ms at 128/1769 of a vCPU is 1,382.03 ms (tokio timers resolve to 1 ms); at
@@ -530,8 +531,18 @@ fn handler_context_and_memory_report() {
         )
         .unwrap();
         let w = world(reg, LambdaSettings::without_latency());
-        let a = w.invoke(direct("ctx", Value::Null)).await.unwrap().output["Payload"].clone();
-        let b = w.invoke(direct("ctx", Value::Null)).await.unwrap().output["Payload"].clone();
+        let a = w
+            .invoke(direct("ctx", Value::Null))
+            .await
+            .unwrap()
+            .into_json()["Payload"]
+            .clone();
+        let b = w
+            .invoke(direct("ctx", Value::Null))
+            .await
+            .unwrap()
+            .into_json()["Payload"]
+            .clone();
         assert_eq!(a["name"], "ctx");
         assert_eq!(
             (a["cold"].clone(), b["cold"].clone()),
@@ -595,13 +606,13 @@ fn child_executions_are_charged_to_their_parent() {
                 .to_string(),
         ] {
             let mut c = direct("f", json!(1));
-            c.execution_arn = child;
+            c.context.execution_arn = child;
             w.invoke(c).await.unwrap();
         }
         w.end_execution(EXEC);
         let other = "arn:aws:states:us-east-1:123456789012:execution:sm:other";
         let mut c = direct("f", json!(1));
-        c.execution_arn = other.into();
+        c.context.execution_arn = other.into();
         w.invoke(c).await.unwrap();
         assert_eq!(w.usage(EXEC).unwrap().functions["f"].invocations, 5);
         assert_eq!(w.executions().len(), 2);

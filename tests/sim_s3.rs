@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{json, Value};
-use stepsim::engine::{IntegrationPattern, ServiceCall, TaskInvoker};
+use stepsim::engine::{CallContext, ServiceCall, TaskInvoker};
 use stepsim::sim::{
     async_handler_fn, FaultPlan, FunctionConfig, FunctionError, FunctionRegistry, Invocation,
     LambdaSettings, World,
@@ -23,20 +23,17 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn s3(action: &str, parameters: Value) -> ServiceCall {
-    ServiceCall {
-        resource: format!("arn:aws:states:::s3:{action}"),
-        service: "s3".into(),
-        action: action.into(),
-        pattern: IntegrationPattern::RequestResponse,
-        parameters,
-        task_token: None,
-        timeout: None,
-        heartbeat: None,
+    let context = CallContext {
         execution_arn: EXEC.into(),
         state_name: "Reader".into(),
-        credentials: None,
-        attempt: 0,
-    }
+        ..CallContext::default()
+    };
+    ServiceCall::for_resource(
+        &format!("arn:aws:states:::s3:{action}"),
+        parameters,
+        context,
+    )
+    .expect("an S3 call")
 }
 
 #[test]
@@ -49,7 +46,7 @@ fn service_calls_have_sdk_shapes() {
             .invoke(s3("putObject", json!({"Bucket": "bucket-u01", "Key": "file.json", "Body": "{\"Hello\": \"world\"}"})))
             .await
             .unwrap()
-            .output;
+            .into_json();
         assert_eq!(put["ETag"].as_str().unwrap().len(), 34);
         // 40.4 ms per request (plus 18 bytes at 50 MB/s), on the virtual clock.
         assert_eq!((w.now() - t0).num_milliseconds(), 41);
@@ -57,7 +54,7 @@ fn service_calls_have_sdk_shapes() {
             .invoke(s3("getObject", json!({"Bucket": "bucket-u01", "Key": "file.json"})))
             .await
             .unwrap()
-            .output;
+            .into_json();
         assert_eq!(got["Body"], "{\"Hello\": \"world\"}");
         assert_eq!(got["ContentLength"], 18);
         assert_eq!(got["ETag"], put["ETag"]);
@@ -72,7 +69,7 @@ fn service_calls_have_sdk_shapes() {
             .invoke(s3("listObjectsV2", json!({"Bucket": "bucket-u01", "Prefix": "data/", "Delimiter": "/"})))
             .await
             .unwrap()
-            .output;
+            .into_json();
         assert_eq!(page["CommonPrefixes"], json!([{"Prefix": "data/sub/"}]));
         let contents = page["Contents"].as_array().unwrap();
         assert_eq!(contents.len(), 2);
@@ -86,7 +83,7 @@ fn service_calls_have_sdk_shapes() {
         let mut keys = Vec::new();
         let mut params = json!({"Bucket": "bucket-u01", "MaxKeys": 2});
         loop {
-            let page = w.invoke(s3("listObjectsV2", params.clone())).await.unwrap().output;
+            let page = w.invoke(s3("listObjectsV2", params.clone())).await.unwrap().into_json();
             keys.extend(page["Contents"].as_array().unwrap().iter().map(|c| c["Key"].as_str().unwrap().to_string()));
             if page["IsTruncated"] == json!(false) {
                 assert!(page.get("NextContinuationToken").is_none());
@@ -96,7 +93,7 @@ fn service_calls_have_sdk_shapes() {
         }
         assert_eq!(keys, ["data/a.csv", "data/b.csv", "data/sub/c.csv", "file.json", "other.txt"]);
 
-        let head = w.invoke(s3("headObject", json!({"Bucket": "bucket-u01", "Key": "other.txt"}))).await.unwrap().output;
+        let head = w.invoke(s3("headObject", json!({"Bucket": "bucket-u01", "Key": "other.txt"}))).await.unwrap().into_json();
         assert_eq!(head["ContentLength"], 17);
 
         let err = w.invoke(s3("getObject", json!({"Bucket": "bucket-u01", "Key": "missing"}))).await.unwrap_err();

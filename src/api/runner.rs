@@ -44,7 +44,7 @@ use crate::asl::model::ExecutionType;
 use crate::engine::history::{Details, HistoryEvent};
 use crate::engine::{
     self, ExecutionOptions, ExecutionOutcome, ExecutionStatus, IntegrationPattern, ServiceCall,
-    ServiceResponse, ServiceResult, SimTime, TaskFailure, TaskInvoker,
+    ServiceRequest, ServiceResponse, ServiceResult, SimTime, TaskFailure, TaskInvoker,
 };
 use crate::sim::{InvokeOk, LogCapture, Simulation, World};
 
@@ -309,13 +309,13 @@ impl TaskInvoker for ServeInvoker {
             if self.control.stop_request().is_some() {
                 return Err(aborted());
             }
-            if call.service == "states" && call.action == "activity" {
+            if let ServiceRequest::Activity { .. } = call.request {
                 return self.activity(call).await;
             }
             if call.pattern != IntegrationPattern::WaitForTaskToken {
                 return self.world.invoke(call).await;
             }
-            let Some(token) = call.task_token.clone() else {
+            let Some(token) = call.context.task_token.clone() else {
                 return Err(TaskFailure::new(
                     "States.Runtime",
                     "stepsim: a .waitForTaskToken call came without a task token",
@@ -323,7 +323,7 @@ impl TaskInvoker for ServeInvoker {
             };
             // Registered before the call, so a callback sent while the call runs is kept.
             let (registration, rx) = TokenRegistration::new(&self.state, token);
-            let heartbeat = call.heartbeat;
+            let heartbeat = call.context.heartbeat;
             self.world.invoke(call).await?;
             let result = self.wait_for_callback(rx, heartbeat).await;
             drop(registration);
@@ -335,7 +335,7 @@ impl TaskInvoker for ServeInvoker {
 impl ServeInvoker {
     /// An activity task: queued for GetActivityTask, then a wait for its token.
     async fn activity(&self, call: ServiceCall) -> ServiceResult {
-        let Some(token) = call.task_token.clone() else {
+        let Some(token) = call.context.task_token.clone() else {
             return Err(TaskFailure::new(
                 "States.Runtime",
                 "stepsim: an activity task came without a task token",
@@ -350,9 +350,13 @@ impl ServeInvoker {
                     format!("Activity does not exist: '{}'", call.resource),
                 ));
             };
+            let input = match &call.request {
+                ServiceRequest::Activity { input } => input.to_string(),
+                _ => String::new(),
+            };
             activity.queue.push_back(ActivityTask {
                 token: token.clone(),
-                input: call.parameters.to_string(),
+                input,
             });
             activity.posted.notify_one();
         }
@@ -361,7 +365,7 @@ impl ServeInvoker {
             activity: call.resource.clone(),
             token,
         };
-        let result = self.wait_for_callback(rx, call.heartbeat).await;
+        let result = self.wait_for_callback(rx, call.context.heartbeat).await;
         drop(queued);
         drop(registration);
         result
@@ -393,7 +397,7 @@ impl ServeInvoker {
                 }
             };
             match message {
-                Some(TokenMessage::Success(output)) => return Ok(ServiceResponse { output }),
+                Some(TokenMessage::Success(output)) => return Ok(ServiceResponse::Json(output)),
                 Some(TokenMessage::Failure { error, cause }) => {
                     return Err(TaskFailure::new(error, cause))
                 }

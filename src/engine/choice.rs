@@ -1,13 +1,18 @@
-//! The Choice state (JSONPath rules): every comparison operator, their `...Path` forms, the
-//! type tests, `StringMatches`, and And/Or/Not.
+//! The Choice state: the first rule that holds picks the next state. JSONPath rules use every
+//! comparison operator, their `...Path` forms, the type tests, `StringMatches`, and
+//! And/Or/Not; JSONata rules are `Condition` expressions.
 
 use std::cmp::Ordering;
 
 use serde_json::Value;
 
-use super::errors::{names, state_error_prefix, AslError};
+use super::errors::AslError;
 use super::execution::{Exec, Frame, StateResult, StateRun};
-use super::plan::{Comparison, CompiledChoice, CompiledCondition, CompiledOperand, Next};
+use super::jsonata::Expect;
+use super::plan::{
+    Comparison, CompiledChoice, CompiledCondition, CompiledOperand, CompiledRule, Next,
+};
+use super::query::{Binding, Exit, StateQuery};
 use crate::asl::model::ComparisonOp;
 use crate::query::env::Env;
 
@@ -19,51 +24,74 @@ impl Exec<'_> {
         input: Value,
         frame: &Frame,
     ) -> Result<StateResult, AslError> {
-        let st = run.st;
-        let effective = self.select(run, &st.input_path, input, frame, "InputPath")?;
-        let ctx = self.context(run, None, None, None);
-        let vars = frame.scope.view();
-        let mut matched = None;
-        {
-            let mut rng = self.rng.borrow_mut();
-            let env = Env::new(&effective, &ctx, &vars, &mut rng);
-            for rule in &c.rules {
-                if self.condition(run, &rule.condition, &env)? {
-                    matched = Some(rule);
-                    break;
-                }
-            }
-        }
-        let (next, assign) = match matched {
-            Some(rule) => {
-                let assign = match &rule.assign_template {
-                    Some(t) => self
-                        .eval_template(run, t, &effective, frame, &ctx)?
-                        .as_object()
-                        .cloned(),
-                    None => None,
-                };
-                (rule.next, assign)
-            }
+        let q = self.bind(run, frame, input, Binding::default())?;
+        let matched = match q.states() {
+            None => self.first_match(c, &q)?,
+            Some(states) => self.first_jsonata_match(run, c, states, frame)?,
+        };
+        let (next, exit) = match matched {
+            Some(rule) => (rule.next, Exit::Rule(rule)),
             None => match c.default {
-                Some(d) => (d, self.jsonpath_assign(run, &effective, frame, &ctx)?),
-                None => {
-                    return Err(AslError::new(
-                        names::NO_CHOICE_MATCHED,
-                        format!(
-                            "{}No Matches!",
-                            state_error_prefix(&st.name, run.entered_id)
-                        ),
-                    ))
-                }
+                Some(d) => (d, Exit::State),
+                None => return Err(self.no_choice_matched(run)),
             },
         };
-        let output = self.select(run, &st.output_path, effective, frame, "OutputPath")?;
+        let (output, assign) = q.pass_on(exit)?;
         Ok(StateResult {
             output,
             next: Next::State(next),
             assign,
         })
+    }
+
+    /// The first JSONPath rule whose condition holds.
+    fn first_match<'c>(
+        &self,
+        c: &'c CompiledChoice,
+        q: &StateQuery<'_>,
+    ) -> Result<Option<&'c CompiledRule>, AslError> {
+        let (run, frame) = (q.run(), q.frame());
+        let vars = frame.scope.view();
+        let mut rng = self.rng.borrow_mut();
+        let env = Env::new(q.input(), q.context(), &vars, &mut rng);
+        for rule in &c.rules {
+            if self.condition(run, &rule.condition, &env)? {
+                return Ok(Some(rule));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The first JSONata rule whose `Condition` is true.
+    fn first_jsonata_match<'c>(
+        &self,
+        run: &StateRun<'_>,
+        c: &'c CompiledChoice,
+        states: &Value,
+        frame: &Frame,
+    ) -> Result<Option<&'c CompiledRule>, AslError> {
+        for rule in &c.rules {
+            let cond = match &rule.condition {
+                CompiledCondition::Jsonata(v) => v,
+                _ => {
+                    return Err(self.runtime(
+                        run,
+                        "A JSONPath choice rule cannot be evaluated in a JSONata state",
+                    ))
+                }
+            };
+            let matched = match cond {
+                Value::Bool(b) => *b,
+                other => self
+                    .jexpect(run, Expect::Boolean, other, "Condition", states, frame)?
+                    .as_bool()
+                    .unwrap_or(false),
+            };
+            if matched {
+                return Ok(Some(rule));
+            }
+        }
+        Ok(None)
     }
 
     fn condition(

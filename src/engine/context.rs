@@ -79,6 +79,11 @@ impl<'a> LazyContext<'a> {
         }
     }
 
+    /// The task token in `$$.Task.Token`, if any.
+    pub fn task_token(&self) -> Option<&str> {
+        self.state.task_token.as_deref()
+    }
+
     fn build(&self) -> Value {
         let e = self.exec;
         let mut execution = Map::new();

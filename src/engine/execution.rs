@@ -1,5 +1,7 @@
-//! One execution: the driver that walks a compiled body state by state, the input/output
-//! pipeline shared by every state, Retry and Catch, limits, and the execution-level outcome.
+//! One execution: its options, the driver that walks a compiled body state by state
+//! (entering each state, recording its events, dispatching to the state kind's file), the
+//! transition and history limits, and the execution-level outcome. The input/output pipeline
+//! is in `engine::io`, Retry and Catch in `engine::retry`.
 //!
 //! Concurrency (Parallel branches, Map iterations) is expressed as futures polled inside the
 //! execution's own future, never as spawned tasks: on a current-thread runtime the polling order
@@ -16,17 +18,15 @@ use serde_json::{Map, Value};
 
 use super::clock::{Clock, SimTime};
 use super::context::{ExecutionFacts, LazyContext, Scope, StateFacts};
-use super::errors::{error_matches, names, state_error_prefix, AslError};
+use super::errors::{names, state_error_prefix, AslError};
 use super::history::{details, Details, History, HistoryEvent, HistoryMode};
 use super::invoker::TaskInvoker;
-use super::plan::{
-    CompiledBody, CompiledCatcher, CompiledInt, CompiledKind, CompiledState, Next, Plan,
-    ResultTarget, Selector,
-};
-use crate::asl::model::{ExecutionType, Jitter, QueryLanguage, Retrier};
-use crate::query::env::{Env, QueryError};
-use crate::query::path::PathRoot;
-use crate::query::refpath::ReferencePath;
+pub(crate) use super::io::display_plain;
+pub use super::io::json_size_exceeds;
+use super::plan::{CompiledBody, CompiledKind, CompiledState, Next, Plan};
+use super::retry::retrying;
+use crate::asl::model::ExecutionType;
+use crate::query::env::QueryError;
 use crate::rng::SimRng;
 
 /// The payload limit AWS enforces on inputs, outputs and results (256 KiB).
@@ -226,31 +226,8 @@ pub async fn execute_body(
 ) -> ExecutionOutcome {
     let start = clock.now();
     let keep_input = uses_context || opts.history == HistoryMode::Full;
-    let mut exec = Exec {
-        uses_context,
-        waited: Cell::new(false),
-        clock: clock.clone(),
-        invoker,
-        history: History::new(opts.history),
-        transitions: Cell::new(0),
-        rng: RefCell::new(SimRng::new(opts.seed)),
-        opts,
-        facts: ExecutionFacts {
-            execution_arn: opts.execution_arn(),
-            execution_name: &opts.execution_name,
-            input,
-            start_time: start,
-            role_arn: &opts.role_arn,
-            state_machine_arn: std::cell::OnceCell::new(),
-            region: &opts.region,
-            account: &opts.account,
-            state_machine_name: &opts.state_machine_name,
-            redrivable: opts.execution_type == ExecutionType::Standard,
-        },
-        children: RefCell::new(Vec::new()),
-        map_runs: Cell::new(0),
-    };
-    let started = exec.history.push(
+    let mut exec = Exec::new(uses_context, clock.clone(), invoker, opts, input, start);
+    let mut cursor = exec.history.push(
         0,
         || start,
         "ExecutionStarted",
@@ -259,48 +236,15 @@ pub async fn execute_body(
             role_arn: Arc::from(opts.role_arn.as_str()),
         },
     );
+    // AWS refuses larger inputs at StartExecution; a library caller gets a failed execution.
+    if json_size_exceeds(&exec.facts.input, opts.payload_limit) {
+        return exec.refuse_input(cursor, start);
+    }
     let scope = match &opts.inherited_variables {
         Some(v) => Scope::with_values(v.clone()),
         None => Scope::root(),
     };
     let frame = Frame { scope };
-    let mut cursor = started;
-    // AWS refuses larger inputs at StartExecution; a library caller gets a failed execution.
-    if json_size_exceeds(&exec.facts.input, opts.payload_limit) {
-        let stop = clock.now();
-        let cause = format!(
-            "The execution input is larger than the {} byte limit.",
-            opts.payload_limit
-        );
-        exec.history.push(
-            cursor,
-            || stop,
-            "ExecutionFailed",
-            || {
-                Some((
-                    "executionFailedEventDetails",
-                    details(vec![
-                        ("cause", Value::String(cause.clone())),
-                        ("error", Value::String(names::DATA_LIMIT_EXCEEDED.into())),
-                    ]),
-                ))
-            },
-        );
-        return ExecutionOutcome {
-            execution_arn: exec.facts.execution_arn.clone(),
-            status: ExecutionStatus::Failed,
-            output: None,
-            error: Some(names::DATA_LIMIT_EXCEEDED.into()),
-            cause: Some(cause),
-            start_date: start,
-            stop_date: stop,
-            transitions: 0,
-            event_count: exec.history.len(),
-            history: exec.history.take(),
-            children: Vec::new(),
-        };
-    }
-
     let result = {
         let body_input = if keep_input {
             exec.facts.input.clone()
@@ -346,34 +290,7 @@ pub async fn execute_body(
             )),
         ),
     };
-    let last = exec.history.len();
-    match status {
-        ExecutionStatus::Succeeded => {
-            let out = output.clone().unwrap_or(Value::Null);
-            exec.history.push(
-                last,
-                || stop,
-                "ExecutionSucceeded",
-                || Details::ExecutionSucceeded { output: out },
-            );
-        }
-        ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted => {
-            let (ty, key) = match status {
-                ExecutionStatus::TimedOut => ("ExecutionTimedOut", "executionTimedOutEventDetails"),
-                ExecutionStatus::Aborted => ("ExecutionAborted", "executionAbortedEventDetails"),
-                _ => ("ExecutionFailed", "executionFailedEventDetails"),
-            };
-            let mut d = Vec::new();
-            if let Some(c) = &cause {
-                d.push(("cause", Value::String(c.clone())));
-            }
-            if let Some(e) = &error {
-                d.push(("error", Value::String(e.clone())));
-            }
-            exec.history
-                .push(last, || stop, ty, || Some((key, details(d))));
-        }
-    }
+    exec.record_end(status, &output, &error, &cause, stop);
     ExecutionOutcome {
         execution_arn: std::mem::take(&mut exec.facts.execution_arn),
         status,
@@ -388,28 +305,6 @@ pub async fn execute_body(
         children: exec.children.take(),
     }
 }
-
-/// Runs one attempt of a state's action after another until one succeeds, a catcher takes the
-/// error, or the error stands: the Retry and Catch of Task, Parallel and Map states. `$n` is
-/// the 0-based attempt number, visible in the attempt expression.
-macro_rules! retrying {
-    ($exec:expr, $run:expr, $input:expr, $frame:expr, |$n:ident| $attempt:expr) => {{
-        let mut counts = vec![0u64; $run.st.retry.len()];
-        let mut $n: u32 = 0;
-        loop {
-            let _ = $n; // Parallel and Map ignore the attempt number.
-            match $attempt {
-                Ok(r) => break Ok(r),
-                Err(e) => match $exec.recover($run, e, &mut counts, $input, $frame).await {
-                    Err(e) => break Err(e),
-                    Ok($crate::engine::execution::Recovery::Retry) => $n += 1,
-                    Ok($crate::engine::execution::Recovery::Caught(r)) => break Ok(r),
-                },
-            }
-        }
-    }};
-}
-pub(crate) use retrying;
 
 /// State shared by every branch of one execution.
 pub(crate) struct Exec<'p> {
@@ -461,15 +356,113 @@ impl StateResult {
     }
 }
 
-/// What to do after a state's action failed.
-pub(crate) enum Recovery {
-    /// Run the action again (after the retrier's delay has passed).
-    Retry,
-    /// A catcher matched: continue at `next` with this output.
-    Caught(StateResult),
-}
-
 impl<'p> Exec<'p> {
+    fn new(
+        uses_context: bool,
+        clock: Rc<dyn Clock>,
+        invoker: Rc<dyn TaskInvoker>,
+        opts: &'p ExecutionOptions,
+        input: Value,
+        start: SimTime,
+    ) -> Self {
+        Exec {
+            uses_context,
+            waited: Cell::new(false),
+            clock,
+            invoker,
+            history: History::new(opts.history),
+            transitions: Cell::new(0),
+            rng: RefCell::new(SimRng::new(opts.seed)),
+            opts,
+            facts: ExecutionFacts {
+                execution_arn: opts.execution_arn(),
+                execution_name: &opts.execution_name,
+                input,
+                start_time: start,
+                role_arn: &opts.role_arn,
+                state_machine_arn: std::cell::OnceCell::new(),
+                region: &opts.region,
+                account: &opts.account,
+                state_machine_name: &opts.state_machine_name,
+                redrivable: opts.execution_type == ExecutionType::Standard,
+            },
+            children: RefCell::new(Vec::new()),
+            map_runs: Cell::new(0),
+        }
+    }
+
+    /// The outcome of an execution whose input is over the payload limit.
+    fn refuse_input(&self, cursor: u64, start: SimTime) -> ExecutionOutcome {
+        let stop = self.clock.now();
+        let cause = format!(
+            "The execution input is larger than the {} byte limit.",
+            self.opts.payload_limit
+        );
+        self.history.push(
+            cursor,
+            || stop,
+            "ExecutionFailed",
+            || {
+                Some((
+                    "executionFailedEventDetails",
+                    details(vec![
+                        ("cause", Value::String(cause.clone())),
+                        ("error", Value::String(names::DATA_LIMIT_EXCEEDED.into())),
+                    ]),
+                ))
+            },
+        );
+        ExecutionOutcome {
+            execution_arn: self.facts.execution_arn.clone(),
+            status: ExecutionStatus::Failed,
+            output: None,
+            error: Some(names::DATA_LIMIT_EXCEEDED.into()),
+            cause: Some(cause),
+            start_date: start,
+            stop_date: stop,
+            transitions: 0,
+            event_count: self.history.len(),
+            history: self.history.take(),
+            children: Vec::new(),
+        }
+    }
+
+    /// Records the execution's last event.
+    fn record_end(
+        &self,
+        status: ExecutionStatus,
+        output: &Option<Value>,
+        error: &Option<String>,
+        cause: &Option<String>,
+        stop: SimTime,
+    ) {
+        let last = self.history.len();
+        let (ty, key) = match status {
+            ExecutionStatus::Succeeded => {
+                let out = output.clone().unwrap_or(Value::Null);
+                self.history.push(
+                    last,
+                    || stop,
+                    "ExecutionSucceeded",
+                    || Details::ExecutionSucceeded { output: out },
+                );
+                return;
+            }
+            ExecutionStatus::TimedOut => ("ExecutionTimedOut", "executionTimedOutEventDetails"),
+            ExecutionStatus::Aborted => ("ExecutionAborted", "executionAbortedEventDetails"),
+            ExecutionStatus::Failed => ("ExecutionFailed", "executionFailedEventDetails"),
+        };
+        let mut d = Vec::new();
+        if let Some(c) = cause {
+            d.push(("cause", Value::String(c.clone())));
+        }
+        if let Some(e) = error {
+            d.push(("error", Value::String(e.clone())));
+        }
+        self.history
+            .push(last, || stop, ty, || Some((key, details(d))));
+    }
+
     /// Records an event, enforcing the history limit.
     pub(crate) fn event<D: Into<Details>>(
         &self,
@@ -508,26 +501,25 @@ impl<'p> Exec<'p> {
         Ok(())
     }
 
+    /// An error whose cause starts with AWS's state prefix.
+    pub(crate) fn state_error(
+        &self,
+        run: &StateRun<'_>,
+        error: impl Into<String>,
+        cause: impl AsRef<str>,
+    ) -> AslError {
+        let prefix = state_error_prefix(&run.st.name, run.entered_id);
+        AslError::new(error, format!("{prefix}{}", cause.as_ref()))
+    }
+
     /// A `States.Runtime` (terminal) error with AWS's state prefix.
     pub(crate) fn runtime(&self, run: &StateRun<'_>, cause: impl AsRef<str>) -> AslError {
-        AslError::new(
-            names::RUNTIME,
-            format!(
-                "{}{}",
-                state_error_prefix(&run.st.name, run.entered_id),
-                cause.as_ref()
-            ),
-        )
+        self.state_error(run, names::RUNTIME, cause)
     }
 
     /// Turns a query-layer error into an ASL error with the state prefix.
     pub(crate) fn query_error(&self, run: &StateRun<'_>, e: QueryError) -> AslError {
-        let cause = format!(
-            "{}{}",
-            state_error_prefix(&run.st.name, run.entered_id),
-            e.cause
-        );
-        AslError::new(e.error, cause)
+        self.state_error(run, e.error, e.cause)
     }
 
     /// The `$$` object of a state.
@@ -620,21 +612,6 @@ impl<'p> Exec<'p> {
         }
     }
 
-    /// A state's output must fit the payload limit; over it, the execution fails.
-    fn check_size(&self, run: &StateRun<'_>, v: &Value) -> Result<(), AslError> {
-        if json_size_exceeds(v, self.opts.payload_limit) {
-            return Err(AslError::new(
-                names::DATA_LIMIT_EXCEEDED,
-                format!(
-                    "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
-                    run.st.name
-                ),
-            )
-            .terminal());
-        }
-        Ok(())
-    }
-
     async fn run_state(
         &self,
         run: &StateRun<'_>,
@@ -642,483 +619,41 @@ impl<'p> Exec<'p> {
         frame: &Frame,
         cursor: &mut u64,
     ) -> Result<StateResult, AslError> {
-        let st = run.st;
-        if st.query_language == QueryLanguage::Jsonata {
-            return erase(super::jsonata::run_state(self, run, input, frame, cursor)).await;
-        }
-        match &st.kind {
+        match &run.st.kind {
             CompiledKind::Pass { result } => self.run_pass(run, result.as_ref(), input, frame),
-            CompiledKind::Succeed => {
-                let effective = self.select(run, &st.input_path, input, frame, "InputPath")?;
-                let out = self.select(run, &st.output_path, effective, frame, "OutputPath")?;
-                Ok(StateResult::next(out, Next::End))
-            }
-            CompiledKind::Fail(f) => Err(self.run_fail(run, f, &input, frame)),
+            CompiledKind::Succeed => self.run_succeed(run, input, frame),
+            CompiledKind::Fail(f) => Err(self.run_fail(run, f, input, frame)),
             CompiledKind::Choice(c) => self.run_choice(run, c, input, frame),
             // The states that wait are boxed: their futures are large, and keeping them out of
             // this one keeps every Pass and Choice from moving kilobytes of future around.
             CompiledKind::Wait(w) => erase(self.run_wait(run, w, input, frame)).await,
-            CompiledKind::Task(t) => erase(self.run_task(run, t, input, frame, cursor)).await,
-            CompiledKind::Parallel(branches) => {
-                erase(self.run_parallel(run, branches, input, frame, cursor)).await
-            }
-            CompiledKind::Map(m) => erase(self.run_map(run, m, input, frame, cursor)).await,
-        }
-    }
-
-    // ---- the JSONPath input/output pipeline -------------------------------------------
-
-    /// Evaluates a template (Parameters, ResultSelector, ...) against `input`.
-    pub(crate) fn eval_template(
-        &self,
-        run: &StateRun<'_>,
-        template: &crate::query::template::Template,
-        input: &Value,
-        frame: &Frame,
-        ctx: &LazyContext<'_>,
-    ) -> Result<Value, AslError> {
-        let mut rng = self.rng.borrow_mut();
-        let result = if template.variables().is_empty() {
-            // Most templates read no variables: skip building the scope view.
-            let mut env = Env::new(input, ctx, &crate::query::env::NoVariables, &mut rng);
-            template.eval(&mut env)
-        } else {
-            let vars = frame.scope.view();
-            let mut env = Env::new(input, ctx, &vars, &mut rng);
-            template.eval(&mut env)
-        };
-        result.map_err(|e| self.query_error(run, e))
-    }
-
-    /// InputPath / OutputPath.
-    pub(crate) fn select(
-        &self,
-        run: &StateRun<'_>,
-        sel: &Selector,
-        value: Value,
-        frame: &Frame,
-        field: &str,
-    ) -> Result<Value, AslError> {
-        match sel {
-            Selector::Absent => Ok(value),
-            Selector::Null => Ok(Value::Object(Map::new())),
-            Selector::Path(p) => {
-                if p.is_root_only() && *p.root() == PathRoot::Input {
-                    return Ok(value);
-                }
-                let ctx = self.context(run, None, None, None);
-                let vars = frame.scope.view();
-                let mut rng = self.rng.borrow_mut();
-                let env = Env::new(&value, &ctx, &vars, &mut rng);
-                match p.eval_env(&env) {
-                    Some(v) => Ok(v.into_owned()),
-                    None => {
-                        let _ = field;
-                        let root = env.root(p.root()).cloned().unwrap_or(Value::Null);
-                        Err(self.runtime(
-                            run,
-                            format!("Invalid path '{}' : {}", p.text(), p.describe_miss(&root)),
-                        ))
-                    }
-                }
-            }
-        }
-    }
-
-    /// ResultPath: combines the state's raw input with its result.
-    pub(crate) fn place_result(
-        &self,
-        run: &StateRun<'_>,
-        target: &ResultTarget,
-        raw_input: Value,
-        result: Value,
-    ) -> Result<Value, AslError> {
-        match target {
-            ResultTarget::Absent => Ok(result),
-            ResultTarget::Null => Ok(raw_input),
-            ResultTarget::Path(p) => {
-                if p.is_root_only() {
-                    return Ok(result);
-                }
-                p.set(raw_input, result).map_err(|e| {
-                    AslError::new(
-                        names::RESULT_PATH_MATCH_FAILURE,
-                        format!(
-                            "{}{}",
-                            state_error_prefix(&run.st.name, run.entered_id),
-                            e.cause
-                        ),
-                    )
+            // Task, Parallel and Map run attempts until one succeeds or Retry/Catch decide.
+            CompiledKind::Task(t) => {
+                erase(async {
+                    retrying!(self, run, &input, frame, |n| self
+                        .task_attempt(run, t, &input, frame, n, cursor)
+                        .await)
                 })
+                .await
+            }
+            CompiledKind::Parallel(b) => {
+                erase(async {
+                    retrying!(self, run, &input, frame, |n| self
+                        .parallel_attempt(run, b, &input, frame, cursor)
+                        .await)
+                })
+                .await
+            }
+            CompiledKind::Map(m) => {
+                erase(async {
+                    retrying!(self, run, &input, frame, |n| self
+                        .map_attempt(run, m, &input, frame, cursor)
+                        .await)
+                })
+                .await
             }
         }
     }
-
-    /// The value a reference path selects, from the state input (`$`), the context object
-    /// (`$$`) or a variable (`$name`).
-    pub(crate) fn ref_value(
-        &self,
-        run: &StateRun<'_>,
-        p: &ReferencePath,
-        input: &Value,
-        frame: &Frame,
-    ) -> Option<Value> {
-        match p.root() {
-            PathRoot::Input => p.get(input).cloned(),
-            PathRoot::Context => {
-                let ctx = self.context(run, None, None, None);
-                use crate::query::env::ContextSource;
-                p.get(ctx.context()).cloned()
-            }
-            PathRoot::Variable(name) => {
-                let vars = frame.scope.view();
-                use crate::query::env::VariableSource;
-                vars.variable(name).and_then(|v| p.get(v)).cloned()
-            }
-        }
-    }
-
-    /// Reads an integer field (`TimeoutSecondsPath`, `MaxConcurrencyPath`, ...) from `input`.
-    pub(crate) fn resolve_int(
-        &self,
-        run: &StateRun<'_>,
-        f: &CompiledInt,
-        input: &Value,
-        frame: &Frame,
-        field: &str,
-    ) -> Result<i64, AslError> {
-        match f {
-            CompiledInt::Literal(i) => Ok(*i),
-            CompiledInt::Path(p) => match self.ref_value(run, p, input, frame) {
-                // AWS also accepts integers written as strings ("1").
-                Some(v) => as_integer(&v).ok_or_else(|| {
-                    self.runtime(
-                        run,
-                        format!(
-                            "The {field}Path field refers to value \"{}\" which is not a valid integer: {}",
-                            display_plain(&v),
-                            p.text()
-                        ),
-                    )
-                }),
-                None => Err(self.runtime(
-                    run,
-                    format!(
-                        "Invalid path '{}' : No results for path: {}",
-                        p.text(),
-                        bracket_path(p.text())
-                    ),
-                )),
-            },
-            CompiledInt::Expr(e) => Err(self.runtime(
-                run,
-                format!("The JSONata expression '{e}' cannot be used in a JSONPath state"),
-            )),
-        }
-    }
-
-    // ---- Retry and Catch ------------------------------------------------------------------
-
-    /// Decides what follows a failed action: a retry (after sleeping the retrier's delay), a
-    /// catcher, or failure of the state.
-    pub(crate) async fn recover(
-        &self,
-        run: &StateRun<'_>,
-        err: AslError,
-        attempts: &mut [u64],
-        raw_input: &Value,
-        frame: &Frame,
-    ) -> Result<Recovery, AslError> {
-        let st = run.st;
-        let err = self.report_evaluation(run, err)?;
-        if let Some((i, r)) = st
-            .retry
-            .iter()
-            .enumerate()
-            .find(|(_, r)| error_matches(&r.error_equals, &err))
-        {
-            if attempts[i] < r.attempts() {
-                let delay = self.retry_delay(r, attempts[i]);
-                attempts[i] += 1;
-                self.clock.sleep(delay).await;
-                self.count_transition()?;
-                return Ok(Recovery::Retry);
-            }
-        }
-        // A Map or Parallel records its final failure (not one it retries), caught or not.
-        // Terminal errors (States.Runtime) end the execution without it, as AWS does.
-        if !err.terminal {
-            let failed = match st.kind {
-                CompiledKind::Map(_) => Some("MapStateFailed"),
-                CompiledKind::Parallel(_) => Some("ParallelStateFailed"),
-                _ => None,
-            };
-            if let Some(event) = failed {
-                self.event(self.history.len(), event, || None)?;
-            }
-        }
-        if let Some(c) = st
-            .catch
-            .iter()
-            .find(|c| error_matches(&c.error_equals, &err))
-        {
-            return self
-                .catch(run, c, err, raw_input, frame)
-                .map(Recovery::Caught);
-        }
-        Err(err)
-    }
-
-    /// Records `EvaluationFailed` the first time a `States.QueryEvaluationError` surfaces
-    /// from a state, with the field AWS names in the cause as its location.
-    fn report_evaluation(
-        &self,
-        run: &StateRun<'_>,
-        mut err: AslError,
-    ) -> Result<AslError, AslError> {
-        if err.reported || err.error != names::QUERY_EVALUATION_ERROR {
-            return Ok(err);
-        }
-        err.reported = true;
-        let location = err.cause.as_deref().and_then(|c| {
-            let rest = &c[c.find("specified for the field '")? + 25..];
-            Some(rest[..rest.find('\'')?].to_string())
-        });
-        let mut d = Vec::new();
-        if let Some(c) = &err.cause {
-            d.push(("cause", Value::String(c.clone())));
-        }
-        d.push(("error", Value::String(err.error.clone())));
-        if let Some(l) = location {
-            d.push(("location", Value::String(l)));
-        }
-        d.push(("state", Value::String(run.st.name.to_string())));
-        self.event(self.history.len(), "EvaluationFailed", || {
-            Some(("evaluationFailedEventDetails", details(d)))
-        })?;
-        Ok(err)
-    }
-
-    fn catch(
-        &self,
-        run: &StateRun<'_>,
-        c: &CompiledCatcher,
-        err: AslError,
-        raw_input: &Value,
-        frame: &Frame,
-    ) -> Result<StateResult, AslError> {
-        let error_output = err.to_error_output();
-        if run.st.query_language == QueryLanguage::Jsonata {
-            return super::jsonata::catch_output(self, run, c, error_output, raw_input, frame);
-        }
-        let output = self.place_result(run, &c.result_path, raw_input.clone(), error_output)?;
-        let assign = match &c.assign {
-            Some(a) => {
-                let t = crate::query::template::Template::compile(a).map_err(|_| {
-                    self.runtime(run, "The catcher's Assign field could not be compiled")
-                })?;
-                let ctx = self.context(run, None, None, None);
-                let v = self.eval_template(run, &t, &err.to_error_output(), frame, &ctx)?;
-                v.as_object().cloned()
-            }
-            None => None,
-        };
-        Ok(StateResult {
-            output,
-            next: Next::State(c.next),
-            assign,
-        })
-    }
-
-    /// The delay before retry number `n` (0-based) of retrier `r`.
-    fn retry_delay(&self, r: &Retrier, n: u64) -> Duration {
-        let base = r.interval() as f64 * r.backoff().powi(n.min(i32::MAX as u64) as i32);
-        let mut secs = base;
-        if let Some(cap) = r.max_delay_seconds {
-            secs = secs.min(cap as f64);
-        }
-        if r.jitter_strategy == Some(Jitter::Full) {
-            secs *= self.rng.borrow_mut().next_f64();
-        }
-        // Guard against overflow from huge backoffs: a year is longer than any execution.
-        Duration::from_secs_f64(secs.clamp(0.0, 31_622_400.0))
-    }
-
-    // ---- simple states -----------------------------------------------------------------------
-
-    fn run_pass(
-        &self,
-        run: &StateRun<'_>,
-        result: Option<&Value>,
-        input: Value,
-        frame: &Frame,
-    ) -> Result<StateResult, AslError> {
-        let st = run.st;
-        let ctx = self.context(run, None, None, None);
-        let produced = match (result, &st.parameters, &st.input_path) {
-            (Some(r), _, _) => r.clone(),
-            // Without InputPath the effective input is the input itself: no copy needed.
-            (None, Some(t), Selector::Absent) => self.eval_template(run, t, &input, frame, &ctx)?,
-            (None, Some(t), _) => {
-                let effective =
-                    self.select(run, &st.input_path, input.clone(), frame, "InputPath")?;
-                self.eval_template(run, t, &effective, frame, &ctx)?
-            }
-            (None, None, _) => {
-                self.select(run, &st.input_path, input.clone(), frame, "InputPath")?
-            }
-        };
-        let assign = self.jsonpath_assign(run, &produced, frame, &ctx)?;
-        let combined = self.place_result(run, &st.result_path, input, produced)?;
-        let output = self.select(run, &st.output_path, combined, frame, "OutputPath")?;
-        Ok(StateResult {
-            output,
-            next: st.next,
-            assign,
-        })
-    }
-
-    /// The end of a JSONPath Task, Parallel or Map: ResultSelector on the result, Assign, then
-    /// ResultPath into the raw input and OutputPath.
-    pub(crate) fn finish_jsonpath(
-        &self,
-        run: &StateRun<'_>,
-        raw_input: &Value,
-        result: Value,
-        frame: &Frame,
-        ctx: &LazyContext<'_>,
-    ) -> Result<StateResult, AslError> {
-        let st = run.st;
-        let selected = match &st.result_selector {
-            Some(t) => self.eval_template(run, t, &result, frame, ctx)?,
-            None => result,
-        };
-        let assign = self.jsonpath_assign(run, &selected, frame, ctx)?;
-        let combined = self.place_result(run, &st.result_path, raw_input.clone(), selected)?;
-        let output = self.select(run, &st.output_path, combined, frame, "OutputPath")?;
-        Ok(StateResult {
-            output,
-            next: st.next,
-            assign,
-        })
-    }
-
-    /// JSONPath `Assign`: evaluated against the state's result before anything is assigned.
-    pub(crate) fn jsonpath_assign(
-        &self,
-        run: &StateRun<'_>,
-        result: &Value,
-        frame: &Frame,
-        ctx: &LazyContext<'_>,
-    ) -> Result<Option<Map<String, Value>>, AslError> {
-        match &run.st.assign_template {
-            None => Ok(None),
-            Some(t) => {
-                let v = self.eval_template(run, t, result, frame, ctx)?;
-                let m = v.as_object().cloned().unwrap_or_default();
-                self.check_assign_size(run, &m)?;
-                Ok(Some(m))
-            }
-        }
-    }
-
-    fn run_fail(
-        &self,
-        run: &StateRun<'_>,
-        f: &crate::asl::model::FailState,
-        input: &Value,
-        _frame: &Frame,
-    ) -> AslError {
-        use crate::asl::model::StrField;
-        let resolve = |field: &Option<StrField>, name: &str| -> Result<Option<String>, AslError> {
-            match field {
-                None => Ok(None),
-                Some(StrField::Literal(s)) => Ok(Some(s.clone())),
-                Some(StrField::Path(p)) if p.trim_start().starts_with("States.") => {
-                    // ErrorPath/CausePath may also be an intrinsic function call.
-                    let mut m = Map::new();
-                    m.insert("v.$".into(), Value::String(p.clone()));
-                    let t = crate::query::template::Template::compile(&Value::Object(m))
-                        .map_err(|_| self.runtime(run, format!("Invalid intrinsic '{p}'")))?;
-                    let ctx = self.context(run, None, None, None);
-                    let v = self.eval_template(run, &t, input, _frame, &ctx)?;
-                    Ok(Some(display_plain(&v["v"])))
-                }
-                Some(StrField::Path(p)) => {
-                    let path = match crate::query::jsonpath::JsonPath::parse(p) {
-                        Ok(p) => p,
-                        Err(e) => return Err(self.runtime(run, format!("Invalid path '{p}': {e}"))),
-                    };
-                    let ctx = self.context(run, None, None, None);
-                    let vars = _frame.scope.view();
-                    let mut rng = self.rng.borrow_mut();
-                    let env = Env::new(input, &ctx, &vars, &mut rng);
-                    match path.eval_env(&env) {
-                        Some(v) => Ok(Some(match v.as_ref() {
-                            Value::String(s) => s.clone(),
-                            other => serde_json::to_string(other).unwrap_or_default(),
-                        })),
-                        None => Err(self.runtime(
-                            run,
-                            format!(
-                                "The JSONPath '{p}' specified for the field '{name}Path' could not be found in the input '{}'",
-                                serde_json::to_string(input).unwrap_or_default()
-                            ),
-                        )),
-                    }
-                }
-                Some(StrField::Expr(e)) => Err(self.runtime(
-                    run,
-                    format!("The JSONata expression '{e}' cannot be used in a JSONPath state"),
-                )),
-            }
-        };
-        let error = match resolve(&f.error, "Error") {
-            Ok(e) => e,
-            Err(e) => return e,
-        };
-        let cause = match resolve(&f.cause, "Cause") {
-            Ok(c) => c,
-            Err(e) => return e,
-        };
-        // Not terminal: a Fail inside a Parallel branch or Map iteration may be caught by the
-        // enclosing state.
-        AslError::with_cause(error.unwrap_or_default(), cause)
-    }
-}
-
-/// An upper bound on the serialised size of `v` (every string counted as if each character
-/// needed a 6-byte escape), or `None` as soon as the bound passes `limit` (or the value is
-/// nested deeper than the walk goes). Much cheaper than serialising: most states' outputs are
-/// far below the limit and need nothing more.
-fn size_bound(v: &Value, limit: usize) -> Option<usize> {
-    fn walk(v: &Value, limit: usize, depth: usize, total: &mut usize) -> Option<()> {
-        if depth > 64 {
-            return None;
-        }
-        *total += match v {
-            Value::Null => 4,
-            Value::Bool(_) => 5,
-            Value::Number(_) => 24,
-            Value::String(s) => 2 + 6 * s.len(),
-            Value::Array(a) => {
-                for x in a {
-                    walk(x, limit, depth + 1, total)?;
-                }
-                2 + a.len()
-            }
-            Value::Object(m) => {
-                for (k, x) in m {
-                    *total += 3 + 6 * k.len();
-                    walk(x, limit, depth + 1, total)?;
-                }
-                2 + m.len()
-            }
-        };
-        (*total <= limit).then_some(())
-    }
-    let mut total = 0;
-    walk(v, limit, 0, &mut total).map(|_| total)
 }
 
 /// Boxes a future behind `dyn`: the states that nest bodies (Parallel, Map) recurse into
@@ -1127,89 +662,9 @@ fn erase<'a, T>(f: impl std::future::Future<Output = T> + 'a) -> LocalBoxFuture<
     Box::pin(f)
 }
 
-/// Whether `v` serialises to more than `limit` bytes, without building the text.
-pub fn json_size_exceeds(v: &Value, limit: usize) -> bool {
-    if size_bound(v, limit).is_some() {
-        return false;
-    }
-    struct Counter {
-        n: usize,
-        limit: usize,
-    }
-    impl std::io::Write for Counter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.n += buf.len();
-            if self.n > self.limit {
-                // Stop early: the answer is known.
-                return Err(std::io::Error::other("limit"));
-            }
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut c = Counter { n: 0, limit };
-    serde_json::to_writer(&mut c, v).is_err() || c.n > limit
-}
-
-/// An integer, or a string holding one.
-pub(crate) fn as_integer(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-/// A number, or a string holding one.
-pub(crate) fn as_float(v: &Value) -> Option<f64> {
-    match v {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
-        _ => None,
-    }
-}
-
-/// How AWS quotes a value inside "refers to value ..." causes: strings bare, the rest as JSON.
-pub(crate) fn display_plain(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => serde_json::to_string(other).unwrap_or_default(),
-    }
-}
-
-/// `$.a.b` as `$['a']['b']`, the form AWS's path errors use.
-pub(crate) fn bracket_path(text: &str) -> String {
-    match crate::query::refpath::ReferencePath::parse(text) {
-        Ok(p) => {
-            let mut out = String::from("$");
-            for s in p.segments() {
-                match s {
-                    crate::query::refpath::RefSegment::Field(f) => {
-                        out.push_str(&format!("['{f}']"))
-                    }
-                    crate::query::refpath::RefSegment::Index(i) => out.push_str(&format!("[{i}]")),
-                }
-            }
-            out
-        }
-        Err(_) => text.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn size_limit_counts_serialised_bytes() {
-        assert!(!json_size_exceeds(&json!({"a": "b"}), 9));
-        assert!(json_size_exceeds(&json!({"a": "b"}), 8));
-        let big = Value::String("a".repeat(300_000));
-        assert!(json_size_exceeds(&big, PAYLOAD_LIMIT_BYTES));
-    }
 
     #[test]
     fn arns() {

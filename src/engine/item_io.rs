@@ -8,10 +8,21 @@
 use serde_json::{Map, Value};
 
 use super::errors::{names, AslError};
-use super::execution::{display_plain, Exec, Frame, StateRun};
-use super::invoker::{IntegrationPattern, ServiceCall};
+use super::execution::{Exec, Frame, StateRun};
+use super::invoker::{
+    CallContext, IntegrationPattern, ServiceCall, ServiceRequest, ServiceResponse,
+};
+use super::io::{as_integer, display_plain};
 use super::map::ChildRecord;
 use super::plan::{CompiledInt, CompiledItemBatcher, CompiledItemReader, CompiledResultWriter};
+
+/// An S3 failure while reading items, as the ItemReader reports it.
+fn reader_failed(e: AslError) -> AslError {
+    AslError::new(
+        names::ITEM_READER_FAILED,
+        e.cause.unwrap_or_else(|| e.error.clone()),
+    )
+}
 
 /// AWS's ItemBatcher limit on a batch's input (256 KiB).
 const MAX_BATCH_BYTES: usize = 262_144;
@@ -20,22 +31,22 @@ impl Exec<'_> {
     async fn s3(&self, run: &StateRun<'_>, action: &str, params: Value) -> Result<Value, AslError> {
         let call = ServiceCall {
             resource: format!("arn:aws:states:::s3:{action}"),
-            service: "s3".into(),
-            action: action.into(),
             pattern: IntegrationPattern::RequestResponse,
-            parameters: params,
-            task_token: None,
-            timeout: None,
-            heartbeat: None,
-            execution_arn: self.facts.execution_arn.clone(),
-            state_name: run.st.name.to_string(),
-            credentials: None,
-            attempt: 0,
+            request: ServiceRequest::Sdk {
+                service: "s3".into(),
+                action: action.into(),
+                parameters: params,
+            },
+            context: CallContext {
+                execution_arn: self.facts.execution_arn.clone(),
+                state_name: run.st.name.to_string(),
+                ..CallContext::default()
+            },
         };
         self.invoker
             .invoke(call)
             .await
-            .map(|r| r.output)
+            .map(ServiceResponse::into_json)
             .map_err(|f| AslError::new(f.error, f.cause))
     }
 
@@ -54,17 +65,10 @@ impl Exec<'_> {
             _ if max_items_override.is_some() => max_items_override.unwrap_or(0),
             None => 0,
             Some(CompiledInt::Path(p)) => {
-                let v = self.ref_value(run, p, effective, frame).ok_or_else(|| {
-                    self.runtime(
-                        run,
-                        format!(
-                            "Invalid path '{}' : No results for path: {}",
-                            p.text(),
-                            super::execution::bracket_path(p.text())
-                        ),
-                    )
-                })?;
-                match super::execution::as_integer(&v) {
+                let v = self
+                    .ref_value(run, p, effective, frame)
+                    .ok_or_else(|| self.no_results(run, p.text()))?;
+                match as_integer(&v) {
                     Some(i) if i >= 0 => i,
                     _ => {
                         return Err(self.runtime(
@@ -135,12 +139,7 @@ impl Exec<'_> {
         let resp = self
             .s3(run, "getObject", Value::Object(p))
             .await
-            .map_err(|e| {
-                AslError::new(
-                    names::ITEM_READER_FAILED,
-                    e.cause.unwrap_or_else(|| e.error.clone()),
-                )
-            })?;
+            .map_err(reader_failed)?;
         Ok(match resp.get("Body") {
             Some(Value::String(s)) => s.clone(),
             Some(other) => other.to_string(),
@@ -164,12 +163,7 @@ impl Exec<'_> {
             let resp = self
                 .s3(run, "listObjectsV2", Value::Object(p))
                 .await
-                .map_err(|e| {
-                    AslError::new(
-                        names::ITEM_READER_FAILED,
-                        e.cause.unwrap_or_else(|| e.error.clone()),
-                    )
-                })?;
+                .map_err(reader_failed)?;
             if let Some(Value::Array(contents)) = resp.get("Contents") {
                 items.extend(contents.iter().cloned());
             }

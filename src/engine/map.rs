@@ -13,13 +13,14 @@ use serde_json::Value;
 
 use super::context::Scope;
 use super::errors::{names, AslError};
-use super::execution::retrying;
 use super::execution::{
-    display_plain, execute_body, ChildExecution, Exec, ExecutionOptions, ExecutionStatus, Frame,
-    StateResult, StateRun,
+    execute_body, ChildExecution, Exec, ExecutionOptions, ExecutionStatus, Frame, StateResult,
+    StateRun,
 };
 use super::history::{details, Details, HistoryMode};
-use super::plan::{CompiledFloat, CompiledMap};
+use super::jsonata::Expect;
+use super::plan::{CompiledInt, CompiledMap};
+use super::query::{Binding, StateQuery};
 use crate::asl::model::{ExecutionType, ProcessorMode};
 
 /// AWS runs at most 40 inline iterations at a time (calibration: "Inline Map").
@@ -57,17 +58,76 @@ pub(crate) struct ChildRecord {
 }
 
 impl Exec<'_> {
-    pub(crate) async fn run_map(
+    /// One attempt of a Map state (Retry and Catch drive the attempts).
+    pub(crate) async fn map_attempt(
         &self,
         run: &StateRun<'_>,
         m: &CompiledMap,
-        input: Value,
+        raw_input: &Value,
         frame: &Frame,
         cursor: &mut u64,
     ) -> Result<StateResult, AslError> {
-        retrying!(self, run, &input, frame, |n| self
-            .map_attempt(run, m, &input, frame, cursor)
-            .await)
+        let q = self.bind(run, frame, raw_input.clone(), Binding::attempt(0))?;
+        let items = self.map_items(m, &q)?;
+        let result = self.map_phases(run, m, items, &q, frame, cursor).await?;
+        q.finish(result)
+    }
+
+    /// Where the items come from: the ItemReader (its Parameters or Arguments evaluated
+    /// here), or ItemsPath (JSONPath), `Items` or the input (JSONata).
+    fn map_items<'m>(
+        &self,
+        m: &'m CompiledMap,
+        q: &StateQuery<'_>,
+    ) -> Result<ItemSource<'m>, AslError> {
+        let (run, frame) = (q.run(), q.frame());
+        if let Some(reader) = &m.item_reader {
+            let (params, max_items) = match q.states() {
+                None => {
+                    let ctx = self.context(run, None, None, None);
+                    let params = match &reader.parameters {
+                        Some(t) => self.eval_template(run, t, q.input(), frame, &ctx)?,
+                        None => Value::Object(serde_json::Map::new()),
+                    };
+                    (params, None)
+                }
+                Some(states) => {
+                    let params = match &reader.arguments {
+                        Some(a) => self.jeval(run, a, "ItemReader/Arguments", states, frame)?,
+                        None => Value::Object(serde_json::Map::new()),
+                    };
+                    let max_items = match &reader.max_items {
+                        Some(f @ CompiledInt::Expr(_)) => {
+                            Some(q.int(f, "ItemReader/ReaderConfig/MaxItems")?)
+                        }
+                        _ => None,
+                    };
+                    (params, max_items)
+                }
+            };
+            return Ok(ItemSource::Reader {
+                reader,
+                params,
+                max_items,
+            });
+        }
+        let items = match (q.states(), &m.items) {
+            (None, _) => self.jsonpath_items(run, m, q.input(), frame)?,
+            (Some(states), Some(items)) => {
+                let v = self.jexpect(run, Expect::Array, items, "Items", states, frame)?;
+                v.as_array().cloned().unwrap_or_default()
+            }
+            (Some(_), None) => match q.input() {
+                Value::Array(a) => a.clone(),
+                other => {
+                    return Err(q.invalid(format!(
+                        "Map state input must be an array but was: {}",
+                        serde_json::to_string(other).unwrap_or_default()
+                    )))
+                }
+            },
+        };
+        Ok(ItemSource::Ready(items))
     }
 
     /// The items of a JSONPath Map without an ItemReader: ItemsPath (default `$`).
@@ -82,140 +142,55 @@ impl Exec<'_> {
             None => Some(effective.clone()),
             Some(p) => self.ref_value(run, p, effective, frame),
         };
+        let text = || {
+            m.items_path
+                .as_ref()
+                .map(|p| p.text().to_string())
+                .unwrap_or_else(|| "$".into())
+        };
         match items {
             Some(Value::Array(a)) => Ok(a),
             Some(other) => Err(self.runtime(
                 run,
                 format!(
                     "Invalid path '{}' : The ItemsPath field must point to an array but was: {}",
-                    m.items_path
-                        .as_ref()
-                        .map(|p| p.text().to_string())
-                        .unwrap_or_else(|| "$".into()),
+                    text(),
                     serde_json::to_string(&other).unwrap_or_default()
                 ),
             )),
-            None => {
-                let text = m
-                    .items_path
-                    .as_ref()
-                    .map(|p| p.text().to_string())
-                    .unwrap_or_else(|| "$".into());
-                Err(self.runtime(
-                    run,
-                    format!(
-                        "Invalid path '{text}' : No results for path: {}",
-                        super::execution::bracket_path(&text)
-                    ),
-                ))
-            }
+            None => Err(self.no_results(run, &text())),
         }
-    }
-
-    async fn map_attempt(
-        &self,
-        run: &StateRun<'_>,
-        m: &CompiledMap,
-        raw_input: &Value,
-        frame: &Frame,
-        cursor: &mut u64,
-    ) -> Result<StateResult, AslError> {
-        let st = run.st;
-        let effective = self.select(run, &st.input_path, raw_input.clone(), frame, "InputPath")?;
-        let items = match &m.item_reader {
-            Some(reader) => {
-                let ctx = self.context(run, None, None, None);
-                let params = match &reader.parameters {
-                    Some(t) => self.eval_template(run, t, &effective, frame, &ctx)?,
-                    None => Value::Object(serde_json::Map::new()),
-                };
-                ItemSource::Reader {
-                    reader,
-                    params,
-                    max_items: None,
-                }
-            }
-            None => ItemSource::Ready(self.jsonpath_items(run, m, &effective, frame)?),
-        };
-        let limits = || self.map_limits(run, m, &effective, frame);
-        let select = |items| self.item_inputs(run, m, &effective, items, frame);
-        let result = self
-            .map_phases(run, m, items, &limits, &select, &effective, frame, cursor)
-            .await?;
-        let ctx = self.context(run, Some(0), None, None);
-        self.finish_jsonpath(run, raw_input, result, frame, &ctx)
     }
 
     /// Applies ItemSelector (or legacy Parameters) to each item, with `$$.Map.Item` bound.
     fn item_inputs(
         &self,
-        run: &StateRun<'_>,
         m: &CompiledMap,
-        effective: &Value,
+        q: &StateQuery<'_>,
         items: Vec<Value>,
-        frame: &Frame,
     ) -> Result<Vec<Value>, AslError> {
-        let Some(selector) = &m.item_selector else {
-            return Ok(items);
-        };
         items
             .into_iter()
             .enumerate()
-            .map(|(i, item)| {
-                let ctx = self.context(run, None, None, Some((i, item)));
-                self.eval_template(run, selector, effective, frame, &ctx)
-            })
+            .map(|(i, item)| q.item_input(m, i, item))
             .collect()
     }
 
     /// Resolves MaxConcurrency and the tolerated failure thresholds.
-    pub(crate) fn map_limits(
+    fn map_limits(
         &self,
         run: &StateRun<'_>,
         m: &CompiledMap,
-        effective: &Value,
-        frame: &Frame,
+        q: &StateQuery<'_>,
     ) -> Result<MapLimits, AslError> {
-        let max_concurrency = match &m.max_concurrency {
-            Some(f) => self.resolve_int(run, f, effective, frame, "MaxConcurrency")?,
-            None => 0,
-        };
-        let tolerated_count = match &m.tolerated_failure_count {
-            Some(f) => Some(self.resolve_int(run, f, effective, frame, "ToleratedFailureCount")?),
-            None => None,
-        };
+        let max_concurrency = q
+            .opt_int(m.max_concurrency.as_ref(), "MaxConcurrency")?
+            .unwrap_or(0);
+        let tolerated_count =
+            q.opt_int(m.tolerated_failure_count.as_ref(), "ToleratedFailureCount")?;
         let tolerated_pct = match &m.tolerated_failure_percentage {
+            Some(f) => Some(q.float(f, "ToleratedFailurePercentage")?),
             None => None,
-            Some(CompiledFloat::Literal(x)) => Some(*x),
-            Some(CompiledFloat::Path(p)) => {
-                let v = self.ref_value(run, p, effective, frame).ok_or_else(|| {
-                    self.runtime(
-                        run,
-                        format!(
-                            "Invalid path '{}' : No results for path: {}",
-                            p.text(),
-                            super::execution::bracket_path(p.text())
-                        ),
-                    )
-                })?;
-                let x = super::execution::as_float(&v).ok_or_else(|| {
-                    self.runtime(
-                        run,
-                        format!(
-                            "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: {}",
-                            display_plain(&v),
-                            p.text()
-                        ),
-                    )
-                })?;
-                Some(x)
-            }
-            Some(CompiledFloat::Expr(e)) => {
-                return Err(self.runtime(
-                    run,
-                    format!("The JSONata expression '{e}' cannot be used in a JSONPath state"),
-                ))
-            }
         };
         MapLimits::new(max_concurrency, tolerated_count, tolerated_pct)
             .map_err(|msg| self.runtime(run, msg))
@@ -229,18 +204,16 @@ impl Exec<'_> {
     /// the state before the map run starts), MapRunStarted, reading, the child executions,
     /// MapRunSucceeded/MapRunFailed and MapStateSucceeded. MapStateFailed is recorded by the
     /// Retry/Catch handling.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn map_phases(
+    async fn map_phases(
         &self,
         run: &StateRun<'_>,
         m: &CompiledMap,
         items: ItemSource<'_>,
-        limits: &dyn Fn() -> Result<MapLimits, AslError>,
-        select: &dyn Fn(Vec<Value>) -> Result<Vec<Value>, AslError>,
-        effective: &Value,
+        q: &StateQuery<'_>,
         frame: &Frame,
         cursor: &mut u64,
     ) -> Result<Value, AslError> {
+        let effective = q.input();
         match m.mode {
             ProcessorMode::Inline => {
                 let items = match items {
@@ -249,14 +222,14 @@ impl Exec<'_> {
                         return Err(self.runtime(run, "An ItemReader needs a Distributed Map"))
                     }
                 };
-                let limits = limits()?;
+                let limits = self.map_limits(run, m, q)?;
                 *cursor = self.event(*cursor, "MapStateStarted", || {
                     Some((
                         "mapStateStartedEventDetails",
                         details(vec![("length", items.len().into())]),
                     ))
                 })?;
-                let inputs = select(items)?;
+                let inputs = self.item_inputs(m, q, items)?;
                 let inputs = match &m.item_batcher {
                     Some(b) => self.batch_items(run, b, inputs, effective, frame)?,
                     None => inputs,
@@ -279,7 +252,7 @@ impl Exec<'_> {
                         details(vec![("length", 0.into())]),
                     ))
                 })?;
-                let limits = limits()?;
+                let limits = self.map_limits(run, m, q)?;
                 let cap = match &items {
                     ItemSource::Ready(_) => usize::MAX,
                     ItemSource::Reader {
@@ -303,11 +276,9 @@ impl Exec<'_> {
                         items,
                         cap,
                         &limits,
-                        select,
-                        effective,
+                        q,
                         frame,
-                        &map_run_arn,
-                        &child_prefix,
+                        (&map_run_arn, &child_prefix),
                     )
                     .await;
                 match result {
@@ -343,19 +314,18 @@ impl Exec<'_> {
         items: ItemSource<'_>,
         cap: usize,
         limits: &MapLimits,
-        select: &dyn Fn(Vec<Value>) -> Result<Vec<Value>, AslError>,
-        effective: &Value,
+        q: &StateQuery<'_>,
         frame: &Frame,
-        map_run_arn: &str,
-        child_prefix: &str,
+        (map_run_arn, child_prefix): (&str, &str),
     ) -> Result<Value, AslError> {
+        let effective = q.input();
         let items = match items {
             ItemSource::Ready(items) => items,
             ItemSource::Reader { reader, params, .. } => {
                 self.read_items_with(run, reader, params, cap).await?
             }
         };
-        let inputs = select(items)?;
+        let inputs = self.item_inputs(m, q, items)?;
         let inputs = match &m.item_batcher {
             Some(b) => self.batch_items(run, b, inputs, effective, frame)?,
             None => inputs,

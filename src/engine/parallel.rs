@@ -7,25 +7,13 @@ use serde_json::Value;
 
 use super::context::Scope;
 use super::errors::AslError;
-use super::execution::retrying;
 use super::execution::{Exec, Frame, StateResult, StateRun};
 use super::plan::CompiledBody;
+use super::query::Binding;
 
 impl Exec<'_> {
-    pub(crate) async fn run_parallel(
-        &self,
-        run: &StateRun<'_>,
-        branches: &[CompiledBody],
-        input: Value,
-        frame: &Frame,
-        cursor: &mut u64,
-    ) -> Result<StateResult, AslError> {
-        retrying!(self, run, &input, frame, |n| self
-            .parallel_attempt(run, branches, &input, frame, cursor)
-            .await)
-    }
-
-    async fn parallel_attempt(
+    /// One attempt of a Parallel state (Retry and Catch drive the attempts).
+    pub(crate) async fn parallel_attempt(
         &self,
         run: &StateRun<'_>,
         branches: &[CompiledBody],
@@ -33,24 +21,18 @@ impl Exec<'_> {
         frame: &Frame,
         cursor: &mut u64,
     ) -> Result<StateResult, AslError> {
-        let st = run.st;
-        let effective = self.select(run, &st.input_path, raw_input.clone(), frame, "InputPath")?;
-        let ctx = self.context(run, Some(0), None, None);
-        let branch_input = match &st.parameters {
-            Some(t) => self.eval_template(run, t, &effective, frame, &ctx)?,
-            None => effective,
-        };
+        let q = self.bind(run, frame, raw_input.clone(), Binding::attempt(0))?;
+        let branch_input = q.arguments()?;
         let result = self
-            .parallel_branches(run, branches, branch_input, frame, cursor)
+            .parallel_branches(branches, branch_input, frame, cursor)
             .await?;
-        self.finish_jsonpath(run, raw_input, result, frame, &ctx)
+        q.finish(result)
     }
 
     /// Runs every branch on `branch_input` concurrently, recording the Parallel events;
     /// returns the array of branch outputs.
-    pub(crate) async fn parallel_branches(
+    async fn parallel_branches(
         &self,
-        _run: &StateRun<'_>,
         branches: &[CompiledBody],
         branch_input: Value,
         frame: &Frame,

@@ -41,6 +41,19 @@ pub enum Selector {
     Path(JsonPath),
 }
 
+impl Selector {
+    /// Whether the selector passes its value through unchanged (absent, or `$`).
+    pub fn is_identity(&self) -> bool {
+        match self {
+            Selector::Absent => true,
+            Selector::Null => false,
+            Selector::Path(p) => {
+                p.is_root_only() && *p.root() == crate::query::path::PathRoot::Input
+            }
+        }
+    }
+}
+
 /// ResultPath.
 #[derive(Debug)]
 pub enum ResultTarget {
@@ -139,6 +152,16 @@ pub struct CompiledTask {
     pub timeout: Option<CompiledInt>,
     pub heartbeat: Option<CompiledInt>,
     pub credentials: Option<Template>,
+}
+
+impl TaskTarget {
+    /// The integration pattern (direct Lambda ARNs and activities are request/response).
+    pub fn pattern(&self) -> crate::engine::IntegrationPattern {
+        match self {
+            TaskTarget::Service { pattern, .. } => *pattern,
+            _ => crate::engine::IntegrationPattern::RequestResponse,
+        }
+    }
 }
 
 /// An integer field resolved at run time.

@@ -1,33 +1,36 @@
-//! The Task state: builds the service call, records AWS's Lambda or Task events, applies
-//! TimeoutSeconds on the clock, and runs the attempt loop that Retry and Catch drive.
+//! The Task state: evaluates its fields through the query-language strategy, builds the
+//! typed service call, records AWS's Lambda, Task or Activity events, applies
+//! TimeoutSeconds on the clock, and shapes the service's answer into the state's result.
 
 use std::time::Duration;
 
 use futures::future::{self, Either};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::errors::{names, AslError};
-use super::execution::retrying;
-use super::execution::{json_size_exceeds, Exec, Frame, StateResult, StateRun};
+use super::execution::{Exec, Frame, StateResult, StateRun};
 use super::history::{details, not_truncated};
-use super::invoker::{IntegrationPattern, ServiceCall};
+use super::invoker::{
+    CallContext, IntegrationPattern, ServiceCall, ServiceRequest, ServiceResponse, TaskFailure,
+};
+use super::io::json_size_exceeds;
+use super::lambda::LambdaStyle;
 use super::plan::{CompiledTask, TaskTarget};
+use super::query::Binding;
+
+/// The evaluated fields of one Task attempt.
+struct TaskFields {
+    params: Value,
+    timeout: Option<i64>,
+    heartbeat: Option<i64>,
+    token: Option<String>,
+    credentials: Option<Value>,
+    attempt: u32,
+}
 
 impl Exec<'_> {
-    pub(crate) async fn run_task(
-        &self,
-        run: &StateRun<'_>,
-        t: &CompiledTask,
-        input: Value,
-        frame: &Frame,
-        cursor: &mut u64,
-    ) -> Result<StateResult, AslError> {
-        retrying!(self, run, &input, frame, |n| self
-            .task_attempt(run, t, &input, frame, n, cursor)
-            .await)
-    }
-
-    async fn task_attempt(
+    /// One attempt of a Task state (Retry and Catch drive the attempts).
+    pub(crate) async fn task_attempt(
         &self,
         run: &StateRun<'_>,
         t: &CompiledTask,
@@ -36,44 +39,21 @@ impl Exec<'_> {
         attempt: u32,
         cursor: &mut u64,
     ) -> Result<StateResult, AslError> {
-        let st = run.st;
-        let effective = self.select(run, &st.input_path, raw_input.clone(), frame, "InputPath")?;
-        let pattern = match &t.target {
-            TaskTarget::Service { pattern, .. } => *pattern,
-            _ => IntegrationPattern::RequestResponse,
+        let how = Binding {
+            task_token: t.target.pattern() == IntegrationPattern::WaitForTaskToken,
+            ..Binding::attempt(attempt)
         };
-        let token = (pattern == IntegrationPattern::WaitForTaskToken).then(|| self.task_token());
-        let ctx = self.context(run, Some(attempt), token.clone(), None);
-        let params = match &st.parameters {
-            Some(tpl) => self.eval_template(run, tpl, &effective, frame, &ctx)?,
-            None => effective.clone(),
+        let q = self.bind(run, frame, raw_input.clone(), how)?;
+        let fields = TaskFields {
+            params: q.arguments()?,
+            timeout: q.opt_int(t.timeout.as_ref(), "TimeoutSeconds")?,
+            heartbeat: q.opt_int(t.heartbeat.as_ref(), "HeartbeatSeconds")?,
+            credentials: q.template(t.credentials.as_ref())?,
+            token: q.task_token(),
+            attempt,
         };
-        let timeout = match &t.timeout {
-            Some(f) => Some(self.resolve_int(run, f, &effective, frame, "TimeoutSeconds")?),
-            None => None,
-        };
-        let heartbeat = match &t.heartbeat {
-            Some(f) => Some(self.resolve_int(run, f, &effective, frame, "HeartbeatSeconds")?),
-            None => None,
-        };
-        let credentials = match &t.credentials {
-            Some(tpl) => Some(self.eval_template(run, tpl, &effective, frame, &ctx)?),
-            None => None,
-        };
-        let result = self
-            .call_service(
-                run,
-                t,
-                params,
-                timeout,
-                heartbeat,
-                token,
-                credentials,
-                attempt,
-                cursor,
-            )
-            .await?;
-        self.finish_jsonpath(run, raw_input, result, frame, &ctx)
+        let result = self.call_service(run, t, fields, cursor).await?;
+        q.finish(result)
     }
 
     /// A fresh task token from the execution's random stream.
@@ -85,113 +65,87 @@ impl Exec<'_> {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     }
 
-    /// Calls the service for one attempt, with its history events; returns the state's raw
-    /// result (for a direct Lambda ARN, the function's payload).
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn call_service(
+    /// The typed call for one attempt, and the family of history events it records. A
+    /// Lambda integration whose parameters cannot form an invocation fails like a call the
+    /// service refused.
+    fn service_call(
         &self,
         run: &StateRun<'_>,
         t: &CompiledTask,
-        params: Value,
-        timeout: Option<i64>,
-        heartbeat: Option<i64>,
-        token: Option<String>,
-        credentials: Option<Value>,
-        attempt: u32,
-        cursor: &mut u64,
-    ) -> Result<Value, AslError> {
-        let (call, kind) = match &t.target {
-            TaskTarget::LambdaDirect { arn } => {
-                let mut p = Map::new();
-                p.insert("FunctionName".into(), Value::String(arn.clone()));
-                p.insert("Payload".into(), params.clone());
-                (
-                    ServiceCall {
-                        resource: t.resource.clone(),
-                        service: "lambda".into(),
-                        action: "invoke".into(),
-                        pattern: IntegrationPattern::RequestResponse,
-                        parameters: Value::Object(p),
-                        task_token: None,
-                        timeout: timeout.map(|s| Duration::from_secs(s.max(0) as u64)),
-                        heartbeat: heartbeat.map(|s| Duration::from_secs(s.max(0) as u64)),
-                        execution_arn: self.facts.execution_arn.clone(),
-                        state_name: run.st.name.to_string(),
-                        credentials,
-                        attempt,
-                    },
-                    EventKind::Lambda { arn: arn.clone() },
-                )
-            }
+        f: &TaskFields,
+    ) -> (Result<ServiceCall, TaskFailure>, EventKind) {
+        let seconds = |s: Option<i64>| s.map(|s| Duration::from_secs(s.max(0) as u64));
+        let (task_token, kind) = match &t.target {
+            TaskTarget::LambdaDirect { arn } => (None, EventKind::Lambda { arn: arn.clone() }),
             TaskTarget::Service {
-                service,
-                action,
-                pattern,
                 resource_type,
                 resource,
+                ..
             } => (
-                ServiceCall {
-                    resource: t.resource.clone(),
-                    service: service.clone(),
-                    action: action.clone(),
-                    pattern: *pattern,
-                    parameters: params.clone(),
-                    task_token: token,
-                    timeout: timeout.map(|s| Duration::from_secs(s.max(0) as u64)),
-                    heartbeat: heartbeat.map(|s| Duration::from_secs(s.max(0) as u64)),
-                    execution_arn: self.facts.execution_arn.clone(),
-                    state_name: run.st.name.to_string(),
-                    credentials,
-                    attempt,
-                },
+                f.token.clone(),
                 EventKind::Task {
                     resource_type: resource_type.clone(),
                     resource: resource.clone(),
                 },
             ),
             TaskTarget::Activity { arn } => (
-                ServiceCall {
-                    resource: t.resource.clone(),
-                    service: "states".into(),
-                    action: "activity".into(),
-                    pattern: IntegrationPattern::RequestResponse,
-                    parameters: params.clone(),
-                    task_token: Some(self.task_token()),
-                    timeout: timeout.map(|s| Duration::from_secs(s.max(0) as u64)),
-                    heartbeat: heartbeat.map(|s| Duration::from_secs(s.max(0) as u64)),
-                    execution_arn: self.facts.execution_arn.clone(),
-                    state_name: run.st.name.to_string(),
-                    credentials,
-                    attempt,
-                },
+                Some(self.task_token()),
                 EventKind::Activity { arn: arn.clone() },
             ),
         };
+        let context = CallContext {
+            execution_arn: self.facts.execution_arn.clone(),
+            state_name: run.st.name.to_string(),
+            attempt: f.attempt,
+            timeout: seconds(f.timeout),
+            heartbeat: seconds(f.heartbeat),
+            task_token,
+            credentials: f.credentials.clone(),
+        };
+        let call =
+            ServiceRequest::for_target(&t.target, f.params.clone()).map(|request| ServiceCall {
+                resource: t.resource.clone(),
+                pattern: t.target.pattern(),
+                request,
+                context,
+            });
+        (call, kind)
+    }
 
+    /// Calls the service for one attempt, with its history events; returns the state's raw
+    /// result (for a direct Lambda ARN, the function's payload).
+    async fn call_service(
+        &self,
+        run: &StateRun<'_>,
+        t: &CompiledTask,
+        f: TaskFields,
+        cursor: &mut u64,
+    ) -> Result<Value, AslError> {
+        let (call, kind) = self.service_call(run, t, &f);
+        let (params, timeout, heartbeat) = (&f.params, f.timeout, f.heartbeat);
         // Scheduled + Started.
-        *cursor = self.event(*cursor, kind.scheduled(), || {
-            Some(kind.scheduled_details(&params, &self.opts.region, timeout, heartbeat))
+        *cursor = self.event(*cursor, kind.names().scheduled, || {
+            Some(kind.scheduled_details(params, &self.opts.region, timeout, heartbeat))
         })?;
-        *cursor = self.event(*cursor, kind.started(), || kind.started_details())?;
-        if call.pattern != IntegrationPattern::RequestResponse {
-            *cursor = self.event(*cursor, kind.submitted(), || kind.submitted_details())?;
+        *cursor = self.event(*cursor, kind.names().started, || kind.started_details())?;
+        if t.target.pattern() != IntegrationPattern::RequestResponse {
+            *cursor = self.event(*cursor, "TaskSubmitted", || kind.submitted_details())?;
         }
 
-        let is_lambda_direct = matches!(kind, EventKind::Lambda { .. });
-        let invocation = self.invoker.invoke(call);
-        let outcome = match timeout {
-            None => Some(invocation.await),
-            Some(secs) => {
-                let timer = self.clock.sleep(Duration::from_secs(secs.max(0) as u64));
-                match future::select(invocation, timer).await {
-                    Either::Left((r, _)) => Some(r),
-                    Either::Right(_) => None,
-                }
-            }
+        let style = match &call {
+            Ok(ServiceCall {
+                request: ServiceRequest::Lambda(l),
+                ..
+            }) => Some(l.style),
+            _ => None,
+        };
+        let outcome = match call {
+            Err(refused) => Some(Err(refused)),
+            Ok(call) => self.invoke_with_timeout(call, timeout).await,
         };
         match outcome {
             None => {
-                *cursor = self.event(*cursor, kind.timed_out(), || {
+                *cursor = self.event(*cursor, kind.names().timed_out, || {
                     Some(kind.failure_details(names::TIMEOUT, None))
                 })?;
                 Err(AslError::without_cause(names::TIMEOUT))
@@ -200,41 +154,58 @@ impl Exec<'_> {
             // errors; they are timeouts in the history too.
             Some(Err(f)) if f.error == names::HEARTBEAT_TIMEOUT || f.error == names::TIMEOUT => {
                 let cause = (!f.cause.is_empty()).then_some(f.cause.clone());
-                *cursor = self.event(*cursor, kind.timed_out(), || {
+                *cursor = self.event(*cursor, kind.names().timed_out, || {
                     Some(kind.failure_details(&f.error, cause.as_deref()))
                 })?;
                 Err(AslError::with_cause(f.error, cause))
             }
             Some(Err(f)) => {
-                *cursor = self.event(*cursor, kind.failed(), || {
+                *cursor = self.event(*cursor, kind.names().failed, || {
                     Some(kind.failure_details(&f.error, Some(&f.cause)))
                 })?;
                 Err(AslError::new(f.error, f.cause))
             }
             Some(Ok(resp)) => {
-                let result = if is_lambda_direct {
-                    match resp.output {
-                        Value::Object(mut m) => m.remove("Payload").unwrap_or(Value::Null),
-                        other => other,
+                let result = match resp {
+                    ServiceResponse::Json(v) => v,
+                    ServiceResponse::Lambda(r) => {
+                        r.into_result(style.unwrap_or(LambdaStyle::Optimized))
                     }
-                } else {
-                    resp.output
                 };
                 if json_size_exceeds(&result, self.opts.payload_limit) {
                     let cause = format!(
                         "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
                         t.resource
                     );
-                    *cursor = self.event(*cursor, kind.failed(), || {
+                    *cursor = self.event(*cursor, kind.names().failed, || {
                         Some(kind.failure_details(names::DATA_LIMIT_EXCEEDED, Some(&cause)))
                     })?;
                     return Err(AslError::new(names::DATA_LIMIT_EXCEEDED, cause));
                 }
                 let r = &result;
-                *cursor = self.event(*cursor, kind.succeeded(), || {
+                *cursor = self.event(*cursor, kind.names().succeeded, || {
                     Some(kind.succeeded_details(r))
                 })?;
                 Ok(result)
+            }
+        }
+    }
+
+    /// Invokes, racing TimeoutSeconds on the clock; `None` when the timeout won.
+    async fn invoke_with_timeout(
+        &self,
+        call: ServiceCall,
+        timeout: Option<i64>,
+    ) -> Option<Result<ServiceResponse, TaskFailure>> {
+        let invocation = self.invoker.invoke(call);
+        match timeout {
+            None => Some(invocation.await),
+            Some(secs) => {
+                let timer = self.clock.sleep(Duration::from_secs(secs.max(0) as u64));
+                match future::select(invocation, timer).await {
+                    Either::Left((r, _)) => Some(r),
+                    Either::Right(_) => None,
+                }
             }
         }
     }
@@ -254,62 +225,65 @@ enum EventKind {
     },
 }
 
+/// The history event types and detail keys of one family of task events.
+struct EventNames {
+    scheduled: &'static str,
+    started: &'static str,
+    succeeded: &'static str,
+    failed: &'static str,
+    timed_out: &'static str,
+    scheduled_key: &'static str,
+    started_key: &'static str,
+    succeeded_key: &'static str,
+    failed_key: &'static str,
+    timed_out_key: &'static str,
+}
+
+const LAMBDA_EVENTS: EventNames = EventNames {
+    scheduled: "LambdaFunctionScheduled",
+    started: "LambdaFunctionStarted",
+    succeeded: "LambdaFunctionSucceeded",
+    failed: "LambdaFunctionFailed",
+    timed_out: "LambdaFunctionTimedOut",
+    scheduled_key: "lambdaFunctionScheduledEventDetails",
+    started_key: "lambdaFunctionStartedEventDetails",
+    succeeded_key: "lambdaFunctionSucceededEventDetails",
+    failed_key: "lambdaFunctionFailedEventDetails",
+    timed_out_key: "lambdaFunctionTimedOutEventDetails",
+};
+
+const TASK_EVENTS: EventNames = EventNames {
+    scheduled: "TaskScheduled",
+    started: "TaskStarted",
+    succeeded: "TaskSucceeded",
+    failed: "TaskFailed",
+    timed_out: "TaskTimedOut",
+    scheduled_key: "taskScheduledEventDetails",
+    started_key: "taskStartedEventDetails",
+    succeeded_key: "taskSucceededEventDetails",
+    failed_key: "taskFailedEventDetails",
+    timed_out_key: "taskTimedOutEventDetails",
+};
+
+const ACTIVITY_EVENTS: EventNames = EventNames {
+    scheduled: "ActivityScheduled",
+    started: "ActivityStarted",
+    succeeded: "ActivitySucceeded",
+    failed: "ActivityFailed",
+    timed_out: "ActivityTimedOut",
+    scheduled_key: "activityScheduledEventDetails",
+    started_key: "activityStartedEventDetails",
+    succeeded_key: "activitySucceededEventDetails",
+    failed_key: "activityFailedEventDetails",
+    timed_out_key: "activityTimedOutEventDetails",
+};
+
 impl EventKind {
-    fn scheduled(&self) -> &'static str {
+    fn names(&self) -> &'static EventNames {
         match self {
-            EventKind::Lambda { .. } => "LambdaFunctionScheduled",
-            EventKind::Task { .. } => "TaskScheduled",
-            EventKind::Activity { .. } => "ActivityScheduled",
-        }
-    }
-    fn started(&self) -> &'static str {
-        match self {
-            EventKind::Lambda { .. } => "LambdaFunctionStarted",
-            EventKind::Task { .. } => "TaskStarted",
-            EventKind::Activity { .. } => "ActivityStarted",
-        }
-    }
-    fn submitted(&self) -> &'static str {
-        "TaskSubmitted"
-    }
-    fn succeeded(&self) -> &'static str {
-        match self {
-            EventKind::Lambda { .. } => "LambdaFunctionSucceeded",
-            EventKind::Task { .. } => "TaskSucceeded",
-            EventKind::Activity { .. } => "ActivitySucceeded",
-        }
-    }
-    fn failed(&self) -> &'static str {
-        match self {
-            EventKind::Lambda { .. } => "LambdaFunctionFailed",
-            EventKind::Task { .. } => "TaskFailed",
-            EventKind::Activity { .. } => "ActivityFailed",
-        }
-    }
-    fn timed_out(&self) -> &'static str {
-        match self {
-            EventKind::Lambda { .. } => "LambdaFunctionTimedOut",
-            EventKind::Task { .. } => "TaskTimedOut",
-            EventKind::Activity { .. } => "ActivityTimedOut",
-        }
-    }
-    fn key(&self, what: &str) -> &'static str {
-        match (self, what) {
-            (EventKind::Lambda { .. }, "scheduled") => "lambdaFunctionScheduledEventDetails",
-            (EventKind::Lambda { .. }, "succeeded") => "lambdaFunctionSucceededEventDetails",
-            (EventKind::Lambda { .. }, "failed") => "lambdaFunctionFailedEventDetails",
-            (EventKind::Lambda { .. }, _) => "lambdaFunctionTimedOutEventDetails",
-            (EventKind::Task { .. }, "scheduled") => "taskScheduledEventDetails",
-            (EventKind::Task { .. }, "started") => "taskStartedEventDetails",
-            (EventKind::Task { .. }, "submitted") => "taskSubmittedEventDetails",
-            (EventKind::Task { .. }, "succeeded") => "taskSucceededEventDetails",
-            (EventKind::Task { .. }, "failed") => "taskFailedEventDetails",
-            (EventKind::Task { .. }, _) => "taskTimedOutEventDetails",
-            (EventKind::Activity { .. }, "scheduled") => "activityScheduledEventDetails",
-            (EventKind::Activity { .. }, "started") => "activityStartedEventDetails",
-            (EventKind::Activity { .. }, "succeeded") => "activitySucceededEventDetails",
-            (EventKind::Activity { .. }, "failed") => "activityFailedEventDetails",
-            (EventKind::Activity { .. }, _) => "activityTimedOutEventDetails",
+            EventKind::Lambda { .. } => &LAMBDA_EVENTS,
+            EventKind::Task { .. } => &TASK_EVENTS,
+            EventKind::Activity { .. } => &ACTIVITY_EVENTS,
         }
     }
 
@@ -334,7 +308,7 @@ impl EventKind {
         heartbeat: Option<i64>,
     ) -> (&'static str, Value) {
         let mut d = match self {
-            EventKind::Lambda { arn } => vec![
+            EventKind::Lambda { arn } | EventKind::Activity { arn } => vec![
                 ("input", params.clone()),
                 ("inputDetails", not_truncated()),
                 ("resource", Value::String(arn.clone())),
@@ -348,11 +322,6 @@ impl EventKind {
                 ("resource", Value::String(resource.clone())),
                 ("resourceType", Value::String(resource_type.clone())),
             ],
-            EventKind::Activity { arn } => vec![
-                ("input", params.clone()),
-                ("inputDetails", not_truncated()),
-                ("resource", Value::String(arn.clone())),
-            ],
         };
         if let Some(t) = timeout {
             d.push(("timeoutInSeconds", t.into()));
@@ -360,19 +329,23 @@ impl EventKind {
         if let Some(h) = heartbeat {
             d.push(("heartbeatInSeconds", h.into()));
         }
-        (self.key("scheduled"), details(d))
+        (self.names().scheduled_key, details(d))
     }
 
     fn started_details(&self) -> Option<(&'static str, Value)> {
         match self {
-            EventKind::Task { .. } => Some((self.key("started"), details(self.resource_pairs()))),
+            EventKind::Task { .. } => {
+                Some((self.names().started_key, details(self.resource_pairs())))
+            }
             _ => None,
         }
     }
 
     fn submitted_details(&self) -> Option<(&'static str, Value)> {
         match self {
-            EventKind::Task { .. } => Some((self.key("submitted"), details(self.resource_pairs()))),
+            EventKind::Task { .. } => {
+                Some(("taskSubmittedEventDetails", details(self.resource_pairs())))
+            }
             _ => None,
         }
     }
@@ -383,7 +356,7 @@ impl EventKind {
             ("outputDetails", not_truncated()),
         ];
         d.extend(self.resource_pairs());
-        (self.key("succeeded"), details(d))
+        (self.names().succeeded_key, details(d))
     }
 
     fn failure_details(&self, error: &str, cause: Option<&str>) -> (&'static str, Value) {
@@ -394,9 +367,9 @@ impl EventKind {
         d.push(("error", Value::String(error.to_string())));
         d.extend(self.resource_pairs());
         let key = if error == names::TIMEOUT || error == names::HEARTBEAT_TIMEOUT {
-            self.key("timedout")
+            self.names().timed_out_key
         } else {
-            self.key("failed")
+            self.names().failed_key
         };
         (key, details(d))
     }

@@ -822,53 +822,6 @@ impl WorldInner {
     }
 }
 
-/// The response of the optimized `arn:aws:states:::lambda:invoke` integration, shaped as Step
-/// Functions returns it (SDK metadata included).
-pub(crate) fn sdk_invoke_response(
-    payload: Value,
-    status: u16,
-    request_id: &str,
-    executed_version: &str,
-    date: SimTime,
-    trace_id: &str,
-    content_length: usize,
-) -> Value {
-    let content_length = content_length.to_string();
-    let date = date.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
-    let one = |s: &str| Value::Array(vec![Value::String(s.to_string())]);
-    let mut all = Map::new();
-    all.insert("X-Amz-Executed-Version".into(), one(executed_version));
-    all.insert("x-amzn-Remapped-Content-Length".into(), one("0"));
-    all.insert("Connection".into(), one("keep-alive"));
-    all.insert("x-amzn-RequestId".into(), one(request_id));
-    all.insert("Content-Length".into(), one(&content_length));
-    all.insert("Date".into(), one(&date));
-    all.insert("X-Amzn-Trace-Id".into(), one(trace_id));
-    all.insert("Content-Type".into(), one("application/json"));
-    let mut headers = Map::new();
-    headers.insert("Connection".into(), "keep-alive".into());
-    headers.insert("Content-Length".into(), content_length.clone().into());
-    headers.insert("Content-Type".into(), "application/json".into());
-    headers.insert("Date".into(), date.into());
-    headers.insert("X-Amz-Executed-Version".into(), executed_version.into());
-    headers.insert("x-amzn-Remapped-Content-Length".into(), "0".into());
-    headers.insert("x-amzn-RequestId".into(), request_id.into());
-    headers.insert("X-Amzn-Trace-Id".into(), trace_id.into());
-    let mut http = Map::new();
-    http.insert("AllHttpHeaders".into(), Value::Object(all));
-    http.insert("HttpHeaders".into(), Value::Object(headers));
-    http.insert("HttpStatusCode".into(), Value::from(status));
-    let mut meta = Map::new();
-    meta.insert("RequestId".into(), request_id.into());
-    let mut out = Map::new();
-    out.insert("ExecutedVersion".into(), executed_version.into());
-    out.insert("Payload".into(), payload);
-    out.insert("SdkHttpMetadata".into(), Value::Object(http));
-    out.insert("SdkResponseMetadata".into(), Value::Object(meta));
-    out.insert("StatusCode".into(), Value::from(status));
-    Value::Object(out)
-}
-
 /// The length of a value's compact JSON text, without building the text.
 pub(crate) fn json_len(v: &Value) -> usize {
     struct Count(usize);

@@ -3,7 +3,7 @@
 //! whose call caused it, so that one run can print its `bill`, `lambda` and `logs` sections and a
 //! sweep can price each execution while environments stay warm across executions.
 //!
-//! A call is attributed by its `ServiceCall::execution_arn`. Child executions (a Map's
+//! A call is attributed by its `CallContext::execution_arn`. Child executions (a Map's
 //! iterations, a Distributed Map's child workflows) may call with the parent's ARN, with a child
 //! ARN that starts with it, or with an ARN of their own. The ledger tries, in order:
 //!

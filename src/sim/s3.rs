@@ -14,7 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use crate::engine::{ServiceCall, ServiceResponse, ServiceResult, SimTime, TaskFailure};
+use crate::engine::{ServiceResponse, ServiceResult, SimTime, TaskFailure};
 use crate::sim::dist::seconds;
 use crate::sim::handler::S3Error;
 use crate::sim::world::WorldInner;
@@ -179,9 +179,13 @@ impl WorldInner {
 
     /// An S3 call from the engine: `getObject`, `putObject`, `listObjectsV2`, `headObject`,
     /// `deleteObject`, with AWS-shaped (SDK JSON) responses and Step Functions error names.
-    pub(crate) async fn s3_service_call(self: &Rc<Self>, call: ServiceCall) -> ServiceResult {
-        let key = self.state.borrow_mut().ledger.resolve(&call.execution_arn);
-        let p = &call.parameters;
+    pub(crate) async fn s3_service_call(
+        self: &Rc<Self>,
+        execution_arn: &str,
+        action: &str,
+        p: &Value,
+    ) -> ServiceResult {
+        let key = self.state.borrow_mut().ledger.resolve(execution_arn);
         let text = |name: &str| p.get(name).and_then(Value::as_str);
         let need = |name: &str| {
             text(name).ok_or_else(|| {
@@ -189,13 +193,13 @@ impl WorldInner {
                     "States.TaskFailed",
                     format!(
                         "s3:{} needs the string parameter `{name}` (got {})",
-                        call.action,
+                        action,
                         p.get(name).map_or("nothing".to_string(), |v| v.to_string())
                     ),
                 )
             })
         };
-        let result = match call.action.as_str() {
+        let result = match action {
             "getObject" => {
                 let (bucket, object) = (need("Bucket")?, need("Key")?);
                 self.s3_get(&key, "", bucket, object)
@@ -272,7 +276,7 @@ impl WorldInner {
             }
         };
         match result {
-            Ok(output) => Ok(ServiceResponse { output }),
+            Ok(output) => Ok(ServiceResponse::Json(output)),
             Err(e) => Err(self.s3_failure(&e)),
         }
     }

@@ -19,8 +19,9 @@ use serde_json::{Map, Value};
 
 use crate::engine::clock::default_origin;
 use crate::engine::{
-    Clock, ServiceCall, ServiceResponse, ServiceResult, SimTime, TaskFailure, TaskInvoker,
-    TokioClock,
+    CallContext, Clock, FunctionName, InvocationType, InvokeHttp, LambdaInvoke, LambdaResponse,
+    LambdaStyle, ServiceCall, ServiceRequest, ServiceResponse, ServiceResult, SimTime, TaskFailure,
+    TaskInvoker, TokioClock,
 };
 use crate::rng::SimRng;
 use crate::sim::billing::{Bill, BillingOptions, PriceTable};
@@ -28,8 +29,7 @@ use crate::sim::faults::FaultPlan;
 use crate::sim::fmi::FmiHub;
 use crate::sim::function::{FunctionRegistry, FunctionSpec};
 use crate::sim::lambda::{
-    lambda_service_cause, sdk_invoke_response, FunctionState, FunctionTarget, InvokeOk,
-    LambdaSettings,
+    lambda_service_cause, FunctionState, FunctionTarget, InvokeOk, LambdaSettings,
 };
 use crate::sim::ledger::{ExecutionUsage, ExpressUsage, Ledger, LogLine, WorkflowKind};
 use crate::sim::s3::S3Model;
@@ -470,50 +470,26 @@ impl World {
         )
     }
 
-    /// `lambda:invoke`, for both the direct function ARN and the optimized integration.
-    async fn lambda_invoke(&self, call: ServiceCall) -> ServiceResult {
-        // A direct ARN task's resource is the function ARN itself; the optimized integration's
-        // is `arn:aws:states:::lambda:invoke`.
-        let direct = call.resource.contains(":lambda:") && call.resource.contains(":function:");
-        let mut params = match call.parameters {
-            Value::Object(m) => m,
-            other => {
-                return Err(TaskFailure::new(
-                    "States.TaskFailed",
-                    format!("lambda:invoke expects an object of parameters, got {other}"),
-                ))
-            }
-        };
-        let function = match params.get("FunctionName") {
-            Some(Value::String(s)) => s.clone(),
-            Some(other) => return Err(self.invalid_function_name(&other.to_string())),
-            None => {
-                if direct {
-                    call.resource.clone()
-                } else {
-                    return Err(TaskFailure::new(
-                        "States.TaskFailed",
-                        "lambda:invoke needs the parameter `FunctionName`",
-                    ));
-                }
-            }
+    /// A Lambda invocation, for both the direct function ARN and the optimized integration.
+    async fn lambda_invoke(&self, context: &CallContext, call: LambdaInvoke) -> ServiceResult {
+        let function = match call.function {
+            FunctionName::Text(s) => s,
+            FunctionName::NotText(text) => return Err(self.invalid_function_name(&text)),
         };
         let Some(mut target) = FunctionTarget::parse(&function) else {
             return Err(self.invalid_function_name(&function));
         };
         if target.qualifier.is_none() {
-            if let Some(Value::String(q)) = params.get("Qualifier") {
-                target.qualifier = Some(q.clone());
-            }
+            target.qualifier = call.qualifier;
         }
-        let payload = params.shift_remove("Payload").unwrap_or(Value::Null);
+        let direct = call.style == LambdaStyle::Direct;
         let event = if direct {
-            payload
+            call.payload
         } else {
             // The optimized integration sends a string Payload as the raw request body (the
             // runtime then parses it as JSON), any other value as its JSON text, and no body
             // for null, which runtimes hand to the handler as an empty object.
-            match payload {
+            match call.payload {
                 Value::Null => Value::Object(Map::new()),
                 Value::String(s) => match serde_json::from_str::<Value>(&s) {
                     Ok(v) => v,
@@ -533,37 +509,31 @@ impl World {
                 other => other,
             }
         };
-        let invocation_type = match params.get("InvocationType") {
-            None | Some(Value::Null) => "RequestResponse".to_string(),
-            Some(Value::String(s)) => s.clone(),
-            Some(other) => other.to_string(),
-        };
         let version = target.executed_version();
-        match invocation_type.as_str() {
-            "RequestResponse" | "Event" => {}
-            "DryRun" => {
+        let event_type = match call.invocation_type {
+            InvocationType::RequestResponse => false,
+            InvocationType::Event => true,
+            InvocationType::DryRun => {
                 let exists = self.inner.state.borrow().by_name.contains_key(&target.name);
                 if !exists {
                     // Reuse the not-found path for the exact error text.
                     return self
                         .inner
-                        .invoke_function(&target, event, &call.execution_arn)
+                        .invoke_function(&target, event, &context.execution_arn)
                         .await
-                        .map(|_| ServiceResponse {
-                            output: Value::Null,
-                        });
+                        .map(|_| ServiceResponse::Json(Value::Null));
                 }
-                return Ok(ServiceResponse {
-                    output: self.optimized_response(
-                        Value::String(String::new()),
-                        204,
-                        "",
-                        &version,
-                        false,
-                    ),
-                });
+                let payload = Value::String(String::new());
+                let (request_id, http) = self.sdk_metadata(&payload, String::new(), false);
+                return Ok(ServiceResponse::Lambda(LambdaResponse {
+                    payload,
+                    status_code: 204,
+                    executed_version: version,
+                    request_id,
+                    http: Some(http),
+                }));
             }
-            other => {
+            InvocationType::Unsupported(other) => {
                 let id = self.inner.service_request_id();
                 return Err(TaskFailure::new(
                     "Lambda.InvalidParameterValueException",
@@ -575,40 +545,43 @@ impl World {
                     ),
                 ));
             }
-        }
+        };
         // An `Event` invocation runs to completion before the call returns: the simulation has
         // no background tasks on the engine's runtime. Its side effects and charges are the
         // same; only the caller waits longer than it would on AWS.
         let ok = self
             .inner
-            .invoke_function(&target, event, &call.execution_arn)
+            .invoke_function(&target, event, &context.execution_arn)
             .await;
-        let ok = match (ok, invocation_type.as_str()) {
-            (Ok(ok), "Event") => InvokeOk {
+        let ok = match (ok, event_type) {
+            (Ok(ok), true) => InvokeOk {
                 payload: Value::String(String::new()),
                 ..ok
             },
-            (Ok(ok), _) => ok,
+            (Ok(ok), false) => ok,
             // An asynchronous invocation's function error is not the caller's.
-            (Err(e), "Event") if !e.error.starts_with("Lambda.") => InvokeOk {
+            (Err(e), true) if !e.error.starts_with("Lambda.") => InvokeOk {
                 payload: Value::String(String::new()),
                 request_id: self.inner.service_request_id(),
             },
             (Err(e), _) if direct => return Err(self.runtime_styled(&target.name, e)),
             (Err(e), _) => return Err(e),
         };
-        let status = if invocation_type == "Event" { 202 } else { 200 };
-        let output = if direct {
-            let mut m = Map::new();
-            m.insert("ExecutedVersion".into(), version.into());
-            m.insert("Payload".into(), ok.payload);
-            m.insert("StatusCode".into(), Value::from(status));
-            Value::Object(m)
+        let status_code = if event_type { 202 } else { 200 };
+        let (request_id, http) = if direct {
+            (ok.request_id, None)
         } else {
             let python = self.runtime_is_python(&target.name);
-            self.optimized_response(ok.payload, status, &ok.request_id, &version, python)
+            let (id, http) = self.sdk_metadata(&ok.payload, ok.request_id, python);
+            (id, Some(http))
         };
-        Ok(ServiceResponse { output })
+        Ok(ServiceResponse::Lambda(LambdaResponse {
+            payload: ok.payload,
+            status_code,
+            executed_version: version,
+            request_id,
+            http,
+        }))
     }
 
     /// A direct-ARN task sees a function error exactly as the function's runtime wrote it;
@@ -642,22 +615,22 @@ impl World {
             .is_some_and(|f| f.spec.config.runtime.starts_with("python"))
     }
 
-    fn optimized_response(
+    /// The request id (drawn when the invocation had none) and the HTTP metadata of the
+    /// optimized integration's SDK response.
+    fn sdk_metadata(
         &self,
-        payload: Value,
-        status: u16,
-        request_id: &str,
-        version: &str,
+        payload: &Value,
+        request_id: String,
         python: bool,
-    ) -> Value {
+    ) -> (String, InvokeHttp) {
         // The Content-Length header counts the body as the function's runtime wrote it.
         let content_length = if python {
-            crate::sim::lambda::python_json(&payload).len()
+            crate::sim::lambda::python_json(payload).len()
         } else {
-            crate::sim::lambda::json_len(&payload)
+            crate::sim::lambda::json_len(payload)
         };
         let now = self.now();
-        let trace = {
+        let trace_id = {
             let mut st = self.inner.state.borrow_mut();
             const HEX: &[u8; 16] = b"0123456789abcdef";
             let mut b = [0u8; 12];
@@ -672,34 +645,44 @@ impl World {
         let request_id = if request_id.is_empty() {
             self.inner.service_request_id()
         } else {
-            request_id.to_string()
+            request_id
         };
-        sdk_invoke_response(
-            payload,
-            status,
-            &request_id,
-            version,
-            now,
-            &trace,
+        let http = InvokeHttp {
+            date: now,
+            trace_id,
             content_length,
-        )
+        };
+        (request_id, http)
     }
 }
 
 impl TaskInvoker for World {
     fn invoke(&self, call: ServiceCall) -> LocalBoxFuture<'_, ServiceResult> {
         Box::pin(async move {
-            match (call.service.as_str(), call.action.as_str()) {
-                ("lambda", "invoke") => self.lambda_invoke(call).await,
-                ("s3", _) => self.inner.s3_service_call(call).await,
-                (service, action) => Err(TaskFailure::new(
-                    "States.TaskFailed",
-                    format!(
-                        "The simulated world has no service for {service}:{action} (resource '{}')",
-                        call.resource
-                    ),
-                )),
-            }
+            let (service, action) = match call.request {
+                ServiceRequest::Lambda(l) => return self.lambda_invoke(&call.context, l).await,
+                ServiceRequest::Sdk {
+                    service,
+                    action,
+                    parameters,
+                } if service == "s3" => {
+                    return self
+                        .inner
+                        .s3_service_call(&call.context.execution_arn, &action, &parameters)
+                        .await
+                }
+                ServiceRequest::Sdk {
+                    service, action, ..
+                } => (service, action),
+                ServiceRequest::Activity { .. } => ("states".to_string(), "activity".to_string()),
+            };
+            Err(TaskFailure::new(
+                "States.TaskFailed",
+                format!(
+                    "The simulated world has no service for {service}:{action} (resource '{}')",
+                    call.resource
+                ),
+            ))
         })
     }
 }
