@@ -11,6 +11,8 @@ use stepsim::engine::{
     TaskInvoker,
 };
 
+mod support;
+
 /// A test function: (function name, payload) to payload or (error, cause).
 type TestFn = Box<dyn Fn(&str, Value) -> Result<Value, (String, String)>>;
 
@@ -62,14 +64,13 @@ fn run_with(
         latency_ms: 100,
     });
     let inv2 = inv.clone();
-    let out = engine::run_virtual(
+    let out = support::run_with_invoker(
         &plan,
         input,
         &ExecutionOptions::default(),
         default_origin(),
-        move |_| inv2,
-    )
-    .unwrap();
+        inv2,
+    );
     let calls = inv.calls.borrow().clone();
     (out, calls)
 }
@@ -221,10 +222,13 @@ fn execution_timeout_and_transition_cap() {
         history: engine::HistoryMode::CountOnly,
         ..Default::default()
     };
-    let out = engine::run_virtual(&plan, json!({}), &opts, default_origin(), |_| {
-        Rc::new(engine::NoServices)
-    })
-    .unwrap();
+    let out = support::run_with_invoker(
+        &plan,
+        json!({}),
+        &opts,
+        default_origin(),
+        Rc::new(engine::NoServices),
+    );
     assert_eq!(out.status, ExecutionStatus::Failed);
     assert_eq!(
         out.error.as_deref(),

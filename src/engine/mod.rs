@@ -54,29 +54,3 @@ pub use lambda::{
     FunctionName, InvocationType, InvokeHttp, LambdaInvoke, LambdaResponse, LambdaStyle,
 };
 pub use plan::{CompileError, Plan};
-
-/// A current-thread tokio runtime whose clock starts paused: every timer jumps to its
-/// deadline as soon as nothing else can run, so simulated hours cost microseconds.
-pub fn virtual_runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-}
-
-/// Runs one execution on a fresh virtual runtime, starting at `origin`. The invoker is built
-/// inside the runtime by `make_invoker` (which receives the clock), so it may use timers.
-pub fn run_virtual(
-    plan: &Plan,
-    input: serde_json::Value,
-    opts: &ExecutionOptions,
-    origin: SimTime,
-    make_invoker: impl FnOnce(std::rc::Rc<dyn Clock>) -> std::rc::Rc<dyn TaskInvoker>,
-) -> std::io::Result<ExecutionOutcome> {
-    let rt = virtual_runtime()?;
-    Ok(rt.block_on(async {
-        let clock: std::rc::Rc<dyn Clock> = std::rc::Rc::new(TokioClock::new(origin));
-        let invoker = make_invoker(clock.clone());
-        execute(plan, input, opts, clock, invoker).await
-    }))
-}
