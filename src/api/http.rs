@@ -21,6 +21,7 @@ use futures::StreamExt;
 
 use super::error::ApiError;
 use super::state::{wall_now, ApiState};
+use super::url::parse_query;
 use super::{lambda, s3, sfn};
 
 /// The Step Functions request body limit: a 1 MiB definition, escaped, fits.
@@ -29,42 +30,6 @@ pub const SFN_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// The router: every request goes through [`dispatch`].
 pub fn router(state: Arc<ApiState>) -> Router {
     Router::new().fallback(dispatch).with_state(state)
-}
-
-/// Decodes `%XX` escapes (not `+`). `None` when an escape is malformed or the result is not
-/// UTF-8.
-pub fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-/// Splits a query string into decoded pairs (`+` is a space, as in forms). Pairs that do not
-/// decode are dropped.
-pub fn parse_query(q: &str) -> Vec<(String, String)> {
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .filter_map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let k = percent_decode(&k.replace('+', " "))?;
-            let v = percent_decode(&v.replace('+', " "))?;
-            Some((k, v))
-        })
-        .collect()
 }
 
 /// Which service a request is for.
@@ -298,25 +263,6 @@ async fn s3_request(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decoding() {
-        assert_eq!(percent_decode("a%20b%2Fc").as_deref(), Some("a b/c"));
-        assert_eq!(percent_decode("%E2%9C%93").as_deref(), Some("✓"));
-        assert_eq!(percent_decode("%zz"), None);
-        assert_eq!(percent_decode("%2"), None);
-        assert_eq!(percent_decode("%FF"), None);
-        assert_eq!(
-            parse_query("list-type=2&prefix=results%2F&delimiter=&x"),
-            vec![
-                ("list-type".to_string(), "2".to_string()),
-                ("prefix".to_string(), "results/".to_string()),
-                ("delimiter".to_string(), String::new()),
-                ("x".to_string(), String::new()),
-            ]
-        );
-        assert_eq!(parse_query("a=b+c")[0].1, "b c");
-    }
 
     #[test]
     fn routing() {

@@ -67,7 +67,7 @@ pub async fn handle(
     let decoded: Option<Vec<String>> = rest
         .trim_matches('/')
         .split('/')
-        .map(super::http::percent_decode)
+        .map(super::url::percent_decode)
         .collect();
     let Some(decoded) = decoded else {
         return (
