@@ -1,6 +1,6 @@
 //! The HTTP front: one axum fallback handler that routes each request to its service by the
 //! protocol's own markers, reads the body under that service's size limit, and writes one log
-//! line per request.
+//! event per request (the request log, through `tracing`).
 //!
 //! | request                                        | service                  |
 //! |------------------------------------------------|--------------------------|
@@ -20,7 +20,7 @@ use axum::Router;
 use futures::StreamExt;
 
 use super::error::ApiError;
-use super::state::{wall_now, ApiState};
+use super::state::ApiState;
 use super::url::parse_query;
 use super::{lambda, s3, sfn};
 
@@ -113,33 +113,58 @@ pub async fn dispatch(State(state): State<Arc<ApiState>>, req: Request<Body>) ->
     let path = parts.uri.path().to_string();
     let query = parse_query(parts.uri.query().unwrap_or(""));
     let headers = parts.headers;
-    let (label, response) = match service_of(&headers, &path) {
+    let (operation, shown_path, response) = match service_of(&headers, &path) {
         Service::StepFunctions(target) => {
             let action = target
                 .strip_prefix("AWSStepFunctions.")
                 .unwrap_or(&target)
                 .to_string();
             let r = step_functions(&state, &target, &headers, body).await;
-            (format!("states:{action}"), r)
+            (format!("states:{action}"), None, r)
         }
         Service::Lambda => {
             let (op, r) = lambda_request(&state, &method, &path, &query, &headers, body).await;
-            (format!("lambda:{op} {path}"), r)
+            (format!("lambda:{op}"), Some(path), r)
         }
         Service::S3 => {
             let (op, r) = s3_request(&state, &method, &path, &query, &headers, body).await;
-            (format!("s3:{op} {path}"), r)
+            (format!("s3:{op}"), Some(path), r)
         }
     };
     if state.settings.log_requests {
         let ms = started.elapsed().as_secs_f64() * 1000.0;
-        eprintln!(
-            "{} {method} {label} {} {ms:.2}ms",
-            crate::engine::history::format_time(wall_now()),
-            response.status().as_u16(),
+        log_request(
+            &method,
+            &operation,
+            shown_path.as_deref(),
+            response.status(),
+            ms,
         );
     }
     response
+}
+
+/// The target of the request log's events: `RUST_LOG=stepsim::request=off` silences them.
+pub const REQUEST_LOG: &str = "stepsim::request";
+
+/// One `info` event per request, with the method, operation, path, status and milliseconds as
+/// fields; its message is the line the log has always shown (`GET s3:GetObject /b/k 200 0.41ms`;
+/// Step Functions requests have no path worth showing, the action says it all).
+fn log_request(method: &Method, operation: &str, path: Option<&str>, status: StatusCode, ms: f64) {
+    let status = status.as_u16();
+    let shown = match path {
+        Some(p) => format!("{operation} {p}"),
+        None => operation.to_string(),
+    };
+    tracing::info!(
+        target: REQUEST_LOG,
+        %method,
+        operation,
+        path = path.unwrap_or_default(),
+        status,
+        ms,
+        "{method} {shown} {status} {ms:.2}ms"
+    );
 }
 
 async fn step_functions(
