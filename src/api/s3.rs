@@ -73,6 +73,14 @@ impl<'a> S3Request<'a> {
         })
     }
 
+    /// The bucket and key, empty where the request names none.
+    fn names(&self) -> (&str, &str) {
+        (
+            self.bucket.as_deref().unwrap_or_default(),
+            self.key.as_deref().unwrap_or_default(),
+        )
+    }
+
     fn param(&self, name: &str) -> Option<&str> {
         self.query
             .iter()
@@ -179,8 +187,7 @@ pub async fn handle(
     req: &S3Request<'_>,
     body: Bytes,
 ) -> Result<Response<Body>, ApiError> {
-    let bucket = req.bucket.as_deref().unwrap_or_default();
-    let key = req.key.as_deref().unwrap_or_default();
+    let (bucket, key) = req.names();
     let store = &state.store;
     match req.operation() {
         "ListBuckets" => list_buckets(state).await,
@@ -207,9 +214,9 @@ pub async fn handle(
         "ListObjectsV2" => list_objects(state, req, bucket, true).await,
         "ListObjects" => list_objects(state, req, bucket, false).await,
         "DeleteObjects" => delete_objects(state, bucket, &body).await,
-        "PutObject" => put_object(state, req, bucket, key, body).await,
-        "CopyObject" => copy_object(state, req, bucket, key).await,
-        "GetObject" => get_object(state, req, bucket, key).await,
+        "PutObject" => put_object(state, req, body).await,
+        "CopyObject" => copy_object(state, req).await,
+        "GetObject" => get_object(state, req).await,
         "HeadObject" => {
             let info = store.head(bucket, key).await.map_err(store_error)?;
             let mut r = Response::new(Body::empty());
@@ -284,10 +291,9 @@ async fn list_buckets(state: &ApiState) -> Result<Response<Body>, ApiError> {
 async fn put_object(
     state: &ApiState,
     req: &S3Request<'_>,
-    bucket: &str,
-    key: &str,
     body: Bytes,
 ) -> Result<Response<Body>, ApiError> {
+    let (bucket, key) = req.names();
     let data = decode_upload(req, body)?;
     let info = state
         .store
@@ -307,12 +313,7 @@ async fn put_object(
     Ok(r)
 }
 
-async fn copy_object(
-    state: &ApiState,
-    req: &S3Request<'_>,
-    bucket: &str,
-    key: &str,
-) -> Result<Response<Body>, ApiError> {
+async fn copy_object(state: &ApiState, req: &S3Request<'_>) -> Result<Response<Body>, ApiError> {
     let bad_source = || {
         ApiError::bad_request(
             "InvalidArgument",
@@ -328,6 +329,7 @@ async fn copy_object(
         .ok_or_else(bad_source)?;
     let store = &state.store;
     let (_, data) = store.get(src_bucket, src_key).await.map_err(store_error)?;
+    let (bucket, key) = req.names();
     let info = store
         .put(bucket, key, data, wall_now())
         .await
@@ -338,12 +340,8 @@ async fn copy_object(
     Ok(xml_response(StatusCode::OK, doc))
 }
 
-async fn get_object(
-    state: &ApiState,
-    req: &S3Request<'_>,
-    bucket: &str,
-    key: &str,
-) -> Result<Response<Body>, ApiError> {
+async fn get_object(state: &ApiState, req: &S3Request<'_>) -> Result<Response<Body>, ApiError> {
+    let (bucket, key) = req.names();
     let (info, data) = state.store.get(bucket, key).await.map_err(store_error)?;
     let total = data.len() as u64;
     let range = match req.header("range") {

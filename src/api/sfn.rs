@@ -18,6 +18,7 @@ use crate::engine::{
 
 use super::error::ApiError;
 use super::names::{self, check_name};
+use super::request::Req;
 use super::runner::{self, ExecJob};
 use super::state::{
     wall_now, ActivityRecord, ApiState, ExecControl, ExecutionRecord, MachineRecord,
@@ -85,91 +86,6 @@ pub async fn handle(state: &Arc<ApiState>, action: &str, body: &[u8]) -> Result<
             "UnknownOperationException",
             format!("Unknown operation AWSStepFunctions.{other}"),
         )),
-    }
-}
-
-/// A request body: a JSON object, read member by member with AWS's errors.
-pub struct Req {
-    body: Map<String, Value>,
-}
-
-impl Req {
-    pub fn parse(body: &[u8]) -> Result<Req, ApiError> {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Req { body: Map::new() });
-        }
-        match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Object(body)) => Ok(Req { body }),
-            Ok(_) => Err(ApiError::bad_request(
-                "SerializationException",
-                "The request body must be a JSON object",
-            )),
-            Err(e) => Err(ApiError::bad_request(
-                "SerializationException",
-                format!("The request body is not valid JSON: {e}"),
-            )),
-        }
-    }
-
-    fn wrong_type(name: &str, expected: &str) -> ApiError {
-        ApiError::bad_request(
-            "SerializationException",
-            format!("The member '{name}' must be {expected}"),
-        )
-    }
-
-    fn missing(name: &str) -> ApiError {
-        ApiError::validation(format!(
-            "1 validation error detected: Value null at '{name}' failed to satisfy constraint: \
-             Member must not be null"
-        ))
-    }
-
-    /// An optional string member.
-    pub fn opt_str(&self, name: &str) -> Result<Option<&str>, ApiError> {
-        match self.body.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(Req::wrong_type(name, "a string")),
-        }
-    }
-
-    /// A required string member.
-    pub fn str(&self, name: &str) -> Result<&str, ApiError> {
-        self.opt_str(name)?.ok_or_else(|| Req::missing(name))
-    }
-
-    /// An optional integer member in `lo..=hi`.
-    pub fn opt_int(&self, name: &str, lo: i64, hi: i64) -> Result<Option<i64>, ApiError> {
-        match self.body.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(n)) => match n.as_i64() {
-                Some(i) if (lo..=hi).contains(&i) => Ok(Some(i)),
-                _ => Err(ApiError::validation(format!(
-                    "1 validation error detected: Value '{n}' at '{name}' failed to satisfy \
-                     constraint: Member must have value between {lo} and {hi}"
-                ))),
-            },
-            Some(_) => Err(Req::wrong_type(name, "an integer")),
-        }
-    }
-
-    /// An optional boolean member.
-    pub fn opt_bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
-        match self.body.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(Req::wrong_type(name, "a boolean")),
-        }
-    }
-
-    /// An optional object member.
-    pub fn opt_object(&self, name: &str) -> Result<Option<&Map<String, Value>>, ApiError> {
-        match self.body.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Object(m)) => Ok(Some(m)),
-            Some(_) => Err(Req::wrong_type(name, "an object")),
-        }
     }
 }
 
@@ -289,15 +205,20 @@ fn create_state_machine(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiEr
     Ok(json!({"stateMachineArn": arn, "creationDate": ts(created)}))
 }
 
-/// What CreateStateMachine needs.
+/// What CreateStateMachine needs. Outside this module, machines are made with
+/// [`MachineSpec::standard`]; the request handler fills in the rest.
 #[derive(Debug, Clone)]
 pub struct MachineSpec<'a> {
-    pub name: &'a str,
-    pub definition: &'a str,
-    pub role_arn: &'a str,
-    pub kind: ExecutionType,
-    pub logging: Value,
-    pub tracing: Value,
+    /// The machine's name (the last part of its ARN).
+    name: &'a str,
+    /// The ASL text, kept as given (DescribeStateMachine returns it).
+    definition: &'a str,
+    /// The execution role, recorded and shown, never assumed.
+    role_arn: &'a str,
+    kind: ExecutionType,
+    /// `loggingConfiguration` and `tracingConfiguration`, kept as given.
+    logging: Value,
+    tracing: Value,
 }
 
 impl<'a> MachineSpec<'a> {
@@ -579,10 +500,7 @@ impl Start {
 
 /// Runs a job on the pool and waits for its outcome (StartSyncExecution, TestState).
 async fn run_now(state: &Arc<ApiState>, job: ExecJob) -> Result<ExecutionOutcome, ApiError> {
-    runner::run_detached(state.clone(), job)
-        .await
-        .map_err(|_| ApiError::internal("the simulation thread ended without a result"))?
-        .map_err(ApiError::internal)
+    super::pool::outcome(runner::run_detached(state.clone(), job)).await
 }
 
 fn start_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
