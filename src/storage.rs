@@ -884,7 +884,27 @@ mod tests {
         }
     }
 
+    /// The same checks against every backend: objects, then listings, then pagination.
     async fn exercise(store: &Store) {
+        exercise_objects(store).await;
+        exercise_listing(store).await;
+        exercise_pagination(store).await;
+        store.delete("data", "logz.txt").await.unwrap();
+        store.delete("data", "logz.txt").await.unwrap();
+        assert!(store.head("data", "logz.txt").await.is_err());
+    }
+
+    /// One listing of bucket `data` that must succeed.
+    async fn list_data(store: &Store, req: ListRequest) -> ListPage {
+        store.list("data", &req).await.unwrap()
+    }
+
+    fn keys_of(page: &ListPage) -> Vec<&str> {
+        page.objects.iter().map(|o| o.key.as_str()).collect()
+    }
+
+    /// Buckets, put, get and head; leaves `data/hello.txt` and an `empty` bucket.
+    async fn exercise_objects(store: &Store) {
         assert!(matches!(
             store
                 .put("nobucket", "k", Bytes::from_static(b"x"), t0())
@@ -909,7 +929,10 @@ mod tests {
             store.get("data", "missing").await,
             Err(StoreError::NoSuchKey { .. })
         ));
+    }
 
+    /// Prefixes and delimiters over a small tree of keys (which it puts).
+    async fn exercise_listing(store: &Store) {
         for k in [
             "logs/2024/a.json",
             "logs/2024/b.json",
@@ -925,19 +948,16 @@ mod tests {
         }
 
         // Prefix that ends mid-segment.
-        let page = store
-            .list(
-                "data",
-                &ListRequest {
-                    prefix: "log".into(),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        let keys: Vec<_> = page.objects.iter().map(|o| o.key.as_str()).collect();
+        let page = list_data(
+            store,
+            ListRequest {
+                prefix: "log".into(),
+                ..Default::default()
+            },
+        )
+        .await;
         assert_eq!(
-            keys,
+            keys_of(&page),
             [
                 "logs/2024/a.json",
                 "logs/2024/b.json",
@@ -949,38 +969,37 @@ mod tests {
         assert!(!page.is_truncated);
 
         // Delimiter groups into common prefixes.
-        let page = store
-            .list(
-                "data",
-                &ListRequest {
-                    prefix: "logs/".into(),
-                    delimiter: Some("/".into()),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
+        let page = list_data(
+            store,
+            ListRequest {
+                prefix: "logs/".into(),
+                delimiter: Some("/".into()),
+                ..Default::default()
+            },
+        )
+        .await;
         assert_eq!(page.common_prefixes, ["logs/2024/", "logs/2025/"]);
         assert_eq!(page.objects.len(), 1);
         assert_eq!(page.objects[0].key, "logs/top.json");
+    }
 
-        // Pagination with continuation tokens, one item per page, delimiter on.
+    /// Continuation tokens, with and without a delimiter, and a token that is not one.
+    async fn exercise_pagination(store: &Store) {
+        // One item per page, delimiter on.
         let mut seen = Vec::new();
         let mut token = None;
         loop {
-            let page = store
-                .list(
-                    "data",
-                    &ListRequest {
-                        prefix: String::new(),
-                        delimiter: Some("/".into()),
-                        continuation_token: token.clone(),
-                        max_keys: Some(1),
-                        ..Default::default()
-                    },
-                )
-                .await
-                .unwrap();
+            let page = list_data(
+                store,
+                ListRequest {
+                    prefix: String::new(),
+                    delimiter: Some("/".into()),
+                    continuation_token: token.clone(),
+                    max_keys: Some(1),
+                    ..Default::default()
+                },
+            )
+            .await;
             assert_eq!(page.key_count(), 1);
             seen.extend(page.common_prefixes.iter().cloned());
             seen.extend(page.objects.iter().map(|o| o.key.clone()));
@@ -992,40 +1011,29 @@ mod tests {
         }
         assert_eq!(seen, ["hello.txt", "logs/", "logz.txt", "odd key #1.json"]);
 
-        // Pagination without a delimiter, two per page.
-        let page = store
-            .list(
-                "data",
-                &ListRequest {
-                    prefix: "logs/".into(),
-                    max_keys: Some(2),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
+        // Without a delimiter, two per page.
+        let page = list_data(
+            store,
+            ListRequest {
+                prefix: "logs/".into(),
+                max_keys: Some(2),
+                ..Default::default()
+            },
+        )
+        .await;
         assert!(page.is_truncated);
-        let page2 = store
-            .list(
-                "data",
-                &ListRequest {
-                    prefix: "logs/".into(),
-                    max_keys: Some(2),
-                    continuation_token: page.next_continuation_token.clone(),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
+        let page2 = list_data(
+            store,
+            ListRequest {
+                prefix: "logs/".into(),
+                max_keys: Some(2),
+                continuation_token: page.next_continuation_token.clone(),
+                ..Default::default()
+            },
+        )
+        .await;
         assert!(!page2.is_truncated);
-        assert_eq!(
-            page2
-                .objects
-                .iter()
-                .map(|o| o.key.as_str())
-                .collect::<Vec<_>>(),
-            ["logs/2025/c.json", "logs/top.json"]
-        );
+        assert_eq!(keys_of(&page2), ["logs/2025/c.json", "logs/top.json"]);
         assert!(matches!(
             store
                 .list(
@@ -1038,10 +1046,6 @@ mod tests {
                 .await,
             Err(StoreError::InvalidContinuationToken)
         ));
-
-        store.delete("data", "logz.txt").await.unwrap();
-        store.delete("data", "logz.txt").await.unwrap();
-        assert!(store.head("data", "logz.txt").await.is_err());
     }
 
     #[test]

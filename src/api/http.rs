@@ -1,6 +1,6 @@
 //! The HTTP front: one axum fallback handler that routes each request to its service by the
 //! protocol's own markers, reads the body under that service's size limit, and writes one log
-//! line per request.
+//! event per request (the request log, through `tracing`).
 //!
 //! | request                                        | service                  |
 //! |------------------------------------------------|--------------------------|
@@ -20,7 +20,8 @@ use axum::Router;
 use futures::StreamExt;
 
 use super::error::ApiError;
-use super::state::{wall_now, ApiState};
+use super::state::ApiState;
+use super::url::parse_query;
 use super::{lambda, s3, sfn};
 
 /// The Step Functions request body limit: a 1 MiB definition, escaped, fits.
@@ -29,42 +30,6 @@ pub const SFN_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// The router: every request goes through [`dispatch`].
 pub fn router(state: Arc<ApiState>) -> Router {
     Router::new().fallback(dispatch).with_state(state)
-}
-
-/// Decodes `%XX` escapes (not `+`). `None` when an escape is malformed or the result is not
-/// UTF-8.
-pub fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-/// Splits a query string into decoded pairs (`+` is a space, as in forms). Pairs that do not
-/// decode are dropped.
-pub fn parse_query(q: &str) -> Vec<(String, String)> {
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .filter_map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let k = percent_decode(&k.replace('+', " "))?;
-            let v = percent_decode(&v.replace('+', " "))?;
-            Some((k, v))
-        })
-        .collect()
 }
 
 /// Which service a request is for.
@@ -140,41 +105,80 @@ async fn drain(stream: &mut axum::body::BodyDataStream) {
     }
 }
 
+/// The parts of a request every service reads.
+struct Incoming<'a> {
+    method: &'a Method,
+    path: &'a str,
+    query: &'a [(String, String)],
+    headers: &'a HeaderMap,
+}
+
 /// Answers any request.
 pub async fn dispatch(State(state): State<Arc<ApiState>>, req: Request<Body>) -> Response<Body> {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
-    let method = parts.method.clone();
-    let path = parts.uri.path().to_string();
+    let path = parts.uri.path();
     let query = parse_query(parts.uri.query().unwrap_or(""));
-    let headers = parts.headers;
-    let (label, response) = match service_of(&headers, &path) {
+    let incoming = Incoming {
+        method: &parts.method,
+        path,
+        query: &query,
+        headers: &parts.headers,
+    };
+    let (operation, shown_path, response) = match service_of(&parts.headers, path) {
         Service::StepFunctions(target) => {
-            let action = target
-                .strip_prefix("AWSStepFunctions.")
-                .unwrap_or(&target)
-                .to_string();
-            let r = step_functions(&state, &target, &headers, body).await;
-            (format!("states:{action}"), r)
+            let action = target.strip_prefix("AWSStepFunctions.").unwrap_or(&target);
+            let r = step_functions(&state, &target, &parts.headers, body).await;
+            (format!("states:{action}"), None, r)
         }
         Service::Lambda => {
-            let (op, r) = lambda_request(&state, &method, &path, &query, &headers, body).await;
-            (format!("lambda:{op} {path}"), r)
+            let (op, r) = lambda_request(&state, &incoming, body).await;
+            (format!("lambda:{op}"), Some(path), r)
         }
         Service::S3 => {
-            let (op, r) = s3_request(&state, &method, &path, &query, &headers, body).await;
-            (format!("s3:{op} {path}"), r)
+            let (op, r) = s3_request(&state, &incoming, body).await;
+            (format!("s3:{op}"), Some(path), r)
         }
     };
     if state.settings.log_requests {
         let ms = started.elapsed().as_secs_f64() * 1000.0;
-        eprintln!(
-            "{} {method} {label} {} {ms:.2}ms",
-            crate::engine::history::format_time(wall_now()),
-            response.status().as_u16(),
-        );
+        log_request(&parts.method, &operation, shown_path, response.status(), ms);
     }
     response
+}
+
+/// The target of the request log's events: `RUST_LOG=stepsim::request=off` silences them.
+pub const REQUEST_LOG: &str = "stepsim::request";
+
+/// One `info` event per request, with the method, operation, path, status and milliseconds as
+/// fields; its message is the line the log has always shown (`GET s3:GetObject /b/k 200 0.41ms`;
+/// Step Functions requests have no path worth showing, the action says it all).
+fn log_request(method: &Method, operation: &str, path: Option<&str>, status: StatusCode, ms: f64) {
+    let status = status.as_u16();
+    let shown = match path {
+        Some(p) => format!("{operation} {p}"),
+        None => operation.to_string(),
+    };
+    tracing::info!(
+        target: REQUEST_LOG,
+        %method,
+        operation,
+        path = path.unwrap_or_default(),
+        status,
+        ms,
+        "{method} {shown} {status} {ms:.2}ms"
+    );
+}
+
+impl BodyError {
+    /// The service's error: `too_large` for an oversized body, `broken_code` with the reason
+    /// for one that could not be read.
+    fn into_api(self, too_large: impl FnOnce() -> ApiError, broken_code: &str) -> ApiError {
+        match self {
+            BodyError::TooLarge => too_large(),
+            BodyError::Broken(why) => ApiError::bad_request(broken_code, why),
+        }
+    }
 }
 
 async fn step_functions(
@@ -190,19 +194,16 @@ async fn step_functions(
         )
         .json10();
     };
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "ValidationException",
+            format!("The request body exceeds the limit of {SFN_BODY_LIMIT} bytes"),
+        )
+    };
     let body = match read_body(headers, body, SFN_BODY_LIMIT).await {
         Ok(b) => b,
-        Err(BodyError::TooLarge) => {
-            return ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "ValidationException",
-                format!("The request body exceeds the limit of {SFN_BODY_LIMIT} bytes"),
-            )
-            .json10()
-        }
-        Err(BodyError::Broken(why)) => {
-            return ApiError::bad_request("SerializationException", why).json10()
-        }
+        Err(e) => return e.into_api(too_large, "SerializationException").json10(),
     };
     match sfn::handle(state, action, &body).await {
         Ok(v) => {
@@ -219,73 +220,61 @@ async fn step_functions(
 
 async fn lambda_request(
     state: &Arc<ApiState>,
-    method: &Method,
-    path: &str,
-    query: &[(String, String)],
-    headers: &HeaderMap,
+    req: &Incoming<'_>,
     body: Body,
 ) -> (String, Response<Body>) {
     let limit = state
         .settings
         .max_object_bytes
         .max(lambda::MAX_PAYLOAD_BYTES + 1);
-    let body = match read_body(headers, body, limit).await {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestTooLargeException",
+            format!("The request body exceeds the limit of {limit} bytes"),
+        )
+    };
+    let body = match read_body(req.headers, body, limit).await {
         Ok(b) => b,
-        Err(BodyError::TooLarge) => {
-            let e = ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestTooLargeException",
-                format!("The request body exceeds the limit of {limit} bytes"),
-            );
+        Err(e) => {
+            let e = e.into_api(too_large, "SerializationException");
             return ("?".into(), e.rest_json());
         }
-        Err(BodyError::Broken(why)) => {
-            return (
-                "?".into(),
-                ApiError::bad_request("SerializationException", why).rest_json(),
-            )
-        }
     };
-    let rest = path.strip_prefix(lambda::PREFIX).unwrap_or_default();
-    let (op, result) = lambda::handle(state, method, rest, query, headers, &body).await;
+    let rest = req.path.strip_prefix(lambda::PREFIX).unwrap_or_default();
+    let (op, result) = lambda::handle(state, req.method, rest, req.query, req.headers, &body).await;
     (op.to_string(), result.unwrap_or_else(|e| e.rest_json()))
 }
 
 async fn s3_request(
     state: &Arc<ApiState>,
-    method: &Method,
-    path: &str,
-    query: &[(String, String)],
-    headers: &HeaderMap,
+    req: &Incoming<'_>,
     body: Body,
 ) -> (String, Response<Body>) {
     let request_id = state.new_id();
-    let head = method == Method::HEAD;
-    let host = headers.get("host").and_then(|h| h.to_str().ok());
-    let req = match s3::S3Request::new(method, host, path, query, headers) {
+    let head = req.method == Method::HEAD;
+    let host = req.headers.get("host").and_then(|h| h.to_str().ok());
+    let s3_req = match s3::S3Request::new(req.method, host, req.path, req.query, req.headers) {
         Ok(r) => r,
         Err(e) => return ("?".into(), e.s3_xml(&request_id, head)),
     };
-    let op = req.operation().to_string();
+    let op = s3_req.operation().to_string();
     let limit = state.settings.max_object_bytes;
-    let body = match read_body(headers, body, limit).await {
+    let too_large = || {
+        ApiError::bad_request(
+            "EntityTooLarge",
+            "Your proposed upload exceeds the maximum allowed size",
+        )
+        .with_s3("MaxSizeAllowed", limit.to_string())
+    };
+    let body = match read_body(req.headers, body, limit).await {
         Ok(b) => b,
-        Err(BodyError::TooLarge) => {
-            let e = ApiError::bad_request(
-                "EntityTooLarge",
-                "Your proposed upload exceeds the maximum allowed size",
-            )
-            .with_s3("MaxSizeAllowed", limit.to_string());
+        Err(e) => {
+            let e = e.into_api(too_large, "IncompleteBody");
             return (op, e.s3_xml(&request_id, head));
         }
-        Err(BodyError::Broken(why)) => {
-            return (
-                op,
-                ApiError::bad_request("IncompleteBody", why).s3_xml(&request_id, head),
-            )
-        }
     };
-    let mut r = match s3::handle(state, &req, body).await {
+    let mut r = match s3::handle(state, &s3_req, body).await {
         Ok(r) => r,
         Err(e) => e.s3_xml(&request_id, head),
     };
@@ -298,25 +287,6 @@ async fn s3_request(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decoding() {
-        assert_eq!(percent_decode("a%20b%2Fc").as_deref(), Some("a b/c"));
-        assert_eq!(percent_decode("%E2%9C%93").as_deref(), Some("✓"));
-        assert_eq!(percent_decode("%zz"), None);
-        assert_eq!(percent_decode("%2"), None);
-        assert_eq!(percent_decode("%FF"), None);
-        assert_eq!(
-            parse_query("list-type=2&prefix=results%2F&delimiter=&x"),
-            vec![
-                ("list-type".to_string(), "2".to_string()),
-                ("prefix".to_string(), "results/".to_string()),
-                ("delimiter".to_string(), String::new()),
-                ("x".to_string(), String::new()),
-            ]
-        );
-        assert_eq!(parse_query("a=b+c")[0].1, "b c");
-    }
 
     #[test]
     fn routing() {

@@ -26,8 +26,9 @@ use crate::sim::function::valid_function_name;
 use crate::sim::{Architecture, FunctionConfig, FunctionSpec, FunctionTarget, PackageType};
 
 use super::error::ApiError;
+use super::request::Req;
 use super::runner;
-use super::state::{wall_now, ApiState, FunctionMeta};
+use super::state::{wall_now, ApiState, FunctionMeta, Functions};
 
 /// The path prefix of the functions API.
 pub const PREFIX: &str = "/2015-03-31/functions";
@@ -67,7 +68,7 @@ pub async fn handle(
     let decoded: Option<Vec<String>> = rest
         .trim_matches('/')
         .split('/')
-        .map(super::http::percent_decode)
+        .map(super::url::percent_decode)
         .collect();
     let Some(decoded) = decoded else {
         return (
@@ -122,6 +123,27 @@ fn not_found(state: &ApiState, name: &str) -> ApiError {
             s.region, s.account
         ),
     )
+}
+
+/// The function `name`, or Lambda's `ResourceNotFoundException`.
+fn lookup<'a>(
+    state: &ApiState,
+    f: &'a Functions,
+    name: &str,
+) -> Result<&'a Arc<FunctionSpec>, ApiError> {
+    f.registry.get(name).ok_or_else(|| not_found(state, name))
+}
+
+/// The configuration document of function `name`, answered with `status`.
+fn configuration_response(
+    state: &ApiState,
+    f: &Functions,
+    name: &str,
+    status: StatusCode,
+) -> Result<Response<Body>, ApiError> {
+    let spec = lookup(state, f, name)?;
+    let v = configuration(state, spec, f.meta.get(name));
+    Ok(json_response(status, &v))
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
@@ -253,10 +275,7 @@ fn list_functions(
 fn get_function(state: &Arc<ApiState>, name: &str) -> Result<Response<Body>, ApiError> {
     let t = target(name)?;
     let f = state.functions_read();
-    let spec = f
-        .registry
-        .get(&t.name)
-        .ok_or_else(|| not_found(state, &t.name))?;
+    let spec = lookup(state, &f, &t.name)?;
     let mut out = Map::new();
     out.insert(
         "Configuration".into(),
@@ -278,23 +297,13 @@ fn get_function(state: &Arc<ApiState>, name: &str) -> Result<Response<Body>, Api
 
 fn get_configuration(state: &Arc<ApiState>, name: &str) -> Result<Response<Body>, ApiError> {
     let t = target(name)?;
-    let f = state.functions_read();
-    let spec = f
-        .registry
-        .get(&t.name)
-        .ok_or_else(|| not_found(state, &t.name))?;
-    Ok(json_response(
-        StatusCode::OK,
-        &configuration(state, spec, f.meta.get(&t.name)),
-    ))
+    configuration_response(state, &state.functions_read(), &t.name, StatusCode::OK)
 }
 
 fn delete_function(state: &Arc<ApiState>, name: &str) -> Result<Response<Body>, ApiError> {
     let t = target(name)?;
     let mut f = state.functions_write();
-    if f.registry.get(&t.name).is_none() {
-        return Err(not_found(state, &t.name));
-    }
+    lookup(state, &f, &t.name)?;
     let mut kept = crate::sim::FunctionRegistry::new();
     for spec in f.registry.iter().filter(|s| s.name != t.name) {
         // Every kept spec was valid when it was registered.
@@ -305,31 +314,6 @@ fn delete_function(state: &Arc<ApiState>, name: &str) -> Result<Response<Body>, 
     let mut r = Response::new(Body::empty());
     *r.status_mut() = StatusCode::NO_CONTENT;
     Ok(r)
-}
-
-fn parse_body(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(ApiError::bad_request(
-            "SerializationException",
-            "The request body must be a JSON object",
-        )),
-        Err(e) => Err(ApiError::bad_request(
-            "SerializationException",
-            format!("The request body is not valid JSON: {e}"),
-        )),
-    }
-}
-
-fn get_str<'a>(m: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, ApiError> {
-    match m.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(ApiError::bad_request(
-            "SerializationException",
-            format!("The member '{key}' must be a string"),
-        )),
-    }
 }
 
 fn get_u32(m: &Map<String, Value>, key: &str) -> Result<Option<u32>, ApiError> {
@@ -405,14 +389,15 @@ fn binding(
 }
 
 /// Applies the configuration members of a request to `config`.
-fn apply_config(m: &Map<String, Value>, config: &mut FunctionConfig) -> Result<(), ApiError> {
+fn apply_config(req: &Req, config: &mut FunctionConfig) -> Result<(), ApiError> {
+    let m = req.members();
     if let Some(mb) = get_u32(m, "MemorySize")? {
         config.memory_mb = mb;
     }
     if let Some(s) = get_u32(m, "Timeout")? {
         config.timeout = Duration::from_secs(u64::from(s));
     }
-    if let Some(r) = get_str(m, "Runtime")? {
+    if let Some(r) = req.opt_str("Runtime")? {
         config.runtime = r.to_string();
     }
     match m.get("EphemeralStorage") {
@@ -433,7 +418,7 @@ fn apply_config(m: &Map<String, Value>, config: &mut FunctionConfig) -> Result<(
         },
         Some(_) => return Err(invalid("Architectures must be a list")),
     }
-    match get_str(m, "PackageType")? {
+    match req.opt_str("PackageType")? {
         None | Some("Zip") => {}
         Some("Image") => config.package_type = PackageType::Image,
         Some(other) => return Err(invalid(format!("unknown PackageType {other}"))),
@@ -442,11 +427,14 @@ fn apply_config(m: &Map<String, Value>, config: &mut FunctionConfig) -> Result<(
 }
 
 fn create_function(state: &Arc<ApiState>, body: &[u8]) -> Result<Response<Body>, ApiError> {
-    let m = parse_body(body)?;
-    let name = get_str(&m, "FunctionName")?
+    let req = Req::object(body)?;
+    let name = req
+        .opt_str("FunctionName")?
         .ok_or_else(|| ApiError::validation("FunctionName is required"))?;
-    let role = get_str(&m, "Role")?.ok_or_else(|| ApiError::validation("Role is required"))?;
-    if !m.get("Code").is_some_and(Value::is_object) {
+    let role = req
+        .opt_str("Role")?
+        .ok_or_else(|| ApiError::validation("Role is required"))?;
+    if !req.members().get("Code").is_some_and(Value::is_object) {
         return Err(ApiError::validation(
             "Code is required (it is ignored: see Handler)",
         ));
@@ -458,11 +446,11 @@ fn create_function(state: &Arc<ApiState>, body: &[u8]) -> Result<Response<Body>,
              constraint: Member must have length less than or equal to 64"
         )));
     }
-    let env = environment(&m)?.unwrap_or_default();
-    let handler_field = get_str(&m, "Handler")?;
+    let env = environment(req.members())?.unwrap_or_default();
+    let handler_field = req.opt_str("Handler")?;
     let (kind, params) = binding(state, handler_field, &env)?;
     let mut config = FunctionConfig::default();
-    apply_config(&m, &mut config)?;
+    apply_config(&req, &mut config)?;
     config.handler_cpu_ms = handler_cpu_ms(&env)?;
     let handler = state.catalog.build(&kind, &params).map_err(invalid)?;
     let spec = FunctionSpec {
@@ -474,7 +462,7 @@ fn create_function(state: &Arc<ApiState>, body: &[u8]) -> Result<Response<Body>,
     let meta = FunctionMeta {
         handler: handler_field.unwrap_or(&kind).to_string(),
         role: role.to_string(),
-        description: get_str(&m, "Description")?.unwrap_or_default().to_string(),
+        description: req.opt_str("Description")?.unwrap_or_default().to_string(),
         environment: env,
         last_modified: wall_now(),
         revision: 1,
@@ -491,12 +479,7 @@ fn create_function(state: &Arc<ApiState>, body: &[u8]) -> Result<Response<Body>,
         .register_spec(spec)
         .map_err(|e| invalid(e.to_string()))?;
     f.meta.insert(t.name.clone(), meta);
-    let spec = f
-        .registry
-        .get(&t.name)
-        .ok_or_else(|| not_found(state, &t.name))?;
-    let v = configuration(state, spec, f.meta.get(&t.name));
-    Ok(json_response(StatusCode::CREATED, &v))
+    configuration_response(state, &f, &t.name, StatusCode::CREATED)
 }
 
 fn update_configuration(
@@ -504,19 +487,15 @@ fn update_configuration(
     name: &str,
     body: &[u8],
 ) -> Result<Response<Body>, ApiError> {
-    let m = parse_body(body)?;
+    let req = Req::object(body)?;
     let t = target(name)?;
     let mut f = state.functions_write();
-    let old = f
-        .registry
-        .get(&t.name)
-        .cloned()
-        .ok_or_else(|| not_found(state, &t.name))?;
+    let old = lookup(state, &f, &t.name)?.clone();
     let old_meta = f.meta.get(&t.name).cloned();
     let mut config = old.config.clone();
-    apply_config(&m, &mut config)?;
-    let env = environment(&m)?;
-    let handler_field = get_str(&m, "Handler")?;
+    apply_config(&req, &mut config)?;
+    let env = environment(req.members())?;
+    let handler_field = req.opt_str("Handler")?;
     // The handler is rebuilt when the binding may have changed; otherwise it is kept.
     let rebinding = env.is_some() || handler_field.is_some_and(|h| h != old.kind);
     let effective_env = env
@@ -549,7 +528,8 @@ fn update_configuration(
             .map(str::to_string)
             .or_else(|| old_meta.as_ref().map(|m| m.handler.clone()))
             .unwrap_or(kind),
-        role: get_str(&m, "Role")?
+        role: req
+            .opt_str("Role")?
             .map(str::to_string)
             .or_else(|| old_meta.as_ref().map(|m| m.role.clone()))
             .unwrap_or_else(|| {
@@ -558,7 +538,8 @@ fn update_configuration(
                     state.settings.account
                 )
             }),
-        description: get_str(&m, "Description")?
+        description: req
+            .opt_str("Description")?
             .map(str::to_string)
             .or_else(|| old_meta.as_ref().map(|m| m.description.clone()))
             .unwrap_or_default(),
@@ -567,12 +548,7 @@ fn update_configuration(
         revision: old_meta.as_ref().map_or(1, |m| m.revision + 1),
     };
     f.meta.insert(t.name.clone(), meta);
-    let spec = f
-        .registry
-        .get(&t.name)
-        .ok_or_else(|| not_found(state, &t.name))?;
-    let v = configuration(state, spec, f.meta.get(&t.name));
-    Ok(json_response(StatusCode::OK, &v))
+    configuration_response(state, &f, &t.name, StatusCode::OK)
 }
 
 /// Splits a Lambda service error's cause (`message (Service: AWSLambda; Status Code: 404;
@@ -638,9 +614,7 @@ async fn invoke(
             )
         })?
     };
-    if state.functions_read().registry.get(&t.name).is_none() {
-        return Err(not_found(state, &t.name));
-    }
+    lookup(state, &state.functions_read(), &t.name)?;
     let version = t.executed_version();
     let mut r = Response::new(Body::empty());
     if let Ok(v) = HeaderValue::from_str(&version) {
@@ -664,10 +638,7 @@ async fn invoke(
         *r.status_mut() = StatusCode::ACCEPTED;
         return Ok(r);
     }
-    let done = pending
-        .await
-        .map_err(|_| ApiError::internal("the simulation thread ended without a result"))?
-        .map_err(ApiError::internal)?;
+    let done = super::pool::outcome(pending).await?;
     if tail {
         let mut text = done.logs.join("\n");
         text.push('\n');

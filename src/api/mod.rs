@@ -8,7 +8,8 @@
 //! - [`state`]: what the server remembers and what a client may see of an execution when;
 //! - [`runner`]: one simulation per execution on its own virtual clock, task tokens, stops;
 //! - [`pool`]: the threads simulations run on;
-//! - [`names`], [`error`]: names, ARNs and AWS's error shapes.
+//! - [`names`], [`error`], [`request`]: names, ARNs, AWS's error shapes and JSON request bodies;
+//! - [`url`], [`xml`]: URL escapes and S3's XML documents.
 //!
 //! The HTTP side runs on a multi-thread tokio runtime and never runs the engine: the engine's
 //! futures are not `Send`, so every execution is simulated on a pool thread with its own
@@ -23,10 +24,13 @@ pub mod http;
 pub mod lambda;
 pub mod names;
 pub mod pool;
+pub mod request;
 pub mod runner;
 pub mod s3;
 pub mod sfn;
 pub mod state;
+pub mod url;
+pub mod xml;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};

@@ -15,6 +15,8 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
+use super::error::ApiError;
+
 /// One unit of work.
 pub type Job = Box<dyn FnOnce() + Send + 'static>;
 
@@ -134,6 +136,16 @@ impl ExecPool {
         st.reacquiring -= 1;
         st.busy += 1;
     }
+}
+
+/// What a job sent back through `rx` (the server's synchronous calls wait for it), or
+/// `InternalFailure` when its thread ended without an answer or the simulation could not run.
+pub async fn outcome<T>(
+    rx: tokio::sync::oneshot::Receiver<Result<T, String>>,
+) -> Result<T, ApiError> {
+    rx.await
+        .map_err(|_| ApiError::internal("the simulation thread ended without a result"))?
+        .map_err(ApiError::internal)
 }
 
 #[cfg(test)]

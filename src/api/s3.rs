@@ -16,12 +16,10 @@ use bytes::Bytes;
 
 use crate::storage::{ListRequest, ObjectInfo, StoreError, Timestamp};
 
-use super::error::{push_element, ApiError};
-use super::http::percent_decode;
+use super::error::ApiError;
 use super::state::{wall_now, ApiState};
-
-const XMLNS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
-const XML_HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+use super::url::{percent_decode, percent_encode_key};
+use super::xml::{DeleteDocument, XmlDoc};
 
 /// Which S3 operation a request is, for the request log.
 #[derive(Debug)]
@@ -73,6 +71,14 @@ impl<'a> S3Request<'a> {
             query,
             headers,
         })
+    }
+
+    /// The bucket and key, empty where the request names none.
+    fn names(&self) -> (&str, &str) {
+        (
+            self.bucket.as_deref().unwrap_or_default(),
+            self.key.as_deref().unwrap_or_default(),
+        )
     }
 
     fn param(&self, name: &str) -> Option<&str> {
@@ -144,8 +150,8 @@ pub fn store_error(e: StoreError) -> ApiError {
     }
 }
 
-fn xml_response(status: StatusCode, doc: String) -> Response<Body> {
-    let mut r = Response::new(Body::from(doc));
+fn xml_response(status: StatusCode, doc: XmlDoc) -> Response<Body> {
+    let mut r = Response::new(Body::from(doc.finish()));
     *r.status_mut() = status;
     r.headers_mut()
         .insert("content-type", HeaderValue::from_static("application/xml"));
@@ -181,26 +187,10 @@ pub async fn handle(
     req: &S3Request<'_>,
     body: Bytes,
 ) -> Result<Response<Body>, ApiError> {
+    let (bucket, key) = req.names();
     let store = &state.store;
-    let bucket = req.bucket.as_deref().unwrap_or_default();
-    let key = req.key.as_deref().unwrap_or_default();
     match req.operation() {
-        "ListBuckets" => {
-            let names = store.list_buckets().await.map_err(store_error)?;
-            let mut doc = format!("{XML_HEAD}<ListAllMyBucketsResult xmlns=\"{XMLNS}\">");
-            doc.push_str("<Owner>");
-            push_element(&mut doc, "ID", &state.settings.account);
-            push_element(&mut doc, "DisplayName", "stepsim");
-            doc.push_str("</Owner><Buckets>");
-            for n in names {
-                doc.push_str("<Bucket>");
-                push_element(&mut doc, "Name", &n);
-                push_element(&mut doc, "CreationDate", &iso_time(state.started));
-                doc.push_str("</Bucket>");
-            }
-            doc.push_str("</Buckets></ListAllMyBucketsResult>");
-            Ok(xml_response(StatusCode::OK, doc))
-        }
+        "ListBuckets" => list_buckets(state).await,
         "CreateBucket" => {
             store.create_bucket(bucket).await.map_err(store_error)?;
             let mut r = Response::new(Body::empty());
@@ -210,111 +200,23 @@ pub async fn handle(
             Ok(r)
         }
         "HeadBucket" => {
-            if store.bucket_exists(bucket).await.map_err(store_error)? {
-                Ok(Response::new(Body::empty()))
-            } else {
-                Err(store_error(StoreError::NoSuchBucket {
-                    bucket: bucket.to_string(),
-                }))
-            }
+            require_bucket(state, bucket).await?;
+            Ok(Response::new(Body::empty()))
         }
         "GetBucketLocation" => {
-            if !store.bucket_exists(bucket).await.map_err(store_error)? {
-                return Err(store_error(StoreError::NoSuchBucket {
-                    bucket: bucket.to_string(),
-                }));
-            }
+            require_bucket(state, bucket).await?;
             // us-east-1 is written as an empty constraint.
             let region = &state.settings.region;
-            let inner = if region == "us-east-1" { "" } else { region };
-            let doc = format!(
-                "{XML_HEAD}<LocationConstraint xmlns=\"{XMLNS}\">{}</LocationConstraint>",
-                super::error::xml_escape(inner)
-            );
+            let mut doc = XmlDoc::s3("LocationConstraint");
+            doc.text(if region == "us-east-1" { "" } else { region });
             Ok(xml_response(StatusCode::OK, doc))
         }
         "ListObjectsV2" => list_objects(state, req, bucket, true).await,
         "ListObjects" => list_objects(state, req, bucket, false).await,
         "DeleteObjects" => delete_objects(state, bucket, &body).await,
-        "PutObject" => {
-            let data = decode_upload(req, body)?;
-            let info = store
-                .put(bucket, key, data, wall_now())
-                .await
-                .map_err(store_error)?;
-            let mut r = Response::new(Body::empty());
-            if let Ok(v) = HeaderValue::from_str(&info.etag) {
-                r.headers_mut().insert("etag", v);
-            }
-            // Echo the checksums the client sent, as S3 does after verifying them.
-            for (name, value) in req.headers {
-                if name.as_str().starts_with("x-amz-checksum-") {
-                    r.headers_mut().insert(name.clone(), value.clone());
-                }
-            }
-            Ok(r)
-        }
-        "CopyObject" => {
-            let source = req.header("x-amz-copy-source").unwrap_or_default();
-            let source = source.split('?').next().unwrap_or_default();
-            let source = percent_decode(source).ok_or_else(|| {
-                ApiError::bad_request(
-                    "InvalidArgument",
-                    "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
-                )
-            })?;
-            let (src_bucket, src_key) =
-                source
-                    .trim_start_matches('/')
-                    .split_once('/')
-                    .ok_or_else(|| {
-                        ApiError::bad_request(
-                            "InvalidArgument",
-                            "Copy Source must mention the source bucket and key: \
-                         sourcebucket/sourcekey",
-                        )
-                    })?;
-            let (_, data) = store.get(src_bucket, src_key).await.map_err(store_error)?;
-            let info = store
-                .put(bucket, key, data, wall_now())
-                .await
-                .map_err(store_error)?;
-            let mut doc = format!("{XML_HEAD}<CopyObjectResult xmlns=\"{XMLNS}\">");
-            push_element(&mut doc, "ETag", &info.etag);
-            push_element(&mut doc, "LastModified", &iso_time(info.last_modified));
-            doc.push_str("</CopyObjectResult>");
-            Ok(xml_response(StatusCode::OK, doc))
-        }
-        "GetObject" => {
-            let (info, data) = store.get(bucket, key).await.map_err(store_error)?;
-            let total = data.len() as u64;
-            let range = match req.header("range") {
-                None => None,
-                Some(spec) => Some(parse_range(spec, total).ok_or_else(|| {
-                    ApiError::new(
-                        StatusCode::RANGE_NOT_SATISFIABLE,
-                        "InvalidRange",
-                        "The requested range is not satisfiable",
-                    )
-                    .with_s3("RangeRequested", spec)
-                    .with_s3("ActualObjectSize", total.to_string())
-                })?),
-            };
-            let mut r = match range {
-                None => Response::new(Body::from(data)),
-                Some((first, last)) => {
-                    let part = data.slice(first as usize..=last as usize);
-                    let mut r = Response::new(Body::from(part));
-                    *r.status_mut() = StatusCode::PARTIAL_CONTENT;
-                    if let Ok(v) = HeaderValue::from_str(&format!("bytes {first}-{last}/{total}")) {
-                        r.headers_mut().insert("content-range", v);
-                    }
-                    r
-                }
-            };
-            object_headers(&mut r, &info);
-            Ok(r)
-        }
+        "PutObject" => put_object(state, req, body).await,
+        "CopyObject" => copy_object(state, req).await,
+        "GetObject" => get_object(state, req).await,
         "HeadObject" => {
             let info = store.head(bucket, key).await.map_err(store_error)?;
             let mut r = Response::new(Body::empty());
@@ -330,22 +232,144 @@ pub async fn handle(
             *r.status_mut() = StatusCode::NO_CONTENT;
             Ok(r)
         }
-        _ => Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "NotImplemented",
-            format!(
-                "stepsim serves ListBuckets, CreateBucket, HeadBucket, PutObject, CopyObject, \
-                 GetObject, HeadObject, DeleteObject, DeleteObjects, ListObjects and \
-                 ListObjectsV2; not {} {}",
-                req.method,
-                if req.key.is_some() {
-                    "on an object"
-                } else {
-                    "on a bucket"
-                }
-            ),
-        )),
+        _ => Err(not_implemented(req)),
     }
+}
+
+fn not_implemented(req: &S3Request<'_>) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "NotImplemented",
+        format!(
+            "stepsim serves ListBuckets, CreateBucket, HeadBucket, PutObject, CopyObject, \
+             GetObject, HeadObject, DeleteObject, DeleteObjects, ListObjects and \
+             ListObjectsV2; not {} {}",
+            req.method,
+            if req.key.is_some() {
+                "on an object"
+            } else {
+                "on a bucket"
+            }
+        ),
+    )
+}
+
+/// `NoSuchBucket` unless `bucket` exists.
+async fn require_bucket(state: &ApiState, bucket: &str) -> Result<(), ApiError> {
+    if state
+        .store
+        .bucket_exists(bucket)
+        .await
+        .map_err(store_error)?
+    {
+        Ok(())
+    } else {
+        Err(store_error(StoreError::NoSuchBucket {
+            bucket: bucket.to_string(),
+        }))
+    }
+}
+
+async fn list_buckets(state: &ApiState) -> Result<Response<Body>, ApiError> {
+    let names = state.store.list_buckets().await.map_err(store_error)?;
+    let created = iso_time(state.started);
+    let mut doc = XmlDoc::s3("ListAllMyBucketsResult");
+    doc.group("Owner", |d| {
+        d.element("ID", &state.settings.account)
+            .element("DisplayName", "stepsim");
+    })
+    .group("Buckets", |d| {
+        for n in &names {
+            d.group("Bucket", |b| {
+                b.element("Name", n).element("CreationDate", &created);
+            });
+        }
+    });
+    Ok(xml_response(StatusCode::OK, doc))
+}
+
+async fn put_object(
+    state: &ApiState,
+    req: &S3Request<'_>,
+    body: Bytes,
+) -> Result<Response<Body>, ApiError> {
+    let (bucket, key) = req.names();
+    let data = decode_upload(req, body)?;
+    let info = state
+        .store
+        .put(bucket, key, data, wall_now())
+        .await
+        .map_err(store_error)?;
+    let mut r = Response::new(Body::empty());
+    if let Ok(v) = HeaderValue::from_str(&info.etag) {
+        r.headers_mut().insert("etag", v);
+    }
+    // Echo the checksums the client sent, as S3 does after verifying them.
+    for (name, value) in req.headers {
+        if name.as_str().starts_with("x-amz-checksum-") {
+            r.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    Ok(r)
+}
+
+async fn copy_object(state: &ApiState, req: &S3Request<'_>) -> Result<Response<Body>, ApiError> {
+    let bad_source = || {
+        ApiError::bad_request(
+            "InvalidArgument",
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+        )
+    };
+    let source = req.header("x-amz-copy-source").unwrap_or_default();
+    let source = source.split('?').next().unwrap_or_default();
+    let source = percent_decode(source).ok_or_else(bad_source)?;
+    let (src_bucket, src_key) = source
+        .trim_start_matches('/')
+        .split_once('/')
+        .ok_or_else(bad_source)?;
+    let store = &state.store;
+    let (_, data) = store.get(src_bucket, src_key).await.map_err(store_error)?;
+    let (bucket, key) = req.names();
+    let info = store
+        .put(bucket, key, data, wall_now())
+        .await
+        .map_err(store_error)?;
+    let mut doc = XmlDoc::s3("CopyObjectResult");
+    doc.element("ETag", &info.etag)
+        .element("LastModified", &iso_time(info.last_modified));
+    Ok(xml_response(StatusCode::OK, doc))
+}
+
+async fn get_object(state: &ApiState, req: &S3Request<'_>) -> Result<Response<Body>, ApiError> {
+    let (bucket, key) = req.names();
+    let (info, data) = state.store.get(bucket, key).await.map_err(store_error)?;
+    let total = data.len() as u64;
+    let range = match req.header("range") {
+        None => None,
+        Some(spec) => Some(parse_range(spec, total).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "InvalidRange",
+                "The requested range is not satisfiable",
+            )
+            .with_s3("RangeRequested", spec)
+            .with_s3("ActualObjectSize", total.to_string())
+        })?),
+    };
+    let mut r = match range {
+        None => Response::new(Body::from(data)),
+        Some((first, last)) => {
+            let part = data.slice(first as usize..=last as usize);
+            let mut r = Response::new(Body::from(part));
+            *r.status_mut() = StatusCode::PARTIAL_CONTENT;
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes {first}-{last}/{total}")) {
+                r.headers_mut().insert("content-range", v);
+            }
+            r
+        }
+    };
+    object_headers(&mut r, &info);
+    Ok(r)
 }
 
 /// `bytes=a-b`, `bytes=a-` or `bytes=-n` within an object of `total` bytes: the first and last
@@ -437,20 +461,6 @@ fn find_crlf(body: &[u8], from: usize) -> Option<usize> {
         .map(|i| from + i)
 }
 
-/// URL-encodes a key for `encoding-type=url` listings (everything but unreserved characters
-/// and `/`).
-fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 async fn list_objects(
     state: &Arc<ApiState>,
     req: &S3Request<'_>,
@@ -480,7 +490,13 @@ async fn list_objects(
             .with_s3("ArgumentValue", other))
         }
     };
-    let enc = |s: &str| if url { url_encode(s) } else { s.to_string() };
+    let enc = |s: &str| {
+        if url {
+            percent_encode_key(s)
+        } else {
+            s.to_string()
+        }
+    };
     let prefix = req.param("prefix").unwrap_or_default().to_string();
     let delimiter = req
         .param("delimiter")
@@ -506,111 +522,56 @@ async fn list_objects(
         max_keys,
     };
     let page = state.store.list(bucket, &list).await.map_err(store_error)?;
-    let mut doc = format!("{XML_HEAD}<ListBucketResult xmlns=\"{XMLNS}\">");
-    push_element(&mut doc, "Name", bucket);
-    push_element(&mut doc, "Prefix", &enc(&prefix));
+    let mut doc = XmlDoc::s3("ListBucketResult");
+    doc.element("Name", bucket).element("Prefix", &enc(&prefix));
     if let Some(d) = &delimiter {
-        push_element(&mut doc, "Delimiter", &enc(d));
+        doc.element("Delimiter", &enc(d));
     }
-    push_element(&mut doc, "MaxKeys", &page.max_keys.to_string());
+    doc.element("MaxKeys", &page.max_keys.to_string());
     if url {
-        push_element(&mut doc, "EncodingType", "url");
+        doc.element("EncodingType", "url");
     }
-    push_element(
-        &mut doc,
+    doc.element(
         "IsTruncated",
         if page.is_truncated { "true" } else { "false" },
     );
     if v2 {
-        push_element(&mut doc, "KeyCount", &page.key_count().to_string());
+        doc.element("KeyCount", &page.key_count().to_string());
         if let Some(t) = &continuation {
-            push_element(&mut doc, "ContinuationToken", t);
+            doc.element("ContinuationToken", t);
         }
         if let Some(t) = &page.next_continuation_token {
-            push_element(&mut doc, "NextContinuationToken", t);
+            doc.element("NextContinuationToken", t);
         }
         if let Some(s) = &start_after {
-            push_element(&mut doc, "StartAfter", &enc(s));
+            doc.element("StartAfter", &enc(s));
         }
     } else {
-        push_element(
-            &mut doc,
-            "Marker",
-            &enc(start_after.as_deref().unwrap_or("")),
-        );
+        doc.element("Marker", &enc(start_after.as_deref().unwrap_or("")));
         if page.is_truncated {
             // The greatest key or common prefix of the page, as S3 reports it.
             let last_key = page.objects.last().map(|o| o.key.as_str());
             let last_prefix = page.common_prefixes.last().map(String::as_str);
             if let Some(m) = last_key.max(last_prefix) {
-                push_element(&mut doc, "NextMarker", &enc(m));
+                doc.element("NextMarker", &enc(m));
             }
         }
     }
     for o in &page.objects {
-        doc.push_str("<Contents>");
-        push_element(&mut doc, "Key", &enc(&o.key));
-        push_element(&mut doc, "LastModified", &iso_time(o.last_modified));
-        push_element(&mut doc, "ETag", &o.etag);
-        push_element(&mut doc, "Size", &o.size.to_string());
-        push_element(&mut doc, "StorageClass", "STANDARD");
-        doc.push_str("</Contents>");
+        doc.group("Contents", |c| {
+            c.element("Key", &enc(&o.key))
+                .element("LastModified", &iso_time(o.last_modified))
+                .element("ETag", &o.etag)
+                .element("Size", &o.size.to_string())
+                .element("StorageClass", "STANDARD");
+        });
     }
     for p in &page.common_prefixes {
-        doc.push_str("<CommonPrefixes>");
-        push_element(&mut doc, "Prefix", &enc(p));
-        doc.push_str("</CommonPrefixes>");
+        doc.group("CommonPrefixes", |c| {
+            c.element("Prefix", &enc(p));
+        });
     }
-    doc.push_str("</ListBucketResult>");
     Ok(xml_response(StatusCode::OK, doc))
-}
-
-/// The text of every `<Key>` element of a DeleteObjects document, unescaped.
-fn keys_of_delete_document(doc: &str) -> Vec<String> {
-    let mut keys = Vec::new();
-    let mut rest = doc;
-    while let Some(i) = rest.find("<Key>") {
-        let after = &rest[i + 5..];
-        let Some(j) = after.find("</Key>") else {
-            break;
-        };
-        keys.push(xml_unescape(&after[..j]));
-        rest = &after[j + 6..];
-    }
-    keys
-}
-
-fn xml_unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find('&') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i..];
-        let Some(end) = after.find(';') else {
-            out.push_str(after);
-            return out;
-        };
-        let entity = &after[1..end];
-        let c = match entity {
-            "amp" => Some('&'),
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "quot" => Some('"'),
-            "apos" => Some('\''),
-            e if e.starts_with("#x") => u32::from_str_radix(&e[2..], 16)
-                .ok()
-                .and_then(char::from_u32),
-            e if e.starts_with('#') => e[1..].parse().ok().and_then(char::from_u32),
-            _ => None,
-        };
-        match c {
-            Some(c) => out.push(c),
-            None => out.push_str(&after[..=end]),
-        }
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    out
 }
 
 async fn delete_objects(
@@ -621,43 +582,39 @@ async fn delete_objects(
     let doc = std::str::from_utf8(body).map_err(|_| {
         ApiError::bad_request("MalformedXML", "The XML you provided was not well-formed")
     })?;
-    if !doc.contains("<Delete") {
-        return Err(ApiError::bad_request(
+    let request = DeleteDocument::parse(doc).map_err(|_| {
+        ApiError::bad_request(
             "MalformedXML",
             "The XML you provided was not well-formed or did not validate against our \
              published schema",
-        ));
-    }
-    let quiet = doc.contains("<Quiet>true</Quiet>");
-    let keys = keys_of_delete_document(doc);
-    if keys.len() > 1000 {
+        )
+    })?;
+    if request.keys.len() > 1000 {
         return Err(ApiError::bad_request(
             "MalformedXML",
             "A DeleteObjects request may name at most 1000 keys",
         ));
     }
-    let mut out = format!("{XML_HEAD}<DeleteResult xmlns=\"{XMLNS}\">");
-    for key in keys {
+    let mut out = XmlDoc::s3("DeleteResult");
+    for key in request.keys {
         match state.store.delete(bucket, &key).await {
+            Ok(()) if request.quiet => {}
             Ok(()) => {
-                if !quiet {
-                    out.push_str("<Deleted>");
-                    push_element(&mut out, "Key", &key);
-                    out.push_str("</Deleted>");
-                }
+                out.group("Deleted", |d| {
+                    d.element("Key", &key);
+                });
             }
             Err(e @ StoreError::NoSuchBucket { .. }) => return Err(store_error(e)),
             Err(e) => {
                 let err = store_error(e);
-                out.push_str("<Error>");
-                push_element(&mut out, "Key", &key);
-                push_element(&mut out, "Code", &err.code);
-                push_element(&mut out, "Message", &err.message);
-                out.push_str("</Error>");
+                out.group("Error", |d| {
+                    d.element("Key", &key)
+                        .element("Code", &err.code)
+                        .element("Message", &err.message);
+                });
             }
         }
     }
-    out.push_str("</DeleteResult>");
     Ok(xml_response(StatusCode::OK, out))
 }
 
@@ -709,12 +666,5 @@ mod tests {
         let q2 = vec![("list-type".to_string(), "2".to_string())];
         let r = S3Request::new(&m, None, "/b", &q2, &h).unwrap();
         assert_eq!(r.operation(), "ListObjectsV2");
-    }
-
-    #[test]
-    fn delete_documents() {
-        let doc = "<Delete><Object><Key>a&amp;b</Key></Object><Object><Key>c/&#x41;</Key></Object></Delete>";
-        assert_eq!(keys_of_delete_document(doc), ["a&b", "c/A"]);
-        assert_eq!(url_encode("a b/c+d"), "a%20b/c%2Bd");
     }
 }

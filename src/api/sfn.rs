@@ -12,10 +12,13 @@ use serde_json::{json, Map, Value};
 use crate::asl::model::ExecutionType;
 use crate::asl::{self, InvalidDefinition};
 use crate::engine::history::{epoch_seconds, Details, HistoryEvent, TimestampFormat};
-use crate::engine::{ExecutionStatus, Plan, SimTime, PAYLOAD_LIMIT_BYTES};
+use crate::engine::{
+    ExecutionOptions, ExecutionOutcome, ExecutionStatus, Plan, SimTime, PAYLOAD_LIMIT_BYTES,
+};
 
 use super::error::ApiError;
 use super::names::{self, check_name};
+use super::request::Req;
 use super::runner::{self, ExecJob};
 use super::state::{
     wall_now, ActivityRecord, ApiState, ExecControl, ExecutionRecord, MachineRecord,
@@ -86,107 +89,8 @@ pub async fn handle(state: &Arc<ApiState>, action: &str, body: &[u8]) -> Result<
     }
 }
 
-/// A request body: a JSON object, read member by member with AWS's errors.
-pub struct Req {
-    body: Map<String, Value>,
-}
-
-impl Req {
-    pub fn parse(body: &[u8]) -> Result<Req, ApiError> {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Req { body: Map::new() });
-        }
-        match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Object(body)) => Ok(Req { body }),
-            Ok(_) => Err(ApiError::bad_request(
-                "SerializationException",
-                "The request body must be a JSON object",
-            )),
-            Err(e) => Err(ApiError::bad_request(
-                "SerializationException",
-                format!("The request body is not valid JSON: {e}"),
-            )),
-        }
-    }
-
-    fn wrong_type(name: &str, expected: &str) -> ApiError {
-        ApiError::bad_request(
-            "SerializationException",
-            format!("The member '{name}' must be {expected}"),
-        )
-    }
-
-    fn missing(name: &str) -> ApiError {
-        ApiError::validation(format!(
-            "1 validation error detected: Value null at '{name}' failed to satisfy constraint: \
-             Member must not be null"
-        ))
-    }
-
-    /// An optional string member.
-    pub fn opt_str(&self, name: &str) -> Result<Option<&str>, ApiError> {
-        match self.body.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(Req::wrong_type(name, "a string")),
-        }
-    }
-
-    /// A required string member.
-    pub fn str(&self, name: &str) -> Result<&str, ApiError> {
-        self.opt_str(name)?.ok_or_else(|| Req::missing(name))
-    }
-
-    /// An optional integer member in `lo..=hi`.
-    pub fn opt_int(&self, name: &str, lo: i64, hi: i64) -> Result<Option<i64>, ApiError> {
-        match self.body.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(n)) => match n.as_i64() {
-                Some(i) if (lo..=hi).contains(&i) => Ok(Some(i)),
-                _ => Err(ApiError::validation(format!(
-                    "1 validation error detected: Value '{n}' at '{name}' failed to satisfy \
-                     constraint: Member must have value between {lo} and {hi}"
-                ))),
-            },
-            Some(_) => Err(Req::wrong_type(name, "an integer")),
-        }
-    }
-
-    /// An optional boolean member.
-    pub fn opt_bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
-        match self.body.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(Req::wrong_type(name, "a boolean")),
-        }
-    }
-
-    /// An optional object member.
-    pub fn opt_object(&self, name: &str) -> Result<Option<&Map<String, Value>>, ApiError> {
-        match self.body.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Object(m)) => Ok(Some(m)),
-            Some(_) => Err(Req::wrong_type(name, "an object")),
-        }
-    }
-}
-
 fn ts(t: SimTime) -> Value {
     epoch_seconds(t).into()
-}
-
-fn machine_not_found(arn: &str) -> ApiError {
-    ApiError::bad_request(
-        "StateMachineDoesNotExist",
-        format!("State Machine Does Not Exist: '{arn}'"),
-    )
-}
-
-fn execution_not_found(arn: &str) -> ApiError {
-    ApiError::bad_request(
-        "ExecutionDoesNotExist",
-        format!("Execution Does Not Exist: '{arn}'"),
-    )
 }
 
 /// A page of a listing: `maxResults` (0 or absent: 100; at most 1000) and an opaque token
@@ -301,15 +205,20 @@ fn create_state_machine(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiEr
     Ok(json!({"stateMachineArn": arn, "creationDate": ts(created)}))
 }
 
-/// What CreateStateMachine needs.
+/// What CreateStateMachine needs. Outside this module, machines are made with
+/// [`MachineSpec::standard`]; the request handler fills in the rest.
 #[derive(Debug, Clone)]
 pub struct MachineSpec<'a> {
-    pub name: &'a str,
-    pub definition: &'a str,
-    pub role_arn: &'a str,
-    pub kind: ExecutionType,
-    pub logging: Value,
-    pub tracing: Value,
+    /// The machine's name (the last part of its ARN).
+    name: &'a str,
+    /// The ASL text, kept as given (DescribeStateMachine returns it).
+    definition: &'a str,
+    /// The execution role, recorded and shown, never assumed.
+    role_arn: &'a str,
+    kind: ExecutionType,
+    /// `loggingConfiguration` and `tracingConfiguration`, kept as given.
+    logging: Value,
+    tracing: Value,
 }
 
 impl<'a> MachineSpec<'a> {
@@ -372,35 +281,43 @@ pub fn create_machine(
 
 fn machine(state: &ApiState, arn: &str) -> Result<Arc<MachineVersion>, ApiError> {
     names::state_machine_name(arn)?;
-    state
-        .registry()
-        .machines
-        .get(arn)
-        .map(|m| m.version.clone())
-        .ok_or_else(|| machine_not_found(arn))
+    let reg = state.registry();
+    Ok(reg.machine(arn)?.version.clone())
 }
 
 fn describe_state_machine(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
     let arn = req.str("stateMachineArn")?;
     names::state_machine_name(arn)?;
     let reg = state.registry();
-    let m = reg
-        .machines
-        .get(arn)
-        .ok_or_else(|| machine_not_found(arn))?;
-    let v = &m.version;
-    Ok(json!({
-        "stateMachineArn": v.arn,
-        "name": v.name,
-        "status": "ACTIVE",
-        "definition": v.definition,
-        "roleArn": v.role_arn,
-        "type": v.kind.as_str(),
-        "creationDate": ts(m.created),
-        "loggingConfiguration": v.logging,
-        "tracingConfiguration": v.tracing,
-        "revisionId": v.revision_id,
-    }))
+    let m = reg.machine(arn)?;
+    Ok(describe_version(&m.version, Some(m.created)))
+}
+
+/// A machine version as DescribeStateMachine (`created`: the machine's status, type and
+/// creation date) or DescribeStateMachineForExecution (no `created`: the version's update date)
+/// describe it, members in AWS's order.
+fn describe_version(v: &MachineVersion, created: Option<SimTime>) -> Value {
+    let mut m = Map::new();
+    m.insert("stateMachineArn".into(), v.arn.clone().into());
+    m.insert("name".into(), v.name.clone().into());
+    if created.is_some() {
+        m.insert("status".into(), "ACTIVE".into());
+    }
+    m.insert("definition".into(), v.definition.clone().into());
+    m.insert("roleArn".into(), v.role_arn.clone().into());
+    match created {
+        Some(c) => {
+            m.insert("type".into(), v.kind.as_str().into());
+            m.insert("creationDate".into(), ts(c));
+        }
+        None => {
+            m.insert("updateDate".into(), ts(v.updated));
+        }
+    }
+    m.insert("loggingConfiguration".into(), v.logging.clone());
+    m.insert("tracingConfiguration".into(), v.tracing.clone());
+    m.insert("revisionId".into(), v.revision_id.clone().into());
+    Value::Object(m)
 }
 
 fn update_state_machine(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
@@ -421,10 +338,7 @@ fn update_state_machine(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiEr
     let now = wall_now();
     let revision_id = state.new_id();
     let mut reg = state.registry();
-    let m = reg
-        .machines
-        .get_mut(arn)
-        .ok_or_else(|| machine_not_found(arn))?;
+    let m = reg.machine_mut(arn)?;
     let old = &m.version;
     let version = MachineVersion {
         arn: old.arn.clone(),
@@ -525,25 +439,73 @@ fn execution_input(req: &Req) -> Result<(String, Value), ApiError> {
     Ok((text, value))
 }
 
-fn start_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
-    let arn = req.str("stateMachineArn")?;
-    let given_name = req.opt_str("name")?;
-    if let Some(n) = given_name {
-        check_name(n)?;
+/// What StartExecution and StartSyncExecution take from a request: the machine, the execution's
+/// name (a fresh id unless the request names it), its input and options.
+struct Start {
+    machine: Arc<MachineVersion>,
+    name: String,
+    input_text: String,
+    input: Value,
+    opts: ExecutionOptions,
+}
+
+impl Start {
+    /// Reads the request. `check` vets the machine before a name or nonce is drawn, so a refused
+    /// request leaves the server's id stream where it was.
+    fn read(
+        state: &ApiState,
+        req: &Req,
+        check: impl FnOnce(&MachineVersion) -> Result<(), ApiError>,
+    ) -> Result<Start, ApiError> {
+        let arn = req.str("stateMachineArn")?;
+        let given_name = req.opt_str("name")?;
+        if let Some(n) = given_name {
+            check_name(n)?;
+        }
+        let (input_text, input) = execution_input(req)?;
+        let machine = machine(state, arn)?;
+        check(&machine)?;
+        let name = given_name.map_or_else(|| state.new_id(), str::to_string);
+        let nonce = state.next_nonce();
+        let opts = runner::execution_options(
+            state,
+            &machine.name,
+            &name,
+            &machine.role_arn,
+            machine.kind,
+            nonce,
+        );
+        Ok(Start {
+            machine,
+            name,
+            input_text,
+            input,
+            opts,
+        })
     }
-    let (input_text, input) = execution_input(req)?;
-    let machine = machine(state, arn)?;
-    let name = given_name.map_or_else(|| state.new_id(), str::to_string);
-    let nonce = state.next_nonce();
-    let opts = runner::execution_options(
-        state,
-        &machine.name,
-        &name,
-        &machine.role_arn,
-        machine.kind,
-        nonce,
-    );
-    let exec_arn = opts.execution_arn();
+
+    /// The simulation to run, starting at `origin`.
+    fn job(&self, state: &ApiState, origin: SimTime, control: Arc<ExecControl>) -> ExecJob {
+        let seed = runner::world_seed(state.settings.seed, &self.machine.arn, &self.input);
+        ExecJob {
+            plan: self.machine.plan.clone(),
+            world_seed: seed,
+            input: self.input.clone(),
+            opts: self.opts.clone(),
+            origin,
+            control,
+        }
+    }
+}
+
+/// Runs a job on the pool and waits for its outcome (StartSyncExecution, TestState).
+async fn run_now(state: &Arc<ApiState>, job: ExecJob) -> Result<ExecutionOutcome, ApiError> {
+    super::pool::outcome(runner::run_detached(state.clone(), job)).await
+}
+
+fn start_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
+    let start = Start::read(state, req, |_| Ok(()))?;
+    let exec_arn = start.opts.execution_arn();
     let now = Instant::now();
     let origin = wall_now();
     let control = ExecControl::new();
@@ -552,7 +514,7 @@ fn start_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> 
         if let Some(existing) = reg.executions.get(&exec_arn) {
             // Idempotent while the first one is open with the same input.
             let open = existing.view(now, state.settings.time_scale).is_open();
-            if open && existing.input_text == input_text {
+            if open && existing.input_text == start.input_text {
                 return Ok(json!({"executionArn": exec_arn, "startDate": ts(existing.start)}));
             }
             return Err(ApiError::bad_request(
@@ -576,85 +538,49 @@ fn start_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> 
         }
         reg.insert_execution(ExecutionRecord {
             arn: exec_arn.clone(),
-            name,
-            machine: machine.clone(),
-            input_text,
-            input: input.clone(),
+            name: start.name.clone(),
+            machine: start.machine.clone(),
+            input_text: start.input_text.clone(),
+            input: start.input.clone(),
             start: origin,
             real_start: now,
             result: None,
             control: control.clone(),
         });
     }
-    let job = ExecJob {
-        plan: machine.plan.clone(),
-        world_seed: runner::world_seed(state.settings.seed, &machine.arn, &input),
-        input,
-        opts,
-        origin,
-        control,
-    };
+    let job = start.job(state, origin, control);
     runner::spawn_execution(state.clone(), exec_arn.clone(), now, job);
     Ok(json!({"executionArn": exec_arn, "startDate": ts(origin)}))
 }
 
 async fn start_sync_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
-    let arn = req.str("stateMachineArn")?;
-    let given_name = req.opt_str("name")?;
-    if let Some(n) = given_name {
-        check_name(n)?;
-    }
-    let (input_text, input) = execution_input(req)?;
-    let machine = machine(state, arn)?;
-    if machine.kind != ExecutionType::Express {
-        return Err(ApiError::bad_request(
-            "StateMachineTypeNotSupported",
-            "This operation is not supported by this type of state machine",
-        ));
-    }
-    let name = given_name.map_or_else(|| state.new_id(), str::to_string);
-    let nonce = state.next_nonce();
-    let opts = runner::execution_options(
-        state,
-        &machine.name,
-        &name,
-        &machine.role_arn,
-        machine.kind,
-        nonce,
-    );
-    let origin = wall_now();
-    let job = ExecJob {
-        plan: machine.plan.clone(),
-        world_seed: runner::world_seed(state.settings.seed, &machine.arn, &input),
-        input,
-        opts,
-        origin,
-        control: ExecControl::new(),
-    };
-    let out = runner::run_detached(state.clone(), job)
-        .await
-        .map_err(|_| ApiError::internal("the simulation thread ended without a result"))?
-        .map_err(ApiError::internal)?;
+    let start = Start::read(state, req, |m| {
+        if m.kind == ExecutionType::Express {
+            Ok(())
+        } else {
+            Err(ApiError::bad_request(
+                "StateMachineTypeNotSupported",
+                "This operation is not supported by this type of state machine",
+            ))
+        }
+    })?;
+    let out = run_now(state, start.job(state, wall_now(), ExecControl::new())).await?;
     let billed_ms = crate::sim::express_billed_duration_ms(out.duration());
     let mut m = Map::new();
     m.insert("executionArn".into(), out.execution_arn.clone().into());
-    m.insert("stateMachineArn".into(), machine.arn.clone().into());
-    m.insert("name".into(), name.into());
+    m.insert("stateMachineArn".into(), start.machine.arn.clone().into());
+    m.insert("name".into(), start.name.into());
     m.insert("startDate".into(), ts(out.start_date));
     m.insert("stopDate".into(), ts(out.stop_date));
     m.insert("status".into(), out.status.as_str().into());
-    m.insert("input".into(), input_text.into());
+    m.insert("input".into(), start.input_text.into());
     m.insert("inputDetails".into(), json!({"included": true}));
-    if let Some(o) = &out.output {
-        m.insert("output".into(), o.to_string().into());
-        m.insert("outputDetails".into(), json!({"included": true}));
-    }
-    if let Some(e) = &out.error {
-        m.insert("error".into(), e.clone().into());
-    }
-    if let Some(c) = &out.cause {
-        m.insert("cause".into(), c.clone().into());
-    }
+    insert_result(
+        &mut m,
+        out.output.as_ref(),
+        out.error.as_deref(),
+        out.cause.as_deref(),
+    );
     m.insert(
         "billingDetails".into(),
         json!({
@@ -663,6 +589,44 @@ async fn start_sync_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value,
         }),
     );
     Ok(Value::Object(m))
+}
+
+/// `output` (with `outputDetails`), `error` and `cause`, those that are there.
+fn insert_result(
+    m: &mut Map<String, Value>,
+    output: Option<&Value>,
+    error: Option<&str>,
+    cause: Option<&str>,
+) {
+    if let Some(o) = output {
+        m.insert("output".into(), o.to_string().into());
+        m.insert("outputDetails".into(), json!({"included": true}));
+    }
+    insert_error(m, error, cause);
+}
+
+/// `error` and `cause`, those that are there.
+fn insert_error(m: &mut Map<String, Value>, error: Option<&str>, cause: Option<&str>) {
+    if let Some(e) = error {
+        m.insert("error".into(), e.into());
+    }
+    if let Some(c) = cause {
+        m.insert("cause".into(), c.into());
+    }
+}
+
+/// What ListExecutions says of an execution, and what DescribeExecution begins with.
+fn execution_summary(rec: &ExecutionRecord, view: &View<'_>) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("executionArn".into(), rec.arn.clone().into());
+    m.insert("stateMachineArn".into(), rec.machine.arn.clone().into());
+    m.insert("name".into(), rec.name.clone().into());
+    m.insert("status".into(), view.status().into());
+    m.insert("startDate".into(), ts(rec.start));
+    if let View::Closed(f) = view {
+        m.insert("stopDate".into(), ts(f.stop));
+    }
+    m
 }
 
 fn execution_arn(req: &Req) -> Result<&str, ApiError> {
@@ -674,33 +638,18 @@ fn execution_arn(req: &Req) -> Result<&str, ApiError> {
 fn describe_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
     let arn = execution_arn(req)?;
     let reg = state.registry();
-    let rec = reg
-        .executions
-        .get(arn)
-        .ok_or_else(|| execution_not_found(arn))?;
+    let rec = reg.execution(arn)?;
     let view = rec.view(Instant::now(), state.settings.time_scale);
-    let mut m = Map::new();
-    m.insert("executionArn".into(), rec.arn.clone().into());
-    m.insert("stateMachineArn".into(), rec.machine.arn.clone().into());
-    m.insert("name".into(), rec.name.clone().into());
-    m.insert("status".into(), view.status().into());
-    m.insert("startDate".into(), ts(rec.start));
-    if let View::Closed(f) = &view {
-        m.insert("stopDate".into(), ts(f.stop));
-    }
+    let mut m = execution_summary(rec, &view);
     m.insert("input".into(), rec.input_text.clone().into());
     m.insert("inputDetails".into(), json!({"included": true}));
     if let View::Closed(f) = &view {
-        if let Some(o) = &f.output {
-            m.insert("output".into(), o.to_string().into());
-            m.insert("outputDetails".into(), json!({"included": true}));
-        }
-        if let Some(e) = &f.error {
-            m.insert("error".into(), e.clone().into());
-        }
-        if let Some(c) = &f.cause {
-            m.insert("cause".into(), c.clone().into());
-        }
+        insert_result(
+            &mut m,
+            f.output.as_ref(),
+            f.error.as_deref(),
+            f.cause.as_deref(),
+        );
     }
     m.insert("redriveCount".into(), 0.into());
     m.insert("redriveStatus".into(), "NOT_REDRIVABLE".into());
@@ -736,9 +685,7 @@ fn list_executions(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> 
     names::state_machine_name(arn)?;
     let now = Instant::now();
     let reg = state.registry();
-    if !reg.machines.contains_key(arn) {
-        return Err(machine_not_found(arn));
-    }
+    reg.machine(arn)?;
     let items: Vec<Value> = reg
         .order
         .values()
@@ -750,16 +697,7 @@ fn list_executions(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> 
             if filter.is_some_and(|f| f != view.status()) {
                 return None;
             }
-            let mut m = Map::new();
-            m.insert("executionArn".into(), rec.arn.clone().into());
-            m.insert("stateMachineArn".into(), rec.machine.arn.clone().into());
-            m.insert("name".into(), rec.name.clone().into());
-            m.insert("status".into(), view.status().into());
-            m.insert("startDate".into(), ts(rec.start));
-            if let View::Closed(f) = view {
-                m.insert("stopDate".into(), ts(f.stop));
-            }
-            Some(Value::Object(m))
+            Some(Value::Object(execution_summary(rec, &view)))
         })
         .collect();
     let (items, next) = page.take(items);
@@ -792,11 +730,8 @@ fn get_execution_history(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiE
     let page = Page::of(req)?;
     let mut events = {
         let reg = state.registry();
-        let rec = reg
-            .executions
-            .get(arn)
-            .ok_or_else(|| execution_not_found(arn))?;
-        rec.visible_history(Instant::now(), state.settings.time_scale)
+        reg.execution(arn)?
+            .visible_history(Instant::now(), state.settings.time_scale)
     };
     if reverse {
         events.reverse();
@@ -821,10 +756,7 @@ async fn stop_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiEr
     };
     let control = {
         let mut reg = state.registry();
-        let rec = reg
-            .executions
-            .get_mut(arn)
-            .ok_or_else(|| execution_not_found(arn))?;
+        let rec = reg.execution_mut(arn)?;
         let now = Instant::now();
         let revealing_at = match rec.view(now, state.settings.time_scale) {
             View::Closed(f) => return Ok(json!({"stopDate": ts(f.stop)})),
@@ -856,21 +788,7 @@ async fn stop_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiEr
 fn describe_machine_for_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
     let arn = execution_arn(req)?;
     let reg = state.registry();
-    let rec = reg
-        .executions
-        .get(arn)
-        .ok_or_else(|| execution_not_found(arn))?;
-    let v = &rec.machine;
-    Ok(json!({
-        "stateMachineArn": v.arn,
-        "name": v.name,
-        "definition": v.definition,
-        "roleArn": v.role_arn,
-        "updateDate": ts(v.updated),
-        "loggingConfiguration": v.logging,
-        "tracingConfiguration": v.tracing,
-        "revisionId": v.revision_id,
-    }))
+    Ok(describe_version(&reg.execution(arn)?.machine, None))
 }
 
 // ----- task tokens --------------------------------------------------------------------------
@@ -942,13 +860,6 @@ fn send_task(state: &Arc<ApiState>, req: &Req, kind: TaskCallback) -> Result<Val
 
 // ----- activities ---------------------------------------------------------------------------
 
-fn activity_not_found(arn: &str) -> ApiError {
-    ApiError::bad_request(
-        "ActivityDoesNotExist",
-        format!("Activity Does Not Exist: '{arn}'"),
-    )
-}
-
 fn create_activity(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
     let name = req.str("name")?;
     check_name(name)?;
@@ -972,10 +883,7 @@ fn describe_activity(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError
     let arn = req.str("activityArn")?;
     names::activity_name(arn)?;
     let reg = state.registry();
-    let a = reg
-        .activities
-        .get(arn)
-        .ok_or_else(|| activity_not_found(arn))?;
+    let a = reg.activity(arn)?;
     Ok(json!({"activityArn": a.arn, "name": a.name, "creationDate": ts(a.created)}))
 }
 
@@ -1008,10 +916,7 @@ async fn get_activity_task(state: &Arc<ApiState>, req: &Req) -> Result<Value, Ap
     loop {
         let posted = {
             let mut reg = state.registry();
-            let a = reg
-                .activities
-                .get_mut(arn)
-                .ok_or_else(|| activity_not_found(arn))?;
+            let a = reg.activity_mut(arn)?;
             if let Some(task) = a.queue.pop_front() {
                 return Ok(json!({"taskToken": task.token, "input": task.input}));
             }
@@ -1149,10 +1054,7 @@ async fn test_state(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError>
         origin: wall_now(),
         control: ExecControl::new(),
     };
-    let out = runner::run_detached(state.clone(), job)
-        .await
-        .map_err(|_| ApiError::internal("the simulation thread ended without a result"))?
-        .map_err(ApiError::internal)?;
+    let out = run_now(state, job).await?;
 
     // Where control went after the tested state: the first placeholder state entered.
     let next_state = out.history.iter().find_map(|e| match &e.details {
@@ -1170,12 +1072,7 @@ async fn test_state(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError>
                 .is_some_and(|n| caught.contains(n) && !normal.contains(n));
             if via_catch {
                 let (error, cause) = last_error(&out.history);
-                if let Some(e) = error {
-                    m.insert("error".into(), e.into());
-                }
-                if let Some(c) = cause {
-                    m.insert("cause".into(), c.into());
-                }
+                insert_error(&mut m, error.as_deref(), cause.as_deref());
             }
             if let Some(n) = next_state {
                 m.insert("nextState".into(), n.into());
@@ -1191,12 +1088,7 @@ async fn test_state(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError>
             );
         }
         _ => {
-            if let Some(e) = &out.error {
-                m.insert("error".into(), e.clone().into());
-            }
-            if let Some(c) = &out.cause {
-                m.insert("cause".into(), c.clone().into());
-            }
+            insert_error(&mut m, out.error.as_deref(), out.cause.as_deref());
             m.insert("status".into(), "FAILED".into());
         }
     }

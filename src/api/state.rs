@@ -28,6 +28,7 @@ use crate::rng::SimRng;
 use crate::sim::{FunctionRegistry, HandlerCatalog};
 use crate::storage::Store;
 
+use super::error::ApiError;
 use super::pool::ExecPool;
 
 /// The server's fixed settings.
@@ -283,6 +284,46 @@ impl Registry {
         true
     }
 
+    /// The machine `arn`, or AWS's `StateMachineDoesNotExist`.
+    pub fn machine(&self, arn: &str) -> Result<&MachineRecord, ApiError> {
+        self.machines.get(arn).ok_or_else(|| machine_not_found(arn))
+    }
+
+    /// The machine `arn` to change, or AWS's `StateMachineDoesNotExist`.
+    pub fn machine_mut(&mut self, arn: &str) -> Result<&mut MachineRecord, ApiError> {
+        self.machines
+            .get_mut(arn)
+            .ok_or_else(|| machine_not_found(arn))
+    }
+
+    /// The execution `arn`, or AWS's `ExecutionDoesNotExist`.
+    pub fn execution(&self, arn: &str) -> Result<&ExecutionRecord, ApiError> {
+        self.executions
+            .get(arn)
+            .ok_or_else(|| execution_not_found(arn))
+    }
+
+    /// The execution `arn` to change, or AWS's `ExecutionDoesNotExist`.
+    pub fn execution_mut(&mut self, arn: &str) -> Result<&mut ExecutionRecord, ApiError> {
+        self.executions
+            .get_mut(arn)
+            .ok_or_else(|| execution_not_found(arn))
+    }
+
+    /// The activity `arn`, or AWS's `ActivityDoesNotExist`.
+    pub fn activity(&self, arn: &str) -> Result<&ActivityRecord, ApiError> {
+        self.activities
+            .get(arn)
+            .ok_or_else(|| activity_not_found(arn))
+    }
+
+    /// The activity `arn` to change, or AWS's `ActivityDoesNotExist`.
+    pub fn activity_mut(&mut self, arn: &str) -> Result<&mut ActivityRecord, ApiError> {
+        self.activities
+            .get_mut(arn)
+            .ok_or_else(|| activity_not_found(arn))
+    }
+
     /// Adds an execution (after [`Registry::make_room`]).
     pub fn insert_execution(&mut self, rec: ExecutionRecord) {
         let seq = self.next_seq;
@@ -290,6 +331,27 @@ impl Registry {
         self.order.insert(seq, rec.arn.clone());
         self.executions.insert(rec.arn.clone(), rec);
     }
+}
+
+fn machine_not_found(arn: &str) -> ApiError {
+    ApiError::bad_request(
+        "StateMachineDoesNotExist",
+        format!("State Machine Does Not Exist: '{arn}'"),
+    )
+}
+
+fn execution_not_found(arn: &str) -> ApiError {
+    ApiError::bad_request(
+        "ExecutionDoesNotExist",
+        format!("Execution Does Not Exist: '{arn}'"),
+    )
+}
+
+fn activity_not_found(arn: &str) -> ApiError {
+    ApiError::bad_request(
+        "ActivityDoesNotExist",
+        format!("Activity Does Not Exist: '{arn}'"),
+    )
 }
 
 /// Per-function facts the Lambda API reports that the world model does not keep.

@@ -2,10 +2,18 @@
 //!
 //! The server accepts any credentials, region and signature. It says so in its banner, and it
 //! binds to loopback unless `--host` says otherwise.
+//!
+//! The request log goes to stderr through `tracing`: `RUST_LOG` sets what is shown (default
+//! `info`, which includes one line per request; `RUST_LOG=stepsim::request=off` or `--quiet`
+//! drops it). Lines keep the shape they had before tracing: `TIME MESSAGE`.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
+
+use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+use tracing_subscriber::fmt::format::{debug_fn, Writer};
+use tracing_subscriber::fmt::time::FormatTime;
 
 use crate::api::sfn::{create_machine, MachineSpec};
 use crate::api::{check_time_scale, Server, ServerConfig};
@@ -117,8 +125,45 @@ fn config(args: &ServeArgs, projects: &[Project]) -> Result<ServerConfig, String
     Ok(config)
 }
 
+/// Wall-clock timestamps in the format the rest of stepsim prints times in.
+struct WallClock;
+
+impl FormatTime for WallClock {
+    fn format_time(&self, w: &mut Writer<'_>) -> std::fmt::Result {
+        let now = crate::api::state::wall_now();
+        write!(w, "{}", crate::engine::history::format_time(now))
+    }
+}
+
+/// Sends `tracing` events to stderr as `TIME MESSAGE` lines, filtered by `RUST_LOG` (default
+/// `info`; a directive that does not parse is skipped). The structured fields stay on the events
+/// for any other subscriber; this one prints only the message, which already says them.
+fn init_log() {
+    let filter = EnvFilter::builder()
+        .with_default_directive(LevelFilter::INFO.into())
+        .from_env_lossy();
+    let fields = debug_fn(|w, field, value| {
+        if field.name() == "message" {
+            write!(w, "{value:?}")
+        } else {
+            Ok(())
+        }
+    });
+    // Fails only when a subscriber is already installed (a second `run` in one process), in
+    // which case that one keeps logging.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_timer(WallClock)
+        .with_level(false)
+        .with_target(false)
+        .fmt_fields(fields)
+        .try_init();
+}
+
 /// Runs `stepsim serve` until Ctrl-C. Returns the exit code.
 pub fn run(args: ServeArgs) -> i32 {
+    init_log();
     let projects = match load_projects(&args) {
         Ok(p) => p,
         Err(e) => {
