@@ -46,7 +46,7 @@ use crate::engine::{
     self, ExecutionOptions, ExecutionOutcome, ExecutionStatus, IntegrationPattern, ServiceCall,
     ServiceRequest, ServiceResponse, ServiceResult, SimTime, TaskFailure, TaskInvoker,
 };
-use crate::sim::{InvokeOk, LogCapture, Simulation, World};
+use crate::sim::{InvokeOk, LogCapture, RunReport, Simulation, World};
 
 use super::state::{
     is_execution_end, reveal_instant, ActivityTask, ApiState, ExecControl, Finished, StopRequest,
@@ -70,7 +70,7 @@ pub struct ExecJob {
 
 /// Simulates one execution to its end on the calling thread. A panic (which would be a bug)
 /// becomes an error, so that the execution still ends instead of staying RUNNING.
-pub fn simulate(state: &Arc<ApiState>, job: &ExecJob) -> Result<ExecutionOutcome, String> {
+pub fn simulate(state: &Arc<ApiState>, job: &ExecJob) -> Result<RunReport, String> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| simulate_inner(state, job)))
         .unwrap_or_else(|p| Err(format!("the simulation panicked: {}", panic_text(&*p))))
 }
@@ -85,7 +85,7 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-fn simulate_inner(state: &Arc<ApiState>, job: &ExecJob) -> Result<ExecutionOutcome, String> {
+fn simulate_inner(state: &Arc<ApiState>, job: &ExecJob) -> Result<RunReport, String> {
     let sim = simulation(state, job.origin, job.world_seed, LogCapture::Off)?;
     let invoker = Rc::new(ServeInvoker {
         world: sim.world().clone(),
@@ -93,8 +93,7 @@ fn simulate_inner(state: &Arc<ApiState>, job: &ExecJob) -> Result<ExecutionOutco
         control: job.control.clone(),
         waits: Rc::new(Cell::new(0)),
     });
-    let report = sim.block_on(sim.execute_with(&job.plan, job.input.clone(), &job.opts, invoker));
-    Ok(report.outcome)
+    Ok(sim.block_on(sim.execute_with(&job.plan, job.input.clone(), &job.opts, invoker)))
 }
 
 /// A simulation over the server's functions and S3 store, its clock starting at `origin`.
@@ -122,17 +121,17 @@ fn simulation(
 pub fn spawn_execution(state: Arc<ApiState>, arn: String, real_start: Instant, job: ExecJob) {
     let pool = state.pool.clone();
     pool.submit(Box::new(move || {
-        let result = simulate(&state, &job);
+        let result = simulate(&state, &job).map(|report| report.outcome);
         record_result(&state, &arn, real_start, &job, result);
     }));
 }
 
-/// Runs an execution in the background and hands its outcome back (StartSyncExecution,
+/// Runs an execution in the background and hands its report back (StartSyncExecution,
 /// TestState).
 pub fn run_detached(
     state: Arc<ApiState>,
     job: ExecJob,
-) -> oneshot::Receiver<Result<ExecutionOutcome, String>> {
+) -> oneshot::Receiver<Result<RunReport, String>> {
     let (tx, rx) = oneshot::channel();
     let pool = state.pool.clone();
     pool.submit(Box::new(move || {

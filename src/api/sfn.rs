@@ -12,9 +12,8 @@ use serde_json::{json, Map, Value};
 use crate::asl::model::ExecutionType;
 use crate::asl::{self, InvalidDefinition};
 use crate::engine::history::{epoch_seconds, Details, HistoryEvent, TimestampFormat};
-use crate::engine::{
-    ExecutionOptions, ExecutionOutcome, ExecutionStatus, Plan, SimTime, PAYLOAD_LIMIT_BYTES,
-};
+use crate::engine::{ExecutionOptions, ExecutionStatus, Plan, SimTime, PAYLOAD_LIMIT_BYTES};
+use crate::sim::{express_billed, RunReport};
 
 use super::error::ApiError;
 use super::names::{self, check_name};
@@ -499,7 +498,7 @@ impl Start {
 }
 
 /// Runs a job on the pool and waits for its outcome (StartSyncExecution, TestState).
-async fn run_now(state: &Arc<ApiState>, job: ExecJob) -> Result<ExecutionOutcome, ApiError> {
+async fn run_now(state: &Arc<ApiState>, job: ExecJob) -> Result<RunReport, ApiError> {
     super::pool::outcome(runner::run_detached(state.clone(), job)).await
 }
 
@@ -564,8 +563,10 @@ async fn start_sync_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value,
             ))
         }
     })?;
-    let out = run_now(state, start.job(state, wall_now(), ExecControl::new())).await?;
-    let billed_ms = crate::sim::express_billed_duration_ms(out.duration());
+    let report = run_now(state, start.job(state, wall_now(), ExecControl::new())).await?;
+    let out = &report.outcome;
+    // What the bill charged: one place rounds Express durations and memory.
+    let (billed_mb, billed_ms) = report.usage.express.as_ref().map_or((0, 0), express_billed);
     let mut m = Map::new();
     m.insert("executionArn".into(), out.execution_arn.clone().into());
     m.insert("stateMachineArn".into(), start.machine.arn.clone().into());
@@ -584,7 +585,7 @@ async fn start_sync_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value,
     m.insert(
         "billingDetails".into(),
         json!({
-            "billedMemoryUsedInMB": crate::sim::simulation::EXPRESS_BILLED_MEMORY_MB,
+            "billedMemoryUsedInMB": billed_mb,
             "billedDurationInMilliseconds": billed_ms,
         }),
     );
@@ -1054,7 +1055,7 @@ async fn test_state(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError>
         origin: wall_now(),
         control: ExecControl::new(),
     };
-    let out = run_now(state, job).await?;
+    let out = run_now(state, job).await?.outcome;
 
     // Where control went after the tested state: the first placeholder state entered.
     let next_state = out.history.iter().find_map(|e| match &e.details {

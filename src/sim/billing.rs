@@ -387,11 +387,18 @@ impl BillLine {
     }
 }
 
-/// The MB·ms an Express execution is billed for: 64 MB and 100 ms steps (CALIBRATION.md, row
-/// "Step Functions Express").
-fn express_mb_ms(ex: &ExpressUsage) -> (u64, u64, u128) {
+/// The memory (MB) and duration (ms) an Express execution is billed for: 64 MB steps, and
+/// the duration rounded up to the next 100 ms, at least 100 ms (CALIBRATION.md, row "Step
+/// Functions Express"). StartSyncExecution's `billingDetails` shows the same two numbers.
+pub fn express_billed(ex: &ExpressUsage) -> (u64, u64) {
     let mb = ex.memory_mb.max(1).div_ceil(64) * 64;
-    let ms = ex.duration_ms.div_ceil(100) * 100;
+    let ms = ex.duration_ms.div_ceil(100).max(1).saturating_mul(100);
+    (mb, ms)
+}
+
+/// [`express_billed`] with the MB·ms product.
+fn express_mb_ms(ex: &ExpressUsage) -> (u64, u64, u128) {
+    let (mb, ms) = express_billed(ex);
     (mb, ms, u128::from(mb) * u128::from(ms))
 }
 

@@ -20,7 +20,9 @@ pub mod s3;
 pub mod simulation;
 pub mod world;
 
-pub use billing::{Bill, BillLine, BillingOptions, InitBilling, MemoryBasis, Money, PriceTable};
+pub use billing::{
+    express_billed, Bill, BillLine, BillingOptions, InitBilling, MemoryBasis, Money, PriceTable,
+};
 pub use faults::FaultPlan;
 pub use fmi::{Communicator, FmiChannel, FmiError, FmiSpec, FmiStats, ReduceOp};
 pub use function::{
@@ -33,7 +35,5 @@ pub use handler::{
 pub use lambda::{FunctionTarget, InvokeOk, LambdaSettings};
 pub use ledger::{ExecutionUsage, FunctionUsage, WorkflowKind};
 pub use s3::S3Model;
-pub use simulation::{
-    express_billed_duration_ms, RunReport, Simulation, SimulationBuilder, SimulationError,
-};
+pub use simulation::{RunReport, Simulation, SimulationBuilder, SimulationError};
 pub use world::{LogCapture, World, WorldBuilder, WorldError};

@@ -340,13 +340,6 @@ impl Simulation {
     }
 }
 
-/// The duration an Express execution is billed for: rounded up to the next 100 ms, at least
-/// 100 ms (AWS's Express pricing; CALIBRATION.md, "Step Functions").
-pub fn express_billed_duration_ms(duration: Duration) -> u64 {
-    let ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
-    ms.div_ceil(100).max(1).saturating_mul(100)
-}
-
 /// One execution's results.
 #[derive(Clone, Debug)]
 pub struct RunReport {
@@ -502,12 +495,16 @@ mod tests {
 
     #[test]
     fn express_billing_rounds_up_to_100_ms() {
-        assert_eq!(express_billed_duration_ms(Duration::ZERO), 100);
-        assert_eq!(express_billed_duration_ms(Duration::from_millis(101)), 200);
-        assert_eq!(
-            express_billed_duration_ms(Duration::from_millis(2_000)),
-            2_000
-        );
+        let sim = Simulation::builder().build().unwrap();
+        let opts = ExecutionOptions {
+            execution_type: ExecutionType::Express,
+            ..Default::default()
+        };
+        let instant = plan(json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}));
+        let r = sim.run(&instant, json!({}), &opts);
+        let express = r.usage.express.expect("express usage recorded");
+        // A run that takes no simulated time is billed for the first 100 ms step.
+        assert_eq!(crate::sim::billing::express_billed(&express), (64, 100));
     }
 
     #[test]
