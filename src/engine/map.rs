@@ -421,8 +421,7 @@ impl Exec<'_> {
         });
         let mut results: Vec<Option<Value>> = vec![None; n];
         let mut failures = 0usize;
-        let mut stream = stream::iter(iterations).buffer_unordered(concurrency.max(1));
-        while let Some((i, outcome)) = stream.next().await {
+        let mut take = |i: usize, outcome: ItemOutcome| -> Result<(), AslError> {
             match outcome {
                 ItemOutcome::Succeeded(v) => results[i] = Some(v),
                 ItemOutcome::Failed(e) => {
@@ -439,6 +438,21 @@ impl Exec<'_> {
                     }
                     results[i] = Some(e.to_error_output());
                 }
+            }
+            Ok(())
+        };
+        if m.processor.never_suspends {
+            // Every iteration finishes on its first poll, so the concurrent stream would run
+            // them one after another in index order anyway; running them in a plain loop
+            // gives the same events in the same order without the stream's bookkeeping.
+            for iteration in iterations {
+                let (i, outcome) = iteration.await;
+                take(i, outcome)?;
+            }
+        } else {
+            let mut stream = stream::iter(iterations).buffer_unordered(concurrency.max(1));
+            while let Some((i, outcome)) = stream.next().await {
+                take(i, outcome)?;
             }
         }
         Ok(results

@@ -75,6 +75,9 @@ pub enum Next {
 pub struct CompiledBody {
     pub start: usize,
     pub states: Vec<CompiledState>,
+    /// Whether every state is Pass, Choice, Succeed or Fail: a run of the body then never
+    /// waits on the clock or the world, so it finishes the first time it is polled.
+    pub never_suspends: bool,
 }
 
 #[derive(Debug)]
@@ -315,7 +318,20 @@ fn compile_body(body: &Body) -> Result<CompiledBody, CompileError> {
     for s in &body.states {
         states.push(compile_state(s, &index)?);
     }
-    Ok(CompiledBody { start, states })
+    let never_suspends = states.iter().all(|s| {
+        matches!(
+            s.kind,
+            CompiledKind::Pass { .. }
+                | CompiledKind::Choice(_)
+                | CompiledKind::Succeed
+                | CompiledKind::Fail(_)
+        )
+    });
+    Ok(CompiledBody {
+        start,
+        states,
+        never_suspends,
+    })
 }
 
 fn selector(p: &Option<NullablePath>, ptr: &str) -> Result<Selector, CompileError> {
