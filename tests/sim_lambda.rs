@@ -105,10 +105,10 @@ fn invoke_latency_and_init_spend_virtual_time() {
         let wall = std::time::Instant::now();
         let t0 = w.now();
         w.invoke(direct("f", json!(1))).await.unwrap();
-        let cold = elapsed_ms(&w, t0);
+        let cold = elapsed_ms(w, t0);
         let t1 = w.now();
         w.invoke(direct("f", json!(2))).await.unwrap();
-        let warm = elapsed_ms(&w, t1);
+        let warm = elapsed_ms(w, t1);
         // Latency is tens to hundreds of ms; a cold call adds Python's INIT (~84 ms median).
         assert!((30..1000).contains(&warm), "warm call took {warm} ms");
         assert!(cold > 60, "cold call took {cold} ms");
@@ -250,7 +250,7 @@ fn timeout_fails_like_aws() {
         let u = w.usage(EXEC).unwrap();
         let init_ms = u.functions["slow"].init_ms;
         // INIT, then exactly the timeout.
-        assert_eq!(elapsed_ms(&w, t0), 30_000 + init_ms.floor() as i64 + 1);
+        assert_eq!(elapsed_ms(w, t0), 30_000 + init_ms.floor() as i64 + 1);
         assert_eq!(u.functions["slow"].timeouts, 1);
         assert_eq!(u.functions["slow"].errors, 1);
         let report = &u.report_lines().next().unwrap().message;
@@ -556,7 +556,7 @@ fn handler_cpu_ms_is_charged_at_the_cpu_share_inside_the_timeout() {
             let out = w.invoke(direct(f, json!({"f": f}))).await.unwrap();
             // The handler still runs, after the fixed work.
             assert_eq!(out.into_json()["Payload"], json!({"f": f}));
-            took.push(elapsed_ms(&w, t0));
+            took.push(elapsed_ms(w, t0));
         }
         // 100 CPU-ms at 128/1769 of a vCPU is 1,382.03 ms (tokio timers resolve to 1 ms); at
         // one vCPU 100 ms; nothing without it.
