@@ -20,6 +20,7 @@ use stepsim::engine::{
     self, Clock, ExecutionOptions, FunctionName, HistoryMode, LambdaResponse, NoServices, Plan,
     ServiceRequest, TaskInvoker,
 };
+use stepsim::sim::Simulation;
 
 fn pass_chain() -> Value {
     let mut states = Map::new();
@@ -81,9 +82,10 @@ fn lambda_fanout() -> Value {
     }})
 }
 
-/// The peer benchmark's three local handlers, in the simulated Lambda service.
-fn fanout_world() -> stepsim::sim::World {
-    use stepsim::sim::{handler_fn, FunctionConfig, FunctionRegistry, World};
+/// A simulation whose world holds the peer benchmark's three local handlers, in the simulated
+/// Lambda service.
+fn fanout_simulation() -> Simulation {
+    use stepsim::sim::{handler_fn, FunctionConfig, FunctionRegistry};
     let mut reg = FunctionRegistry::new();
     let cfg = FunctionConfig::default();
     reg.register(
@@ -117,7 +119,7 @@ fn fanout_world() -> stepsim::sim::World {
         }),
     )
     .unwrap();
-    World::builder()
+    Simulation::builder()
         .functions(reg)
         .log_capture(stepsim::sim::LogCapture::Off)
         .build()
@@ -182,7 +184,7 @@ fn opts(history: HistoryMode) -> ExecutionOptions {
 fn bench(c: &mut Criterion) {
     // The simulation provides the paused runtime and the virtual clock; the figures below time
     // the interpreter itself (`engine::execute`), without the per-execution bill.
-    let rt = stepsim::sim::Simulation::builder().build().unwrap();
+    let rt = Simulation::builder().build().unwrap();
     let clock: Rc<dyn Clock> = rt.clock();
     let invoker: Rc<dyn TaskInvoker> = Rc::new(NoServices);
 
@@ -242,13 +244,19 @@ fn bench(c: &mut Criterion) {
         });
         // Lambda tasks go through the whole simulated Lambda service (pools, cold starts,
         // concurrency, latency on the virtual clock, billing ledger).
+        let mut fanout_sim = fanout_simulation();
         c.bench_function("lambda_fanout_1000/counts", |b| {
             b.iter(|| {
-                rt.block_on(async {
-                    let w = fanout_world();
-                    let inv: Rc<dyn TaskInvoker> = Rc::new(w.clone());
-                    engine::execute(&fanout, json!({"n": 1000}), &o, w.clock(), inv).await
-                })
+                // A fresh world each iteration (seed 0, as built), so every run starts cold.
+                fanout_sim.fresh_world(0, None).unwrap();
+                let inv: Rc<dyn TaskInvoker> = Rc::new(fanout_sim.world().clone());
+                fanout_sim.block_on(engine::execute(
+                    &fanout,
+                    json!({"n": 1000}),
+                    &o,
+                    fanout_sim.clock(),
+                    inv,
+                ))
             })
         });
     }

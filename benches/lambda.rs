@@ -16,33 +16,26 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::{json, Value};
 use stepsim::engine::{CallContext, ServiceCall, TaskInvoker};
 use stepsim::handlers::default_catalog;
-use stepsim::sim::{FunctionRegistry, LambdaSettings, LogCapture, World};
+use stepsim::sim::{FunctionRegistry, LambdaSettings, LogCapture, Simulation};
 
 const EXEC: &str = "arn:aws:states:us-east-1:123456789012:execution:bench:run";
 const ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:f";
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .expect("runtime")
-}
-
-fn world(logs: LogCapture, settings: LambdaSettings) -> World {
+/// A simulation (paused runtime, virtual clock, world) holding the one function `f`.
+fn simulation(logs: LogCapture, settings: LambdaSettings) -> Simulation {
     let reg = FunctionRegistry::from_toml_str(
         "[functions.f]\nhandler = \"identity\"\n",
         "bench",
         &default_catalog(),
     )
     .expect("functions");
-    World::builder()
+    Simulation::builder()
         .seed(1)
         .functions(reg)
         .log_capture(logs)
         .lambda_settings(settings)
         .build()
-        .expect("world")
+        .expect("simulation")
 }
 
 fn context() -> CallContext {
@@ -74,11 +67,11 @@ fn sequential(
     settings: LambdaSettings,
     make: fn(Value) -> ServiceCall,
 ) {
-    let rt = runtime();
-    let w = rt.block_on(async { world(logs, settings) });
+    let sim = simulation(logs, settings);
+    let w = sim.world();
     c.bench_function(name, |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
+            sim.block_on(async {
                 let start = Instant::now();
                 for i in 0..iters {
                     let r = w.invoke(make(json!({"i": i}))).await;
@@ -121,11 +114,11 @@ fn benches(c: &mut Criterion) {
     };
     sequential(c, "lambda/cold_direct", LogCapture::Off, cold, direct_call);
 
-    let rt = runtime();
-    let w = rt.block_on(async { world(LogCapture::Off, LambdaSettings::default()) });
+    let sim = simulation(LogCapture::Off, LambdaSettings::default());
+    let w = sim.world();
     c.bench_function("lambda/fanout_100_per_invocation", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
+            sim.block_on(async {
                 let start = Instant::now();
                 for _ in 0..iters.div_ceil(100) {
                     let calls = (0..100).map(|i| w.invoke(direct_call(json!({"i": i}))));

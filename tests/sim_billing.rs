@@ -9,19 +9,13 @@ use stepsim::engine::{CallContext, ServiceCall, TaskInvoker};
 use stepsim::handlers::default_catalog;
 use stepsim::sim::{
     async_handler_fn, Bill, BillingOptions, FaultPlan, FunctionConfig, FunctionError,
-    FunctionRegistry, InitBilling, Invocation, LambdaSettings, MemoryBasis, Money, PackageType,
-    WorkflowKind, World,
+    FunctionRegistry, InitBilling, Invocation, MemoryBasis, Money, PackageType, Simulation,
+    WorkflowKind,
 };
 
-const EXEC: &str = "arn:aws:states:us-east-1:123456789012:execution:sm:bill";
+mod support;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap()
-}
+const EXEC: &str = "arn:aws:states:us-east-1:123456789012:execution:sm:bill";
 
 fn call(service: &str, action: &str, parameters: Value, exec: &str) -> ServiceCall {
     let context = CallContext {
@@ -70,15 +64,12 @@ fn warm(memory_mb: u32, provisioned: u32) -> FunctionConfig {
 /// - total: 243,666,681 p$ ($0.000243666681)
 #[test]
 fn standard_worked_example_through_the_world() {
-    runtime().block_on(async {
-        let mut reg = FunctionRegistry::new();
-        sleeper(warm(128, 1), "small", &mut reg);
-        sleeper(warm(1024, 1), "large", &mut reg);
-        let w = World::builder()
-            .functions(reg)
-            .lambda_settings(LambdaSettings::without_latency())
-            .build()
-            .unwrap();
+    let mut reg = FunctionRegistry::new();
+    sleeper(warm(128, 1), "small", &mut reg);
+    sleeper(warm(1024, 1), "large", &mut reg);
+    let sim = support::simulation(reg);
+    let w = sim.world();
+    sim.block_on(async {
         w.begin_execution(EXEC, WorkflowKind::Standard);
         for ms in [101, 57, 1234] {
             w.invoke_function("small", json!({"ms": ms}), EXEC)
@@ -148,14 +139,11 @@ fn standard_worked_example_through_the_world() {
 /// = 625,001.25 → 625,001 p$. Total 5,888,314 p$.
 #[test]
 fn express_worked_example_through_the_world() {
-    runtime().block_on(async {
-        let mut reg = FunctionRegistry::new();
-        sleeper(warm(128, 1), "f", &mut reg);
-        let w = World::builder()
-            .functions(reg)
-            .lambda_settings(LambdaSettings::without_latency())
-            .build()
-            .unwrap();
+    let mut reg = FunctionRegistry::new();
+    sleeper(warm(128, 1), "f", &mut reg);
+    let sim = support::simulation(reg);
+    let w = sim.world();
+    sim.block_on(async {
         let arn = "arn:aws:states:us-east-1:123456789012:express:sm:run:0f8c";
         w.invoke_function("f", json!({"ms": 300}), arn)
             .await
@@ -204,15 +192,12 @@ fn express_worked_example_through_the_world() {
 /// model reproduces the published *method*, and says which memory basis each bill uses.
 #[test]
 fn cai_table_in_both_memory_modes() {
-    runtime().block_on(async {
-        let mut reg = FunctionRegistry::new();
-        // Provisioned, so that no INIT enters the comparison (the paper priced run time only).
-        sleeper(warm(10_240, 517), "executor", &mut reg);
-        let w = World::builder()
-            .functions(reg)
-            .lambda_settings(LambdaSettings::without_latency())
-            .build()
-            .unwrap();
+    let mut reg = FunctionRegistry::new();
+    // Provisioned, so that no INIT enters the comparison (the paper priced run time only).
+    sleeper(warm(10_240, 517), "executor", &mut reg);
+    let sim = support::simulation(reg);
+    let w = sim.world();
+    sim.block_on(async {
         // 2.8 GB = 2,867 MB max used = the Python baseline (40 MB) + 2,827 MB.
         let calls =
             (0..517).map(|_| w.invoke_function("executor", json!({"ms": 5700, "mb": 2827}), EXEC));
@@ -276,30 +261,27 @@ fn cai_table_in_both_memory_modes() {
 
 #[test]
 fn init_billing_rules() {
-    runtime().block_on(async {
-        let mut reg = FunctionRegistry::new();
-        sleeper(warm(1024, 0), "zip_python", &mut reg);
-        sleeper(
-            FunctionConfig {
-                package_type: PackageType::Image,
-                ..warm(1024, 0)
-            },
-            "image",
-            &mut reg,
-        );
-        sleeper(
-            FunctionConfig {
-                runtime: "provided.al2023".into(),
-                ..warm(1024, 0)
-            },
-            "custom",
-            &mut reg,
-        );
-        let w = World::builder()
-            .functions(reg)
-            .lambda_settings(LambdaSettings::without_latency())
-            .build()
-            .unwrap();
+    let mut reg = FunctionRegistry::new();
+    sleeper(warm(1024, 0), "zip_python", &mut reg);
+    sleeper(
+        FunctionConfig {
+            package_type: PackageType::Image,
+            ..warm(1024, 0)
+        },
+        "image",
+        &mut reg,
+    );
+    sleeper(
+        FunctionConfig {
+            runtime: "provided.al2023".into(),
+            ..warm(1024, 0)
+        },
+        "custom",
+        &mut reg,
+    );
+    let sim = support::simulation(reg);
+    let w = sim.world();
+    sim.block_on(async {
         for f in ["zip_python", "image", "custom"] {
             let arn = format!("{EXEC}-{f}");
             w.invoke_function(f, json!({"ms": 1000}), &arn)
@@ -352,9 +334,8 @@ fn init_billing_rules() {
 /// A scenario with cold starts, concurrency, throttles, faults, S3 and logs; returns every
 /// output a run would print.
 fn scenario(seed: u64) -> String {
-    runtime().block_on(async {
-        let reg = FunctionRegistry::from_toml_str(
-            r#"
+    let reg = FunctionRegistry::from_toml_str(
+        r#"
             [functions.worker]
             handler = "sleep"
             reserved_concurrency = 3
@@ -366,21 +347,33 @@ fn scenario(seed: u64) -> String {
             runtime = "nodejs22.x"
             package_type = "image"
             "#,
-            "functions.toml",
-            &default_catalog(),
-        )
-        .unwrap();
-        let faults = FaultPlan::from_toml_str(
+        "functions.toml",
+        &default_catalog(),
+    )
+    .unwrap();
+    let faults = FaultPlan::from_toml_str(
             "[functions.flaky]\nerror_rate = 0.3\nerror_type = \"States.Flaky\"\n[s3]\nerror_rate = 0.2\n",
         )
         .unwrap();
-        let w = World::builder().seed(seed).functions(reg).faults(faults).build().unwrap();
+    let sim = Simulation::builder()
+        .seed(seed)
+        .functions(reg)
+        .faults(faults)
+        .build()
+        .unwrap();
+    let w = sim.world();
+    sim.block_on(async {
         w.store().create_bucket("bkt").await.unwrap();
         w.begin_execution(EXEC, WorkflowKind::Standard);
         let mut outputs = Vec::new();
         for round in 0..3 {
             let calls = (0..5).map(|i| {
-                let c = call("lambda", "invoke", json!({"FunctionName": "worker", "Payload": {"i": i}}), &format!("{EXEC}/map:{i}"));
+                let c = call(
+                    "lambda",
+                    "invoke",
+                    json!({"FunctionName": "worker", "Payload": {"i": i}}),
+                    &format!("{EXEC}/map:{i}"),
+                );
                 w.invoke(c)
             });
             for r in futures::future::join_all(calls).await {
@@ -390,9 +383,18 @@ fn scenario(seed: u64) -> String {
                 });
             }
             for i in 0..4 {
-                let r = w.invoke_function("flaky", json!({"round": round, "i": i}), EXEC).await;
+                let r = w
+                    .invoke_function("flaky", json!({"round": round, "i": i}), EXEC)
+                    .await;
                 outputs.push(format!("{r:?}"));
-                let r = w.invoke(call("s3", "putObject", json!({"Bucket": "bkt", "Key": format!("r{round}/{i}"), "Body": "x"}), EXEC)).await;
+                let r = w
+                    .invoke(call(
+                        "s3",
+                        "putObject",
+                        json!({"Bucket": "bkt", "Key": format!("r{round}/{i}"), "Body": "x"}),
+                        EXEC,
+                    ))
+                    .await;
                 outputs.push(format!("{:?}", r.map(|o| o.into_json())));
             }
             tokio::time::sleep(Duration::from_secs(300 * round)).await;

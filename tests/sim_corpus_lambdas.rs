@@ -8,15 +8,9 @@ use serde_json::{json, Value};
 use stepsim::conformance::{default_corpus_dir, load_corpus};
 use stepsim::engine::{CallContext, ServiceCall, TaskInvoker};
 use stepsim::handlers::builtin::corpus_function;
-use stepsim::sim::{FunctionRegistry, LambdaSettings, World};
+use stepsim::sim::FunctionRegistry;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap()
-}
+mod support;
 
 fn direct(function: &str, payload: Value) -> ServiceCall {
     let arn = format!("arn:aws:lambda:us-east-1:111111111111:function:{function}");
@@ -59,12 +53,9 @@ fn every_corpus_lambda_builds_and_behaves() {
             && expected["cause"].is_object()
         {
             let (name, _) = lambdas.iter().find(|(_, l)| l["kind"] == "raise").unwrap();
-            runtime().block_on(async {
-                let w = World::builder()
-                    .functions(reg.clone())
-                    .lambda_settings(LambdaSettings::without_latency())
-                    .build()
-                    .unwrap();
+            let sim = support::simulation(reg.clone());
+            let w = sim.world();
+            sim.block_on(async {
                 let err = w.invoke(direct(name, Value::Null)).await.unwrap_err();
                 assert_eq!(err.error, expected["error"], "{}", case.name);
                 let mut cause: Value = serde_json::from_str(&err.cause).unwrap();
@@ -101,12 +92,9 @@ fn corpus_behaviours() {
         &entry("constant", "def handler(e, c):\n    return make()\n")
     )
     .is_err());
-    runtime().block_on(async {
-        let w = World::builder()
-            .functions(reg)
-            .lambda_settings(LambdaSettings::without_latency())
-            .build()
-            .unwrap();
+    let sim = support::simulation(reg);
+    let w = sim.world();
+    sim.block_on(async {
         let out = w.invoke(direct("constant", json!({}))).await.unwrap().into_json();
         assert_eq!(out["Payload"], json!({"Return": "HelloWorld"}));
         let out = w.invoke(direct("bytes", json!({}))).await.unwrap().into_json();

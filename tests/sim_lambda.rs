@@ -9,18 +9,10 @@ use stepsim::engine::{CallContext, LambdaInvoke, ServiceCall, TaskFailure, TaskI
 use stepsim::handlers::default_catalog;
 use stepsim::sim::{
     async_handler_fn, handler_fn, FaultPlan, FunctionConfig, FunctionError, FunctionRegistry,
-    Invocation, LambdaSettings, World,
+    Invocation, LambdaSettings, Simulation, SimulationError, World,
 };
 
 const EXEC: &str = "arn:aws:states:us-east-1:123456789012:execution:sm:run1";
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap()
-}
 
 fn call(resource: &str, parameters: Value) -> ServiceCall {
     let context = CallContext {
@@ -44,8 +36,9 @@ fn registry(toml: &str) -> FunctionRegistry {
     FunctionRegistry::from_toml_str(toml, "functions.toml", &default_catalog()).unwrap()
 }
 
-fn world(functions: FunctionRegistry, settings: LambdaSettings) -> World {
-    World::builder()
+/// The simulation most tests here use: seed 7, `functions`, and the Lambda `settings` under test.
+fn simulation(functions: FunctionRegistry, settings: LambdaSettings) -> Simulation {
+    Simulation::builder()
         .seed(7)
         .functions(functions)
         .lambda_settings(settings)
@@ -59,11 +52,12 @@ fn elapsed_ms(world: &World, since: stepsim::engine::SimTime) -> i64 {
 
 #[test]
 fn cold_then_warm_then_cold_after_keep_alive() {
-    runtime().block_on(async {
-        let w = world(
-            registry("[functions.f]\nhandler = \"identity\"\n"),
-            LambdaSettings::default(),
-        );
+    let sim = simulation(
+        registry("[functions.f]\nhandler = \"identity\"\n"),
+        LambdaSettings::default(),
+    );
+    let w = sim.world();
+    sim.block_on(async {
         for (i, expect_cold) in [(1, true), (2, false)] {
             let out = w.invoke(direct("f", json!({"i": i}))).await.unwrap();
             assert_eq!(out.into_json()["Payload"], json!({"i": i}));
@@ -102,18 +96,19 @@ fn cold_then_warm_then_cold_after_keep_alive() {
 
 #[test]
 fn invoke_latency_and_init_spend_virtual_time() {
-    runtime().block_on(async {
-        let w = world(
-            registry("[functions.f]\nhandler = \"identity\"\n"),
-            LambdaSettings::default(),
-        );
+    let sim = simulation(
+        registry("[functions.f]\nhandler = \"identity\"\n"),
+        LambdaSettings::default(),
+    );
+    let w = sim.world();
+    sim.block_on(async {
         let wall = std::time::Instant::now();
         let t0 = w.now();
         w.invoke(direct("f", json!(1))).await.unwrap();
-        let cold = elapsed_ms(&w, t0);
+        let cold = elapsed_ms(w, t0);
         let t1 = w.now();
         w.invoke(direct("f", json!(2))).await.unwrap();
-        let warm = elapsed_ms(&w, t1);
+        let warm = elapsed_ms(w, t1);
         // Latency is tens to hundreds of ms; a cold call adds Python's INIT (~84 ms median).
         assert!((30..1000).contains(&warm), "warm call took {warm} ms");
         assert!(cold > 60, "cold call took {cold} ms");
@@ -129,18 +124,20 @@ fn invoke_latency_and_init_spend_virtual_time() {
 
 #[test]
 fn reserved_concurrency_throttles_concurrent_calls() {
-    runtime().block_on(async {
-        let w = world(
-            registry(
-                "[functions.f]\nhandler = \"sleep\"\nreserved_concurrency = 2\ntimeout_seconds = 10\n\
+    let sim = simulation(
+        registry(
+            "[functions.f]\nhandler = \"sleep\"\nreserved_concurrency = 2\ntimeout_seconds = 10\n\
                  [functions.f.params]\nseconds = 1\n",
-            ),
-            LambdaSettings::without_latency(),
-        );
+        ),
+        LambdaSettings::without_latency(),
+    );
+    let w = sim.world();
+    sim.block_on(async {
         let calls = (0..5).map(|i| w.invoke(direct("f", json!(i))));
         let results = futures::future::join_all(calls).await;
         let ok = results.iter().filter(|r| r.is_ok()).count();
-        let throttled: Vec<&TaskFailure> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+        let throttled: Vec<&TaskFailure> =
+            results.iter().filter_map(|r| r.as_ref().err()).collect();
         assert_eq!(ok, 2);
         assert_eq!(throttled.len(), 3);
         for t in &throttled {
@@ -159,7 +156,8 @@ fn reserved_concurrency_throttles_concurrent_calls() {
         assert_eq!(u.functions["f"].invocations, 2);
         assert_eq!(w.in_flight("f"), Some(0));
         // Once the slots are free, calls go through again (and reuse the warm environments).
-        let again = futures::future::join_all((0..2).map(|i| w.invoke(direct("f", json!(i))))).await;
+        let again =
+            futures::future::join_all((0..2).map(|i| w.invoke(direct("f", json!(i))))).await;
         assert!(again.iter().all(|r| r.is_ok()));
         assert_eq!(w.usage(EXEC).unwrap().functions["f"].cold_starts, 2);
     });
@@ -167,24 +165,28 @@ fn reserved_concurrency_throttles_concurrent_calls() {
 
 #[test]
 fn account_concurrency_and_scaling_rate() {
-    runtime().block_on(async {
-        let mut settings = LambdaSettings::without_latency();
-        settings.account_concurrency = 10;
-        settings.unreserved_minimum = 0;
-        let w = world(
-            registry("[functions.f]\nhandler = \"sleep\"\n[functions.f.params]\nseconds = 1\n"),
-            settings.clone(),
-        );
+    let mut settings = LambdaSettings::without_latency();
+    settings.account_concurrency = 10;
+    settings.unreserved_minimum = 0;
+    let sim = simulation(
+        registry("[functions.f]\nhandler = \"sleep\"\n[functions.f.params]\nseconds = 1\n"),
+        settings.clone(),
+    );
+    let w = sim.world();
+    sim.block_on(async {
         let results =
             futures::future::join_all((0..12).map(|i| w.invoke(direct("f", json!(i))))).await;
         assert_eq!(results.iter().filter(|r| r.is_err()).count(), 2);
+    });
 
-        settings.account_concurrency = 1000;
-        settings.scaling_burst = 3;
-        let w = world(
-            registry("[functions.f]\nhandler = \"sleep\"\n[functions.f.params]\nseconds = 1\n"),
-            settings,
-        );
+    settings.account_concurrency = 1000;
+    settings.scaling_burst = 3;
+    let sim = simulation(
+        registry("[functions.f]\nhandler = \"sleep\"\n[functions.f.params]\nseconds = 1\n"),
+        settings,
+    );
+    let w = sim.world();
+    sim.block_on(async {
         let results =
             futures::future::join_all((0..5).map(|i| w.invoke(direct("f", json!(i))))).await;
         assert_eq!(
@@ -206,11 +208,11 @@ fn reserved_concurrency_over_the_account_is_an_error() {
         "[functions.a]\nhandler = \"identity\"\nreserved_concurrency = 600\n\
          [functions.b]\nhandler = \"identity\"\nreserved_concurrency = 350\n",
     );
-    let err = World::builder()
-        .functions(reg)
-        .build()
-        .unwrap_err()
-        .to_string();
+    // The world refuses the configuration; the simulation passes its error on as it is.
+    let err = match Simulation::builder().functions(reg).build() {
+        Err(SimulationError::World(e)) => e.to_string(),
+        other => panic!("expected a world error, got {other:?}"),
+    };
     assert!(
         err.contains("reserved concurrency") && err.contains("100 unreserved"),
         "{err}"
@@ -219,15 +221,16 @@ fn reserved_concurrency_over_the_account_is_an_error() {
 
 #[test]
 fn timeout_fails_like_aws() {
-    runtime().block_on(async {
-        // The corpus case test_invoke_timeout: sleeps 60 s, function timeout 30 s.
-        let w = world(
-            registry(
-                "[functions.slow]\nhandler = \"sleep\"\ntimeout_seconds = 30\n\
+    // The corpus case test_invoke_timeout: sleeps 60 s, function timeout 30 s.
+    let sim = simulation(
+        registry(
+            "[functions.slow]\nhandler = \"sleep\"\ntimeout_seconds = 30\n\
                  [functions.slow.params]\nseconds = 60\n",
-            ),
-            LambdaSettings::without_latency(),
-        );
+        ),
+        LambdaSettings::without_latency(),
+    );
+    let w = sim.world();
+    sim.block_on(async {
         let t0 = w.now();
         let err = w.invoke(direct("slow", Value::Null)).await.unwrap_err();
         assert_eq!(err.error, "Sandbox.Timedout");
@@ -247,7 +250,7 @@ fn timeout_fails_like_aws() {
         let u = w.usage(EXEC).unwrap();
         let init_ms = u.functions["slow"].init_ms;
         // INIT, then exactly the timeout.
-        assert_eq!(elapsed_ms(&w, t0), 30_000 + init_ms.floor() as i64 + 1);
+        assert_eq!(elapsed_ms(w, t0), 30_000 + init_ms.floor() as i64 + 1);
         assert_eq!(u.functions["slow"].timeouts, 1);
         assert_eq!(u.functions["slow"].errors, 1);
         let report = &u.report_lines().next().unwrap().message;
@@ -267,20 +270,21 @@ fn timeout_fails_like_aws() {
 
 #[test]
 fn panics_become_lambda_errors_and_the_world_goes_on() {
-    runtime().block_on(async {
-        let mut reg = FunctionRegistry::new();
-        reg.register(
-            "boom",
-            FunctionConfig::default(),
-            handler_fn(|event: Value, _ctx: &mut Invocation| {
-                if event == json!("panic") {
-                    panic!("kaboom");
-                }
-                Ok(event)
-            }),
-        )
-        .unwrap();
-        let w = world(reg, LambdaSettings::without_latency());
+    let mut reg = FunctionRegistry::new();
+    reg.register(
+        "boom",
+        FunctionConfig::default(),
+        handler_fn(|event: Value, _ctx: &mut Invocation| {
+            if event == json!("panic") {
+                panic!("kaboom");
+            }
+            Ok(event)
+        }),
+    )
+    .unwrap();
+    let sim = simulation(reg, LambdaSettings::without_latency());
+    let w = sim.world();
+    sim.block_on(async {
         let err = w.invoke(direct("boom", json!("panic"))).await.unwrap_err();
         assert_eq!(err.error, "Lambda.Unknown");
         let cause: Value = serde_json::from_str(&err.cause).unwrap();
@@ -300,14 +304,15 @@ fn panics_become_lambda_errors_and_the_world_goes_on() {
 
 #[test]
 fn function_errors_have_aws_shape_on_both_integrations() {
-    runtime().block_on(async {
-        let w = world(
+    let sim = simulation(
             registry(
                 "[functions.raiser]\nhandler = \"raise\"\n[functions.raiser.params]\n\
                  error_type = \"CustomException\"\nstack_trace = [\"  File \\\"/var/task/handler.py\\\", line 9\"]\n",
             ),
             LambdaSettings::without_latency(),
         );
+    let w = sim.world();
+    sim.block_on(async {
         for c in [
             direct("raiser", Value::Null),
             optimized(json!({"FunctionName": "raiser", "Payload": null})),
@@ -315,70 +320,147 @@ fn function_errors_have_aws_shape_on_both_integrations() {
             let err = w.invoke(c).await.unwrap_err();
             assert_eq!(err.error, "CustomException");
             let cause: Value = serde_json::from_str(&err.cause).unwrap();
-            let keys: Vec<&str> = cause.as_object().unwrap().keys().map(String::as_str).collect();
-            assert_eq!(keys, ["errorMessage", "errorType", "requestId", "stackTrace"]);
+            let keys: Vec<&str> = cause
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(
+                keys,
+                ["errorMessage", "errorType", "requestId", "stackTrace"]
+            );
             assert_eq!(cause["errorMessage"], "");
-            assert_eq!(cause["stackTrace"][0], "  File \"/var/task/handler.py\", line 9");
+            assert_eq!(
+                cause["stackTrace"][0],
+                "  File \"/var/task/handler.py\", line 9"
+            );
             assert_eq!(cause["requestId"].as_str().unwrap().len(), 36);
         }
         let u = w.usage(EXEC).unwrap();
         assert_eq!(u.functions["raiser"].errors, 2);
-        assert!(u.logs.iter().any(|l| l.message == "[ERROR] CustomException: "));
+        assert!(u
+            .logs
+            .iter()
+            .any(|l| l.message == "[ERROR] CustomException: "));
     });
 }
 
 #[test]
 fn optimized_integration_response_and_payload_rules() {
-    runtime().block_on(async {
-        let w = world(
+    let sim = simulation(
             registry(
                 "[functions.id]\nhandler = \"identity\"\n\
                  [functions.raw]\nhandler = \"raw_payload\"\n[functions.raw.params]\npayload = '\"HelloWorld!\"'\n",
             ),
             LambdaSettings::without_latency(),
         );
+    let w = sim.world();
+    sim.block_on(async {
         // Null payload: the function receives {} (corpus: test_lambda_task_service.test_invoke).
-        let out = w.invoke(optimized(json!({"FunctionName": "id", "Payload": null}))).await.unwrap().into_json();
+        let out = w
+            .invoke(optimized(json!({"FunctionName": "id", "Payload": null})))
+            .await
+            .unwrap()
+            .into_json();
         assert_eq!(out["Payload"], json!({}));
         assert_eq!(out["StatusCode"], 200);
         assert_eq!(out["ExecutedVersion"], "$LATEST");
         let rid = out["SdkResponseMetadata"]["RequestId"].as_str().unwrap();
-        assert_eq!(out["SdkHttpMetadata"]["HttpHeaders"]["x-amzn-RequestId"], rid);
+        assert_eq!(
+            out["SdkHttpMetadata"]["HttpHeaders"]["x-amzn-RequestId"],
+            rid
+        );
         assert_eq!(out["SdkHttpMetadata"]["HttpHeaders"]["Content-Length"], "2");
-        assert_eq!(out["SdkHttpMetadata"]["AllHttpHeaders"]["Content-Type"], json!(["application/json"]));
+        assert_eq!(
+            out["SdkHttpMetadata"]["AllHttpHeaders"]["Content-Type"],
+            json!(["application/json"])
+        );
         assert_eq!(out["SdkHttpMetadata"]["HttpStatusCode"], 200);
-        let keys: Vec<&str> = out.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, ["ExecutedVersion", "Payload", "SdkHttpMetadata", "SdkResponseMetadata", "StatusCode"]);
+        let keys: Vec<&str> = out
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "ExecutedVersion",
+                "Payload",
+                "SdkHttpMetadata",
+                "SdkResponseMetadata",
+                "StatusCode"
+            ]
+        );
         // A string payload is the raw request body (corpus: test_invoke_json_values).
-        for (payload, expect) in [("0", json!(0)), ("\"HelloWorld\"", json!("HelloWorld")), ("true", json!(true)), ("0.0", json!(0.0))] {
-            let out = w.invoke(optimized(json!({"FunctionName": "id", "Payload": payload}))).await.unwrap().into_json();
+        for (payload, expect) in [
+            ("0", json!(0)),
+            ("\"HelloWorld\"", json!("HelloWorld")),
+            ("true", json!(true)),
+            ("0.0", json!(0.0)),
+        ] {
+            let out = w
+                .invoke(optimized(json!({"FunctionName": "id", "Payload": payload})))
+                .await
+                .unwrap()
+                .into_json();
             assert_eq!(out["Payload"], expect);
         }
-        let err = w.invoke(optimized(json!({"FunctionName": "id", "Payload": "not json"}))).await.unwrap_err();
+        let err = w
+            .invoke(optimized(
+                json!({"FunctionName": "id", "Payload": "not json"}),
+            ))
+            .await
+            .unwrap_err();
         assert_eq!(err.error, "Lambda.InvalidRequestContentException");
         // A direct ARN passes the value as is.
-        let out = w.invoke(direct("id", json!("HelloWorld"))).await.unwrap().into_json();
+        let out = w
+            .invoke(direct("id", json!("HelloWorld")))
+            .await
+            .unwrap()
+            .into_json();
         assert_eq!(out["Payload"], "HelloWorld");
         // Raw bytes that are JSON text come back as that value (test_invoke_bytes_payload).
-        let out = w.invoke(direct("raw", json!({}))).await.unwrap().into_json();
+        let out = w
+            .invoke(direct("raw", json!({})))
+            .await
+            .unwrap()
+            .into_json();
         assert_eq!(out["Payload"], "HelloWorld!");
         // Full ARNs, qualifiers and partial ARNs name the same function.
-        for name in ["arn:aws:lambda:us-east-1:111111111111:function:id", "id:$LATEST", "111111111111:function:id"] {
-            assert!(w.invoke(optimized(json!({"FunctionName": name, "Payload": {}}))).await.is_ok(), "{name}");
+        for name in [
+            "arn:aws:lambda:us-east-1:111111111111:function:id",
+            "id:$LATEST",
+            "111111111111:function:id",
+        ] {
+            assert!(
+                w.invoke(optimized(json!({"FunctionName": name, "Payload": {}})))
+                    .await
+                    .is_ok(),
+                "{name}"
+            );
         }
-        let out = w.invoke(optimized(json!({"FunctionName": "id", "Payload": {}, "InvocationType": "Event"}))).await.unwrap().into_json();
+        let out = w
+            .invoke(optimized(
+                json!({"FunctionName": "id", "Payload": {}, "InvocationType": "Event"}),
+            ))
+            .await
+            .unwrap()
+            .into_json();
         assert_eq!(out["StatusCode"], 202);
     });
 }
 
 #[test]
 fn unknown_functions_and_bad_names() {
-    runtime().block_on(async {
-        let w = World::builder()
-            .account("111111111111")
-            .functions(registry("[functions.f]\nhandler = \"identity\"\n"))
-            .build()
-            .unwrap();
+    let sim = Simulation::builder()
+        .account("111111111111")
+        .functions(registry("[functions.f]\nhandler = \"identity\"\n"))
+        .build()
+        .unwrap();
+    let w = sim.world();
+    sim.block_on(async {
         let err = w.invoke(optimized(json!({"FunctionName": "no_such_lambda_func_u01", "Payload": null}))).await.unwrap_err();
         assert_eq!(err.error, "Lambda.ResourceNotFoundException");
         // The corpus text, with its request id placeholder.
@@ -397,31 +479,32 @@ fn unknown_functions_and_bad_names() {
 
 #[test]
 fn compute_is_scaled_by_memory() {
-    runtime().block_on(async {
-        let mut reg = FunctionRegistry::new();
-        for (name, mb) in [("small", 128), ("one_vcpu", 1769), ("big", 10240)] {
-            let config = FunctionConfig {
-                memory_mb: mb,
-                timeout: Duration::from_secs(900),
-                provisioned_concurrency: 1,
-                ..FunctionConfig::default()
-            };
-            reg.register(
-                name,
-                config,
-                async_handler_fn(async |_event: Value, ctx: &mut Invocation| {
-                    let t0 = ctx.now();
-                    ctx.compute(1.0).await;
-                    let parallel = (ctx.now() - t0).num_milliseconds();
-                    let t1 = ctx.now();
-                    ctx.compute_threads(1.0, 1).await;
-                    let single = (ctx.now() - t1).num_milliseconds();
-                    Ok::<_, FunctionError>(json!([parallel, single]))
-                }),
-            )
-            .unwrap();
-        }
-        let w = world(reg, LambdaSettings::without_latency());
+    let mut reg = FunctionRegistry::new();
+    for (name, mb) in [("small", 128), ("one_vcpu", 1769), ("big", 10240)] {
+        let config = FunctionConfig {
+            memory_mb: mb,
+            timeout: Duration::from_secs(900),
+            provisioned_concurrency: 1,
+            ..FunctionConfig::default()
+        };
+        reg.register(
+            name,
+            config,
+            async_handler_fn(async |_event: Value, ctx: &mut Invocation| {
+                let t0 = ctx.now();
+                ctx.compute(1.0).await;
+                let parallel = (ctx.now() - t0).num_milliseconds();
+                let t1 = ctx.now();
+                ctx.compute_threads(1.0, 1).await;
+                let single = (ctx.now() - t1).num_milliseconds();
+                Ok::<_, FunctionError>(json!([parallel, single]))
+            }),
+        )
+        .unwrap();
+    }
+    let sim = simulation(reg, LambdaSettings::without_latency());
+    let w = sim.world();
+    sim.block_on(async {
         let ms = |v: &Value| (v[0].as_i64().unwrap(), v[1].as_i64().unwrap());
         let small = w
             .invoke(direct("small", Value::Null))
@@ -453,26 +536,27 @@ fn compute_is_scaled_by_memory() {
 
 #[test]
 fn handler_cpu_ms_is_charged_at_the_cpu_share_inside_the_timeout() {
-    runtime().block_on(async {
-        let w = world(
-            registry(
-                "[functions.small]\nhandler = \"identity\"\nhandler_cpu_ms = 100\n\
+    let sim = simulation(
+        registry(
+            "[functions.small]\nhandler = \"identity\"\nhandler_cpu_ms = 100\n\
                  provisioned_concurrency = 1\n\
                  [functions.vcpu]\nhandler = \"identity\"\nhandler_cpu_ms = 100\n\
                  memory_mb = 1769\nprovisioned_concurrency = 1\n\
                  [functions.tight]\nhandler = \"identity\"\nhandler_cpu_ms = 100.5\n\
                  timeout_seconds = 1\nprovisioned_concurrency = 1\n\
                  [functions.plain]\nhandler = \"identity\"\nprovisioned_concurrency = 1\n",
-            ),
-            LambdaSettings::without_latency(),
-        );
+        ),
+        LambdaSettings::without_latency(),
+    );
+    let w = sim.world();
+    sim.block_on(async {
         let mut took = Vec::new();
         for f in ["small", "vcpu", "plain"] {
             let t0 = w.now();
             let out = w.invoke(direct(f, json!({"f": f}))).await.unwrap();
             // The handler still runs, after the fixed work.
             assert_eq!(out.into_json()["Payload"], json!({"f": f}));
-            took.push(elapsed_ms(&w, t0));
+            took.push(elapsed_ms(w, t0));
         }
         // 100 CPU-ms at 128/1769 of a vCPU is 1,382.03 ms (tokio timers resolve to 1 ms); at
         // one vCPU 100 ms; nothing without it.
@@ -505,32 +589,33 @@ fn handler_cpu_ms_is_charged_at_the_cpu_share_inside_the_timeout() {
 
 #[test]
 fn handler_context_and_memory_report() {
-    runtime().block_on(async {
-        let mut reg = FunctionRegistry::new();
-        reg.register(
-            "ctx",
-            FunctionConfig {
-                memory_mb: 512,
-                ..FunctionConfig::default()
-            },
-            handler_fn(|_event: Value, ctx: &mut Invocation| {
-                ctx.log("hello from the handler");
-                ctx.use_memory_mb(300);
-                ctx.use_memory_mb(100);
-                let r = ctx.rng().next_u64();
-                Ok(json!({
-                    "name": ctx.function_name(),
-                    "cold": ctx.is_cold_start(),
-                    "remaining_ms": ctx.remaining_time().as_millis() as u64,
-                    "memory": ctx.config().memory_mb,
-                    "exec": ctx.execution_arn(),
-                    "rid_len": ctx.request_id().len(),
-                    "r": r.to_string(),
-                }))
-            }),
-        )
-        .unwrap();
-        let w = world(reg, LambdaSettings::without_latency());
+    let mut reg = FunctionRegistry::new();
+    reg.register(
+        "ctx",
+        FunctionConfig {
+            memory_mb: 512,
+            ..FunctionConfig::default()
+        },
+        handler_fn(|_event: Value, ctx: &mut Invocation| {
+            ctx.log("hello from the handler");
+            ctx.use_memory_mb(300);
+            ctx.use_memory_mb(100);
+            let r = ctx.rng().next_u64();
+            Ok(json!({
+                "name": ctx.function_name(),
+                "cold": ctx.is_cold_start(),
+                "remaining_ms": ctx.remaining_time().as_millis() as u64,
+                "memory": ctx.config().memory_mb,
+                "exec": ctx.execution_arn(),
+                "rid_len": ctx.request_id().len(),
+                "r": r.to_string(),
+            }))
+        }),
+    )
+    .unwrap();
+    let sim = simulation(reg, LambdaSettings::without_latency());
+    let w = sim.world();
+    sim.block_on(async {
         let a = w
             .invoke(direct("ctx", Value::Null))
             .await
@@ -565,21 +650,27 @@ fn handler_context_and_memory_report() {
 
 #[test]
 fn dropped_invocation_releases_its_slot() {
-    runtime().block_on(async {
-        let w = world(
-            registry(
-                "[functions.f]\nhandler = \"sleep\"\nreserved_concurrency = 1\ntimeout_seconds = 100\n\
+    let sim = simulation(
+        registry(
+            "[functions.f]\nhandler = \"sleep\"\nreserved_concurrency = 1\ntimeout_seconds = 100\n\
                  [functions.f.params]\nseconds = 60\n",
-            ),
-            LambdaSettings::without_latency(),
-        );
+        ),
+        LambdaSettings::without_latency(),
+    );
+    let w = sim.world();
+    sim.block_on(async {
         // A Task TimeoutSeconds of 5 s: the engine drops the call.
-        let r = tokio::time::timeout(Duration::from_secs(5), w.invoke(direct("f", Value::Null))).await;
+        let r =
+            tokio::time::timeout(Duration::from_secs(5), w.invoke(direct("f", Value::Null))).await;
         assert!(r.is_err());
         assert_eq!(w.in_flight("f"), Some(0));
         let u = w.usage(EXEC).unwrap();
         assert_eq!(u.functions["f"].invocations, 1);
-        assert!(u.functions["f"].billed_ms >= 4_800, "{}", u.functions["f"].billed_ms);
+        assert!(
+            u.functions["f"].billed_ms >= 4_800,
+            "{}",
+            u.functions["f"].billed_ms
+        );
         tokio::time::sleep(Duration::from_secs(100)).await;
         assert_eq!(w.in_flight("f"), Some(0));
         assert!(w.invoke(direct("f", Value::Null)).await.is_ok());
@@ -588,11 +679,12 @@ fn dropped_invocation_releases_its_slot() {
 
 #[test]
 fn child_executions_are_charged_to_their_parent() {
-    runtime().block_on(async {
-        let w = world(
-            registry("[functions.f]\nhandler = \"identity\"\n"),
-            LambdaSettings::without_latency(),
-        );
+    let sim = simulation(
+        registry("[functions.f]\nhandler = \"identity\"\n"),
+        LambdaSettings::without_latency(),
+    );
+    let w = sim.world();
+    sim.block_on(async {
         w.begin_execution(EXEC, stepsim::sim::WorkflowKind::Standard);
         for child in [
             format!("{EXEC}/map:1"),
@@ -625,22 +717,23 @@ fn child_executions_are_charged_to_their_parent() {
 }
 
 fn fault_pattern(seed: u64) -> Vec<String> {
-    runtime().block_on(async {
-        let faults = FaultPlan::from_toml_str(
-            "[functions.f]\nerror_rate = 0.3\nerror_type = \"Lambda.ServiceException\"\n\
+    let faults = FaultPlan::from_toml_str(
+        "[functions.f]\nerror_rate = 0.3\nerror_type = \"Lambda.ServiceException\"\n\
              [functions.g]\nerror_rate = 0.3\nerror_type = \"MyError\"\nerror_message = \"boom\"\n\
              [[throttle_bursts]]\nfunction = \"f\"\nstart_seconds = 5\nduration_seconds = 2\n",
-        )
+    )
+    .unwrap();
+    let sim = Simulation::builder()
+        .seed(seed)
+        .functions(registry(
+            "[functions.f]\nhandler = \"identity\"\n[functions.g]\nhandler = \"identity\"\n",
+        ))
+        .faults(faults)
+        .lambda_settings(LambdaSettings::without_latency())
+        .build()
         .unwrap();
-        let w = World::builder()
-            .seed(seed)
-            .functions(registry(
-                "[functions.f]\nhandler = \"identity\"\n[functions.g]\nhandler = \"identity\"\n",
-            ))
-            .faults(faults)
-            .lambda_settings(LambdaSettings::without_latency())
-            .build()
-            .unwrap();
+    let w = sim.world();
+    sim.block_on(async {
         let mut out = Vec::new();
         for i in 0..40 {
             tokio::time::sleep(Duration::from_millis(250)).await;

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use stepsim::engine::{CallContext, ServiceCall, ServiceRequest, TaskFailure, TaskInvoker};
 use stepsim::handlers::default_catalog;
 use stepsim::sim::dist::QuantileDist;
-use stepsim::sim::{FaultPlan, FunctionRegistry, FunctionTarget, Money, PriceTable, World};
+use stepsim::sim::{FaultPlan, FunctionRegistry, FunctionTarget, Money, PriceTable, Simulation};
 use stepsim::storage::{ListRequest, Store};
 
 fn arb_json() -> impl Strategy<Value = Value> {
@@ -121,8 +121,8 @@ proptest! {
 
     #[test]
     fn store_keys_round_trip(key in "[^\\x00]{1,40}", prefix in ".{0,4}", delim in prop::option::of("[/a-]{1,2}")) {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async {
+        let sim = Simulation::builder().build().unwrap();
+        sim.block_on(async {
             let store = Store::memory();
             store.create_bucket("bkt").await.unwrap();
             let now = stepsim::engine::clock::default_origin();
@@ -137,15 +137,15 @@ proptest! {
 
     #[test]
     fn invoker_never_panics(params in arb_json(), which in 0usize..8) {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
-        rt.block_on(async {
-            let reg = FunctionRegistry::from_toml_str(
-                "[functions.f]\nhandler = \"identity\"\n",
-                "f.toml",
-                &default_catalog(),
-            )
-            .unwrap();
-            let w = World::builder().functions(reg).build().unwrap();
+        let reg = FunctionRegistry::from_toml_str(
+            "[functions.f]\nhandler = \"identity\"\n",
+            "f.toml",
+            &default_catalog(),
+        )
+        .unwrap();
+        let sim = Simulation::builder().functions(reg).build().unwrap();
+        let w = sim.world();
+        sim.block_on(async {
             w.store().create_bucket("bkt").await.unwrap();
             let c = match which {
                 0 => call("arn:aws:states:::lambda:invoke", "lambda", "invoke", params),

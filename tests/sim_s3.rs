@@ -8,19 +8,13 @@ use serde_json::{json, Value};
 use stepsim::engine::{CallContext, ServiceCall, TaskInvoker};
 use stepsim::sim::{
     async_handler_fn, FaultPlan, FunctionConfig, FunctionError, FunctionRegistry, Invocation,
-    LambdaSettings, World,
+    Simulation,
 };
 use stepsim::storage::Store;
 
-const EXEC: &str = "arn:aws:states:us-east-1:123456789012:execution:sm:s3run";
+mod support;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap()
-}
+const EXEC: &str = "arn:aws:states:us-east-1:123456789012:execution:sm:s3run";
 
 fn s3(action: &str, parameters: Value) -> ServiceCall {
     let context = CallContext {
@@ -38,8 +32,9 @@ fn s3(action: &str, parameters: Value) -> ServiceCall {
 
 #[test]
 fn service_calls_have_sdk_shapes() {
-    runtime().block_on(async {
-        let w = World::builder().build().unwrap();
+    let sim = Simulation::builder().build().unwrap();
+    let w = sim.world();
+    sim.block_on(async {
         w.store().create_bucket("bucket-u01").await.unwrap();
         let t0 = w.now();
         let put = w
@@ -117,40 +112,37 @@ fn service_calls_have_sdk_shapes() {
 
 #[test]
 fn handlers_use_s3_with_modelled_cost() {
-    runtime().block_on(async {
-        let mut reg = FunctionRegistry::new();
-        reg.register(
-            "copier",
-            FunctionConfig {
-                timeout: Duration::from_secs(60),
-                provisioned_concurrency: 1,
-                ..FunctionConfig::default()
-            },
-            async_handler_fn(async |event: Value, ctx: &mut Invocation| {
-                let src = event["key"].as_str().unwrap_or_default().to_string();
-                let body = ctx.s3_get("in-bucket", &src).await?;
-                let t0 = ctx.now();
-                ctx.s3_put("out-bucket", &format!("copy/{src}"), body.clone())
-                    .await?;
-                let put_ms = (ctx.now() - t0).num_milliseconds();
-                let listed = ctx.s3_list("out-bucket", "copy/").await?;
-                let missing = ctx.s3_get("in-bucket", "nope").await;
-                Ok::<_, FunctionError>(json!({
-                    "bytes": body.len(),
-                    "put_ms": put_ms,
-                    "listed": listed.len(),
-                    "missing": missing.err().map(|e| e.code),
-                }))
-            }),
-        )
-        .unwrap();
-        let store = Store::memory();
-        let w = World::builder()
-            .store(store.clone())
-            .functions(reg)
-            .lambda_settings(LambdaSettings::without_latency())
-            .build()
-            .unwrap();
+    let mut reg = FunctionRegistry::new();
+    reg.register(
+        "copier",
+        FunctionConfig {
+            timeout: Duration::from_secs(60),
+            provisioned_concurrency: 1,
+            ..FunctionConfig::default()
+        },
+        async_handler_fn(async |event: Value, ctx: &mut Invocation| {
+            let src = event["key"].as_str().unwrap_or_default().to_string();
+            let body = ctx.s3_get("in-bucket", &src).await?;
+            let t0 = ctx.now();
+            ctx.s3_put("out-bucket", &format!("copy/{src}"), body.clone())
+                .await?;
+            let put_ms = (ctx.now() - t0).num_milliseconds();
+            let listed = ctx.s3_list("out-bucket", "copy/").await?;
+            let missing = ctx.s3_get("in-bucket", "nope").await;
+            Ok::<_, FunctionError>(json!({
+                "bytes": body.len(),
+                "put_ms": put_ms,
+                "listed": listed.len(),
+                "missing": missing.err().map(|e| e.code),
+            }))
+        }),
+    )
+    .unwrap();
+    let sim = support::simulation(reg);
+    let w = sim.world();
+    // The world's store, shared with the handlers.
+    let store = w.store();
+    sim.block_on(async {
         store.create_bucket("in-bucket").await.unwrap();
         store.create_bucket("out-bucket").await.unwrap();
         store
@@ -194,15 +186,16 @@ fn handlers_use_s3_with_modelled_cost() {
 #[test]
 fn s3_faults_are_seeded() {
     let run = |seed: u64| {
-        runtime().block_on(async {
-            let w = World::builder()
-                .seed(seed)
-                .faults(
-                    FaultPlan::from_toml_str("[s3]\nerror_rate = 0.4\nerror_code = \"SlowDown\"\n")
-                        .unwrap(),
-                )
-                .build()
-                .unwrap();
+        let sim = Simulation::builder()
+            .seed(seed)
+            .faults(
+                FaultPlan::from_toml_str("[s3]\nerror_rate = 0.4\nerror_code = \"SlowDown\"\n")
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let w = sim.world();
+        sim.block_on(async {
             w.store().create_bucket("bkt").await.unwrap();
             let mut out = Vec::new();
             for i in 0..30 {
@@ -239,10 +232,11 @@ fn s3_faults_are_seeded() {
 #[test]
 fn dir_store_is_shared_with_handlers() {
     let tmp = tempfile::tempdir().unwrap();
-    runtime().block_on(async {
-        let store = Store::open(&format!("dir:{}", tmp.path().display())).unwrap();
-        store.create_bucket("results").await.unwrap();
-        let w = World::builder().store(store).build().unwrap();
+    let store = Store::open(&format!("dir:{}", tmp.path().display())).unwrap();
+    let sim = Simulation::builder().store(store).build().unwrap();
+    let w = sim.world();
+    sim.block_on(async {
+        w.store().create_bucket("results").await.unwrap();
         w.invoke(s3(
             "putObject",
             json!({"Bucket": "results", "Key": "run/0.json", "Body": {"rank": 0}}),

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 use stepsim::conformance::{default_corpus_dir, load_corpus, Case};
-use stepsim::sim::Simulation;
+use stepsim::sim::{FunctionRegistry, LambdaSettings, Simulation};
 
 /// The corpus folder, or `None` (after printing `SKIPPED: ...`) when it is absent outside CI.
 /// Panics under CI when it is absent, so that a broken lookup cannot pass silently.
@@ -68,6 +68,17 @@ pub fn plan(definition: &Value) -> stepsim::engine::Plan {
     let machine = stepsim::asl::load_value(definition)
         .unwrap_or_else(|e| panic!("invalid test definition: {e:?}"));
     stepsim::engine::Plan::compile(&machine).expect("the definition compiles")
+}
+
+/// A [`Simulation`] holding `functions`, with no Lambda invoke latency so that timings are exact
+/// (INIT, handler time and S3 transfers still spend virtual time); every other part is the
+/// default (seed 0, empty in-memory S3). The set-up of most world-model tests.
+pub fn simulation(functions: FunctionRegistry) -> Simulation {
+    Simulation::builder()
+        .functions(functions)
+        .lambda_settings(LambdaSettings::without_latency())
+        .build()
+        .expect("a simulation")
 }
 
 /// Runs one execution in a fresh default [`Simulation`] (no functions, in-memory S3) with its
