@@ -2,10 +2,9 @@
 //! handlers reproduce what the corpus recorded for them: error names and causes (request ids and
 //! stack traces aside, as the corpus README says), payloads, and the timeout.
 //!
-//! Skipped when the corpus is absent; set `STEPSIM_CONFORMANCE_DIR` to its folder.
+//! Skipped when the corpus is absent outside CI (see `support` for where it is looked for).
 
 use serde_json::{json, Value};
-use stepsim::conformance::{default_corpus_dir, load_corpus};
 use stepsim::engine::{CallContext, ServiceCall, TaskInvoker};
 use stepsim::handlers::builtin::corpus_function;
 use stepsim::sim::FunctionRegistry;
@@ -24,11 +23,9 @@ fn direct(function: &str, payload: Value) -> ServiceCall {
 
 #[test]
 fn every_corpus_lambda_builds_and_behaves() {
-    let Some(dir) = default_corpus_dir() else {
-        eprintln!("SKIPPED: no conformance corpus (set STEPSIM_CONFORMANCE_DIR)");
+    let Some(cases) = support::corpus_cases("every_corpus_lambda_builds_and_behaves") else {
         return;
     };
-    let cases = load_corpus(&dir).unwrap();
     let mut built = 0;
     let mut raise_checked = 0;
     for case in &cases {
