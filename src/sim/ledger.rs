@@ -24,7 +24,7 @@ use std::rc::Rc;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::sim::function::Architecture;
+use crate::sim::config::Architecture;
 
 /// Standard or Express: they are priced differently.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

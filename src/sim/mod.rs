@@ -7,6 +7,7 @@
 //! Every default number names its row in the project's CALIBRATION.md, or says it was guessed.
 
 pub mod billing;
+pub mod config;
 pub mod config_file;
 pub mod dist;
 pub(crate) mod environment;
@@ -21,12 +22,10 @@ pub mod simulation;
 pub mod world;
 
 pub use billing::{Bill, BillLine, BillingOptions, InitBilling, MemoryBasis, Money, PriceTable};
+pub use config::{Architecture, ConfigError, FunctionConfig, InitSpec, PackageType, RuntimeFamily};
 pub use faults::FaultPlan;
 pub use fmi::{Communicator, FmiChannel, FmiError, FmiSpec, FmiStats, ReduceOp};
-pub use function::{
-    Architecture, ConfigError, FunctionConfig, FunctionRegistry, FunctionSpec, HandlerCatalog,
-    InitSpec, PackageType, RuntimeFamily,
-};
+pub use function::{FunctionRegistry, FunctionSpec, HandlerCatalog};
 pub use handler::{
     async_handler_fn, handler_fn, FunctionError, Handler, HandlerFuture, Invocation, S3Error,
 };
