@@ -29,6 +29,9 @@ use serde_json::Value;
 use toml::Spanned;
 
 use crate::sim::config_file::{self, number, opt_string, opt_u32, string, u32_value};
+// `FunctionSpec` is defined with the handler contract (an invocation runs one); it stays
+// reachable here, where functions are registered.
+pub use crate::sim::handler::FunctionSpec;
 use crate::sim::handler::Handler;
 
 // The configuration types live in `config.rs` (below the handler contract); they stay
@@ -40,27 +43,6 @@ pub use crate::sim::config::{
     Architecture, ConfigError, FunctionConfig, InitSpec, PackageType, RuntimeFamily,
     MAX_HANDLER_CPU_MS, MAX_VCPUS, MB_PER_VCPU,
 };
-
-/// A function: a name, its configuration and its handler.
-#[derive(Clone)]
-pub struct FunctionSpec {
-    pub name: String,
-    /// The handler kind it was built from (`identity`, `cosmic.inference`, ...), or `code` for
-    /// handlers registered directly.
-    pub kind: String,
-    pub config: FunctionConfig,
-    pub handler: Arc<dyn Handler>,
-}
-
-impl fmt::Debug for FunctionSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FunctionSpec")
-            .field("name", &self.name)
-            .field("kind", &self.kind)
-            .field("config", &self.config)
-            .finish()
-    }
-}
 
 /// Builds handlers of one kind from their parameters.
 pub type HandlerFactory = dyn Fn(&Value) -> Result<Arc<dyn Handler>, String> + Send + Sync;

@@ -30,9 +30,10 @@ pub use handler::{
     async_handler_fn, handler_fn, FunctionError, Handler, HandlerFuture, Invocation, S3Error,
 };
 pub use lambda::{FunctionTarget, InvokeOk, LambdaSettings};
+pub use ledger::LogCapture;
 pub use ledger::{ExecutionUsage, FunctionUsage, WorkflowKind};
 pub use s3::S3Model;
 pub use simulation::{
     express_billed_duration_ms, RunReport, Simulation, SimulationBuilder, SimulationError,
 };
-pub use world::{LogCapture, World, WorldBuilder, WorldError};
+pub use world::{World, WorldBuilder, WorldError};
