@@ -1,6 +1,7 @@
-//! Lambda functions: their configuration ([`FunctionConfig`]), the binding of a name to a
-//! configuration and a handler ([`FunctionSpec`], [`FunctionRegistry`]), the catalog of handler
-//! kinds a functions file can name ([`HandlerCatalog`]), and the functions file itself.
+//! The registry of Lambda functions ([`FunctionRegistry`], binding names to [`FunctionSpec`]s),
+//! the catalog of handler kinds a functions file can name ([`HandlerCatalog`]), and the
+//! functions file itself. The configuration types are in `config.rs`, `FunctionSpec` is in
+//! `handler.rs`; both are re-exported here.
 //!
 //! A functions file is TOML:
 //!

@@ -1,5 +1,7 @@
 //! The contract between the Lambda model and function code: the [`Handler`] trait, the
-//! [`Invocation`] context a handler receives, and [`FunctionError`].
+//! [`FunctionSpec`] that binds a handler to a name and a configuration, the [`Invocation`]
+//! context a handler receives (it reaches the world through the `InvocationHost` trait, which
+//! the world implements), and [`FunctionError`].
 //!
 //! A handler does real work on real data; only the time it takes is modelled. It spends modelled
 //! time with [`Invocation::compute`] (CPU work, scaled by the memory's CPU share) and
@@ -23,7 +25,10 @@ use crate::rng::SimRng;
 use crate::sim::config::FunctionConfig;
 use crate::sim::dist::seconds;
 use crate::sim::fmi::{Communicator, FmiError, FmiSpec};
-use crate::storage::{ListPage, ListRequest, ObjectInfo, StoreError};
+// `S3Error` belongs to the S3 service; handlers see it as part of their contract.
+pub use crate::sim::s3::S3Error;
+use crate::sim::s3::S3Service;
+use crate::storage::{ListRequest, ObjectInfo};
 
 /// The future a handler returns.
 pub type HandlerFuture<'a> = LocalBoxFuture<'a, Result<Value, FunctionError>>;
@@ -164,25 +169,6 @@ impl fmt::Display for FunctionError {
 
 impl std::error::Error for FunctionError {}
 
-/// An S3 request made by a handler failed.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{code}: {message}")]
-pub struct S3Error {
-    /// The S3 error code: `NoSuchKey`, `NoSuchBucket`, `SlowDown`, `InternalError`, ...
-    pub code: String,
-    /// A readable message.
-    pub message: String,
-}
-
-impl From<StoreError> for S3Error {
-    fn from(e: StoreError) -> Self {
-        S3Error {
-            code: e.s3_code().to_string(),
-            message: e.to_string(),
-        }
-    }
-}
-
 impl From<FmiError> for FunctionError {
     fn from(e: FmiError) -> Self {
         FunctionError::new(e.error_type(), e.to_string())
@@ -207,35 +193,8 @@ pub(crate) trait InvocationHost {
     fn clock(&self) -> &Rc<dyn Clock>;
     /// Appends a handler's log line to its execution's log (when all lines are captured).
     fn log(&self, account_key: &str, function: &str, message: String);
-    /// GET an object.
-    fn s3_get<'a>(
-        &'a self,
-        account_key: &'a str,
-        bucket: &'a str,
-        key: &'a str,
-    ) -> LocalBoxFuture<'a, Result<(ObjectInfo, Bytes), S3Error>>;
-    /// HEAD an object (billed as a GET).
-    fn s3_head<'a>(
-        &'a self,
-        account_key: &'a str,
-        bucket: &'a str,
-        key: &'a str,
-    ) -> LocalBoxFuture<'a, Result<ObjectInfo, S3Error>>;
-    /// PUT an object.
-    fn s3_put<'a>(
-        &'a self,
-        account_key: &'a str,
-        bucket: &'a str,
-        key: &'a str,
-        body: Bytes,
-    ) -> LocalBoxFuture<'a, Result<ObjectInfo, S3Error>>;
-    /// One LIST request.
-    fn s3_list<'a>(
-        &'a self,
-        account_key: &'a str,
-        bucket: &'a str,
-        req: &'a ListRequest,
-    ) -> LocalBoxFuture<'a, Result<ListPage, S3Error>>;
+    /// The world's S3 service.
+    fn s3(&self) -> &S3Service;
     /// Joins an FMI communicator of the Map run `execution_arn` belongs to.
     fn fmi_join(
         &self,
@@ -352,14 +311,15 @@ impl Invocation {
     /// Reads an object (one GET request: modelled latency plus transfer time).
     pub async fn s3_get(&mut self, bucket: &str, key: &str) -> Result<Bytes, S3Error> {
         self.host
-            .s3_get(&self.account_key, bucket, key)
+            .s3()
+            .get(&self.account_key, bucket, key)
             .await
             .map(|(_, body)| body)
     }
 
     /// Reads an object's metadata (one HEAD request, billed as a GET).
     pub async fn s3_head(&mut self, bucket: &str, key: &str) -> Result<ObjectInfo, S3Error> {
-        self.host.s3_head(&self.account_key, bucket, key).await
+        self.host.s3().head(&self.account_key, bucket, key).await
     }
 
     /// Writes an object (one PUT request: modelled latency plus transfer time).
@@ -370,7 +330,8 @@ impl Invocation {
         body: impl Into<Bytes>,
     ) -> Result<ObjectInfo, S3Error> {
         self.host
-            .s3_put(&self.account_key, bucket, key, body.into())
+            .s3()
+            .put(&self.account_key, bucket, key, body.into())
             .await
     }
 
@@ -386,7 +347,7 @@ impl Invocation {
             ..ListRequest::default()
         };
         loop {
-            let page = self.host.s3_list(&self.account_key, bucket, &req).await?;
+            let page = self.host.s3().list(&self.account_key, bucket, &req).await?;
             out.extend(page.objects);
             match page.next_continuation_token {
                 Some(t) if page.is_truncated => req.continuation_token = Some(t),
@@ -406,6 +367,7 @@ impl Invocation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::StoreError;
 
     #[test]
     fn cause_json_matches_aws_shape() {

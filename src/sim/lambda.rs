@@ -1,4 +1,7 @@
-//! The simulated Lambda service: one invocation from request to response.
+//! The simulated Lambda service (`LambdaService`): the functions of a world, their
+//! environment pools, concurrency and throttling, and one invocation from request to response.
+//! The world composes it and hands it the clock and the ledger; the handler reaches the rest of
+//! the world through the `InvocationHost` the caller passes.
 //!
 //! The path of a request, and why it is ordered this way:
 //!
@@ -108,11 +111,11 @@ impl LambdaSettings {
 }
 
 /// The simulation's state for one function.
-pub(crate) struct FunctionState {
-    pub spec: Arc<FunctionSpec>,
+struct FunctionState {
+    spec: Arc<FunctionSpec>,
     init: InitModel,
-    pub pool: Pool,
-    pub in_flight: u32,
+    pool: Pool,
+    in_flight: u32,
     rng_latency: SimRng,
     rng_init: SimRng,
     rng_faults: SimRng,
@@ -125,7 +128,7 @@ pub(crate) struct FunctionState {
 }
 
 impl FunctionState {
-    pub fn new(
+    fn new(
         spec: Arc<FunctionSpec>,
         settings: &LambdaSettings,
         world_seed: u64,

@@ -1,7 +1,7 @@
 //! S3 as a simulated service: the S3 calls the engine makes (Distributed Map's ItemReader and
 //! ResultWriter, and `aws-sdk:s3:*` tasks), the S3 requests handlers make through their
 //! [`Invocation`](crate::sim::handler::Invocation), the time each request takes, and the request
-//! counts each execution is billed for.
+//! counts each execution is billed for (`S3Service`, composed by the world), and [`S3Error`].
 //!
 //! Every request costs a fixed latency plus its bytes over a bandwidth. Both figures come from
 //! CALIBRATION.md, "FMI channel model", row "S3": 40.4 ms per operation and 50 MB/s per pair
@@ -19,9 +19,8 @@ use crate::engine::{Clock, ServiceResponse, ServiceResult, SimTime, TaskFailure}
 use crate::rng::SimRng;
 use crate::sim::dist::seconds;
 use crate::sim::faults::S3Faults;
-use crate::sim::handler::S3Error;
 use crate::sim::ledger::Ledger;
-use crate::storage::{ListPage, ListRequest, ObjectInfo, Store};
+use crate::storage::{ListPage, ListRequest, ObjectInfo, Store, StoreError};
 
 /// The time S3 requests take.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -50,6 +49,25 @@ impl S3Model {
             Duration::ZERO
         };
         self.request_latency.saturating_add(transfer)
+    }
+}
+
+/// An S3 request made by a handler failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct S3Error {
+    /// The S3 error code: `NoSuchKey`, `NoSuchBucket`, `SlowDown`, `InternalError`, ...
+    pub code: String,
+    /// A readable message.
+    pub message: String,
+}
+
+impl From<StoreError> for S3Error {
+    fn from(e: StoreError) -> Self {
+        S3Error {
+            code: e.s3_code().to_string(),
+            message: e.to_string(),
+        }
     }
 }
 

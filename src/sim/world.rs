@@ -1,6 +1,7 @@
-//! [`World`]: the simulated AWS account that executions run against. It owns the clock, the S3
-//! store, the functions and their environment pools, the fault plan, the prices and the ledger,
-//! and it implements the engine's [`TaskInvoker`]. A world outlives single executions, so
+//! [`World`]: the simulated AWS account that executions run against. It composes the services
+//! (`LambdaService` from `lambda.rs`, `S3Service` from `s3.rs`, the FMI hub) over one clock
+//! and one ledger, holds the prices, implements the engine's [`TaskInvoker`] and is the
+//! `InvocationHost` of every handler. A world outlives single executions, so
 //! environments stay warm from one execution to the next, while each execution's usage is kept
 //! apart in the ledger.
 //!
@@ -13,7 +14,6 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures::future::LocalBoxFuture;
 use serde_json::{Map, Value};
 
@@ -29,7 +29,7 @@ use crate::sim::faults::FaultPlan;
 use crate::sim::fmi::FmiHub;
 use crate::sim::fmi::{Communicator, FmiError, FmiSpec};
 use crate::sim::function::FunctionRegistry;
-use crate::sim::handler::{FunctionSpec, InvocationHost, S3Error};
+use crate::sim::handler::{FunctionSpec, InvocationHost};
 use crate::sim::lambda::{
     json_len, lambda_service_cause, python_json, FunctionTarget, InvokeOk, LambdaService,
     LambdaSettings, LambdaSetup, ReservedConcurrencyExceeded,
@@ -38,7 +38,7 @@ use crate::sim::lambda::{
 pub use crate::sim::ledger::LogCapture;
 use crate::sim::ledger::{ExecutionUsage, ExpressUsage, Ledger, WorkflowKind};
 use crate::sim::s3::{S3Model, S3Service};
-use crate::storage::{ListPage, ListRequest, ObjectInfo, Store};
+use crate::storage::Store;
 
 /// A world could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -87,41 +87,8 @@ impl InvocationHost for WorldInner {
             .log(account_key, now, function, message);
     }
 
-    fn s3_get<'a>(
-        &'a self,
-        account_key: &'a str,
-        bucket: &'a str,
-        key: &'a str,
-    ) -> LocalBoxFuture<'a, Result<(ObjectInfo, Bytes), S3Error>> {
-        Box::pin(self.s3.get(account_key, bucket, key))
-    }
-
-    fn s3_head<'a>(
-        &'a self,
-        account_key: &'a str,
-        bucket: &'a str,
-        key: &'a str,
-    ) -> LocalBoxFuture<'a, Result<ObjectInfo, S3Error>> {
-        Box::pin(self.s3.head(account_key, bucket, key))
-    }
-
-    fn s3_put<'a>(
-        &'a self,
-        account_key: &'a str,
-        bucket: &'a str,
-        key: &'a str,
-        body: Bytes,
-    ) -> LocalBoxFuture<'a, Result<ObjectInfo, S3Error>> {
-        Box::pin(self.s3.put(account_key, bucket, key, body))
-    }
-
-    fn s3_list<'a>(
-        &'a self,
-        account_key: &'a str,
-        bucket: &'a str,
-        req: &'a ListRequest,
-    ) -> LocalBoxFuture<'a, Result<ListPage, S3Error>> {
-        Box::pin(self.s3.list(account_key, bucket, req))
+    fn s3(&self) -> &S3Service {
+        &self.s3
     }
 
     fn fmi_join(
