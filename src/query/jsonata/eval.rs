@@ -14,7 +14,9 @@ use serde_json::Value;
 
 use super::functions;
 use super::parser::{BinOp, Expr, Kind, Path, SortTerm, Stage};
-use super::value::{deep_equal, string_num, stringify, truthy, FrameId, Func, Val, CONS, KEEP};
+use super::value::{
+    deep_equal, err, string_num, stringify, truthy, FrameId, Func, Val, CONS, KEEP,
+};
 use super::{JsonataError, Limits, VariableLookup};
 use crate::rng::SimRng;
 
@@ -56,10 +58,6 @@ pub(crate) struct Ev<'a> {
     frames: Vec<Frame<'a>>,
     steps: u64,
     depth: usize,
-}
-
-pub(crate) fn err(code: &str, message: impl Into<String>) -> JsonataError {
-    JsonataError::new(code, message)
 }
 
 fn at(mut e: JsonataError, pos: usize) -> JsonataError {
@@ -1220,7 +1218,7 @@ impl<'a> Ev<'a> {
                 }
                 self.eval(body, input.as_ref(), fr)
             }
-            Func::Builtin(name) => functions::call(self, name, args, ctx),
+            Func::Builtin(id) => functions::call(self, *id, args, ctx),
             Func::Partial {
                 func,
                 args: template,

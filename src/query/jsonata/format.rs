@@ -8,9 +8,7 @@ use chrono::{
     DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc,
 };
 
-use super::eval::err;
-use super::functions::round_half_even;
-use super::value::{string_num, Val};
+use super::value::{err, round_half_even, string_num, Val};
 use super::JsonataError;
 
 // ---------------------------------------------------------------------------------------------
