@@ -923,48 +923,70 @@ impl Parser<'_> {
             );
             return None;
         }
-        if let Some(&comb) = combinators.first() {
-            if !ops.is_empty() {
-                self.err(
-                    ptr,
-                    format!("A '{comb}' rule must not also have a comparison operator"),
-                );
-            }
-            let cptr = join(ptr, comb);
-            let inner = o.get(comb)?;
-            if comb == "Not" {
-                let Some(io) = inner.as_object() else {
-                    self.err(cptr, "Not must be a choice rule object");
-                    return None;
-                };
-                let c = self.condition(io, &cptr, false, depth + 1)?;
-                return Some(Condition::Not(Box::new(c)));
-            }
-            let Some(items) = inner.as_array() else {
-                self.err(cptr, format!("{comb} must be an array of choice rules"));
+        match combinators.first() {
+            Some(&comb) => self.combinator(o, ptr, comb, !ops.is_empty(), depth),
+            None => self.comparison(o, ptr, &ops),
+        }
+    }
+
+    /// An `And`, `Or` or `Not` rule and the rules inside it.
+    fn combinator(
+        &mut self,
+        o: &Map<String, Value>,
+        ptr: &str,
+        comb: &str,
+        has_ops: bool,
+        depth: usize,
+    ) -> Option<Condition> {
+        if has_ops {
+            self.err(
+                ptr,
+                format!("A '{comb}' rule must not also have a comparison operator"),
+            );
+        }
+        let cptr = join(ptr, comb);
+        let inner = o.get(comb)?;
+        if comb == "Not" {
+            let Some(io) = inner.as_object() else {
+                self.err(cptr, "Not must be a choice rule object");
                 return None;
             };
-            if items.is_empty() {
-                self.err(&cptr, format!("{comb} must not be empty"));
-            }
-            let mut conds = Vec::new();
-            for (i, it) in items.iter().enumerate() {
-                let iptr = join(&cptr, &i.to_string());
-                match it.as_object() {
-                    Some(io) => {
-                        if let Some(c) = self.condition(io, &iptr, false, depth + 1) {
-                            conds.push(c);
-                        }
-                    }
-                    None => self.err(iptr, "A choice rule must be an object"),
-                }
-            }
-            return Some(if comb == "And" {
-                Condition::And(conds)
-            } else {
-                Condition::Or(conds)
-            });
+            let c = self.condition(io, &cptr, false, depth + 1)?;
+            return Some(Condition::Not(Box::new(c)));
         }
+        let Some(items) = inner.as_array() else {
+            self.err(cptr, format!("{comb} must be an array of choice rules"));
+            return None;
+        };
+        if items.is_empty() {
+            self.err(&cptr, format!("{comb} must not be empty"));
+        }
+        let mut conds = Vec::new();
+        for (i, it) in items.iter().enumerate() {
+            let iptr = join(&cptr, &i.to_string());
+            match it.as_object() {
+                Some(io) => {
+                    if let Some(c) = self.condition(io, &iptr, false, depth + 1) {
+                        conds.push(c);
+                    }
+                }
+                None => self.err(iptr, "A choice rule must be an object"),
+            }
+        }
+        Some(if comb == "And" {
+            Condition::And(conds)
+        } else {
+            Condition::Or(conds)
+        })
+    }
+
+    /// A `Variable` rule with its one comparison operator (`ops` are the operator keys found).
+    fn comparison(
+        &mut self,
+        o: &Map<String, Value>,
+        ptr: &str,
+        ops: &[&String],
+    ) -> Option<Condition> {
         let Some(var) = o.get("Variable") else {
             self.err(
                 ptr,
@@ -976,7 +998,7 @@ impl Parser<'_> {
             self.err(join(ptr, "Variable"), "Variable must be a path string");
             return None;
         };
-        if ops.len() != 1 {
+        let [key] = ops else {
             self.err(
                 ptr,
                 if ops.is_empty() {
@@ -990,8 +1012,7 @@ impl Parser<'_> {
                 },
             );
             return None;
-        }
-        let key = ops[0];
+        };
         let (op, is_path) = ComparisonOp::from_key(key)?;
         let kptr = join(ptr, key);
         let raw = o.get(key.as_str())?;
@@ -1004,35 +1025,8 @@ impl Parser<'_> {
                 }
             }
         } else {
-            let ok = match op {
-                ComparisonOp::StringEquals
-                | ComparisonOp::StringLessThan
-                | ComparisonOp::StringGreaterThan
-                | ComparisonOp::StringLessThanEquals
-                | ComparisonOp::StringGreaterThanEquals
-                | ComparisonOp::StringMatches => raw.is_string(),
-                ComparisonOp::NumericEquals
-                | ComparisonOp::NumericLessThan
-                | ComparisonOp::NumericGreaterThan
-                | ComparisonOp::NumericLessThanEquals
-                | ComparisonOp::NumericGreaterThanEquals => raw.is_number(),
-                ComparisonOp::TimestampEquals
-                | ComparisonOp::TimestampLessThan
-                | ComparisonOp::TimestampGreaterThan
-                | ComparisonOp::TimestampLessThanEquals
-                | ComparisonOp::TimestampGreaterThanEquals => raw.is_string(),
-                _ => raw.is_boolean(),
-            };
-            if !ok {
-                let expect = match op {
-                    o if o.is_type_test() || o == ComparisonOp::BooleanEquals => "a boolean",
-                    ComparisonOp::NumericEquals
-                    | ComparisonOp::NumericLessThan
-                    | ComparisonOp::NumericGreaterThan
-                    | ComparisonOp::NumericLessThanEquals
-                    | ComparisonOp::NumericGreaterThanEquals => "a number",
-                    _ => "a string",
-                };
+            let (expect, is_type) = literal_type(op);
+            if !is_type(raw) {
                 self.err(kptr, format!("{key} must be {expect}"));
                 return None;
             }
@@ -1508,6 +1502,20 @@ impl Parser<'_> {
             arguments: o.get("Arguments").cloned(),
             writer_config,
         })
+    }
+}
+
+/// What a literal operand of `op` must be: its description in the error, and its test.
+fn literal_type(op: ComparisonOp) -> (&'static str, fn(&Value) -> bool) {
+    use ComparisonOp::*;
+    match op {
+        NumericEquals
+        | NumericLessThan
+        | NumericGreaterThan
+        | NumericLessThanEquals
+        | NumericGreaterThanEquals => ("a number", Value::is_number),
+        o if o.is_type_test() || o == BooleanEquals => ("a boolean", Value::is_boolean),
+        _ => ("a string", Value::is_string),
     }
 }
 
