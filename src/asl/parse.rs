@@ -188,6 +188,59 @@ impl Parser<'_> {
         ));
     }
 
+    /// Reports each key of `obj` that `allowed` rejects: "Field 'K' is not supported <place>".
+    fn unsupported_fields(
+        &mut self,
+        obj: &Map<String, Value>,
+        ptr: &str,
+        place: &str,
+        allowed: impl Fn(&str) -> bool,
+    ) {
+        for key in obj.keys() {
+            if !allowed(key) {
+                self.err(
+                    join(ptr, key),
+                    format!("Field '{key}' is not supported {place}"),
+                );
+            }
+        }
+    }
+
+    /// `v` as an object, or the error `message` at `ptr`.
+    fn object<'v>(
+        &mut self,
+        v: &'v Value,
+        ptr: &str,
+        message: &str,
+    ) -> Option<&'v Map<String, Value>> {
+        let o = v.as_object();
+        if o.is_none() {
+            self.err(ptr, message);
+        }
+        o
+    }
+
+    /// The items of the optional array field `key` (`Retry`, `Catch`), each with its pointer.
+    fn array_items<'v>(
+        &mut self,
+        obj: &'v Map<String, Value>,
+        ptr: &str,
+        key: &str,
+    ) -> Vec<(String, &'v Value)> {
+        let Some(v) = obj.get(key) else {
+            return Vec::new();
+        };
+        let aptr = join(ptr, key);
+        let Some(items) = v.as_array() else {
+            self.err(aptr, format!("{key} must be an array"));
+            return Vec::new();
+        };
+        let items = items.iter().enumerate();
+        items
+            .map(|(i, it)| (join(&aptr, &i.to_string()), it))
+            .collect()
+    }
+
     fn machine(&mut self, root: &Value) -> Option<StateMachine> {
         let Some(obj) = root.as_object() else {
             self.err(
@@ -199,17 +252,12 @@ impl Parser<'_> {
             );
             return None;
         };
-        for key in obj.keys() {
-            if !matches!(
-                key.as_str(),
+        self.unsupported_fields(obj, "", "at the top level", |key| {
+            matches!(
+                key,
                 "StartAt" | "States" | "Comment" | "Version" | "TimeoutSeconds" | "QueryLanguage"
-            ) {
-                self.err(
-                    join("", key),
-                    format!("Field '{key}' is not supported at the top level"),
-                );
-            }
-        }
+            )
+        });
         let version = self.opt_string(obj, "", "Version");
         let timeout_seconds = match obj.get("TimeoutSeconds") {
             None => None,
@@ -527,24 +575,14 @@ impl Parser<'_> {
     }
 
     fn retriers(&mut self, obj: &Map<String, Value>, ptr: &str) -> Vec<Retrier> {
-        let Some(v) = obj.get("Retry") else {
-            return Vec::new();
-        };
-        let rptr = join(ptr, "Retry");
-        let Some(items) = v.as_array() else {
-            self.err(rptr, "Retry must be an array");
-            return Vec::new();
-        };
         let mut out = Vec::new();
-        for (i, it) in items.iter().enumerate() {
-            let iptr = join(&rptr, &i.to_string());
-            let Some(o) = it.as_object() else {
-                self.err(iptr, "A retrier must be an object");
+        for (iptr, it) in self.array_items(obj, ptr, "Retry") {
+            let Some(o) = self.object(it, &iptr, "A retrier must be an object") else {
                 continue;
             };
-            for key in o.keys() {
-                if !matches!(
-                    key.as_str(),
+            self.unsupported_fields(o, &iptr, "in a retrier", |key| {
+                matches!(
+                    key,
                     "ErrorEquals"
                         | "IntervalSeconds"
                         | "MaxAttempts"
@@ -552,13 +590,8 @@ impl Parser<'_> {
                         | "MaxDelaySeconds"
                         | "JitterStrategy"
                         | "Comment"
-                ) {
-                    self.err(
-                        join(&iptr, key),
-                        format!("Field '{key}' is not supported in a retrier"),
-                    );
-                }
-            }
+                )
+            });
             let error_equals = self.error_equals(o, &iptr);
             let interval_seconds = self.uint_range(o, &iptr, "IntervalSeconds", 1, 99_999_999);
             let max_attempts = self.uint_range(o, &iptr, "MaxAttempts", 0, 99_999_999);
@@ -624,38 +657,18 @@ impl Parser<'_> {
     }
 
     fn catchers(&mut self, obj: &Map<String, Value>, ptr: &str, ql: QueryLanguage) -> Vec<Catcher> {
-        let Some(v) = obj.get("Catch") else {
-            return Vec::new();
-        };
-        let cptr = join(ptr, "Catch");
-        let Some(items) = v.as_array() else {
-            self.err(cptr, "Catch must be an array");
-            return Vec::new();
-        };
         let mut out = Vec::new();
-        for (i, it) in items.iter().enumerate() {
-            let iptr = join(&cptr, &i.to_string());
-            let Some(o) = it.as_object() else {
-                self.err(iptr, "A catcher must be an object");
+        for (iptr, it) in self.array_items(obj, ptr, "Catch") {
+            let Some(o) = self.object(it, &iptr, "A catcher must be an object") else {
                 continue;
             };
-            for key in o.keys() {
-                let ok = match key.as_str() {
-                    "ErrorEquals" | "Next" | "Comment" | "Assign" => true,
-                    "ResultPath" => ql == QueryLanguage::JsonPath,
-                    "Output" => ql == QueryLanguage::Jsonata,
-                    _ => false,
-                };
-                if !ok {
-                    self.err(
-                        join(&iptr, key),
-                        format!(
-                            "Field '{key}' is not supported in a catcher when QueryLanguage is {}",
-                            ql.as_str()
-                        ),
-                    );
-                }
-            }
+            let place = format!("in a catcher when QueryLanguage is {}", ql.as_str());
+            self.unsupported_fields(o, &iptr, &place, |key| match key {
+                "ErrorEquals" | "Next" | "Comment" | "Assign" => true,
+                "ResultPath" => ql == QueryLanguage::JsonPath,
+                "Output" => ql == QueryLanguage::Jsonata,
+                _ => false,
+            });
             let error_equals = self.error_equals(o, &iptr);
             let next = self.req_string(o, &iptr, "Next");
             out.push(Catcher {
@@ -820,28 +833,16 @@ impl Parser<'_> {
     }
 
     fn choice_rule(&mut self, v: &Value, ptr: &str, ql: QueryLanguage) -> Option<ChoiceRule> {
-        let Some(o) = v.as_object() else {
-            self.err(ptr, "A choice rule must be an object");
-            return None;
-        };
+        let o = self.object(v, ptr, "A choice rule must be an object")?;
         let next = self.req_string(o, ptr, "Next");
         let comment = o.get("Comment").and_then(Value::as_str).map(String::from);
         let assign = self.assign(o, ptr);
         let output = o.get("Output").cloned();
         let condition = if ql == QueryLanguage::Jsonata {
-            for key in o.keys() {
-                if !matches!(
-                    key.as_str(),
-                    "Condition" | "Next" | "Comment" | "Assign" | "Output"
-                ) {
-                    self.err(
-                        join(ptr, key),
-                        format!(
-                            "Field '{key}' is not supported in a JSONata choice rule (use 'Condition')"
-                        ),
-                    );
-                }
-            }
+            let place = "in a JSONata choice rule (use 'Condition')";
+            self.unsupported_fields(o, ptr, place, |key| {
+                matches!(key, "Condition" | "Next" | "Comment" | "Assign" | "Output")
+            });
             match o.get("Condition") {
                 None => {
                     self.err(ptr, "The field 'Condition' is required");
@@ -1115,22 +1116,11 @@ impl Parser<'_> {
             self.err(ptr, "Parallel and Map states are nested too deeply");
             return None;
         }
-        let Some(o) = v.as_object() else {
-            self.err(ptr, "A branch must be an object with StartAt and States");
-            return None;
-        };
-        for key in o.keys() {
-            if !matches!(
-                key.as_str(),
-                "StartAt" | "States" | "Comment" | "QueryLanguage"
-            ) && !extra.contains(&key.as_str())
-            {
-                self.err(
-                    join(ptr, key),
-                    format!("Field '{key}' is not supported here"),
-                );
-            }
-        }
+        let o = self.object(v, ptr, "A branch must be an object with StartAt and States")?;
+        self.unsupported_fields(o, ptr, "here", |key| {
+            matches!(key, "StartAt" | "States" | "Comment" | "QueryLanguage")
+                || extra.contains(&key)
+        });
         Some(self.body(o, ptr, ql, depth + 1))
     }
 
@@ -1335,24 +1325,13 @@ impl Parser<'_> {
     }
 
     fn item_reader(&mut self, v: &Value, ptr: &str, ql: QueryLanguage) -> Option<ItemReader> {
-        let Some(o) = v.as_object() else {
-            self.err(ptr, "ItemReader must be an object");
-            return None;
-        };
-        for key in o.keys() {
-            let ok = match key.as_str() {
-                "Resource" | "ReaderConfig" => true,
-                "Parameters" => ql == QueryLanguage::JsonPath,
-                "Arguments" => ql == QueryLanguage::Jsonata,
-                _ => false,
-            };
-            if !ok {
-                self.err(
-                    join(ptr, key),
-                    format!("Field '{key}' is not supported in ItemReader"),
-                );
-            }
-        }
+        let o = self.object(v, ptr, "ItemReader must be an object")?;
+        self.unsupported_fields(o, ptr, "in ItemReader", |key| match key {
+            "Resource" | "ReaderConfig" => true,
+            "Parameters" => ql == QueryLanguage::JsonPath,
+            "Arguments" => ql == QueryLanguage::Jsonata,
+            _ => false,
+        });
         let resource = self.req_string(o, ptr, "Resource");
         let mut rc = ReaderConfig::default();
         if let Some(c) = o.get("ReaderConfig") {
@@ -1360,9 +1339,9 @@ impl Parser<'_> {
             match c.as_object() {
                 None => self.err(&cptr, "ReaderConfig must be an object"),
                 Some(co) => {
-                    for key in co.keys() {
-                        if !matches!(
-                            key.as_str(),
+                    self.unsupported_fields(co, &cptr, "in ReaderConfig", |key| {
+                        matches!(
+                            key,
                             "InputType"
                                 | "CSVHeaderLocation"
                                 | "CSVHeaders"
@@ -1370,13 +1349,8 @@ impl Parser<'_> {
                                 | "ManifestType"
                                 | "MaxItems"
                                 | "MaxItemsPath"
-                        ) {
-                            self.err(
-                                join(&cptr, key),
-                                format!("Field '{key}' is not supported in ReaderConfig"),
-                            );
-                        }
-                    }
+                        )
+                    });
                     rc.input_type = self.opt_string(co, &cptr, "InputType");
                     if let Some(t) = &rc.input_type {
                         if !matches!(
@@ -1438,25 +1412,17 @@ impl Parser<'_> {
     }
 
     fn item_batcher(&mut self, v: &Value, ptr: &str, ql: QueryLanguage) -> Option<ItemBatcher> {
-        let Some(o) = v.as_object() else {
-            self.err(ptr, "ItemBatcher must be an object");
-            return None;
-        };
-        for key in o.keys() {
-            if !matches!(
-                key.as_str(),
+        let o = self.object(v, ptr, "ItemBatcher must be an object")?;
+        self.unsupported_fields(o, ptr, "in ItemBatcher", |key| {
+            matches!(
+                key,
                 "MaxItemsPerBatch"
                     | "MaxItemsPerBatchPath"
                     | "MaxInputBytesPerBatch"
                     | "MaxInputBytesPerBatchPath"
                     | "BatchInput"
-            ) {
-                self.err(
-                    join(ptr, key),
-                    format!("Field '{key}' is not supported in ItemBatcher"),
-                );
-            }
-        }
+            )
+        });
         let b = ItemBatcher {
             max_items_per_batch: self.int_field(o, ptr, "MaxItemsPerBatch", ql, 1),
             max_input_bytes_per_batch: self.int_field(o, ptr, "MaxInputBytesPerBatch", ql, 1),
@@ -1472,21 +1438,13 @@ impl Parser<'_> {
     }
 
     fn result_writer(&mut self, v: &Value, ptr: &str) -> Option<ResultWriter> {
-        let Some(o) = v.as_object() else {
-            self.err(ptr, "ResultWriter must be an object");
-            return None;
-        };
-        for key in o.keys() {
-            if !matches!(
-                key.as_str(),
+        let o = self.object(v, ptr, "ResultWriter must be an object")?;
+        self.unsupported_fields(o, ptr, "in ResultWriter", |key| {
+            matches!(
+                key,
                 "Resource" | "Parameters" | "Arguments" | "WriterConfig"
-            ) {
-                self.err(
-                    join(ptr, key),
-                    format!("Field '{key}' is not supported in ResultWriter"),
-                );
-            }
-        }
+            )
+        });
         let writer_config = match o.get("WriterConfig") {
             None => None,
             Some(Value::Object(m)) => Some(m.clone()),
