@@ -277,7 +277,7 @@ impl Parser<'_> {
             .unwrap_or(QueryLanguage::JsonPath);
         let body = self.body(obj, "", ql, 0);
         Some(StateMachine {
-            comment: obj.get("Comment").and_then(Value::as_str).map(String::from),
+            comment: comment(obj),
             version,
             timeout_seconds,
             body,
@@ -357,7 +357,7 @@ impl Parser<'_> {
         }
         Body {
             pointer: ptr.to_string(),
-            comment: obj.get("Comment").and_then(Value::as_str).map(String::from),
+            comment: comment(obj),
             query_language,
             start_at,
             states,
@@ -446,7 +446,7 @@ impl Parser<'_> {
         Some(State {
             name: name.to_string(),
             pointer: ptr.to_string(),
-            comment: obj.get("Comment").and_then(Value::as_str).map(String::from),
+            comment: comment(obj),
             query_language: ql,
             transition,
             io,
@@ -575,64 +575,63 @@ impl Parser<'_> {
     }
 
     fn retriers(&mut self, obj: &Map<String, Value>, ptr: &str) -> Vec<Retrier> {
-        let mut out = Vec::new();
-        for (iptr, it) in self.array_items(obj, ptr, "Retry") {
-            let Some(o) = self.object(it, &iptr, "A retrier must be an object") else {
-                continue;
-            };
-            self.unsupported_fields(o, &iptr, "in a retrier", |key| {
-                matches!(
-                    key,
-                    "ErrorEquals"
-                        | "IntervalSeconds"
-                        | "MaxAttempts"
-                        | "BackoffRate"
-                        | "MaxDelaySeconds"
-                        | "JitterStrategy"
-                        | "Comment"
-                )
-            });
-            let error_equals = self.error_equals(o, &iptr);
-            let interval_seconds = self.uint_range(o, &iptr, "IntervalSeconds", 1, 99_999_999);
-            let max_attempts = self.uint_range(o, &iptr, "MaxAttempts", 0, 99_999_999);
-            let max_delay_seconds = self.uint_range(o, &iptr, "MaxDelaySeconds", 1, 31_622_400);
-            let backoff_rate = match o.get("BackoffRate") {
-                None => None,
-                Some(v) => match v.as_f64() {
-                    Some(f) if f >= 1.0 => Some(f),
-                    _ => {
-                        self.err(
-                            join(&iptr, "BackoffRate"),
-                            "BackoffRate must be a number greater than or equal to 1.0",
-                        );
-                        None
-                    }
-                },
-            };
-            let jitter_strategy = match o.get("JitterStrategy") {
-                None => None,
-                Some(Value::String(s)) if s == "FULL" => Some(Jitter::Full),
-                Some(Value::String(s)) if s == "NONE" => Some(Jitter::None),
-                Some(_) => {
+        let items = self.array_items(obj, ptr, "Retry").into_iter();
+        items.filter_map(|(p, it)| self.retrier(it, p)).collect()
+    }
+
+    fn retrier(&mut self, it: &Value, iptr: String) -> Option<Retrier> {
+        let o = self.object(it, &iptr, "A retrier must be an object")?;
+        self.unsupported_fields(o, &iptr, "in a retrier", |key| {
+            matches!(
+                key,
+                "ErrorEquals"
+                    | "IntervalSeconds"
+                    | "MaxAttempts"
+                    | "BackoffRate"
+                    | "MaxDelaySeconds"
+                    | "JitterStrategy"
+                    | "Comment"
+            )
+        });
+        let error_equals = self.error_equals(o, &iptr);
+        let interval_seconds = self.uint_range(o, &iptr, "IntervalSeconds", 1, 99_999_999);
+        let max_attempts = self.uint_range(o, &iptr, "MaxAttempts", 0, 99_999_999);
+        let max_delay_seconds = self.uint_range(o, &iptr, "MaxDelaySeconds", 1, 31_622_400);
+        let backoff_rate = match o.get("BackoffRate") {
+            None => None,
+            Some(v) => match v.as_f64() {
+                Some(f) if f >= 1.0 => Some(f),
+                _ => {
                     self.err(
-                        join(&iptr, "JitterStrategy"),
-                        "JitterStrategy must be \"FULL\" or \"NONE\"",
+                        join(&iptr, "BackoffRate"),
+                        "BackoffRate must be a number greater than or equal to 1.0",
                     );
                     None
                 }
-            };
-            out.push(Retrier {
-                pointer: iptr,
-                error_equals,
-                interval_seconds,
-                max_attempts,
-                backoff_rate,
-                max_delay_seconds,
-                jitter_strategy,
-                comment: o.get("Comment").and_then(Value::as_str).map(String::from),
-            });
-        }
-        out
+            },
+        };
+        let jitter_strategy = match o.get("JitterStrategy") {
+            None => None,
+            Some(Value::String(s)) if s == "FULL" => Some(Jitter::Full),
+            Some(Value::String(s)) if s == "NONE" => Some(Jitter::None),
+            Some(_) => {
+                self.err(
+                    join(&iptr, "JitterStrategy"),
+                    "JitterStrategy must be \"FULL\" or \"NONE\"",
+                );
+                None
+            }
+        };
+        Some(Retrier {
+            pointer: iptr,
+            error_equals,
+            interval_seconds,
+            max_attempts,
+            backoff_rate,
+            max_delay_seconds,
+            jitter_strategy,
+            comment: comment(o),
+        })
     }
 
     fn uint_range(
@@ -657,31 +656,70 @@ impl Parser<'_> {
     }
 
     fn catchers(&mut self, obj: &Map<String, Value>, ptr: &str, ql: QueryLanguage) -> Vec<Catcher> {
-        let mut out = Vec::new();
-        for (iptr, it) in self.array_items(obj, ptr, "Catch") {
-            let Some(o) = self.object(it, &iptr, "A catcher must be an object") else {
-                continue;
-            };
-            let place = format!("in a catcher when QueryLanguage is {}", ql.as_str());
-            self.unsupported_fields(o, &iptr, &place, |key| match key {
-                "ErrorEquals" | "Next" | "Comment" | "Assign" => true,
-                "ResultPath" => ql == QueryLanguage::JsonPath,
-                "Output" => ql == QueryLanguage::Jsonata,
-                _ => false,
-            });
-            let error_equals = self.error_equals(o, &iptr);
-            let next = self.req_string(o, &iptr, "Next");
-            out.push(Catcher {
-                result_path: self.nullable_path(o, &iptr, "ResultPath"),
-                output: o.get("Output").cloned(),
-                assign: self.assign(o, &iptr),
-                pointer: iptr,
-                error_equals,
-                next,
-                comment: o.get("Comment").and_then(Value::as_str).map(String::from),
+        let items = self.array_items(obj, ptr, "Catch").into_iter();
+        items
+            .filter_map(|(p, it)| self.catcher(it, p, ql))
+            .collect()
+    }
+
+    fn catcher(&mut self, it: &Value, iptr: String, ql: QueryLanguage) -> Option<Catcher> {
+        let o = self.object(it, &iptr, "A catcher must be an object")?;
+        let place = format!("in a catcher when QueryLanguage is {}", ql.as_str());
+        self.unsupported_fields(o, &iptr, &place, |key| match key {
+            "ErrorEquals" | "Next" | "Comment" | "Assign" => true,
+            "ResultPath" => ql == QueryLanguage::JsonPath,
+            "Output" => ql == QueryLanguage::Jsonata,
+            _ => false,
+        });
+        let error_equals = self.error_equals(o, &iptr);
+        let next = self.req_string(o, &iptr, "Next");
+        Some(Catcher {
+            result_path: self.nullable_path(o, &iptr, "ResultPath"),
+            output: o.get("Output").cloned(),
+            assign: self.assign(o, &iptr),
+            pointer: iptr,
+            error_equals,
+            next,
+            comment: comment(o),
+        })
+    }
+
+    /// A field written as a literal `key`, as its `keyPath` twin or (under JSONata) as an
+    /// expression; `None` when it is absent or its path twin is not a string.
+    fn field_form<'v>(
+        &mut self,
+        obj: &'v Map<String, Value>,
+        ptr: &str,
+        key: &str,
+        ql: QueryLanguage,
+    ) -> Option<FieldForm<'v>> {
+        let path_key = format!("{key}Path");
+        let lit = obj.get(key);
+        let path = obj.get(&path_key);
+        if lit.is_some() && path.is_some() {
+            self.err(
+                ptr,
+                format!("Fields '{key}' and '{path_key}' are mutually exclusive"),
+            );
+        }
+        if let Some(v) = lit {
+            return Some(match v {
+                Value::String(s) if ql == QueryLanguage::Jsonata && is_jsonata_expr(s) => {
+                    FieldForm::Expr(s.clone())
+                }
+                v => FieldForm::Literal(v),
             });
         }
-        out
+        match path? {
+            Value::String(s) => Some(FieldForm::Path(s.clone())),
+            _ => {
+                self.err(
+                    join(ptr, &path_key),
+                    format!("{path_key} must be a path string"),
+                );
+                None
+            }
+        }
     }
 
     /// An integer field with its `...Path` twin, or a JSONata expression.
@@ -699,49 +737,29 @@ impl Parser<'_> {
         } else {
             99_999_999
         };
-        let path_key = format!("{key}Path");
-        let lit = obj.get(key);
-        let path = obj.get(&path_key);
-        if lit.is_some() && path.is_some() {
-            self.err(
-                ptr,
-                format!("Fields '{key}' and '{path_key}' are mutually exclusive"),
-            );
-        }
-        if let Some(v) = lit {
-            return match v {
-                Value::String(s) if ql == QueryLanguage::Jsonata && is_jsonata_expr(s) => {
-                    Some(IntField::Expr(s.clone()))
-                }
-                Value::Number(n) => match n.as_i64() {
-                    Some(i) if i >= min && i <= max => Some(IntField::Literal(i)),
-                    _ => {
-                        self.err(
-                            join(ptr, key),
-                            format!("{key} must be an integer between {min} and {max}"),
-                        );
-                        None
-                    }
-                },
+        let v = match self.field_form(obj, ptr, key, ql)? {
+            FieldForm::Expr(e) => return Some(IntField::Expr(e)),
+            FieldForm::Path(p) => return Some(IntField::Path(p)),
+            FieldForm::Literal(v) => v,
+        };
+        match v {
+            Value::Number(n) => match n.as_i64() {
+                Some(i) if i >= min && i <= max => Some(IntField::Literal(i)),
                 _ => {
-                    let expect = if ql == QueryLanguage::Jsonata {
-                        "an integer or a JSONata expression"
-                    } else {
-                        "an integer"
-                    };
-                    self.err(join(ptr, key), format!("{key} must be {expect}"));
+                    self.err(
+                        join(ptr, key),
+                        format!("{key} must be an integer between {min} and {max}"),
+                    );
                     None
                 }
-            };
-        }
-        match path {
-            None => None,
-            Some(Value::String(s)) => Some(IntField::Path(s.clone())),
-            Some(_) => {
-                self.err(
-                    join(ptr, &path_key),
-                    format!("{path_key} must be a path string"),
-                );
+            },
+            _ => {
+                let expect = if ql == QueryLanguage::Jsonata {
+                    "an integer or a JSONata expression"
+                } else {
+                    "an integer"
+                };
+                self.err(join(ptr, key), format!("{key} must be {expect}"));
                 None
             }
         }
@@ -754,35 +772,12 @@ impl Parser<'_> {
         key: &str,
         ql: QueryLanguage,
     ) -> Option<StrField> {
-        let path_key = format!("{key}Path");
-        let lit = obj.get(key);
-        let path = obj.get(&path_key);
-        if lit.is_some() && path.is_some() {
-            self.err(
-                ptr,
-                format!("Fields '{key}' and '{path_key}' are mutually exclusive"),
-            );
-        }
-        if let Some(v) = lit {
-            return match v {
-                Value::String(s) if ql == QueryLanguage::Jsonata && is_jsonata_expr(s) => {
-                    Some(StrField::Expr(s.clone()))
-                }
-                Value::String(s) => Some(StrField::Literal(s.clone())),
-                _ => {
-                    self.err(join(ptr, key), format!("{key} must be a string"));
-                    None
-                }
-            };
-        }
-        match path {
-            None => None,
-            Some(Value::String(s)) => Some(StrField::Path(s.clone())),
-            Some(_) => {
-                self.err(
-                    join(ptr, &path_key),
-                    format!("{path_key} must be a path string"),
-                );
+        match self.field_form(obj, ptr, key, ql)? {
+            FieldForm::Expr(e) => Some(StrField::Expr(e)),
+            FieldForm::Path(p) => Some(StrField::Path(p)),
+            FieldForm::Literal(Value::String(s)) => Some(StrField::Literal(s.clone())),
+            FieldForm::Literal(_) => {
+                self.err(join(ptr, key), format!("{key} must be a string"));
                 None
             }
         }
@@ -835,7 +830,7 @@ impl Parser<'_> {
     fn choice_rule(&mut self, v: &Value, ptr: &str, ql: QueryLanguage) -> Option<ChoiceRule> {
         let o = self.object(v, ptr, "A choice rule must be an object")?;
         let next = self.req_string(o, ptr, "Next");
-        let comment = o.get("Comment").and_then(Value::as_str).map(String::from);
+        let comment = comment(o);
         let assign = self.assign(o, ptr);
         let output = o.get("Output").cloned();
         let condition = if ql == QueryLanguage::Jsonata {
@@ -1240,41 +1235,24 @@ impl Parser<'_> {
         key: &str,
         ql: QueryLanguage,
     ) -> Option<FloatField> {
-        let path_key = format!("{key}Path");
-        if obj.contains_key(key) && obj.contains_key(&path_key) {
-            self.err(
-                ptr,
-                format!("Fields '{key}' and '{path_key}' are mutually exclusive"),
-            );
-        }
-        if let Some(v) = obj.get(key) {
-            return match v {
-                Value::String(s) if ql == QueryLanguage::Jsonata && is_jsonata_expr(s) => {
-                    Some(FloatField::Expr(s.clone()))
-                }
-                Value::Number(n) => match n.as_f64() {
-                    Some(f) if (0.0..=100.0).contains(&f) => Some(FloatField::Literal(f)),
-                    _ => {
-                        self.err(
-                            join(ptr, key),
-                            format!("{key} must be a number between 0 and 100"),
-                        );
-                        None
-                    }
-                },
+        let v = match self.field_form(obj, ptr, key, ql)? {
+            FieldForm::Expr(e) => return Some(FloatField::Expr(e)),
+            FieldForm::Path(p) => return Some(FloatField::Path(p)),
+            FieldForm::Literal(v) => v,
+        };
+        match v {
+            Value::Number(n) => match n.as_f64() {
+                Some(f) if (0.0..=100.0).contains(&f) => Some(FloatField::Literal(f)),
                 _ => {
-                    self.err(join(ptr, key), format!("{key} must be a number"));
+                    self.err(
+                        join(ptr, key),
+                        format!("{key} must be a number between 0 and 100"),
+                    );
                     None
                 }
-            };
-        }
-        match obj.get(&path_key)? {
-            Value::String(s) => Some(FloatField::Path(s.clone())),
+            },
             _ => {
-                self.err(
-                    join(ptr, &path_key),
-                    format!("{path_key} must be a path string"),
-                );
+                self.err(join(ptr, key), format!("{key} must be a number"));
                 None
             }
         }
@@ -1461,6 +1439,18 @@ impl Parser<'_> {
             writer_config,
         })
     }
+}
+
+/// How a field with a `...Path` twin was written.
+enum FieldForm<'v> {
+    Literal(&'v Value),
+    Path(String),
+    Expr(String),
+}
+
+/// The optional `Comment` of an object.
+fn comment(o: &Map<String, Value>) -> Option<String> {
+    o.get("Comment").and_then(Value::as_str).map(String::from)
 }
 
 /// What a literal operand of `op` must be: its description in the error, and its test.
