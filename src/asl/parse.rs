@@ -220,14 +220,20 @@ impl Parser<'_> {
         o
     }
 
-    /// The items of the optional array field `key` (`Retry`, `Catch`), each with its pointer.
+    /// The items of the array field `key`, each with its pointer. A `required` field
+    /// (`Choices`, `Branches`) must be there and not be empty; an optional one (`Retry`,
+    /// `Catch`) may be absent or empty.
     fn array_items<'v>(
         &mut self,
         obj: &'v Map<String, Value>,
         ptr: &str,
         key: &str,
+        required: bool,
     ) -> Vec<(String, &'v Value)> {
         let Some(v) = obj.get(key) else {
+            if required {
+                self.err(ptr, format!("The field '{key}' is required"));
+            }
             return Vec::new();
         };
         let aptr = join(ptr, key);
@@ -235,6 +241,9 @@ impl Parser<'_> {
             self.err(aptr, format!("{key} must be an array"));
             return Vec::new();
         };
+        if required && items.is_empty() {
+            self.err(&aptr, format!("{key} must not be empty"));
+        }
         let items = items.iter().enumerate();
         items
             .map(|(i, it)| (join(&aptr, &i.to_string()), it))
@@ -575,7 +584,7 @@ impl Parser<'_> {
     }
 
     fn retriers(&mut self, obj: &Map<String, Value>, ptr: &str) -> Vec<Retrier> {
-        let items = self.array_items(obj, ptr, "Retry").into_iter();
+        let items = self.array_items(obj, ptr, "Retry", false).into_iter();
         items.filter_map(|(p, it)| self.retrier(it, p)).collect()
     }
 
@@ -656,7 +665,7 @@ impl Parser<'_> {
     }
 
     fn catchers(&mut self, obj: &Map<String, Value>, ptr: &str, ql: QueryLanguage) -> Vec<Catcher> {
-        let items = self.array_items(obj, ptr, "Catch").into_iter();
+        let items = self.array_items(obj, ptr, "Catch", false).into_iter();
         items
             .filter_map(|(p, it)| self.catcher(it, p, ql))
             .collect()
@@ -807,23 +816,10 @@ impl Parser<'_> {
 
     fn choice(&mut self, obj: &Map<String, Value>, ptr: &str, ql: QueryLanguage) -> ChoiceState {
         let default = self.opt_string(obj, ptr, "Default");
-        let mut choices = Vec::new();
-        match obj.get("Choices") {
-            None => self.err(ptr, "The field 'Choices' is required"),
-            Some(Value::Array(items)) => {
-                if items.is_empty() {
-                    self.err(join(ptr, "Choices"), "Choices must not be empty");
-                }
-                let cptr = join(ptr, "Choices");
-                for (i, it) in items.iter().enumerate() {
-                    let iptr = join(&cptr, &i.to_string());
-                    if let Some(rule) = self.choice_rule(it, &iptr, ql) {
-                        choices.push(rule);
-                    }
-                }
-            }
-            Some(_) => self.err(join(ptr, "Choices"), "Choices must be an array"),
-        }
+        let items = self.array_items(obj, ptr, "Choices", true).into_iter();
+        let choices = items
+            .filter_map(|(iptr, it)| self.choice_rule(it, &iptr, ql))
+            .collect();
         ChoiceState { choices, default }
     }
 
@@ -1079,23 +1075,10 @@ impl Parser<'_> {
         ql: QueryLanguage,
         depth: usize,
     ) -> ParallelState {
-        let mut branches = Vec::new();
-        match obj.get("Branches") {
-            None => self.err(ptr, "The field 'Branches' is required"),
-            Some(Value::Array(items)) => {
-                if items.is_empty() {
-                    self.err(join(ptr, "Branches"), "Branches must not be empty");
-                }
-                let bptr = join(ptr, "Branches");
-                for (i, it) in items.iter().enumerate() {
-                    let iptr = join(&bptr, &i.to_string());
-                    if let Some(b) = self.sub_body(it, &iptr, ql, depth, &["ProcessorConfig"]) {
-                        branches.push(b);
-                    }
-                }
-            }
-            Some(_) => self.err(join(ptr, "Branches"), "Branches must be an array"),
-        }
+        let items = self.array_items(obj, ptr, "Branches", true).into_iter();
+        let branches = items
+            .filter_map(|(iptr, it)| self.sub_body(it, &iptr, ql, depth, &["ProcessorConfig"]))
+            .collect();
         ParallelState { branches }
     }
 
