@@ -377,7 +377,7 @@ fn check_condition(c: &Condition, rule_ptr: &str, diags: &mut Vec<Diagnostic>) {
                     Operand::Literal(Value::String(s)),
                 ) = (op, operand)
                 {
-                    if !super::validate::is_rfc3339(s) {
+                    if !super::timestamp::is_rfc3339(s) {
                         diags.push(Diagnostic::new(
                             DiagCode::SchemaValidationFailed,
                             join(pointer, op.name()),
