@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::functions;
 use super::parser::{BinOp, Expr, Kind, Path, SortTerm, Stage};
 use super::value::{
-    deep_equal, err, string_num, stringify, truthy, FrameId, Func, Val, CONS, KEEP,
+    deep_equal, err, string_num, stringify, to_text, truthy, FrameId, Func, Val, CONS, KEEP,
 };
 use super::{JsonataError, Limits, VariableLookup};
 use crate::rng::SimRng;
@@ -1013,7 +1013,7 @@ impl<'a> Ev<'a> {
             BinOp::Concat => {
                 let mut s = String::new();
                 for v in [&lhs, &rhs].into_iter().flatten() {
-                    s.push_str(&to_text(v)?);
+                    s.push_str(&to_text(v, false)?);
                 }
                 Ok(Some(Val::string(s)))
             }
@@ -1433,20 +1433,5 @@ fn flatten_into<'a>(v: &Val<'a>, out: &mut Vec<Val<'a>>, depth: u32) {
         }
     } else {
         out.push(v.clone());
-    }
-}
-
-/// The text of a value for `&` and `$string`.
-pub(crate) fn to_text(v: &Val) -> Result<String, JsonataError> {
-    if let Some(s) = v.as_str() {
-        return Ok(s.to_string());
-    }
-    match v {
-        Val::Func(_) => Ok(String::new()),
-        Val::Num(n) if !n.is_finite() => Err(err(
-            "D3001",
-            "Attempting to invoke string function on Infinity or NaN",
-        )),
-        _ => stringify(v, false),
     }
 }

@@ -11,11 +11,11 @@ use base64::Engine;
 use indexmap::IndexMap;
 use md5::Digest;
 
-use super::eval::{to_text, Ev, R};
+use super::eval::{Ev, R};
 use super::format;
 use super::value::{
-    deep_equal, err, from_owned, round_half_even, string_num, stringify, truthy, BuiltinId, Func,
-    Val,
+    deep_equal, err, from_owned, round_half_even, string_num, stringify, to_text, truthy,
+    BuiltinId, Func, Val,
 };
 use super::JsonataError;
 use crate::rng::SimRng;
@@ -244,17 +244,7 @@ fn string<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
         Some(Val::Bool(b)) => *b,
         Some(_) => return Err(sig(name, 1)),
     };
-    if let Some(s) = v.as_str() {
-        return ok(Val::str(s));
-    }
-    match v {
-        Val::Func(_) => ok(Val::str("")),
-        Val::Num(n) if !n.is_finite() => Err(err(
-            "D3001",
-            "Attempting to invoke string function on Infinity or NaN",
-        )),
-        _ => ok(Val::string(stringify(v, pretty)?)),
-    }
+    ok(Val::string(to_text(v, pretty)?))
 }
 
 fn length<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
@@ -1049,7 +1039,7 @@ fn hash<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let text = data
         .as_str()
         .map(str::to_string)
-        .map_or_else(|| to_text(data), Ok)?;
+        .map_or_else(|| to_text(data, false), Ok)?;
     let algo = opt_str(name, &args, 1)?.ok_or_else(|| sig(name, 1))?;
     let digest: Vec<u8> = match algo {
         "MD5" => md5::Md5::digest(text.as_bytes()).to_vec(),

@@ -514,6 +514,22 @@ pub(crate) fn truthy(v: &Val) -> bool {
     }
 }
 
+/// A value as text, as `$string()` and `&` make it: strings as they are, functions as nothing,
+/// anything else as JSON.
+pub(crate) fn to_text(v: &Val, pretty: bool) -> Result<String, JsonataError> {
+    if let Some(s) = v.as_str() {
+        return Ok(s.to_string());
+    }
+    match v {
+        Val::Func(_) => Ok(String::new()),
+        Val::Num(n) if !n.is_finite() => Err(err(
+            "D3001",
+            "Attempting to invoke string function on Infinity or NaN",
+        )),
+        _ => stringify(v, pretty),
+    }
+}
+
 /// `$string` / JSON.stringify with JSONata's number formatting.
 pub(crate) fn stringify(v: &Val, pretty: bool) -> Result<String, JsonataError> {
     let mut out = String::new();
