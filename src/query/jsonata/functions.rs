@@ -6,6 +6,11 @@
 //! Argument checking follows JSONata's signatures: a wrong type is `T0410`, a wrong element type
 //! in an array argument `T0412`, and functions whose first parameter may come from the context
 //! (`$uppercase()` inside a path) take it from there when it is left out.
+//!
+//! The library is one table, [`BUILTINS`]: a name, its mandatory parameters, the context rule
+//! and the Rust function, sorted by name. A `$name` is looked up once (binary search) when the
+//! evaluator resolves the variable; the function value then carries the entry's index, so a
+//! call costs no further lookup.
 
 use base64::Engine;
 use indexmap::IndexMap;
