@@ -140,8 +140,7 @@ impl NumberPicture {
         let (int_pic, frac_pic) = mantissa_pic
             .split_once(f.decimal)
             .unwrap_or((mantissa_pic, ""));
-        let count = |s: &str, pred: &dyn Fn(char) -> bool| s.chars().filter(|&c| pred(c)).count();
-        let mandatory = |c| f.is_mandatory(c);
+        let mandatory = |s: &str| s.chars().filter(|&c| f.is_mandatory(c)).count();
         let mut groups = Vec::new();
         let mut digits = 0;
         for c in int_pic.chars().rev() {
@@ -159,10 +158,10 @@ impl NumberPicture {
         Ok(NumberPicture {
             prefix: chars[..first].iter().collect(),
             suffix: chars[last + 1..].iter().collect(),
-            min_int: count(int_pic, &mandatory),
-            min_frac: count(frac_pic, &mandatory),
-            max_frac: count(frac_pic, &|c| f.is_digit(c)),
-            min_exp: exp_pic.map(|e| count(e, &mandatory).max(1)),
+            min_int: mandatory(int_pic),
+            min_frac: mandatory(frac_pic),
+            max_frac: frac_pic.chars().filter(|&c| f.is_digit(c)).count(),
+            min_exp: exp_pic.map(|e| mandatory(e).max(1)),
             groups,
             regular,
         })

@@ -31,8 +31,8 @@ use crate::rng::SimRng;
 type Impl = for<'a> fn(&mut Ev<'a>, &'static str, Args<'a>) -> R<'a>;
 
 /// One JSONata built-in function.
-pub(crate) struct Builtin {
-    pub(crate) name: &'static str,
+struct Builtin {
+    name: &'static str,
     /// How many parameters are mandatory.
     mandatory: usize,
     /// Whether a missing first argument is taken from the context (`$uppercase()` in a path).
