@@ -9,7 +9,7 @@ use super::diagnostics::{DiagCode, Diagnostic};
 use super::model::*;
 use super::source_map::join;
 // Re-exported for the interpreter (engine/choice.rs), which reaches it through this path.
-pub use super::timestamp::is_rfc3339;
+use super::timestamp::is_rfc3339;
 
 /// Runs every semantic check, appending problems to `diags`.
 pub fn validate(machine: &StateMachine, diags: &mut Vec<Diagnostic>) {
