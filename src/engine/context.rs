@@ -55,12 +55,39 @@ impl ExecutionFacts<'_> {
 #[derive(Clone, Debug)]
 pub struct StateFacts<'a> {
     pub name: &'a str,
-    pub entered_time: crate::engine::clock::SimTime,
+    pub entered_time: EnteredTime<'a>,
     /// Only Task, Parallel and Map states report a retry count.
     pub retry_count: Option<u32>,
     pub task_token: Option<String>,
     /// `$$.Map.Item` while evaluating a Map's ItemSelector.
     pub map_item: Option<(usize, Value)>,
+}
+
+/// When the state was entered: recorded, or (for a state that cannot wait, so that the clock
+/// has not moved since it was entered) read from the clock only if `$$` is ever built. Most
+/// states never read `$$`, and a clock read is a measurable share of a Pass state's cost.
+#[derive(Clone)]
+pub enum EnteredTime<'a> {
+    At(crate::engine::clock::SimTime),
+    Now(&'a dyn crate::engine::clock::Clock),
+}
+
+impl EnteredTime<'_> {
+    fn get(&self) -> crate::engine::clock::SimTime {
+        match self {
+            EnteredTime::At(t) => *t,
+            EnteredTime::Now(clock) => clock.now(),
+        }
+    }
+}
+
+impl std::fmt::Debug for EnteredTime<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EnteredTime::At(t) => write!(f, "At({t})"),
+            EnteredTime::Now(_) => f.write_str("Now"),
+        }
+    }
 }
 
 /// A `$$` object built on first use.
@@ -102,7 +129,7 @@ impl<'a> LazyContext<'a> {
         state.insert("Name".into(), self.state.name.into());
         state.insert(
             "EnteredTime".into(),
-            format_time(self.state.entered_time).into(),
+            format_time(self.state.entered_time.get()).into(),
         );
         if let Some(n) = self.state.retry_count {
             state.insert("RetryCount".into(), n.into());
@@ -258,7 +285,7 @@ mod tests {
             &f,
             StateFacts {
                 name: "S",
-                entered_time: crate::engine::clock::default_origin(),
+                entered_time: EnteredTime::At(crate::engine::clock::default_origin()),
                 retry_count: None,
                 task_token: None,
                 map_item: Some((2, json!("v"))),

@@ -17,7 +17,7 @@ use futures::future::{self, Either, LocalBoxFuture};
 use serde_json::{Map, Value};
 
 use super::clock::{Clock, SimTime};
-use super::context::{ExecutionFacts, LazyContext, Scope, StateFacts};
+use super::context::{EnteredTime, ExecutionFacts, LazyContext, Scope, StateFacts};
 use super::errors::{names, state_error_prefix, AslError};
 use super::history::{details, Details, History, HistoryEvent, HistoryMode};
 use super::invoker::TaskInvoker;
@@ -534,7 +534,10 @@ impl<'p> Exec<'p> {
             &self.facts,
             StateFacts {
                 name: &run.st.name,
-                entered_time: run.entered_time.unwrap_or_else(|| self.clock.now()),
+                entered_time: match run.entered_time {
+                    Some(t) => EnteredTime::At(t),
+                    None => EnteredTime::Now(&*self.clock),
+                },
                 retry_count,
                 task_token,
                 map_item,
