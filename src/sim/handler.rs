@@ -22,6 +22,7 @@ use crate::engine::SimTime;
 use crate::rng::SimRng;
 use crate::sim::dist::seconds;
 use crate::sim::function::{FunctionConfig, FunctionSpec};
+use crate::sim::logs::LogTarget;
 use crate::sim::world::WorldInner;
 use crate::storage::{ListRequest, ObjectInfo, StoreError};
 
@@ -182,6 +183,8 @@ pub struct Invocation {
     pub(crate) rng: SimRng,
     pub(crate) deadline: SimTime,
     pub(crate) extra_memory_mb: u64,
+    /// The environment's CloudWatch Logs stream (when lines are captured).
+    pub(crate) log_target: Option<LogTarget>,
 }
 
 impl fmt::Debug for Invocation {
@@ -241,7 +244,12 @@ impl Invocation {
     pub fn log(&mut self, line: impl Into<String>) {
         let line = line.into();
         self.world
-            .log_line(&self.account_key, &self.function.name, line);
+            .log_line(
+                &self.account_key,
+                &self.function.name,
+                self.log_target.as_ref(),
+                line,
+            );
     }
 
     /// The vCPU share this function's memory buys (1.0 at 1,769 MB, linear, at most 6).

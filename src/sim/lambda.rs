@@ -461,7 +461,7 @@ impl WorldInner {
         let Admitted {
             idx,
             spec,
-            env,
+            mut env,
             cold,
             init,
             latency,
@@ -473,6 +473,18 @@ impl WorldInner {
             legacy_free_init,
             reserved,
         } = *admitted;
+        // An environment writes to one stream for its whole life, opened when it first logs.
+        let log_target = (self.log_capture != LogCapture::Off).then(|| {
+            env.log_stream
+                .get_or_insert_with(|| {
+                    self.logs.open_lambda_stream(
+                        &spec.name,
+                        &target.executed_version(),
+                        self.clock.now(),
+                    )
+                })
+                .clone()
+        });
         let class = ComputeClass {
             architecture: spec.config.architecture,
             memory_mb: spec.config.memory_mb,
@@ -498,6 +510,7 @@ impl WorldInner {
             self.log_line(
                 &key,
                 &spec.name,
+                log_target.as_ref(),
                 format!("START RequestId: {request_id} Version: $LATEST"),
             );
         }
@@ -512,6 +525,7 @@ impl WorldInner {
             deadline: start
                 + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::zero()),
             extra_memory_mb: 0,
+            log_target: log_target.clone(),
         };
         let outcome = match injected {
             Some(e) => Outcome::Raised(e),
@@ -578,6 +592,9 @@ impl WorldInner {
                 if self.log_capture != LogCapture::Off {
                     let timestamp = end.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
                     let mut push = |message: String| {
+                        if let Some(target) = &log_target {
+                            self.logs.write(target, end, message.clone());
+                        }
                         u.logs.push(LogLine {
                             timestamp: timestamp.clone(),
                             function: spec.name.clone(),

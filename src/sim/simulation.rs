@@ -34,6 +34,7 @@ use crate::sim::billing::{Bill, BillingOptions, PriceTable};
 use crate::sim::faults::FaultPlan;
 use crate::sim::function::FunctionRegistry;
 use crate::sim::lambda::{InvokeOk, LambdaSettings};
+use crate::sim::logs::Logs;
 use crate::sim::ledger::{ExecutionUsage, WorkflowKind};
 use crate::sim::s3::S3Model;
 use crate::sim::world::{LogCapture, World, WorldBuilder, WorldError};
@@ -143,9 +144,15 @@ impl SimulationBuilder {
         self
     }
 
-    /// Which function log lines the ledger keeps.
+    /// Which function log lines the ledger keeps (and CloudWatch Logs receives).
     pub fn log_capture(mut self, capture: LogCapture) -> Self {
         self.world = self.world.log_capture(capture);
+        self
+    }
+
+    /// CloudWatch Logs, to share one store across simulations (as `serve` does).
+    pub fn logs(mut self, logs: Logs) -> Self {
+        self.world = self.world.logs(logs);
         self
     }
 

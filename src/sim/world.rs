@@ -32,6 +32,7 @@ use crate::sim::lambda::{
     lambda_service_cause, FunctionState, FunctionTarget, InvokeOk, LambdaSettings,
 };
 use crate::sim::ledger::{ExecutionUsage, ExpressUsage, Ledger, LogLine, WorkflowKind};
+use crate::sim::logs::{LogTarget, Logs, DEFAULT_RETENTION_BYTES};
 use crate::sim::s3::S3Model;
 use crate::storage::Store;
 
@@ -93,21 +94,31 @@ pub(crate) struct WorldInner {
     pub account: String,
     pub seed: u64,
     pub log_capture: LogCapture,
+    /// CloudWatch Logs: the lines the ledger captures go to the environment's stream too.
+    pub logs: Logs,
     pub state: RefCell<WorldState>,
     /// The FMI communicators of this world's invocations.
     pub fmi: FmiHub,
 }
 
 impl WorldInner {
-    /// Appends a handler's log line to its execution's log (when all lines are captured).
-    pub(crate) fn log_line(&self, key: &str, function: &str, message: String) {
+    /// Appends a handler's log line to its execution's log and to its environment's log
+    /// stream (when all lines are captured).
+    pub(crate) fn log_line(
+        &self,
+        key: &str,
+        function: &str,
+        target: Option<&LogTarget>,
+        message: String,
+    ) {
         if self.log_capture != LogCapture::All {
             return;
         }
-        let timestamp = self
-            .clock
-            .now()
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let now = self.clock.now();
+        let timestamp = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        if let Some(target) = target {
+            self.logs.write(target, now, message.clone());
+        }
         if let Some(u) = self.state.borrow_mut().ledger.get_mut(key) {
             u.logs.push(LogLine {
                 timestamp,
@@ -164,6 +175,7 @@ pub struct WorldBuilder {
     region: Option<String>,
     account: Option<String>,
     log_capture: LogCapture,
+    logs: Option<Logs>,
 }
 
 impl WorldBuilder {
@@ -233,6 +245,13 @@ impl WorldBuilder {
         self
     }
 
+    /// CloudWatch Logs (default: an empty store of its own, bounded at
+    /// [`DEFAULT_RETENTION_BYTES`]). `serve` passes one store to every world it builds.
+    pub fn logs(mut self, logs: Logs) -> Self {
+        self.logs = Some(logs);
+        self
+    }
+
     /// Builds the world. Without an explicit clock this must run inside a tokio runtime.
     pub fn build(self) -> Result<World, WorldError> {
         let clock: Rc<dyn Clock> = match self.clock {
@@ -253,6 +272,9 @@ impl WorldBuilder {
             account: self.account.unwrap_or_else(|| "123456789012".to_string()),
             seed,
             log_capture: self.log_capture,
+            logs: self
+                .logs
+                .unwrap_or_else(|| Logs::new(seed, DEFAULT_RETENTION_BYTES)),
             clock,
             state: RefCell::new(WorldState {
                 functions: Vec::new(),
@@ -319,6 +341,11 @@ impl World {
     /// The price table.
     pub fn prices(&self) -> &PriceTable {
         &self.inner.prices
+    }
+
+    /// CloudWatch Logs.
+    pub fn logs(&self) -> &Logs {
+        &self.inner.logs
     }
 
     /// The Region used in ARNs.
