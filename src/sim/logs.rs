@@ -1050,3 +1050,443 @@ fn execution_log_message(event: &HistoryEvent, execution_arn: &str, include_data
     m.insert("execution_arn".into(), execution_arn.into());
     Value::Object(m).to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::clock::default_origin;
+    use crate::engine::history::Details;
+    use serde_json::json;
+
+    fn at(ms_after: i64) -> SimTime {
+        default_origin() + chrono::Duration::milliseconds(ms_after)
+    }
+
+    fn messages(page: &EventsPage) -> Vec<&str> {
+        page.events.iter().map(|e| e.message.as_str()).collect()
+    }
+
+    /// A group `g` with stream `s` holding `n` events one second apart: `e0`, `e1`, ...
+    fn stream_of(n: usize) -> Logs {
+        let logs = Logs::default();
+        logs.create_group("g", at(0)).unwrap();
+        logs.create_stream("g", "s", at(0)).unwrap();
+        let events = (0..n)
+            .map(|i| (ms(at(1000 * i as i64)), format!("e{i}")))
+            .collect();
+        logs.put_events("g", "s", events, at(0)).unwrap();
+        logs
+    }
+
+    #[test]
+    fn lambda_streams_are_named_as_lambda_names_them() {
+        let logs = Logs::default();
+        let t = logs.open_lambda_stream("inference", "$LATEST", at(0));
+        assert_eq!(t.group(), "/aws/lambda/inference");
+        let (date, rest) = t.stream().split_at(11);
+        assert_eq!(date, default_origin().format("%Y/%m/%d/").to_string());
+        let hex = rest.strip_prefix("[$LATEST]").expect("version in brackets");
+        assert_eq!(hex.len(), 32);
+        assert!(hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        // Each environment gets its own stream; the same seed gives the same names.
+        let u = logs.open_lambda_stream("inference", "$LATEST", at(0));
+        assert_ne!(t, u);
+        let again = Logs::default().open_lambda_stream("inference", "$LATEST", at(0));
+        assert_eq!(t, again);
+    }
+
+    #[test]
+    fn stream_fields_follow_the_events() {
+        let logs = Logs::default();
+        let t = logs.open_lambda_stream("f", "$LATEST", at(5));
+        logs.write(&t, at(10), "START".into());
+        logs.write(&t, at(30), "REPORT".into());
+        let page = logs
+            .describe_streams(
+                "/aws/lambda/f",
+                &StreamQuery {
+                    limit: 50,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let s = &page.items[0];
+        assert_eq!(s.creation_time, ms(at(5)));
+        assert_eq!(s.first_event, Some(ms(at(10))));
+        assert_eq!(s.last_event, Some(ms(at(30))));
+        assert_eq!(s.last_ingestion, Some(ms(at(30))));
+        assert_eq!(s.stored_bytes, 5 + 6 + 2 * EVENT_OVERHEAD_BYTES);
+        assert_eq!(logs.stored_bytes(), s.stored_bytes);
+    }
+
+    #[test]
+    fn streams_order_by_last_event_time_and_page() {
+        let logs = Logs::default();
+        logs.create_group("g", at(0)).unwrap();
+        for (name, t) in [("a", 300), ("b", 100), ("c", 200)] {
+            logs.create_stream("g", name, at(0)).unwrap();
+            logs.put_events("g", name, vec![(ms(at(t)), "x".into())], at(t))
+                .unwrap();
+        }
+        let q = |descending, token| StreamQuery {
+            by_last_event: true,
+            descending,
+            limit: 2,
+            token,
+            ..Default::default()
+        };
+        let names = |p: &Page<StreamInfo>| p.items.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
+        let first = logs.describe_streams("g", &q(true, None)).unwrap();
+        assert_eq!(names(&first), ["a", "c"]);
+        let token = first.next_token.clone().expect("a second page");
+        let second = logs.describe_streams("g", &q(true, Some(&token))).unwrap();
+        assert_eq!(names(&second), ["b"]);
+        assert_eq!(second.next_token, None);
+        let up = logs.describe_streams("g", &q(false, None)).unwrap();
+        assert_eq!(names(&up), ["b", "c"]);
+        // By name, with a prefix; LastEventTime with a prefix is refused as AWS refuses it.
+        let by_name = logs
+            .describe_streams(
+                "g",
+                &StreamQuery {
+                    descending: true,
+                    limit: 50,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(names(&by_name), ["c", "b", "a"]);
+        let refused = logs.describe_streams(
+            "g",
+            &StreamQuery {
+                by_last_event: true,
+                prefix: Some("a"),
+                limit: 50,
+                ..Default::default()
+            },
+        );
+        assert!(matches!(refused, Err(LogsError::InvalidParameter(_))));
+        let bad = logs.describe_streams("g", &q(true, Some("garbage")));
+        assert!(matches!(bad, Err(LogsError::InvalidParameter(_))));
+    }
+
+    #[test]
+    fn groups_page_by_name_with_a_prefix() {
+        let logs = Logs::default();
+        for g in ["/aws/lambda/b", "/aws/lambda/a", "/other", "/aws/lambda/c"] {
+            logs.create_group(g, at(0)).unwrap();
+        }
+        let first = logs.describe_groups(Some("/aws/lambda/"), 2, None).unwrap();
+        let names: Vec<_> = first.items.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["/aws/lambda/a", "/aws/lambda/b"]);
+        let rest = logs
+            .describe_groups(Some("/aws/lambda/"), 2, first.next_token.as_deref())
+            .unwrap();
+        assert_eq!(rest.items.len(), 1);
+        assert_eq!(rest.next_token, None);
+    }
+
+    #[test]
+    fn get_events_pages_from_the_tail_and_from_the_head() {
+        let logs = stream_of(5);
+        let q = |head, token, limit| EventQuery {
+            limit,
+            start_from_head: head,
+            token,
+            ..Default::default()
+        };
+        let tail = logs.get_events("g", "s", &q(false, None, 2)).unwrap();
+        assert_eq!(messages(&tail), ["e3", "e4"]);
+        let back = logs
+            .get_events("g", "s", &q(false, Some(&tail.backward_token), 2))
+            .unwrap();
+        assert_eq!(messages(&back), ["e1", "e2"]);
+        let head = logs.get_events("g", "s", &q(true, None, 3)).unwrap();
+        assert_eq!(messages(&head), ["e0", "e1", "e2"]);
+        let next = logs
+            .get_events("g", "s", &q(true, Some(&head.forward_token), 3))
+            .unwrap();
+        assert_eq!(messages(&next), ["e3", "e4"]);
+        // At the end, the forward token comes back unchanged.
+        let end = logs
+            .get_events("g", "s", &q(true, Some(&next.forward_token), 3))
+            .unwrap();
+        assert!(end.events.is_empty());
+        assert_eq!(end.forward_token, next.forward_token);
+        // A later event shows up behind that token.
+        logs.put_events("g", "s", vec![(ms(at(9000)), "late".into())], at(9000))
+            .unwrap();
+        let late = logs
+            .get_events("g", "s", &q(true, Some(&end.forward_token), 3))
+            .unwrap();
+        assert_eq!(messages(&late), ["late"]);
+        // Time range: start inclusive, end exclusive.
+        let range = logs
+            .get_events(
+                "g",
+                "s",
+                &EventQuery {
+                    start: Some(ms(at(1000))),
+                    end: Some(ms(at(3000))),
+                    limit: 100,
+                    start_from_head: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(messages(&range), ["e1", "e2"]);
+    }
+
+    #[test]
+    fn retention_drops_the_oldest_events_first() {
+        let per_event = 2 + EVENT_OVERHEAD_BYTES;
+        let logs = Logs::new(0, 3 * per_event);
+        logs.create_group("g", at(0)).unwrap();
+        logs.create_stream("g", "s", at(0)).unwrap();
+        for i in 0..5 {
+            logs.put_events("g", "s", vec![(ms(at(i)), format!("e{i}"))], at(i))
+                .unwrap();
+        }
+        assert_eq!(logs.stored_bytes(), 3 * per_event);
+        let all = logs
+            .get_events(
+                "g",
+                "s",
+                &EventQuery {
+                    limit: 100,
+                    start_from_head: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(messages(&all), ["e2", "e3", "e4"]);
+        logs.delete_group("g").unwrap();
+        assert_eq!(logs.stored_bytes(), 0);
+        assert!(matches!(
+            logs.delete_group("g"),
+            Err(LogsError::ResourceNotFound(_))
+        ));
+    }
+
+    #[test]
+    fn filter_patterns_match_terms_and_phrases() {
+        let p = FilterPattern::parse(r#"ERROR "disk full" -retry"#).unwrap();
+        assert!(p.matches("ERROR: the disk full at 3am"));
+        assert!(!p.matches("ERROR: the disk is full"));
+        assert!(!p.matches("ERROR disk full, retry"));
+        assert!(!p.matches("error disk full"), "terms are case-sensitive");
+        assert!(FilterPattern::parse("").unwrap().matches("anything"));
+        for bad in [r#""open"#, "{ $.a = 1 }", "[ip, user]", "?ERROR ?WARN"] {
+            assert!(
+                matches!(FilterPattern::parse(bad), Err(LogsError::InvalidParameter(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn filter_events_across_streams_in_time_order_with_paging() {
+        let logs = Logs::default();
+        logs.create_group("g", at(0)).unwrap();
+        logs.create_stream("g", "a", at(0)).unwrap();
+        logs.create_stream("g", "b", at(0)).unwrap();
+        logs.put_events("g", "a", vec![(1, "REPORT a1".into()), (4, "x".into())], at(5))
+            .unwrap();
+        logs.put_events("g", "b", vec![(2, "REPORT b2".into()), (3, "REPORT b3".into())], at(5))
+            .unwrap();
+        let q = |token| FilterQuery {
+            pattern: "REPORT",
+            limit: 2,
+            token,
+            ..Default::default()
+        };
+        let first = logs.filter_events("g", &q(None)).unwrap();
+        let got: Vec<_> = first.items.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(got, ["REPORT a1", "REPORT b2"]);
+        let second = logs
+            .filter_events("g", &q(first.next_token.as_deref()))
+            .unwrap();
+        assert_eq!(second.items[0].message, "REPORT b3");
+        assert_eq!(second.items[0].stream, "b");
+        assert_eq!(second.next_token, None);
+        let only_a = logs
+            .filter_events(
+                "g",
+                &FilterQuery {
+                    streams: Some(vec!["a".into()]),
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(only_a.items.len(), 2);
+    }
+
+    #[test]
+    fn api_errors_are_aws_errors() {
+        let logs = Logs::default();
+        assert!(matches!(
+            logs.create_stream("nope", "s", at(0)),
+            Err(LogsError::ResourceNotFound(_))
+        ));
+        logs.create_group("g", at(0)).unwrap();
+        assert!(matches!(
+            logs.create_group("g", at(0)),
+            Err(LogsError::ResourceAlreadyExists(_))
+        ));
+        assert!(matches!(
+            logs.create_group("bad name!", at(0)),
+            Err(LogsError::InvalidParameter(_))
+        ));
+        assert!(matches!(
+            logs.put_events("g", "missing", vec![(1, "x".into())], at(0)),
+            Err(LogsError::ResourceNotFound(_))
+        ));
+        logs.create_stream("g", "s", at(0)).unwrap();
+        assert!(matches!(
+            logs.put_events("g", "s", vec![(2, "x".into()), (1, "y".into())], at(0)),
+            Err(LogsError::InvalidParameter(_))
+        ));
+        assert!(matches!(
+            logs.get_events("g", "s", &EventQuery { token: Some("f/zz"), ..Default::default() }),
+            Err(LogsError::InvalidParameter(_))
+        ));
+    }
+
+    fn history() -> Vec<HistoryEvent> {
+        let event = |id, event_type, details| HistoryEvent {
+            id,
+            previous_event_id: id - 1,
+            timestamp: at(id as i64 * 10),
+            event_type,
+            details,
+        };
+        vec![
+            event(
+                1,
+                "ExecutionStarted",
+                Details::ExecutionStarted {
+                    input: json!({"secret": 1}),
+                    role_arn: Arc::from("arn:aws:iam::123456789012:role/r"),
+                },
+            ),
+            event(2, "TaskFailed", Details::None),
+            event(3, "ExecutionFailed", Details::None),
+        ]
+    }
+
+    fn logged(logging: &ExecutionLogging) -> Vec<Value> {
+        let logs = Logs::default();
+        logs.record_execution(logging, "m", "arn:exec", &history());
+        let Ok(page) = logs.filter_events(
+            &logging.group,
+            &FilterQuery {
+                limit: 100,
+                ..Default::default()
+            },
+        ) else {
+            return Vec::new();
+        };
+        page.items
+            .iter()
+            .map(|e| serde_json::from_str(&e.message).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn execution_logging_follows_the_level_and_the_data_flag() {
+        let config = |level: &str, data: bool| {
+            ExecutionLogging::from_config(&json!({
+                "level": level,
+                "includeExecutionData": data,
+                "destinations": [{"cloudWatchLogsLogGroup": {
+                    "logGroupArn": "arn:aws:logs:us-east-1:123456789012:log-group:/aws/vendedlogs/states/m:*"
+                }}]
+            }))
+        };
+        assert_eq!(config("OFF", true), None);
+        let all = config("ALL", true).unwrap();
+        assert_eq!(all.group, "/aws/vendedlogs/states/m");
+        let events = logged(&all);
+        assert_eq!(events.len(), 3);
+        assert_eq!(events[0]["id"], "1");
+        assert_eq!(events[0]["type"], "ExecutionStarted");
+        assert_eq!(events[0]["previous_event_id"], "0");
+        assert_eq!(events[0]["execution_arn"], "arn:exec");
+        assert_eq!(events[0]["event_timestamp"], ms(at(10)).to_string());
+        assert_eq!(events[0]["details"]["input"], r#"{"secret":1}"#);
+        let without = logged(&config("ALL", false).unwrap());
+        assert!(without[0]["details"].get("input").is_none());
+        assert!(without[0]["details"].get("roleArn").is_some());
+        let errors = logged(&config("ERROR", false).unwrap());
+        let types: Vec<_> = errors.iter().map(|e| e["type"].clone()).collect();
+        assert_eq!(types, [json!("TaskFailed"), json!("ExecutionFailed")]);
+        let fatal = logged(&config("FATAL", false).unwrap());
+        assert_eq!(fatal.len(), 1);
+        assert_eq!(fatal[0]["type"], "ExecutionFailed");
+    }
+
+    /// The world feeds the same lines to the ledger (`stepsim run --logs`) and to the
+    /// environment's stream; a warm environment keeps writing to its stream.
+    #[test]
+    fn lambda_lines_reach_the_environment_stream() {
+        use crate::engine::{ExecutionOptions, Plan};
+        use crate::sim::{handler_fn, FunctionConfig, FunctionRegistry, LogCapture, Simulation};
+        let mut functions = FunctionRegistry::new();
+        functions
+            .register(
+                "echo",
+                FunctionConfig::default(),
+                handler_fn(|event, ctx| {
+                    ctx.log("handling");
+                    Ok(event)
+                }),
+            )
+            .unwrap();
+        let logs = Logs::default();
+        let sim = Simulation::builder()
+            .functions(functions)
+            .log_capture(LogCapture::All)
+            .logs(logs.clone())
+            .build()
+            .unwrap();
+        let machine = crate::asl::load_value(&json!({"StartAt": "T", "States": {"T": {
+            "Type": "Task", "End": true,
+            "Resource": "arn:aws:lambda:us-east-1:123456789012:function:echo"}}}))
+        .unwrap();
+        let plan = Plan::compile(&machine).unwrap();
+        let first = sim.run(&plan, json!({}), &ExecutionOptions::default());
+        sim.advance(std::time::Duration::from_secs(1));
+        let second = sim.run(&plan, json!({}), &ExecutionOptions::default());
+        let streams = logs
+            .describe_streams(
+                "/aws/lambda/echo",
+                &StreamQuery {
+                    limit: 50,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(streams.items.len(), 1, "one warm environment, one stream");
+        let stored = logs
+            .get_events(
+                "/aws/lambda/echo",
+                &streams.items[0].name,
+                &EventQuery {
+                    limit: 100,
+                    start_from_head: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let ledger: Vec<String> = [first, second]
+            .iter()
+            .flat_map(|r| r.usage.logs.iter().map(|l| l.message.clone()))
+            .collect();
+        assert_eq!(messages(&stored), ledger);
+        assert_eq!(ledger.len(), 8, "START, handling, END, REPORT twice: {ledger:?}");
+        let starts = stored.events.iter().filter(|e| e.message.starts_with("START"));
+        let times: Vec<_> = starts.map(|e| e.timestamp).collect();
+        assert!(times[1] > times[0], "simulated timestamps");
+    }
+}
