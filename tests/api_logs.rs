@@ -139,7 +139,10 @@ async fn lambda_writes_one_stream_per_environment() {
     assert!(lines[0].starts_with("START RequestId: "), "{lines:?}");
     assert!(lines.last().unwrap().starts_with("REPORT RequestId: "));
     assert!(lines.iter().any(|l| l.starts_with("END RequestId: ")));
-    assert!(events["nextForwardToken"].as_str().unwrap().starts_with("f/"));
+    assert!(events["nextForwardToken"]
+        .as_str()
+        .unwrap()
+        .starts_with("f/"));
     assert!(events["nextBackwardToken"]
         .as_str()
         .unwrap()
@@ -333,7 +336,12 @@ async fn groups_streams_and_events_through_the_api() {
         "ResourceNotFoundException"
     );
     assert_eq!(
-        logs_err(&t, "FilterLogEvents", json!({"logGroupName": "/app/a", "filterPattern": "{ $.a = 1 }"})).await,
+        logs_err(
+            &t,
+            "FilterLogEvents",
+            json!({"logGroupName": "/app/a", "filterPattern": "{ $.a = 1 }"})
+        )
+        .await,
         "InvalidParameterException"
     );
     assert_eq!(
@@ -345,16 +353,14 @@ async fn groups_streams_and_events_through_the_api() {
         "UnknownOperationException"
     );
     let (status, _, v) = logs_call(&t, "DescribeLogGroups", json!("not an object")).await;
-    assert_eq!((status, v["__type"].as_str()), (400, Some("SerializationException")));
+    assert_eq!(
+        (status, v["__type"].as_str()),
+        (400, Some("SerializationException"))
+    );
 
     logs_ok(&t, "DeleteLogGroup", json!({"logGroupName": "/app/a"})).await;
     assert_eq!(
-        logs_err(
-            &t,
-            "DescribeLogStreams",
-            json!({"logGroupName": "/app/a"})
-        )
-        .await,
+        logs_err(&t, "DescribeLogStreams", json!({"logGroupName": "/app/a"})).await,
         "ResourceNotFoundException"
     );
     assert_eq!(

@@ -191,10 +191,7 @@ fn describe_log_streams(state: &ApiState, req: &Req) -> Result<Value, ApiError> 
                 "uploadSequenceToken".into(),
                 s.upload_sequence_token.clone().into(),
             );
-            m.insert(
-                "arn".into(),
-                format!("{arn}:log-stream:{}", s.name).into(),
-            );
+            m.insert("arn".into(), format!("{arn}:log-stream:{}", s.name).into());
             m.insert("storedBytes".into(), s.stored_bytes.into());
             Value::Object(m)
         })

@@ -243,13 +243,12 @@ impl Invocation {
     /// Writes a line to the function's log.
     pub fn log(&mut self, line: impl Into<String>) {
         let line = line.into();
-        self.world
-            .log_line(
-                &self.account_key,
-                &self.function.name,
-                self.log_target.as_ref(),
-                line,
-            );
+        self.world.log_line(
+            &self.account_key,
+            &self.function.name,
+            self.log_target.as_ref(),
+            line,
+        );
     }
 
     /// The vCPU share this function's memory buys (1.0 at 1,769 MB, linear, at most 6).

@@ -36,6 +36,7 @@ use crate::sim::environment::{Environment, InitModel, Pool};
 use crate::sim::function::{FunctionSpec, PackageType};
 use crate::sim::handler::{FunctionError, Handler, Invocation};
 use crate::sim::ledger::{ComputeClass, LogLine, WorkflowKind};
+use crate::sim::logs::LogTarget;
 use crate::sim::world::{LogCapture, WorldInner, WorldState};
 
 /// The Lambda platform's limits and timing. Each default names its CALIBRATION.md row.
@@ -419,7 +420,81 @@ impl Drop for RunGuard {
     }
 }
 
+/// What the lines that close an invocation report.
+struct Closing<'a> {
+    outcome: &'a Outcome,
+    request_id: &'a str,
+    timeout: Duration,
+    duration: Duration,
+    /// The INIT duration, for a cold start.
+    init: Option<Duration>,
+    billed: u64,
+    used_mb: u64,
+    memory_mb: u32,
+}
+
+impl Closing<'_> {
+    /// The error line and END (when every line is captured), then REPORT, as Lambda writes
+    /// them; `timestamp` is the end's, as the timeout line shows it.
+    fn lines(&self, capture: LogCapture, timestamp: &str) -> Vec<String> {
+        let request_id = self.request_id;
+        let mut lines = Vec::with_capacity(3);
+        if capture == LogCapture::All {
+            match self.outcome {
+                Outcome::Raised(e) => {
+                    lines.push(format!("[ERROR] {}: {}", e.error_type, e.error_message))
+                }
+                Outcome::TimedOut => lines.push(format!(
+                    "{timestamp} {request_id} Task timed out after {:.2} seconds",
+                    self.timeout.as_secs_f64()
+                )),
+                Outcome::Panicked(m) => lines.push(format!(
+                    "RequestId: {request_id} Error: Runtime exited with error: \
+                     handler panicked: {m}"
+                )),
+                Outcome::Returned(_) => {}
+            }
+            lines.push(format!("END RequestId: {request_id}"));
+        }
+        let mut report = format!(
+            "REPORT RequestId: {request_id}\tDuration: {:.2} ms\tBilled Duration: \
+             {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB",
+            ms_f64(self.duration),
+            self.billed,
+            self.memory_mb,
+            self.used_mb
+        );
+        if let Some(init) = self.init {
+            report.push_str(&format!("\tInit Duration: {:.2} ms", ms_f64(init)));
+        }
+        if matches!(self.outcome, Outcome::TimedOut) {
+            report.push_str("\tStatus: timeout");
+        }
+        lines.push(report);
+        lines
+    }
+}
+
 impl WorldInner {
+    /// The CloudWatch Logs stream of an environment: it writes to one stream for its whole
+    /// life, opened when it first logs. `None` when no lines are captured.
+    fn log_target(
+        &self,
+        env: &mut Environment,
+        function: &str,
+        target: &FunctionTarget,
+    ) -> Option<LogTarget> {
+        if self.log_capture == LogCapture::Off {
+            return None;
+        }
+        let opened = env.log_stream.get_or_insert_with(|| {
+            let version = target.executed_version();
+            self.logs
+                .open_lambda_stream(function, &version, self.clock.now())
+        });
+        Some(opened.clone())
+    }
+
     /// Invokes function `target` with `event` on behalf of `execution_arn`.
     pub(crate) async fn invoke_function(
         self: &Rc<Self>,
@@ -473,18 +548,7 @@ impl WorldInner {
             legacy_free_init,
             reserved,
         } = *admitted;
-        // An environment writes to one stream for its whole life, opened when it first logs.
-        let log_target = (self.log_capture != LogCapture::Off).then(|| {
-            env.log_stream
-                .get_or_insert_with(|| {
-                    self.logs.open_lambda_stream(
-                        &spec.name,
-                        &target.executed_version(),
-                        self.clock.now(),
-                    )
-                })
-                .clone()
-        });
+        let log_target = self.log_target(&mut env, &spec.name, target);
         let class = ComputeClass {
             architecture: spec.config.architecture,
             memory_mb: spec.config.memory_mb,
@@ -591,7 +655,17 @@ impl WorldInner {
 
                 if self.log_capture != LogCapture::Off {
                     let timestamp = end.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-                    let mut push = |message: String| {
+                    let closing = Closing {
+                        outcome: &outcome,
+                        request_id: &request_id,
+                        timeout,
+                        duration,
+                        init: cold.then_some(init),
+                        billed,
+                        used_mb,
+                        memory_mb: spec.config.memory_mb,
+                    };
+                    for message in closing.lines(self.log_capture, &timestamp) {
                         if let Some(target) = &log_target {
                             self.logs.write(target, end, message.clone());
                         }
@@ -599,38 +673,8 @@ impl WorldInner {
                             timestamp: timestamp.clone(),
                             function: spec.name.clone(),
                             message,
-                        })
-                    };
-                    if self.log_capture == LogCapture::All {
-                        match &outcome {
-                            Outcome::Raised(e) => {
-                                push(format!("[ERROR] {}: {}", e.error_type, e.error_message))
-                            }
-                            Outcome::TimedOut => push(format!(
-                                "{timestamp} {request_id} Task timed out after {:.2} seconds",
-                                timeout.as_secs_f64()
-                            )),
-                            Outcome::Panicked(m) => push(format!(
-                                "RequestId: {request_id} Error: Runtime exited with error: \
-                                 handler panicked: {m}"
-                            )),
-                            Outcome::Returned(_) => {}
-                        }
-                        push(format!("END RequestId: {request_id}"));
+                        });
                     }
-                    let mut report = format!(
-                        "REPORT RequestId: {request_id}\tDuration: {:.2} ms\tBilled Duration: \
-                         {billed} ms\tMemory Size: {} MB\tMax Memory Used: {used_mb} MB",
-                        ms_f64(duration),
-                        spec.config.memory_mb
-                    );
-                    if cold {
-                        report.push_str(&format!("\tInit Duration: {:.2} ms", ms_f64(init)));
-                    }
-                    if matches!(outcome, Outcome::TimedOut) {
-                        report.push_str("\tStatus: timeout");
-                    }
-                    push(report);
                 }
             }
         }

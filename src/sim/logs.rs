@@ -118,9 +118,10 @@ impl Stream {
 
     fn insert(&mut self, event: Event) {
         self.stored_bytes += event.size();
-        self.last_ingestion = Some(self.last_ingestion.map_or(event.ingestion, |t| {
-            t.max(event.ingestion)
-        }));
+        self.last_ingestion = Some(
+            self.last_ingestion
+                .map_or(event.ingestion, |t| t.max(event.ingestion)),
+        );
         let key = event.key();
         if self.events.back().is_none_or(|e| e.key() < key) {
             self.events.push_back(event);
@@ -664,7 +665,11 @@ impl Logs {
             None => q.start_from_head,
         };
         let chosen: Vec<(u128, &Event)> = match position {
-            Some(('f', k)) => keyed.into_iter().filter(|(x, _)| *x > k).take(limit).collect(),
+            Some(('f', k)) => keyed
+                .into_iter()
+                .filter(|(x, _)| *x > k)
+                .take(limit)
+                .collect(),
             Some((_, k)) => {
                 let before: Vec<_> = keyed.into_iter().filter(|(x, _)| *x < k).collect();
                 let from = before.len().saturating_sub(limit);
@@ -1087,7 +1092,9 @@ mod tests {
         assert_eq!(date, default_origin().format("%Y/%m/%d/").to_string());
         let hex = rest.strip_prefix("[$LATEST]").expect("version in brackets");
         assert_eq!(hex.len(), 32);
-        assert!(hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(hex
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
         // Each environment gets its own stream; the same seed gives the same names.
         let u = logs.open_lambda_stream("inference", "$LATEST", at(0));
         assert_ne!(t, u);
@@ -1135,7 +1142,8 @@ mod tests {
             token,
             ..Default::default()
         };
-        let names = |p: &Page<StreamInfo>| p.items.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
+        let names =
+            |p: &Page<StreamInfo>| p.items.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
         let first = logs.describe_streams("g", &q(true, None)).unwrap();
         assert_eq!(names(&first), ["a", "c"]);
         let token = first.next_token.clone().expect("a second page");
@@ -1278,7 +1286,10 @@ mod tests {
         assert!(FilterPattern::parse("").unwrap().matches("anything"));
         for bad in [r#""open"#, "{ $.a = 1 }", "[ip, user]", "?ERROR ?WARN"] {
             assert!(
-                matches!(FilterPattern::parse(bad), Err(LogsError::InvalidParameter(_))),
+                matches!(
+                    FilterPattern::parse(bad),
+                    Err(LogsError::InvalidParameter(_))
+                ),
                 "{bad}"
             );
         }
@@ -1290,10 +1301,20 @@ mod tests {
         logs.create_group("g", at(0)).unwrap();
         logs.create_stream("g", "a", at(0)).unwrap();
         logs.create_stream("g", "b", at(0)).unwrap();
-        logs.put_events("g", "a", vec![(1, "REPORT a1".into()), (4, "x".into())], at(5))
-            .unwrap();
-        logs.put_events("g", "b", vec![(2, "REPORT b2".into()), (3, "REPORT b3".into())], at(5))
-            .unwrap();
+        logs.put_events(
+            "g",
+            "a",
+            vec![(1, "REPORT a1".into()), (4, "x".into())],
+            at(5),
+        )
+        .unwrap();
+        logs.put_events(
+            "g",
+            "b",
+            vec![(2, "REPORT b2".into()), (3, "REPORT b3".into())],
+            at(5),
+        )
+        .unwrap();
         let q = |token| FilterQuery {
             pattern: "REPORT",
             limit: 2,
@@ -1348,7 +1369,14 @@ mod tests {
             Err(LogsError::InvalidParameter(_))
         ));
         assert!(matches!(
-            logs.get_events("g", "s", &EventQuery { token: Some("f/zz"), ..Default::default() }),
+            logs.get_events(
+                "g",
+                "s",
+                &EventQuery {
+                    token: Some("f/zz"),
+                    ..Default::default()
+                }
+            ),
             Err(LogsError::InvalidParameter(_))
         ));
     }
@@ -1484,8 +1512,15 @@ mod tests {
             .flat_map(|r| r.usage.logs.iter().map(|l| l.message.clone()))
             .collect();
         assert_eq!(messages(&stored), ledger);
-        assert_eq!(ledger.len(), 8, "START, handling, END, REPORT twice: {ledger:?}");
-        let starts = stored.events.iter().filter(|e| e.message.starts_with("START"));
+        assert_eq!(
+            ledger.len(),
+            8,
+            "START, handling, END, REPORT twice: {ledger:?}"
+        );
+        let starts = stored
+            .events
+            .iter()
+            .filter(|e| e.message.starts_with("START"));
         let times: Vec<_> = starts.map(|e| e.timestamp).collect();
         assert!(times[1] > times[0], "simulated timestamps");
     }

@@ -34,8 +34,8 @@ use crate::sim::billing::{Bill, BillingOptions, PriceTable};
 use crate::sim::faults::FaultPlan;
 use crate::sim::function::FunctionRegistry;
 use crate::sim::lambda::{InvokeOk, LambdaSettings};
-use crate::sim::logs::Logs;
 use crate::sim::ledger::{ExecutionUsage, WorkflowKind};
+use crate::sim::logs::Logs;
 use crate::sim::s3::S3Model;
 use crate::sim::world::{LogCapture, World, WorldBuilder, WorldError};
 
