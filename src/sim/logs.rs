@@ -147,8 +147,9 @@ impl Stream {
         StreamInfo {
             name: name.to_string(),
             creation_time: self.creation_time,
-            first_event: self.events.iter().map(|e| e.timestamp).min(),
-            last_event: self.events.iter().map(|e| e.timestamp).max(),
+            // Events are sorted by timestamp first.
+            first_event: self.events.front().map(|e| e.timestamp),
+            last_event: self.events.back().map(|e| e.timestamp),
             last_ingestion: self.last_ingestion,
             upload_sequence_token: format!("49{:054}", self.uploads + 1),
             stored_bytes: self.stored_bytes,

@@ -725,6 +725,7 @@ mod tests {
         send_sync::<FunctionRegistry>();
         send_sync::<crate::sim::HandlerCatalog>();
         send_sync::<Store>();
+        send_sync::<crate::sim::Logs>();
         send_sync::<PriceTable>();
         send_sync::<FaultPlan>();
         send_sync::<LambdaSettings>();
