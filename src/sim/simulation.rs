@@ -13,6 +13,30 @@
 //! runs as many executions as its caller wants on the same clock, so Lambda environments stay
 //! warm from one to the next (a sweep point's repetitions, a Map's iterations).
 //!
+//! ```
+//! use serde_json::json;
+//! use stepsim::engine::{ExecutionOptions, Plan};
+//! use stepsim::sim::{handler_fn, FunctionConfig, FunctionRegistry, Simulation};
+//!
+//! let mut functions = FunctionRegistry::new();
+//! functions
+//!     .register("double", FunctionConfig::default(), handler_fn(|event, _ctx| {
+//!         Ok(json!({"n": event["n"].as_i64().unwrap_or(0) * 2}))
+//!     }))
+//!     .unwrap();
+//! let machine = stepsim::asl::load_value(&json!({"StartAt": "D", "States": {"D": {
+//!     "Type": "Task", "End": true,
+//!     "Resource": "arn:aws:lambda:us-east-1:123456789012:function:double"}}}))
+//! .unwrap();
+//! let plan = Plan::compile(&machine).unwrap();
+//!
+//! let sim = Simulation::builder().seed(7).functions(functions).build().unwrap();
+//! let report = sim.run(&plan, json!({"n": 21}), &ExecutionOptions::default());
+//! assert_eq!(report.outcome.output, Some(json!({"n": 42})));
+//! assert_eq!(report.usage.functions["double"].cold_starts, 1);
+//! assert!(report.bill.total > stepsim::sim::Money::ZERO);
+//! ```
+//!
 //! Why a runtime per simulation: the world's state is `Rc`/`RefCell` (no locks on the hot path),
 //! so a simulation lives on one thread. Sweeps run one simulation per worker thread; `serve`
 //! runs one per execution on its pool.
@@ -524,5 +548,73 @@ mod tests {
         assert_eq!(result.unwrap().payload, json!({"a": 1}));
         assert!(logs.first().is_some_and(|l| l.starts_with("START")));
         assert!(logs.last().is_some_and(|l| l.starts_with("REPORT")));
+    }
+
+    /// The world feeds the same lines to the ledger (`stepsim run --logs`) and to the
+    /// environment's stream; a warm environment keeps writing to its stream.
+    #[test]
+    fn lambda_lines_reach_the_environment_stream() {
+        use crate::sim::logs::{EventQuery, Logs, StreamQuery};
+        let mut functions = FunctionRegistry::new();
+        functions
+            .register(
+                "echo",
+                FunctionConfig::default(),
+                handler_fn(|event, ctx| {
+                    ctx.log("handling");
+                    Ok(event)
+                }),
+            )
+            .unwrap();
+        let logs = Logs::default();
+        let sim = Simulation::builder()
+            .functions(functions)
+            .log_capture(LogCapture::All)
+            .logs(logs.clone())
+            .build()
+            .unwrap();
+        let plan = plan(json!({"StartAt": "T", "States": {"T": {
+            "Type": "Task", "End": true, "Resource": TASK}}}));
+        let first = sim.run(&plan, json!({}), &ExecutionOptions::default());
+        sim.advance(std::time::Duration::from_secs(1));
+        let second = sim.run(&plan, json!({}), &ExecutionOptions::default());
+        let streams = logs
+            .describe_streams(
+                "/aws/lambda/echo",
+                &StreamQuery {
+                    limit: 50,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(streams.items.len(), 1, "one warm environment, one stream");
+        let events = logs
+            .get_events(
+                "/aws/lambda/echo",
+                &streams.items[0].name,
+                &EventQuery {
+                    limit: 100,
+                    start_from_head: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let ledger: Vec<String> = [first, second]
+            .iter()
+            .flat_map(|r| r.usage.logs.iter().map(|l| l.message.clone()))
+            .collect();
+        let stored: Vec<String> = events.events.iter().map(|e| e.message.clone()).collect();
+        assert_eq!(stored, ledger);
+        assert_eq!(
+            ledger.len(),
+            8,
+            "START, handling, END, REPORT twice: {ledger:?}"
+        );
+        let starts = events
+            .events
+            .iter()
+            .filter(|e| e.message.starts_with("START"));
+        let times: Vec<_> = starts.map(|e| e.timestamp).collect();
+        assert!(times[1] > times[0], "simulated timestamps");
     }
 }

@@ -1,6 +1,8 @@
-//! [`World`]: the simulated AWS account that executions run against. It owns the clock, the S3
-//! store, the functions and their environment pools, the fault plan, the prices and the ledger,
-//! and it implements the engine's [`TaskInvoker`]. A world outlives single executions, so
+//! [`World`]: the simulated AWS account that executions run against. It composes the services
+//! (`LambdaService` from `lambda.rs`, which also feeds CloudWatch Logs from `logs.rs`;
+//! `S3Service` from `s3.rs`; the FMI hub) over one clock
+//! and one ledger, holds the prices, implements the engine's [`TaskInvoker`] and is the
+//! `InvocationHost` of every handler. A world outlives single executions, so
 //! environments stay warm from one execution to the next, while each execution's usage is kept
 //! apart in the ledger.
 //!
@@ -9,7 +11,6 @@
 //! [`FunctionRegistry`], whose handlers are shared across threads.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,26 +28,19 @@ use crate::rng::SimRng;
 use crate::sim::billing::{Bill, BillingOptions, PriceTable};
 use crate::sim::faults::FaultPlan;
 use crate::sim::fmi::FmiHub;
-use crate::sim::function::{FunctionRegistry, FunctionSpec};
+use crate::sim::fmi::{Communicator, FmiError, FmiSpec};
+use crate::sim::function::FunctionRegistry;
+use crate::sim::handler::{FunctionSpec, InvocationHost};
 use crate::sim::lambda::{
-    lambda_service_cause, FunctionState, FunctionTarget, InvokeOk, LambdaSettings,
+    json_len, lambda_service_cause, python_json, FunctionTarget, InvokeOk, LambdaService,
+    LambdaSettings, LambdaSetup, ReservedConcurrencyExceeded,
 };
-use crate::sim::ledger::{ExecutionUsage, ExpressUsage, Ledger, LogLine, WorkflowKind};
+// `LogCapture` belongs to the ledger; it stays reachable here, where worlds are built.
+pub use crate::sim::ledger::LogCapture;
+use crate::sim::ledger::{ExecutionUsage, ExpressUsage, Ledger, WorkflowKind};
 use crate::sim::logs::{LogTarget, Logs, DEFAULT_RETENTION_BYTES};
-use crate::sim::s3::S3Model;
+use crate::sim::s3::{S3Model, S3Service};
 use crate::storage::Store;
-
-/// Which function log lines the ledger keeps.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum LogCapture {
-    /// None (the cheapest).
-    Off,
-    /// Only the REPORT line of each invocation.
-    Reports,
-    /// START, handler lines, errors, END and REPORT.
-    #[default]
-    All,
-}
 
 /// A world could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -64,100 +58,52 @@ pub enum WorldError {
     },
 }
 
-/// The mutable state of a world.
-pub(crate) struct WorldState {
-    pub functions: Vec<FunctionState>,
-    pub by_name: HashMap<String, usize>,
-    /// In-flight invocations of functions without reserved concurrency.
-    pub unreserved_in_flight: u32,
-    /// Σ reserved concurrency over all functions.
-    pub reserved_total: u32,
-    pub ledger: Ledger,
-    /// Request ids of errors no function produced.
-    pub service_ids: SimRng,
-    /// Latency draws of calls that never reached a function.
-    pub service_rng: SimRng,
-    pub s3_fault_rng: SimRng,
-    pub trace_ids: SimRng,
-}
-
-/// The shared core of a [`World`].
+/// The shared core of a [`World`]: its services, composed over one clock and one ledger.
 pub(crate) struct WorldInner {
-    pub clock: Rc<dyn Clock>,
-    pub origin: SimTime,
-    pub store: Store,
-    pub settings: LambdaSettings,
-    pub s3_model: S3Model,
-    pub prices: PriceTable,
-    pub faults: FaultPlan,
-    pub region: String,
-    pub account: String,
-    pub seed: u64,
-    pub log_capture: LogCapture,
-    /// CloudWatch Logs: the lines the ledger captures go to the environment's stream too.
-    pub logs: Logs,
-    pub state: RefCell<WorldState>,
+    clock: Rc<dyn Clock>,
+    seed: u64,
+    prices: PriceTable,
+    /// Every execution's usage; the services charge it directly.
+    ledger: Rc<RefCell<Ledger>>,
+    lambda: Rc<LambdaService>,
+    s3: S3Service,
     /// The FMI communicators of this world's invocations.
-    pub fmi: FmiHub,
+    fmi: FmiHub,
+    /// X-Ray trace ids of the optimized integration's responses.
+    trace_ids: RefCell<SimRng>,
 }
 
-impl WorldInner {
-    /// Appends a handler's log line to its execution's log and to its environment's log
-    /// stream (when all lines are captured).
-    pub(crate) fn log_line(
-        &self,
-        key: &str,
-        function: &str,
-        target: Option<&LogTarget>,
-        message: String,
-    ) {
-        if self.log_capture != LogCapture::All {
-            return;
-        }
-        let now = self.clock.now();
-        let timestamp = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        if let Some(target) = target {
-            self.logs.write(target, now, message.clone());
-        }
-        if let Some(u) = self.state.borrow_mut().ledger.get_mut(key) {
-            u.logs.push(LogLine {
-                timestamp,
-                function: function.to_string(),
-                message,
-            });
-        }
+impl InvocationHost for WorldInner {
+    fn clock(&self) -> &Rc<dyn Clock> {
+        &self.clock
     }
 
-    fn add_function(&self, st: &mut WorldState, spec: Arc<FunctionSpec>) -> Result<(), WorldError> {
-        let reserved = |s: &FunctionSpec| s.config.reserved_concurrency.unwrap_or(0);
-        let replaced = st
-            .by_name
-            .get(&spec.name)
-            .and_then(|&i| st.functions.get(i))
-            .map_or(0, |f| reserved(&f.spec));
-        let total = st.reserved_total - replaced + reserved(&spec);
-        let limit = self
-            .settings
-            .account_concurrency
-            .saturating_sub(self.settings.unreserved_minimum);
-        if total > limit {
-            return Err(WorldError::ReservedConcurrency {
-                function: spec.name.clone(),
-                total,
-                minimum: self.settings.unreserved_minimum,
-                account: self.settings.account_concurrency,
-            });
-        }
-        st.reserved_total = total;
-        let state = FunctionState::new(spec.clone(), &self.settings, self.seed, self.clock.now());
-        match st.by_name.get(&spec.name) {
-            Some(&i) if i < st.functions.len() => st.functions[i] = state,
-            _ => {
-                st.by_name.insert(spec.name.clone(), st.functions.len());
-                st.functions.push(state);
-            }
-        }
-        Ok(())
+    fn log(&self, account_key: &str, function: &str, target: Option<&LogTarget>, message: String) {
+        self.lambda
+            .log_line(account_key, self.clock.now(), function, target, message);
+    }
+
+    fn s3(&self) -> &S3Service {
+        &self.s3
+    }
+
+    fn fmi_join(
+        &self,
+        execution_arn: &str,
+        deadline: SimTime,
+        spec: FmiSpec,
+    ) -> Result<Communicator, FmiError> {
+        self.fmi
+            .join(self.clock.clone(), execution_arn, deadline, spec)
+    }
+}
+
+fn reserved_concurrency_error(e: ReservedConcurrencyExceeded) -> WorldError {
+    WorldError::ReservedConcurrency {
+        function: e.function,
+        total: e.total,
+        minimum: e.minimum,
+        account: e.account,
     }
 }
 
@@ -239,7 +185,7 @@ impl WorldBuilder {
         self
     }
 
-    /// Which log lines to keep (default: all).
+    /// Which log lines to keep (default: all); CloudWatch Logs receives the same lines.
     pub fn log_capture(mut self, capture: LogCapture) -> Self {
         self.log_capture = capture;
         self
@@ -258,43 +204,47 @@ impl WorldBuilder {
             Some(c) => c,
             None => Rc::new(TokioClock::new(default_origin())),
         };
-        let origin = clock.now();
         let seed = self.seed;
         let stream = |purpose: &str| SimRng::derived(seed, purpose);
-        let inner = WorldInner {
-            origin,
-            store: self.store.unwrap_or_default(),
-            settings: self.settings.unwrap_or_default(),
-            s3_model: self.s3_model.unwrap_or_default(),
-            prices: self.prices.unwrap_or_default(),
-            faults: self.faults,
-            region: self.region.unwrap_or_else(|| "us-east-1".to_string()),
-            account: self.account.unwrap_or_else(|| "123456789012".to_string()),
-            seed,
-            log_capture: self.log_capture,
-            logs: self
-                .logs
-                .unwrap_or_else(|| Logs::new(seed, DEFAULT_RETENTION_BYTES)),
-            clock,
-            state: RefCell::new(WorldState {
-                functions: Vec::new(),
-                by_name: HashMap::new(),
-                unreserved_in_flight: 0,
-                reserved_total: 0,
-                ledger: Ledger::default(),
-                service_ids: stream("service/request-ids"),
-                service_rng: stream("service/latency"),
-                s3_fault_rng: stream("faults/s3"),
-                trace_ids: stream("service/trace-ids"),
-            }),
-            fmi: FmiHub::default(),
-        };
-        {
-            let mut st = inner.state.borrow_mut();
-            for spec in self.functions.iter() {
-                inner.add_function(&mut st, spec.clone())?;
-            }
+        let ledger = Rc::new(RefCell::new(Ledger::default()));
+        let s3 = S3Service::new(
+            clock.clone(),
+            ledger.clone(),
+            self.store.unwrap_or_default(),
+            self.s3_model.unwrap_or_default(),
+            self.faults.s3.clone(),
+            stream("faults/s3"),
+        );
+        let lambda = LambdaService::new(
+            clock.clone(),
+            ledger.clone(),
+            LambdaSetup {
+                settings: self.settings.unwrap_or_default(),
+                faults: self.faults,
+                seed,
+                region: self.region.unwrap_or_else(|| "us-east-1".to_string()),
+                account: self.account.unwrap_or_else(|| "123456789012".to_string()),
+                log_capture: self.log_capture,
+                logs: self
+                    .logs
+                    .unwrap_or_else(|| Logs::new(seed, DEFAULT_RETENTION_BYTES)),
+            },
+        );
+        for spec in self.functions.iter() {
+            lambda
+                .add_function(spec.clone())
+                .map_err(reserved_concurrency_error)?;
         }
+        let inner = WorldInner {
+            clock,
+            seed,
+            prices: self.prices.unwrap_or_default(),
+            ledger,
+            lambda: Rc::new(lambda),
+            s3,
+            fmi: FmiHub::default(),
+            trace_ids: RefCell::new(stream("service/trace-ids")),
+        };
         Ok(World {
             inner: Rc::new(inner),
         })
@@ -311,8 +261,8 @@ impl std::fmt::Debug for World {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("World")
             .field("seed", &self.inner.seed)
-            .field("store", &self.inner.store)
-            .field("region", &self.inner.region)
+            .field("store", self.inner.s3.store())
+            .field("region", &self.inner.lambda.region())
             .finish()
     }
 }
@@ -335,7 +285,7 @@ impl World {
 
     /// The S3 store.
     pub fn store(&self) -> &Store {
-        &self.inner.store
+        self.inner.s3.store()
     }
 
     /// The price table.
@@ -345,23 +295,25 @@ impl World {
 
     /// CloudWatch Logs.
     pub fn logs(&self) -> &Logs {
-        &self.inner.logs
+        self.inner.lambda.logs()
     }
 
     /// The Region used in ARNs.
     pub fn region(&self) -> &str {
-        &self.inner.region
+        self.inner.lambda.region()
     }
 
     /// The account id used in ARNs.
     pub fn account(&self) -> &str {
-        &self.inner.account
+        self.inner.lambda.account()
     }
 
     /// Adds or replaces a function.
     pub fn add_function(&self, spec: FunctionSpec) -> Result<(), WorldError> {
-        let mut st = self.inner.state.borrow_mut();
-        self.inner.add_function(&mut st, Arc::new(spec))
+        self.inner
+            .lambda
+            .add_function(Arc::new(spec))
+            .map_err(reserved_concurrency_error)
     }
 
     /// Registers an execution and marks it open, so that its calls and its children's are
@@ -369,32 +321,28 @@ impl World {
     /// [`World::end_execution`] when it finishes. Calls from ARNs that match nothing register
     /// themselves.
     pub fn begin_execution(&self, execution_arn: &str, kind: WorkflowKind) {
-        self.inner
-            .state
-            .borrow_mut()
-            .ledger
-            .begin(execution_arn, kind);
+        self.inner.ledger.borrow_mut().begin(execution_arn, kind);
     }
 
     /// Marks an execution finished (its usage stays until taken).
     pub fn end_execution(&self, execution_arn: &str) {
-        self.inner.state.borrow_mut().ledger.end(execution_arn);
+        self.inner.ledger.borrow_mut().end(execution_arn);
     }
 
     /// Adds state transitions (counted by the engine) to an execution's usage.
     pub fn record_transitions(&self, execution_arn: &str, transitions: u64) {
-        let mut st = self.inner.state.borrow_mut();
-        let key = st.ledger.resolve(execution_arn);
-        if let Some(u) = st.ledger.get_mut(&key) {
+        let mut ledger = self.inner.ledger.borrow_mut();
+        let key = ledger.resolve(execution_arn);
+        if let Some(u) = ledger.get_mut(&key) {
             u.transitions += transitions;
         }
     }
 
     /// Records an Express execution's duration and memory (for its GB-s charge).
     pub fn record_express(&self, execution_arn: &str, duration: Duration, memory_mb: u64) {
-        let mut st = self.inner.state.borrow_mut();
-        let key = st.ledger.resolve(execution_arn);
-        if let Some(u) = st.ledger.get_mut(&key) {
+        let mut ledger = self.inner.ledger.borrow_mut();
+        let key = ledger.resolve(execution_arn);
+        if let Some(u) = ledger.get_mut(&key) {
             let ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
             u.express = Some(ExpressUsage {
                 duration_ms: ms,
@@ -405,9 +353,9 @@ impl World {
 
     /// Records an Express child execution (a Distributed Map child) for billing.
     pub fn record_express_child(&self, execution_arn: &str, duration: Duration, memory_mb: u64) {
-        let mut st = self.inner.state.borrow_mut();
-        let key = st.ledger.resolve(execution_arn);
-        if let Some(u) = st.ledger.get_mut(&key) {
+        let mut ledger = self.inner.ledger.borrow_mut();
+        let key = ledger.resolve(execution_arn);
+        if let Some(u) = ledger.get_mut(&key) {
             let ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
             u.express_children.push(ExpressUsage {
                 duration_ms: ms,
@@ -418,38 +366,30 @@ impl World {
 
     /// A copy of the usage charged to an execution.
     pub fn usage(&self, execution_arn: &str) -> Option<ExecutionUsage> {
-        self.inner.state.borrow().ledger.get(execution_arn).cloned()
+        self.inner.ledger.borrow().get(execution_arn).cloned()
     }
 
     /// Removes and returns the usage charged to an execution (to keep long sweeps small).
     pub fn take_usage(&self, execution_arn: &str) -> Option<ExecutionUsage> {
-        self.inner.state.borrow_mut().ledger.take(execution_arn)
+        self.inner.ledger.borrow_mut().take(execution_arn)
     }
 
     /// The ARNs of every execution with usage, sorted.
     pub fn executions(&self) -> Vec<String> {
-        self.inner.state.borrow().ledger.executions()
+        self.inner.ledger.borrow().executions()
     }
 
     /// The bill of an execution, at this world's prices.
     pub fn bill(&self, execution_arn: &str, options: &BillingOptions) -> Option<Bill> {
-        let st = self.inner.state.borrow();
-        st.ledger
+        let ledger = self.inner.ledger.borrow();
+        ledger
             .get(execution_arn)
             .map(|u| Bill::for_execution(u, &self.inner.prices, options))
     }
 
     /// Idle environments of a function that are warm now.
     pub fn warm_environments(&self, function: &str) -> Option<usize> {
-        let now = self.now();
-        let mut st = self.inner.state.borrow_mut();
-        let &i = st.by_name.get(function)?;
-        let f = st.functions.get_mut(i)?;
-        Some(f.pool.warm_count(
-            now,
-            self.inner.settings.keep_alive,
-            self.inner.settings.max_environment_lifetime,
-        ))
+        self.inner.lambda.warm_environments(function)
     }
 
     /// FMI communicators that still have a live rank (0 once every rank has finished).
@@ -459,9 +399,7 @@ impl World {
 
     /// Invocations of a function in flight now.
     pub fn in_flight(&self, function: &str) -> Option<u32> {
-        let st = self.inner.state.borrow();
-        let &i = st.by_name.get(function)?;
-        st.functions.get(i).map(|f| f.in_flight)
+        self.inner.lambda.in_flight(function)
     }
 
     /// Invokes a function directly (as the Lambda Invoke API would), charging `execution_arn`
@@ -475,13 +413,25 @@ impl World {
         let Some(target) = FunctionTarget::parse(function) else {
             return Err(self.invalid_function_name(function));
         };
+        self.call_function(&target, payload, execution_arn).await
+    }
+
+    /// Runs one invocation on the Lambda service, with this world as the handler's host.
+    async fn call_function(
+        &self,
+        target: &FunctionTarget,
+        payload: Value,
+        execution_arn: &str,
+    ) -> Result<InvokeOk, TaskFailure> {
+        let host: Rc<dyn InvocationHost> = self.inner.clone();
         self.inner
-            .invoke_function(&target, payload, execution_arn)
+            .lambda
+            .invoke_function(&host, target, payload, execution_arn)
             .await
     }
 
     fn invalid_function_name(&self, function: &str) -> TaskFailure {
-        let id = self.inner.service_request_id();
+        let id = self.inner.lambda.service_request_id();
         TaskFailure::new(
             "Lambda.AWSLambdaException",
             lambda_service_cause(
@@ -521,7 +471,7 @@ impl World {
                 Value::String(s) => match serde_json::from_str::<Value>(&s) {
                     Ok(v) => v,
                     Err(e) => {
-                        let id = self.inner.service_request_id();
+                        let id = self.inner.lambda.service_request_id();
                         return Err(TaskFailure::new(
                             "Lambda.InvalidRequestContentException",
                             lambda_service_cause(
@@ -541,12 +491,11 @@ impl World {
             InvocationType::RequestResponse => false,
             InvocationType::Event => true,
             InvocationType::DryRun => {
-                let exists = self.inner.state.borrow().by_name.contains_key(&target.name);
+                let exists = self.inner.lambda.has_function(&target.name);
                 if !exists {
                     // Reuse the not-found path for the exact error text.
                     return self
-                        .inner
-                        .invoke_function(&target, event, &context.execution_arn)
+                        .call_function(&target, event, &context.execution_arn)
                         .await
                         .map(|_| ServiceResponse::Json(Value::Null));
                 }
@@ -561,7 +510,7 @@ impl World {
                 }));
             }
             InvocationType::Unsupported(other) => {
-                let id = self.inner.service_request_id();
+                let id = self.inner.lambda.service_request_id();
                 return Err(TaskFailure::new(
                     "Lambda.InvalidParameterValueException",
                     lambda_service_cause(
@@ -577,8 +526,7 @@ impl World {
         // no background tasks on the engine's runtime. Its side effects and charges are the
         // same; only the caller waits longer than it would on AWS.
         let ok = self
-            .inner
-            .invoke_function(&target, event, &context.execution_arn)
+            .call_function(&target, event, &context.execution_arn)
             .await;
         let ok = match (ok, event_type) {
             (Ok(ok), true) => InvokeOk {
@@ -589,7 +537,7 @@ impl World {
             // An asynchronous invocation's function error is not the caller's.
             (Err(e), true) if !e.error.starts_with("Lambda.") => InvokeOk {
                 payload: Value::String(String::new()),
-                request_id: self.inner.service_request_id(),
+                request_id: self.inner.lambda.service_request_id(),
             },
             (Err(e), _) if direct => return Err(self.runtime_styled(&target.name, e)),
             (Err(e), _) => return Err(e),
@@ -627,7 +575,7 @@ impl World {
         }
         match serde_json::from_str::<Value>(&e.cause) {
             Ok(v @ Value::Object(_)) if v.get("errorType").is_some() => TaskFailure {
-                cause: crate::sim::lambda::python_json(&v),
+                cause: python_json(&v),
                 ..e
             },
             _ => e,
@@ -635,11 +583,7 @@ impl World {
     }
 
     fn runtime_is_python(&self, function: &str) -> bool {
-        let st = self.inner.state.borrow();
-        st.by_name
-            .get(function)
-            .and_then(|&i| st.functions.get(i))
-            .is_some_and(|f| f.spec.config.runtime.starts_with("python"))
+        self.inner.lambda.runtime_is_python(function)
     }
 
     /// The request id (drawn when the invocation had none) and the HTTP metadata of the
@@ -652,16 +596,15 @@ impl World {
     ) -> (String, InvokeHttp) {
         // The Content-Length header counts the body as the function's runtime wrote it.
         let content_length = if python {
-            crate::sim::lambda::python_json(payload).len()
+            python_json(payload).len()
         } else {
-            crate::sim::lambda::json_len(payload)
+            json_len(payload)
         };
         let now = self.now();
         let trace_id = {
-            let mut st = self.inner.state.borrow_mut();
             const HEX: &[u8; 16] = b"0123456789abcdef";
             let mut b = [0u8; 12];
-            st.trace_ids.fill_bytes(&mut b);
+            self.inner.trace_ids.borrow_mut().fill_bytes(&mut b);
             let mut hex = String::with_capacity(24);
             for x in b {
                 hex.push(HEX[usize::from(x >> 4)] as char);
@@ -670,7 +613,7 @@ impl World {
             format!("Root=1-{:08x}-{hex};Sampled=0", now.timestamp())
         };
         let request_id = if request_id.is_empty() {
-            self.inner.service_request_id()
+            self.inner.lambda.service_request_id()
         } else {
             request_id
         };
@@ -693,10 +636,14 @@ impl TaskInvoker for World {
                     action,
                     parameters,
                 } if service == "s3" => {
+                    let lambda = &self.inner.lambda;
                     return self
                         .inner
-                        .s3_service_call(&call.context.execution_arn, &action, &parameters)
-                        .await
+                        .s3
+                        .service_call(&call.context.execution_arn, &action, &parameters, &|| {
+                            lambda.service_request_id()
+                        })
+                        .await;
                 }
                 ServiceRequest::Sdk {
                     service, action, ..
