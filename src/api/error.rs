@@ -1,7 +1,7 @@
-//! Errors as the three AWS protocols shape them. One [`ApiError`] carries an HTTP status, an AWS
+//! Errors as the AWS protocols shape them. One [`ApiError`] carries an HTTP status, an AWS
 //! error code and a message; each service renders it its own way:
 //!
-//! - Step Functions (JSON 1.0): `{"__type": "Code", "message": "..."}`;
+//! - Step Functions (JSON 1.0) and CloudWatch Logs (JSON 1.1): `{"__type": "Code", "message": "..."}`;
 //! - Lambda (REST-JSON): the same body plus `Type`, and the `x-amzn-ErrorType` header that
 //!   the SDKs read the code from;
 //! - S3 (REST-XML): `<Error><Code>..</Code><Message>..</Message>...</Error>`, and no body at all
@@ -60,15 +60,22 @@ impl ApiError {
 
     /// The JSON 1.0 rendering (Step Functions).
     pub fn json10(&self) -> Response<Body> {
+        self.json_protocol("application/x-amz-json-1.0")
+    }
+
+    /// The JSON 1.1 rendering (CloudWatch Logs): the same body as JSON 1.0.
+    pub fn json11(&self) -> Response<Body> {
+        self.json_protocol("application/x-amz-json-1.1")
+    }
+
+    fn json_protocol(&self, content_type: &'static str) -> Response<Body> {
         let mut m = serde_json::Map::new();
         m.insert("__type".into(), self.code.clone().into());
         m.insert("message".into(), self.message.clone().into());
         let mut r = Response::new(Body::from(serde_json::Value::Object(m).to_string()));
         *r.status_mut() = self.status;
-        r.headers_mut().insert(
-            "content-type",
-            HeaderValue::from_static("application/x-amz-json-1.0"),
-        );
+        r.headers_mut()
+            .insert("content-type", HeaderValue::from_static(content_type));
         if let Ok(v) = HeaderValue::from_str(&self.code) {
             r.headers_mut().insert("x-amzn-errortype", v);
         }

@@ -4,7 +4,8 @@
 //!
 //! | request                                        | service                  |
 //! |------------------------------------------------|--------------------------|
-//! | any request with `X-Amz-Target`                | Step Functions (JSON 1.0) |
+//! | `X-Amz-Target: Logs_20140328.*`                | CloudWatch Logs (JSON 1.1) |
+//! | any other request with `X-Amz-Target`          | Step Functions (JSON 1.0) |
 //! | a path under `/2015-03-31/functions`           | Lambda (REST-JSON)       |
 //! | anything else                                  | S3 (REST-XML, path-style) |
 //!
@@ -22,7 +23,7 @@ use futures::StreamExt;
 use super::error::ApiError;
 use super::state::ApiState;
 use super::url::parse_query;
-use super::{lambda, s3, sfn};
+use super::{lambda, logs, s3, sfn};
 
 /// The Step Functions request body limit: a 1 MiB definition, escaped, fits.
 pub const SFN_BODY_LIMIT: usize = 4 * 1024 * 1024;
@@ -35,13 +36,18 @@ pub fn router(state: Arc<ApiState>) -> Router {
 /// Which service a request is for.
 enum Service {
     StepFunctions(String),
+    Logs(String),
     Lambda,
     S3,
 }
 
 fn service_of(headers: &HeaderMap, path: &str) -> Service {
     if let Some(t) = headers.get("x-amz-target") {
-        return Service::StepFunctions(t.to_str().unwrap_or_default().to_string());
+        let target = t.to_str().unwrap_or_default().to_string();
+        if target.starts_with(logs::TARGET_PREFIX) {
+            return Service::Logs(target);
+        }
+        return Service::StepFunctions(target);
     }
     let lambda_path = path
         .strip_prefix(lambda::PREFIX)
@@ -131,6 +137,11 @@ pub async fn dispatch(State(state): State<Arc<ApiState>>, req: Request<Body>) ->
             let r = step_functions(&state, &target, &parts.headers, body).await;
             (format!("states:{action}"), None, r)
         }
+        Service::Logs(target) => {
+            let action = target.strip_prefix(logs::TARGET_PREFIX).unwrap_or(&target);
+            let r = logs_request(&state, action, &parts.headers, body).await;
+            (format!("logs:{action}"), None, r)
+        }
         Service::Lambda => {
             let (op, r) = lambda_request(&state, &incoming, body).await;
             (format!("lambda:{op}"), Some(path), r)
@@ -215,6 +226,39 @@ async fn step_functions(
             r
         }
         Err(e) => e.json10(),
+    }
+}
+
+async fn logs_request(
+    state: &Arc<ApiState>,
+    action: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Response<Body> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "InvalidParameterException",
+            format!(
+                "The request body exceeds the limit of {} bytes",
+                logs::LOGS_BODY_LIMIT
+            ),
+        )
+    };
+    let body = match read_body(headers, body, logs::LOGS_BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(e) => return e.into_api(too_large, "SerializationException").json11(),
+    };
+    match logs::handle(state, action, &body) {
+        Ok(v) => {
+            let mut r = Response::new(Body::from(v.to_string()));
+            r.headers_mut().insert(
+                "content-type",
+                axum::http::HeaderValue::from_static("application/x-amz-json-1.1"),
+            );
+            r
+        }
+        Err(e) => e.json11(),
     }
 }
 
@@ -309,5 +353,10 @@ mod tests {
             "AWSStepFunctions.ListStateMachines".parse().unwrap(),
         );
         assert!(matches!(service_of(&h, "/"), Service::StepFunctions(_)));
+        h.insert(
+            "x-amz-target",
+            "Logs_20140328.DescribeLogStreams".parse().unwrap(),
+        );
+        assert!(matches!(service_of(&h, "/"), Service::Logs(_)));
     }
 }

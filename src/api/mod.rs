@@ -1,10 +1,10 @@
-//! `stepsim serve`: the AWS Step Functions, Lambda and S3 APIs over HTTP, so that boto3 and the
+//! `stepsim serve`: the AWS Step Functions, Lambda, S3 and CloudWatch Logs APIs over HTTP, so that boto3 and the
 //! AWS CLI work unchanged against a local simulation (only `endpoint_url` changes).
 //!
 //! The layout:
 //!
 //! - [`http`]: the axum front (routing by protocol, body limits, the request log);
-//! - [`sfn`], [`lambda`], [`s3`]: the three APIs;
+//! - [`sfn`], [`lambda`], [`s3`], [`logs`]: the four APIs;
 //! - [`state`]: what the server remembers and what a client may see of an execution when;
 //! - [`runner`]: one simulation per execution on its own virtual clock, task tokens, stops;
 //! - [`pool`]: the threads simulations run on;
@@ -22,6 +22,7 @@
 pub mod error;
 pub mod http;
 pub mod lambda;
+pub mod logs;
 pub mod names;
 pub mod pool;
 pub mod request;
@@ -37,7 +38,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use crate::rng::SimRng;
-use crate::sim::{FunctionRegistry, HandlerCatalog};
+use crate::sim::{FunctionRegistry, HandlerCatalog, Logs};
 use crate::storage::Store;
 
 use self::state::{ApiState, Functions, Registry, Settings};
@@ -70,6 +71,8 @@ pub struct ServerConfig {
     pub workers: usize,
     /// How long GetActivityTask waits for a task (AWS: 60 s).
     pub activity_poll: Duration,
+    /// CloudWatch Logs keeps at most this many bytes of events; the oldest go first.
+    pub max_log_bytes: u64,
 }
 
 impl Default for ServerConfig {
@@ -87,6 +90,7 @@ impl Default for ServerConfig {
             log_requests: true,
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             activity_poll: Duration::from_secs(60),
+            max_log_bytes: crate::sim::logs::DEFAULT_RETENTION_BYTES,
         }
     }
 }
@@ -124,6 +128,7 @@ pub fn build_state(config: ServerConfig) -> Arc<ApiState> {
         }),
         catalog: config.catalog,
         store: config.store,
+        logs: Logs::new(seed, config.max_log_bytes),
         pool: pool::ExecPool::new(config.workers),
         tokens: Mutex::new(Default::default()),
         ids: Mutex::new(SimRng::derived(seed, "serve/ids")),

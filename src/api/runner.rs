@@ -1,5 +1,5 @@
 //! Running simulations for the server: one execution (or one Lambda `Invoke`) is one
-//! [`Simulation`], with a fresh world over the shared functions and S3 store, on a fresh
+//! [`Simulation`], with a fresh world over the shared functions, S3 store and CloudWatch Logs, on a fresh
 //! current-thread runtime whose clock starts paused at the wall-clock moment of the request.
 //!
 //! # Time
@@ -46,7 +46,7 @@ use crate::engine::{
     self, ExecutionOptions, ExecutionOutcome, ExecutionStatus, IntegrationPattern, ServiceCall,
     ServiceRequest, ServiceResponse, ServiceResult, SimTime, TaskFailure, TaskInvoker,
 };
-use crate::sim::{InvokeOk, LogCapture, RunReport, Simulation, World};
+use crate::sim::{ExecutionLogging, InvokeOk, LogCapture, RunReport, Simulation, World};
 
 use super::state::{
     is_execution_end, reveal_instant, ActivityTask, ApiState, ExecControl, Finished, StopRequest,
@@ -66,6 +66,8 @@ pub struct ExecJob {
     pub control: Arc<ExecControl>,
     /// The world's seed; see [`world_seed`].
     pub world_seed: u64,
+    /// Where the machine's `loggingConfiguration` sends the execution's events, if anywhere.
+    pub logging: Option<ExecutionLogging>,
 }
 
 /// Simulates one execution to its end on the calling thread. A panic (which would be a bug)
@@ -86,7 +88,8 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
 }
 
 fn simulate_inner(state: &Arc<ApiState>, job: &ExecJob) -> Result<RunReport, String> {
-    let sim = simulation(state, job.origin, job.world_seed, LogCapture::Off)?;
+    // Every function line is captured: CloudWatch Logs receives what the ledger keeps.
+    let sim = simulation(state, job.origin, job.world_seed, LogCapture::All)?;
     let invoker = Rc::new(ServeInvoker {
         world: sim.world().clone(),
         state: state.clone(),
@@ -112,6 +115,7 @@ fn simulation(
         .region(state.settings.region.clone())
         .account(state.settings.account.clone())
         .log_capture(logs)
+        .logs(state.logs.clone())
         .build()
         .map_err(|e| e.to_string())
 }
@@ -135,7 +139,11 @@ pub fn run_detached(
     let (tx, rx) = oneshot::channel();
     let pool = state.pool.clone();
     pool.submit(Box::new(move || {
-        let _ = tx.send(simulate(&state, &job));
+        let result = simulate(&state, &job);
+        if let Ok(report) = &result {
+            log_execution(&state, &job, &report.outcome.history);
+        }
+        let _ = tx.send(result);
     }));
     rx
 }
@@ -219,12 +227,27 @@ fn record_result(
         // Never reveal before the result exists: a callback wait already took its real time.
         reveal_instant(real_start, sim, scale).max(Instant::now())
     });
+    log_execution(state, job, &fin.history);
     if let Some(rec) = state.registry().executions.get_mut(arn) {
         if rec.result.is_none() {
             rec.result = Some(fin);
         }
     }
     job.control.finished.send_replace(true);
+}
+
+/// Sends an execution's history (as recorded, a stop included) to its machine's log group.
+/// Step Functions delivers these after the fact too; with a time scale they may show up in
+/// CloudWatch Logs before DescribeExecution reveals the end.
+fn log_execution(state: &ApiState, job: &ExecJob, history: &[HistoryEvent]) {
+    if let Some(logging) = &job.logging {
+        state.logs.record_execution(
+            logging,
+            &job.opts.state_machine_name,
+            &job.opts.execution_arn(),
+            history,
+        );
+    }
 }
 
 /// Closes a result as ABORTED: the history is cut before the first event that the stop

@@ -13,7 +13,7 @@ use crate::asl::model::ExecutionType;
 use crate::asl::{self, InvalidDefinition};
 use crate::engine::history::{epoch_seconds, Details, HistoryEvent, TimestampFormat};
 use crate::engine::{ExecutionOptions, ExecutionStatus, Plan, SimTime, PAYLOAD_LIMIT_BYTES};
-use crate::sim::{express_billed, RunReport};
+use crate::sim::{express_billed, ExecutionLogging, RunReport};
 
 use super::error::ApiError;
 use super::names::{self, check_name};
@@ -493,6 +493,7 @@ impl Start {
             opts: self.opts.clone(),
             origin,
             control,
+            logging: ExecutionLogging::from_config(&self.machine.logging),
         }
     }
 }
@@ -1054,6 +1055,8 @@ async fn test_state(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError>
         opts,
         origin: wall_now(),
         control: ExecControl::new(),
+        // TestState writes no logs.
+        logging: None,
     };
     let out = run_now(state, job).await?.outcome;
 

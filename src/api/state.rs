@@ -1,5 +1,5 @@
 //! What the server remembers: state machines, executions (with the retention limit),
-//! activities, pending task tokens and the Lambda functions, plus the rule that decides what a
+//! activities, pending task tokens, the Lambda functions and the CloudWatch Logs store, plus the rule that decides what a
 //! client may see of an execution at a given moment.
 //!
 //! Everything lives in memory behind short-held `std::sync::Mutex`es; no lock is held across an
@@ -25,7 +25,7 @@ use crate::asl::model::ExecutionType;
 use crate::engine::history::{Details, HistoryEvent};
 use crate::engine::{ExecutionStatus, Plan, SimTime};
 use crate::rng::SimRng;
-use crate::sim::{FunctionRegistry, HandlerCatalog};
+use crate::sim::{FunctionRegistry, HandlerCatalog, Logs};
 use crate::storage::Store;
 
 use super::error::ApiError;
@@ -380,6 +380,8 @@ pub struct ApiState {
     pub functions: RwLock<Functions>,
     pub catalog: HandlerCatalog,
     pub store: Store,
+    /// CloudWatch Logs, shared by every simulation and the Logs API.
+    pub logs: Logs,
     pub pool: Arc<ExecPool>,
     /// Pending task tokens (looked up by token only, never iterated into output).
     pub tokens: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<TokenMessage>>>,

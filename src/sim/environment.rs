@@ -12,6 +12,7 @@ use crate::engine::SimTime;
 use crate::rng::SimRng;
 use crate::sim::config::{FunctionConfig, PackageType, RuntimeFamily};
 use crate::sim::dist::{millis, QuantileDist};
+use crate::sim::logs::LogTarget;
 
 /// How long INIT may take. CALIBRATION.md, row "Lambda INIT phase": INIT is capped at 10 s.
 pub const MAX_INIT: Duration = Duration::from_secs(10);
@@ -24,6 +25,8 @@ pub(crate) struct Environment {
     pub last_used: SimTime,
     /// Provisioned environments are initialized ahead of time and never expire.
     pub provisioned: bool,
+    /// Its CloudWatch Logs stream, opened by its first invocation that logs.
+    pub log_stream: Option<LogTarget>,
 }
 
 /// The environments of one function.
@@ -50,6 +53,7 @@ impl Pool {
                 created: now,
                 last_used: now,
                 provisioned: true,
+                log_stream: None,
             })
             .collect();
         Pool {
@@ -127,6 +131,7 @@ impl Pool {
             created: now,
             last_used: now,
             provisioned: false,
+            log_stream: None,
         }
     }
 

@@ -25,6 +25,7 @@ use crate::rng::SimRng;
 use crate::sim::config::FunctionConfig;
 use crate::sim::dist::seconds;
 use crate::sim::fmi::{Communicator, FmiError, FmiSpec};
+use crate::sim::logs::LogTarget;
 // `S3Error` belongs to the S3 service; handlers see it as part of their contract.
 pub use crate::sim::s3::S3Error;
 use crate::sim::s3::S3Service;
@@ -191,8 +192,9 @@ impl From<S3Error> for FunctionError {
 pub(crate) trait InvocationHost {
     /// The clock every modelled delay is spent on.
     fn clock(&self) -> &Rc<dyn Clock>;
-    /// Appends a handler's log line to its execution's log (when all lines are captured).
-    fn log(&self, account_key: &str, function: &str, message: String);
+    /// Appends a handler's log line to its execution's log and to its environment's
+    /// CloudWatch Logs stream `target` (when all lines are captured).
+    fn log(&self, account_key: &str, function: &str, target: Option<&LogTarget>, message: String);
     /// The world's S3 service.
     fn s3(&self) -> &S3Service;
     /// Joins an FMI communicator of the Map run `execution_arn` belongs to.
@@ -216,6 +218,8 @@ pub struct Invocation {
     pub(crate) rng: SimRng,
     pub(crate) deadline: SimTime,
     pub(crate) extra_memory_mb: u64,
+    /// The environment's CloudWatch Logs stream (when lines are captured).
+    pub(crate) log_target: Option<LogTarget>,
 }
 
 impl fmt::Debug for Invocation {
@@ -274,7 +278,12 @@ impl Invocation {
     /// Writes a line to the function's log.
     pub fn log(&mut self, line: impl Into<String>) {
         let line = line.into();
-        self.host.log(&self.account_key, &self.function.name, line);
+        self.host.log(
+            &self.account_key,
+            &self.function.name,
+            self.log_target.as_ref(),
+            line,
+        );
     }
 
     /// The vCPU share this function's memory buys (1.0 at 1,769 MB, linear, at most 6).

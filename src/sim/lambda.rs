@@ -18,7 +18,9 @@
 //!    caught. Its duration is measured on the simulated clock.
 //! 4. **Accounting**: the environment goes back to the pool (or is discarded after a timeout or
 //!    crash, as Lambda restarts the runtime), and the invocation is charged to its execution:
-//!    counters, billed milliseconds, REPORT line.
+//!    counters, billed milliseconds, REPORT line. Every captured line (START, the handler's,
+//!    END, REPORT) also goes to the environment's CloudWatch Logs stream, which the
+//!    environment opens at its first admission and keeps for its life.
 //!
 //! If the caller drops the future midway (a Task's `TimeoutSeconds` fired), a guard releases
 //! the concurrency slot and charges the time run so far. Real Lambda would keep running the
@@ -43,6 +45,7 @@ use crate::sim::faults::FaultPlan;
 use crate::sim::function::valid_function_name;
 use crate::sim::handler::{FunctionError, FunctionSpec, Handler, Invocation, InvocationHost};
 use crate::sim::ledger::{ComputeClass, ExecutionUsage, Ledger, LogCapture, LogLine, WorkflowKind};
+use crate::sim::logs::{LogTarget, Logs};
 
 /// The Lambda platform's limits and timing. Each default names its CALIBRATION.md row.
 #[derive(Clone, Debug, PartialEq)]
@@ -303,6 +306,8 @@ struct RunPlan {
     baseline_mb: u64,
     legacy_free_init: bool,
     reserved: bool,
+    /// The environment's CloudWatch Logs stream (when lines are captured).
+    log_target: Option<LogTarget>,
 }
 
 impl RunPlan {
@@ -488,6 +493,8 @@ pub(crate) struct LambdaSetup {
     pub region: String,
     pub account: String,
     pub log_capture: LogCapture,
+    /// CloudWatch Logs: every captured line goes to its environment's stream too.
+    pub logs: Logs,
 }
 
 /// The simulated Lambda service of one world: the functions, their environment pools and
@@ -504,6 +511,8 @@ pub(crate) struct LambdaService {
     region: String,
     account: String,
     log_capture: LogCapture,
+    /// CloudWatch Logs, shared with whoever built the world (`serve` shares one store).
+    logs: Logs,
     state: RefCell<LambdaState>,
 }
 
@@ -532,6 +541,7 @@ impl LambdaService {
             region: setup.region,
             account: setup.account,
             log_capture: setup.log_capture,
+            logs: setup.logs,
             state: RefCell::new(state),
         }
     }
@@ -544,6 +554,49 @@ impl LambdaService {
     /// The account id in ARNs and error messages.
     pub(crate) fn account(&self) -> &str {
         &self.account
+    }
+
+    /// CloudWatch Logs, where the functions' lines go.
+    pub(crate) fn logs(&self) -> &Logs {
+        &self.logs
+    }
+
+    /// Appends a line to its execution's log and to its environment's log stream `target`
+    /// (when all lines are captured).
+    pub(crate) fn log_line(
+        &self,
+        key: &str,
+        at: SimTime,
+        function: &str,
+        target: Option<&LogTarget>,
+        message: String,
+    ) {
+        if self.log_capture != LogCapture::All {
+            return;
+        }
+        if let Some(target) = target {
+            self.logs.write(target, at, message.clone());
+        }
+        self.ledger.borrow_mut().log(key, at, function, message);
+    }
+
+    /// The CloudWatch Logs stream of an environment: it writes to one stream for its whole
+    /// life, opened when it first logs. `None` when no lines are captured.
+    fn log_target(
+        &self,
+        env: &mut Environment,
+        function: &str,
+        target: &FunctionTarget,
+    ) -> Option<LogTarget> {
+        if self.log_capture == LogCapture::Off {
+            return None;
+        }
+        let opened = env.log_stream.get_or_insert_with(|| {
+            let version = target.executed_version();
+            self.logs
+                .open_lambda_stream(function, &version, self.clock.now())
+        });
+        Some(opened.clone())
     }
 
     /// Adds or replaces a function.
@@ -737,14 +790,13 @@ impl LambdaService {
         execution_arn: &str,
         start: SimTime,
     ) -> Invocation {
-        if self.log_capture == LogCapture::All {
-            self.ledger.borrow_mut().log(
-                &run.key,
-                start,
-                &run.spec.name,
-                format!("START RequestId: {request_id} Version: $LATEST"),
-            );
-        }
+        self.log_line(
+            &run.key,
+            start,
+            &run.spec.name,
+            run.log_target.as_ref(),
+            format!("START RequestId: {request_id} Version: $LATEST"),
+        );
         let timeout = run.spec.config.timeout;
         Invocation {
             host: host.clone(),
@@ -757,6 +809,7 @@ impl LambdaService {
             deadline: start
                 + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::zero()),
             extra_memory_mb: 0,
+            log_target: run.log_target.clone(),
         }
     }
 
@@ -804,6 +857,11 @@ impl LambdaService {
         if self.log_capture != LogCapture::Off {
             let lines = log_lines(run, ran, billed, self.log_capture == LogCapture::All);
             let timestamp = ran.end.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            if let Some(target) = &run.log_target {
+                for message in &lines {
+                    self.logs.write(target, ran.end, message.clone());
+                }
+            }
             u.logs.extend(lines.into_iter().map(|message| LogLine {
                 timestamp: timestamp.clone(),
                 function: run.spec.name.clone(),
@@ -889,7 +947,7 @@ impl LambdaService {
             self.acquire_environment(f, now)
         };
         let request_id = request_id(&mut f.rng_ids);
-        let Some(env) = env else {
+        let Some(mut env) = env else {
             if let Some(u) = ledger
                 .get_mut(&key)
                 .and_then(|u| u.function_mut(&f.spec.name))
@@ -911,6 +969,7 @@ impl LambdaService {
             Duration::ZERO
         };
         let rng = f.next_invocation_rng();
+        let log_target = self.log_target(&mut env, &f.spec.name, target);
         Ok(Box::new(Admitted {
             run: RunPlan {
                 idx,
@@ -922,6 +981,7 @@ impl LambdaService {
                 baseline_mb: f.baseline_mb,
                 legacy_free_init: f.legacy_free_init,
                 reserved: reserved.is_some(),
+                log_target,
             },
             env,
             request_id,

@@ -1,5 +1,6 @@
 //! The world model: the simulated Lambda service (functions, execution environments, cold
-//! starts, concurrency and throttling, the handler contract), S3 as a service, fault injection,
+//! starts, concurrency and throttling, the handler contract), S3 and CloudWatch Logs as services,
+//! fault injection,
 //! per-execution accounting and billing. [`World`] ties them together and implements the engine's
 //! [`crate::engine::TaskInvoker`]; it spends every modelled delay on an
 //! [`crate::engine::Clock`], virtual on a paused runtime.
@@ -17,6 +18,7 @@ pub mod function;
 pub mod handler;
 pub mod lambda;
 pub mod ledger;
+pub mod logs;
 pub mod s3;
 pub mod simulation;
 pub mod world;
@@ -34,6 +36,7 @@ pub use handler::{
 pub use lambda::{FunctionTarget, InvokeOk, LambdaSettings};
 pub use ledger::LogCapture;
 pub use ledger::{ExecutionUsage, FunctionUsage, WorkflowKind};
+pub use logs::{ExecutionLogging, LogLevel, Logs, LogsError};
 pub use s3::S3Model;
 pub use simulation::{RunReport, Simulation, SimulationBuilder, SimulationError};
 pub use world::{World, WorldBuilder, WorldError};

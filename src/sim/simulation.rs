@@ -59,6 +59,7 @@ use crate::sim::faults::FaultPlan;
 use crate::sim::function::FunctionRegistry;
 use crate::sim::lambda::{InvokeOk, LambdaSettings};
 use crate::sim::ledger::{ExecutionUsage, WorkflowKind};
+use crate::sim::logs::Logs;
 use crate::sim::s3::S3Model;
 use crate::sim::world::{LogCapture, World, WorldBuilder, WorldError};
 
@@ -167,9 +168,15 @@ impl SimulationBuilder {
         self
     }
 
-    /// Which function log lines the ledger keeps.
+    /// Which function log lines the ledger keeps (and CloudWatch Logs receives).
     pub fn log_capture(mut self, capture: LogCapture) -> Self {
         self.world = self.world.log_capture(capture);
+        self
+    }
+
+    /// CloudWatch Logs, to share one store across simulations (as `serve` does).
+    pub fn logs(mut self, logs: Logs) -> Self {
+        self.world = self.world.logs(logs);
         self
     }
 
@@ -541,5 +548,73 @@ mod tests {
         assert_eq!(result.unwrap().payload, json!({"a": 1}));
         assert!(logs.first().is_some_and(|l| l.starts_with("START")));
         assert!(logs.last().is_some_and(|l| l.starts_with("REPORT")));
+    }
+
+    /// The world feeds the same lines to the ledger (`stepsim run --logs`) and to the
+    /// environment's stream; a warm environment keeps writing to its stream.
+    #[test]
+    fn lambda_lines_reach_the_environment_stream() {
+        use crate::sim::logs::{EventQuery, Logs, StreamQuery};
+        let mut functions = FunctionRegistry::new();
+        functions
+            .register(
+                "echo",
+                FunctionConfig::default(),
+                handler_fn(|event, ctx| {
+                    ctx.log("handling");
+                    Ok(event)
+                }),
+            )
+            .unwrap();
+        let logs = Logs::default();
+        let sim = Simulation::builder()
+            .functions(functions)
+            .log_capture(LogCapture::All)
+            .logs(logs.clone())
+            .build()
+            .unwrap();
+        let plan = plan(json!({"StartAt": "T", "States": {"T": {
+            "Type": "Task", "End": true, "Resource": TASK}}}));
+        let first = sim.run(&plan, json!({}), &ExecutionOptions::default());
+        sim.advance(std::time::Duration::from_secs(1));
+        let second = sim.run(&plan, json!({}), &ExecutionOptions::default());
+        let streams = logs
+            .describe_streams(
+                "/aws/lambda/echo",
+                &StreamQuery {
+                    limit: 50,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(streams.items.len(), 1, "one warm environment, one stream");
+        let events = logs
+            .get_events(
+                "/aws/lambda/echo",
+                &streams.items[0].name,
+                &EventQuery {
+                    limit: 100,
+                    start_from_head: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let ledger: Vec<String> = [first, second]
+            .iter()
+            .flat_map(|r| r.usage.logs.iter().map(|l| l.message.clone()))
+            .collect();
+        let stored: Vec<String> = events.events.iter().map(|e| e.message.clone()).collect();
+        assert_eq!(stored, ledger);
+        assert_eq!(
+            ledger.len(),
+            8,
+            "START, handling, END, REPORT twice: {ledger:?}"
+        );
+        let starts = events
+            .events
+            .iter()
+            .filter(|e| e.message.starts_with("START"));
+        let times: Vec<_> = starts.map(|e| e.timestamp).collect();
+        assert!(times[1] > times[0], "simulated timestamps");
     }
 }

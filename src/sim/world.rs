@@ -1,5 +1,6 @@
 //! [`World`]: the simulated AWS account that executions run against. It composes the services
-//! (`LambdaService` from `lambda.rs`, `S3Service` from `s3.rs`, the FMI hub) over one clock
+//! (`LambdaService` from `lambda.rs`, which also feeds CloudWatch Logs from `logs.rs`;
+//! `S3Service` from `s3.rs`; the FMI hub) over one clock
 //! and one ledger, holds the prices, implements the engine's [`TaskInvoker`] and is the
 //! `InvocationHost` of every handler. A world outlives single executions, so
 //! environments stay warm from one execution to the next, while each execution's usage is kept
@@ -37,6 +38,7 @@ use crate::sim::lambda::{
 // `LogCapture` belongs to the ledger; it stays reachable here, where worlds are built.
 pub use crate::sim::ledger::LogCapture;
 use crate::sim::ledger::{ExecutionUsage, ExpressUsage, Ledger, WorkflowKind};
+use crate::sim::logs::{LogTarget, Logs, DEFAULT_RETENTION_BYTES};
 use crate::sim::s3::{S3Model, S3Service};
 use crate::storage::Store;
 
@@ -61,7 +63,6 @@ pub(crate) struct WorldInner {
     clock: Rc<dyn Clock>,
     seed: u64,
     prices: PriceTable,
-    log_capture: LogCapture,
     /// Every execution's usage; the services charge it directly.
     ledger: Rc<RefCell<Ledger>>,
     lambda: Rc<LambdaService>,
@@ -77,14 +78,9 @@ impl InvocationHost for WorldInner {
         &self.clock
     }
 
-    fn log(&self, account_key: &str, function: &str, message: String) {
-        if self.log_capture != LogCapture::All {
-            return;
-        }
-        let now = self.clock.now();
-        self.ledger
-            .borrow_mut()
-            .log(account_key, now, function, message);
+    fn log(&self, account_key: &str, function: &str, target: Option<&LogTarget>, message: String) {
+        self.lambda
+            .log_line(account_key, self.clock.now(), function, target, message);
     }
 
     fn s3(&self) -> &S3Service {
@@ -125,6 +121,7 @@ pub struct WorldBuilder {
     region: Option<String>,
     account: Option<String>,
     log_capture: LogCapture,
+    logs: Option<Logs>,
 }
 
 impl WorldBuilder {
@@ -188,9 +185,16 @@ impl WorldBuilder {
         self
     }
 
-    /// Which log lines to keep (default: all).
+    /// Which log lines to keep (default: all); CloudWatch Logs receives the same lines.
     pub fn log_capture(mut self, capture: LogCapture) -> Self {
         self.log_capture = capture;
+        self
+    }
+
+    /// CloudWatch Logs (default: an empty store of its own, bounded at
+    /// [`DEFAULT_RETENTION_BYTES`]). `serve` passes one store to every world it builds.
+    pub fn logs(mut self, logs: Logs) -> Self {
+        self.logs = Some(logs);
         self
     }
 
@@ -221,6 +225,9 @@ impl WorldBuilder {
                 region: self.region.unwrap_or_else(|| "us-east-1".to_string()),
                 account: self.account.unwrap_or_else(|| "123456789012".to_string()),
                 log_capture: self.log_capture,
+                logs: self
+                    .logs
+                    .unwrap_or_else(|| Logs::new(seed, DEFAULT_RETENTION_BYTES)),
             },
         );
         for spec in self.functions.iter() {
@@ -232,7 +239,6 @@ impl WorldBuilder {
             clock,
             seed,
             prices: self.prices.unwrap_or_default(),
-            log_capture: self.log_capture,
             ledger,
             lambda: Rc::new(lambda),
             s3,
@@ -285,6 +291,11 @@ impl World {
     /// The price table.
     pub fn prices(&self) -> &PriceTable {
         &self.inner.prices
+    }
+
+    /// CloudWatch Logs.
+    pub fn logs(&self) -> &Logs {
+        self.inner.lambda.logs()
     }
 
     /// The Region used in ARNs.
@@ -661,6 +672,7 @@ mod tests {
         send_sync::<FunctionRegistry>();
         send_sync::<crate::sim::HandlerCatalog>();
         send_sync::<Store>();
+        send_sync::<crate::sim::Logs>();
         send_sync::<PriceTable>();
         send_sync::<FaultPlan>();
         send_sync::<LambdaSettings>();

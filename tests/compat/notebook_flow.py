@@ -15,7 +15,8 @@ server accepts without checking). The script:
 7. lists the results in S3 and reads combined_data.json;
 
 then checks AWS's error shapes, the callback pattern (an activity) and a synchronous Express
-run through boto3, and runs a few `aws` CLI commands. Any failed check makes it exit 1.
+run through boto3, runs a few `aws` CLI commands, and runs the notebook's CloudWatch Logs cell
+(STEP 3) and `aws logs describe-log-streams`. Any failed check makes it exit 1.
 
 By default it starts a fresh server (`--stepsim target/debug/stepsim`) on a free port, with
 `--account 211125778552 --project EXAMPLE`, so that the notebook's hard-coded ARN works, and
@@ -310,6 +311,106 @@ def callbacks_and_express(endpoint):
     check(r["status"] == "SUCCEEDED" and json.loads(r["output"]) == {"x": 1}, "start_sync_execution returns the output")
 
 
+def logs_cell(endpoint, execution_arn):
+    """STEP 3 of the notebook, as printed: each inference function's configuration and, from
+    CloudWatch Logs, its latest execution. The cell reads `latest['lastEventTime']`, a member
+    DescribeLogStreams does not have (it is `lastEventTimestamp`): boto3 drops unknown members,
+    so the cell's bare `except` prints "Log data not available", as the seed shows."""
+    import contextlib
+    import io
+    from datetime import datetime
+
+    kw = dict(
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="notchecked",
+        aws_secret_access_key="notchecked",
+    )
+    lambda_client = boto3.client("lambda", **kw)
+    logs_client = boto3.client("logs", **kw)
+    step("STEP 3 (Logs): the inference functions' latest executions")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        print("\nSTEP 3: Extract and Invoke")
+        print("-" * 28)
+        # inference functions
+        inference_functions = ["inference", "cosmic-executor", "data-parallel-init-inf"]
+        print("Inference Functions:")
+        for func_name in inference_functions:
+            try:
+                func_config = lambda_client.get_function(FunctionName=func_name)["Configuration"]
+                print(f"{func_name}:")
+                print(f" Runtime: {func_config['Runtime']}")
+                print(f" Memory: {func_config['MemorySize']} MB")
+                print(f" Timeout: {func_config['Timeout']} seconds")
+                # recents
+                log_group = f"/aws/lambda/{func_name}"
+                try:
+                    log_streams = logs_client.describe_log_streams(
+                        logGroupName=log_group, orderBy="LastEventTime", descending=True, limit=1
+                    )
+                    if log_streams["logStreams"]:
+                        latest = log_streams["logStreams"][0]
+                        print(f" Latest execution: {datetime.fromtimestamp(latest['lastEventTime']/1000)}")
+                except:  # noqa: E722 (the notebook's own bare except)
+                    print(" Log data not available")
+            except Exception:
+                print(f"{func_name}: Not accessible")
+    cell = printed.getvalue()
+    print("\n".join("  | " + line for line in cell.splitlines()))
+    lines = [line.strip() for line in cell.splitlines()]
+    inference = lines[lines.index("inference:") : lines.index("inference:") + 5]
+    check(
+        inference == ["inference:", "Runtime: python3.13", "Memory: 128 MB", "Timeout: 60 seconds", "Log data not available"],
+        "the inference block prints as in the seed",
+    )
+    check("data-parallel-init-inf:" in lines and lines[-1] == "Log data not available", "data-parallel-init-inf: Log data not available")
+
+    # What the cell meant to print: the stream's lastEventTimestamp, within the execution.
+    streams = logs_client.describe_log_streams(
+        logGroupName="/aws/lambda/inference", orderBy="LastEventTime", descending=True, limit=1
+    )["logStreams"]
+    if check(len(streams) == 1, "describe_log_streams(limit=1) returns the latest inference stream"):
+        latest = streams[0]
+        print(f"  Latest execution: {datetime.fromtimestamp(latest['lastEventTimestamp']/1000)} ({latest['logStreamName']})")
+        sfn = boto3.client("stepfunctions", **kw)
+        d = sfn.describe_execution(executionArn=execution_arn)
+        last = datetime.fromtimestamp(latest["lastEventTimestamp"] / 1000, tz=d["startDate"].tzinfo)
+        check(d["startDate"] <= last <= d["stopDate"], "lastEventTimestamp falls within the execution")
+        check("/[$LATEST]" in latest["logStreamName"], "the stream is named YYYY/MM/DD/[$LATEST]<id>")
+        events = logs_client.get_log_events(
+            logGroupName="/aws/lambda/inference", logStreamName=latest["logStreamName"], startFromHead=True
+        )["events"]
+        check(events and events[-1]["message"].startswith("REPORT RequestId:"), "get_log_events ends with REPORT")
+    reports = logs_client.filter_log_events(logGroupName="/aws/lambda/inference", filterPattern='REPORT "Billed Duration"')
+    check(len(reports["events"]) >= 1, "filter_log_events finds the REPORT lines")
+    check(
+        error_code(logs_client.describe_log_streams, logGroupName="/aws/lambda/nope") == "ResourceNotFoundException",
+        "an unknown log group is ResourceNotFoundException",
+    )
+
+
+def logs_cli(endpoint):
+    step("AWS CLI: CloudWatch Logs")
+    aws = shutil.which("aws")
+    if not check(aws is not None, "the aws command is installed"):
+        return
+    env = dict(
+        os.environ,
+        AWS_ACCESS_KEY_ID="notchecked",
+        AWS_SECRET_ACCESS_KEY="notchecked",
+        AWS_DEFAULT_REGION=REGION,
+        AWS_PAGER="",
+    )
+    cmd = [aws, "logs", "describe-log-streams", "--log-group-name", "/aws/lambda/inference", "--endpoint-url", endpoint]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    if not check(p.returncode == 0, "aws logs describe-log-streams --log-group-name /aws/lambda/inference"):
+        print(p.stderr.strip()[:300])
+        return
+    streams = json.loads(p.stdout)["logStreams"]
+    check(len(streams) >= 1 and all("lastEventTimestamp" in s for s in streams), "the CLI lists the inference streams")
+
+
 def aws_cli(endpoint, execution_arn):
     step("AWS CLI")
     aws = shutil.which("aws")
@@ -393,6 +494,8 @@ def main():
         execution_arn = notebook_flow(endpoint, example)
         callbacks_and_express(endpoint)
         aws_cli(endpoint, execution_arn)
+        logs_cell(endpoint, execution_arn)
+        logs_cli(endpoint)
         if proc is not None:
             check(proc.poll() is None, "the server is still running after every request")
     except Exception as e:  # a crash in the flow is a failed check, with its story
