@@ -5,6 +5,7 @@
 //! | request                                        | service                  |
 //! |------------------------------------------------|--------------------------|
 //! | any request with `X-Amz-Target`                | Step Functions (JSON 1.0) |
+//! | `iam` in the credential scope, or a form POST to `/` | IAM (query, XML)   |
 //! | a path under `/2015-03-31/functions`           | Lambda (REST-JSON)       |
 //! | anything else                                  | S3 (REST-XML, path-style) |
 //!
@@ -22,7 +23,7 @@ use futures::StreamExt;
 use super::error::ApiError;
 use super::state::ApiState;
 use super::url::parse_query;
-use super::{lambda, s3, sfn};
+use super::{iam, lambda, s3, sfn};
 
 /// The Step Functions request body limit: a 1 MiB definition, escaped, fits.
 pub const SFN_BODY_LIMIT: usize = 4 * 1024 * 1024;
@@ -35,13 +36,41 @@ pub fn router(state: Arc<ApiState>) -> Router {
 /// Which service a request is for.
 enum Service {
     StepFunctions(String),
+    Iam,
     Lambda,
     S3,
+}
+
+/// The service of the request's SigV4 credential scope
+/// (`Credential=AKID/DATE/REGION/SERVICE/aws4_request`), when it is signed.
+fn signed_service(headers: &HeaderMap) -> Option<&str> {
+    let auth = headers.get("authorization")?.to_str().ok()?;
+    let credential = auth.split("Credential=").nth(1)?;
+    let scope = credential.split([',', ' ']).next()?;
+    scope.split('/').nth(3)
+}
+
+/// IAM's query API: requests signed for `iam`, or (unsigned) form posts to `/`, which no
+/// other served API sends.
+fn is_iam(headers: &HeaderMap, path: &str) -> bool {
+    match signed_service(headers) {
+        Some(service) => service == "iam",
+        None => {
+            path == "/"
+                && headers
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+        }
+    }
 }
 
 fn service_of(headers: &HeaderMap, path: &str) -> Service {
     if let Some(t) = headers.get("x-amz-target") {
         return Service::StepFunctions(t.to_str().unwrap_or_default().to_string());
+    }
+    if is_iam(headers, path) {
+        return Service::Iam;
     }
     let lambda_path = path
         .strip_prefix(lambda::PREFIX)
@@ -131,6 +160,10 @@ pub async fn dispatch(State(state): State<Arc<ApiState>>, req: Request<Body>) ->
             let r = step_functions(&state, &target, &parts.headers, body).await;
             (format!("states:{action}"), None, r)
         }
+        Service::Iam => {
+            let (op, r) = iam_request(&state, &parts.headers, body).await;
+            (format!("iam:{op}"), None, r)
+        }
         Service::Lambda => {
             let (op, r) = lambda_request(&state, &incoming, body).await;
             (format!("lambda:{op}"), Some(path), r)
@@ -215,6 +248,22 @@ async fn step_functions(
             r
         }
         Err(e) => e.json10(),
+    }
+}
+
+async fn iam_request(
+    state: &Arc<ApiState>,
+    headers: &HeaderMap,
+    body: Body,
+) -> (String, Response<Body>) {
+    match read_body(headers, body, iam::IAM_BODY_LIMIT).await {
+        Ok(b) => iam::handle(state, &b),
+        Err(e) => {
+            let too_large = || ApiError::bad_request("ValidationError", "The request is too large");
+            let e = e.into_api(too_large, "MalformedQueryString");
+            let r = iam::error_response_for(&e.code, &e.message, &state.new_id());
+            ("?".into(), r)
+        }
     }
 }
 
@@ -309,5 +358,34 @@ mod tests {
             "AWSStepFunctions.ListStateMachines".parse().unwrap(),
         );
         assert!(matches!(service_of(&h, "/"), Service::StepFunctions(_)));
+    }
+
+    #[test]
+    fn iam_requests() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AKID/20250721/us-east-1/iam/aws4_request, \
+             SignedHeaders=host, Signature=00"
+                .parse()
+                .unwrap(),
+        );
+        assert!(matches!(service_of(&h, "/"), Service::Iam));
+        h.insert(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AKID/20250721/us-east-1/s3/aws4_request"
+                .parse()
+                .unwrap(),
+        );
+        assert!(matches!(service_of(&h, "/"), Service::S3));
+        let mut h = HeaderMap::new();
+        h.insert(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8"
+                .parse()
+                .unwrap(),
+        );
+        assert!(matches!(service_of(&h, "/"), Service::Iam));
+        assert!(matches!(service_of(&h, "/bucket"), Service::S3));
     }
 }

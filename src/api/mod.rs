@@ -4,7 +4,7 @@
 //! The layout:
 //!
 //! - [`http`]: the axum front (routing by protocol, body limits, the request log);
-//! - [`sfn`], [`lambda`], [`s3`]: the three APIs;
+//! - [`sfn`], [`lambda`], [`s3`], [`iam`]: the APIs;
 //! - [`state`]: what the server remembers and what a client may see of an execution when;
 //! - [`runner`]: one simulation per execution on its own virtual clock, task tokens, stops;
 //! - [`pool`]: the threads simulations run on;
@@ -21,6 +21,7 @@
 
 pub mod error;
 pub mod http;
+pub mod iam;
 pub mod lambda;
 pub mod names;
 pub mod pool;
@@ -37,7 +38,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use crate::rng::SimRng;
-use crate::sim::{FunctionRegistry, HandlerCatalog};
+use crate::sim::{FunctionRegistry, HandlerCatalog, Iam};
 use crate::storage::Store;
 
 use self::state::{ApiState, Functions, Registry, Settings};
@@ -70,6 +71,10 @@ pub struct ServerConfig {
     pub workers: usize,
     /// How long GetActivityTask waits for a task (AWS: 60 s).
     pub activity_poll: Duration,
+    /// The account's IAM (roles and policies; the IAM API changes it).
+    pub iam: Iam,
+    /// Check the calls of executions and handlers against `iam` (default true).
+    pub enforce_iam: bool,
 }
 
 impl Default for ServerConfig {
@@ -87,6 +92,8 @@ impl Default for ServerConfig {
             log_requests: true,
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             activity_poll: Duration::from_secs(60),
+            iam: Iam::new(),
+            enforce_iam: true,
         }
     }
 }
@@ -116,6 +123,7 @@ pub fn build_state(config: ServerConfig) -> Arc<ApiState> {
             max_object_bytes: config.max_object_bytes,
             log_requests: config.log_requests,
             activity_poll: config.activity_poll,
+            enforce_iam: config.enforce_iam,
         },
         registry: Mutex::new(Registry::default()),
         functions: RwLock::new(Functions {
@@ -124,6 +132,7 @@ pub fn build_state(config: ServerConfig) -> Arc<ApiState> {
         }),
         catalog: config.catalog,
         store: config.store,
+        iam: config.iam,
         pool: pool::ExecPool::new(config.workers),
         tokens: Mutex::new(Default::default()),
         ids: Mutex::new(SimRng::derived(seed, "serve/ids")),

@@ -48,6 +48,8 @@ pub struct Settings {
     pub log_requests: bool,
     /// How long GetActivityTask waits for a task (AWS: 60 s).
     pub activity_poll: Duration,
+    /// Check executions' and handlers' calls against [`ApiState::iam`] (`--no-iam`: off).
+    pub enforce_iam: bool,
 }
 
 /// One version of a state machine, shared by the executions that run it.
@@ -380,6 +382,8 @@ pub struct ApiState {
     pub functions: RwLock<Functions>,
     pub catalog: HandlerCatalog,
     pub store: Store,
+    /// The account's IAM: the IAM API reads and writes it, simulations check calls against it.
+    pub iam: crate::sim::Iam,
     pub pool: Arc<ExecPool>,
     /// Pending task tokens (looked up by token only, never iterated into output).
     pub tokens: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<TokenMessage>>>,

@@ -197,6 +197,9 @@ pub struct FunctionConfig {
     /// share (so 100 ms here is 1.38 s of Duration at 128 MB) and billed as Duration.
     /// Default 0: a handler kind's model is then the whole story.
     pub handler_cpu_ms: f64,
+    /// The execution role (an ARN, or a role name of the world's account) its handler's AWS
+    /// calls are checked against; `None` checks nothing.
+    pub role: Option<String>,
 }
 
 impl Default for FunctionConfig {
@@ -213,6 +216,7 @@ impl Default for FunctionConfig {
             ephemeral_storage_mb: 512,
             init: None,
             handler_cpu_ms: 0.0,
+            role: None,
         }
     }
 }
@@ -620,6 +624,8 @@ struct FunctionEntry {
     init: Option<InitSpec>,
     #[serde(default, deserialize_with = "handler_cpu_ms")]
     handler_cpu_ms: Option<f64>,
+    #[serde(default, deserialize_with = "opt_string")]
+    role: Option<String>,
     /// The handler's parameters: free form, checked by the handler kind's factory.
     #[serde(default)]
     params: Option<toml::Value>,
@@ -649,6 +655,7 @@ impl FunctionEntry {
                 .unwrap_or(defaults.ephemeral_storage_mb),
             init: self.init,
             handler_cpu_ms: self.handler_cpu_ms.unwrap_or(defaults.handler_cpu_ms),
+            role: self.role,
         };
         let kind = self.handler.ok_or_else(|| {
             invalid(

@@ -665,7 +665,7 @@ impl WorldInner {
     }
 
     /// The latency of a call that fails before admission (unknown function).
-    fn lookup_latency(&self, execution_arn: &str) -> Duration {
+    pub(crate) fn lookup_latency(&self, execution_arn: &str) -> Duration {
         let mut st = self.state.borrow_mut();
         let kind = WorkflowKind::from_execution_arn(execution_arn);
         let dist = match kind {

@@ -14,6 +14,7 @@ pub mod faults;
 pub mod fmi;
 pub mod function;
 pub mod handler;
+pub mod iam;
 pub mod lambda;
 pub mod ledger;
 pub mod s3;
@@ -32,6 +33,7 @@ pub use function::{
 pub use handler::{
     async_handler_fn, handler_fn, FunctionError, Handler, HandlerFuture, Invocation, S3Error,
 };
+pub use iam::{Iam, IamDeclarations};
 pub use lambda::{FunctionTarget, InvokeOk, LambdaSettings};
 pub use ledger::{ExecutionUsage, FunctionUsage, WorkflowKind};
 pub use s3::S3Model;

@@ -3,6 +3,10 @@
 //! [`Invocation`](crate::sim::handler::Invocation), the time each request takes, and the request
 //! counts each execution is billed for.
 //!
+//! Every request is first checked against IAM where the world enforces it (the execution's
+//! role for the state machine's own calls, the function's role for a handler's; see
+//! [`crate::sim::iam`]).
+//!
 //! Every request costs a fixed latency plus its bytes over a bandwidth. Both figures come from
 //! CALIBRATION.md, "FMI channel model", row "S3": 40.4 ms per operation and 50 MB/s per pair
 //! (read as 50 × 10⁶ bytes per second). That row measures S3 used as a message channel from
@@ -17,6 +21,7 @@ use serde_json::{Map, Value};
 use crate::engine::{ServiceResponse, ServiceResult, SimTime, TaskFailure};
 use crate::sim::dist::seconds;
 use crate::sim::handler::S3Error;
+use crate::sim::iam::enforce::s3_resource;
 use crate::sim::world::WorldInner;
 use crate::storage::{ListPage, ListRequest, ObjectInfo};
 
@@ -104,10 +109,13 @@ impl WorldInner {
     pub(crate) async fn s3_get(
         &self,
         key: &str,
-        _function: &str,
+        function: &str,
         bucket: &str,
         object_key: &str,
     ) -> Result<(ObjectInfo, Bytes), S3Error> {
+        let resource = s3_resource(bucket, Some(object_key));
+        self.authorize_s3(key, function, "s3:GetObject", &resource)
+            .await?;
         let got = self.store.get(bucket, object_key).await;
         let bytes = got.as_ref().map_or(0, |(_, b)| b.len() as u64);
         let fault = self.s3_request(key, RequestClass::Get, bytes, 0);
@@ -120,10 +128,14 @@ impl WorldInner {
     pub(crate) async fn s3_head(
         &self,
         key: &str,
-        _function: &str,
+        function: &str,
         bucket: &str,
         object_key: &str,
     ) -> Result<ObjectInfo, S3Error> {
+        // HEAD needs s3:GetObject, as on S3.
+        let resource = s3_resource(bucket, Some(object_key));
+        self.authorize_s3(key, function, "s3:GetObject", &resource)
+            .await?;
         let got = self.store.head(bucket, object_key).await;
         let fault = self.s3_request(key, RequestClass::Get, 0, 0);
         self.clock.sleep(self.s3_model.request_time(0)).await;
@@ -135,11 +147,14 @@ impl WorldInner {
     pub(crate) async fn s3_put(
         &self,
         key: &str,
-        _function: &str,
+        function: &str,
         bucket: &str,
         object_key: &str,
         body: Bytes,
     ) -> Result<ObjectInfo, S3Error> {
+        let resource = s3_resource(bucket, Some(object_key));
+        self.authorize_s3(key, function, "s3:PutObject", &resource)
+            .await?;
         let fault = self.s3_request(key, RequestClass::Put, 0, body.len() as u64);
         self.clock
             .sleep(self.s3_model.request_time(body.len() as u64))
@@ -155,10 +170,12 @@ impl WorldInner {
     pub(crate) async fn s3_list(
         &self,
         key: &str,
-        _function: &str,
+        function: &str,
         bucket: &str,
         req: &ListRequest,
     ) -> Result<ListPage, S3Error> {
+        self.authorize_s3(key, function, "s3:ListBucket", &s3_resource(bucket, None))
+            .await?;
         let page = self.store.list(bucket, req).await;
         let fault = self.s3_request(key, RequestClass::List, 0, 0);
         self.clock.sleep(self.s3_model.request_time(0)).await;
@@ -168,6 +185,9 @@ impl WorldInner {
 
     /// DELETE an object (free).
     async fn s3_delete(&self, key: &str, bucket: &str, object_key: &str) -> Result<(), S3Error> {
+        let resource = s3_resource(bucket, Some(object_key));
+        self.authorize_s3(key, "", "s3:DeleteObject", &resource)
+            .await?;
         let fault = self.s3_request(key, RequestClass::Free, 0, 0);
         self.clock.sleep(self.s3_model.request_time(0)).await;
         fault?;
@@ -303,6 +323,7 @@ impl WorldInner {
             ),
             "KeyTooLongError" => ("S3.S3Exception", "Your key is too long", 400),
             "SlowDown" => ("S3.S3Exception", "Please reduce your request rate.", 503),
+            "AccessDenied" => ("S3.S3Exception", e.message.as_str(), 403),
             "InternalError" => (
                 "S3.S3Exception",
                 "We encountered an internal error. Please try again.",

@@ -28,6 +28,7 @@ use crate::sim::billing::{Bill, BillingOptions, PriceTable};
 use crate::sim::faults::FaultPlan;
 use crate::sim::fmi::FmiHub;
 use crate::sim::function::{FunctionRegistry, FunctionSpec};
+use crate::sim::iam::Iam;
 use crate::sim::lambda::{
     lambda_service_cause, FunctionState, FunctionTarget, InvokeOk, LambdaSettings,
 };
@@ -78,6 +79,9 @@ pub(crate) struct WorldState {
     pub service_rng: SimRng,
     pub s3_fault_rng: SimRng,
     pub trace_ids: SimRng,
+    /// The role each open execution's calls are made with, by ledger key (only when the world
+    /// checks IAM).
+    pub execution_roles: HashMap<Rc<str>, String>,
 }
 
 /// The shared core of a [`World`].
@@ -96,6 +100,8 @@ pub(crate) struct WorldInner {
     pub state: RefCell<WorldState>,
     /// The FMI communicators of this world's invocations.
     pub fmi: FmiHub,
+    /// The account's IAM, when calls are checked against it (see [`crate::sim::iam`]).
+    pub iam: Option<Iam>,
 }
 
 impl WorldInner {
@@ -164,6 +170,7 @@ pub struct WorldBuilder {
     region: Option<String>,
     account: Option<String>,
     log_capture: LogCapture,
+    iam: Option<Iam>,
 }
 
 impl WorldBuilder {
@@ -233,6 +240,13 @@ impl WorldBuilder {
         self
     }
 
+    /// Checks every call made with a role this IAM knows against the role's policies
+    /// (default: nothing is checked).
+    pub fn iam(mut self, iam: Iam) -> Self {
+        self.iam = Some(iam);
+        self
+    }
+
     /// Builds the world. Without an explicit clock this must run inside a tokio runtime.
     pub fn build(self) -> Result<World, WorldError> {
         let clock: Rc<dyn Clock> = match self.clock {
@@ -264,8 +278,10 @@ impl WorldBuilder {
                 service_rng: stream("service/latency"),
                 s3_fault_rng: stream("faults/s3"),
                 trace_ids: stream("service/trace-ids"),
+                execution_roles: HashMap::new(),
             }),
             fmi: FmiHub::default(),
+            iam: self.iam,
         };
         {
             let mut st = inner.state.borrow_mut();
@@ -351,7 +367,20 @@ impl World {
 
     /// Marks an execution finished (its usage stays until taken).
     pub fn end_execution(&self, execution_arn: &str) {
-        self.inner.state.borrow_mut().ledger.end(execution_arn);
+        let mut st = self.inner.state.borrow_mut();
+        st.ledger.end(execution_arn);
+        st.execution_roles.remove(execution_arn);
+    }
+
+    /// Names the role an execution (registered with [`World::begin_execution`]) and its
+    /// children make their calls with. A world without IAM ignores it.
+    pub fn set_execution_role(&self, execution_arn: &str, role_arn: &str) {
+        if self.inner.iam.is_none() {
+            return;
+        }
+        let mut st = self.inner.state.borrow_mut();
+        let key = st.ledger.resolve(execution_arn);
+        st.execution_roles.insert(key, role_arn.to_string());
     }
 
     /// Adds state transitions (counted by the engine) to an execution's usage.
@@ -482,6 +511,9 @@ impl World {
         if target.qualifier.is_none() {
             target.qualifier = call.qualifier;
         }
+        self.inner
+            .authorize_invoke(&context.execution_arn, &target)
+            .await?;
         let direct = call.style == LambdaStyle::Direct;
         let event = if direct {
             call.payload
