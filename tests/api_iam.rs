@@ -245,7 +245,7 @@ async fn roles_and_policies_through_the_query_api() {
         serde_json::from_str::<Value>(invoke).unwrap()
     );
     let xml = ok(&t, "ListAttachedRolePolicies", &[("RoleName", "runner")]).await;
-    assert_eq!(tags(&xml, "PolicyArn"), [arn.clone()]);
+    assert_eq!(tags(&xml, "PolicyArn"), [arn.as_str()]);
     assert_eq!(tags(&xml, "PolicyName"), ["read-data"]);
     assert_eq!(
         err(

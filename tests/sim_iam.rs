@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use stepsim::asl;
 use stepsim::engine::{ExecutionOptions, ExecutionOutcome, ExecutionStatus, Plan, TaskFailure};
-use stepsim::sim::iam::{NewPolicy, NewRole};
+use stepsim::sim::iam::NewEntity;
 use stepsim::sim::{
     async_handler_fn, handler_fn, FunctionConfig, FunctionError, FunctionRegistry, Iam, Invocation,
     Simulation,
@@ -23,14 +23,13 @@ const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","P
 /// An IAM with role `name` holding one inline policy per document.
 fn iam_with(name: &str, policies: &[Value]) -> Iam {
     let iam = Iam::new();
-    let role = NewRole {
+    let role = NewEntity {
         name,
         path: None,
-        trust_policy: TRUST,
+        document: TRUST,
         description: None,
-        max_session_duration: None,
     };
-    iam.create_role(&role, stepsim::engine::clock::default_origin())
+    iam.create_role(&role, None, stepsim::engine::clock::default_origin())
         .unwrap();
     for (i, p) in policies.iter().enumerate() {
         iam.put_role_policy(name, &format!("p{i}"), &p.to_string())
@@ -285,7 +284,7 @@ fn managed_policies_count_too() {
     let iam = iam_with("runner", &[]);
     let p = iam
         .create_policy(
-            &NewPolicy {
+            &NewEntity {
                 name: "invoke-all",
                 path: None,
                 document: r#"{"Statement":{"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":"*"}}"#,

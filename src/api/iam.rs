@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::http::{HeaderValue, Response, StatusCode};
 
 use crate::engine::SimTime;
-use crate::sim::iam::{IamError, IamErrorKind, ManagedPolicy, NewPolicy, NewRole, Role};
+use crate::sim::iam::{Iam, IamError, IamErrorKind, ManagedPolicy, NewEntity, Role};
 
 use super::state::{wall_now, ApiState};
 use super::url::{parse_query, percent_encode_value};
@@ -203,25 +203,40 @@ fn truncation(d: &mut XmlDoc, next: Option<&str>) {
     }
 }
 
+/// What every action reads: the account's IAM, its id, the parameters and the request id.
+struct Call<'a> {
+    iam: &'a Iam,
+    account: &'a str,
+    p: &'a Params,
+    id: &'a str,
+}
+
+/// Runs one action: roles here, policies in [`policy_answer`].
 fn answer(
     state: &ApiState,
     action: &str,
     p: &Params,
     request_id: &str,
 ) -> Result<String, IamError> {
-    let iam = &state.iam;
-    let account = state.settings.account.as_str();
-    let id = request_id;
+    let call = Call {
+        iam: &state.iam,
+        account: state.settings.account.as_str(),
+        p,
+        id: request_id,
+    };
+    let Call {
+        iam, account, id, ..
+    } = call;
     Ok(match action {
         "CreateRole" => {
-            let new = NewRole {
+            let new = NewEntity {
                 name: p.required("RoleName")?,
                 path: p.get("Path"),
-                trust_policy: p.required("AssumeRolePolicyDocument")?,
+                document: p.required("AssumeRolePolicyDocument")?,
                 description: p.get("Description"),
-                max_session_duration: p.number("MaxSessionDuration", 3600, 43_200)?,
             };
-            let role = iam.create_role(&new, wall_now())?;
+            let max_session = p.number("MaxSessionDuration", 3600, 43_200)?;
+            let role = iam.create_role(&new, max_session, wall_now())?;
             document("CreateRoleResponse", Some("CreateRoleResult"), id, |d| {
                 d.group("Role", |d| write_role(d, &role, account, false));
             })
@@ -247,6 +262,19 @@ fn answer(
             iam.delete_role(p.required("RoleName")?)?;
             document("DeleteRoleResponse", None, id, |_| {})
         }
+        _ => return policy_answer(&call, action),
+    })
+}
+
+/// The inline and managed policy actions.
+fn policy_answer(call: &Call<'_>, action: &str) -> Result<String, IamError> {
+    let Call {
+        iam,
+        account,
+        p,
+        id,
+    } = *call;
+    Ok(match action {
         "PutRolePolicy" => {
             iam.put_role_policy(
                 p.required("RoleName")?,
@@ -314,7 +342,7 @@ fn answer(
             )
         }
         "CreatePolicy" => {
-            let new = NewPolicy {
+            let new = NewEntity {
                 name: p.required("PolicyName")?,
                 path: p.get("Path"),
                 document: p.required("PolicyDocument")?,

@@ -157,19 +157,10 @@ impl ManagedPolicy {
     }
 }
 
-/// What CreateRole asks for.
+/// What CreateRole and CreatePolicy ask for: a name, a path (default `/`), a document (the
+/// role's trust policy, or the policy's first version) and a description.
 #[derive(Clone, Debug)]
-pub struct NewRole<'a> {
-    pub name: &'a str,
-    pub path: Option<&'a str>,
-    pub trust_policy: &'a str,
-    pub description: Option<&'a str>,
-    pub max_session_duration: Option<u32>,
-}
-
-/// What CreatePolicy asks for.
-#[derive(Clone, Debug)]
-pub struct NewPolicy<'a> {
+pub struct NewEntity<'a> {
     pub name: &'a str,
     pub path: Option<&'a str>,
     pub document: &'a str,
@@ -287,13 +278,18 @@ impl Iam {
         st.roles.is_empty() && st.policies.is_empty()
     }
 
-    /// CreateRole.
-    pub fn create_role(&self, new: &NewRole<'_>, now: SimTime) -> Result<Role, IamError> {
+    /// CreateRole (`max_session_duration` in seconds, default 3,600).
+    pub fn create_role(
+        &self,
+        new: &NewEntity<'_>,
+        max_session_duration: Option<u32>,
+        now: SimTime,
+    ) -> Result<Role, IamError> {
         check_name(new.name, "roleName", 64)?;
         let path = check_path(new.path)?;
-        let trust = StoredPolicy::new(new.trust_policy, PolicyKind::Trust)
+        let trust = StoredPolicy::new(new.document, PolicyKind::Trust)
             .map_err(|e| IamError::malformed(&e))?;
-        let max_session_duration = new.max_session_duration.unwrap_or(DEFAULT_SESSION);
+        let max_session_duration = max_session_duration.unwrap_or(DEFAULT_SESSION);
         if !(DEFAULT_SESSION..=MAX_SESSION).contains(&max_session_duration) {
             return Err(IamError::new(
                 IamErrorKind::Validation,
@@ -412,7 +408,7 @@ impl Iam {
     /// CreatePolicy (version `v1`, the default).
     pub fn create_policy(
         &self,
-        new: &NewPolicy<'_>,
+        new: &NewEntity<'_>,
         now: SimTime,
     ) -> Result<ManagedPolicy, IamError> {
         check_name(new.name, "policyName", 128)?;
@@ -589,14 +585,13 @@ mod tests {
     const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"states.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
     fn role(iam: &Iam, name: &str) -> Role {
-        let new = NewRole {
+        let new = NewEntity {
             name,
             path: None,
-            trust_policy: TRUST,
+            document: TRUST,
             description: None,
-            max_session_duration: None,
         };
-        iam.create_role(&new, default_origin()).unwrap()
+        iam.create_role(&new, None, default_origin()).unwrap()
     }
 
     #[test]
@@ -605,14 +600,13 @@ mod tests {
         let r = role(&iam, "sfn");
         assert!(r.id.starts_with("AROA") && r.id.len() == 21);
         assert_eq!(r.arn("1"), "arn:aws:iam::1:role/sfn");
-        let again = NewRole {
+        let again = NewEntity {
             name: "SFN",
             path: None,
-            trust_policy: TRUST,
+            document: TRUST,
             description: None,
-            max_session_duration: None,
         };
-        let e = iam.create_role(&again, default_origin()).unwrap_err();
+        let e = iam.create_role(&again, None, default_origin()).unwrap_err();
         assert_eq!(e.kind, IamErrorKind::EntityAlreadyExists);
         let allow = r#"{"Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#;
         iam.put_role_policy("sfn", "b", allow).unwrap();
@@ -646,7 +640,7 @@ mod tests {
     fn managed_policies_attach_and_count() {
         let iam = Iam::new();
         role(&iam, "r");
-        let deny = NewPolicy {
+        let deny = NewEntity {
             name: "deny-s3",
             path: Some("/team/"),
             document: r#"{"Statement":{"Effect":"Deny","Action":"s3:*","Resource":"*"}}"#,

@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 
 use crate::engine::SimTime;
 
-use super::account::{Iam, NewPolicy, NewRole};
+use super::account::{Iam, NewEntity};
 use super::policy::{PolicyDocument, PolicyKind};
 
 /// A bad IAM file.
@@ -169,7 +169,7 @@ impl IamDeclarations {
     /// Creates the declared policies and roles in `iam` (an account's IAM), created at `now`.
     pub fn install(&self, iam: &Iam, account: &str, now: SimTime) -> Result<(), IamFileError> {
         for p in &self.policies {
-            let new = NewPolicy {
+            let new = NewEntity {
                 name: &p.name,
                 path: p.path.as_deref(),
                 document: &p.document,
@@ -179,14 +179,13 @@ impl IamDeclarations {
                 .map_err(|e| file_error(&p.file, "", e.to_string()))?;
         }
         for r in &self.roles {
-            let new = NewRole {
+            let new = NewEntity {
                 name: &r.name,
                 path: r.path.as_deref(),
-                trust_policy: &r.trust,
+                document: &r.trust,
                 description: r.description.as_deref(),
-                max_session_duration: r.max_session_duration,
             };
-            iam.create_role(&new, now)
+            iam.create_role(&new, r.max_session_duration, now)
                 .map_err(|e| file_error(&r.file, "", e.to_string()))?;
             for (i, (name, text)) in r.inline.iter().enumerate() {
                 iam.put_role_policy(&r.name, name, text)

@@ -8,8 +8,8 @@ pub mod files;
 pub mod policy;
 
 pub use account::{
-    Authorization, Iam, IamError, IamErrorKind, ManagedPolicy, NewPolicy, NewRole, PolicyVersion,
-    Role, StoredPolicy,
+    Authorization, Iam, IamError, IamErrorKind, ManagedPolicy, NewEntity, PolicyVersion, Role,
+    StoredPolicy,
 };
 pub use files::{IamDeclarations, IamFileError};
 pub use policy::{evaluate, Decision, Effect, PolicyDocument, PolicyError, PolicyKind};
