@@ -185,27 +185,57 @@ fn str_field(
 fn check_state(state: &State, diags: &mut Vec<Diagnostic>) {
     let ptr = &state.pointer;
     let ql = state.query_language;
+    check_io(state, diags);
+    match &state.kind {
+        StateKind::Task(t) => {
+            int_field(&t.timeout_seconds, "TimeoutSeconds", ql, ptr, diags);
+            int_field(&t.heartbeat_seconds, "HeartbeatSeconds", ql, ptr, diags);
+            if let Some(c) = &t.credentials {
+                check_payload(c, ql, join(ptr, "Credentials"), diags);
+            }
+        }
+        StateKind::Choice(ch) => {
+            for rule in &ch.choices {
+                check_condition(&rule.condition, &rule.pointer, diags);
+                if let Some(o) = &rule.output {
+                    check_jsonata_value(o, join(&rule.pointer, "Output"), diags);
+                }
+                check_assign(&rule.assign, ql, join(&rule.pointer, "Assign"), diags);
+            }
+        }
+        StateKind::Wait(w) => match &w.wait {
+            WaitSpec::Seconds(s) => int_field(&Some(s.clone()), "Seconds", ql, ptr, diags),
+            WaitSpec::Timestamp(t) => str_field(&Some(t.clone()), "Timestamp", ql, ptr, diags),
+        },
+        StateKind::Fail(f) => {
+            str_field(&f.error, "Error", ql, ptr, diags);
+            str_field(&f.cause, "Cause", ql, ptr, diags);
+        }
+        StateKind::Parallel(p) => {
+            for b in &p.branches {
+                check_body(b, diags);
+            }
+        }
+        StateKind::Map(m) => check_map(m, ql, ptr, diags),
+        StateKind::Pass(_) | StateKind::Succeed => {}
+    }
+}
+
+/// The input/output fields every state has, and those of its Catch rules.
+fn check_io(state: &State, diags: &mut Vec<Diagnostic>) {
+    let ptr = &state.pointer;
+    let ql = state.query_language;
     let io = &state.io;
     match ql {
         QueryLanguage::JsonPath => {
-            check_nullable(
-                &io.input_path,
-                PathKind::JsonPath,
-                join(ptr, "InputPath"),
-                diags,
-            );
-            check_nullable(
-                &io.output_path,
-                PathKind::JsonPath,
-                join(ptr, "OutputPath"),
-                diags,
-            );
-            check_nullable(
-                &io.result_path,
-                PathKind::Reference,
-                join(ptr, "ResultPath"),
-                diags,
-            );
+            let paths = [
+                (&io.input_path, PathKind::JsonPath, "InputPath"),
+                (&io.output_path, PathKind::JsonPath, "OutputPath"),
+                (&io.result_path, PathKind::Reference, "ResultPath"),
+            ];
+            for (path, kind, key) in paths {
+                check_nullable(path, kind, join(ptr, key), diags);
+            }
             if let Some(p) = &io.parameters {
                 check_template(p, join(ptr, "Parameters"), diags);
             }
@@ -235,120 +265,80 @@ fn check_state(state: &State, diags: &mut Vec<Diagnostic>) {
         }
         check_assign(&c.assign, ql, join(&c.pointer, "Assign"), diags);
     }
+}
 
-    match &state.kind {
-        StateKind::Task(t) => {
-            int_field(&t.timeout_seconds, "TimeoutSeconds", ql, ptr, diags);
-            int_field(&t.heartbeat_seconds, "HeartbeatSeconds", ql, ptr, diags);
-            if let Some(c) = &t.credentials {
-                match ql {
-                    QueryLanguage::JsonPath => check_template(c, join(ptr, "Credentials"), diags),
-                    QueryLanguage::Jsonata => {
-                        check_jsonata_value(c, join(ptr, "Credentials"), diags)
-                    }
-                }
-            }
-        }
-        StateKind::Choice(ch) => {
-            for rule in &ch.choices {
-                check_condition(&rule.condition, &rule.pointer, diags);
-                if let Some(o) = &rule.output {
-                    check_jsonata_value(o, join(&rule.pointer, "Output"), diags);
-                }
-                check_assign(&rule.assign, ql, join(&rule.pointer, "Assign"), diags);
-            }
-        }
-        StateKind::Wait(w) => match &w.wait {
-            WaitSpec::Seconds(s) => int_field(&Some(s.clone()), "Seconds", ql, ptr, diags),
-            WaitSpec::Timestamp(t) => str_field(&Some(t.clone()), "Timestamp", ql, ptr, diags),
-        },
-        StateKind::Fail(f) => {
-            str_field(&f.error, "Error", ql, ptr, diags);
-            str_field(&f.cause, "Cause", ql, ptr, diags);
-        }
-        StateKind::Parallel(p) => {
-            for b in &p.branches {
-                check_body(b, diags);
-            }
-        }
-        StateKind::Map(m) => {
-            if let Some(p) = &m.items_path {
-                check_path(p, PathKind::Reference, join(ptr, "ItemsPath"), diags);
-            }
-            if let Some(items) = &m.items {
-                check_jsonata_value(items, join(ptr, "Items"), diags);
-            }
-            if let Some(sel) = &m.item_selector {
-                match ql {
-                    QueryLanguage::JsonPath => {
-                        check_template(sel, join(ptr, "ItemSelector"), diags)
-                    }
-                    QueryLanguage::Jsonata => {
-                        check_jsonata_value(sel, join(ptr, "ItemSelector"), diags)
-                    }
-                }
-            }
-            int_field(&m.max_concurrency, "MaxConcurrency", ql, ptr, diags);
-            int_field(
-                &m.tolerated_failure_count,
-                "ToleratedFailureCount",
-                ql,
-                ptr,
-                diags,
-            );
-            match &m.tolerated_failure_percentage {
-                Some(FloatField::Path(p)) => check_path(
-                    p,
-                    PathKind::Reference,
-                    join(ptr, "ToleratedFailurePercentagePath"),
-                    diags,
-                ),
-                Some(FloatField::Expr(e)) => check_jsonata_value(
-                    &Value::String(e.clone()),
-                    join(ptr, "ToleratedFailurePercentage"),
-                    diags,
-                ),
-                _ => {}
-            }
-            if let Some(r) = &m.item_reader {
-                if let Some(p) = &r.parameters {
-                    check_template(p, join(&r.pointer, "Parameters"), diags);
-                }
-                if let Some(a) = &r.arguments {
-                    check_jsonata_value(a, join(&r.pointer, "Arguments"), diags);
-                }
-                int_field(
-                    &r.reader_config.max_items,
-                    "MaxItems",
-                    ql,
-                    &join(&r.pointer, "ReaderConfig"),
-                    diags,
-                );
-            }
-            if let Some(w) = &m.result_writer {
-                if let Some(p) = &w.parameters {
-                    check_template(p, join(&w.pointer, "Parameters"), diags);
-                }
-                if let Some(a) = &w.arguments {
-                    check_jsonata_value(a, join(&w.pointer, "Arguments"), diags);
-                }
-            }
-            if let Some(b) = &m.item_batcher {
-                if let Some(bi) = &b.batch_input {
-                    match ql {
-                        QueryLanguage::JsonPath => {
-                            check_template(bi, join(ptr, "ItemBatcher/BatchInput"), diags)
-                        }
-                        QueryLanguage::Jsonata => {
-                            check_jsonata_value(bi, join(ptr, "ItemBatcher/BatchInput"), diags)
-                        }
-                    }
-                }
-            }
-            check_body(&m.processor, diags);
-        }
-        StateKind::Pass(_) | StateKind::Succeed => {}
+/// A field that is a payload template under JSONPath and a JSONata value under JSONata.
+fn check_payload(v: &Value, ql: QueryLanguage, ptr: String, diags: &mut Vec<Diagnostic>) {
+    match ql {
+        QueryLanguage::JsonPath => check_template(v, ptr, diags),
+        QueryLanguage::Jsonata => check_jsonata_value(v, ptr, diags),
     }
+}
+
+/// An ItemReader's or ResultWriter's `Parameters` (JSONPath) or `Arguments` (JSONata).
+fn check_resource_io(
+    parameters: &Option<Value>,
+    arguments: &Option<Value>,
+    ptr: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
+    if let Some(p) = parameters {
+        check_template(p, join(ptr, "Parameters"), diags);
+    }
+    if let Some(a) = arguments {
+        check_jsonata_value(a, join(ptr, "Arguments"), diags);
+    }
+}
+
+fn check_map(m: &MapState, ql: QueryLanguage, ptr: &str, diags: &mut Vec<Diagnostic>) {
+    if let Some(p) = &m.items_path {
+        check_path(p, PathKind::Reference, join(ptr, "ItemsPath"), diags);
+    }
+    if let Some(items) = &m.items {
+        check_jsonata_value(items, join(ptr, "Items"), diags);
+    }
+    if let Some(sel) = &m.item_selector {
+        check_payload(sel, ql, join(ptr, "ItemSelector"), diags);
+    }
+    int_field(&m.max_concurrency, "MaxConcurrency", ql, ptr, diags);
+    int_field(
+        &m.tolerated_failure_count,
+        "ToleratedFailureCount",
+        ql,
+        ptr,
+        diags,
+    );
+    match &m.tolerated_failure_percentage {
+        Some(FloatField::Path(p)) => check_path(
+            p,
+            PathKind::Reference,
+            join(ptr, "ToleratedFailurePercentagePath"),
+            diags,
+        ),
+        Some(FloatField::Expr(e)) => check_jsonata_value(
+            &Value::String(e.clone()),
+            join(ptr, "ToleratedFailurePercentage"),
+            diags,
+        ),
+        _ => {}
+    }
+    if let Some(r) = &m.item_reader {
+        check_resource_io(&r.parameters, &r.arguments, &r.pointer, diags);
+        int_field(
+            &r.reader_config.max_items,
+            "MaxItems",
+            ql,
+            &join(&r.pointer, "ReaderConfig"),
+            diags,
+        );
+    }
+    if let Some(w) = &m.result_writer {
+        check_resource_io(&w.parameters, &w.arguments, &w.pointer, diags);
+    }
+    if let Some(bi) = m.item_batcher.as_ref().and_then(|b| b.batch_input.as_ref()) {
+        check_payload(bi, ql, join(ptr, "ItemBatcher/BatchInput"), diags);
+    }
+    check_body(&m.processor, diags);
 }
 
 fn check_condition(c: &Condition, rule_ptr: &str, diags: &mut Vec<Diagnostic>) {
@@ -387,7 +377,7 @@ fn check_condition(c: &Condition, rule_ptr: &str, diags: &mut Vec<Diagnostic>) {
                     Operand::Literal(Value::String(s)),
                 ) = (op, operand)
                 {
-                    if !super::validate::is_rfc3339(s) {
+                    if !super::timestamp::is_rfc3339(s) {
                         diags.push(Diagnostic::new(
                             DiagCode::SchemaValidationFailed,
                             join(pointer, op.name()),

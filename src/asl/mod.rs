@@ -7,6 +7,7 @@ pub mod expressions;
 pub mod model;
 pub mod parse;
 pub mod source_map;
+pub mod timestamp;
 pub mod validate;
 
 pub use diagnostics::{DiagCode, Diagnostic, InvalidDefinition};

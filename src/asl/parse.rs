@@ -49,103 +49,101 @@ const JSONPATH_ONLY: &[&str] = &[
 /// Fields that only JSONata states may have.
 const JSONATA_ONLY: &[&str] = &["Arguments", "Output", "Items"];
 
-fn allowed_fields(type_name: &str) -> &'static [&'static str] {
+/// `Next` and `End`.
+const TRANSITION: &[&str] = &["Next", "End"];
+
+/// The input and output fields of the states that produce a result (Task, Parallel, Map).
+const RESULT_IO: &[&str] = &[
+    "InputPath",
+    "OutputPath",
+    "Parameters",
+    "ResultSelector",
+    "ResultPath",
+    "Output",
+    "Assign",
+];
+
+/// Each state type's fields besides [`COMMON_FIELDS`], as groups; no groups for an unknown
+/// type.
+fn allowed_fields(type_name: &str) -> &'static [&'static [&'static str]] {
     match type_name {
         "Pass" => &[
-            "Next",
-            "End",
-            "InputPath",
-            "OutputPath",
-            "Parameters",
-            "ResultPath",
-            "Result",
-            "Assign",
-            "Output",
+            TRANSITION,
+            &[
+                "InputPath",
+                "OutputPath",
+                "Parameters",
+                "ResultPath",
+                "Result",
+                "Assign",
+                "Output",
+            ],
         ],
         "Task" => &[
-            "Next",
-            "End",
-            "Resource",
-            "InputPath",
-            "OutputPath",
-            "Parameters",
-            "ResultSelector",
-            "ResultPath",
-            "Retry",
-            "Catch",
-            "TimeoutSeconds",
-            "TimeoutSecondsPath",
-            "HeartbeatSeconds",
-            "HeartbeatSecondsPath",
-            "Credentials",
-            "Arguments",
-            "Output",
-            "Assign",
+            TRANSITION,
+            RESULT_IO,
+            &[
+                "Resource",
+                "Retry",
+                "Catch",
+                "TimeoutSeconds",
+                "TimeoutSecondsPath",
+                "HeartbeatSeconds",
+                "HeartbeatSecondsPath",
+                "Credentials",
+                "Arguments",
+            ],
         ],
-        "Choice" => &[
+        "Choice" => &[&[
             "Choices",
             "Default",
             "InputPath",
             "OutputPath",
             "Assign",
             "Output",
-        ],
+        ]],
         "Wait" => &[
-            "Next",
-            "End",
-            "Seconds",
-            "SecondsPath",
-            "Timestamp",
-            "TimestampPath",
-            "InputPath",
-            "OutputPath",
-            "Assign",
-            "Output",
+            TRANSITION,
+            &[
+                "Seconds",
+                "SecondsPath",
+                "Timestamp",
+                "TimestampPath",
+                "InputPath",
+                "OutputPath",
+                "Assign",
+                "Output",
+            ],
         ],
-        "Succeed" => &["InputPath", "OutputPath", "Output"],
-        "Fail" => &["Error", "ErrorPath", "Cause", "CausePath"],
+        "Succeed" => &[&["InputPath", "OutputPath", "Output"]],
+        "Fail" => &[&["Error", "ErrorPath", "Cause", "CausePath"]],
         "Parallel" => &[
-            "Next",
-            "End",
-            "Branches",
-            "InputPath",
-            "OutputPath",
-            "Parameters",
-            "ResultSelector",
-            "ResultPath",
-            "Retry",
-            "Catch",
-            "Arguments",
-            "Output",
-            "Assign",
+            TRANSITION,
+            RESULT_IO,
+            &["Branches", "Retry", "Catch", "Arguments"],
         ],
         "Map" => &[
-            "Next",
-            "End",
-            "ItemProcessor",
-            "Iterator",
-            "ItemsPath",
-            "Items",
-            "ItemSelector",
-            "Parameters",
-            "ItemReader",
-            "ItemBatcher",
-            "ResultWriter",
-            "MaxConcurrency",
-            "MaxConcurrencyPath",
-            "ToleratedFailurePercentage",
-            "ToleratedFailurePercentagePath",
-            "ToleratedFailureCount",
-            "ToleratedFailureCountPath",
-            "Label",
-            "InputPath",
-            "OutputPath",
-            "ResultPath",
-            "ResultSelector",
-            "Retry",
-            "Catch",
-            "Output",
-            "Assign",
+            TRANSITION,
+            RESULT_IO,
+            &[
+                "ItemProcessor",
+                "Iterator",
+                "ItemsPath",
+                "Items",
+                "ItemSelector",
+                "ItemReader",
+                "ItemBatcher",
+                "ResultWriter",
+                "MaxConcurrency",
+                "MaxConcurrencyPath",
+                "ToleratedFailurePercentage",
+                "ToleratedFailurePercentagePath",
+                "ToleratedFailureCount",
+                "ToleratedFailureCountPath",
+                "Label",
+                "Retry",
+                "Catch",
+            ],
         ],
         _ => &[],
     }
@@ -188,6 +186,68 @@ impl Parser<'_> {
         ));
     }
 
+    /// Reports each key of `obj` that `allowed` rejects: "Field 'K' is not supported <place>".
+    fn unsupported_fields(
+        &mut self,
+        obj: &Map<String, Value>,
+        ptr: &str,
+        place: &str,
+        allowed: impl Fn(&str) -> bool,
+    ) {
+        for key in obj.keys() {
+            if !allowed(key) {
+                self.err(
+                    join(ptr, key),
+                    format!("Field '{key}' is not supported {place}"),
+                );
+            }
+        }
+    }
+
+    /// `v` as an object, or the error `message` at `ptr`.
+    fn object<'v>(
+        &mut self,
+        v: &'v Value,
+        ptr: &str,
+        message: &str,
+    ) -> Option<&'v Map<String, Value>> {
+        let o = v.as_object();
+        if o.is_none() {
+            self.err(ptr, message);
+        }
+        o
+    }
+
+    /// The items of the array field `key`, each with its pointer. A `required` field
+    /// (`Choices`, `Branches`) must be there and not be empty; an optional one (`Retry`,
+    /// `Catch`) may be absent or empty.
+    fn array_items<'v>(
+        &mut self,
+        obj: &'v Map<String, Value>,
+        ptr: &str,
+        key: &str,
+        required: bool,
+    ) -> Vec<(String, &'v Value)> {
+        let Some(v) = obj.get(key) else {
+            if required {
+                self.err(ptr, format!("The field '{key}' is required"));
+            }
+            return Vec::new();
+        };
+        let aptr = join(ptr, key);
+        let Some(items) = v.as_array() else {
+            self.err(aptr, format!("{key} must be an array"));
+            return Vec::new();
+        };
+        if required && items.is_empty() {
+            self.err(&aptr, format!("{key} must not be empty"));
+        }
+        let items = items.iter().enumerate();
+        items
+            .map(|(i, it)| (join(&aptr, &i.to_string()), it))
+            .collect()
+    }
+
     fn machine(&mut self, root: &Value) -> Option<StateMachine> {
         let Some(obj) = root.as_object() else {
             self.err(
@@ -199,17 +259,12 @@ impl Parser<'_> {
             );
             return None;
         };
-        for key in obj.keys() {
-            if !matches!(
-                key.as_str(),
+        self.unsupported_fields(obj, "", "at the top level", |key| {
+            matches!(
+                key,
                 "StartAt" | "States" | "Comment" | "Version" | "TimeoutSeconds" | "QueryLanguage"
-            ) {
-                self.err(
-                    join("", key),
-                    format!("Field '{key}' is not supported at the top level"),
-                );
-            }
-        }
+            )
+        });
         let version = self.opt_string(obj, "", "Version");
         let timeout_seconds = match obj.get("TimeoutSeconds") {
             None => None,
@@ -229,7 +284,7 @@ impl Parser<'_> {
             .unwrap_or(QueryLanguage::JsonPath);
         let body = self.body(obj, "", ql, 0);
         Some(StateMachine {
-            comment: obj.get("Comment").and_then(Value::as_str).map(String::from),
+            comment: comment(obj),
             version,
             timeout_seconds,
             body,
@@ -309,7 +364,7 @@ impl Parser<'_> {
         }
         Body {
             pointer: ptr.to_string(),
-            comment: obj.get("Comment").and_then(Value::as_str).map(String::from),
+            comment: comment(obj),
             query_language,
             start_at,
             states,
@@ -358,7 +413,7 @@ impl Parser<'_> {
             if COMMON_FIELDS.contains(&key.as_str()) {
                 continue;
             }
-            if !allowed.contains(&key.as_str()) {
+            if !allowed.iter().any(|group| group.contains(&key.as_str())) {
                 self.err(
                     kptr,
                     format!("Field '{key}' is not supported by {type_name} states"),
@@ -398,7 +453,7 @@ impl Parser<'_> {
         Some(State {
             name: name.to_string(),
             pointer: ptr.to_string(),
-            comment: obj.get("Comment").and_then(Value::as_str).map(String::from),
+            comment: comment(obj),
             query_language: ql,
             transition,
             io,
@@ -527,79 +582,63 @@ impl Parser<'_> {
     }
 
     fn retriers(&mut self, obj: &Map<String, Value>, ptr: &str) -> Vec<Retrier> {
-        let Some(v) = obj.get("Retry") else {
-            return Vec::new();
-        };
-        let rptr = join(ptr, "Retry");
-        let Some(items) = v.as_array() else {
-            self.err(rptr, "Retry must be an array");
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for (i, it) in items.iter().enumerate() {
-            let iptr = join(&rptr, &i.to_string());
-            let Some(o) = it.as_object() else {
-                self.err(iptr, "A retrier must be an object");
-                continue;
-            };
-            for key in o.keys() {
-                if !matches!(
-                    key.as_str(),
-                    "ErrorEquals"
-                        | "IntervalSeconds"
-                        | "MaxAttempts"
-                        | "BackoffRate"
-                        | "MaxDelaySeconds"
-                        | "JitterStrategy"
-                        | "Comment"
-                ) {
+        let items = self.array_items(obj, ptr, "Retry", false).into_iter();
+        items.filter_map(|(p, it)| self.retrier(it, p)).collect()
+    }
+
+    fn retrier(&mut self, it: &Value, iptr: String) -> Option<Retrier> {
+        let o = self.object(it, &iptr, "A retrier must be an object")?;
+        self.unsupported_fields(o, &iptr, "in a retrier", |key| {
+            matches!(
+                key,
+                "ErrorEquals"
+                    | "IntervalSeconds"
+                    | "MaxAttempts"
+                    | "BackoffRate"
+                    | "MaxDelaySeconds"
+                    | "JitterStrategy"
+                    | "Comment"
+            )
+        });
+        let error_equals = self.error_equals(o, &iptr);
+        let interval_seconds = self.uint_range(o, &iptr, "IntervalSeconds", 1, 99_999_999);
+        let max_attempts = self.uint_range(o, &iptr, "MaxAttempts", 0, 99_999_999);
+        let max_delay_seconds = self.uint_range(o, &iptr, "MaxDelaySeconds", 1, 31_622_400);
+        let backoff_rate = match o.get("BackoffRate") {
+            None => None,
+            Some(v) => match v.as_f64() {
+                Some(f) if f >= 1.0 => Some(f),
+                _ => {
                     self.err(
-                        join(&iptr, key),
-                        format!("Field '{key}' is not supported in a retrier"),
-                    );
-                }
-            }
-            let error_equals = self.error_equals(o, &iptr);
-            let interval_seconds = self.uint_range(o, &iptr, "IntervalSeconds", 1, 99_999_999);
-            let max_attempts = self.uint_range(o, &iptr, "MaxAttempts", 0, 99_999_999);
-            let max_delay_seconds = self.uint_range(o, &iptr, "MaxDelaySeconds", 1, 31_622_400);
-            let backoff_rate = match o.get("BackoffRate") {
-                None => None,
-                Some(v) => match v.as_f64() {
-                    Some(f) if f >= 1.0 => Some(f),
-                    _ => {
-                        self.err(
-                            join(&iptr, "BackoffRate"),
-                            "BackoffRate must be a number greater than or equal to 1.0",
-                        );
-                        None
-                    }
-                },
-            };
-            let jitter_strategy = match o.get("JitterStrategy") {
-                None => None,
-                Some(Value::String(s)) if s == "FULL" => Some(Jitter::Full),
-                Some(Value::String(s)) if s == "NONE" => Some(Jitter::None),
-                Some(_) => {
-                    self.err(
-                        join(&iptr, "JitterStrategy"),
-                        "JitterStrategy must be \"FULL\" or \"NONE\"",
+                        join(&iptr, "BackoffRate"),
+                        "BackoffRate must be a number greater than or equal to 1.0",
                     );
                     None
                 }
-            };
-            out.push(Retrier {
-                pointer: iptr,
-                error_equals,
-                interval_seconds,
-                max_attempts,
-                backoff_rate,
-                max_delay_seconds,
-                jitter_strategy,
-                comment: o.get("Comment").and_then(Value::as_str).map(String::from),
-            });
-        }
-        out
+            },
+        };
+        let jitter_strategy = match o.get("JitterStrategy") {
+            None => None,
+            Some(Value::String(s)) if s == "FULL" => Some(Jitter::Full),
+            Some(Value::String(s)) if s == "NONE" => Some(Jitter::None),
+            Some(_) => {
+                self.err(
+                    join(&iptr, "JitterStrategy"),
+                    "JitterStrategy must be \"FULL\" or \"NONE\"",
+                );
+                None
+            }
+        };
+        Some(Retrier {
+            pointer: iptr,
+            error_equals,
+            interval_seconds,
+            max_attempts,
+            backoff_rate,
+            max_delay_seconds,
+            jitter_strategy,
+            comment: comment(o),
+        })
     }
 
     fn uint_range(
@@ -624,51 +663,70 @@ impl Parser<'_> {
     }
 
     fn catchers(&mut self, obj: &Map<String, Value>, ptr: &str, ql: QueryLanguage) -> Vec<Catcher> {
-        let Some(v) = obj.get("Catch") else {
-            return Vec::new();
-        };
-        let cptr = join(ptr, "Catch");
-        let Some(items) = v.as_array() else {
-            self.err(cptr, "Catch must be an array");
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for (i, it) in items.iter().enumerate() {
-            let iptr = join(&cptr, &i.to_string());
-            let Some(o) = it.as_object() else {
-                self.err(iptr, "A catcher must be an object");
-                continue;
-            };
-            for key in o.keys() {
-                let ok = match key.as_str() {
-                    "ErrorEquals" | "Next" | "Comment" | "Assign" => true,
-                    "ResultPath" => ql == QueryLanguage::JsonPath,
-                    "Output" => ql == QueryLanguage::Jsonata,
-                    _ => false,
-                };
-                if !ok {
-                    self.err(
-                        join(&iptr, key),
-                        format!(
-                            "Field '{key}' is not supported in a catcher when QueryLanguage is {}",
-                            ql.as_str()
-                        ),
-                    );
+        let items = self.array_items(obj, ptr, "Catch", false).into_iter();
+        items
+            .filter_map(|(p, it)| self.catcher(it, p, ql))
+            .collect()
+    }
+
+    fn catcher(&mut self, it: &Value, iptr: String, ql: QueryLanguage) -> Option<Catcher> {
+        let o = self.object(it, &iptr, "A catcher must be an object")?;
+        let place = format!("in a catcher when QueryLanguage is {}", ql.as_str());
+        self.unsupported_fields(o, &iptr, &place, |key| match key {
+            "ErrorEquals" | "Next" | "Comment" | "Assign" => true,
+            "ResultPath" => ql == QueryLanguage::JsonPath,
+            "Output" => ql == QueryLanguage::Jsonata,
+            _ => false,
+        });
+        let error_equals = self.error_equals(o, &iptr);
+        let next = self.req_string(o, &iptr, "Next");
+        Some(Catcher {
+            result_path: self.nullable_path(o, &iptr, "ResultPath"),
+            output: o.get("Output").cloned(),
+            assign: self.assign(o, &iptr),
+            pointer: iptr,
+            error_equals,
+            next,
+            comment: comment(o),
+        })
+    }
+
+    /// A field written as a literal `key`, as its `keyPath` twin or (under JSONata) as an
+    /// expression; `None` when it is absent or its path twin is not a string.
+    fn field_form<'v>(
+        &mut self,
+        obj: &'v Map<String, Value>,
+        ptr: &str,
+        key: &str,
+        ql: QueryLanguage,
+    ) -> Option<FieldForm<'v>> {
+        let path_key = format!("{key}Path");
+        let lit = obj.get(key);
+        let path = obj.get(&path_key);
+        if lit.is_some() && path.is_some() {
+            self.err(
+                ptr,
+                format!("Fields '{key}' and '{path_key}' are mutually exclusive"),
+            );
+        }
+        if let Some(v) = lit {
+            return Some(match v {
+                Value::String(s) if ql == QueryLanguage::Jsonata && is_jsonata_expr(s) => {
+                    FieldForm::Expr(s.clone())
                 }
-            }
-            let error_equals = self.error_equals(o, &iptr);
-            let next = self.req_string(o, &iptr, "Next");
-            out.push(Catcher {
-                result_path: self.nullable_path(o, &iptr, "ResultPath"),
-                output: o.get("Output").cloned(),
-                assign: self.assign(o, &iptr),
-                pointer: iptr,
-                error_equals,
-                next,
-                comment: o.get("Comment").and_then(Value::as_str).map(String::from),
+                v => FieldForm::Literal(v),
             });
         }
-        out
+        match path? {
+            Value::String(s) => Some(FieldForm::Path(s.clone())),
+            _ => {
+                self.err(
+                    join(ptr, &path_key),
+                    format!("{path_key} must be a path string"),
+                );
+                None
+            }
+        }
     }
 
     /// An integer field with its `...Path` twin, or a JSONata expression.
@@ -686,49 +744,29 @@ impl Parser<'_> {
         } else {
             99_999_999
         };
-        let path_key = format!("{key}Path");
-        let lit = obj.get(key);
-        let path = obj.get(&path_key);
-        if lit.is_some() && path.is_some() {
-            self.err(
-                ptr,
-                format!("Fields '{key}' and '{path_key}' are mutually exclusive"),
-            );
-        }
-        if let Some(v) = lit {
-            return match v {
-                Value::String(s) if ql == QueryLanguage::Jsonata && is_jsonata_expr(s) => {
-                    Some(IntField::Expr(s.clone()))
-                }
-                Value::Number(n) => match n.as_i64() {
-                    Some(i) if i >= min && i <= max => Some(IntField::Literal(i)),
-                    _ => {
-                        self.err(
-                            join(ptr, key),
-                            format!("{key} must be an integer between {min} and {max}"),
-                        );
-                        None
-                    }
-                },
+        let v = match self.field_form(obj, ptr, key, ql)? {
+            FieldForm::Expr(e) => return Some(IntField::Expr(e)),
+            FieldForm::Path(p) => return Some(IntField::Path(p)),
+            FieldForm::Literal(v) => v,
+        };
+        match v {
+            Value::Number(n) => match n.as_i64() {
+                Some(i) if i >= min && i <= max => Some(IntField::Literal(i)),
                 _ => {
-                    let expect = if ql == QueryLanguage::Jsonata {
-                        "an integer or a JSONata expression"
-                    } else {
-                        "an integer"
-                    };
-                    self.err(join(ptr, key), format!("{key} must be {expect}"));
+                    self.err(
+                        join(ptr, key),
+                        format!("{key} must be an integer between {min} and {max}"),
+                    );
                     None
                 }
-            };
-        }
-        match path {
-            None => None,
-            Some(Value::String(s)) => Some(IntField::Path(s.clone())),
-            Some(_) => {
-                self.err(
-                    join(ptr, &path_key),
-                    format!("{path_key} must be a path string"),
-                );
+            },
+            _ => {
+                let expect = if ql == QueryLanguage::Jsonata {
+                    "an integer or a JSONata expression"
+                } else {
+                    "an integer"
+                };
+                self.err(join(ptr, key), format!("{key} must be {expect}"));
                 None
             }
         }
@@ -741,35 +779,12 @@ impl Parser<'_> {
         key: &str,
         ql: QueryLanguage,
     ) -> Option<StrField> {
-        let path_key = format!("{key}Path");
-        let lit = obj.get(key);
-        let path = obj.get(&path_key);
-        if lit.is_some() && path.is_some() {
-            self.err(
-                ptr,
-                format!("Fields '{key}' and '{path_key}' are mutually exclusive"),
-            );
-        }
-        if let Some(v) = lit {
-            return match v {
-                Value::String(s) if ql == QueryLanguage::Jsonata && is_jsonata_expr(s) => {
-                    Some(StrField::Expr(s.clone()))
-                }
-                Value::String(s) => Some(StrField::Literal(s.clone())),
-                _ => {
-                    self.err(join(ptr, key), format!("{key} must be a string"));
-                    None
-                }
-            };
-        }
-        match path {
-            None => None,
-            Some(Value::String(s)) => Some(StrField::Path(s.clone())),
-            Some(_) => {
-                self.err(
-                    join(ptr, &path_key),
-                    format!("{path_key} must be a path string"),
-                );
+        match self.field_form(obj, ptr, key, ql)? {
+            FieldForm::Expr(e) => Some(StrField::Expr(e)),
+            FieldForm::Path(p) => Some(StrField::Path(p)),
+            FieldForm::Literal(Value::String(s)) => Some(StrField::Literal(s.clone())),
+            FieldForm::Literal(_) => {
+                self.err(join(ptr, key), format!("{key} must be a string"));
                 None
             }
         }
@@ -799,49 +814,24 @@ impl Parser<'_> {
 
     fn choice(&mut self, obj: &Map<String, Value>, ptr: &str, ql: QueryLanguage) -> ChoiceState {
         let default = self.opt_string(obj, ptr, "Default");
-        let mut choices = Vec::new();
-        match obj.get("Choices") {
-            None => self.err(ptr, "The field 'Choices' is required"),
-            Some(Value::Array(items)) => {
-                if items.is_empty() {
-                    self.err(join(ptr, "Choices"), "Choices must not be empty");
-                }
-                let cptr = join(ptr, "Choices");
-                for (i, it) in items.iter().enumerate() {
-                    let iptr = join(&cptr, &i.to_string());
-                    if let Some(rule) = self.choice_rule(it, &iptr, ql) {
-                        choices.push(rule);
-                    }
-                }
-            }
-            Some(_) => self.err(join(ptr, "Choices"), "Choices must be an array"),
-        }
+        let items = self.array_items(obj, ptr, "Choices", true).into_iter();
+        let choices = items
+            .filter_map(|(iptr, it)| self.choice_rule(it, &iptr, ql))
+            .collect();
         ChoiceState { choices, default }
     }
 
     fn choice_rule(&mut self, v: &Value, ptr: &str, ql: QueryLanguage) -> Option<ChoiceRule> {
-        let Some(o) = v.as_object() else {
-            self.err(ptr, "A choice rule must be an object");
-            return None;
-        };
+        let o = self.object(v, ptr, "A choice rule must be an object")?;
         let next = self.req_string(o, ptr, "Next");
-        let comment = o.get("Comment").and_then(Value::as_str).map(String::from);
+        let comment = comment(o);
         let assign = self.assign(o, ptr);
         let output = o.get("Output").cloned();
         let condition = if ql == QueryLanguage::Jsonata {
-            for key in o.keys() {
-                if !matches!(
-                    key.as_str(),
-                    "Condition" | "Next" | "Comment" | "Assign" | "Output"
-                ) {
-                    self.err(
-                        join(ptr, key),
-                        format!(
-                            "Field '{key}' is not supported in a JSONata choice rule (use 'Condition')"
-                        ),
-                    );
-                }
-            }
+            let place = "in a JSONata choice rule (use 'Condition')";
+            self.unsupported_fields(o, ptr, place, |key| {
+                matches!(key, "Condition" | "Next" | "Comment" | "Assign" | "Output")
+            });
             match o.get("Condition") {
                 None => {
                     self.err(ptr, "The field 'Condition' is required");
@@ -923,48 +913,70 @@ impl Parser<'_> {
             );
             return None;
         }
-        if let Some(&comb) = combinators.first() {
-            if !ops.is_empty() {
-                self.err(
-                    ptr,
-                    format!("A '{comb}' rule must not also have a comparison operator"),
-                );
-            }
-            let cptr = join(ptr, comb);
-            let inner = o.get(comb)?;
-            if comb == "Not" {
-                let Some(io) = inner.as_object() else {
-                    self.err(cptr, "Not must be a choice rule object");
-                    return None;
-                };
-                let c = self.condition(io, &cptr, false, depth + 1)?;
-                return Some(Condition::Not(Box::new(c)));
-            }
-            let Some(items) = inner.as_array() else {
-                self.err(cptr, format!("{comb} must be an array of choice rules"));
+        match combinators.first() {
+            Some(&comb) => self.combinator(o, ptr, comb, !ops.is_empty(), depth),
+            None => self.comparison(o, ptr, &ops),
+        }
+    }
+
+    /// An `And`, `Or` or `Not` rule and the rules inside it.
+    fn combinator(
+        &mut self,
+        o: &Map<String, Value>,
+        ptr: &str,
+        comb: &str,
+        has_ops: bool,
+        depth: usize,
+    ) -> Option<Condition> {
+        if has_ops {
+            self.err(
+                ptr,
+                format!("A '{comb}' rule must not also have a comparison operator"),
+            );
+        }
+        let cptr = join(ptr, comb);
+        let inner = o.get(comb)?;
+        if comb == "Not" {
+            let Some(io) = inner.as_object() else {
+                self.err(cptr, "Not must be a choice rule object");
                 return None;
             };
-            if items.is_empty() {
-                self.err(&cptr, format!("{comb} must not be empty"));
-            }
-            let mut conds = Vec::new();
-            for (i, it) in items.iter().enumerate() {
-                let iptr = join(&cptr, &i.to_string());
-                match it.as_object() {
-                    Some(io) => {
-                        if let Some(c) = self.condition(io, &iptr, false, depth + 1) {
-                            conds.push(c);
-                        }
-                    }
-                    None => self.err(iptr, "A choice rule must be an object"),
-                }
-            }
-            return Some(if comb == "And" {
-                Condition::And(conds)
-            } else {
-                Condition::Or(conds)
-            });
+            let c = self.condition(io, &cptr, false, depth + 1)?;
+            return Some(Condition::Not(Box::new(c)));
         }
+        let Some(items) = inner.as_array() else {
+            self.err(cptr, format!("{comb} must be an array of choice rules"));
+            return None;
+        };
+        if items.is_empty() {
+            self.err(&cptr, format!("{comb} must not be empty"));
+        }
+        let mut conds = Vec::new();
+        for (i, it) in items.iter().enumerate() {
+            let iptr = join(&cptr, &i.to_string());
+            match it.as_object() {
+                Some(io) => {
+                    if let Some(c) = self.condition(io, &iptr, false, depth + 1) {
+                        conds.push(c);
+                    }
+                }
+                None => self.err(iptr, "A choice rule must be an object"),
+            }
+        }
+        Some(if comb == "And" {
+            Condition::And(conds)
+        } else {
+            Condition::Or(conds)
+        })
+    }
+
+    /// A `Variable` rule with its one comparison operator (`ops` are the operator keys found).
+    fn comparison(
+        &mut self,
+        o: &Map<String, Value>,
+        ptr: &str,
+        ops: &[&String],
+    ) -> Option<Condition> {
         let Some(var) = o.get("Variable") else {
             self.err(
                 ptr,
@@ -976,7 +988,7 @@ impl Parser<'_> {
             self.err(join(ptr, "Variable"), "Variable must be a path string");
             return None;
         };
-        if ops.len() != 1 {
+        let [key] = ops else {
             self.err(
                 ptr,
                 if ops.is_empty() {
@@ -990,8 +1002,7 @@ impl Parser<'_> {
                 },
             );
             return None;
-        }
-        let key = ops[0];
+        };
         let (op, is_path) = ComparisonOp::from_key(key)?;
         let kptr = join(ptr, key);
         let raw = o.get(key.as_str())?;
@@ -1004,35 +1015,8 @@ impl Parser<'_> {
                 }
             }
         } else {
-            let ok = match op {
-                ComparisonOp::StringEquals
-                | ComparisonOp::StringLessThan
-                | ComparisonOp::StringGreaterThan
-                | ComparisonOp::StringLessThanEquals
-                | ComparisonOp::StringGreaterThanEquals
-                | ComparisonOp::StringMatches => raw.is_string(),
-                ComparisonOp::NumericEquals
-                | ComparisonOp::NumericLessThan
-                | ComparisonOp::NumericGreaterThan
-                | ComparisonOp::NumericLessThanEquals
-                | ComparisonOp::NumericGreaterThanEquals => raw.is_number(),
-                ComparisonOp::TimestampEquals
-                | ComparisonOp::TimestampLessThan
-                | ComparisonOp::TimestampGreaterThan
-                | ComparisonOp::TimestampLessThanEquals
-                | ComparisonOp::TimestampGreaterThanEquals => raw.is_string(),
-                _ => raw.is_boolean(),
-            };
-            if !ok {
-                let expect = match op {
-                    o if o.is_type_test() || o == ComparisonOp::BooleanEquals => "a boolean",
-                    ComparisonOp::NumericEquals
-                    | ComparisonOp::NumericLessThan
-                    | ComparisonOp::NumericGreaterThan
-                    | ComparisonOp::NumericLessThanEquals
-                    | ComparisonOp::NumericGreaterThanEquals => "a number",
-                    _ => "a string",
-                };
+            let (expect, is_type) = literal_type(op);
+            if !is_type(raw) {
                 self.err(kptr, format!("{key} must be {expect}"));
                 return None;
             }
@@ -1089,23 +1073,10 @@ impl Parser<'_> {
         ql: QueryLanguage,
         depth: usize,
     ) -> ParallelState {
-        let mut branches = Vec::new();
-        match obj.get("Branches") {
-            None => self.err(ptr, "The field 'Branches' is required"),
-            Some(Value::Array(items)) => {
-                if items.is_empty() {
-                    self.err(join(ptr, "Branches"), "Branches must not be empty");
-                }
-                let bptr = join(ptr, "Branches");
-                for (i, it) in items.iter().enumerate() {
-                    let iptr = join(&bptr, &i.to_string());
-                    if let Some(b) = self.sub_body(it, &iptr, ql, depth, &["ProcessorConfig"]) {
-                        branches.push(b);
-                    }
-                }
-            }
-            Some(_) => self.err(join(ptr, "Branches"), "Branches must be an array"),
-        }
+        let items = self.array_items(obj, ptr, "Branches", true).into_iter();
+        let branches = items
+            .filter_map(|(iptr, it)| self.sub_body(it, &iptr, ql, depth, &["ProcessorConfig"]))
+            .collect();
         ParallelState { branches }
     }
 
@@ -1121,22 +1092,11 @@ impl Parser<'_> {
             self.err(ptr, "Parallel and Map states are nested too deeply");
             return None;
         }
-        let Some(o) = v.as_object() else {
-            self.err(ptr, "A branch must be an object with StartAt and States");
-            return None;
-        };
-        for key in o.keys() {
-            if !matches!(
-                key.as_str(),
-                "StartAt" | "States" | "Comment" | "QueryLanguage"
-            ) && !extra.contains(&key.as_str())
-            {
-                self.err(
-                    join(ptr, key),
-                    format!("Field '{key}' is not supported here"),
-                );
-            }
-        }
+        let o = self.object(v, ptr, "A branch must be an object with StartAt and States")?;
+        self.unsupported_fields(o, ptr, "here", |key| {
+            matches!(key, "StartAt" | "States" | "Comment" | "QueryLanguage")
+                || extra.contains(&key)
+        });
         Some(self.body(o, ptr, ql, depth + 1))
     }
 
@@ -1256,41 +1216,24 @@ impl Parser<'_> {
         key: &str,
         ql: QueryLanguage,
     ) -> Option<FloatField> {
-        let path_key = format!("{key}Path");
-        if obj.contains_key(key) && obj.contains_key(&path_key) {
-            self.err(
-                ptr,
-                format!("Fields '{key}' and '{path_key}' are mutually exclusive"),
-            );
-        }
-        if let Some(v) = obj.get(key) {
-            return match v {
-                Value::String(s) if ql == QueryLanguage::Jsonata && is_jsonata_expr(s) => {
-                    Some(FloatField::Expr(s.clone()))
-                }
-                Value::Number(n) => match n.as_f64() {
-                    Some(f) if (0.0..=100.0).contains(&f) => Some(FloatField::Literal(f)),
-                    _ => {
-                        self.err(
-                            join(ptr, key),
-                            format!("{key} must be a number between 0 and 100"),
-                        );
-                        None
-                    }
-                },
+        let v = match self.field_form(obj, ptr, key, ql)? {
+            FieldForm::Expr(e) => return Some(FloatField::Expr(e)),
+            FieldForm::Path(p) => return Some(FloatField::Path(p)),
+            FieldForm::Literal(v) => v,
+        };
+        match v {
+            Value::Number(n) => match n.as_f64() {
+                Some(f) if (0.0..=100.0).contains(&f) => Some(FloatField::Literal(f)),
                 _ => {
-                    self.err(join(ptr, key), format!("{key} must be a number"));
+                    self.err(
+                        join(ptr, key),
+                        format!("{key} must be a number between 0 and 100"),
+                    );
                     None
                 }
-            };
-        }
-        match obj.get(&path_key)? {
-            Value::String(s) => Some(FloatField::Path(s.clone())),
+            },
             _ => {
-                self.err(
-                    join(ptr, &path_key),
-                    format!("{path_key} must be a path string"),
-                );
+                self.err(join(ptr, key), format!("{key} must be a number"));
                 None
             }
         }
@@ -1341,24 +1284,13 @@ impl Parser<'_> {
     }
 
     fn item_reader(&mut self, v: &Value, ptr: &str, ql: QueryLanguage) -> Option<ItemReader> {
-        let Some(o) = v.as_object() else {
-            self.err(ptr, "ItemReader must be an object");
-            return None;
-        };
-        for key in o.keys() {
-            let ok = match key.as_str() {
-                "Resource" | "ReaderConfig" => true,
-                "Parameters" => ql == QueryLanguage::JsonPath,
-                "Arguments" => ql == QueryLanguage::Jsonata,
-                _ => false,
-            };
-            if !ok {
-                self.err(
-                    join(ptr, key),
-                    format!("Field '{key}' is not supported in ItemReader"),
-                );
-            }
-        }
+        let o = self.object(v, ptr, "ItemReader must be an object")?;
+        self.unsupported_fields(o, ptr, "in ItemReader", |key| match key {
+            "Resource" | "ReaderConfig" => true,
+            "Parameters" => ql == QueryLanguage::JsonPath,
+            "Arguments" => ql == QueryLanguage::Jsonata,
+            _ => false,
+        });
         let resource = self.req_string(o, ptr, "Resource");
         let mut rc = ReaderConfig::default();
         if let Some(c) = o.get("ReaderConfig") {
@@ -1366,9 +1298,9 @@ impl Parser<'_> {
             match c.as_object() {
                 None => self.err(&cptr, "ReaderConfig must be an object"),
                 Some(co) => {
-                    for key in co.keys() {
-                        if !matches!(
-                            key.as_str(),
+                    self.unsupported_fields(co, &cptr, "in ReaderConfig", |key| {
+                        matches!(
+                            key,
                             "InputType"
                                 | "CSVHeaderLocation"
                                 | "CSVHeaders"
@@ -1376,13 +1308,8 @@ impl Parser<'_> {
                                 | "ManifestType"
                                 | "MaxItems"
                                 | "MaxItemsPath"
-                        ) {
-                            self.err(
-                                join(&cptr, key),
-                                format!("Field '{key}' is not supported in ReaderConfig"),
-                            );
-                        }
-                    }
+                        )
+                    });
                     rc.input_type = self.opt_string(co, &cptr, "InputType");
                     if let Some(t) = &rc.input_type {
                         if !matches!(
@@ -1444,25 +1371,17 @@ impl Parser<'_> {
     }
 
     fn item_batcher(&mut self, v: &Value, ptr: &str, ql: QueryLanguage) -> Option<ItemBatcher> {
-        let Some(o) = v.as_object() else {
-            self.err(ptr, "ItemBatcher must be an object");
-            return None;
-        };
-        for key in o.keys() {
-            if !matches!(
-                key.as_str(),
+        let o = self.object(v, ptr, "ItemBatcher must be an object")?;
+        self.unsupported_fields(o, ptr, "in ItemBatcher", |key| {
+            matches!(
+                key,
                 "MaxItemsPerBatch"
                     | "MaxItemsPerBatchPath"
                     | "MaxInputBytesPerBatch"
                     | "MaxInputBytesPerBatchPath"
                     | "BatchInput"
-            ) {
-                self.err(
-                    join(ptr, key),
-                    format!("Field '{key}' is not supported in ItemBatcher"),
-                );
-            }
-        }
+            )
+        });
         let b = ItemBatcher {
             max_items_per_batch: self.int_field(o, ptr, "MaxItemsPerBatch", ql, 1),
             max_input_bytes_per_batch: self.int_field(o, ptr, "MaxInputBytesPerBatch", ql, 1),
@@ -1478,21 +1397,13 @@ impl Parser<'_> {
     }
 
     fn result_writer(&mut self, v: &Value, ptr: &str) -> Option<ResultWriter> {
-        let Some(o) = v.as_object() else {
-            self.err(ptr, "ResultWriter must be an object");
-            return None;
-        };
-        for key in o.keys() {
-            if !matches!(
-                key.as_str(),
+        let o = self.object(v, ptr, "ResultWriter must be an object")?;
+        self.unsupported_fields(o, ptr, "in ResultWriter", |key| {
+            matches!(
+                key,
                 "Resource" | "Parameters" | "Arguments" | "WriterConfig"
-            ) {
-                self.err(
-                    join(ptr, key),
-                    format!("Field '{key}' is not supported in ResultWriter"),
-                );
-            }
-        }
+            )
+        });
         let writer_config = match o.get("WriterConfig") {
             None => None,
             Some(Value::Object(m)) => Some(m.clone()),
@@ -1508,6 +1419,32 @@ impl Parser<'_> {
             arguments: o.get("Arguments").cloned(),
             writer_config,
         })
+    }
+}
+
+/// How a field with a `...Path` twin was written.
+enum FieldForm<'v> {
+    Literal(&'v Value),
+    Path(String),
+    Expr(String),
+}
+
+/// The optional `Comment` of an object.
+fn comment(o: &Map<String, Value>) -> Option<String> {
+    o.get("Comment").and_then(Value::as_str).map(String::from)
+}
+
+/// What a literal operand of `op` must be: its description in the error, and its test.
+fn literal_type(op: ComparisonOp) -> (&'static str, fn(&Value) -> bool) {
+    use ComparisonOp::*;
+    match op {
+        NumericEquals
+        | NumericLessThan
+        | NumericGreaterThan
+        | NumericLessThanEquals
+        | NumericGreaterThanEquals => ("a number", Value::is_number),
+        o if o.is_type_test() || o == BooleanEquals => ("a boolean", Value::is_boolean),
+        _ => ("a string", Value::is_string),
     }
 }
 

@@ -265,7 +265,7 @@ fn compare_numbers(a: &serde_json::Number, b: &serde_json::Number) -> Option<Ord
 
 /// Parses an RFC 3339 timestamp (with `T` and an offset), as Choice and Wait require.
 pub fn parse_timestamp(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    if !crate::asl::validate::is_rfc3339(s) {
+    if !crate::asl::timestamp::is_rfc3339(s) {
         return None;
     }
     chrono::DateTime::parse_from_rfc3339(s)

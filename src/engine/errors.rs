@@ -116,6 +116,25 @@ pub fn error_matches(error_equals: &[String], err: &AslError) -> bool {
     })
 }
 
+/// A failed service call, as the state machine sees it: an ASL error name and a cause.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskFailure {
+    /// The error name that Retry and Catch match, e.g. `Lambda.TooManyRequestsException`,
+    /// `States.TaskFailed`, or a handler's `errorType`.
+    pub error: String,
+    /// The cause text (for Lambda function errors, AWS's JSON object as a string).
+    pub cause: String,
+}
+
+impl TaskFailure {
+    pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
+        TaskFailure {
+            error: error.into(),
+            cause: cause.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@ use std::time::Duration;
 use futures::future::LocalBoxFuture;
 use serde_json::Value;
 
+pub use super::errors::TaskFailure;
 use super::lambda::{LambdaInvoke, LambdaResponse};
 use super::plan::{task_target, TaskTarget};
 
@@ -121,25 +122,6 @@ pub struct CallContext {
     pub task_token: Option<String>,
     /// The state's `Credentials` field, evaluated, when present.
     pub credentials: Option<Value>,
-}
-
-/// A failed service call, as the state machine sees it: an ASL error name and a cause.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TaskFailure {
-    /// The error name that Retry and Catch match, e.g. `Lambda.TooManyRequestsException`,
-    /// `States.TaskFailed`, or a handler's `errorType`.
-    pub error: String,
-    /// The cause text (for Lambda function errors, AWS's JSON object as a string).
-    pub cause: String,
-}
-
-impl TaskFailure {
-    pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
-        TaskFailure {
-            error: error.into(),
-            cause: cause.into(),
-        }
-    }
 }
 
 /// What a successful call returns.

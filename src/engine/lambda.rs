@@ -8,7 +8,7 @@
 use serde_json::{Map, Value};
 
 use super::clock::SimTime;
-use super::invoker::TaskFailure;
+use super::errors::TaskFailure;
 
 /// How the Task called Lambda.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

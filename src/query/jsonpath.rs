@@ -397,40 +397,36 @@ mod tests {
 
     #[test]
     fn describe_miss_matches_aws() {
-        let v = json!({});
-        assert_eq!(
-            jp("$.NoSuchInputPath").describe_miss(&v),
-            "No results for path: $['NoSuchInputPath']"
-        );
-        assert_eq!(
-            jp("$.no.such.result.path").describe_miss(&v),
-            "Missing property in path $['no']"
-        );
+        let empty = json!({});
         let v = json!({"a": {"b": 1}, "l": [1], "s": "x", "n": null});
-        assert_eq!(
-            jp("$.a.c").describe_miss(&v),
-            "No results for path: $['a']['c']"
-        );
-        assert_eq!(
-            jp("$.l[3].x").describe_miss(&v),
-            "No results for path: $['l'][3]['x']"
-        );
+        let cases = [
+            (
+                &empty,
+                "$.NoSuchInputPath",
+                "No results for path: $['NoSuchInputPath']",
+            ),
+            (
+                &empty,
+                "$.no.such.result.path",
+                "Missing property in path $['no']",
+            ),
+            (&v, "$.a.c", "No results for path: $['a']['c']"),
+            (&v, "$.l[3].x", "No results for path: $['l'][3]['x']"),
+            (&v, "$.n[0]", "The path $['n'] is null"),
+            (
+                &v,
+                "$.a[0]",
+                "Filter: [0] can only be applied to arrays. Current context is: {b=1}",
+            ),
+            (&v, "$.missing[*]", "Missing property in path $['missing']"),
+            (&v, "$.a[*].q", "No results for path: $['a'][*]['q']"),
+        ];
+        for (input, path, want) in cases {
+            assert_eq!(jp(path).describe_miss(input), want, "{path}");
+        }
         assert!(jp("$.s.x")
             .describe_miss(&v)
             .starts_with("Expected to find an object with property ['x'] in path $['s'] but found 'java.lang.String'"));
-        assert_eq!(jp("$.n[0]").describe_miss(&v), "The path $['n'] is null");
-        assert_eq!(
-            jp("$.a[0]").describe_miss(&v),
-            "Filter: [0] can only be applied to arrays. Current context is: {b=1}"
-        );
-        assert_eq!(
-            jp("$.missing[*]").describe_miss(&v),
-            "Missing property in path $['missing']"
-        );
-        assert_eq!(
-            jp("$.a[*].q").describe_miss(&v),
-            "No results for path: $['a'][*]['q']"
-        );
     }
 
     #[test]

@@ -436,21 +436,13 @@ impl<'s> PathParser<'s> {
         // Find the end of the expression: the `]` at depth zero, outside strings.
         let mut depth = 0usize;
         let mut end = None;
-        let mut quote: Option<char> = None;
-        let mut escaped = false;
+        let mut strings = StringScan::default();
         for (i, c) in self.rest().char_indices() {
-            if let Some(q) = quote {
-                if escaped {
-                    escaped = false;
-                } else if c == '\\' {
-                    escaped = true;
-                } else if c == q {
-                    quote = None;
-                }
+            if strings.inside(c) {
                 continue;
             }
             match c {
-                '\'' | '"' => quote = Some(c),
+                '\'' | '"' => strings.open(c),
                 '(' | '[' => {
                     depth += 1;
                     if depth > MAX_PAREN_DEPTH {
@@ -474,6 +466,36 @@ impl<'s> PathParser<'s> {
         let translated = translate_filter(expr, start, self.filter_depth + 1)?;
         self.pos = end;
         Ok(translated)
+    }
+}
+
+/// Follows a scan through quoted strings (with backslash escapes), so that brackets and
+/// separators inside them are not taken for structure.
+#[derive(Default)]
+pub(crate) struct StringScan {
+    quote: Option<char>,
+    escaped: bool,
+}
+
+impl StringScan {
+    /// Feeds the next character; true when it is part of a string (its closing quote too).
+    pub(crate) fn inside(&mut self, c: char) -> bool {
+        let Some(q) = self.quote else {
+            return false;
+        };
+        if self.escaped {
+            self.escaped = false;
+        } else if c == '\\' {
+            self.escaped = true;
+        } else if c == q {
+            self.quote = None;
+        }
+        true
+    }
+
+    /// Starts a string at the quote `c`.
+    pub(crate) fn open(&mut self, c: char) {
+        self.quote = Some(c);
     }
 }
 

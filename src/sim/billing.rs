@@ -36,8 +36,8 @@ use serde::de::Error as _;
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::sim::config::Architecture;
 use crate::sim::config_file::{self, string};
-use crate::sim::function::Architecture;
 use crate::sim::ledger::{ExecutionUsage, ExpressUsage, WorkflowKind};
 
 /// Pico-dollars in one US dollar.

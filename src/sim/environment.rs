@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use crate::engine::SimTime;
 use crate::rng::SimRng;
+use crate::sim::config::{FunctionConfig, PackageType, RuntimeFamily};
 use crate::sim::dist::{millis, QuantileDist};
-use crate::sim::function::{FunctionConfig, PackageType, RuntimeFamily};
 
 /// How long INIT may take. CALIBRATION.md, row "Lambda INIT phase": INIT is capped at 10 s.
 pub const MAX_INIT: Duration = Duration::from_secs(10);
@@ -187,7 +187,7 @@ impl InitModel {
             (None, Some(f)) => (
                 QuantileDist::from_percentiles(&f.init_percentiles_ms())
                     .unwrap_or_else(|_| QuantileDist::constant(f.init_percentiles_ms()[0].1)),
-                if config.architecture == crate::sim::function::Architecture::Arm64 {
+                if config.architecture == crate::sim::config::Architecture::Arm64 {
                     f.arm64_init_factor()
                 } else {
                     1.0
@@ -297,7 +297,7 @@ mod tests {
         let a = zip.sample(&mut r1);
         let b = image.sample(&mut r2);
         assert!((b.as_secs_f64() - a.as_secs_f64() - 0.1).abs() < 1e-9);
-        cfg.init = Some(crate::sim::function::InitSpec {
+        cfg.init = Some(crate::sim::config::InitSpec {
             p50_ms: 50_000.0,
             p90_ms: None,
             p99_ms: 90_000.0,

@@ -1,7 +1,8 @@
 //! FMI (the FaaS Message Interface): collective operations between the ranks of one fan-out,
 //! on virtual time.
 //!
-//! Function code reaches it through [`Invocation::fmi_communicator`]: every rank of a Map run
+//! Function code reaches it through
+//! [`Invocation::fmi_communicator`](crate::sim::handler::Invocation::fmi_communicator): every rank of a Map run
 //! joins a [`Communicator`] and then calls the same sequence of collectives ([`barrier`],
 //! [`bcast`], [`reduce`], [`allreduce`], [`gather`]). A collective completes when the last rank
 //! arrives; every rank then resumes at `last arrival + T`, where `T` is the channel model's time
@@ -60,7 +61,6 @@ use tokio::sync::Notify;
 
 use crate::engine::{Clock, SimTime};
 use crate::sim::dist::seconds;
-use crate::sim::handler::{FunctionError, Invocation};
 
 /// The transport a communicator uses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -349,12 +349,6 @@ impl FmiError {
             FmiError::Timeout(_) => "FmiTimeoutError",
             _ => "FmiError",
         }
-    }
-}
-
-impl From<FmiError> for FunctionError {
-    fn from(e: FmiError) -> Self {
-        FunctionError::new(e.error_type(), e.to_string())
     }
 }
 
@@ -932,20 +926,6 @@ fn combine(all: &[Vec<f64>], op: ReduceOp) -> Vec<f64> {
         }
     }
     acc
-}
-
-impl Invocation {
-    /// Joins the FMI communicator of this invocation's Map run (see [`crate::sim::fmi`]).
-    /// Time spent in its collectives is spent inside this invocation, and a peer that never
-    /// arrives ends a collective with [`FmiError::Timeout`] at this function's deadline.
-    pub fn fmi_communicator(&self, spec: FmiSpec) -> Result<Communicator, FmiError> {
-        self.world.fmi.join(
-            self.world.clock.clone(),
-            &self.execution_arn,
-            self.deadline,
-            spec,
-        )
-    }
 }
 
 #[cfg(test)]

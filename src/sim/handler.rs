@@ -1,5 +1,7 @@
 //! The contract between the Lambda model and function code: the [`Handler`] trait, the
-//! [`Invocation`] context a handler receives, and [`FunctionError`].
+//! [`FunctionSpec`] that binds a handler to a name and a configuration, the [`Invocation`]
+//! context a handler receives (it reaches the world through the `InvocationHost` trait, which
+//! the world implements), and [`FunctionError`].
 //!
 //! A handler does real work on real data; only the time it takes is modelled. It spends modelled
 //! time with [`Invocation::compute`] (CPU work, scaled by the memory's CPU share) and
@@ -18,12 +20,16 @@ use bytes::Bytes;
 use futures::future::LocalBoxFuture;
 use serde_json::Value;
 
-use crate::engine::SimTime;
+use crate::engine::{Clock, SimTime};
 use crate::rng::SimRng;
+use crate::sim::config::FunctionConfig;
 use crate::sim::dist::seconds;
-use crate::sim::function::{FunctionConfig, FunctionSpec};
-use crate::sim::world::WorldInner;
-use crate::storage::{ListRequest, ObjectInfo, StoreError};
+use crate::sim::fmi::{Communicator, FmiError, FmiSpec};
+// `S3Error` belongs to the S3 service; handlers see it as part of their contract.
+use crate::sim::iam::enforce::Caller;
+pub use crate::sim::s3::S3Error;
+use crate::sim::s3::S3Service;
+use crate::storage::{ListRequest, ObjectInfo};
 
 /// The future a handler returns.
 pub type HandlerFuture<'a> = LocalBoxFuture<'a, Result<Value, FunctionError>>;
@@ -81,6 +87,27 @@ where
     F: AsyncFn(Value, &mut Invocation) -> Result<Value, FunctionError> + Send + Sync,
 {
     AsyncFnHandler(f)
+}
+
+/// A function: a name, its configuration and its handler.
+#[derive(Clone)]
+pub struct FunctionSpec {
+    pub name: String,
+    /// The handler kind it was built from (`identity`, `cosmic.inference`, ...), or `code` for
+    /// handlers registered directly.
+    pub kind: String,
+    pub config: FunctionConfig,
+    pub handler: Arc<dyn Handler>,
+}
+
+impl fmt::Debug for FunctionSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FunctionSpec")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("config", &self.config)
+            .finish()
+    }
 }
 
 /// An error raised by function code, as the Lambda runtime reports it.
@@ -143,22 +170,9 @@ impl fmt::Display for FunctionError {
 
 impl std::error::Error for FunctionError {}
 
-/// An S3 request made by a handler failed.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{code}: {message}")]
-pub struct S3Error {
-    /// The S3 error code: `NoSuchKey`, `NoSuchBucket`, `SlowDown`, `InternalError`, ...
-    pub code: String,
-    /// A readable message.
-    pub message: String,
-}
-
-impl From<StoreError> for S3Error {
-    fn from(e: StoreError) -> Self {
-        S3Error {
-            code: e.s3_code().to_string(),
-            message: e.to_string(),
-        }
+impl From<FmiError> for FunctionError {
+    fn from(e: FmiError) -> Self {
+        FunctionError::new(e.error_type(), e.to_string())
     }
 }
 
@@ -170,9 +184,30 @@ impl From<S3Error> for FunctionError {
     }
 }
 
+/// What an invocation reaches of the world around it: the clock, the execution's log, S3 and
+/// the FMI hub. The world implements it; because the contract names only this trait, the
+/// handler contract sits below the world (and the Lambda service) in `sim/`.
+///
+/// `account_key` is the ledger key the invocation's usage is charged to.
+pub(crate) trait InvocationHost {
+    /// The clock every modelled delay is spent on.
+    fn clock(&self) -> &Rc<dyn Clock>;
+    /// Appends a handler's log line to its execution's log (when all lines are captured).
+    fn log(&self, account_key: &str, function: &str, message: String);
+    /// The world's S3 service.
+    fn s3(&self) -> &S3Service;
+    /// Joins an FMI communicator of the Map run `execution_arn` belongs to.
+    fn fmi_join(
+        &self,
+        execution_arn: &str,
+        deadline: SimTime,
+        spec: FmiSpec,
+    ) -> Result<Communicator, FmiError>;
+}
+
 /// Everything one invocation of a handler can see and do.
 pub struct Invocation {
-    pub(crate) world: Rc<WorldInner>,
+    pub(crate) host: Rc<dyn InvocationHost>,
     pub(crate) function: Arc<FunctionSpec>,
     pub(crate) request_id: String,
     pub(crate) cold_start: bool,
@@ -227,7 +262,7 @@ impl Invocation {
 
     /// The current simulated time.
     pub fn now(&self) -> SimTime {
-        self.world.clock.now()
+        self.host.clock().now()
     }
 
     /// Time left before the function's timeout (like `context.get_remaining_time_in_millis()`).
@@ -240,8 +275,7 @@ impl Invocation {
     /// Writes a line to the function's log.
     pub fn log(&mut self, line: impl Into<String>) {
         let line = line.into();
-        self.world
-            .log_line(&self.account_key, &self.function.name, line);
+        self.host.log(&self.account_key, &self.function.name, line);
     }
 
     /// The vCPU share this function's memory buys (1.0 at 1,769 MB, linear, at most 6).
@@ -252,8 +286,8 @@ impl Invocation {
     /// Spends `cpu_seconds` of CPU work, perfectly parallel across the function's whole CPU
     /// share: it takes `cpu_seconds / cpu_share` of simulated time.
     pub fn compute(&self, cpu_seconds: f64) -> LocalBoxFuture<'static, ()> {
-        self.world
-            .clock
+        self.host
+            .clock()
             .sleep(seconds(cpu_seconds / self.cpu_share()))
     }
 
@@ -261,12 +295,12 @@ impl Invocation {
     /// loop cannot go faster than one vCPU, however much memory the function has).
     pub fn compute_threads(&self, cpu_seconds: f64, threads: u32) -> LocalBoxFuture<'static, ()> {
         let share = self.cpu_share().min(f64::from(threads.max(1)));
-        self.world.clock.sleep(seconds(cpu_seconds / share))
+        self.host.clock().sleep(seconds(cpu_seconds / share))
     }
 
     /// Waits `d` of simulated time (I/O, an external call).
     pub fn sleep(&self, d: Duration) -> LocalBoxFuture<'static, ()> {
-        self.world.clock.sleep(d)
+        self.host.clock().sleep(d)
     }
 
     /// Records that the handler holds `mb` megabytes beyond the runtime's baseline at its peak,
@@ -275,20 +309,28 @@ impl Invocation {
         self.extra_memory_mb = self.extra_memory_mb.max(mb);
     }
 
+    /// Who the S3 requests are checked as: this function, under its execution role.
+    fn caller(&self) -> Caller<'_> {
+        Caller::Function {
+            name: &self.function.name,
+            role: self.function.config.role.as_deref(),
+        }
+    }
+
     /// Reads an object (one GET request: modelled latency plus transfer time).
     pub async fn s3_get(&mut self, bucket: &str, key: &str) -> Result<Bytes, S3Error> {
-        let world = self.world.clone();
-        world
-            .s3_get(&self.account_key, &self.function.name, bucket, key)
+        self.host
+            .s3()
+            .get(&self.account_key, self.caller(), bucket, key)
             .await
             .map(|(_, body)| body)
     }
 
     /// Reads an object's metadata (one HEAD request, billed as a GET).
     pub async fn s3_head(&mut self, bucket: &str, key: &str) -> Result<ObjectInfo, S3Error> {
-        let world = self.world.clone();
-        world
-            .s3_head(&self.account_key, &self.function.name, bucket, key)
+        self.host
+            .s3()
+            .head(&self.account_key, self.caller(), bucket, key)
             .await
     }
 
@@ -299,15 +341,9 @@ impl Invocation {
         key: &str,
         body: impl Into<Bytes>,
     ) -> Result<ObjectInfo, S3Error> {
-        let world = self.world.clone();
-        world
-            .s3_put(
-                &self.account_key,
-                &self.function.name,
-                bucket,
-                key,
-                body.into(),
-            )
+        self.host
+            .s3()
+            .put(&self.account_key, self.caller(), bucket, key, body.into())
             .await
     }
 
@@ -317,15 +353,16 @@ impl Invocation {
         bucket: &str,
         prefix: &str,
     ) -> Result<Vec<ObjectInfo>, S3Error> {
-        let world = self.world.clone();
         let mut out = Vec::new();
         let mut req = ListRequest {
             prefix: prefix.to_string(),
             ..ListRequest::default()
         };
         loop {
-            let page = world
-                .s3_list(&self.account_key, &self.function.name, bucket, &req)
+            let page = self
+                .host
+                .s3()
+                .list(&self.account_key, self.caller(), bucket, &req)
                 .await?;
             out.extend(page.objects);
             match page.next_continuation_token {
@@ -334,11 +371,19 @@ impl Invocation {
             }
         }
     }
+
+    /// Joins the FMI communicator of this invocation's Map run (see [`crate::sim::fmi`]).
+    /// Time spent in its collectives is spent inside this invocation, and a peer that never
+    /// arrives ends a collective with [`FmiError::Timeout`] at this function's deadline.
+    pub fn fmi_communicator(&self, spec: FmiSpec) -> Result<Communicator, FmiError> {
+        self.host.fmi_join(&self.execution_arn, self.deadline, spec)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::StoreError;
 
     #[test]
     fn cause_json_matches_aws_shape() {

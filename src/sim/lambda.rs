@@ -1,4 +1,7 @@
-//! The simulated Lambda service: one invocation from request to response.
+//! The simulated Lambda service (`LambdaService`): the functions of a world, their
+//! environment pools, concurrency and throttling, and one invocation from request to response.
+//! The world composes it and hands it the clock and the ledger; the handler reaches the rest of
+//! the world through the `InvocationHost` the caller passes.
 //!
 //! The path of a request, and why it is ordered this way:
 //!
@@ -21,6 +24,8 @@
 //! the concurrency slot and charges the time run so far. Real Lambda would keep running the
 //! handler to completion; the simulation stops it there.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -31,12 +36,13 @@ use serde_json::{Map, Value};
 
 use crate::engine::{Clock, SimTime, TaskFailure};
 use crate::rng::{derive_seed, SimRng};
+use crate::sim::config::PackageType;
 use crate::sim::dist::QuantileDist;
 use crate::sim::environment::{Environment, InitModel, Pool};
-use crate::sim::function::{FunctionSpec, PackageType};
-use crate::sim::handler::{FunctionError, Handler, Invocation};
-use crate::sim::ledger::{ComputeClass, LogLine, WorkflowKind};
-use crate::sim::world::{LogCapture, WorldInner, WorldState};
+use crate::sim::faults::FaultPlan;
+use crate::sim::function::valid_function_name;
+use crate::sim::handler::{FunctionError, FunctionSpec, Handler, Invocation, InvocationHost};
+use crate::sim::ledger::{ComputeClass, ExecutionUsage, Ledger, LogCapture, LogLine, WorkflowKind};
 
 /// The Lambda platform's limits and timing. Each default names its CALIBRATION.md row.
 #[derive(Clone, Debug, PartialEq)]
@@ -105,11 +111,11 @@ impl LambdaSettings {
 }
 
 /// The simulation's state for one function.
-pub(crate) struct FunctionState {
-    pub spec: Arc<FunctionSpec>,
+struct FunctionState {
+    spec: Arc<FunctionSpec>,
     init: InitModel,
-    pub pool: Pool,
-    pub in_flight: u32,
+    pool: Pool,
+    in_flight: u32,
     rng_latency: SimRng,
     rng_init: SimRng,
     rng_faults: SimRng,
@@ -122,7 +128,7 @@ pub(crate) struct FunctionState {
 }
 
 impl FunctionState {
-    pub fn new(
+    fn new(
         spec: Arc<FunctionSpec>,
         settings: &LambdaSettings,
         world_seed: u64,
@@ -192,9 +198,7 @@ impl FunctionTarget {
             }
             _ => return None,
         };
-        if !crate::sim::function::valid_function_name(name)
-            || qualifier.is_some_and(|q| q.is_empty())
-        {
+        if !valid_function_name(name) || qualifier.is_some_and(|q| q.is_empty()) {
             return None;
         }
         Some(FunctionTarget {
@@ -226,23 +230,9 @@ impl FunctionTarget {
     }
 }
 
-/// A random (version 4) UUID, the same text `SimRng::uuid_v4` gives for the same stream, formatted
-/// without per-byte allocations (request ids are drawn on every invocation).
+/// A request id: a random (version 4) UUID from `rng`.
 pub(crate) fn request_id(rng: &mut SimRng) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut b = [0u8; 16];
-    rng.fill_bytes(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let mut s = String::with_capacity(36);
-    for (i, x) in b.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            s.push('-');
-        }
-        s.push(HEX[usize::from(x >> 4)] as char);
-        s.push(HEX[usize::from(x & 0x0f)] as char);
-    }
-    s
+    rng.uuid_v4()
 }
 
 /// A successful invocation.
@@ -278,8 +268,8 @@ fn throttle_failure(request_id: &str) -> TaskFailure {
     )
 }
 
-/// What admission decided.
-enum Admission {
+/// Why admission turned a request away.
+enum Refusal {
     NotFound,
     Throttled {
         latency: Duration,
@@ -289,23 +279,41 @@ enum Admission {
         latency: Duration,
         failure: TaskFailure,
     },
-    Run(Box<Admitted>),
 }
 
+/// An admitted request: the plan of its run, its environment, and what its handler receives.
 struct Admitted {
+    run: RunPlan,
+    env: Environment,
+    request_id: String,
+    rng: SimRng,
+    /// An injected error raised in place of the handler.
+    injected: Option<FunctionError>,
+}
+
+/// What admission decided about an invocation's run.
+struct RunPlan {
     idx: usize,
     spec: Arc<FunctionSpec>,
-    env: Environment,
     cold: bool,
     init: Duration,
     latency: Duration,
-    request_id: String,
-    rng: SimRng,
+    /// The ledger key the invocation is charged to.
     key: Rc<str>,
-    injected: Option<FunctionError>,
     baseline_mb: u64,
     legacy_free_init: bool,
     reserved: bool,
+}
+
+impl RunPlan {
+    /// The price class of the function's compute.
+    fn class(&self) -> ComputeClass {
+        ComputeClass {
+            architecture: self.spec.config.architecture,
+            memory_mb: self.spec.config.memory_mb,
+            ephemeral_storage_mb: self.spec.config.ephemeral_storage_mb,
+        }
+    }
 }
 
 /// How the handler ended.
@@ -374,7 +382,7 @@ fn ms_f64(d: Duration) -> f64 {
 /// Releases the concurrency slot and environment if the invocation future is dropped before it
 /// finishes (the engine gave up on the task).
 struct RunGuard {
-    world: Rc<WorldInner>,
+    service: Rc<LambdaService>,
     idx: usize,
     reserved: bool,
     env: Option<Environment>,
@@ -387,53 +395,311 @@ struct RunGuard {
 impl Drop for RunGuard {
     fn drop(&mut self) {
         let Some(env) = self.env.take() else { return };
-        let now = self.world.clock.now();
-        let Ok(mut st) = self.world.state.try_borrow_mut() else {
+        let service = &self.service;
+        let now = service.clock.now();
+        let (Ok(mut st), Ok(mut ledger)) = (
+            service.state.try_borrow_mut(),
+            service.ledger.try_borrow_mut(),
+        ) else {
             return;
         };
         let st = &mut *st;
-        if let Some(f) = st.functions.get_mut(self.idx) {
-            // The handler was interrupted mid-way: its runtime is in an unknown state.
-            f.pool.discard(env, now);
-            f.in_flight = f.in_flight.saturating_sub(1);
-            let name = f.spec.name.clone();
-            if !self.reserved {
-                st.unreserved_in_flight = st.unreserved_in_flight.saturating_sub(1);
+        let Some(f) = st.functions.get_mut(self.idx) else {
+            return;
+        };
+        // The handler was interrupted mid-way: its runtime is in an unknown state.
+        f.pool.discard(env, now);
+        f.in_flight = f.in_flight.saturating_sub(1);
+        if !self.reserved {
+            st.unreserved_in_flight = st.unreserved_in_flight.saturating_sub(1);
+        }
+        if let (Some(start), Some(u)) = (self.started, ledger.get_mut(&self.key)) {
+            let ran = (now - start).to_std().unwrap_or(Duration::ZERO);
+            let billed = billed_ms(ran);
+            if let Some(fu) = u.function_mut(&f.spec.name) {
+                fu.invocations += 1;
+                fu.billed_ms += billed;
+                fu.duration_ms += ms_f64(ran);
             }
-            if let (Some(start), Some(u)) = (self.started, st.ledger.get_mut(&self.key)) {
-                let ran = (now - start).to_std().unwrap_or(Duration::ZERO);
-                let billed = billed_ms(ran);
-                if let Some(fu) = u.function_mut(&name) {
-                    fu.invocations += 1;
-                    fu.billed_ms += billed;
-                    fu.duration_ms += ms_f64(ran);
-                }
-                let t = u.compute.entry(self.class).or_default();
-                t.requests += 1;
-                t.billed_ms += billed;
-                t.billed_ms_legacy_init += billed;
-                t.used_mb_ms += u64::from(self.memory_mb) * billed;
-                t.used_mb_ms_legacy_init += u64::from(self.memory_mb) * billed;
-            }
+            let used_mb = u64::from(self.memory_mb);
+            charge_compute(u, self.class, billed, billed, used_mb);
         }
     }
 }
 
-impl WorldInner {
-    /// Invokes function `target` with `event` on behalf of `execution_arn`.
+/// Adds one request's billed time to its compute class (`billed_legacy` is the same time
+/// under the pre-2025-08-01 INIT rule).
+fn charge_compute(
+    u: &mut ExecutionUsage,
+    class: ComputeClass,
+    billed: u64,
+    billed_legacy: u64,
+    used_mb: u64,
+) {
+    let t = u.compute.entry(class).or_default();
+    t.requests += 1;
+    t.billed_ms += billed;
+    t.billed_ms_legacy_init += billed_legacy;
+    t.used_mb_ms += used_mb * billed;
+    t.used_mb_ms_legacy_init += used_mb * billed_legacy;
+}
+
+/// The Lambda service's mutable state, borrowed only between awaits.
+struct LambdaState {
+    functions: Vec<FunctionState>,
+    by_name: HashMap<String, usize>,
+    /// In-flight invocations of functions without reserved concurrency.
+    unreserved_in_flight: u32,
+    /// Σ reserved concurrency over all functions.
+    reserved_total: u32,
+    /// Request ids of errors no function produced (the world's S3 integration errors draw
+    /// theirs from the same stream).
+    service_ids: SimRng,
+    /// Latency draws of calls that never reached a function.
+    service_rng: SimRng,
+}
+
+impl LambdaState {
+    fn function(&self, name: &str) -> Option<&FunctionState> {
+        self.by_name.get(name).and_then(|&i| self.functions.get(i))
+    }
+
+    fn function_mut(&mut self, name: &str) -> Option<&mut FunctionState> {
+        let &i = self.by_name.get(name)?;
+        self.functions.get_mut(i)
+    }
+}
+
+/// Reserved concurrency would leave less than the unreserved minimum.
+#[derive(Debug)]
+pub(crate) struct ReservedConcurrencyExceeded {
+    pub function: String,
+    pub total: u32,
+    pub minimum: u32,
+    pub account: u32,
+}
+
+/// How a world sets up its [`LambdaService`].
+pub(crate) struct LambdaSetup {
+    pub settings: LambdaSettings,
+    pub faults: FaultPlan,
+    /// The world's master seed; every stream of the service derives from it.
+    pub seed: u64,
+    pub region: String,
+    pub account: String,
+    pub log_capture: LogCapture,
+}
+
+/// The simulated Lambda service of one world: the functions, their environment pools and
+/// in-flight counts, the platform settings and the injected function faults. It spends time on
+/// the world's clock and charges every invocation to the world's ledger.
+pub(crate) struct LambdaService {
+    clock: Rc<dyn Clock>,
+    ledger: Rc<RefCell<Ledger>>,
+    settings: LambdaSettings,
+    faults: FaultPlan,
+    /// When the world started: fault windows count from it.
+    origin: SimTime,
+    seed: u64,
+    region: String,
+    account: String,
+    log_capture: LogCapture,
+    state: RefCell<LambdaState>,
+}
+
+impl LambdaService {
+    pub(crate) fn new(
+        clock: Rc<dyn Clock>,
+        ledger: Rc<RefCell<Ledger>>,
+        setup: LambdaSetup,
+    ) -> LambdaService {
+        let stream = |purpose: &str| SimRng::derived(setup.seed, purpose);
+        let state = LambdaState {
+            functions: Vec::new(),
+            by_name: HashMap::new(),
+            unreserved_in_flight: 0,
+            reserved_total: 0,
+            service_ids: stream("service/request-ids"),
+            service_rng: stream("service/latency"),
+        };
+        LambdaService {
+            origin: clock.now(),
+            clock,
+            ledger,
+            settings: setup.settings,
+            faults: setup.faults,
+            seed: setup.seed,
+            region: setup.region,
+            account: setup.account,
+            log_capture: setup.log_capture,
+            state: RefCell::new(state),
+        }
+    }
+
+    /// The Region in ARNs and error messages.
+    pub(crate) fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The account id in ARNs and error messages.
+    pub(crate) fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// Adds or replaces a function.
+    pub(crate) fn add_function(
+        &self,
+        spec: Arc<FunctionSpec>,
+    ) -> Result<(), ReservedConcurrencyExceeded> {
+        let mut st = self.state.borrow_mut();
+        let reserved = |s: &FunctionSpec| s.config.reserved_concurrency.unwrap_or(0);
+        let replaced = st.function(&spec.name).map_or(0, |f| reserved(&f.spec));
+        let total = st.reserved_total - replaced + reserved(&spec);
+        let limit = self
+            .settings
+            .account_concurrency
+            .saturating_sub(self.settings.unreserved_minimum);
+        if total > limit {
+            return Err(ReservedConcurrencyExceeded {
+                function: spec.name.clone(),
+                total,
+                minimum: self.settings.unreserved_minimum,
+                account: self.settings.account_concurrency,
+            });
+        }
+        st.reserved_total = total;
+        let state = FunctionState::new(spec.clone(), &self.settings, self.seed, self.clock.now());
+        match st.by_name.get(&spec.name) {
+            Some(&i) if i < st.functions.len() => st.functions[i] = state,
+            _ => {
+                let i = st.functions.len();
+                st.by_name.insert(spec.name.clone(), i);
+                st.functions.push(state);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a function of this name exists.
+    pub(crate) fn has_function(&self, name: &str) -> bool {
+        self.state.borrow().by_name.contains_key(name)
+    }
+
+    /// Whether the function runs on a Python runtime (which shapes its JSON text).
+    pub(crate) fn runtime_is_python(&self, name: &str) -> bool {
+        self.state
+            .borrow()
+            .function(name)
+            .is_some_and(|f| f.spec.config.runtime.starts_with("python"))
+    }
+
+    /// Idle environments of a function that are warm now.
+    pub(crate) fn warm_environments(&self, name: &str) -> Option<usize> {
+        let now = self.clock.now();
+        let mut st = self.state.borrow_mut();
+        let f = st.function_mut(name)?;
+        Some(f.pool.warm_count(
+            now,
+            self.settings.keep_alive,
+            self.settings.max_environment_lifetime,
+        ))
+    }
+
+    /// Invocations of a function in flight now.
+    pub(crate) fn in_flight(&self, name: &str) -> Option<u32> {
+        self.state.borrow().function(name).map(|f| f.in_flight)
+    }
+
+    /// A request id for an error that no function produced.
+    pub(crate) fn service_request_id(&self) -> String {
+        request_id(&mut self.state.borrow_mut().service_ids)
+    }
+
+    /// Invokes function `target` with `event` on behalf of `execution_arn`; the handler reaches
+    /// the rest of the world through `host`. The phases are in the module doc.
     pub(crate) async fn invoke_function(
         self: &Rc<Self>,
+        host: &Rc<dyn InvocationHost>,
         target: &FunctionTarget,
         event: Value,
         execution_arn: &str,
     ) -> Result<InvokeOk, TaskFailure> {
-        let admitted = match self.admit(target, execution_arn) {
-            Admission::Run(a) => a,
-            Admission::NotFound => {
+        let Admitted {
+            run,
+            env,
+            request_id,
+            rng,
+            injected,
+        } = match self.admit(target, execution_arn) {
+            Ok(admitted) => *admitted,
+            Err(refusal) => return Err(self.refuse(refusal, target, execution_arn).await),
+        };
+        let mut guard = RunGuard {
+            service: self.clone(),
+            idx: run.idx,
+            reserved: run.reserved,
+            env: Some(env),
+            key: run.key.clone(),
+            started: None,
+            memory_mb: run.spec.config.memory_mb,
+            class: run.class(),
+        };
+
+        self.clock.sleep(run.latency + run.init).await;
+
+        let start = self.clock.now();
+        guard.started = Some(start);
+        let mut inv = self.start(host, &run, request_id, rng, execution_arn, start);
+        let outcome = match injected {
+            Some(e) => Outcome::Raised(e),
+            None => {
+                run_handler(
+                    &*run.spec.handler,
+                    event,
+                    &mut inv,
+                    &*self.clock,
+                    run.spec.config.timeout,
+                    run.spec.config.handler_overhead(),
+                )
+                .await
+            }
+        };
+        let end = self.clock.now();
+        let duration = match outcome {
+            Outcome::TimedOut => run.spec.config.timeout,
+            _ => (end - start).to_std().unwrap_or(Duration::ZERO),
+        };
+
+        // Accounting (synchronous, so no other task sees a half-updated state).
+        let env = guard.env.take();
+        let request_id = std::mem::take(&mut inv.request_id);
+        let used_mb =
+            (run.baseline_mb + inv.extra_memory_mb).min(u64::from(run.spec.config.memory_mb));
+        self.release(&run, env, &outcome, end);
+        let ran = Ran {
+            outcome: &outcome,
+            duration,
+            end,
+            used_mb,
+            request_id: &request_id,
+        };
+        self.charge(&run, &ran);
+        response(outcome, request_id, run.spec.config.timeout)
+    }
+
+    /// A refused call: it still takes the invoke latency, then fails as Lambda reports it.
+    async fn refuse(
+        &self,
+        refusal: Refusal,
+        target: &FunctionTarget,
+        execution_arn: &str,
+    ) -> TaskFailure {
+        match refusal {
+            Refusal::NotFound => {
                 let request_id = self.service_request_id();
                 let latency = self.lookup_latency(execution_arn);
                 self.clock.sleep(latency).await;
-                return Err(TaskFailure::new(
+                TaskFailure::new(
                     "Lambda.ResourceNotFoundException",
                     lambda_service_cause(
                         &format!(
@@ -444,223 +710,105 @@ impl WorldInner {
                         "ResourceNotFoundException",
                         &request_id,
                     ),
-                ));
+                )
             }
-            Admission::Throttled {
+            Refusal::Throttled {
                 latency,
                 request_id,
             } => {
                 self.clock.sleep(latency).await;
-                return Err(throttle_failure(&request_id));
+                throttle_failure(&request_id)
             }
-            Admission::ServiceError { latency, failure } => {
+            Refusal::ServiceError { latency, failure } => {
                 self.clock.sleep(latency).await;
-                return Err(failure);
+                failure
             }
-        };
-        let Admitted {
-            idx,
-            spec,
-            env,
-            cold,
-            init,
-            latency,
-            request_id,
-            rng,
-            key,
-            injected,
-            baseline_mb,
-            legacy_free_init,
-            reserved,
-        } = *admitted;
-        let class = ComputeClass {
-            architecture: spec.config.architecture,
-            memory_mb: spec.config.memory_mb,
-            ephemeral_storage_mb: spec.config.ephemeral_storage_mb,
-        };
-        let mut guard = RunGuard {
-            world: self.clone(),
-            idx,
-            reserved,
-            env: Some(env),
-            key: key.clone(),
-            started: None,
-            memory_mb: spec.config.memory_mb,
-            class,
-        };
+        }
+    }
 
-        self.clock.sleep(latency + init).await;
-
-        let start = self.clock.now();
-        guard.started = Some(start);
-        let timeout = spec.config.timeout;
+    /// The handler's side of an admitted invocation, once the environment is ready: the START
+    /// line and the [`Invocation`] context.
+    fn start(
+        &self,
+        host: &Rc<dyn InvocationHost>,
+        run: &RunPlan,
+        request_id: String,
+        rng: SimRng,
+        execution_arn: &str,
+        start: SimTime,
+    ) -> Invocation {
         if self.log_capture == LogCapture::All {
-            self.log_line(
-                &key,
-                &spec.name,
+            self.ledger.borrow_mut().log(
+                &run.key,
+                start,
+                &run.spec.name,
                 format!("START RequestId: {request_id} Version: $LATEST"),
             );
         }
-        let mut inv = Invocation {
-            world: self.clone(),
-            function: spec.clone(),
+        let timeout = run.spec.config.timeout;
+        Invocation {
+            host: host.clone(),
+            function: run.spec.clone(),
             request_id,
-            cold_start: cold,
+            cold_start: run.cold,
             execution_arn: execution_arn.to_string(),
-            account_key: key.clone(),
+            account_key: run.key.clone(),
             rng,
             deadline: start
                 + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::zero()),
             extra_memory_mb: 0,
-        };
-        let outcome = match injected {
-            Some(e) => Outcome::Raised(e),
-            None => {
-                run_handler(
-                    &*spec.handler,
-                    event,
-                    &mut inv,
-                    &*self.clock,
-                    timeout,
-                    spec.config.handler_overhead(),
-                )
-                .await
-            }
-        };
-        let end = self.clock.now();
-        let duration = match outcome {
-            Outcome::TimedOut => timeout,
-            _ => (end - start).to_std().unwrap_or(Duration::ZERO),
-        };
-
-        // Accounting (synchronous, so no other task sees a half-updated state).
-        let env = guard.env.take();
-        let request_id = std::mem::take(&mut inv.request_id);
-        let used_mb = (baseline_mb + inv.extra_memory_mb).min(u64::from(spec.config.memory_mb));
-        {
-            let mut st = self.state.borrow_mut();
-            let st = &mut *st;
-            if let (Some(f), Some(env)) = (st.functions.get_mut(idx), env) {
-                match outcome {
-                    Outcome::Returned(_) | Outcome::Raised(_) => f.pool.release(env, end),
-                    // Lambda restarts the runtime after a timeout or a crash: the next request
-                    // in this slot pays INIT again.
-                    Outcome::TimedOut | Outcome::Panicked(_) => f.pool.discard(env, end),
-                }
-                f.in_flight = f.in_flight.saturating_sub(1);
-            }
-            if !reserved {
-                st.unreserved_in_flight = st.unreserved_in_flight.saturating_sub(1);
-            }
-            let billed = billed_ms(duration + init);
-            let billed_legacy = if legacy_free_init {
-                billed_ms(duration)
-            } else {
-                billed
-            };
-            if let Some(u) = st.ledger.get_mut(&key) {
-                if let Some(fu) = u.function_mut(&spec.name) {
-                    fu.invocations += 1;
-                    fu.cold_starts += u64::from(cold);
-                    fu.timeouts += u64::from(matches!(outcome, Outcome::TimedOut));
-                    fu.errors += u64::from(!matches!(outcome, Outcome::Returned(_)));
-                    fu.billed_ms += billed;
-                    fu.duration_ms += ms_f64(duration);
-                    fu.init_ms += ms_f64(init);
-                }
-                let t = u.compute.entry(class).or_default();
-                t.requests += 1;
-                t.billed_ms += billed;
-                t.billed_ms_legacy_init += billed_legacy;
-                t.used_mb_ms += used_mb * billed;
-                t.used_mb_ms_legacy_init += used_mb * billed_legacy;
-
-                if self.log_capture != LogCapture::Off {
-                    let timestamp = end.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-                    let mut push = |message: String| {
-                        u.logs.push(LogLine {
-                            timestamp: timestamp.clone(),
-                            function: spec.name.clone(),
-                            message,
-                        })
-                    };
-                    if self.log_capture == LogCapture::All {
-                        match &outcome {
-                            Outcome::Raised(e) => {
-                                push(format!("[ERROR] {}: {}", e.error_type, e.error_message))
-                            }
-                            Outcome::TimedOut => push(format!(
-                                "{timestamp} {request_id} Task timed out after {:.2} seconds",
-                                timeout.as_secs_f64()
-                            )),
-                            Outcome::Panicked(m) => push(format!(
-                                "RequestId: {request_id} Error: Runtime exited with error: \
-                                 handler panicked: {m}"
-                            )),
-                            Outcome::Returned(_) => {}
-                        }
-                        push(format!("END RequestId: {request_id}"));
-                    }
-                    let mut report = format!(
-                        "REPORT RequestId: {request_id}\tDuration: {:.2} ms\tBilled Duration: \
-                         {billed} ms\tMemory Size: {} MB\tMax Memory Used: {used_mb} MB",
-                        ms_f64(duration),
-                        spec.config.memory_mb
-                    );
-                    if cold {
-                        report.push_str(&format!("\tInit Duration: {:.2} ms", ms_f64(init)));
-                    }
-                    if matches!(outcome, Outcome::TimedOut) {
-                        report.push_str("\tStatus: timeout");
-                    }
-                    push(report);
-                }
-            }
         }
+    }
 
-        match outcome {
-            Outcome::Returned(payload) => Ok(InvokeOk {
-                payload,
-                request_id,
-            }),
-            Outcome::Raised(e) => Err(TaskFailure::new(
-                e.error_type.clone(),
-                e.cause_json(&request_id),
-            )),
-            Outcome::TimedOut => {
-                // The shape the Lambda runtime API reports for a timeout.
-                let mut m = Map::new();
-                m.insert(
-                    "errorMessage".into(),
-                    Value::String(format!(
-                        "RequestId: {request_id} Error: Task timed out after {:.2} seconds",
-                        timeout.as_secs_f64()
-                    )),
-                );
-                m.insert("errorType".into(), Value::String("Sandbox.Timedout".into()));
-                Err(TaskFailure::new(
-                    "Sandbox.Timedout",
-                    Value::Object(m).to_string(),
-                ))
+    /// Returns the environment to the pool (or discards it) and frees the concurrency slot.
+    fn release(&self, run: &RunPlan, env: Option<Environment>, outcome: &Outcome, end: SimTime) {
+        let mut st = self.state.borrow_mut();
+        let st = &mut *st;
+        if let (Some(f), Some(env)) = (st.functions.get_mut(run.idx), env) {
+            match outcome {
+                Outcome::Returned(_) | Outcome::Raised(_) => f.pool.release(env, end),
+                // Lambda restarts the runtime after a timeout or a crash: the next request
+                // in this slot pays INIT again.
+                Outcome::TimedOut | Outcome::Panicked(_) => f.pool.discard(env, end),
             }
-            Outcome::Panicked(msg) => {
-                let mut m = Map::new();
-                m.insert(
-                    "errorMessage".into(),
-                    Value::String(format!(
-                        "RequestId: {request_id} Error: Runtime exited with error: \
-                         handler panicked: {msg}"
-                    )),
-                );
-                m.insert(
-                    "errorType".into(),
-                    Value::String("Runtime.ExitError".into()),
-                );
-                Err(TaskFailure::new(
-                    "Lambda.Unknown",
-                    Value::Object(m).to_string(),
-                ))
-            }
+            f.in_flight = f.in_flight.saturating_sub(1);
+        }
+        if !run.reserved {
+            st.unreserved_in_flight = st.unreserved_in_flight.saturating_sub(1);
+        }
+    }
+
+    /// Charges a finished invocation to its execution: counters, billed time, log lines.
+    fn charge(&self, run: &RunPlan, ran: &Ran<'_>) {
+        let mut ledger = self.ledger.borrow_mut();
+        let Some(u) = ledger.get_mut(&run.key) else {
+            return;
+        };
+        let outcome = ran.outcome;
+        let billed = billed_ms(ran.duration + run.init);
+        let billed_legacy = if run.legacy_free_init {
+            billed_ms(ran.duration)
+        } else {
+            billed
+        };
+        if let Some(fu) = u.function_mut(&run.spec.name) {
+            fu.invocations += 1;
+            fu.cold_starts += u64::from(run.cold);
+            fu.timeouts += u64::from(matches!(outcome, Outcome::TimedOut));
+            fu.errors += u64::from(!matches!(outcome, Outcome::Returned(_)));
+            fu.billed_ms += billed;
+            fu.duration_ms += ms_f64(ran.duration);
+            fu.init_ms += ms_f64(run.init);
+        }
+        charge_compute(u, run.class(), billed, billed_legacy, ran.used_mb);
+        if self.log_capture != LogCapture::Off {
+            let lines = log_lines(run, ran, billed, self.log_capture == LogCapture::All);
+            let timestamp = ran.end.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            u.logs.extend(lines.into_iter().map(|message| LogLine {
+                timestamp: timestamp.clone(),
+                function: run.spec.name.clone(),
+                message,
+            }));
         }
     }
 
@@ -668,87 +816,57 @@ impl WorldInner {
     pub(crate) fn lookup_latency(&self, execution_arn: &str) -> Duration {
         let mut st = self.state.borrow_mut();
         let kind = WorkflowKind::from_execution_arn(execution_arn);
-        let dist = match kind {
-            WorkflowKind::Standard => &self.settings.standard_invoke_latency,
-            WorkflowKind::Express => &self.settings.express_invoke_latency,
-        };
-        dist.sample(&mut st.service_rng)
+        self.invoke_latency(kind).sample(&mut st.service_rng)
     }
 
-    /// A request id for an error that no function produced.
-    pub(crate) fn service_request_id(&self) -> String {
-        request_id(&mut self.state.borrow_mut().service_ids)
+    /// The Step Functions → Lambda latency distribution for a workflow type.
+    fn invoke_latency(&self, kind: WorkflowKind) -> &QuantileDist {
+        match kind {
+            WorkflowKind::Standard => &self.settings.standard_invoke_latency,
+            WorkflowKind::Express => &self.settings.express_invoke_latency,
+        }
     }
 
     /// Admission: every decision that happens when the request arrives.
-    fn admit(&self, target: &FunctionTarget, execution_arn: &str) -> Admission {
+    fn admit(
+        &self,
+        target: &FunctionTarget,
+        execution_arn: &str,
+    ) -> Result<Box<Admitted>, Refusal> {
         let now = self.clock.now();
         let mut st = self.state.borrow_mut();
-        let WorldState {
+        let mut ledger = self.ledger.borrow_mut();
+        let LambdaState {
             functions,
             by_name,
-            ledger,
             unreserved_in_flight,
             reserved_total,
             ..
         } = &mut *st;
         let Some(&idx) = by_name.get(target.name.as_str()) else {
-            return Admission::NotFound;
+            return Err(Refusal::NotFound);
         };
         let Some(f) = functions.get_mut(idx) else {
-            return Admission::NotFound;
+            return Err(Refusal::NotFound);
         };
         let key = ledger.resolve(execution_arn);
         let kind = ledger.get(&key).map_or(WorkflowKind::Standard, |u| u.kind);
-        let latency = match kind {
-            WorkflowKind::Standard => &self.settings.standard_invoke_latency,
-            WorkflowKind::Express => &self.settings.express_invoke_latency,
-        }
-        .sample(&mut f.rng_latency);
+        let latency = self.invoke_latency(kind).sample(&mut f.rng_latency);
 
-        let name = f.spec.name.as_str();
-        let mut throttled = false;
+        let fault = self.draw_fault(f, now);
+        let mut throttled = matches!(fault, DrawnFault::Throttle);
         let mut injected = None;
-        if !self.faults.is_empty() {
-            let since_start = (now - self.origin).to_std().unwrap_or(Duration::ZERO);
-            let rate = self.faults.throttle_rate(name, since_start);
-            if rate > 0.0 && f.rng_faults.next_f64() < rate {
-                throttled = true;
-            } else if let Some(ff) = self.faults.function(name) {
-                if ff.error_rate > 0.0 && f.rng_faults.next_f64() < ff.error_rate {
-                    if ff.is_service_error() {
-                        let request_id = request_id(&mut f.rng_ids);
-                        let code = ff.error_type.trim_start_matches("Lambda.");
-                        if code == "TooManyRequestsException" {
-                            throttled = true;
-                        } else {
-                            let status = if code == "ResourceNotFoundException" {
-                                404
-                            } else {
-                                500
-                            };
-                            let message = ff.error_message.as_deref().unwrap_or("Injected fault.");
-                            if let Some(u) = ledger.get_mut(&key).and_then(|u| u.function_mut(name))
-                            {
-                                u.service_errors += 1;
-                            }
-                            return Admission::ServiceError {
-                                latency,
-                                failure: TaskFailure::new(
-                                    ff.error_type.clone(),
-                                    lambda_service_cause(message, status, code, &request_id),
-                                ),
-                            };
-                        }
-                    } else {
-                        injected = Some(FunctionError::new(
-                            ff.error_type.clone(),
-                            ff.error_message
-                                .clone()
-                                .unwrap_or_else(|| "Injected fault.".into()),
-                        ));
-                    }
+        match fault {
+            DrawnFault::None | DrawnFault::Throttle => {}
+            DrawnFault::Function(e) => injected = Some(e),
+            DrawnFault::Service(failure) => {
+                if let Some(u) = ledger
+                    .get_mut(&key)
+                    .and_then(|u| u.function_mut(&f.spec.name))
+                {
+                    u.service_errors += 1;
                 }
+                return Err(Refusal::ServiceError { latency, failure });
             }
         }
 
@@ -765,34 +883,23 @@ impl WorldInner {
                 }
             };
         }
-        let mut cold = false;
-        let env = if throttled {
-            None
-        } else if let Some(env) = f.pool.take_warm(
-            now,
-            self.settings.keep_alive,
-            self.settings.max_environment_lifetime,
-        ) {
-            Some(env)
-        } else if f.pool.take_scaling_token(
-            now,
-            self.settings.scaling_burst,
-            self.settings.scaling_window,
-        ) {
-            cold = true;
-            Some(f.pool.new_environment(now))
+        let (env, cold) = if throttled {
+            (None, false)
         } else {
-            None
+            self.acquire_environment(f, now)
         };
         let request_id = request_id(&mut f.rng_ids);
         let Some(env) = env else {
-            if let Some(u) = ledger.get_mut(&key).and_then(|u| u.function_mut(name)) {
+            if let Some(u) = ledger
+                .get_mut(&key)
+                .and_then(|u| u.function_mut(&f.spec.name))
+            {
                 u.throttles += 1;
             }
-            return Admission::Throttled {
+            return Err(Refusal::Throttled {
                 latency,
                 request_id,
-            };
+            });
         };
         f.in_flight += 1;
         if reserved.is_none() {
@@ -804,21 +911,203 @@ impl WorldInner {
             Duration::ZERO
         };
         let rng = f.next_invocation_rng();
-        Admission::Run(Box::new(Admitted {
-            idx,
-            spec: f.spec.clone(),
+        Ok(Box::new(Admitted {
+            run: RunPlan {
+                idx,
+                spec: f.spec.clone(),
+                cold,
+                init,
+                latency,
+                key,
+                baseline_mb: f.baseline_mb,
+                legacy_free_init: f.legacy_free_init,
+                reserved: reserved.is_some(),
+            },
             env,
-            cold,
-            init,
-            latency,
             request_id,
             rng,
-            key,
             injected,
-            baseline_mb: f.baseline_mb,
-            legacy_free_init: f.legacy_free_init,
-            reserved: reserved.is_some(),
         }))
+    }
+
+    /// Draws the injected faults of one request to `f`: a throttle burst first, then the
+    /// function's error rate (a service error, a throttle, or an error raised in place of the
+    /// handler). Without a fault plan nothing is drawn.
+    fn draw_fault(&self, f: &mut FunctionState, now: SimTime) -> DrawnFault {
+        if self.faults.is_empty() {
+            return DrawnFault::None;
+        }
+        let name = f.spec.name.as_str();
+        let since_start = (now - self.origin).to_std().unwrap_or(Duration::ZERO);
+        let rate = self.faults.throttle_rate(name, since_start);
+        if rate > 0.0 && f.rng_faults.next_f64() < rate {
+            return DrawnFault::Throttle;
+        }
+        let Some(ff) = self.faults.function(name) else {
+            return DrawnFault::None;
+        };
+        if !(ff.error_rate > 0.0 && f.rng_faults.next_f64() < ff.error_rate) {
+            return DrawnFault::None;
+        }
+        if !ff.is_service_error() {
+            return DrawnFault::Function(FunctionError::new(
+                ff.error_type.clone(),
+                ff.error_message
+                    .clone()
+                    .unwrap_or_else(|| "Injected fault.".into()),
+            ));
+        }
+        let request_id = request_id(&mut f.rng_ids);
+        let code = ff.error_type.trim_start_matches("Lambda.");
+        if code == "TooManyRequestsException" {
+            return DrawnFault::Throttle;
+        }
+        let status = if code == "ResourceNotFoundException" {
+            404
+        } else {
+            500
+        };
+        let message = ff.error_message.as_deref().unwrap_or("Injected fault.");
+        DrawnFault::Service(TaskFailure::new(
+            ff.error_type.clone(),
+            lambda_service_cause(message, status, code, &request_id),
+        ))
+    }
+
+    /// A warm environment, or a new (cold) one if the scaling rate allows; `None` throttles.
+    fn acquire_environment(
+        &self,
+        f: &mut FunctionState,
+        now: SimTime,
+    ) -> (Option<Environment>, bool) {
+        if let Some(env) = f.pool.take_warm(
+            now,
+            self.settings.keep_alive,
+            self.settings.max_environment_lifetime,
+        ) {
+            (Some(env), false)
+        } else if f.pool.take_scaling_token(
+            now,
+            self.settings.scaling_burst,
+            self.settings.scaling_window,
+        ) {
+            (Some(f.pool.new_environment(now)), true)
+        } else {
+            (None, false)
+        }
+    }
+}
+
+/// What the injected faults decided for one request.
+enum DrawnFault {
+    None,
+    Throttle,
+    /// A Lambda service error: the request fails before reaching the function.
+    Service(TaskFailure),
+    /// An error the function raises instead of running its handler.
+    Function(FunctionError),
+}
+
+/// How one invocation ran, for accounting.
+struct Ran<'a> {
+    outcome: &'a Outcome,
+    duration: Duration,
+    end: SimTime,
+    used_mb: u64,
+    request_id: &'a str,
+}
+
+/// The END/REPORT lines (and the error line) of a finished invocation; `all` keeps more than
+/// the REPORT line.
+fn log_lines(run: &RunPlan, ran: &Ran<'_>, billed: u64, all: bool) -> Vec<String> {
+    let request_id = ran.request_id;
+    let timeout = run.spec.config.timeout;
+    let mut lines = Vec::new();
+    if all {
+        match ran.outcome {
+            Outcome::Raised(e) => {
+                lines.push(format!("[ERROR] {}: {}", e.error_type, e.error_message))
+            }
+            Outcome::TimedOut => {
+                let timestamp = ran.end.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                lines.push(format!(
+                    "{timestamp} {request_id} Task timed out after {:.2} seconds",
+                    timeout.as_secs_f64()
+                ))
+            }
+            Outcome::Panicked(m) => lines.push(format!(
+                "RequestId: {request_id} Error: Runtime exited with error: handler panicked: {m}"
+            )),
+            Outcome::Returned(_) => {}
+        }
+        lines.push(format!("END RequestId: {request_id}"));
+    }
+    let mut report = format!(
+        "REPORT RequestId: {request_id}\tDuration: {:.2} ms\tBilled Duration: {billed} ms\t\
+         Memory Size: {} MB\tMax Memory Used: {} MB",
+        ms_f64(ran.duration),
+        run.spec.config.memory_mb,
+        ran.used_mb
+    );
+    if run.cold {
+        report.push_str(&format!("\tInit Duration: {:.2} ms", ms_f64(run.init)));
+    }
+    if matches!(ran.outcome, Outcome::TimedOut) {
+        report.push_str("\tStatus: timeout");
+    }
+    lines.push(report);
+    lines
+}
+
+/// The caller's result of a finished invocation.
+fn response(
+    outcome: Outcome,
+    request_id: String,
+    timeout: Duration,
+) -> Result<InvokeOk, TaskFailure> {
+    match outcome {
+        Outcome::Returned(payload) => Ok(InvokeOk {
+            payload,
+            request_id,
+        }),
+        Outcome::Raised(e) => Err(TaskFailure::new(
+            e.error_type.clone(),
+            e.cause_json(&request_id),
+        )),
+        Outcome::TimedOut => {
+            // The shape the Lambda runtime API reports for a timeout.
+            let mut m = Map::new();
+            m.insert(
+                "errorMessage".into(),
+                Value::String(format!(
+                    "RequestId: {request_id} Error: Task timed out after {:.2} seconds",
+                    timeout.as_secs_f64()
+                )),
+            );
+            m.insert("errorType".into(), Value::String("Sandbox.Timedout".into()));
+            Err(TaskFailure::new(
+                "Sandbox.Timedout",
+                Value::Object(m).to_string(),
+            ))
+        }
+        Outcome::Panicked(msg) => {
+            let mut m = Map::new();
+            m.insert(
+                "errorMessage".into(),
+                Value::String(format!(
+                    "RequestId: {request_id} Error: Runtime exited with error: \
+                     handler panicked: {msg}"
+                )),
+            );
+            m.insert(
+                "errorType".into(),
+                Value::String("Runtime.ExitError".into()),
+            );
+            Err(TaskFailure::new(
+                "Lambda.Unknown",
+                Value::Object(m).to_string(),
+            ))
+        }
     }
 }
 
@@ -896,6 +1185,14 @@ mod tests {
 /// JSON text as Python's `json.dumps` writes it by default: `", "` between items and `": "`
 /// after keys, non-ASCII escaped.
 pub fn python_json(v: &Value) -> String {
+    /// Python's item separator: `", "` before every item but the first.
+    fn separator<W: ?Sized + std::io::Write>(w: &mut W, first: bool) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            w.write_all(b", ")
+        }
+    }
     struct PyFormatter;
     impl serde_json::ser::Formatter for PyFormatter {
         fn begin_array_value<W: ?Sized + std::io::Write>(
@@ -903,22 +1200,14 @@ pub fn python_json(v: &Value) -> String {
             w: &mut W,
             first: bool,
         ) -> std::io::Result<()> {
-            if first {
-                Ok(())
-            } else {
-                w.write_all(b", ")
-            }
+            separator(w, first)
         }
         fn begin_object_key<W: ?Sized + std::io::Write>(
             &mut self,
             w: &mut W,
             first: bool,
         ) -> std::io::Result<()> {
-            if first {
-                Ok(())
-            } else {
-                w.write_all(b", ")
-            }
+            separator(w, first)
         }
         fn begin_object_value<W: ?Sized + std::io::Write>(
             &mut self,

@@ -24,7 +24,20 @@ use std::rc::Rc;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::sim::function::Architecture;
+use crate::engine::SimTime;
+use crate::sim::config::Architecture;
+
+/// Which function log lines the ledger keeps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogCapture {
+    /// None (the cheapest).
+    Off,
+    /// Only the REPORT line of each invocation.
+    Reports,
+    /// START, handler lines, errors, END and REPORT.
+    #[default]
+    All,
+}
 
 /// Standard or Express: they are priced differently.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -315,6 +328,17 @@ impl Ledger {
 
     pub(crate) fn get_mut(&mut self, arn: &str) -> Option<&mut ExecutionUsage> {
         self.executions.get_mut(arn)
+    }
+
+    /// Appends a function's log line, stamped `at`, to the execution of ledger key `key`.
+    pub(crate) fn log(&mut self, key: &str, at: SimTime, function: &str, message: String) {
+        if let Some(u) = self.executions.get_mut(key) {
+            u.logs.push(LogLine {
+                timestamp: at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                function: function.to_string(),
+                message,
+            });
+        }
     }
 
     /// Removes and returns an execution's usage.

@@ -7,6 +7,7 @@
 //! Every default number names its row in the project's CALIBRATION.md, or says it was guessed.
 
 pub mod billing;
+pub mod config;
 pub mod config_file;
 pub mod dist;
 pub(crate) mod environment;
@@ -24,18 +25,17 @@ pub mod world;
 pub use billing::{
     express_billed, Bill, BillLine, BillingOptions, InitBilling, MemoryBasis, Money, PriceTable,
 };
+pub use config::{Architecture, ConfigError, FunctionConfig, InitSpec, PackageType, RuntimeFamily};
 pub use faults::FaultPlan;
 pub use fmi::{Communicator, FmiChannel, FmiError, FmiSpec, FmiStats, ReduceOp};
-pub use function::{
-    Architecture, ConfigError, FunctionConfig, FunctionRegistry, FunctionSpec, HandlerCatalog,
-    InitSpec, PackageType, RuntimeFamily,
-};
+pub use function::{FunctionRegistry, FunctionSpec, HandlerCatalog};
 pub use handler::{
     async_handler_fn, handler_fn, FunctionError, Handler, HandlerFuture, Invocation, S3Error,
 };
 pub use iam::{Iam, IamDeclarations};
 pub use lambda::{FunctionTarget, InvokeOk, LambdaSettings};
+pub use ledger::LogCapture;
 pub use ledger::{ExecutionUsage, FunctionUsage, WorkflowKind};
 pub use s3::S3Model;
 pub use simulation::{RunReport, Simulation, SimulationBuilder, SimulationError};
-pub use world::{LogCapture, World, WorldBuilder, WorldError};
+pub use world::{World, WorldBuilder, WorldError};

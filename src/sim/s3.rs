@@ -1,29 +1,31 @@
 //! S3 as a simulated service: the S3 calls the engine makes (Distributed Map's ItemReader and
 //! ResultWriter, and `aws-sdk:s3:*` tasks), the S3 requests handlers make through their
 //! [`Invocation`](crate::sim::handler::Invocation), the time each request takes, and the request
-//! counts each execution is billed for.
+//! counts each execution is billed for (`S3Service`, composed by the world), and [`S3Error`].
 //!
 //! Every request is first checked against IAM where the world enforces it (the execution's
 //! role for the state machine's own calls, the function's role for a handler's; see
-//! [`crate::sim::iam`]).
+//! [`crate::sim::iam`]); a refusal is S3's `AccessDenied`.
 //!
 //! Every request costs a fixed latency plus its bytes over a bandwidth. Both figures come from
 //! CALIBRATION.md, "FMI channel model", row "S3": 40.4 ms per operation and 50 MB/s per pair
 //! (read as 50 × 10⁶ bytes per second). That row measures S3 used as a message channel from
 //! Lambda, the closest published figure to a handler's GET and PUT.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use crate::engine::{ServiceResponse, ServiceResult, SimTime, TaskFailure};
+use crate::engine::{Clock, ServiceResponse, ServiceResult, SimTime, TaskFailure};
+use crate::rng::SimRng;
 use crate::sim::dist::seconds;
-use crate::sim::handler::S3Error;
-use crate::sim::iam::enforce::s3_resource;
-use crate::sim::world::WorldInner;
-use crate::storage::{ListPage, ListRequest, ObjectInfo};
+use crate::sim::faults::S3Faults;
+use crate::sim::iam::enforce::{s3_resource, Caller, IamGuard};
+use crate::sim::ledger::Ledger;
+use crate::storage::{ListPage, ListRequest, ObjectInfo, Store, StoreError};
 
 /// The time S3 requests take.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -55,6 +57,25 @@ impl S3Model {
     }
 }
 
+/// An S3 request made by a handler failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct S3Error {
+    /// The S3 error code: `NoSuchKey`, `NoSuchBucket`, `SlowDown`, `InternalError`, ...
+    pub code: String,
+    /// A readable message.
+    pub message: String,
+}
+
+impl From<StoreError> for S3Error {
+    fn from(e: StoreError) -> Self {
+        S3Error {
+            code: e.s3_code().to_string(),
+            message: e.to_string(),
+        }
+    }
+}
+
 /// The S3 request classes, for billing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum RequestClass {
@@ -69,18 +90,77 @@ fn s3_timestamp(t: SimTime) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-impl WorldInner {
+/// The S3 service of a world: the store, the request timing, and the injected faults. Each
+/// request is charged to the execution whose ledger key the caller passes.
+pub(crate) struct S3Service {
+    clock: Rc<dyn Clock>,
+    ledger: Rc<RefCell<Ledger>>,
+    store: Store,
+    model: S3Model,
+    faults: Option<S3Faults>,
+    /// Draws of the injected error rate.
+    fault_rng: RefCell<SimRng>,
+    /// The world's IAM checks, when it enforces them.
+    iam: Option<Rc<IamGuard>>,
+}
+
+impl S3Service {
+    pub(crate) fn new(
+        clock: Rc<dyn Clock>,
+        ledger: Rc<RefCell<Ledger>>,
+        store: Store,
+        model: S3Model,
+        faults: Option<S3Faults>,
+        fault_rng: SimRng,
+        iam: Option<Rc<IamGuard>>,
+    ) -> S3Service {
+        S3Service {
+            clock,
+            ledger,
+            store,
+            model,
+            faults,
+            fault_rng: RefCell::new(fault_rng),
+            iam,
+        }
+    }
+
+    /// The object store behind the service.
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Checks `action` on `resource` for `caller` (charged to `key`). A refusal is S3's
+    /// `AccessDenied`, after one request's latency; it is not billed.
+    async fn authorize(
+        &self,
+        key: &str,
+        caller: Caller<'_>,
+        action: &str,
+        resource: &str,
+    ) -> Result<(), S3Error> {
+        let Some(iam) = &self.iam else {
+            return Ok(());
+        };
+        let Some(denied) = iam.check(caller, key, action, resource) else {
+            return Ok(());
+        };
+        self.clock.sleep(self.model.request_time(0)).await;
+        Err(S3Error {
+            code: "AccessDenied".to_string(),
+            message: denied.message(action, &format!("\"{resource}\"")),
+        })
+    }
+
     /// Bills one S3 request and decides whether an injected fault fails it.
-    fn s3_request(
+    fn request(
         &self,
         key: &str,
         class: RequestClass,
         read: u64,
         written: u64,
     ) -> Result<(), S3Error> {
-        let mut st = self.state.borrow_mut();
-        let st = &mut *st;
-        if let Some(u) = st.ledger.get_mut(key) {
+        if let Some(u) = self.ledger.borrow_mut().get_mut(key) {
             match class {
                 RequestClass::Get => u.s3.get_requests += 1,
                 RequestClass::Put => u.s3.put_requests += 1,
@@ -90,8 +170,8 @@ impl WorldInner {
             u.s3.bytes_read += read;
             u.s3.bytes_written += written;
         }
-        if let Some(f) = &self.faults.s3 {
-            if f.error_rate > 0.0 && st.s3_fault_rng.next_f64() < f.error_rate {
+        if let Some(f) = &self.faults {
+            if f.error_rate > 0.0 && self.fault_rng.borrow_mut().next_f64() < f.error_rate {
                 let message = match f.error_code.as_str() {
                     "SlowDown" => "Please reduce your request rate.",
                     _ => "We encountered an internal error. Please try again.",
@@ -106,58 +186,58 @@ impl WorldInner {
     }
 
     /// GET an object for `key`'s execution.
-    pub(crate) async fn s3_get(
+    pub(crate) async fn get(
         &self,
         key: &str,
-        function: &str,
+        caller: Caller<'_>,
         bucket: &str,
         object_key: &str,
     ) -> Result<(ObjectInfo, Bytes), S3Error> {
         let resource = s3_resource(bucket, Some(object_key));
-        self.authorize_s3(key, function, "s3:GetObject", &resource)
+        self.authorize(key, caller, "s3:GetObject", &resource)
             .await?;
         let got = self.store.get(bucket, object_key).await;
         let bytes = got.as_ref().map_or(0, |(_, b)| b.len() as u64);
-        let fault = self.s3_request(key, RequestClass::Get, bytes, 0);
-        self.clock.sleep(self.s3_model.request_time(bytes)).await;
+        let fault = self.request(key, RequestClass::Get, bytes, 0);
+        self.clock.sleep(self.model.request_time(bytes)).await;
         fault?;
         got.map_err(S3Error::from)
     }
 
     /// HEAD an object (billed as a GET).
-    pub(crate) async fn s3_head(
+    pub(crate) async fn head(
         &self,
         key: &str,
-        function: &str,
+        caller: Caller<'_>,
         bucket: &str,
         object_key: &str,
     ) -> Result<ObjectInfo, S3Error> {
         // HEAD needs s3:GetObject, as on S3.
         let resource = s3_resource(bucket, Some(object_key));
-        self.authorize_s3(key, function, "s3:GetObject", &resource)
+        self.authorize(key, caller, "s3:GetObject", &resource)
             .await?;
         let got = self.store.head(bucket, object_key).await;
-        let fault = self.s3_request(key, RequestClass::Get, 0, 0);
-        self.clock.sleep(self.s3_model.request_time(0)).await;
+        let fault = self.request(key, RequestClass::Get, 0, 0);
+        self.clock.sleep(self.model.request_time(0)).await;
         fault?;
         got.map_err(S3Error::from)
     }
 
     /// PUT an object; it becomes visible when the upload completes.
-    pub(crate) async fn s3_put(
+    pub(crate) async fn put(
         &self,
         key: &str,
-        function: &str,
+        caller: Caller<'_>,
         bucket: &str,
         object_key: &str,
         body: Bytes,
     ) -> Result<ObjectInfo, S3Error> {
         let resource = s3_resource(bucket, Some(object_key));
-        self.authorize_s3(key, function, "s3:PutObject", &resource)
+        self.authorize(key, caller, "s3:PutObject", &resource)
             .await?;
-        let fault = self.s3_request(key, RequestClass::Put, 0, body.len() as u64);
+        let fault = self.request(key, RequestClass::Put, 0, body.len() as u64);
         self.clock
-            .sleep(self.s3_model.request_time(body.len() as u64))
+            .sleep(self.model.request_time(body.len() as u64))
             .await;
         fault?;
         self.store
@@ -167,29 +247,29 @@ impl WorldInner {
     }
 
     /// One LIST request.
-    pub(crate) async fn s3_list(
+    pub(crate) async fn list(
         &self,
         key: &str,
-        function: &str,
+        caller: Caller<'_>,
         bucket: &str,
         req: &ListRequest,
     ) -> Result<ListPage, S3Error> {
-        self.authorize_s3(key, function, "s3:ListBucket", &s3_resource(bucket, None))
+        self.authorize(key, caller, "s3:ListBucket", &s3_resource(bucket, None))
             .await?;
         let page = self.store.list(bucket, req).await;
-        let fault = self.s3_request(key, RequestClass::List, 0, 0);
-        self.clock.sleep(self.s3_model.request_time(0)).await;
+        let fault = self.request(key, RequestClass::List, 0, 0);
+        self.clock.sleep(self.model.request_time(0)).await;
         fault?;
         page.map_err(S3Error::from)
     }
 
     /// DELETE an object (free).
-    async fn s3_delete(&self, key: &str, bucket: &str, object_key: &str) -> Result<(), S3Error> {
+    async fn delete(&self, key: &str, bucket: &str, object_key: &str) -> Result<(), S3Error> {
         let resource = s3_resource(bucket, Some(object_key));
-        self.authorize_s3(key, "", "s3:DeleteObject", &resource)
+        self.authorize(key, Caller::Execution, "s3:DeleteObject", &resource)
             .await?;
-        let fault = self.s3_request(key, RequestClass::Free, 0, 0);
-        self.clock.sleep(self.s3_model.request_time(0)).await;
+        let fault = self.request(key, RequestClass::Free, 0, 0);
+        self.clock.sleep(self.model.request_time(0)).await;
         fault?;
         self.store
             .delete(bucket, object_key)
@@ -199,13 +279,17 @@ impl WorldInner {
 
     /// An S3 call from the engine: `getObject`, `putObject`, `listObjectsV2`, `headObject`,
     /// `deleteObject`, with AWS-shaped (SDK JSON) responses and Step Functions error names.
-    pub(crate) async fn s3_service_call(
-        self: &Rc<Self>,
+    ///
+    /// `request_id` draws the request id of a failed call (from the world's stream of ids
+    /// for errors no function produced).
+    pub(crate) async fn service_call(
+        &self,
         execution_arn: &str,
         action: &str,
         p: &Value,
+        request_id: &dyn Fn() -> String,
     ) -> ServiceResult {
-        let key = self.state.borrow_mut().ledger.resolve(execution_arn);
+        let key = self.ledger.borrow_mut().resolve(execution_arn);
         let text = |name: &str| p.get(name).and_then(Value::as_str);
         let need = |name: &str| {
             text(name).ok_or_else(|| {
@@ -222,7 +306,7 @@ impl WorldInner {
         let result = match action {
             "getObject" => {
                 let (bucket, object) = (need("Bucket")?, need("Key")?);
-                self.s3_get(&key, "", bucket, object)
+                self.get(&key, Caller::Execution, bucket, object)
                     .await
                     .map(|(info, body)| {
                         let mut m = object_fields(&info);
@@ -235,7 +319,7 @@ impl WorldInner {
             }
             "headObject" => {
                 let (bucket, object) = (need("Bucket")?, need("Key")?);
-                self.s3_head(&key, "", bucket, object)
+                self.head(&key, Caller::Execution, bucket, object)
                     .await
                     .map(|info| Value::Object(sorted(object_fields(&info))))
             }
@@ -246,7 +330,7 @@ impl WorldInner {
                     Some(Value::Null) | None => Bytes::new(),
                     Some(other) => Bytes::from(other.to_string()),
                 };
-                self.s3_put(&key, "", bucket, object, body)
+                self.put(&key, Caller::Execution, bucket, object, body)
                     .await
                     .map(|info| {
                         let mut m = Map::new();
@@ -257,7 +341,7 @@ impl WorldInner {
             }
             "deleteObject" => {
                 let (bucket, object) = (need("Bucket")?, need("Key")?);
-                self.s3_delete(&key, bucket, object)
+                self.delete(&key, bucket, object)
                     .await
                     .map(|()| Value::Object(Map::new()))
             }
@@ -284,7 +368,7 @@ impl WorldInner {
                     start_after: text("StartAfter").map(str::to_string),
                     max_keys,
                 };
-                self.s3_list(&key, "", bucket, &req)
+                self.list(&key, Caller::Execution, bucket, &req)
                     .await
                     .map(|page| list_response(bucket, &req, &page))
             }
@@ -297,45 +381,44 @@ impl WorldInner {
         };
         match result {
             Ok(output) => Ok(ServiceResponse::Json(output)),
-            Err(e) => Err(self.s3_failure(&e)),
+            Err(e) => Err(failure(&e, &request_id())),
         }
     }
+}
 
-    /// An S3 error as Step Functions reports an S3 SDK integration failure.
-    fn s3_failure(&self, e: &S3Error) -> TaskFailure {
-        let id = self.service_request_id();
-        let (name, message, status) = match e.code.as_str() {
-            "NoSuchKey" => (
-                "S3.NoSuchKeyException",
-                "The specified key does not exist.",
-                404,
-            ),
-            "NoSuchBucket" => (
-                "S3.NoSuchBucketException",
-                "The specified bucket does not exist",
-                404,
-            ),
-            "InvalidBucketName" => ("S3.S3Exception", "The specified bucket is not valid.", 400),
-            "InvalidArgument" => (
-                "S3.S3Exception",
-                "The continuation token provided is incorrect",
-                400,
-            ),
-            "KeyTooLongError" => ("S3.S3Exception", "Your key is too long", 400),
-            "SlowDown" => ("S3.S3Exception", "Please reduce your request rate.", 503),
-            "AccessDenied" => ("S3.S3Exception", e.message.as_str(), 403),
-            "InternalError" => (
-                "S3.S3Exception",
-                "We encountered an internal error. Please try again.",
-                500,
-            ),
-            _ => ("S3.S3Exception", e.message.as_str(), 500),
-        };
-        TaskFailure::new(
-            name,
-            format!("{message} (Service: S3, Status Code: {status}, Request ID: {id})"),
-        )
-    }
+/// An S3 error as Step Functions reports an S3 SDK integration failure.
+fn failure(e: &S3Error, id: &str) -> TaskFailure {
+    let (name, message, status) = match e.code.as_str() {
+        "NoSuchKey" => (
+            "S3.NoSuchKeyException",
+            "The specified key does not exist.",
+            404,
+        ),
+        "NoSuchBucket" => (
+            "S3.NoSuchBucketException",
+            "The specified bucket does not exist",
+            404,
+        ),
+        "InvalidBucketName" => ("S3.S3Exception", "The specified bucket is not valid.", 400),
+        "InvalidArgument" => (
+            "S3.S3Exception",
+            "The continuation token provided is incorrect",
+            400,
+        ),
+        "KeyTooLongError" => ("S3.S3Exception", "Your key is too long", 400),
+        "SlowDown" => ("S3.S3Exception", "Please reduce your request rate.", 503),
+        "AccessDenied" => ("S3.S3Exception", e.message.as_str(), 403),
+        "InternalError" => (
+            "S3.S3Exception",
+            "We encountered an internal error. Please try again.",
+            500,
+        ),
+        _ => ("S3.S3Exception", e.message.as_str(), 500),
+    };
+    TaskFailure::new(
+        name,
+        format!("{message} (Service: S3, Status Code: {status}, Request ID: {id})"),
+    )
 }
 
 /// Keys in alphabetical order, as the SDK's JSON (and the corpus) shows responses.

@@ -13,6 +13,30 @@
 //! runs as many executions as its caller wants on the same clock, so Lambda environments stay
 //! warm from one to the next (a sweep point's repetitions, a Map's iterations).
 //!
+//! ```
+//! use serde_json::json;
+//! use stepsim::engine::{ExecutionOptions, Plan};
+//! use stepsim::sim::{handler_fn, FunctionConfig, FunctionRegistry, Simulation};
+//!
+//! let mut functions = FunctionRegistry::new();
+//! functions
+//!     .register("double", FunctionConfig::default(), handler_fn(|event, _ctx| {
+//!         Ok(json!({"n": event["n"].as_i64().unwrap_or(0) * 2}))
+//!     }))
+//!     .unwrap();
+//! let machine = stepsim::asl::load_value(&json!({"StartAt": "D", "States": {"D": {
+//!     "Type": "Task", "End": true,
+//!     "Resource": "arn:aws:lambda:us-east-1:123456789012:function:double"}}}))
+//! .unwrap();
+//! let plan = Plan::compile(&machine).unwrap();
+//!
+//! let sim = Simulation::builder().seed(7).functions(functions).build().unwrap();
+//! let report = sim.run(&plan, json!({"n": 21}), &ExecutionOptions::default());
+//! assert_eq!(report.outcome.output, Some(json!({"n": 42})));
+//! assert_eq!(report.usage.functions["double"].cold_starts, 1);
+//! assert!(report.bill.total > stepsim::sim::Money::ZERO);
+//! ```
+//!
 //! Why a runtime per simulation: the world's state is `Rc`/`RefCell` (no locks on the hot path),
 //! so a simulation lives on one thread. Sweeps run one simulation per worker thread; `serve`
 //! runs one per execution on its pool.

@@ -1,6 +1,9 @@
-//! [`World`]: the simulated AWS account that executions run against. It owns the clock, the S3
-//! store, the functions and their environment pools, the fault plan, the prices and the ledger,
-//! and it implements the engine's [`TaskInvoker`]. A world outlives single executions, so
+//! [`World`]: the simulated AWS account that executions run against. It composes the services
+//! (`LambdaService` from `lambda.rs`, `S3Service` from `s3.rs`, the FMI hub) over one clock
+//! and one ledger, holds the prices, implements the engine's [`TaskInvoker`] and is the
+//! `InvocationHost` of every handler. With an [`Iam`], it checks every call made with a known
+//! role (`IamGuard`, shared with the S3 service; the Lambda check is made here, around the
+//! world's Lambda call; see [`crate::sim::iam`]). A world outlives single executions, so
 //! environments stay warm from one execution to the next, while each execution's usage is kept
 //! apart in the ledger.
 //!
@@ -9,7 +12,6 @@
 //! [`FunctionRegistry`], whose handlers are shared across threads.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,26 +29,20 @@ use crate::rng::SimRng;
 use crate::sim::billing::{Bill, BillingOptions, PriceTable};
 use crate::sim::faults::FaultPlan;
 use crate::sim::fmi::FmiHub;
-use crate::sim::function::{FunctionRegistry, FunctionSpec};
+use crate::sim::fmi::{Communicator, FmiError, FmiSpec};
+use crate::sim::function::FunctionRegistry;
+use crate::sim::handler::{FunctionSpec, InvocationHost};
+use crate::sim::iam::enforce::{Caller, IamGuard};
 use crate::sim::iam::Iam;
 use crate::sim::lambda::{
-    lambda_service_cause, FunctionState, FunctionTarget, InvokeOk, LambdaSettings,
+    json_len, lambda_service_cause, python_json, FunctionTarget, InvokeOk, LambdaService,
+    LambdaSettings, LambdaSetup, ReservedConcurrencyExceeded,
 };
-use crate::sim::ledger::{ExecutionUsage, ExpressUsage, Ledger, LogLine, WorkflowKind};
-use crate::sim::s3::S3Model;
+// `LogCapture` belongs to the ledger; it stays reachable here, where worlds are built.
+pub use crate::sim::ledger::LogCapture;
+use crate::sim::ledger::{ExecutionUsage, ExpressUsage, Ledger, WorkflowKind};
+use crate::sim::s3::{S3Model, S3Service};
 use crate::storage::Store;
-
-/// Which function log lines the ledger keeps.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum LogCapture {
-    /// None (the cheapest).
-    Off,
-    /// Only the REPORT line of each invocation.
-    Reports,
-    /// START, handler lines, errors, END and REPORT.
-    #[default]
-    All,
-}
 
 /// A world could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -64,95 +60,60 @@ pub enum WorldError {
     },
 }
 
-/// The mutable state of a world.
-pub(crate) struct WorldState {
-    pub functions: Vec<FunctionState>,
-    pub by_name: HashMap<String, usize>,
-    /// In-flight invocations of functions without reserved concurrency.
-    pub unreserved_in_flight: u32,
-    /// Σ reserved concurrency over all functions.
-    pub reserved_total: u32,
-    pub ledger: Ledger,
-    /// Request ids of errors no function produced.
-    pub service_ids: SimRng,
-    /// Latency draws of calls that never reached a function.
-    pub service_rng: SimRng,
-    pub s3_fault_rng: SimRng,
-    pub trace_ids: SimRng,
-    /// The role each open execution's calls are made with, by ledger key (only when the world
-    /// checks IAM).
-    pub execution_roles: HashMap<Rc<str>, String>,
-}
-
-/// The shared core of a [`World`].
+/// The shared core of a [`World`]: its services, composed over one clock and one ledger.
 pub(crate) struct WorldInner {
-    pub clock: Rc<dyn Clock>,
-    pub origin: SimTime,
-    pub store: Store,
-    pub settings: LambdaSettings,
-    pub s3_model: S3Model,
-    pub prices: PriceTable,
-    pub faults: FaultPlan,
-    pub region: String,
-    pub account: String,
-    pub seed: u64,
-    pub log_capture: LogCapture,
-    pub state: RefCell<WorldState>,
+    clock: Rc<dyn Clock>,
+    seed: u64,
+    prices: PriceTable,
+    log_capture: LogCapture,
+    /// Every execution's usage; the services charge it directly.
+    ledger: Rc<RefCell<Ledger>>,
+    lambda: Rc<LambdaService>,
+    s3: S3Service,
     /// The FMI communicators of this world's invocations.
-    pub fmi: FmiHub,
-    /// The account's IAM, when calls are checked against it (see [`crate::sim::iam`]).
-    pub iam: Option<Iam>,
+    fmi: FmiHub,
+    /// X-Ray trace ids of the optimized integration's responses.
+    trace_ids: RefCell<SimRng>,
+    /// The account's IAM checks, when calls are checked (see [`crate::sim::iam`]).
+    iam: Option<Rc<IamGuard>>,
 }
 
-impl WorldInner {
-    /// Appends a handler's log line to its execution's log (when all lines are captured).
-    pub(crate) fn log_line(&self, key: &str, function: &str, message: String) {
+impl InvocationHost for WorldInner {
+    fn clock(&self) -> &Rc<dyn Clock> {
+        &self.clock
+    }
+
+    fn log(&self, account_key: &str, function: &str, message: String) {
         if self.log_capture != LogCapture::All {
             return;
         }
-        let timestamp = self
-            .clock
-            .now()
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        if let Some(u) = self.state.borrow_mut().ledger.get_mut(key) {
-            u.logs.push(LogLine {
-                timestamp,
-                function: function.to_string(),
-                message,
-            });
-        }
+        let now = self.clock.now();
+        self.ledger
+            .borrow_mut()
+            .log(account_key, now, function, message);
     }
 
-    fn add_function(&self, st: &mut WorldState, spec: Arc<FunctionSpec>) -> Result<(), WorldError> {
-        let reserved = |s: &FunctionSpec| s.config.reserved_concurrency.unwrap_or(0);
-        let replaced = st
-            .by_name
-            .get(&spec.name)
-            .and_then(|&i| st.functions.get(i))
-            .map_or(0, |f| reserved(&f.spec));
-        let total = st.reserved_total - replaced + reserved(&spec);
-        let limit = self
-            .settings
-            .account_concurrency
-            .saturating_sub(self.settings.unreserved_minimum);
-        if total > limit {
-            return Err(WorldError::ReservedConcurrency {
-                function: spec.name.clone(),
-                total,
-                minimum: self.settings.unreserved_minimum,
-                account: self.settings.account_concurrency,
-            });
-        }
-        st.reserved_total = total;
-        let state = FunctionState::new(spec.clone(), &self.settings, self.seed, self.clock.now());
-        match st.by_name.get(&spec.name) {
-            Some(&i) if i < st.functions.len() => st.functions[i] = state,
-            _ => {
-                st.by_name.insert(spec.name.clone(), st.functions.len());
-                st.functions.push(state);
-            }
-        }
-        Ok(())
+    fn s3(&self) -> &S3Service {
+        &self.s3
+    }
+
+    fn fmi_join(
+        &self,
+        execution_arn: &str,
+        deadline: SimTime,
+        spec: FmiSpec,
+    ) -> Result<Communicator, FmiError> {
+        self.fmi
+            .join(self.clock.clone(), execution_arn, deadline, spec)
+    }
+}
+
+fn reserved_concurrency_error(e: ReservedConcurrencyExceeded) -> WorldError {
+    WorldError::ReservedConcurrency {
+        function: e.function,
+        total: e.total,
+        minimum: e.minimum,
+        account: e.account,
     }
 }
 
@@ -253,42 +214,56 @@ impl WorldBuilder {
             Some(c) => c,
             None => Rc::new(TokioClock::new(default_origin())),
         };
-        let origin = clock.now();
         let seed = self.seed;
         let stream = |purpose: &str| SimRng::derived(seed, purpose);
-        let inner = WorldInner {
-            origin,
-            store: self.store.unwrap_or_default(),
-            settings: self.settings.unwrap_or_default(),
-            s3_model: self.s3_model.unwrap_or_default(),
-            prices: self.prices.unwrap_or_default(),
-            faults: self.faults,
-            region: self.region.unwrap_or_else(|| "us-east-1".to_string()),
-            account: self.account.unwrap_or_else(|| "123456789012".to_string()),
-            seed,
-            log_capture: self.log_capture,
-            clock,
-            state: RefCell::new(WorldState {
-                functions: Vec::new(),
-                by_name: HashMap::new(),
-                unreserved_in_flight: 0,
-                reserved_total: 0,
-                ledger: Ledger::default(),
-                service_ids: stream("service/request-ids"),
-                service_rng: stream("service/latency"),
-                s3_fault_rng: stream("faults/s3"),
-                trace_ids: stream("service/trace-ids"),
-                execution_roles: HashMap::new(),
-            }),
-            fmi: FmiHub::default(),
-            iam: self.iam,
-        };
-        {
-            let mut st = inner.state.borrow_mut();
-            for spec in self.functions.iter() {
-                inner.add_function(&mut st, spec.clone())?;
-            }
+        let ledger = Rc::new(RefCell::new(Ledger::default()));
+        let account = self.account.unwrap_or_else(|| "123456789012".to_string());
+        let iam = self.iam.map(|iam| {
+            Rc::new(IamGuard::new(
+                iam,
+                account.clone(),
+                ledger.clone(),
+                stream("iam/sessions"),
+            ))
+        });
+        let s3 = S3Service::new(
+            clock.clone(),
+            ledger.clone(),
+            self.store.unwrap_or_default(),
+            self.s3_model.unwrap_or_default(),
+            self.faults.s3.clone(),
+            stream("faults/s3"),
+            iam.clone(),
+        );
+        let lambda = LambdaService::new(
+            clock.clone(),
+            ledger.clone(),
+            LambdaSetup {
+                settings: self.settings.unwrap_or_default(),
+                faults: self.faults,
+                seed,
+                region: self.region.unwrap_or_else(|| "us-east-1".to_string()),
+                account,
+                log_capture: self.log_capture,
+            },
+        );
+        for spec in self.functions.iter() {
+            lambda
+                .add_function(spec.clone())
+                .map_err(reserved_concurrency_error)?;
         }
+        let inner = WorldInner {
+            clock,
+            seed,
+            prices: self.prices.unwrap_or_default(),
+            log_capture: self.log_capture,
+            ledger,
+            lambda: Rc::new(lambda),
+            s3,
+            fmi: FmiHub::default(),
+            trace_ids: RefCell::new(stream("service/trace-ids")),
+            iam,
+        };
         Ok(World {
             inner: Rc::new(inner),
         })
@@ -305,8 +280,8 @@ impl std::fmt::Debug for World {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("World")
             .field("seed", &self.inner.seed)
-            .field("store", &self.inner.store)
-            .field("region", &self.inner.region)
+            .field("store", self.inner.s3.store())
+            .field("region", &self.inner.lambda.region())
             .finish()
     }
 }
@@ -329,7 +304,7 @@ impl World {
 
     /// The S3 store.
     pub fn store(&self) -> &Store {
-        &self.inner.store
+        self.inner.s3.store()
     }
 
     /// The price table.
@@ -339,18 +314,20 @@ impl World {
 
     /// The Region used in ARNs.
     pub fn region(&self) -> &str {
-        &self.inner.region
+        self.inner.lambda.region()
     }
 
     /// The account id used in ARNs.
     pub fn account(&self) -> &str {
-        &self.inner.account
+        self.inner.lambda.account()
     }
 
     /// Adds or replaces a function.
     pub fn add_function(&self, spec: FunctionSpec) -> Result<(), WorldError> {
-        let mut st = self.inner.state.borrow_mut();
-        self.inner.add_function(&mut st, Arc::new(spec))
+        self.inner
+            .lambda
+            .add_function(Arc::new(spec))
+            .map_err(reserved_concurrency_error)
     }
 
     /// Registers an execution and marks it open, so that its calls and its children's are
@@ -358,45 +335,39 @@ impl World {
     /// [`World::end_execution`] when it finishes. Calls from ARNs that match nothing register
     /// themselves.
     pub fn begin_execution(&self, execution_arn: &str, kind: WorkflowKind) {
-        self.inner
-            .state
-            .borrow_mut()
-            .ledger
-            .begin(execution_arn, kind);
+        self.inner.ledger.borrow_mut().begin(execution_arn, kind);
     }
 
     /// Marks an execution finished (its usage stays until taken).
     pub fn end_execution(&self, execution_arn: &str) {
-        let mut st = self.inner.state.borrow_mut();
-        st.ledger.end(execution_arn);
-        st.execution_roles.remove(execution_arn);
+        self.inner.ledger.borrow_mut().end(execution_arn);
+        if let Some(iam) = &self.inner.iam {
+            iam.end_execution(execution_arn);
+        }
     }
 
     /// Names the role an execution (registered with [`World::begin_execution`]) and its
     /// children make their calls with. A world without IAM ignores it.
     pub fn set_execution_role(&self, execution_arn: &str, role_arn: &str) {
-        if self.inner.iam.is_none() {
-            return;
+        if let Some(iam) = &self.inner.iam {
+            iam.set_execution_role(execution_arn, role_arn);
         }
-        let mut st = self.inner.state.borrow_mut();
-        let key = st.ledger.resolve(execution_arn);
-        st.execution_roles.insert(key, role_arn.to_string());
     }
 
     /// Adds state transitions (counted by the engine) to an execution's usage.
     pub fn record_transitions(&self, execution_arn: &str, transitions: u64) {
-        let mut st = self.inner.state.borrow_mut();
-        let key = st.ledger.resolve(execution_arn);
-        if let Some(u) = st.ledger.get_mut(&key) {
+        let mut ledger = self.inner.ledger.borrow_mut();
+        let key = ledger.resolve(execution_arn);
+        if let Some(u) = ledger.get_mut(&key) {
             u.transitions += transitions;
         }
     }
 
     /// Records an Express execution's duration and memory (for its GB-s charge).
     pub fn record_express(&self, execution_arn: &str, duration: Duration, memory_mb: u64) {
-        let mut st = self.inner.state.borrow_mut();
-        let key = st.ledger.resolve(execution_arn);
-        if let Some(u) = st.ledger.get_mut(&key) {
+        let mut ledger = self.inner.ledger.borrow_mut();
+        let key = ledger.resolve(execution_arn);
+        if let Some(u) = ledger.get_mut(&key) {
             let ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
             u.express = Some(ExpressUsage {
                 duration_ms: ms,
@@ -407,9 +378,9 @@ impl World {
 
     /// Records an Express child execution (a Distributed Map child) for billing.
     pub fn record_express_child(&self, execution_arn: &str, duration: Duration, memory_mb: u64) {
-        let mut st = self.inner.state.borrow_mut();
-        let key = st.ledger.resolve(execution_arn);
-        if let Some(u) = st.ledger.get_mut(&key) {
+        let mut ledger = self.inner.ledger.borrow_mut();
+        let key = ledger.resolve(execution_arn);
+        if let Some(u) = ledger.get_mut(&key) {
             let ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
             u.express_children.push(ExpressUsage {
                 duration_ms: ms,
@@ -420,38 +391,30 @@ impl World {
 
     /// A copy of the usage charged to an execution.
     pub fn usage(&self, execution_arn: &str) -> Option<ExecutionUsage> {
-        self.inner.state.borrow().ledger.get(execution_arn).cloned()
+        self.inner.ledger.borrow().get(execution_arn).cloned()
     }
 
     /// Removes and returns the usage charged to an execution (to keep long sweeps small).
     pub fn take_usage(&self, execution_arn: &str) -> Option<ExecutionUsage> {
-        self.inner.state.borrow_mut().ledger.take(execution_arn)
+        self.inner.ledger.borrow_mut().take(execution_arn)
     }
 
     /// The ARNs of every execution with usage, sorted.
     pub fn executions(&self) -> Vec<String> {
-        self.inner.state.borrow().ledger.executions()
+        self.inner.ledger.borrow().executions()
     }
 
     /// The bill of an execution, at this world's prices.
     pub fn bill(&self, execution_arn: &str, options: &BillingOptions) -> Option<Bill> {
-        let st = self.inner.state.borrow();
-        st.ledger
+        let ledger = self.inner.ledger.borrow();
+        ledger
             .get(execution_arn)
             .map(|u| Bill::for_execution(u, &self.inner.prices, options))
     }
 
     /// Idle environments of a function that are warm now.
     pub fn warm_environments(&self, function: &str) -> Option<usize> {
-        let now = self.now();
-        let mut st = self.inner.state.borrow_mut();
-        let &i = st.by_name.get(function)?;
-        let f = st.functions.get_mut(i)?;
-        Some(f.pool.warm_count(
-            now,
-            self.inner.settings.keep_alive,
-            self.inner.settings.max_environment_lifetime,
-        ))
+        self.inner.lambda.warm_environments(function)
     }
 
     /// FMI communicators that still have a live rank (0 once every rank has finished).
@@ -461,9 +424,7 @@ impl World {
 
     /// Invocations of a function in flight now.
     pub fn in_flight(&self, function: &str) -> Option<u32> {
-        let st = self.inner.state.borrow();
-        let &i = st.by_name.get(function)?;
-        st.functions.get(i).map(|f| f.in_flight)
+        self.inner.lambda.in_flight(function)
     }
 
     /// Invokes a function directly (as the Lambda Invoke API would), charging `execution_arn`
@@ -477,13 +438,25 @@ impl World {
         let Some(target) = FunctionTarget::parse(function) else {
             return Err(self.invalid_function_name(function));
         };
+        self.call_function(&target, payload, execution_arn).await
+    }
+
+    /// Runs one invocation on the Lambda service, with this world as the handler's host.
+    async fn call_function(
+        &self,
+        target: &FunctionTarget,
+        payload: Value,
+        execution_arn: &str,
+    ) -> Result<InvokeOk, TaskFailure> {
+        let host: Rc<dyn InvocationHost> = self.inner.clone();
         self.inner
-            .invoke_function(&target, payload, execution_arn)
+            .lambda
+            .invoke_function(&host, target, payload, execution_arn)
             .await
     }
 
     fn invalid_function_name(&self, function: &str) -> TaskFailure {
-        let id = self.inner.service_request_id();
+        let id = self.inner.lambda.service_request_id();
         TaskFailure::new(
             "Lambda.AWSLambdaException",
             lambda_service_cause(
@@ -499,6 +472,36 @@ impl World {
         )
     }
 
+    /// `lambda:InvokeFunction` for a Task of `execution_arn`; a refusal is the error Step
+    /// Functions reports for it, after the latency of a call that never reached a function.
+    async fn authorize_invoke(
+        &self,
+        execution_arn: &str,
+        target: &FunctionTarget,
+    ) -> Result<(), TaskFailure> {
+        let Some(iam) = &self.inner.iam else {
+            return Ok(());
+        };
+        const ACTION: &str = "lambda:InvokeFunction";
+        let lambda = &self.inner.lambda;
+        let resource = function_resource(target, lambda.region(), lambda.account());
+        let Some(denied) = iam.check(Caller::Execution, execution_arn, ACTION, &resource) else {
+            return Ok(());
+        };
+        let request_id = lambda.service_request_id();
+        let latency = lambda.lookup_latency(execution_arn);
+        self.inner.clock.sleep(latency).await;
+        Err(TaskFailure::new(
+            "Lambda.AWSLambdaException",
+            lambda_service_cause(
+                &denied.message(ACTION, &resource),
+                403,
+                "AccessDeniedException",
+                &request_id,
+            ),
+        ))
+    }
+
     /// A Lambda invocation, for both the direct function ARN and the optimized integration.
     async fn lambda_invoke(&self, context: &CallContext, call: LambdaInvoke) -> ServiceResult {
         let function = match call.function {
@@ -511,8 +514,7 @@ impl World {
         if target.qualifier.is_none() {
             target.qualifier = call.qualifier;
         }
-        self.inner
-            .authorize_invoke(&context.execution_arn, &target)
+        self.authorize_invoke(&context.execution_arn, &target)
             .await?;
         let direct = call.style == LambdaStyle::Direct;
         let event = if direct {
@@ -526,7 +528,7 @@ impl World {
                 Value::String(s) => match serde_json::from_str::<Value>(&s) {
                     Ok(v) => v,
                     Err(e) => {
-                        let id = self.inner.service_request_id();
+                        let id = self.inner.lambda.service_request_id();
                         return Err(TaskFailure::new(
                             "Lambda.InvalidRequestContentException",
                             lambda_service_cause(
@@ -546,12 +548,11 @@ impl World {
             InvocationType::RequestResponse => false,
             InvocationType::Event => true,
             InvocationType::DryRun => {
-                let exists = self.inner.state.borrow().by_name.contains_key(&target.name);
+                let exists = self.inner.lambda.has_function(&target.name);
                 if !exists {
                     // Reuse the not-found path for the exact error text.
                     return self
-                        .inner
-                        .invoke_function(&target, event, &context.execution_arn)
+                        .call_function(&target, event, &context.execution_arn)
                         .await
                         .map(|_| ServiceResponse::Json(Value::Null));
                 }
@@ -566,7 +567,7 @@ impl World {
                 }));
             }
             InvocationType::Unsupported(other) => {
-                let id = self.inner.service_request_id();
+                let id = self.inner.lambda.service_request_id();
                 return Err(TaskFailure::new(
                     "Lambda.InvalidParameterValueException",
                     lambda_service_cause(
@@ -582,8 +583,7 @@ impl World {
         // no background tasks on the engine's runtime. Its side effects and charges are the
         // same; only the caller waits longer than it would on AWS.
         let ok = self
-            .inner
-            .invoke_function(&target, event, &context.execution_arn)
+            .call_function(&target, event, &context.execution_arn)
             .await;
         let ok = match (ok, event_type) {
             (Ok(ok), true) => InvokeOk {
@@ -594,7 +594,7 @@ impl World {
             // An asynchronous invocation's function error is not the caller's.
             (Err(e), true) if !e.error.starts_with("Lambda.") => InvokeOk {
                 payload: Value::String(String::new()),
-                request_id: self.inner.service_request_id(),
+                request_id: self.inner.lambda.service_request_id(),
             },
             (Err(e), _) if direct => return Err(self.runtime_styled(&target.name, e)),
             (Err(e), _) => return Err(e),
@@ -632,7 +632,7 @@ impl World {
         }
         match serde_json::from_str::<Value>(&e.cause) {
             Ok(v @ Value::Object(_)) if v.get("errorType").is_some() => TaskFailure {
-                cause: crate::sim::lambda::python_json(&v),
+                cause: python_json(&v),
                 ..e
             },
             _ => e,
@@ -640,11 +640,7 @@ impl World {
     }
 
     fn runtime_is_python(&self, function: &str) -> bool {
-        let st = self.inner.state.borrow();
-        st.by_name
-            .get(function)
-            .and_then(|&i| st.functions.get(i))
-            .is_some_and(|f| f.spec.config.runtime.starts_with("python"))
+        self.inner.lambda.runtime_is_python(function)
     }
 
     /// The request id (drawn when the invocation had none) and the HTTP metadata of the
@@ -657,16 +653,15 @@ impl World {
     ) -> (String, InvokeHttp) {
         // The Content-Length header counts the body as the function's runtime wrote it.
         let content_length = if python {
-            crate::sim::lambda::python_json(payload).len()
+            python_json(payload).len()
         } else {
-            crate::sim::lambda::json_len(payload)
+            json_len(payload)
         };
         let now = self.now();
         let trace_id = {
-            let mut st = self.inner.state.borrow_mut();
             const HEX: &[u8; 16] = b"0123456789abcdef";
             let mut b = [0u8; 12];
-            st.trace_ids.fill_bytes(&mut b);
+            self.inner.trace_ids.borrow_mut().fill_bytes(&mut b);
             let mut hex = String::with_capacity(24);
             for x in b {
                 hex.push(HEX[usize::from(x >> 4)] as char);
@@ -675,7 +670,7 @@ impl World {
             format!("Root=1-{:08x}-{hex};Sampled=0", now.timestamp())
         };
         let request_id = if request_id.is_empty() {
-            self.inner.service_request_id()
+            self.inner.lambda.service_request_id()
         } else {
             request_id
         };
@@ -688,6 +683,19 @@ impl World {
     }
 }
 
+/// The ARN of the function `target` names, with its qualifier only when it has one, as IAM
+/// sees an invocation (a policy on `function:f` does not cover `function:f:3`).
+fn function_resource(target: &FunctionTarget, region: &str, account: &str) -> String {
+    let region = target.region.as_deref().unwrap_or(region);
+    let account = target.account.as_deref().unwrap_or(account);
+    let mut arn = format!("arn:aws:lambda:{region}:{account}:function:{}", target.name);
+    if let Some(q) = &target.qualifier {
+        arn.push(':');
+        arn.push_str(q);
+    }
+    arn
+}
+
 impl TaskInvoker for World {
     fn invoke(&self, call: ServiceCall) -> LocalBoxFuture<'_, ServiceResult> {
         Box::pin(async move {
@@ -698,10 +706,14 @@ impl TaskInvoker for World {
                     action,
                     parameters,
                 } if service == "s3" => {
+                    let lambda = &self.inner.lambda;
                     return self
                         .inner
-                        .s3_service_call(&call.context.execution_arn, &action, &parameters)
-                        .await
+                        .s3
+                        .service_call(&call.context.execution_arn, &action, &parameters, &|| {
+                            lambda.service_request_id()
+                        })
+                        .await;
                 }
                 ServiceRequest::Sdk {
                     service, action, ..
@@ -734,5 +746,19 @@ mod tests {
         send_sync::<FaultPlan>();
         send_sync::<LambdaSettings>();
         send_sync::<crate::sim::ExecutionUsage>();
+    }
+
+    #[test]
+    fn function_resources() {
+        let t = FunctionTarget::parse("inference:$LATEST").unwrap();
+        assert_eq!(
+            function_resource(&t, "us-east-1", "1"),
+            "arn:aws:lambda:us-east-1:1:function:inference:$LATEST"
+        );
+        let t = FunctionTarget::parse("arn:aws:lambda:eu-west-1:2:function:f").unwrap();
+        assert_eq!(
+            function_resource(&t, "us-east-1", "1"),
+            "arn:aws:lambda:eu-west-1:2:function:f"
+        );
     }
 }

@@ -72,166 +72,31 @@ impl Intrinsic {
         for a in &call.args {
             args.push(self.eval_arg(call, a, env)?);
         }
-        let bad = || self.invalid(call);
-        match call.func {
-            Func::Format => self.format(call, &args),
-            Func::StringToJson => {
-                let s = args.first().and_then(Value::as_str).ok_or_else(bad)?;
-                if s.trim().is_empty() {
-                    return Ok(Value::Null);
-                }
-                let mut parsed: Value = serde_json::from_str(s).map_err(|_| bad())?;
-                normalize_negative_zero(&mut parsed);
-                Ok(parsed)
-            }
-            Func::JsonToString => Ok(Value::String(compact_json(
-                args.first().unwrap_or(&Value::Null),
-            ))),
-            Func::Array => Ok(Value::Array(args)),
-            Func::ArrayPartition => {
-                let items = args.first().and_then(Value::as_array).ok_or_else(bad)?;
-                let size = args.get(1).and_then(truncated).ok_or_else(bad)?;
-                let size = usize::try_from(size)
-                    .ok()
-                    .filter(|s| *s > 0)
-                    .ok_or_else(bad)?;
-                Ok(Value::Array(
-                    items
-                        .chunks(size)
-                        .map(|c| Value::Array(c.to_vec()))
-                        .collect(),
-                ))
-            }
-            Func::ArrayContains => {
-                let items = args.first().and_then(Value::as_array).ok_or_else(bad)?;
-                let needle = args.get(1).ok_or_else(bad)?;
-                Ok(Value::Bool(items.contains(needle)))
-            }
-            Func::ArrayRange => {
-                let start = args.first().and_then(truncated).ok_or_else(bad)?;
-                let end = args.get(1).and_then(truncated).ok_or_else(bad)?;
-                let step = args.get(2).and_then(truncated).ok_or_else(bad)?;
-                array_range(start, end, step).ok_or_else(bad)
-            }
-            Func::ArrayGetItem => {
-                let items = args.first().and_then(Value::as_array).ok_or_else(bad)?;
-                let idx = args.get(1).and_then(truncated).ok_or_else(bad)?;
-                // Observed on AWS: any index into an empty array gives null.
-                if items.is_empty() {
-                    return Ok(Value::Null);
-                }
-                usize::try_from(idx)
-                    .ok()
-                    .and_then(|i| items.get(i))
-                    .cloned()
-                    .ok_or_else(bad)
-            }
-            Func::ArrayLength => {
-                let items = args.first().and_then(Value::as_array).ok_or_else(bad)?;
-                Ok(Value::from(items.len()))
-            }
-            Func::ArrayUnique => {
-                let items = args.first().and_then(Value::as_array).ok_or_else(bad)?;
-                let mut out: Vec<Value> = Vec::with_capacity(items.len());
-                for item in items {
-                    if !out.contains(item) {
-                        out.push(item.clone());
-                    }
-                }
-                Ok(Value::Array(out))
-            }
-            Func::Base64Encode => {
-                let s = bounded_str(args.first()).ok_or_else(bad)?;
-                Ok(Value::String(
-                    base64::engine::general_purpose::STANDARD.encode(s.as_bytes()),
-                ))
-            }
-            Func::Base64Decode => {
-                let s = bounded_str(args.first()).ok_or_else(bad)?;
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(s.as_bytes())
-                    .map_err(|_| bad())?;
-                String::from_utf8(bytes)
-                    .map(Value::String)
-                    .map_err(|_| bad())
-            }
-            Func::Hash => {
-                let data = bounded_str(args.first()).ok_or_else(bad)?;
-                let algo = args.get(1).and_then(Value::as_str).ok_or_else(bad)?;
-                let digest = match algo {
-                    "MD5" => hex(&Md5::digest(data.as_bytes())),
-                    "SHA-1" => hex(&Sha1::digest(data.as_bytes())),
-                    "SHA-256" => hex(&Sha256::digest(data.as_bytes())),
-                    "SHA-384" => hex(&Sha384::digest(data.as_bytes())),
-                    "SHA-512" => hex(&Sha512::digest(data.as_bytes())),
-                    _ => return Err(bad()),
-                };
-                Ok(Value::String(digest))
-            }
-            Func::JsonMerge => {
-                let a = args.first().and_then(Value::as_object).ok_or_else(bad)?;
-                let b = args.get(1).and_then(Value::as_object).ok_or_else(bad)?;
-                // Only the shallow mode exists: AWS requires `false` here.
-                if args.get(2) != Some(&Value::Bool(false)) {
-                    return Err(bad());
-                }
-                let mut merged: Map<String, Value> = a.clone();
-                for (k, v) in b {
-                    merged.insert(k.clone(), v.clone());
-                }
-                Ok(Value::Object(merged))
-            }
-            Func::MathRandom => {
-                let start = args.first().and_then(truncated).and_then(int32);
-                let end = args.get(1).and_then(truncated).and_then(int32);
-                let (Some(start), Some(end)) = (start, end) else {
-                    return Err(bad());
-                };
-                if start >= end {
-                    return Err(bad());
-                }
-                let hi = i64::from(end) - 1;
-                let n = match args.get(2) {
-                    None => env.rng.range_i64(i64::from(start), hi),
-                    Some(seed) => {
-                        let seed = truncated(seed).ok_or_else(bad)?;
-                        // A fixed seed gives a fixed number, independent of the execution's
-                        // random stream, as on AWS.
-                        SimRng::derived(seed as u64, "States.MathRandom")
-                            .range_i64(i64::from(start), hi)
-                    }
-                };
-                Ok(Value::from(n))
-            }
+        // Every failure but `States.Format`'s is the same "Invalid arguments" error, so the
+        // families below answer `None` for it.
+        let value = match call.func {
+            Func::Format => return self.format(call, &args),
+            Func::StringToJson | Func::JsonToString | Func::JsonMerge => json(call.func, &args),
+            Func::Array
+            | Func::ArrayPartition
+            | Func::ArrayContains
+            | Func::ArrayRange
+            | Func::ArrayGetItem
+            | Func::ArrayLength
+            | Func::ArrayUnique => array(call.func, args),
+            Func::Base64Encode | Func::Base64Decode | Func::Hash => encoding(call.func, &args),
+            Func::MathRandom => math_random(&args, env),
             Func::MathAdd => {
                 let a = args.first().and_then(rounded).and_then(int32);
                 let b = args.get(1).and_then(rounded).and_then(int32);
-                let (Some(a), Some(b)) = (a, b) else {
-                    return Err(bad());
-                };
-                a.checked_add(b).map(Value::from).ok_or_else(bad)
+                a.zip(b)
+                    .and_then(|(a, b)| a.checked_add(b))
+                    .map(Value::from)
             }
-            Func::StringSplit => {
-                let s = args.first().and_then(Value::as_str).ok_or_else(bad)?;
-                let delims = args.get(1).and_then(Value::as_str).ok_or_else(bad)?;
-                // AWS splits on any of the delimiter's characters and drops empty pieces
-                // (corpus: ",,,," -> [], "This.is+a,test=string" with ".+,=" -> 5 words).
-                let parts: Vec<Value> = if delims.is_empty() {
-                    if s.is_empty() {
-                        Vec::new()
-                    } else {
-                        vec![Value::String(s.to_string())]
-                    }
-                } else {
-                    s.split(|c| delims.contains(c))
-                        .filter(|p| !p.is_empty())
-                        .map(|p| Value::String(p.to_string()))
-                        .collect()
-                };
-                Ok(Value::Array(parts))
-            }
-            Func::Uuid => Ok(Value::String(env.rng.uuid_v4())),
-        }
+            Func::StringSplit => string_split(&args),
+            Func::Uuid => Some(Value::String(env.rng.uuid_v4())),
+        };
+        value.ok_or_else(|| self.invalid(call))
     }
 
     fn format(&self, call: &Call, args: &[Value]) -> Result<Value, QueryError> {
@@ -264,6 +129,147 @@ impl Intrinsic {
         }
         Ok(Value::String(out))
     }
+}
+
+/// `States.StringToJson`, `States.JsonToString` and `States.JsonMerge`.
+fn json(func: Func, args: &[Value]) -> Option<Value> {
+    match func {
+        Func::StringToJson => {
+            let s = args.first()?.as_str()?;
+            if s.trim().is_empty() {
+                return Some(Value::Null);
+            }
+            let mut parsed: Value = serde_json::from_str(s).ok()?;
+            normalize_negative_zero(&mut parsed);
+            Some(parsed)
+        }
+        Func::JsonToString => Some(Value::String(compact_json(
+            args.first().unwrap_or(&Value::Null),
+        ))),
+        _ => {
+            let a = args.first()?.as_object()?;
+            let b = args.get(1)?.as_object()?;
+            // Only the shallow mode exists: AWS requires `false` here.
+            if args.get(2) != Some(&Value::Bool(false)) {
+                return None;
+            }
+            let mut merged: Map<String, Value> = a.clone();
+            for (k, v) in b {
+                merged.insert(k.clone(), v.clone());
+            }
+            Some(Value::Object(merged))
+        }
+    }
+}
+
+/// `States.Array` and the `States.Array*` functions.
+fn array(func: Func, args: Vec<Value>) -> Option<Value> {
+    if func == Func::Array {
+        return Some(Value::Array(args));
+    }
+    if func == Func::ArrayRange {
+        let start = args.first().and_then(truncated)?;
+        let end = args.get(1).and_then(truncated)?;
+        let step = args.get(2).and_then(truncated)?;
+        return array_range(start, end, step);
+    }
+    let items = args.first()?.as_array()?;
+    match func {
+        Func::ArrayPartition => {
+            let size = args.get(1).and_then(truncated)?;
+            let size = usize::try_from(size).ok().filter(|s| *s > 0)?;
+            Some(Value::Array(
+                items
+                    .chunks(size)
+                    .map(|c| Value::Array(c.to_vec()))
+                    .collect(),
+            ))
+        }
+        Func::ArrayContains => Some(Value::Bool(items.contains(args.get(1)?))),
+        Func::ArrayGetItem => {
+            let idx = args.get(1).and_then(truncated)?;
+            // Observed on AWS: any index into an empty array gives null.
+            if items.is_empty() {
+                return Some(Value::Null);
+            }
+            usize::try_from(idx)
+                .ok()
+                .and_then(|i| items.get(i))
+                .cloned()
+        }
+        Func::ArrayLength => Some(Value::from(items.len())),
+        _ => {
+            let mut out: Vec<Value> = Vec::with_capacity(items.len());
+            for item in items {
+                if !out.contains(item) {
+                    out.push(item.clone());
+                }
+            }
+            Some(Value::Array(out))
+        }
+    }
+}
+
+/// `States.Base64Encode`, `States.Base64Decode` and `States.Hash`.
+fn encoding(func: Func, args: &[Value]) -> Option<Value> {
+    let s = bounded_str(args.first())?;
+    let text = match func {
+        Func::Base64Encode => base64::engine::general_purpose::STANDARD.encode(s.as_bytes()),
+        Func::Base64Decode => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(s.as_bytes())
+                .ok()?;
+            String::from_utf8(bytes).ok()?
+        }
+        _ => match args.get(1)?.as_str()? {
+            "MD5" => hex(&Md5::digest(s.as_bytes())),
+            "SHA-1" => hex(&Sha1::digest(s.as_bytes())),
+            "SHA-256" => hex(&Sha256::digest(s.as_bytes())),
+            "SHA-384" => hex(&Sha384::digest(s.as_bytes())),
+            "SHA-512" => hex(&Sha512::digest(s.as_bytes())),
+            _ => return None,
+        },
+    };
+    Some(Value::String(text))
+}
+
+fn math_random(args: &[Value], env: &mut Env<'_>) -> Option<Value> {
+    let start = args.first().and_then(truncated).and_then(int32)?;
+    let end = args.get(1).and_then(truncated).and_then(int32)?;
+    if start >= end {
+        return None;
+    }
+    let hi = i64::from(end) - 1;
+    let n = match args.get(2) {
+        None => env.rng.range_i64(i64::from(start), hi),
+        Some(seed) => {
+            let seed = truncated(seed)?;
+            // A fixed seed gives a fixed number, independent of the execution's random
+            // stream, as on AWS.
+            SimRng::derived(seed as u64, "States.MathRandom").range_i64(i64::from(start), hi)
+        }
+    };
+    Some(Value::from(n))
+}
+
+fn string_split(args: &[Value]) -> Option<Value> {
+    let s = args.first()?.as_str()?;
+    let delims = args.get(1)?.as_str()?;
+    // AWS splits on any of the delimiter's characters and drops empty pieces (corpus:
+    // ",,,," -> [], "This.is+a,test=string" with ".+,=" -> 5 words).
+    let parts: Vec<Value> = if delims.is_empty() {
+        if s.is_empty() {
+            Vec::new()
+        } else {
+            vec![Value::String(s.to_string())]
+        }
+    } else {
+        s.split(|c| delims.contains(c))
+            .filter(|p| !p.is_empty())
+            .map(|p| Value::String(p.to_string()))
+            .collect()
+    };
+    Some(Value::Array(parts))
 }
 
 /// How `States.Format` prints an argument: strings as they are, everything else as the JVM's

@@ -11,6 +11,7 @@ use std::fmt;
 use serde_json::Number;
 
 use crate::query::jsonpath::JsonPath;
+use crate::query::path::StringScan;
 
 /// Deepest nesting of calls accepted. AWS allows 10 nested intrinsics per field; this parser
 /// accepts more and leaves that rule to the validator ([`Intrinsic::depth`]), but a hard cap
@@ -539,22 +540,14 @@ impl<'s> Parser<'s> {
     fn path(&mut self) -> Result<Arg, Failure> {
         let start = self.pos;
         let mut depth = 0usize;
-        let mut quote: Option<char> = None;
-        let mut escaped = false;
+        let mut strings = StringScan::default();
         while let Some(c) = self.peek() {
-            if let Some(q) = quote {
-                if escaped {
-                    escaped = false;
-                } else if c == '\\' {
-                    escaped = true;
-                } else if c == q {
-                    quote = None;
-                }
+            if strings.inside(c) {
                 self.bump();
                 continue;
             }
             match c {
-                '\'' | '"' if depth > 0 => quote = Some(c),
+                '\'' | '"' if depth > 0 => strings.open(c),
                 '[' | '(' => depth += 1,
                 ']' | ')' if depth > 0 => depth -= 1,
                 ',' | ')' => break,

@@ -14,7 +14,9 @@ use serde_json::Value;
 
 use super::functions;
 use super::parser::{BinOp, Expr, Kind, Path, SortTerm, Stage};
-use super::value::{deep_equal, string_num, stringify, truthy, FrameId, Func, Val, CONS, KEEP};
+use super::value::{
+    deep_equal, err, string_num, stringify, to_text, truthy, FrameId, Func, Val, CONS, KEEP,
+};
 use super::{JsonataError, Limits, VariableLookup};
 use crate::rng::SimRng;
 
@@ -43,6 +45,17 @@ struct Tuple<'a> {
     chain: Chain<'a>,
 }
 
+impl<'a> Tuple<'a> {
+    /// A value with no variables bound yet.
+    fn unbound(value: Option<Val<'a>>, chain: Chain<'a>) -> Self {
+        Tuple {
+            value,
+            binds: Rc::new(Vec::new()),
+            chain,
+        }
+    }
+}
+
 /// Stack an evaluation may use: half of a 2 MiB thread stack (tokio's default for workers).
 const STACK_BUDGET: usize = 1 << 20;
 
@@ -56,10 +69,6 @@ pub(crate) struct Ev<'a> {
     frames: Vec<Frame<'a>>,
     steps: u64,
     depth: usize,
-}
-
-pub(crate) fn err(code: &str, message: impl Into<String>) -> JsonataError {
-    JsonataError::new(code, message)
 }
 
 fn at(mut e: JsonataError, pos: usize) -> JsonataError {
@@ -395,11 +404,7 @@ impl<'a> Ev<'a> {
         };
         let tuples = items
             .into_iter()
-            .map(|v| Tuple {
-                value: Some(v),
-                binds: Rc::new(Vec::new()),
-                chain: None,
-            })
+            .map(|v| Tuple::unbound(Some(v), None))
             .collect();
         let sorted = self.sort(terms, tuples, env, false)?;
         Ok(Some(Val::seq(
@@ -525,11 +530,7 @@ impl<'a> Ev<'a> {
             let tuples = inputs
                 .into_iter()
                 .flatten()
-                .map(|v| Tuple {
-                    value: Some(v),
-                    binds: Rc::new(Vec::new()),
-                    chain: None,
-                })
+                .map(|v| Tuple::unbound(Some(v), None))
                 .collect();
             let sorted = self.sort(terms, tuples, env, false)?;
             let mut res = Some(Val::seq(
@@ -577,17 +578,9 @@ impl<'a> Ev<'a> {
             Some(c) if c.is_array() && !matches!(first.kind, Kind::Var(_)) => c
                 .arr_items()
                 .into_iter()
-                .map(|v| Tuple {
-                    value: Some(v),
-                    binds: Rc::new(Vec::new()),
-                    chain: chain.clone(),
-                })
+                .map(|v| Tuple::unbound(Some(v), chain.clone()))
                 .collect(),
-            other => vec![Tuple {
-                value: other.cloned(),
-                binds: Rc::new(Vec::new()),
-                chain,
-            }],
+            other => vec![Tuple::unbound(other.cloned(), chain)],
         };
         for step in &p.steps {
             tuples = self.tuple_step(step, tuples, env)?;
@@ -752,11 +745,7 @@ impl<'a> Ev<'a> {
     ) -> Result<Val<'a>, JsonataError> {
         let tuples = input
             .into_iter()
-            .map(|v| Tuple {
-                value: Some(v),
-                binds: Rc::new(Vec::new()),
-                chain: None,
-            })
+            .map(|v| Tuple::unbound(Some(v), None))
             .collect();
         self.group_impl(pairs, tuples, env, false)
     }
@@ -778,11 +767,7 @@ impl<'a> Ev<'a> {
         tuple_env: bool,
     ) -> Result<Val<'a>, JsonataError> {
         if input.is_empty() {
-            input.push(Tuple {
-                value: None,
-                binds: Rc::new(Vec::new()),
-                chain: None,
-            });
+            input.push(Tuple::unbound(None, None));
         }
         // key -> (pair index, items)
         let mut groups: IndexMap<String, (usize, Vec<Tuple<'a>>)> = IndexMap::new();
@@ -1003,38 +988,8 @@ impl<'a> Ev<'a> {
     ) -> R<'a> {
         match op {
             BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => {
-                let a = match &lhs {
-                    None => None,
-                    Some(Val::Num(n)) => Some(*n),
-                    Some(_) => {
-                        return Err(at(
-                            err(
-                                "T2001",
-                                format!(
-                                "The left side of the \"{}\" operator must evaluate to a number",
-                                op.symbol()
-                            ),
-                            ),
-                            l.pos,
-                        ))
-                    }
-                };
-                let b = match &rhs {
-                    None => None,
-                    Some(Val::Num(n)) => Some(*n),
-                    Some(_) => {
-                        return Err(at(
-                            err(
-                                "T2002",
-                                format!(
-                                "The right side of the \"{}\" operator must evaluate to a number",
-                                op.symbol()
-                            ),
-                            ),
-                            r.pos,
-                        ))
-                    }
-                };
+                let a = number_operand(op, &lhs, "T2001", "left", l.pos)?;
+                let b = number_operand(op, &rhs, "T2002", "right", r.pos)?;
                 let (Some(a), Some(b)) = (a, b) else {
                     return Ok(None);
                 };
@@ -1054,58 +1009,11 @@ impl<'a> Ev<'a> {
                 let eq = deep_equal(a, b);
                 Ok(Some(Val::Bool(if op == BinOp::Eq { eq } else { !eq })))
             }
-            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
-                let comparable = |v: &Option<Val<'a>>| match v {
-                    None => true,
-                    Some(Val::Num(_)) => true,
-                    Some(x) => x.as_str().is_some(),
-                };
-                if !comparable(&lhs) || !comparable(&rhs) {
-                    let bad = if comparable(&lhs) { &rhs } else { &lhs };
-                    let text = bad
-                        .as_ref()
-                        .map(|v| stringify(v, false))
-                        .transpose()?
-                        .unwrap_or_default();
-                    return Err(err(
-                        "T2010",
-                        format!("The expressions either side of operator \"{}\" must evaluate to numeric or string values: {text}", op.symbol()),
-                    ));
-                }
-                let (Some(a), Some(b)) = (&lhs, &rhs) else {
-                    return Ok(None);
-                };
-                let ord = match (a, b) {
-                    (Val::Num(x), Val::Num(y)) => x.partial_cmp(y),
-                    _ => match (a.as_str(), b.as_str()) {
-                        (Some(x), Some(y)) => Some(x.cmp(y)),
-                        _ => {
-                            return Err(err(
-                                "T2009",
-                                format!(
-                                    "The values {} and {} either side of operator \"{}\" must be of the same data type",
-                                    stringify(a, false)?,
-                                    stringify(b, false)?,
-                                    op.symbol()
-                                ),
-                            ))
-                        }
-                    },
-                };
-                use std::cmp::Ordering::*;
-                let res = match (op, ord) {
-                    (_, None) => false,
-                    (BinOp::Lt, Some(o)) => o == Less,
-                    (BinOp::Le, Some(o)) => o != Greater,
-                    (BinOp::Gt, Some(o)) => o == Greater,
-                    (_, Some(o)) => o != Less,
-                };
-                Ok(Some(Val::Bool(res)))
-            }
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => compare(op, &lhs, &rhs),
             BinOp::Concat => {
                 let mut s = String::new();
                 for v in [&lhs, &rhs].into_iter().flatten() {
-                    s.push_str(&to_text(v)?);
+                    s.push_str(&to_text(v, false)?);
                 }
                 Ok(Some(Val::string(s)))
             }
@@ -1120,38 +1028,44 @@ impl<'a> Ev<'a> {
                 };
                 Ok(Some(Val::Bool(found)))
             }
-            BinOp::Range => {
-                let int = |v: &Option<Val<'a>>,
-                           code: &str,
-                           side: &str|
-                 -> Result<Option<f64>, JsonataError> {
-                    match v {
-                        None => Ok(None),
-                        Some(Val::Num(n)) if n.fract() == 0.0 => Ok(Some(*n)),
-                        Some(_) => Err(err(code, format!("The {side} side of the range operator (..) must evaluate to an integer"))),
-                    }
-                };
-                let a = int(&lhs, "T2003", "left")?;
-                let b = int(&rhs, "T2004", "right")?;
-                let (Some(a), Some(b)) = (a, b) else {
-                    return Ok(None);
-                };
-                if a > b {
-                    return Ok(None);
-                }
-                let size = b - a + 1.0;
-                if size > 1e7 {
-                    return Err(err(
-                        "D2014",
-                        format!("The size of the sequence allocated by the range operator (..) must not exceed 1e7.  Attempted to allocate {}", string_num(size)),
-                    ));
-                }
-                self.tick(size as u64)?;
-                let items = (0..size as i64).map(|i| Val::Num(a + i as f64)).collect();
-                Ok(Some(Val::array(items, 0)?))
-            }
+            BinOp::Range => self.range(&lhs, &rhs),
             BinOp::And | BinOp::Or => Ok(None),
         }
+    }
+
+    /// `a..b`: the integers from `a` to `b`, nothing when `a > b`.
+    fn range(&mut self, lhs: &Option<Val<'a>>, rhs: &Option<Val<'a>>) -> R<'a> {
+        let int =
+            |v: &Option<Val<'a>>, code: &str, side: &str| -> Result<Option<f64>, JsonataError> {
+                match v {
+                    None => Ok(None),
+                    Some(Val::Num(n)) if n.fract() == 0.0 => Ok(Some(*n)),
+                    Some(_) => Err(err(
+                        code,
+                        format!(
+                        "The {side} side of the range operator (..) must evaluate to an integer"
+                    ),
+                    )),
+                }
+            };
+        let a = int(lhs, "T2003", "left")?;
+        let b = int(rhs, "T2004", "right")?;
+        let (Some(a), Some(b)) = (a, b) else {
+            return Ok(None);
+        };
+        if a > b {
+            return Ok(None);
+        }
+        let size = b - a + 1.0;
+        if size > 1e7 {
+            return Err(err(
+                "D2014",
+                format!("The size of the sequence allocated by the range operator (..) must not exceed 1e7.  Attempted to allocate {}", string_num(size)),
+            ));
+        }
+        self.tick(size as u64)?;
+        let items = (0..size as i64).map(|i| Val::Num(a + i as f64)).collect();
+        Ok(Some(Val::array(items, 0)?))
     }
 
     // -----------------------------------------------------------------------------------------
@@ -1220,7 +1134,7 @@ impl<'a> Ev<'a> {
                 }
                 self.eval(body, input.as_ref(), fr)
             }
-            Func::Builtin(name) => functions::call(self, name, args, ctx),
+            Func::Builtin(id) => functions::call(self, *id, args, ctx),
             Func::Partial {
                 func,
                 args: template,
@@ -1382,6 +1296,80 @@ impl<'a> Ev<'a> {
     }
 }
 
+/// An operand of an arithmetic operator: a number or nothing; anything else is `code`.
+fn number_operand(
+    op: BinOp,
+    v: &Option<Val>,
+    code: &str,
+    side: &str,
+    pos: usize,
+) -> Result<Option<f64>, JsonataError> {
+    match v {
+        None => Ok(None),
+        Some(Val::Num(n)) => Ok(Some(*n)),
+        Some(_) => Err(at(
+            err(
+                code,
+                format!(
+                    "The {side} side of the \"{}\" operator must evaluate to a number",
+                    op.symbol()
+                ),
+            ),
+            pos,
+        )),
+    }
+}
+
+/// `<`, `<=`, `>`, `>=`: two numbers or two strings; nothing when a side is missing.
+fn compare<'a>(op: BinOp, lhs: &Option<Val<'a>>, rhs: &Option<Val<'a>>) -> R<'a> {
+    let comparable = |v: &Option<Val<'a>>| match v {
+        None => true,
+        Some(Val::Num(_)) => true,
+        Some(x) => x.as_str().is_some(),
+    };
+    if !comparable(lhs) || !comparable(rhs) {
+        let bad = if comparable(lhs) { rhs } else { lhs };
+        let text = bad
+            .as_ref()
+            .map(|v| stringify(v, false))
+            .transpose()?
+            .unwrap_or_default();
+        return Err(err(
+            "T2010",
+            format!("The expressions either side of operator \"{}\" must evaluate to numeric or string values: {text}", op.symbol()),
+        ));
+    }
+    let (Some(a), Some(b)) = (lhs, rhs) else {
+        return Ok(None);
+    };
+    let ord = match (a, b) {
+        (Val::Num(x), Val::Num(y)) => x.partial_cmp(y),
+        _ => match (a.as_str(), b.as_str()) {
+            (Some(x), Some(y)) => Some(x.cmp(y)),
+            _ => {
+                return Err(err(
+                    "T2009",
+                    format!(
+                        "The values {} and {} either side of operator \"{}\" must be of the same data type",
+                        stringify(a, false)?,
+                        stringify(b, false)?,
+                        op.symbol()
+                    ),
+                ))
+            }
+        },
+    };
+    use std::cmp::Ordering::*;
+    let res = match (op, ord) {
+        (_, None) => false,
+        (BinOp::Lt, Some(o)) => o == Less,
+        (BinOp::Le, Some(o)) => o != Greater,
+        (BinOp::Gt, Some(o)) => o == Greater,
+        (_, Some(o)) => o != Less,
+    };
+    Ok(Some(Val::Bool(res)))
+}
+
 fn predicate_selects(res: Option<&Val>, index: usize, len: usize) -> bool {
     let Some(res) = res else { return false };
     let matches_index = |n: f64| {
@@ -1445,20 +1433,5 @@ fn flatten_into<'a>(v: &Val<'a>, out: &mut Vec<Val<'a>>, depth: u32) {
         }
     } else {
         out.push(v.clone());
-    }
-}
-
-/// The text of a value for `&` and `$string`.
-pub(crate) fn to_text(v: &Val) -> Result<String, JsonataError> {
-    if let Some(s) = v.as_str() {
-        return Ok(s.to_string());
-    }
-    match v {
-        Val::Func(_) => Ok(String::new()),
-        Val::Num(n) if !n.is_finite() => Err(err(
-            "D3001",
-            "Attempting to invoke string function on Infinity or NaN",
-        )),
-        _ => stringify(v, false),
     }
 }

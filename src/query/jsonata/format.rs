@@ -8,9 +8,7 @@ use chrono::{
     DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc,
 };
 
-use super::eval::err;
-use super::functions::round_half_even;
-use super::value::{string_num, Val};
+use super::value::{err, round_half_even, string_num, Val};
 use super::JsonataError;
 
 // ---------------------------------------------------------------------------------------------
@@ -58,96 +56,123 @@ fn option_char(options: Option<&Val>, key: &str, default: char) -> char {
         .unwrap_or(default)
 }
 
-pub(crate) fn format_number(
-    n: f64,
-    picture: &str,
-    options: Option<&Val>,
-) -> Result<String, JsonataError> {
-    let f = DecimalFormat {
-        decimal: option_char(options, "decimal-separator", '.'),
-        grouping: option_char(options, "grouping-separator", ','),
-        exponent: option_char(options, "exponent-separator", 'e'),
-        minus: option_char(options, "minus-sign", '-'),
-        percent: option_char(options, "percent", '%'),
-        permille: option_char(options, "per-mille", '\u{2030}'),
-        zero: option_char(options, "zero-digit", '0'),
-        digit: option_char(options, "digit", '#'),
-        pattern_sep: option_char(options, "pattern-separator", ';'),
-    };
-    let subs: Vec<&str> = picture.split(f.pattern_sep).collect();
-    if subs.len() > 2 {
-        return Err(err("D3080", "The picture string must not contain more than one instance of the pattern-separator character"));
+impl DecimalFormat {
+    /// The decimal format named by `$formatNumber`'s options object (XPath's defaults).
+    fn from_options(options: Option<&Val>) -> Self {
+        DecimalFormat {
+            decimal: option_char(options, "decimal-separator", '.'),
+            grouping: option_char(options, "grouping-separator", ','),
+            exponent: option_char(options, "exponent-separator", 'e'),
+            minus: option_char(options, "minus-sign", '-'),
+            percent: option_char(options, "percent", '%'),
+            permille: option_char(options, "per-mille", '\u{2030}'),
+            zero: option_char(options, "zero-digit", '0'),
+            digit: option_char(options, "digit", '#'),
+            pattern_sep: option_char(options, "pattern-separator", ';'),
+        }
     }
-    let (pic, neg_pic) = if n < 0.0 && subs.len() == 2 {
-        (subs[1], true)
-    } else {
-        (subs[0], false)
-    };
-    let is_digit =
-        |c: char| c == f.digit || (c as u32 >= f.zero as u32 && (c as u32) < f.zero as u32 + 10);
-    let is_active = |c: char| is_digit(c) || c == f.decimal || c == f.grouping || c == f.exponent;
-    let chars: Vec<char> = pic.chars().collect();
-    let first = chars.iter().position(|&c| is_digit(c) || c == f.decimal);
-    let Some(first) = first else {
-        return Err(err(
-            "D3085",
-            "The picture string must contain at least one digit or decimal-separator character",
-        ));
-    };
-    let mut last = first;
-    for (i, &c) in chars.iter().enumerate().skip(first) {
-        if is_active(c) {
-            last = i;
+
+    /// An optional digit (`#`) or one of the ten digits from the zero digit.
+    fn is_digit(&self, c: char) -> bool {
+        c == self.digit || (c as u32 >= self.zero as u32 && (c as u32) < self.zero as u32 + 10)
+    }
+
+    fn is_active(&self, c: char) -> bool {
+        self.is_digit(c) || c == self.decimal || c == self.grouping || c == self.exponent
+    }
+
+    fn is_mandatory(&self, c: char) -> bool {
+        c != self.digit && self.is_digit(c)
+    }
+
+    /// An ASCII digit written in this format's digit family.
+    fn shift_digit(&self, c: char) -> char {
+        if c.is_ascii_digit() {
+            char::from_u32(self.zero as u32 + c.to_digit(10).unwrap_or(0)).unwrap_or(c)
         } else {
-            break;
+            c
         }
     }
-    // An exponent separator at the end is a literal suffix letter, not an exponent.
-    if chars[last] == f.exponent {
-        last -= 1;
-    }
-    let prefix: String = chars[..first].iter().collect();
-    let suffix: String = chars[last + 1..].iter().collect();
-    let body: String = chars[first..=last].iter().collect();
-    let (mantissa_pic, exp_pic) = match body.split_once(f.exponent) {
-        Some((m, e)) => (m.to_string(), Some(e.to_string())),
-        None => (body.clone(), None),
-    };
-    let (int_pic, frac_pic) = match mantissa_pic.split_once(f.decimal) {
-        Some((i, fr)) => (i.to_string(), fr.to_string()),
-        None => (mantissa_pic.clone(), String::new()),
-    };
-    let mandatory = |c: char| c != f.digit && is_digit(c);
-    let min_int = int_pic.chars().filter(|&c| mandatory(c)).count();
-    let min_frac = frac_pic.chars().filter(|&c| mandatory(c)).count();
-    let max_frac = frac_pic.chars().filter(|&c| is_digit(c)).count();
-    // Grouping positions, counted from the right of the integer part.
-    let mut groups = Vec::new();
-    let mut count = 0;
-    for c in int_pic.chars().rev() {
-        if c == f.grouping {
-            groups.push(count);
-        } else if is_digit(c) {
-            count += 1;
+}
+
+/// One sub-picture of `$formatNumber`, read into what the formatting needs.
+struct NumberPicture {
+    prefix: String,
+    suffix: String,
+    min_int: usize,
+    min_frac: usize,
+    max_frac: usize,
+    /// The least number of exponent digits, when the picture has an exponent.
+    min_exp: Option<usize>,
+    /// Grouping positions, counted from the right of the integer part.
+    groups: Vec<usize>,
+    /// The groups are evenly spaced, so they repeat to the left.
+    regular: bool,
+}
+
+impl NumberPicture {
+    fn parse(pic: &str, f: &DecimalFormat) -> Result<Self, JsonataError> {
+        let chars: Vec<char> = pic.chars().collect();
+        let first = chars.iter().position(|&c| f.is_digit(c) || c == f.decimal);
+        let Some(first) = first else {
+            return Err(err(
+                "D3085",
+                "The picture string must contain at least one digit or decimal-separator character",
+            ));
+        };
+        let mut last = first;
+        for (i, &c) in chars.iter().enumerate().skip(first) {
+            if f.is_active(c) {
+                last = i;
+            } else {
+                break;
+            }
         }
+        // An exponent separator at the end is a literal suffix letter, not an exponent.
+        if chars[last] == f.exponent {
+            last -= 1;
+        }
+        let body: String = chars[first..=last].iter().collect();
+        let (mantissa_pic, exp_pic) = match body.split_once(f.exponent) {
+            Some((m, e)) => (m, Some(e)),
+            None => (body.as_str(), None),
+        };
+        let (int_pic, frac_pic) = mantissa_pic
+            .split_once(f.decimal)
+            .unwrap_or((mantissa_pic, ""));
+        let mandatory = |s: &str| s.chars().filter(|&c| f.is_mandatory(c)).count();
+        let mut groups = Vec::new();
+        let mut digits = 0;
+        for c in int_pic.chars().rev() {
+            if c == f.grouping {
+                groups.push(digits);
+            } else if f.is_digit(c) {
+                digits += 1;
+            }
+        }
+        let regular = !groups.is_empty()
+            && groups
+                .iter()
+                .enumerate()
+                .all(|(i, &g)| g == groups[0] * (i + 1));
+        Ok(NumberPicture {
+            prefix: chars[..first].iter().collect(),
+            suffix: chars[last + 1..].iter().collect(),
+            min_int: mandatory(int_pic),
+            min_frac: mandatory(frac_pic),
+            max_frac: frac_pic.chars().filter(|&c| f.is_digit(c)).count(),
+            min_exp: exp_pic.map(|e| mandatory(e).max(1)),
+            groups,
+            regular,
+        })
     }
-    let regular = !groups.is_empty()
-        && groups
-            .iter()
-            .enumerate()
-            .all(|(i, &g)| g == groups[0] * (i + 1));
-    let percent = prefix.contains(f.percent) || suffix.contains(f.percent);
-    let permille = prefix.contains(f.permille) || suffix.contains(f.permille);
-    let mut value = n.abs();
-    if percent {
-        value *= 100.0;
-    } else if permille {
-        value *= 1000.0;
-    }
-    let mut exponent_text = String::new();
-    if let Some(ep) = &exp_pic {
-        let min_exp = ep.chars().filter(|&c| mandatory(c)).count().max(1);
-        let int_digits = min_int.max(1) as i32;
+
+    /// `value` scaled for the exponent, and the exponent's text (empty without one).
+    fn exponent(&self, mut value: f64, f: &DecimalFormat) -> (f64, String) {
+        let Some(min_exp) = self.min_exp else {
+            return (value, String::new());
+        };
+        let int_digits = self.min_int.max(1) as i32;
         let mut e = 0i32;
         if value != 0.0 {
             e = value.log10().floor() as i32 + 1 - int_digits;
@@ -158,54 +183,82 @@ pub(crate) fn format_number(
         } else {
             String::new()
         };
-        exponent_text = format!("{}{sign}{:0>width$}", f.exponent, e.abs(), width = min_exp);
+        let text = format!("{}{sign}{:0>width$}", f.exponent, e.abs(), width = min_exp);
+        (value, text)
     }
-    let rounded = round_half_even(value, max_frac as i32);
-    let text = format!("{:.*}", max_frac, rounded);
+
+    /// The integer digits with the grouping separators put in.
+    fn group(&self, ipart: &str, f: &DecimalFormat) -> String {
+        let mut grouped = String::new();
+        let digits: Vec<char> = ipart.chars().collect();
+        for (i, c) in digits.iter().enumerate() {
+            grouped.push(*c);
+            let rem = digits.len() - i - 1;
+            if rem > 0 {
+                let here = if self.regular {
+                    rem % self.groups[0] == 0
+                } else {
+                    self.groups.contains(&rem)
+                };
+                if here {
+                    grouped.push(f.grouping);
+                }
+            }
+        }
+        grouped
+    }
+}
+
+pub(crate) fn format_number(
+    n: f64,
+    picture: &str,
+    options: Option<&Val>,
+) -> Result<String, JsonataError> {
+    let f = DecimalFormat::from_options(options);
+    let subs: Vec<&str> = picture.split(f.pattern_sep).collect();
+    if subs.len() > 2 {
+        return Err(err("D3080", "The picture string must not contain more than one instance of the pattern-separator character"));
+    }
+    let (pic, neg_pic) = if n < 0.0 && subs.len() == 2 {
+        (subs[1], true)
+    } else {
+        (subs[0], false)
+    };
+    let p = NumberPicture::parse(pic, &f)?;
+    let percent = p.prefix.contains(f.percent) || p.suffix.contains(f.percent);
+    let permille = p.prefix.contains(f.permille) || p.suffix.contains(f.permille);
+    let mut value = n.abs();
+    if percent {
+        value *= 100.0;
+    } else if permille {
+        value *= 1000.0;
+    }
+    let (value, exponent_text) = p.exponent(value, &f);
+    let rounded = round_half_even(value, p.max_frac as i32);
+    let text = format!("{:.*}", p.max_frac, rounded);
     let (ipart, fpart) = text.split_once('.').unwrap_or((&text, ""));
     let mut ipart = ipart.trim_start_matches('0').to_string();
-    while ipart.len() < min_int {
+    while ipart.len() < p.min_int {
         ipart.insert(0, '0');
     }
     let mut fpart = fpart.to_string();
-    while fpart.len() > min_frac && fpart.ends_with('0') {
+    while fpart.len() > p.min_frac && fpart.ends_with('0') {
         fpart.pop();
     }
     if ipart.is_empty() && fpart.is_empty() {
         ipart.push('0');
     }
-    // Grouping.
-    let mut grouped = String::new();
-    let digits: Vec<char> = ipart.chars().collect();
-    for (i, c) in digits.iter().enumerate() {
-        let from_right = digits.len() - i;
-        grouped.push(*c);
-        let rem = from_right - 1;
-        if rem > 0 {
-            let here = if regular {
-                rem % groups[0] == 0
-            } else {
-                groups.contains(&rem)
-            };
-            if here {
-                grouped.push(f.grouping);
-            }
-        }
-    }
-    let shift_digit = |c: char| {
-        if c.is_ascii_digit() {
-            char::from_u32(f.zero as u32 + c.to_digit(10).unwrap_or(0)).unwrap_or(c)
-        } else {
-            c
-        }
-    };
-    let mut out: String = grouped.chars().map(shift_digit).collect();
+    let mut out: String = p
+        .group(&ipart, &f)
+        .chars()
+        .map(|c| f.shift_digit(c))
+        .collect();
     if !fpart.is_empty() {
         out.push(f.decimal);
-        out.extend(fpart.chars().map(shift_digit));
+        out.extend(fpart.chars().map(|c| f.shift_digit(c)));
     }
     out.push_str(&exponent_text);
-    let mut result = format!("{prefix}{out}{suffix}");
+    let mut result = format!("{}{out}{}", p.prefix, p.suffix);
     if n < 0.0 && !neg_pic && rounded != 0.0 {
         result.insert(0, f.minus);
     }
@@ -896,156 +949,223 @@ fn parse_iso(s: &str) -> Option<f64> {
     None
 }
 
+/// The date and time fields a `$toMillis` picture reads, with their defaults.
+struct DateFields {
+    year: i64,
+    month: i64,
+    day: i64,
+    /// Day of the year (`[d]`), which replaces month and day.
+    ordinal_day: Option<i64>,
+    hour: i64,
+    minute: i64,
+    second: i64,
+    milli: i64,
+    /// `[P]`: whether the hour is after noon.
+    pm: Option<bool>,
+    offset_secs: i64,
+}
+
+impl DateFields {
+    fn set(&mut self, component: char, v: i64, digits: &str) {
+        match component {
+            'Y' => self.year = if digits.len() == 2 { 2000 + v } else { v },
+            'M' => self.month = v,
+            'D' => self.day = v,
+            'd' => self.ordinal_day = Some(v),
+            'H' | 'h' => self.hour = v,
+            'm' => self.minute = v,
+            's' => self.second = v,
+            'f' => {
+                self.milli =
+                    (format!("0.{digits}").parse::<f64>().unwrap_or(0.0) * 1000.0).round() as i64
+            }
+            _ => {}
+        }
+    }
+
+    /// Milliseconds since the epoch; `None` for a date or time that does not exist.
+    fn millis(mut self) -> Option<f64> {
+        match self.pm {
+            Some(true) if self.hour < 12 => self.hour += 12,
+            Some(false) if self.hour == 12 => self.hour = 0,
+            _ => {}
+        }
+        let date = match self.ordinal_day {
+            Some(od) => NaiveDate::from_yo_opt(self.year as i32, od as u32),
+            None => NaiveDate::from_ymd_opt(self.year as i32, self.month as u32, self.day as u32),
+        }?;
+        let time = NaiveTime::from_hms_milli_opt(
+            self.hour as u32,
+            self.minute as u32,
+            self.second as u32,
+            self.milli as u32,
+        )?;
+        let ms = date.and_time(time).and_utc().timestamp_millis() - self.offset_secs * 1000;
+        Some(ms as f64)
+    }
+}
+
+/// A cursor over the string `$toMillis` reads; each reader returns `None` where the text does
+/// not match.
+struct DateReader {
+    chars: Vec<char>,
+    at: usize,
+}
+
+impl DateReader {
+    fn literal(&mut self, l: &str) -> Option<()> {
+        for lc in l.chars() {
+            if self.chars.get(self.at) != Some(&lc) {
+                return None;
+            }
+            self.at += 1;
+        }
+        Some(())
+    }
+
+    /// A month or day name, in full or cut to `max` letters: its index in `names`.
+    fn name(&mut self, names: &[&str], max: Option<usize>) -> Option<usize> {
+        let rest: String = self.chars[self.at..]
+            .iter()
+            .collect::<String>()
+            .to_lowercase();
+        for (i, n) in names.iter().enumerate() {
+            let n = n.to_lowercase();
+            let take = max.unwrap_or(n.len()).min(n.len());
+            let len = if rest.starts_with(&n) {
+                n.chars().count()
+            } else if rest.starts_with(&n[..take]) {
+                take
+            } else {
+                continue;
+            };
+            self.at += len;
+            return Some(i);
+        }
+        None
+    }
+
+    /// `am` or `pm` (any case): whether it is `pm`.
+    fn am_pm(&mut self) -> bool {
+        let rest: String = self.chars[self.at..]
+            .iter()
+            .take(2)
+            .collect::<String>()
+            .to_lowercase();
+        self.at += 2;
+        rest == "pm"
+    }
+
+    /// A time-zone offset (`Z`, `+01`, `-0130`, `+01:30`) in seconds; `[z]` has a `GMT` first.
+    fn offset(&mut self, gmt_prefix: bool) -> Option<i64> {
+        if gmt_prefix {
+            self.at += 3;
+        }
+        if self.chars.get(self.at) == Some(&'Z') {
+            self.at += 1;
+            return Some(0);
+        }
+        let sign = match self.chars.get(self.at) {
+            Some('+') => 1,
+            Some('-') => -1,
+            _ => return None,
+        };
+        self.at += 1;
+        let mut digits = String::new();
+        while let Some(c) = self.chars.get(self.at) {
+            if c.is_ascii_digit() {
+                digits.push(*c);
+            } else if *c != ':' {
+                break;
+            }
+            self.at += 1;
+        }
+        let (h, m) = match digits.len() {
+            1 | 2 => (digits.parse::<i64>().unwrap_or(0), 0),
+            4 => (
+                digits[..2].parse::<i64>().unwrap_or(0),
+                digits[2..].parse::<i64>().unwrap_or(0),
+            ),
+            _ => return None,
+        };
+        Some(sign * (h * 3600 + m * 60))
+    }
+
+    /// A run of digits, at most `width` of them when `width` is given.
+    fn digits(&mut self, width: Option<usize>) -> String {
+        let mut digits = String::new();
+        while let Some(c) = self.chars.get(self.at) {
+            if !c.is_ascii_digit() || width.is_some_and(|w| digits.len() >= w) {
+                break;
+            }
+            digits.push(*c);
+            self.at += 1;
+        }
+        digits
+    }
+}
+
 fn parse_with_picture(s: &str, picture: &str) -> Result<Option<f64>, JsonataError> {
     let parts = parse_picture(picture)?;
-    let chars: Vec<char> = s.chars().collect();
-    let mut at = 0;
-    let (mut year, mut month, mut day, mut hour, mut minute, mut second, mut milli) =
-        (1970i64, 1i64, 1i64, 0i64, 0i64, 0i64, 0i64);
-    let mut pm: Option<bool> = None;
-    let mut offset_secs = 0i64;
-    let mut ordinal_day: Option<i64> = None;
     let fail = || {
         err(
             "D3110",
             format!("The string \"{s}\" does not match the date/time picture string \"{picture}\""),
         )
     };
+    let mut r = DateReader {
+        chars: s.chars().collect(),
+        at: 0,
+    };
+    let mut d = DateFields {
+        year: 1970,
+        month: 1,
+        day: 1,
+        ordinal_day: None,
+        hour: 0,
+        minute: 0,
+        second: 0,
+        milli: 0,
+        pm: None,
+        offset_secs: 0,
+    };
     for (pi, part) in parts.iter().enumerate() {
-        match part {
+        let (component, presentation, max) = match part {
             PicPart::Lit(l) => {
-                for lc in l.chars() {
-                    if chars.get(at) != Some(&lc) {
-                        return Err(fail());
-                    }
-                    at += 1;
-                }
+                r.literal(l).ok_or_else(fail)?;
+                continue;
             }
             PicPart::Marker {
                 component,
                 presentation,
                 max,
                 ..
-            } => {
-                if matches!(component, 'M' | 'F')
-                    && (presentation.starts_with('N') || presentation.starts_with('n'))
-                {
-                    let rest: String = chars[at..].iter().collect::<String>().to_lowercase();
-                    let names: &[&str] = if *component == 'M' { &MONTHS } else { &DAYS };
-                    let mut found = None;
-                    for (i, n) in names.iter().enumerate() {
-                        let n = n.to_lowercase();
-                        let take = max.unwrap_or(n.len()).min(n.len());
-                        if rest.starts_with(&n) {
-                            found = Some((i, n.chars().count()));
-                            break;
-                        }
-                        if rest.starts_with(&n[..take]) {
-                            found = Some((i, take));
-                            break;
-                        }
-                    }
-                    let (i, len) = found.ok_or_else(fail)?;
-                    at += len;
-                    if *component == 'M' {
-                        month = i as i64 + 1;
-                    }
-                    continue;
+            } => (*component, presentation, *max),
+        };
+        match component {
+            'M' | 'F' if presentation.starts_with(['N', 'n']) => {
+                let names: &[&str] = if component == 'M' { &MONTHS } else { &DAYS };
+                let i = r.name(names, max).ok_or_else(fail)?;
+                if component == 'M' {
+                    d.month = i as i64 + 1;
                 }
-                if *component == 'P' {
-                    let rest: String = chars[at..]
-                        .iter()
-                        .take(2)
-                        .collect::<String>()
-                        .to_lowercase();
-                    pm = Some(rest == "pm");
-                    at += 2;
-                    continue;
-                }
-                if matches!(component, 'Z' | 'z') {
-                    if *component == 'z' {
-                        at += 3;
-                    }
-                    if chars.get(at) == Some(&'Z') {
-                        at += 1;
-                        continue;
-                    }
-                    let sign = match chars.get(at) {
-                        Some('+') => 1,
-                        Some('-') => -1,
-                        _ => return Err(fail()),
-                    };
-                    at += 1;
-                    let mut digits = String::new();
-                    while let Some(c) = chars.get(at) {
-                        if c.is_ascii_digit() {
-                            digits.push(*c);
-                        } else if *c != ':' {
-                            break;
-                        }
-                        at += 1;
-                    }
-                    let (h, m) = match digits.len() {
-                        1 | 2 => (digits.parse::<i64>().unwrap_or(0), 0),
-                        4 => (
-                            digits[..2].parse::<i64>().unwrap_or(0),
-                            digits[2..].parse::<i64>().unwrap_or(0),
-                        ),
-                        _ => return Err(fail()),
-                    };
-                    offset_secs = sign * (h * 3600 + m * 60);
-                    continue;
-                }
-                // Numeric: a fixed width when the next part is a marker (no separator), else greedy.
+            }
+            'P' => d.pm = Some(r.am_pm()),
+            'Z' | 'z' => d.offset_secs = r.offset(component == 'z').ok_or_else(fail)?,
+            _ => {
+                // A fixed width when the next part is a marker (no separator), else greedy.
                 let width = presentation.chars().filter(|c| c.is_ascii_digit()).count();
                 let next_is_marker = matches!(parts.get(pi + 1), Some(PicPart::Marker { .. }));
-                let mut digits = String::new();
-                while let Some(c) = chars.get(at) {
-                    if !c.is_ascii_digit() || (next_is_marker && width > 0 && digits.len() >= width)
-                    {
-                        break;
-                    }
-                    digits.push(*c);
-                    at += 1;
-                }
+                let digits = r.digits((next_is_marker && width > 0).then_some(width));
                 let v: i64 = digits.parse().map_err(|_| fail())?;
-                match component {
-                    'Y' => year = if digits.len() == 2 { 2000 + v } else { v },
-                    'M' => month = v,
-                    'D' => day = v,
-                    'd' => ordinal_day = Some(v),
-                    'H' | 'h' => hour = v,
-                    'm' => minute = v,
-                    's' => second = v,
-                    'f' => {
-                        milli = (format!("0.{digits}").parse::<f64>().unwrap_or(0.0) * 1000.0)
-                            .round() as i64
-                    }
-                    _ => {}
-                }
+                d.set(component, v, &digits);
             }
         }
     }
-    if at != chars.len() {
+    if r.at != r.chars.len() {
         return Err(fail());
     }
-    if let Some(p) = pm {
-        if p && hour < 12 {
-            hour += 12;
-        } else if !p && hour == 12 {
-            hour = 0;
-        }
-    }
-    let date = match ordinal_day {
-        Some(od) => NaiveDate::from_yo_opt(year as i32, od as u32),
-        None => NaiveDate::from_ymd_opt(year as i32, month as u32, day as u32),
-    }
-    .ok_or_else(fail)?;
-    let time =
-        NaiveTime::from_hms_milli_opt(hour as u32, minute as u32, second as u32, milli as u32)
-            .ok_or_else(fail)?;
-    let ms = date.and_time(time).and_utc().timestamp_millis() - offset_secs * 1000;
-    Ok(Some(ms as f64))
+    d.millis().map(Some).ok_or_else(fail)
 }
 
 #[cfg(test)]

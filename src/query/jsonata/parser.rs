@@ -148,30 +148,13 @@ impl<'s> Lexer<'s> {
         }
         if c == '$' {
             self.at += 1;
-            let start = self.at;
-            while let Some(ch) = self.peek(0) {
-                if is_name_char(ch) {
-                    self.at += 1;
-                } else {
-                    break;
-                }
-            }
-            let name: String = self.chars[start..self.at].iter().collect();
             return Ok(Token {
-                tok: Tok::Var(name),
+                tok: Tok::Var(self.name()),
                 pos,
             });
         }
         if is_name_char(c) {
-            let start = self.at;
-            while let Some(ch) = self.peek(0) {
-                if is_name_char(ch) {
-                    self.at += 1;
-                } else {
-                    break;
-                }
-            }
-            let name: String = self.chars[start..self.at].iter().collect();
+            let name = self.name();
             let tok = match name.as_str() {
                 "and" => Tok::Op("and"),
                 "or" => Tok::Op("or"),
@@ -181,6 +164,15 @@ impl<'s> Lexer<'s> {
             return Ok(Token { tok, pos });
         }
         Err(syntax("S0204", pos, format!("Unknown operator: \"{c}\"")))
+    }
+
+    /// The run of name characters from here (possibly empty).
+    fn name(&mut self) -> String {
+        let start = self.at;
+        while self.peek(0).is_some_and(is_name_char) {
+            self.at += 1;
+        }
+        self.chars[start..self.at].iter().collect()
     }
 
     fn string(&mut self, quote: char, pos: usize) -> Result<Token, JsonataSyntaxError> {
@@ -408,17 +400,10 @@ fn is_name_char(c: char) -> bool {
 
 #[derive(Debug)]
 enum Raw {
-    Str(String),
-    Num(f64),
-    Bool(bool),
-    Null,
-    Name(String),
-    Var(String),
-    Regex(regex::Regex),
-    Wildcard,
-    Descendant,
-    Parent,
-    Placeholder,
+    /// A literal, variable, regex or `?` placeholder: processed as it is.
+    Leaf(Kind),
+    /// A name, `*`, `**` or `%`: processed into a path of one step.
+    Step(Kind),
     Neg(Box<RawNode>),
     Array(Vec<RawNode>),
     Object(Vec<(RawNode, RawNode)>),
@@ -472,6 +457,26 @@ pub(crate) enum BinOp {
 }
 
 impl BinOp {
+    /// Every operator, so that the parser can find one by its symbol.
+    const ALL: [BinOp; 16] = [
+        BinOp::Add,
+        BinOp::Sub,
+        BinOp::Mul,
+        BinOp::Div,
+        BinOp::Mod,
+        BinOp::Eq,
+        BinOp::Ne,
+        BinOp::Lt,
+        BinOp::Le,
+        BinOp::Gt,
+        BinOp::Ge,
+        BinOp::Concat,
+        BinOp::And,
+        BinOp::Or,
+        BinOp::In,
+        BinOp::Range,
+    ];
+
     pub(crate) fn symbol(self) -> &'static str {
         match self {
             BinOp::Add => "+",
@@ -664,6 +669,37 @@ impl<'s> Parser<'s> {
         matches!(&self.cur.tok, Tok::Op(o) if *o == op)
     }
 
+    /// A comma-separated list up to `close` (consumed), empty when `close` comes first; each
+    /// item comes with its height.
+    fn list<T>(
+        &mut self,
+        close: &'static str,
+        mut item: impl FnMut(&mut Self) -> Result<(T, usize), JsonataSyntaxError>,
+    ) -> Result<(Vec<T>, Vec<usize>), JsonataSyntaxError> {
+        let mut items = Vec::new();
+        let mut hs = Vec::new();
+        if !self.is_op(close) {
+            loop {
+                let (x, h) = item(self)?;
+                hs.push(h);
+                items.push(x);
+                if !self.is_op(",") {
+                    break;
+                }
+                self.advance(true)?;
+            }
+        }
+        self.expect(close, false)?;
+        Ok((items, hs))
+    }
+
+    /// One expression as a list item.
+    fn item(&mut self) -> Result<(RawNode, usize), JsonataSyntaxError> {
+        let e = self.expression(0)?;
+        let h = e.height;
+        Ok((e, h))
+    }
+
     fn expression(&mut self, rbp: u32) -> Result<RawNode, JsonataSyntaxError> {
         self.depth += 1;
         let here = 0u8;
@@ -688,34 +724,34 @@ impl<'s> Parser<'s> {
     fn nud(&mut self, t: Token) -> Result<RawNode, JsonataSyntaxError> {
         let pos = t.pos;
         match t.tok {
-            Tok::Str(s) => self.node(Raw::Str(s), pos, &[]),
-            Tok::Num(n) => self.node(Raw::Num(n), pos, &[]),
-            Tok::QuotedName(n) => self.node(Raw::Name(n), pos, &[]),
+            Tok::Str(s) => self.node(Raw::Leaf(Kind::Str(s)), pos, &[]),
+            Tok::Num(n) => self.node(Raw::Leaf(Kind::Num(n)), pos, &[]),
+            Tok::QuotedName(n) => self.node(Raw::Step(Kind::Name(n)), pos, &[]),
             Tok::Name(n) => match n.as_str() {
-                "true" => self.node(Raw::Bool(true), pos, &[]),
-                "false" => self.node(Raw::Bool(false), pos, &[]),
-                "null" => self.node(Raw::Null, pos, &[]),
+                "true" => self.node(Raw::Leaf(Kind::Bool(true)), pos, &[]),
+                "false" => self.node(Raw::Leaf(Kind::Bool(false)), pos, &[]),
+                "null" => self.node(Raw::Leaf(Kind::Null), pos, &[]),
                 "function" | "λ" if self.is_op("(") => self.lambda(pos),
-                _ => self.node(Raw::Name(n), pos, &[]),
+                _ => self.node(Raw::Step(Kind::Name(n)), pos, &[]),
             },
-            Tok::Var(v) => self.node(Raw::Var(v), pos, &[]),
+            Tok::Var(v) => self.node(Raw::Leaf(Kind::Var(v)), pos, &[]),
             Tok::Regex { pattern, flags } => {
                 let re = compile_regex(&pattern, &flags).map_err(|m| syntax("S0302", pos, m))?;
-                self.node(Raw::Regex(re), pos, &[])
+                self.node(Raw::Leaf(Kind::Regex(re)), pos, &[])
             }
             Tok::End => Err(syntax("S0207", pos, "Unexpected end of expression")),
             Tok::Op(op) => match op {
                 // `and`, `or`, `in` in operand position are field names.
-                "and" | "or" | "in" => self.node(Raw::Name(op.to_string()), pos, &[]),
+                "and" | "or" | "in" => self.node(Raw::Step(Kind::Name(op.to_string())), pos, &[]),
                 "-" => {
                     let e = self.expression(70)?;
                     let h = e.height;
                     self.node(Raw::Neg(Box::new(e)), pos, &[h])
                 }
-                "*" => self.node(Raw::Wildcard, pos, &[]),
-                "**" => self.node(Raw::Descendant, pos, &[]),
-                "%" => self.node(Raw::Parent, pos, &[]),
-                "?" => self.node(Raw::Placeholder, pos, &[]),
+                "*" => self.node(Raw::Step(Kind::Wildcard), pos, &[]),
+                "**" => self.node(Raw::Step(Kind::Descendant), pos, &[]),
+                "%" => self.node(Raw::Step(Kind::Parent), pos, &[]),
+                "?" => self.node(Raw::Leaf(Kind::Placeholder), pos, &[]),
                 "(" => self.nud_block(pos),
                 "[" => self.nud_array(pos),
                 "{" => {
@@ -751,30 +787,21 @@ impl<'s> Parser<'s> {
 
     #[inline(never)]
     fn nud_array(&mut self, pos: usize) -> Result<RawNode, JsonataSyntaxError> {
-        let mut items = Vec::new();
-        let mut hs = Vec::new();
-        if !self.is_op("]") {
-            loop {
-                let mut item = self.expression(0)?;
-                if self.is_op("..") {
-                    self.advance(true)?;
-                    let rhs = self.expression(0)?;
-                    let (hl, hr) = (item.height, rhs.height);
-                    item = self.node(
-                        Raw::Binary("..", Box::new(item), Box::new(rhs)),
-                        pos,
-                        &[hl, hr],
-                    )?;
-                }
-                hs.push(item.height);
-                items.push(item);
-                if !self.is_op(",") {
-                    break;
-                }
-                self.advance(true)?;
+        let (items, hs) = self.list("]", |p| {
+            let mut item = p.expression(0)?;
+            if p.is_op("..") {
+                p.advance(true)?;
+                let rhs = p.expression(0)?;
+                let (hl, hr) = (item.height, rhs.height);
+                item = p.node(
+                    Raw::Binary("..", Box::new(item), Box::new(rhs)),
+                    pos,
+                    &[hl, hr],
+                )?;
             }
-        }
-        self.expect("]", false)?;
+            let h = item.height;
+            Ok((item, h))
+        })?;
         self.node(Raw::Array(items), pos, &hs)
     }
 
@@ -802,49 +829,32 @@ impl<'s> Parser<'s> {
 
     #[inline(never)]
     fn object_body(&mut self) -> Result<(RawPairs, Vec<usize>), JsonataSyntaxError> {
-        let mut pairs = Vec::new();
-        let mut hs = Vec::new();
-        if !self.is_op("}") {
-            loop {
-                let k = self.expression(0)?;
-                self.expect(":", true)?;
-                let v = self.expression(0)?;
-                hs.push(k.height.max(v.height));
-                pairs.push((k, v));
-                if !self.is_op(",") {
-                    break;
-                }
-                self.advance(true)?;
-            }
-        }
-        self.expect("}", false)?;
-        Ok((pairs, hs))
+        self.list("}", |p| {
+            let k = p.expression(0)?;
+            p.expect(":", true)?;
+            let v = p.expression(0)?;
+            let h = k.height.max(v.height);
+            Ok(((k, v), h))
+        })
     }
 
     #[inline(never)]
     fn lambda(&mut self, pos: usize) -> Result<RawNode, JsonataSyntaxError> {
         self.expect("(", true)?;
-        let mut params = Vec::new();
-        if !self.is_op(")") {
-            loop {
-                match &self.cur.tok {
-                    Tok::Var(v) => params.push(v.clone()),
-                    _ => {
-                        return Err(syntax(
-                            "S0208",
-                            self.cur.pos,
-                            format!("Parameter {} of function definition must be a variable name (start with $)", params.len() + 1),
-                        ))
-                    }
-                }
-                self.advance(false)?;
-                if !self.is_op(",") {
-                    break;
-                }
-                self.advance(true)?;
-            }
-        }
-        self.expect(")", false)?;
+        let mut count = 0;
+        let (params, _) = self.list(")", |p| {
+            count += 1;
+            let Tok::Var(v) = &p.cur.tok else {
+                return Err(syntax(
+                    "S0208",
+                    p.cur.pos,
+                    format!("Parameter {count} of function definition must be a variable name (start with $)"),
+                ));
+            };
+            let v = v.clone();
+            p.advance(false)?;
+            Ok((v, 0))
+        })?;
         // Optional signature `<...>`: accepted and skipped (AWS validates none of it at runtime
         // beyond what the function body does).
         if self.is_op("<") {
@@ -887,20 +897,8 @@ impl<'s> Parser<'s> {
         let lh = left.height;
         match op {
             "(" => {
-                let mut args = Vec::new();
-                let mut hs = vec![lh];
-                if !self.is_op(")") {
-                    loop {
-                        let a = self.expression(0)?;
-                        hs.push(a.height);
-                        args.push(a);
-                        if !self.is_op(",") {
-                            break;
-                        }
-                        self.advance(true)?;
-                    }
-                }
-                self.expect(")", false)?;
+                let (args, mut hs) = self.list(")", Self::item)?;
+                hs.push(lh);
                 self.node(Raw::Call(Box::new(left), args), pos, &hs)
             }
             "[" => {
@@ -979,7 +977,7 @@ impl<'s> Parser<'s> {
                 )
             }
             ":=" => {
-                let Raw::Var(name) = left.raw else {
+                let Raw::Leaf(Kind::Var(name)) = left.raw else {
                     return Err(syntax(
                         "S0212",
                         pos,
@@ -1095,23 +1093,16 @@ fn regex_syntax_is_meta(c: char) -> bool {
 fn process(node: RawNode) -> Result<Expr, JsonataSyntaxError> {
     let pos = node.pos;
     let e = match node.raw {
-        Raw::Str(s) => Expr::new(Kind::Str(s), pos),
-        Raw::Num(n) => Expr::new(Kind::Num(n), pos),
-        Raw::Bool(b) => Expr::new(Kind::Bool(b), pos),
-        Raw::Null => Expr::new(Kind::Null, pos),
-        Raw::Name(n) => path_of(Expr::new(Kind::Name(n), pos)),
-        Raw::Var(v) => Expr::new(Kind::Var(v), pos),
-        Raw::Regex(r) => Expr::new(Kind::Regex(r), pos),
-        Raw::Wildcard => path_of(Expr::new(Kind::Wildcard, pos)),
-        Raw::Descendant => path_of(Expr::new(Kind::Descendant, pos)),
-        Raw::Parent => {
-            let mut p = path_of(Expr::new(Kind::Parent, pos));
+        Raw::Leaf(kind) => Expr::new(kind, pos),
+        Raw::Step(kind) => {
+            // `%` needs the parent of each item: the path becomes a tuple stream.
+            let tuple = matches!(kind, Kind::Parent);
+            let mut p = path_of(Expr::new(kind, pos));
             if let Kind::Path(path) = &mut p.kind {
-                path.tuple = true;
+                path.tuple = tuple;
             }
             p
         }
-        Raw::Placeholder => Expr::new(Kind::Placeholder, pos),
         Raw::Neg(e) => {
             let inner = process(*e)?;
             if let Kind::Num(n) = inner.kind {
@@ -1120,173 +1111,24 @@ fn process(node: RawNode) -> Result<Expr, JsonataSyntaxError> {
                 Expr::new(Kind::Neg(Box::new(inner)), pos)
             }
         }
-        Raw::Array(items) => {
-            let items = items
-                .into_iter()
-                .map(process)
-                .collect::<Result<Vec<_>, _>>()?;
-            Expr::new(Kind::Array(items), pos)
-        }
+        Raw::Array(items) => Expr::new(Kind::Array(process_all(items)?), pos),
         Raw::Object(pairs) => Expr::new(Kind::Object(process_pairs(pairs)?), pos),
-        Raw::Block(items) => {
-            let items = items
-                .into_iter()
-                .map(process)
-                .collect::<Result<Vec<_>, _>>()?;
-            Expr::new(Kind::Block(items), pos)
-        }
-        Raw::Binary(op, l, r) => {
-            if op == "." {
-                return path_join(process(*l)?, process(*r)?, pos);
+        Raw::Block(items) => Expr::new(Kind::Block(process_all(items)?), pos),
+        Raw::Binary(op, l, r) => process_binary(op, *l, *r, pos)?,
+        Raw::Filter(l, pred) => process_filter(process(*l)?, pred, pos)?,
+        Raw::Group(l, pairs) => process_group(process(*l)?, pairs, pos)?,
+        Raw::Sort(l, terms) => process_sort(process(*l)?, terms, pos)?,
+        Raw::Focus(l, name) => tuple_step(process(*l)?, |last| last.focus = Some(name)),
+        Raw::Index(l, name) => tuple_step(process(*l)?, |last| {
+            if last.stages.is_empty() {
+                last.index = Some(name);
+            } else {
+                last.stages.push(Stage::Index(name));
             }
-            let bop = match op {
-                "+" => BinOp::Add,
-                "-" => BinOp::Sub,
-                "*" => BinOp::Mul,
-                "/" => BinOp::Div,
-                "%" => BinOp::Mod,
-                "=" => BinOp::Eq,
-                "!=" => BinOp::Ne,
-                "<" => BinOp::Lt,
-                "<=" => BinOp::Le,
-                ">" => BinOp::Gt,
-                ">=" => BinOp::Ge,
-                "&" => BinOp::Concat,
-                "and" => BinOp::And,
-                "or" => BinOp::Or,
-                "in" => BinOp::In,
-                ".." => BinOp::Range,
-                "~>" => {
-                    return Ok(Expr::new(
-                        Kind::Apply(Box::new(process(*l)?), Box::new(process(*r)?)),
-                        pos,
-                    ));
-                }
-                other => return Err(syntax("S0201", pos, format!("Syntax error: \"{other}\""))),
-            };
-            Expr::new(
-                Kind::Binary(bop, Box::new(process(*l)?), Box::new(process(*r)?)),
-                pos,
-            )
-        }
-        Raw::Filter(l, pred) => {
-            let mut lhs = process(*l)?;
-            match pred {
-                None => {
-                    if let Kind::Path(p) = &mut lhs.kind {
-                        p.keep_singleton = true;
-                        if let Some(last) = p.steps.last_mut() {
-                            last.keep_array = true;
-                        }
-                    } else {
-                        lhs.keep_array = true;
-                    }
-                }
-                Some(pred) => {
-                    let pred = process(*pred)?;
-                    match &mut lhs.kind {
-                        Kind::Path(p) => {
-                            if p.group.is_some() {
-                                return Err(syntax(
-                                    "S0209",
-                                    pos,
-                                    "A predicate cannot follow a grouping expression in a step",
-                                ));
-                            }
-                            if let Some(last) = p.steps.last_mut() {
-                                last.stages.push(Stage::Filter(pred));
-                            }
-                        }
-                        _ => {
-                            if lhs.group.is_some() {
-                                return Err(syntax(
-                                    "S0209",
-                                    pos,
-                                    "A predicate cannot follow a grouping expression in a step",
-                                ));
-                            }
-                            lhs.predicates.push(pred);
-                        }
-                    }
-                }
-            }
-            lhs
-        }
-        Raw::Group(l, pairs) => {
-            let mut lhs = process(*l)?;
-            let pairs = process_pairs(pairs)?;
-            match &mut lhs.kind {
-                Kind::Path(p) => {
-                    if p.group.is_some() {
-                        return Err(syntax(
-                            "S0210",
-                            pos,
-                            "Each step can only have one grouping expression",
-                        ));
-                    }
-                    p.group = Some(pairs);
-                }
-                _ => {
-                    if lhs.group.is_some() {
-                        return Err(syntax(
-                            "S0210",
-                            pos,
-                            "Each step can only have one grouping expression",
-                        ));
-                    }
-                    lhs.group = Some(pairs);
-                }
-            }
-            lhs
-        }
-        Raw::Sort(l, terms) => {
-            let lhs = process(*l)?;
-            let terms = terms
-                .into_iter()
-                .map(|(descending, e)| {
-                    Ok(SortTerm {
-                        descending,
-                        expr: process(e)?,
-                    })
-                })
-                .collect::<Result<Vec<_>, JsonataSyntaxError>>()?;
-            let sort = Expr::new(Kind::Sort(terms), pos);
-            let mut p = into_path(lhs);
-            if let Kind::Path(path) = &mut p.kind {
-                path.steps.push(sort);
-            }
-            p
-        }
-        Raw::Focus(l, name) => {
-            let mut p = into_path(process(*l)?);
-            if let Kind::Path(path) = &mut p.kind {
-                path.tuple = true;
-                if let Some(last) = path.steps.last_mut() {
-                    last.focus = Some(name);
-                }
-            }
-            p
-        }
-        Raw::Index(l, name) => {
-            let mut p = into_path(process(*l)?);
-            if let Kind::Path(path) = &mut p.kind {
-                path.tuple = true;
-                if let Some(last) = path.steps.last_mut() {
-                    if last.stages.is_empty() {
-                        last.index = Some(name);
-                    } else {
-                        last.stages.push(Stage::Index(name));
-                    }
-                }
-            }
-            p
-        }
+        }),
         Raw::Call(f, args) => {
             let func = process(*f)?;
-            let args = args
-                .into_iter()
-                .map(process)
-                .collect::<Result<Vec<_>, _>>()?;
+            let args = process_all(args)?;
             let partial = args.iter().any(|a| matches!(a.kind, Kind::Placeholder));
             Expr::new(
                 Kind::Call {
@@ -1308,7 +1150,7 @@ fn process(node: RawNode) -> Result<Expr, JsonataSyntaxError> {
             Kind::Condition(
                 Box::new(process(*c)?),
                 Box::new(process(*t)?),
-                e.map(|e| process(*e)).transpose()?.map(Box::new),
+                process_opt(e)?,
             ),
             pos,
         ),
@@ -1317,12 +1159,134 @@ fn process(node: RawNode) -> Result<Expr, JsonataSyntaxError> {
             Kind::Transform {
                 pattern: Box::new(process(*p)?),
                 update: Box::new(process(*u)?),
-                delete: d.map(|d| process(*d)).transpose()?.map(Box::new),
+                delete: process_opt(d)?,
             },
             pos,
         ),
     };
     Ok(e)
+}
+
+fn process_all(nodes: Vec<RawNode>) -> Result<Vec<Expr>, JsonataSyntaxError> {
+    nodes.into_iter().map(process).collect()
+}
+
+fn process_opt(node: Option<Box<RawNode>>) -> Result<Option<Box<Expr>>, JsonataSyntaxError> {
+    node.map(|n| process(*n))
+        .transpose()
+        .map(|e| e.map(Box::new))
+}
+
+fn process_binary(
+    op: &str,
+    l: RawNode,
+    r: RawNode,
+    pos: usize,
+) -> Result<Expr, JsonataSyntaxError> {
+    // The operator is checked before its operands, so an unknown one is the error reported.
+    let kind = match op {
+        "." => return path_join(process(l)?, process(r)?, pos),
+        "~>" => Kind::Apply(Box::new(process(l)?), Box::new(process(r)?)),
+        _ => match BinOp::ALL.into_iter().find(|b| b.symbol() == op) {
+            Some(bop) => Kind::Binary(bop, Box::new(process(l)?), Box::new(process(r)?)),
+            None => return Err(syntax("S0201", pos, format!("Syntax error: \"{op}\""))),
+        },
+    };
+    Ok(Expr::new(kind, pos))
+}
+
+/// `lhs[pred]` (a predicate on the last step, or on the whole value when `lhs` is not a
+/// path) and `lhs[]` (keep the result an array).
+fn process_filter(
+    mut lhs: Expr,
+    pred: Option<Box<RawNode>>,
+    pos: usize,
+) -> Result<Expr, JsonataSyntaxError> {
+    let Some(pred) = pred else {
+        if let Kind::Path(p) = &mut lhs.kind {
+            p.keep_singleton = true;
+            if let Some(last) = p.steps.last_mut() {
+                last.keep_array = true;
+            }
+        } else {
+            lhs.keep_array = true;
+        }
+        return Ok(lhs);
+    };
+    let pred = process(*pred)?;
+    let grouped = match &lhs.kind {
+        Kind::Path(p) => p.group.is_some(),
+        _ => lhs.group.is_some(),
+    };
+    if grouped {
+        return Err(syntax(
+            "S0209",
+            pos,
+            "A predicate cannot follow a grouping expression in a step",
+        ));
+    }
+    match &mut lhs.kind {
+        Kind::Path(p) => {
+            if let Some(last) = p.steps.last_mut() {
+                last.stages.push(Stage::Filter(pred));
+            }
+        }
+        _ => lhs.predicates.push(pred),
+    }
+    Ok(lhs)
+}
+
+/// `lhs{...}`: the grouping of a path, or of a whole value; one per step.
+fn process_group(mut lhs: Expr, pairs: RawPairs, pos: usize) -> Result<Expr, JsonataSyntaxError> {
+    let pairs = process_pairs(pairs)?;
+    let slot = match &mut lhs.kind {
+        Kind::Path(p) => &mut p.group,
+        _ => &mut lhs.group,
+    };
+    if slot.is_some() {
+        return Err(syntax(
+            "S0210",
+            pos,
+            "Each step can only have one grouping expression",
+        ));
+    }
+    *slot = Some(pairs);
+    Ok(lhs)
+}
+
+/// `lhs^(terms)`: a sort step appended to the path.
+fn process_sort(
+    lhs: Expr,
+    terms: Vec<(bool, RawNode)>,
+    pos: usize,
+) -> Result<Expr, JsonataSyntaxError> {
+    let terms = terms
+        .into_iter()
+        .map(|(descending, e)| {
+            Ok(SortTerm {
+                descending,
+                expr: process(e)?,
+            })
+        })
+        .collect::<Result<Vec<_>, JsonataSyntaxError>>()?;
+    let sort = Expr::new(Kind::Sort(terms), pos);
+    let mut p = into_path(lhs);
+    if let Kind::Path(path) = &mut p.kind {
+        path.steps.push(sort);
+    }
+    Ok(p)
+}
+
+/// `lhs@$v` and `lhs#$i`: the path becomes a tuple stream and `bind` marks its last step.
+fn tuple_step(lhs: Expr, bind: impl FnOnce(&mut Expr)) -> Expr {
+    let mut p = into_path(lhs);
+    if let Kind::Path(path) = &mut p.kind {
+        path.tuple = true;
+        if let Some(last) = path.steps.last_mut() {
+            bind(last);
+        }
+    }
+    p
 }
 
 fn process_pairs(pairs: Vec<(RawNode, RawNode)>) -> Result<Vec<(Expr, Expr)>, JsonataSyntaxError> {

@@ -7,21 +7,38 @@ use crate::rng::SimRng;
 
 const NOW: i64 = 1_731_690_752_000; // 2024-11-15T17:12:32.000Z
 
+/// Runs `f` in an environment over `states` and `vars`, at virtual time `now_millis`, with
+/// the RNG seeded by `seed` and the default limits.
+fn with_env<T>(
+    states: &Value,
+    vars: &dyn VariableLookup,
+    now_millis: i64,
+    seed: u64,
+    f: impl FnOnce(&mut JsonataEnv<'_>) -> T,
+) -> T {
+    let mut rng = SimRng::new(seed);
+    let mut env = JsonataEnv {
+        states,
+        variables: vars,
+        now_millis,
+        rng: &mut rng,
+        limits: Limits::default(),
+    };
+    f(&mut env)
+}
+
+/// Runs `f` in an empty environment (no states, no variables, time 0, seed 1).
+fn with_empty_env<T>(f: impl FnOnce(&mut JsonataEnv<'_>) -> T) -> T {
+    with_env(&json!({}), &NoVariables, 0, 1, f)
+}
+
 fn run_with(
     expr: &str,
     states: &Value,
     vars: &dyn VariableLookup,
 ) -> Result<Option<Value>, JsonataError> {
     let e = Expression::parse(expr).unwrap_or_else(|err| panic!("parse {expr}: {err}"));
-    let mut rng = SimRng::new(7);
-    let mut env = JsonataEnv {
-        states,
-        variables: vars,
-        now_millis: NOW,
-        rng: &mut rng,
-        limits: Limits::default(),
-    };
-    e.evaluate(&mut env)
+    with_env(states, vars, NOW, 7, |env| e.evaluate(env))
 }
 
 fn run(expr: &str) -> Result<Option<Value>, JsonataError> {
@@ -213,23 +230,17 @@ fn infinite_recursion_ends_with_u1001_on_a_small_stack() {
 
 #[test]
 fn step_budget_stops_runaway_work() {
-    let states = json!({});
     let e = Expression::parse("$count([1..5000].([1..5000]))").unwrap();
-    let mut rng = SimRng::new(1);
-    let mut env = JsonataEnv {
-        states: &states,
-        variables: &NoVariables,
-        now_millis: 0,
-        rng: &mut rng,
-        limits: Limits {
+    with_empty_env(|env| {
+        env.limits = Limits {
             max_depth: 300,
             max_steps: 100_000,
-        },
-    };
-    assert_eq!(e.evaluate(&mut env).unwrap_err().code, "U1001");
-    env.limits.max_steps = 100_000_000;
-    let small = Expression::parse("$count([1..100].([1..100]))").unwrap();
-    assert_eq!(small.evaluate(&mut env).unwrap(), Some(json!(10000)));
+        };
+        assert_eq!(e.evaluate(env).unwrap_err().code, "U1001");
+        env.limits.max_steps = 100_000_000;
+        let small = Expression::parse("$count([1..100].([1..100]))").unwrap();
+        assert_eq!(small.evaluate(env).unwrap(), Some(json!(10000)));
+    });
 }
 
 #[test]
@@ -265,16 +276,7 @@ fn deep_expressions_and_inputs_on_a_small_stack() {
             match Expression::parse(&text) {
                 Err(e) => assert!(e.code == "U1001" || e.code.starts_with('S'), "{}", e.code),
                 Ok(e) => {
-                    let states = json!({});
-                    let mut rng = SimRng::new(1);
-                    let mut env = JsonataEnv {
-                        states: &states,
-                        variables: &NoVariables,
-                        now_millis: 0,
-                        rng: &mut rng,
-                        limits: Limits::default(),
-                    };
-                    let _ = e.evaluate(&mut env);
+                    let _ = with_empty_env(|env| e.evaluate(env));
                 }
             }
         }
@@ -295,28 +297,17 @@ fn deep_expressions_and_inputs_on_a_small_stack() {
 
 #[test]
 fn functions_in_results_are_unsupported() {
-    let states = json!({});
-    let mut rng = SimRng::new(1);
-    let mut env = JsonataEnv {
-        states: &states,
-        variables: &NoVariables,
-        now_millis: 0,
-        rng: &mut rng,
-        limits: Limits::default(),
-    };
-    for e in [
-        "$fn := function($x){$x}",
-        "$sum",
-        "{'f': $uppercase}",
-        "[1, $string]",
-    ] {
-        let ex = Expression::parse(e).unwrap();
-        assert_eq!(
-            ex.evaluate_value(&mut env).unwrap(),
-            Outcome::Unsupported,
-            "{e}"
-        );
-    }
+    with_empty_env(|env| {
+        for e in [
+            "$fn := function($x){$x}",
+            "$sum",
+            "{'f': $uppercase}",
+            "[1, $string]",
+        ] {
+            let ex = Expression::parse(e).unwrap();
+            assert_eq!(ex.evaluate_value(env).unwrap(), Outcome::Unsupported, "{e}");
+        }
+    });
 }
 
 #[test]
@@ -338,15 +329,9 @@ fn recognises_expression_strings() {
 
 fn template_eval(t: Value, states: Value) -> Result<Value, QueryEvaluationError> {
     let tpl = JsonataTemplate::compile(&t).expect("compiles");
-    let mut rng = SimRng::new(1);
-    let mut env = JsonataEnv {
-        states: &states,
-        variables: &NoVariables,
-        now_millis: 0,
-        rng: &mut rng,
-        limits: Limits::default(),
-    };
-    tpl.evaluate(&mut env, "Output")
+    with_env(&states, &NoVariables, 0, 1, |env| {
+        tpl.evaluate(env, "Output")
+    })
 }
 
 #[test]

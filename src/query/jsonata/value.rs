@@ -52,6 +52,10 @@ pub(crate) struct Obj<'a> {
 /// index, so recursive closures create no reference cycles).
 pub(crate) type FrameId = usize;
 
+/// A built-in function: its index in the table of `functions.rs`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BuiltinId(pub(crate) usize);
+
 #[derive(Debug)]
 pub(crate) enum Func<'a> {
     Lambda {
@@ -61,7 +65,7 @@ pub(crate) enum Func<'a> {
         /// The context where the lambda was defined; its body evaluates against it.
         input: Option<Val<'a>>,
     },
-    Builtin(&'static str),
+    Builtin(BuiltinId),
     /// Partial application: `None` marks a `?` placeholder.
     Partial {
         func: Val<'a>,
@@ -76,19 +80,8 @@ pub(crate) enum Func<'a> {
     },
 }
 
-impl<'a> Func<'a> {
-    /// How many arguments higher-order functions pass to this function.
-    pub(crate) fn arity(&self) -> usize {
-        match self {
-            Func::Lambda { params, .. } => params.len(),
-            Func::Builtin(name) => super::functions::builtin_arity(name),
-            Func::Partial { args, .. } => args.iter().filter(|a| a.is_none()).count(),
-            Func::Regex(_) | Func::Compose(..) | Func::Transform { .. } => 1,
-        }
-    }
-}
-
-fn err(code: &str, message: impl Into<String>) -> JsonataError {
+/// A JSONata error with its code (`T0410`, `D3001`, ...) and message.
+pub(crate) fn err(code: &str, message: impl Into<String>) -> JsonataError {
     JsonataError::new(code, message)
 }
 
@@ -426,6 +419,39 @@ pub(crate) fn string_num(n: f64) -> String {
     js_num(rounded)
 }
 
+/// Round half to even at `precision` decimal places, shifting by decimal exponent (not by
+/// multiplying) so that 1.255 is seen as 125.5, as JSONata does.
+pub(crate) fn round_half_even(n: f64, precision: i32) -> f64 {
+    if !n.is_finite() {
+        return n;
+    }
+    let shift = |x: f64, p: i32| -> f64 {
+        let s = format!("{x:e}");
+        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+        let e: i32 = e.parse().unwrap_or(0);
+        format!("{m}e{}", e + p).parse().unwrap_or(x)
+    };
+    let v = if precision != 0 {
+        shift(n, precision)
+    } else {
+        n
+    };
+    let mut r = v.round();
+    if (r - v).abs() == 0.5 && r % 2.0 != 0.0 {
+        r -= (r - v).signum();
+    }
+    let out = if precision != 0 {
+        shift(r, -precision)
+    } else {
+        r
+    };
+    if out == 0.0 {
+        0.0
+    } else {
+        out
+    }
+}
+
 /// JSONata deep equality (`=`, `in`, `$distinct`).
 pub(crate) fn deep_equal(a: &Val, b: &Val) -> bool {
     deep_equal_at(a, b, 0)
@@ -485,6 +511,22 @@ pub(crate) fn truthy(v: &Val) -> bool {
         Val::Obj(o) => !o.map.is_empty(),
         Val::Json(_) => false,
         Val::Func(_) => false,
+    }
+}
+
+/// A value as text, as `$string()` and `&` make it: strings as they are, functions as nothing,
+/// anything else as JSON.
+pub(crate) fn to_text(v: &Val, pretty: bool) -> Result<String, JsonataError> {
+    if let Some(s) = v.as_str() {
+        return Ok(s.to_string());
+    }
+    match v {
+        Val::Func(_) => Ok(String::new()),
+        Val::Num(n) if !n.is_finite() => Err(err(
+            "D3001",
+            "Attempting to invoke string function on Infinity or NaN",
+        )),
+        _ => stringify(v, pretty),
     }
 }
 
@@ -569,6 +611,15 @@ fn newline(pretty: bool, indent: usize, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rounding_is_half_even_on_decimal_digits() {
+        assert_eq!(round_half_even(2.5, 0), 2.0);
+        assert_eq!(round_half_even(3.5, 0), 4.0);
+        assert_eq!(round_half_even(-2.5, 0), -2.0);
+        assert_eq!(round_half_even(1.255, 2), 1.26);
+        assert_eq!(round_half_even(1234.0, -2), 1200.0);
+    }
 
     #[test]
     fn javascript_number_text() {
