@@ -9,8 +9,9 @@
 //! | `state-machine.asl.json` | the definition (required) |
 //! | `input.json` | the default execution input |
 //! | `functions.toml` | the Lambda functions: handler kind, parameters and configuration |
-//! | `project.toml` | optional: a name, and `[[seed]]` generators that fill S3 before a run |
+//! | `project.toml` | optional: a name, the state machine's `role`, and `[[seed]]` generators that fill S3 before a run |
 //! | `seed/BUCKET/KEY...` | optional: files copied into S3 before a run |
+//! | `iam/roles/NAME.json`, `iam/policies/NAME.json` | optional: IAM roles and managed policies (see [`crate::sim::iam::files`]); the calls of executions whose role is declared here are checked against it |
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,7 +21,10 @@ use serde_json::Value;
 use crate::asl::model::{ExecutionType, StateMachine};
 use crate::engine::{self, ExecutionOptions, HistoryMode, Plan, SimTime};
 pub use crate::sim::RunReport;
-use crate::sim::{BillingOptions, FaultPlan, FunctionRegistry, LogCapture, PriceTable, Simulation};
+use crate::sim::{
+    BillingOptions, FaultPlan, FunctionRegistry, Iam, IamDeclarations, LogCapture, PriceTable,
+    Simulation,
+};
 use crate::storage::Store;
 
 /// Something a project could not be loaded or run for. Each names the file or key at fault.
@@ -47,6 +51,16 @@ fn file_err(path: &Path, message: impl std::fmt::Display) -> ProjectError {
     }
 }
 
+/// An IAM file error, naming the file (and the JSON pointer inside it).
+fn iam_file_err(e: crate::sim::iam::IamFileError) -> ProjectError {
+    let at = if e.pointer.is_empty() {
+        String::new()
+    } else {
+        format!("{}: ", e.pointer)
+    };
+    file_err(&e.path, format!("{at}{}", e.message))
+}
+
 /// A `[[seed]]` entry of `project.toml`.
 #[derive(Clone, Debug)]
 pub struct SeedSpec {
@@ -68,6 +82,11 @@ pub struct Project {
     pub input: Value,
     pub functions: FunctionRegistry,
     pub seeds: Vec<SeedSpec>,
+    /// The roles and managed policies of `iam/`.
+    pub iam: IamDeclarations,
+    /// The state machine's execution role (`project.toml`'s `role`): a role name (one of
+    /// `iam/roles`, or of the account) or an ARN. `None`: a made-up `NAME-role` nobody checks.
+    pub role: Option<String>,
 }
 
 impl Project {
@@ -108,6 +127,8 @@ impl Project {
             input: Value::Object(Default::default()),
             functions: FunctionRegistry::new(),
             seeds: Vec::new(),
+            iam: IamDeclarations::default(),
+            role: None,
         };
         if let Some(dir) = &dir {
             project.name = dir
@@ -126,6 +147,7 @@ impl Project {
             if manifest.is_file() {
                 project.read_manifest(&manifest)?;
             }
+            project.iam = IamDeclarations::load(dir).map_err(iam_file_err)?;
         }
         Ok(project)
     }
@@ -134,10 +156,10 @@ impl Project {
         let text = std::fs::read_to_string(path).map_err(|e| file_err(path, e))?;
         let doc: toml::Table = toml::from_str(&text).map_err(|e| file_err(path, e))?;
         for key in doc.keys() {
-            if !matches!(key.as_str(), "name" | "seed") {
+            if !matches!(key.as_str(), "name" | "role" | "seed") {
                 return Err(file_err(
                     path,
-                    format!("unknown key '{key}' (expected 'name' or '[[seed]]')"),
+                    format!("unknown key '{key}' (expected 'name', 'role' or '[[seed]]')"),
                 ));
             }
         }
@@ -146,6 +168,13 @@ impl Project {
                 .as_str()
                 .ok_or_else(|| file_err(path, "'name' must be a string"))?;
             self.name = sanitize_name(name);
+        }
+        if let Some(role) = doc.get("role") {
+            let role = role
+                .as_str()
+                .filter(|r| !r.is_empty())
+                .ok_or_else(|| file_err(path, "'role' must be a role name or ARN"))?;
+            self.role = Some(role.to_string());
         }
         if let Some(seeds) = doc.get("seed") {
             let seeds = seeds
@@ -402,6 +431,8 @@ pub struct RunOptions {
     pub history_limit: Option<u64>,
     pub region: String,
     pub account: String,
+    /// Check calls against the project's IAM (`--no-iam` turns it off).
+    pub iam: bool,
 }
 
 impl Default for RunOptions {
@@ -421,6 +452,7 @@ impl Default for RunOptions {
             history_limit: Some(engine::HISTORY_EVENT_LIMIT),
             region: "us-east-1".into(),
             account: "123456789012".into(),
+            iam: true,
         }
     }
 }
@@ -440,11 +472,43 @@ impl Project {
             .billing(opts.billing)
             .region(opts.region.clone())
             .account(opts.account.clone())
-            .log_capture(opts.logs)
-            .build()
-            .map_err(|e| ProjectError::World(e.to_string()))?;
+            .log_capture(opts.logs);
+        let sim = match self.account_iam(opts)? {
+            Some(iam) => sim.iam(iam),
+            None => sim,
+        }
+        .build()
+        .map_err(|e| ProjectError::World(e.to_string()))?;
         sim.block_on(self.seed(sim.world().store(), sim.now()))?;
         Ok(sim)
+    }
+
+    /// The IAM of `opts.account` with the project's roles and policies, when there are any and
+    /// the options check calls.
+    pub fn account_iam(&self, opts: &RunOptions) -> Result<Option<Iam>, ProjectError> {
+        if !opts.iam || self.iam.is_empty() {
+            return Ok(None);
+        }
+        let iam = Iam::new();
+        self.install_iam(&iam, &opts.account, opts.origin)?;
+        Ok(Some(iam))
+    }
+
+    /// Creates the project's roles and policies in `iam` (an account's), created at `now`.
+    pub fn install_iam(&self, iam: &Iam, account: &str, now: SimTime) -> Result<(), ProjectError> {
+        self.iam.install(iam, account, now).map_err(iam_file_err)
+    }
+
+    /// The state machine's execution role in `account` (see [`Project::role`]).
+    pub fn role_arn(&self, account: &str) -> String {
+        match &self.role {
+            Some(r) if r.starts_with("arn:") => r.clone(),
+            Some(name) => self
+                .iam
+                .role_arn(name, account)
+                .unwrap_or_else(|| format!("arn:aws:iam::{account}:role/{name}")),
+            None => format!("arn:aws:iam::{account}:role/{}-role", self.name),
+        }
     }
 
     /// Gives `sim` a fresh world (every environment cold, the clock going on) seeded with
@@ -473,7 +537,7 @@ impl Project {
             state_machine_name: self.name.clone(),
             region: opts.region.clone(),
             account: opts.account.clone(),
-            role_arn: format!("arn:aws:iam::{}:role/{}-role", opts.account, self.name),
+            role_arn: self.role_arn(&opts.account),
             execution_type: opts.execution_type,
             history: opts.history,
             history_limit: opts.history_limit,

@@ -6,6 +6,7 @@
 //! |------------------------------------------------|--------------------------|
 //! | `X-Amz-Target: Logs_20140328.*`                | CloudWatch Logs (JSON 1.1) |
 //! | any other request with `X-Amz-Target`          | Step Functions (JSON 1.0) |
+//! | `iam` in the credential scope, or a form POST to `/` | IAM (query, XML)   |
 //! | a path under `/2015-03-31/functions`           | Lambda (REST-JSON)       |
 //! | anything else                                  | S3 (REST-XML, path-style) |
 //!
@@ -23,7 +24,7 @@ use futures::StreamExt;
 use super::error::ApiError;
 use super::state::ApiState;
 use super::url::parse_query;
-use super::{lambda, logs, s3, sfn};
+use super::{iam, lambda, logs, s3, sfn};
 
 /// The Step Functions request body limit: a 1 MiB definition, escaped, fits.
 pub const SFN_BODY_LIMIT: usize = 4 * 1024 * 1024;
@@ -37,8 +38,33 @@ pub fn router(state: Arc<ApiState>) -> Router {
 enum Service {
     StepFunctions(String),
     Logs(String),
+    Iam,
     Lambda,
     S3,
+}
+
+/// The service of the request's SigV4 credential scope
+/// (`Credential=AKID/DATE/REGION/SERVICE/aws4_request`), when it is signed.
+fn signed_service(headers: &HeaderMap) -> Option<&str> {
+    let auth = headers.get("authorization")?.to_str().ok()?;
+    let credential = auth.split("Credential=").nth(1)?;
+    let scope = credential.split([',', ' ']).next()?;
+    scope.split('/').nth(3)
+}
+
+/// IAM's query API: requests signed for `iam`, or (unsigned) form posts to `/`, which no
+/// other served API sends.
+fn is_iam(headers: &HeaderMap, path: &str) -> bool {
+    match signed_service(headers) {
+        Some(service) => service == "iam",
+        None => {
+            path == "/"
+                && headers
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+        }
+    }
 }
 
 fn service_of(headers: &HeaderMap, path: &str) -> Service {
@@ -48,6 +74,9 @@ fn service_of(headers: &HeaderMap, path: &str) -> Service {
             return Service::Logs(target);
         }
         return Service::StepFunctions(target);
+    }
+    if is_iam(headers, path) {
+        return Service::Iam;
     }
     let lambda_path = path
         .strip_prefix(lambda::PREFIX)
@@ -141,6 +170,10 @@ pub async fn dispatch(State(state): State<Arc<ApiState>>, req: Request<Body>) ->
             let action = target.strip_prefix(logs::TARGET_PREFIX).unwrap_or(&target);
             let r = logs_request(&state, action, &parts.headers, body).await;
             (format!("logs:{action}"), None, r)
+        }
+        Service::Iam => {
+            let (op, r) = iam_request(&state, &parts.headers, body).await;
+            (format!("iam:{op}"), None, r)
         }
         Service::Lambda => {
             let (op, r) = lambda_request(&state, &incoming, body).await;
@@ -262,6 +295,22 @@ async fn logs_request(
     }
 }
 
+async fn iam_request(
+    state: &Arc<ApiState>,
+    headers: &HeaderMap,
+    body: Body,
+) -> (String, Response<Body>) {
+    match read_body(headers, body, iam::IAM_BODY_LIMIT).await {
+        Ok(b) => iam::handle(state, &b),
+        Err(e) => {
+            let too_large = || ApiError::bad_request("ValidationError", "The request is too large");
+            let e = e.into_api(too_large, "MalformedQueryString");
+            let r = iam::error_response_for(&e.code, &e.message, &state.new_id());
+            ("?".into(), r)
+        }
+    }
+}
+
 async fn lambda_request(
     state: &Arc<ApiState>,
     req: &Incoming<'_>,
@@ -358,5 +407,34 @@ mod tests {
             "Logs_20140328.DescribeLogStreams".parse().unwrap(),
         );
         assert!(matches!(service_of(&h, "/"), Service::Logs(_)));
+    }
+
+    #[test]
+    fn iam_requests() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AKID/20250721/us-east-1/iam/aws4_request, \
+             SignedHeaders=host, Signature=00"
+                .parse()
+                .unwrap(),
+        );
+        assert!(matches!(service_of(&h, "/"), Service::Iam));
+        h.insert(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AKID/20250721/us-east-1/s3/aws4_request"
+                .parse()
+                .unwrap(),
+        );
+        assert!(matches!(service_of(&h, "/"), Service::S3));
+        let mut h = HeaderMap::new();
+        h.insert(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8"
+                .parse()
+                .unwrap(),
+        );
+        assert!(matches!(service_of(&h, "/"), Service::Iam));
+        assert!(matches!(service_of(&h, "/bucket"), Service::S3));
     }
 }

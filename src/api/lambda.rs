@@ -452,6 +452,8 @@ fn create_function(state: &Arc<ApiState>, body: &[u8]) -> Result<Response<Body>,
     let mut config = FunctionConfig::default();
     apply_config(&req, &mut config)?;
     config.handler_cpu_ms = handler_cpu_ms(&env)?;
+    // The handler's AWS calls are checked against it (when IAM knows it).
+    config.role = Some(role.to_string());
     let handler = state.catalog.build(&kind, &params).map_err(invalid)?;
     let spec = FunctionSpec {
         name: t.name.clone(),
@@ -494,6 +496,9 @@ fn update_configuration(
     let old_meta = f.meta.get(&t.name).cloned();
     let mut config = old.config.clone();
     apply_config(&req, &mut config)?;
+    if let Some(role) = req.opt_str("Role")? {
+        config.role = Some(role.to_string());
+    }
     let env = environment(req.members())?;
     let handler_field = req.opt_str("Handler")?;
     // The handler is rebuilt when the binding may have changed; otherwise it is kept.

@@ -4,7 +4,7 @@
 //! The layout:
 //!
 //! - [`http`]: the axum front (routing by protocol, body limits, the request log);
-//! - [`sfn`], [`lambda`], [`s3`], [`logs`]: the four APIs;
+//! - [`sfn`], [`lambda`], [`s3`], [`logs`], [`iam`]: the APIs;
 //! - [`state`]: what the server remembers and what a client may see of an execution when;
 //! - [`runner`]: one simulation per execution on its own virtual clock, task tokens, stops;
 //! - [`pool`]: the threads simulations run on;
@@ -21,6 +21,7 @@
 
 pub mod error;
 pub mod http;
+pub mod iam;
 pub mod lambda;
 pub mod logs;
 pub mod names;
@@ -38,7 +39,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use crate::rng::SimRng;
-use crate::sim::{FunctionRegistry, HandlerCatalog, Logs};
+use crate::sim::{FunctionRegistry, HandlerCatalog, Iam, Logs};
 use crate::storage::Store;
 
 use self::state::{ApiState, Functions, Registry, Settings};
@@ -73,6 +74,10 @@ pub struct ServerConfig {
     pub activity_poll: Duration,
     /// CloudWatch Logs keeps at most this many bytes of events; the oldest go first.
     pub max_log_bytes: u64,
+    /// The account's IAM (roles and policies; the IAM API changes it).
+    pub iam: Iam,
+    /// Check the calls of executions and handlers against `iam` (default true).
+    pub enforce_iam: bool,
 }
 
 impl Default for ServerConfig {
@@ -91,6 +96,8 @@ impl Default for ServerConfig {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             activity_poll: Duration::from_secs(60),
             max_log_bytes: crate::sim::logs::DEFAULT_RETENTION_BYTES,
+            iam: Iam::new(),
+            enforce_iam: true,
         }
     }
 }
@@ -120,6 +127,7 @@ pub fn build_state(config: ServerConfig) -> Arc<ApiState> {
             max_object_bytes: config.max_object_bytes,
             log_requests: config.log_requests,
             activity_poll: config.activity_poll,
+            enforce_iam: config.enforce_iam,
         },
         registry: Mutex::new(Registry::default()),
         functions: RwLock::new(Functions {
@@ -129,6 +137,7 @@ pub fn build_state(config: ServerConfig) -> Arc<ApiState> {
         catalog: config.catalog,
         store: config.store,
         logs: Logs::new(seed, config.max_log_bytes),
+        iam: config.iam,
         pool: pool::ExecPool::new(config.workers),
         tokens: Mutex::new(Default::default()),
         ids: Mutex::new(SimRng::derived(seed, "serve/ids")),

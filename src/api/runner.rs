@@ -107,7 +107,7 @@ fn simulation(
     logs: LogCapture,
 ) -> Result<Simulation, String> {
     let functions = state.functions_read().registry.clone();
-    Simulation::builder()
+    let builder = Simulation::builder()
         .seed(seed)
         .origin(origin)
         .store(state.store.clone())
@@ -115,9 +115,13 @@ fn simulation(
         .region(state.settings.region.clone())
         .account(state.settings.account.clone())
         .log_capture(logs)
-        .logs(state.logs.clone())
-        .build()
-        .map_err(|e| e.to_string())
+        .logs(state.logs.clone());
+    let builder = if state.settings.enforce_iam {
+        builder.iam(state.iam.clone())
+    } else {
+        builder
+    };
+    builder.build().map_err(|e| e.to_string())
 }
 
 /// Starts an execution in the background; its record (already in the registry) gets the

@@ -247,8 +247,13 @@ pub fn create_machine(
     let mut reg = state.registry();
     if let Some(existing) = reg.machines.get(&arn) {
         let v = &existing.version;
-        // Creating the same machine twice is idempotent, as on AWS.
-        if v.definition == spec.definition && v.role_arn == spec.role_arn && v.kind == spec.kind {
+        // Creating the same machine twice is idempotent, as on AWS: the same definition,
+        // type, logging and tracing, whatever the role and tags (the first ones are kept).
+        let same = v.definition == spec.definition
+            && v.kind == spec.kind
+            && v.logging == spec.logging
+            && v.tracing == spec.tracing;
+        if same {
             return Ok((arn, existing.created));
         }
         return Err(ApiError::bad_request(

@@ -48,6 +48,8 @@ pub struct Settings {
     pub log_requests: bool,
     /// How long GetActivityTask waits for a task (AWS: 60 s).
     pub activity_poll: Duration,
+    /// Check executions' and handlers' calls against [`ApiState::iam`] (`--no-iam`: off).
+    pub enforce_iam: bool,
 }
 
 /// One version of a state machine, shared by the executions that run it.
@@ -382,6 +384,8 @@ pub struct ApiState {
     pub store: Store,
     /// CloudWatch Logs, shared by every simulation and the Logs API.
     pub logs: Logs,
+    /// The account's IAM: the IAM API reads and writes it, simulations check calls against it.
+    pub iam: crate::sim::Iam,
     pub pool: Arc<ExecPool>,
     /// Pending task tokens (looked up by token only, never iterated into output).
     pub tokens: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<TokenMessage>>>,

@@ -1,6 +1,6 @@
 //! URL escapes, through the percent-encoding crate: decoding request paths, query strings and
 //! `x-amz-copy-source` (the HTTP front, S3 and Lambda all use it, so it lives apart from each),
-//! and encoding keys for S3's `encoding-type=url` listings.
+//! and encoding keys for S3's `encoding-type=url` listings and IAM's policy documents.
 
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
@@ -53,6 +53,15 @@ pub fn percent_encode_key(key: &str) -> String {
     utf8_percent_encode(key, KEY_ESCAPES).to_string()
 }
 
+/// What a URL-encoded value escapes: everything but unreserved characters.
+const VALUE_ESCAPES: &AsciiSet = &KEY_ESCAPES.add(b'/');
+
+/// A value URL-encoded with every reserved character escaped (`%20` for a space), as IAM
+/// returns policy documents.
+pub fn percent_encode_value(value: &str) -> String {
+    utf8_percent_encode(value, VALUE_ESCAPES).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +91,9 @@ mod tests {
     fn listing_keys_are_url_encoded() {
         assert_eq!(percent_encode_key("a b/c+d"), "a%20b/c%2Bd");
         assert_eq!(percent_encode_key("ctl\u{1}é"), "ctl%01%C3%A9");
+        assert_eq!(
+            percent_encode_value("{\"a\": \"s3:::b/*\"}"),
+            "%7B%22a%22%3A%20%22s3%3A%3A%3Ab%2F%2A%22%7D"
+        );
     }
 }

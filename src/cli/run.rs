@@ -79,6 +79,9 @@ pub struct RunArgs {
     /// Simulated start time (RFC 3339). Default 2025-07-21T19:45:00Z.
     #[arg(long)]
     pub start_time: Option<String>,
+    /// Do not check calls against the project's IAM roles (iam/).
+    #[arg(long)]
+    pub no_iam: bool,
 }
 
 /// Turns the arguments into a project, an input and run options.
@@ -131,6 +134,7 @@ pub fn prepare(args: &RunArgs) -> Result<(Project, Value, RunOptions), String> {
                 MemoryBasis::Configured
             },
         },
+        iam: !args.no_iam,
         ..RunOptions::default()
     };
     if let Some(f) = &args.faults {

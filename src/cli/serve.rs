@@ -1,4 +1,6 @@
-//! `stepsim serve`: runs the Step Functions, Lambda and S3 APIs on localhost until Ctrl-C.
+//! `stepsim serve`: runs the Step Functions, Lambda, S3 and IAM APIs on localhost until Ctrl-C.
+//! The projects' IAM roles and policies exist from the start; executions' and handlers' calls
+//! are checked against the roles IAM knows unless `--no-iam` says otherwise.
 //!
 //! The server accepts any credentials, region and signature. It says so in its banner, and it
 //! binds to loopback unless `--host` says otherwise.
@@ -19,7 +21,7 @@ use crate::api::sfn::{create_machine, MachineSpec};
 use crate::api::{check_time_scale, Server, ServerConfig};
 use crate::handlers::default_catalog;
 use crate::project::Project;
-use crate::sim::{FunctionRegistry, FunctionSpec};
+use crate::sim::{FunctionRegistry, FunctionSpec, Iam};
 use crate::storage::Store;
 
 use super::{EXIT_OK, EXIT_USAGE};
@@ -72,6 +74,10 @@ pub struct ServeArgs {
     /// Do not log requests.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Do not check executions' and handlers' calls against IAM roles (the IAM API still
+    /// answers).
+    #[arg(long)]
+    pub no_iam: bool,
 }
 
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
@@ -105,6 +111,13 @@ fn config(args: &ServeArgs, projects: &[Project]) -> Result<ServerConfig, String
         }
     }
     let store = Store::open(&args.store).map_err(|e| e.to_string())?;
+    // The projects' roles and policies, created when the server starts.
+    let iam = Iam::new();
+    let now = crate::api::state::wall_now();
+    for p in projects {
+        p.install_iam(&iam, &args.account, now)
+            .map_err(|e| format!("project {}: {e}", p.name))?;
+    }
     let time_scale = args.time_scale.map(check_time_scale).transpose()?;
     let mut config = ServerConfig {
         region: args.region.clone(),
@@ -117,6 +130,8 @@ fn config(args: &ServeArgs, projects: &[Project]) -> Result<ServerConfig, String
         seed: args.seed,
         max_object_bytes: args.max_object_mb.saturating_mul(1024 * 1024).max(1024),
         log_requests: !args.quiet,
+        iam,
+        enforce_iam: !args.no_iam,
         ..ServerConfig::default()
     };
     if let Some(w) = args.workers {
@@ -216,9 +231,13 @@ pub fn run(args: ServeArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let role = format!("arn:aws:iam::{}:role/stepsim", args.account);
     let mut machines = Vec::new();
     for p in &projects {
+        // The project's own role when it names one (its calls are then checked against it).
+        let role = match p.role {
+            Some(_) => p.role_arn(&args.account),
+            None => format!("arn:aws:iam::{}:role/stepsim", args.account),
+        };
         let spec = MachineSpec::standard(&p.name, &p.definition_text, &role);
         match create_machine(server.state(), spec) {
             Ok((arn, _)) => machines.push(arn),

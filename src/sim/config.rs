@@ -176,6 +176,9 @@ pub struct FunctionConfig {
     /// share (so 100 ms here is 1.38 s of Duration at 128 MB) and billed as Duration.
     /// Default 0: a handler kind's model is then the whole story.
     pub handler_cpu_ms: f64,
+    /// The execution role (an ARN, or a role name of the world's account) its handler's AWS
+    /// calls are checked against; `None` checks nothing.
+    pub role: Option<String>,
 }
 
 impl Default for FunctionConfig {
@@ -192,6 +195,7 @@ impl Default for FunctionConfig {
             ephemeral_storage_mb: 512,
             init: None,
             handler_cpu_ms: 0.0,
+            role: None,
         }
     }
 }

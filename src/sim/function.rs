@@ -273,6 +273,8 @@ struct FunctionEntry {
     init: Option<InitSpec>,
     #[serde(default, deserialize_with = "handler_cpu_ms")]
     handler_cpu_ms: Option<f64>,
+    #[serde(default, deserialize_with = "opt_string")]
+    role: Option<String>,
     /// The handler's parameters: free form, checked by the handler kind's factory.
     #[serde(default)]
     params: Option<toml::Value>,
@@ -302,6 +304,7 @@ impl FunctionEntry {
                 .unwrap_or(defaults.ephemeral_storage_mb),
             init: self.init,
             handler_cpu_ms: self.handler_cpu_ms.unwrap_or(defaults.handler_cpu_ms),
+            role: self.role,
         };
         let kind = self.handler.ok_or_else(|| {
             invalid(

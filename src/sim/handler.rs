@@ -27,6 +27,7 @@ use crate::sim::dist::seconds;
 use crate::sim::fmi::{Communicator, FmiError, FmiSpec};
 use crate::sim::logs::LogTarget;
 // `S3Error` belongs to the S3 service; handlers see it as part of their contract.
+use crate::sim::iam::enforce::Caller;
 pub use crate::sim::s3::S3Error;
 use crate::sim::s3::S3Service;
 use crate::storage::{ListRequest, ObjectInfo};
@@ -317,18 +318,29 @@ impl Invocation {
         self.extra_memory_mb = self.extra_memory_mb.max(mb);
     }
 
+    /// Who the S3 requests are checked as: this function, under its execution role.
+    fn caller(&self) -> Caller<'_> {
+        Caller::Function {
+            name: &self.function.name,
+            role: self.function.config.role.as_deref(),
+        }
+    }
+
     /// Reads an object (one GET request: modelled latency plus transfer time).
     pub async fn s3_get(&mut self, bucket: &str, key: &str) -> Result<Bytes, S3Error> {
         self.host
             .s3()
-            .get(&self.account_key, bucket, key)
+            .get(&self.account_key, self.caller(), bucket, key)
             .await
             .map(|(_, body)| body)
     }
 
     /// Reads an object's metadata (one HEAD request, billed as a GET).
     pub async fn s3_head(&mut self, bucket: &str, key: &str) -> Result<ObjectInfo, S3Error> {
-        self.host.s3().head(&self.account_key, bucket, key).await
+        self.host
+            .s3()
+            .head(&self.account_key, self.caller(), bucket, key)
+            .await
     }
 
     /// Writes an object (one PUT request: modelled latency plus transfer time).
@@ -340,7 +352,7 @@ impl Invocation {
     ) -> Result<ObjectInfo, S3Error> {
         self.host
             .s3()
-            .put(&self.account_key, bucket, key, body.into())
+            .put(&self.account_key, self.caller(), bucket, key, body.into())
             .await
     }
 
@@ -356,7 +368,11 @@ impl Invocation {
             ..ListRequest::default()
         };
         loop {
-            let page = self.host.s3().list(&self.account_key, bucket, &req).await?;
+            let page = self
+                .host
+                .s3()
+                .list(&self.account_key, self.caller(), bucket, &req)
+                .await?;
             out.extend(page.objects);
             match page.next_continuation_token {
                 Some(t) if page.is_truncated => req.continuation_token = Some(t),

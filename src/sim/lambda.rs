@@ -871,7 +871,7 @@ impl LambdaService {
     }
 
     /// The latency of a call that fails before admission (unknown function).
-    fn lookup_latency(&self, execution_arn: &str) -> Duration {
+    pub(crate) fn lookup_latency(&self, execution_arn: &str) -> Duration {
         let mut st = self.state.borrow_mut();
         let kind = WorkflowKind::from_execution_arn(execution_arn);
         self.invoke_latency(kind).sample(&mut st.service_rng)

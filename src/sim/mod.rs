@@ -16,6 +16,7 @@ pub mod faults;
 pub mod fmi;
 pub mod function;
 pub mod handler;
+pub mod iam;
 pub mod lambda;
 pub mod ledger;
 pub mod logs;
@@ -33,6 +34,7 @@ pub use function::{FunctionRegistry, FunctionSpec, HandlerCatalog};
 pub use handler::{
     async_handler_fn, handler_fn, FunctionError, Handler, HandlerFuture, Invocation, S3Error,
 };
+pub use iam::{Iam, IamDeclarations};
 pub use lambda::{FunctionTarget, InvokeOk, LambdaSettings};
 pub use ledger::LogCapture;
 pub use ledger::{ExecutionUsage, FunctionUsage, WorkflowKind};

@@ -3,6 +3,10 @@
 //! [`Invocation`](crate::sim::handler::Invocation), the time each request takes, and the request
 //! counts each execution is billed for (`S3Service`, composed by the world), and [`S3Error`].
 //!
+//! Every request is first checked against IAM where the world enforces it (the execution's
+//! role for the state machine's own calls, the function's role for a handler's; see
+//! [`crate::sim::iam`]); a refusal is S3's `AccessDenied`.
+//!
 //! Every request costs a fixed latency plus its bytes over a bandwidth. Both figures come from
 //! CALIBRATION.md, "FMI channel model", row "S3": 40.4 ms per operation and 50 MB/s per pair
 //! (read as 50 × 10⁶ bytes per second). That row measures S3 used as a message channel from
@@ -19,6 +23,7 @@ use crate::engine::{Clock, ServiceResponse, ServiceResult, SimTime, TaskFailure}
 use crate::rng::SimRng;
 use crate::sim::dist::seconds;
 use crate::sim::faults::S3Faults;
+use crate::sim::iam::enforce::{s3_resource, Caller, IamGuard};
 use crate::sim::ledger::Ledger;
 use crate::storage::{ListPage, ListRequest, ObjectInfo, Store, StoreError};
 
@@ -95,6 +100,8 @@ pub(crate) struct S3Service {
     faults: Option<S3Faults>,
     /// Draws of the injected error rate.
     fault_rng: RefCell<SimRng>,
+    /// The world's IAM checks, when it enforces them.
+    iam: Option<Rc<IamGuard>>,
 }
 
 impl S3Service {
@@ -105,6 +112,7 @@ impl S3Service {
         model: S3Model,
         faults: Option<S3Faults>,
         fault_rng: SimRng,
+        iam: Option<Rc<IamGuard>>,
     ) -> S3Service {
         S3Service {
             clock,
@@ -113,12 +121,35 @@ impl S3Service {
             model,
             faults,
             fault_rng: RefCell::new(fault_rng),
+            iam,
         }
     }
 
     /// The object store behind the service.
     pub(crate) fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Checks `action` on `resource` for `caller` (charged to `key`). A refusal is S3's
+    /// `AccessDenied`, after one request's latency; it is not billed.
+    async fn authorize(
+        &self,
+        key: &str,
+        caller: Caller<'_>,
+        action: &str,
+        resource: &str,
+    ) -> Result<(), S3Error> {
+        let Some(iam) = &self.iam else {
+            return Ok(());
+        };
+        let Some(denied) = iam.check(caller, key, action, resource) else {
+            return Ok(());
+        };
+        self.clock.sleep(self.model.request_time(0)).await;
+        Err(S3Error {
+            code: "AccessDenied".to_string(),
+            message: denied.message(action, &format!("\"{resource}\"")),
+        })
     }
 
     /// Bills one S3 request and decides whether an injected fault fails it.
@@ -158,9 +189,13 @@ impl S3Service {
     pub(crate) async fn get(
         &self,
         key: &str,
+        caller: Caller<'_>,
         bucket: &str,
         object_key: &str,
     ) -> Result<(ObjectInfo, Bytes), S3Error> {
+        let resource = s3_resource(bucket, Some(object_key));
+        self.authorize(key, caller, "s3:GetObject", &resource)
+            .await?;
         let got = self.store.get(bucket, object_key).await;
         let bytes = got.as_ref().map_or(0, |(_, b)| b.len() as u64);
         let fault = self.request(key, RequestClass::Get, bytes, 0);
@@ -173,9 +208,14 @@ impl S3Service {
     pub(crate) async fn head(
         &self,
         key: &str,
+        caller: Caller<'_>,
         bucket: &str,
         object_key: &str,
     ) -> Result<ObjectInfo, S3Error> {
+        // HEAD needs s3:GetObject, as on S3.
+        let resource = s3_resource(bucket, Some(object_key));
+        self.authorize(key, caller, "s3:GetObject", &resource)
+            .await?;
         let got = self.store.head(bucket, object_key).await;
         let fault = self.request(key, RequestClass::Get, 0, 0);
         self.clock.sleep(self.model.request_time(0)).await;
@@ -187,10 +227,14 @@ impl S3Service {
     pub(crate) async fn put(
         &self,
         key: &str,
+        caller: Caller<'_>,
         bucket: &str,
         object_key: &str,
         body: Bytes,
     ) -> Result<ObjectInfo, S3Error> {
+        let resource = s3_resource(bucket, Some(object_key));
+        self.authorize(key, caller, "s3:PutObject", &resource)
+            .await?;
         let fault = self.request(key, RequestClass::Put, 0, body.len() as u64);
         self.clock
             .sleep(self.model.request_time(body.len() as u64))
@@ -206,9 +250,12 @@ impl S3Service {
     pub(crate) async fn list(
         &self,
         key: &str,
+        caller: Caller<'_>,
         bucket: &str,
         req: &ListRequest,
     ) -> Result<ListPage, S3Error> {
+        self.authorize(key, caller, "s3:ListBucket", &s3_resource(bucket, None))
+            .await?;
         let page = self.store.list(bucket, req).await;
         let fault = self.request(key, RequestClass::List, 0, 0);
         self.clock.sleep(self.model.request_time(0)).await;
@@ -218,6 +265,9 @@ impl S3Service {
 
     /// DELETE an object (free).
     async fn delete(&self, key: &str, bucket: &str, object_key: &str) -> Result<(), S3Error> {
+        let resource = s3_resource(bucket, Some(object_key));
+        self.authorize(key, Caller::Execution, "s3:DeleteObject", &resource)
+            .await?;
         let fault = self.request(key, RequestClass::Free, 0, 0);
         self.clock.sleep(self.model.request_time(0)).await;
         fault?;
@@ -256,18 +306,20 @@ impl S3Service {
         let result = match action {
             "getObject" => {
                 let (bucket, object) = (need("Bucket")?, need("Key")?);
-                self.get(&key, bucket, object).await.map(|(info, body)| {
-                    let mut m = object_fields(&info);
-                    m.insert(
-                        "Body".into(),
-                        Value::String(String::from_utf8_lossy(&body).into_owned()),
-                    );
-                    Value::Object(sorted(m))
-                })
+                self.get(&key, Caller::Execution, bucket, object)
+                    .await
+                    .map(|(info, body)| {
+                        let mut m = object_fields(&info);
+                        m.insert(
+                            "Body".into(),
+                            Value::String(String::from_utf8_lossy(&body).into_owned()),
+                        );
+                        Value::Object(sorted(m))
+                    })
             }
             "headObject" => {
                 let (bucket, object) = (need("Bucket")?, need("Key")?);
-                self.head(&key, bucket, object)
+                self.head(&key, Caller::Execution, bucket, object)
                     .await
                     .map(|info| Value::Object(sorted(object_fields(&info))))
             }
@@ -278,12 +330,14 @@ impl S3Service {
                     Some(Value::Null) | None => Bytes::new(),
                     Some(other) => Bytes::from(other.to_string()),
                 };
-                self.put(&key, bucket, object, body).await.map(|info| {
-                    let mut m = Map::new();
-                    m.insert("ETag".into(), Value::String(info.etag));
-                    m.insert("ServerSideEncryption".into(), "AES256".into());
-                    Value::Object(m)
-                })
+                self.put(&key, Caller::Execution, bucket, object, body)
+                    .await
+                    .map(|info| {
+                        let mut m = Map::new();
+                        m.insert("ETag".into(), Value::String(info.etag));
+                        m.insert("ServerSideEncryption".into(), "AES256".into());
+                        Value::Object(m)
+                    })
             }
             "deleteObject" => {
                 let (bucket, object) = (need("Bucket")?, need("Key")?);
@@ -314,7 +368,7 @@ impl S3Service {
                     start_after: text("StartAfter").map(str::to_string),
                     max_keys,
                 };
-                self.list(&key, bucket, &req)
+                self.list(&key, Caller::Execution, bucket, &req)
                     .await
                     .map(|page| list_response(bucket, &req, &page))
             }
@@ -353,6 +407,7 @@ fn failure(e: &S3Error, id: &str) -> TaskFailure {
         ),
         "KeyTooLongError" => ("S3.S3Exception", "Your key is too long", 400),
         "SlowDown" => ("S3.S3Exception", "Please reduce your request rate.", 503),
+        "AccessDenied" => ("S3.S3Exception", e.message.as_str(), 403),
         "InternalError" => (
             "S3.S3Exception",
             "We encountered an internal error. Please try again.",

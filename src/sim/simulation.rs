@@ -180,6 +180,12 @@ impl SimulationBuilder {
         self
     }
 
+    /// Checks the calls of executions and handlers against this IAM's roles.
+    pub fn iam(mut self, iam: crate::sim::Iam) -> Self {
+        self.world = self.world.iam(iam);
+        self
+    }
+
     /// Makes the runtime (paused, so time is virtual), the clock at the origin and the world.
     pub fn build(self) -> Result<Simulation, SimulationError> {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -303,6 +309,7 @@ impl Simulation {
             ExecutionType::Express => WorkflowKind::Express,
         };
         self.world.begin_execution(&arn, kind);
+        self.world.set_execution_role(&arn, &opts.role_arn);
         let outcome = engine::execute(plan, input, opts, self.clock.clone(), invoker).await;
         self.world.end_execution(&arn);
         let usage = self.charge(&arn, kind, &outcome, opts.execution_type);

@@ -2,7 +2,9 @@
 //! (`LambdaService` from `lambda.rs`, which also feeds CloudWatch Logs from `logs.rs`;
 //! `S3Service` from `s3.rs`; the FMI hub) over one clock
 //! and one ledger, holds the prices, implements the engine's [`TaskInvoker`] and is the
-//! `InvocationHost` of every handler. A world outlives single executions, so
+//! `InvocationHost` of every handler. With an [`Iam`], it checks every call made with a known
+//! role (`IamGuard`, shared with the S3 service; the Lambda check is made here, around the
+//! world's Lambda call; see [`crate::sim::iam`]). A world outlives single executions, so
 //! environments stay warm from one execution to the next, while each execution's usage is kept
 //! apart in the ledger.
 //!
@@ -31,6 +33,8 @@ use crate::sim::fmi::FmiHub;
 use crate::sim::fmi::{Communicator, FmiError, FmiSpec};
 use crate::sim::function::FunctionRegistry;
 use crate::sim::handler::{FunctionSpec, InvocationHost};
+use crate::sim::iam::enforce::{Caller, IamGuard};
+use crate::sim::iam::Iam;
 use crate::sim::lambda::{
     json_len, lambda_service_cause, python_json, FunctionTarget, InvokeOk, LambdaService,
     LambdaSettings, LambdaSetup, ReservedConcurrencyExceeded,
@@ -71,6 +75,8 @@ pub(crate) struct WorldInner {
     fmi: FmiHub,
     /// X-Ray trace ids of the optimized integration's responses.
     trace_ids: RefCell<SimRng>,
+    /// The account's IAM checks, when calls are checked (see [`crate::sim::iam`]).
+    iam: Option<Rc<IamGuard>>,
 }
 
 impl InvocationHost for WorldInner {
@@ -122,6 +128,7 @@ pub struct WorldBuilder {
     account: Option<String>,
     log_capture: LogCapture,
     logs: Option<Logs>,
+    iam: Option<Iam>,
 }
 
 impl WorldBuilder {
@@ -198,6 +205,13 @@ impl WorldBuilder {
         self
     }
 
+    /// Checks every call made with a role this IAM knows against the role's policies
+    /// (default: nothing is checked).
+    pub fn iam(mut self, iam: Iam) -> Self {
+        self.iam = Some(iam);
+        self
+    }
+
     /// Builds the world. Without an explicit clock this must run inside a tokio runtime.
     pub fn build(self) -> Result<World, WorldError> {
         let clock: Rc<dyn Clock> = match self.clock {
@@ -207,6 +221,15 @@ impl WorldBuilder {
         let seed = self.seed;
         let stream = |purpose: &str| SimRng::derived(seed, purpose);
         let ledger = Rc::new(RefCell::new(Ledger::default()));
+        let account = self.account.unwrap_or_else(|| "123456789012".to_string());
+        let iam = self.iam.map(|iam| {
+            Rc::new(IamGuard::new(
+                iam,
+                account.clone(),
+                ledger.clone(),
+                stream("iam/sessions"),
+            ))
+        });
         let s3 = S3Service::new(
             clock.clone(),
             ledger.clone(),
@@ -214,6 +237,7 @@ impl WorldBuilder {
             self.s3_model.unwrap_or_default(),
             self.faults.s3.clone(),
             stream("faults/s3"),
+            iam.clone(),
         );
         let lambda = LambdaService::new(
             clock.clone(),
@@ -223,7 +247,7 @@ impl WorldBuilder {
                 faults: self.faults,
                 seed,
                 region: self.region.unwrap_or_else(|| "us-east-1".to_string()),
-                account: self.account.unwrap_or_else(|| "123456789012".to_string()),
+                account,
                 log_capture: self.log_capture,
                 logs: self
                     .logs
@@ -244,6 +268,7 @@ impl WorldBuilder {
             s3,
             fmi: FmiHub::default(),
             trace_ids: RefCell::new(stream("service/trace-ids")),
+            iam,
         };
         Ok(World {
             inner: Rc::new(inner),
@@ -327,6 +352,17 @@ impl World {
     /// Marks an execution finished (its usage stays until taken).
     pub fn end_execution(&self, execution_arn: &str) {
         self.inner.ledger.borrow_mut().end(execution_arn);
+        if let Some(iam) = &self.inner.iam {
+            iam.end_execution(execution_arn);
+        }
+    }
+
+    /// Names the role an execution (registered with [`World::begin_execution`]) and its
+    /// children make their calls with. A world without IAM ignores it.
+    pub fn set_execution_role(&self, execution_arn: &str, role_arn: &str) {
+        if let Some(iam) = &self.inner.iam {
+            iam.set_execution_role(execution_arn, role_arn);
+        }
     }
 
     /// Adds state transitions (counted by the engine) to an execution's usage.
@@ -447,6 +483,36 @@ impl World {
         )
     }
 
+    /// `lambda:InvokeFunction` for a Task of `execution_arn`; a refusal is the error Step
+    /// Functions reports for it, after the latency of a call that never reached a function.
+    async fn authorize_invoke(
+        &self,
+        execution_arn: &str,
+        target: &FunctionTarget,
+    ) -> Result<(), TaskFailure> {
+        let Some(iam) = &self.inner.iam else {
+            return Ok(());
+        };
+        const ACTION: &str = "lambda:InvokeFunction";
+        let lambda = &self.inner.lambda;
+        let resource = function_resource(target, lambda.region(), lambda.account());
+        let Some(denied) = iam.check(Caller::Execution, execution_arn, ACTION, &resource) else {
+            return Ok(());
+        };
+        let request_id = lambda.service_request_id();
+        let latency = lambda.lookup_latency(execution_arn);
+        self.inner.clock.sleep(latency).await;
+        Err(TaskFailure::new(
+            "Lambda.AWSLambdaException",
+            lambda_service_cause(
+                &denied.message(ACTION, &resource),
+                403,
+                "AccessDeniedException",
+                &request_id,
+            ),
+        ))
+    }
+
     /// A Lambda invocation, for both the direct function ARN and the optimized integration.
     async fn lambda_invoke(&self, context: &CallContext, call: LambdaInvoke) -> ServiceResult {
         let function = match call.function {
@@ -459,6 +525,8 @@ impl World {
         if target.qualifier.is_none() {
             target.qualifier = call.qualifier;
         }
+        self.authorize_invoke(&context.execution_arn, &target)
+            .await?;
         let direct = call.style == LambdaStyle::Direct;
         let event = if direct {
             call.payload
@@ -626,6 +694,19 @@ impl World {
     }
 }
 
+/// The ARN of the function `target` names, with its qualifier only when it has one, as IAM
+/// sees an invocation (a policy on `function:f` does not cover `function:f:3`).
+fn function_resource(target: &FunctionTarget, region: &str, account: &str) -> String {
+    let region = target.region.as_deref().unwrap_or(region);
+    let account = target.account.as_deref().unwrap_or(account);
+    let mut arn = format!("arn:aws:lambda:{region}:{account}:function:{}", target.name);
+    if let Some(q) = &target.qualifier {
+        arn.push(':');
+        arn.push_str(q);
+    }
+    arn
+}
+
 impl TaskInvoker for World {
     fn invoke(&self, call: ServiceCall) -> LocalBoxFuture<'_, ServiceResult> {
         Box::pin(async move {
@@ -677,5 +758,19 @@ mod tests {
         send_sync::<FaultPlan>();
         send_sync::<LambdaSettings>();
         send_sync::<crate::sim::ExecutionUsage>();
+    }
+
+    #[test]
+    fn function_resources() {
+        let t = FunctionTarget::parse("inference:$LATEST").unwrap();
+        assert_eq!(
+            function_resource(&t, "us-east-1", "1"),
+            "arn:aws:lambda:us-east-1:1:function:inference:$LATEST"
+        );
+        let t = FunctionTarget::parse("arn:aws:lambda:eu-west-1:2:function:f").unwrap();
+        assert_eq!(
+            function_resource(&t, "us-east-1", "1"),
+            "arn:aws:lambda:eu-west-1:2:function:f"
+        );
     }
 }

@@ -13,6 +13,7 @@ server accepts without checking). The script:
 5. starts an execution with the payload;
 6. polls describe_execution until it ends, then gets the history;
 7. lists the results in S3 and reads combined_data.json;
+8. prints the IAM role configurations for S3 access (the notebook's IAM cell, as printed);
 
 then checks AWS's error shapes, the callback pattern (an activity) and a synchronous Express
 run through boto3, runs a few `aws` CLI commands, and runs the notebook's CloudWatch Logs cell
@@ -270,6 +271,110 @@ def notebook_flow(endpoint, example):
     return execution_arn
 
 
+# The role the notebook's IAM cell printed: its trust policy and inline policies, as printed.
+IAM_ROLE = "team2-cosmic-stepfunctions-role-7078ea12"
+IAM_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
+IAM_INLINE = {
+    "team2-CosmicAI-Lambda-Execution-Policy-7078ea12": {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["lambda:InvokeFunction"],
+                "Resource": [
+                    f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{f}"
+                    for f in [
+                        "cosmic-init",
+                        "cosmic-executor",
+                        "fmi_executor",
+                        "resultSummary",
+                        "data-parallel-init2",
+                        "inference",
+                        "summarize",
+                        "data-parallel-init2:*",
+                        "inference:*",
+                        "summarize:*",
+                    ]
+                ],
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": f"arn:aws:logs:{REGION}:{ACCOUNT}:*",
+            },
+        ],
+    },
+    "team2-CosmicAI-S3-Access-Policy-7078ea12": {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:DeleteObject"],
+                "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"],
+            }
+        ],
+    },
+}
+
+
+def iam_cell(endpoint):
+    """The notebook's cell "IAM role configurations for S3 access", as printed."""
+    step("8. IAM role configurations for S3 access")
+    iam_client = boto3.client(
+        "iam", region_name="us-east-1", endpoint_url=endpoint, aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    print("\nIAM ROLE CONFIGURATIONS FOR S3 ACCESS")
+    print("=" * 40)
+    role_name = IAM_ROLE
+    role_info = iam_client.get_role(RoleName=role_name)
+    print(f"Role Name: {role_name}")
+    print(f"Role ARN: {role_info['Role']['Arn']}")
+    print("\nTrust Policy:")
+    trust_policy = role_info["Role"]["AssumeRolePolicyDocument"]
+    print(json.dumps(trust_policy, indent=2))
+    attached_policies = iam_client.list_attached_role_policies(RoleName=role_name)
+    inline_policies = iam_client.list_role_policies(RoleName=role_name)
+    print("\nInline Policies:")
+    printed = {}
+    for policy_name in inline_policies["PolicyNames"]:
+        policy_doc = iam_client.get_role_policy(RoleName=role_name, PolicyName=policy_name)
+        print(f"\nPolicy: {policy_name}")
+        print(json.dumps(policy_doc["PolicyDocument"], indent=2))
+        printed[policy_name] = policy_doc["PolicyDocument"]
+    check(role_info["Role"]["Arn"] == f"arn:aws:iam::{ACCOUNT}:role/{IAM_ROLE}", "the role ARN, as printed")
+    check(trust_policy == IAM_TRUST, "the trust policy, as printed")
+    check(attached_policies["AttachedPolicies"] == [], "no attached managed policies")
+    check(list(printed) == list(IAM_INLINE), "the two inline policies, in the printed order")
+    check(printed == IAM_INLINE, "the inline policies' documents, as printed")
+    check(
+        json.dumps(printed["team2-CosmicAI-S3-Access-Policy-7078ea12"], indent=2)
+        == json.dumps(IAM_INLINE["team2-CosmicAI-S3-Access-Policy-7078ea12"], indent=2),
+        "json.dumps prints the keys in the printed order",
+    )
+    machine_role = boto3.client(
+        "stepfunctions", region_name=REGION, endpoint_url=endpoint, aws_access_key_id="x", aws_secret_access_key="x"
+    ).describe_state_machine(stateMachineArn=MACHINE_ARN)["roleArn"]
+    check(machine_role == role_info["Role"]["Arn"], "the state machine runs with that role")
+    check(
+        error_code(iam_client.get_role, RoleName="no-such-role") == "NoSuchEntity",
+        "an unknown role is NoSuchEntity",
+    )
+
+
+def iam_cli(run):
+    """`aws iam get-role` on the notebook's role."""
+    out = run("iam", "get-role", "--role-name", IAM_ROLE)
+    if out is not None:
+        role = json.loads(out)["Role"]
+        check(role["RoleName"] == IAM_ROLE, "aws iam get-role names the role")
+        check(role["AssumeRolePolicyDocument"] == IAM_TRUST, "aws iam get-role shows the trust policy")
+
+
 def callbacks_and_express(endpoint):
     step("callbacks (an activity) and a synchronous Express run")
     kw = dict(endpoint_url=endpoint, region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
@@ -465,6 +570,7 @@ def aws_cli(endpoint, execution_arn):
     out = run("s3api", "list-objects-v2", "--bucket", BUCKET, "--prefix", "results/")
     if out is not None:
         check(len(json.loads(out)["Contents"]) >= 1, "aws s3api list-objects-v2")
+    iam_cli(run)
 
 
 def main():
@@ -492,6 +598,7 @@ def main():
                 return 1
             endpoint = f"http://127.0.0.1:{port}"
         execution_arn = notebook_flow(endpoint, example)
+        iam_cell(endpoint)
         callbacks_and_express(endpoint)
         aws_cli(endpoint, execution_arn)
         logs_cell(endpoint, execution_arn)
