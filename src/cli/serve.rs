@@ -56,6 +56,10 @@ pub struct ServeArgs {
     /// Executions kept in memory; the oldest finished ones are dropped first.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub max_executions: usize,
+    /// CloudWatch Logs keeps at most this many MiB of log events (message bytes plus 26 per
+    /// event, as AWS counts them); the oldest events are dropped first.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    pub max_log_mb: u64,
     /// The master seed every execution's random streams derive from.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -127,6 +131,7 @@ fn config(args: &ServeArgs, projects: &[Project]) -> Result<ServerConfig, String
         store,
         time_scale,
         max_executions: args.max_executions.max(1),
+        max_log_bytes: args.max_log_mb.saturating_mul(1024 * 1024).max(1024),
         seed: args.seed,
         max_object_bytes: args.max_object_mb.saturating_mul(1024 * 1024).max(1024),
         log_requests: !args.quiet,
