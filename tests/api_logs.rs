@@ -40,20 +40,9 @@ fn server() -> TestServer {
 
 /// One Logs call: `(status, content type, body)`.
 async fn logs_call(t: &TestServer, action: &str, body: Value) -> (u16, String, Value) {
-    let r = t
-        .client
-        .post(format!("{}/", t.url))
-        .header("content-type", "application/x-amz-json-1.1")
-        .header("x-amz-target", format!("Logs_20140328.{action}"))
-        .body(body.to_string())
-        .send()
+    let target = format!("Logs_20140328.{action}");
+    t.json_call("application/x-amz-json-1.1", &target, body)
         .await
-        .expect("request sent");
-    let status = r.status().as_u16();
-    let content_type = r.headers()["content-type"].to_str().unwrap().to_string();
-    let text = r.text().await.expect("body read");
-    let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, content_type, v)
 }
 
 async fn logs_ok(t: &TestServer, action: &str, body: Value) -> Value {

@@ -45,20 +45,40 @@ impl TestServer {
         }
     }
 
-    /// One Step Functions call: `(status, body)`.
-    pub async fn sfn(&self, action: &str, body: Value) -> (u16, Value) {
+    /// One call of a JSON-protocol API (`X-Amz-Target`): `(status, content type, body)`.
+    pub async fn json_call(
+        &self,
+        content_type: &str,
+        target: &str,
+        body: Value,
+    ) -> (u16, String, Value) {
         let r = self
             .client
             .post(format!("{}/", self.url))
-            .header("content-type", "application/x-amz-json-1.0")
-            .header("x-amz-target", format!("AWSStepFunctions.{action}"))
+            .header("content-type", content_type)
+            .header("x-amz-target", target)
             .body(body.to_string())
             .send()
             .await
             .expect("request sent");
         let status = r.status().as_u16();
+        let returned_type = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
         let text = r.text().await.expect("body read");
         let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, returned_type, v)
+    }
+
+    /// One Step Functions call: `(status, body)`.
+    pub async fn sfn(&self, action: &str, body: Value) -> (u16, Value) {
+        let target = format!("AWSStepFunctions.{action}");
+        let (status, _, v) = self
+            .json_call("application/x-amz-json-1.0", &target, body)
+            .await;
         (status, v)
     }
 
