@@ -37,7 +37,7 @@ pub enum Command {
     Test(test::TestArgs),
     /// Run a parameter sweep and write reports.
     Sweep(sweep::SweepArgs),
-    /// Serve the Step Functions, Lambda and S3 APIs on localhost.
+    /// Serve the Step Functions, Lambda, S3, CloudWatch Logs and IAM APIs on localhost.
     Serve(serve::ServeArgs),
 }
 
