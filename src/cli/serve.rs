@@ -253,7 +253,9 @@ pub fn run(args: ServeArgs) -> i32 {
         }
     }
     let endpoint = server.endpoint();
-    println!("stepsim serve: Step Functions, Lambda, S3, CloudWatch Logs and IAM APIs on {endpoint}");
+    println!(
+        "stepsim serve: Step Functions, Lambda, S3, CloudWatch Logs and IAM APIs on {endpoint}"
+    );
     println!(
         "  NOT SECURE: any credentials, region and signature are accepted and nothing is \
          checked; this is a local simulator for development, not a service to expose."
