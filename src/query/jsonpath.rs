@@ -246,7 +246,7 @@ fn walk<'v>(root: &'v Value, steps: &[Step]) -> Walk<'v> {
     let mut cur = root;
     for step in steps {
         cur = match (step, cur) {
-            (Step::Field(name), Value::Object(map)) => match map.get(name) {
+            (Step::Field(name), Value::Object(map)) => match super::member::member(map, name) {
                 Some(v) => v,
                 None => return Walk::Miss,
             },

@@ -12,6 +12,7 @@ pub mod intrinsics;
 pub mod javafmt;
 pub mod jsonata;
 pub mod jsonpath;
+pub mod member;
 pub mod path;
 pub mod refpath;
 pub mod template;

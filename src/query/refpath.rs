@@ -7,6 +7,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use crate::query::env::{compact_json, QueryError, STATES_RESULT_PATH_MATCH_FAILURE};
+use crate::query::member::{member, member_mut, set_member};
 use crate::query::path::{parse_path, PathRoot, PathSyntaxError, Segment, Step};
 
 /// One step of a reference path.
@@ -121,7 +122,7 @@ impl ReferencePath {
         let mut cur = root;
         for seg in &self.segments {
             cur = match seg {
-                RefSegment::Field(name) => cur.as_object()?.get(name)?,
+                RefSegment::Field(name) => member(cur.as_object()?, name)?,
                 RefSegment::Index(i) => cur.as_array()?.get(*i)?,
             };
         }
@@ -168,12 +169,16 @@ impl ReferencePath {
                         break; // unreachable: can_set checked the shape
                     };
                     if i == last {
-                        map.insert(name.clone(), value);
+                        set_member(map, name, value);
                         return Ok(target);
                     }
-                    cur = map
-                        .entry(name.clone())
-                        .or_insert_with(|| Value::Object(Map::new()));
+                    if member(map, name).is_none() {
+                        map.insert(name.clone(), Value::Object(Map::new()));
+                    }
+                    let Some(next) = member_mut(map, name) else {
+                        break; // unreachable: the member was just made
+                    };
+                    cur = next;
                 }
                 RefSegment::Index(idx) => {
                     let Some(slot) = cur.as_array_mut().and_then(|a| a.get_mut(*idx)) else {
@@ -201,7 +206,7 @@ impl ReferencePath {
             cur = match (seg, cur) {
                 // A missing member is created as an empty object, and so is everything below.
                 (RefSegment::Field(_), None) => None,
-                (RefSegment::Field(name), Some(Value::Object(m))) => m.get(name),
+                (RefSegment::Field(name), Some(Value::Object(m))) => member(m, name),
                 (RefSegment::Field(_), Some(_)) => return false,
                 (RefSegment::Index(i), Some(Value::Array(a))) if *i < a.len() => a.get(*i),
                 (RefSegment::Index(_), _) => return false,
