@@ -359,23 +359,14 @@ async fn groups_streams_and_events_through_the_api() {
 }
 
 async fn logged_machine(t: &TestServer, name: &str, definition: &Value, level: &str) -> String {
-    let v = t
-        .ok(
-            "CreateStateMachine",
-            json!({
-                "name": name,
-                "definition": definition.to_string(),
-                "roleArn": "arn:aws:iam::123456789012:role/test",
-                "loggingConfiguration": {
-                    "level": level,
-                    "includeExecutionData": true,
-                    "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn":
-                        format!("arn:aws:logs:us-east-1:123456789012:log-group:/aws/vendedlogs/states/{name}:*")}}]
-                }
-            }),
-        )
-        .await;
-    v["stateMachineArn"].as_str().unwrap().to_string()
+    let group =
+        format!("arn:aws:logs:us-east-1:123456789012:log-group:/aws/vendedlogs/states/{name}:*");
+    let logging = json!({"loggingConfiguration": {
+        "level": level,
+        "includeExecutionData": true,
+        "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": group}}]
+    }});
+    t.create_machine_with(name, definition, logging).await
 }
 
 /// Every event of a group, parsed.

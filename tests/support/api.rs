@@ -107,17 +107,27 @@ impl TestServer {
     }
 
     pub async fn create_machine_typed(&self, name: &str, definition: &Value, ty: &str) -> String {
-        let v = self
-            .ok(
-                "CreateStateMachine",
-                json!({
-                    "name": name,
-                    "definition": definition.to_string(),
-                    "roleArn": "arn:aws:iam::123456789012:role/test",
-                    "type": ty,
-                }),
-            )
-            .await;
+        self.create_machine_with(name, definition, json!({"type": ty}))
+            .await
+    }
+
+    /// Creates a state machine with more CreateStateMachine fields (`extra`, an object) and
+    /// returns its ARN.
+    pub async fn create_machine_with(
+        &self,
+        name: &str,
+        definition: &Value,
+        extra: Value,
+    ) -> String {
+        let mut request = json!({
+            "name": name,
+            "definition": definition.to_string(),
+            "roleArn": "arn:aws:iam::123456789012:role/test",
+        });
+        if let (Some(r), Value::Object(extra)) = (request.as_object_mut(), extra) {
+            r.extend(extra);
+        }
+        let v = self.ok("CreateStateMachine", request).await;
         v["stateMachineArn"].as_str().unwrap().to_string()
     }
 
