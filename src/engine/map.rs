@@ -391,7 +391,11 @@ impl Exec<'_> {
         let name: &Arc<str> = &run.st.name;
         let tolerant = limits.tolerates_any();
         let iterations = inputs.into_iter().enumerate().map(|(i, item)| {
-            let scope = Scope::child(&frame.scope);
+            let scope = if m.processor.assigns {
+                Scope::child(&frame.scope)
+            } else {
+                frame.scope.clone()
+            };
             async move {
                 let child = Frame { scope };
                 let mut c = self.event(started, "MapIterationStarted", || {

@@ -78,6 +78,10 @@ pub struct CompiledBody {
     /// Whether every state is Pass, Choice, Succeed or Fail: a run of the body then never
     /// waits on the clock or the world, so it finishes the first time it is polled.
     pub never_suspends: bool,
+    /// Whether a state of this body (a field, a Choice rule or a Catcher) assigns variables.
+    /// A Map iteration or Parallel branch whose body assigns nothing reads its parent's
+    /// scope directly instead of opening a child scope of its own.
+    pub assigns: bool,
 }
 
 #[derive(Debug)]
@@ -327,10 +331,18 @@ fn compile_body(body: &Body) -> Result<CompiledBody, CompileError> {
                 | CompiledKind::Fail(_)
         )
     });
+    let assigns = states.iter().any(|s| {
+        s.assign.is_some()
+            || s.assign_template.is_some()
+            || s.catch.iter().any(|c| c.assign.is_some())
+            || matches!(&s.kind, CompiledKind::Choice(c)
+                if c.rules.iter().any(|r| r.assign.is_some() || r.assign_template.is_some()))
+    });
     Ok(CompiledBody {
         start,
         states,
         never_suspends,
+        assigns,
     })
 }
 

@@ -141,6 +141,24 @@ impl JsonPath {
         }
     }
 
+    /// Like [`eval`](Self::eval) on a root the caller no longer needs: a definite path moves
+    /// its node out instead of copying it (OutputPath and InputPath select from a value that
+    /// is dropped afterwards). A miss gives the root back, for the error message.
+    pub fn eval_owned(&self, root: Value) -> Result<Value, Value> {
+        if self.query.is_none() && self.function.is_none() {
+            let mut root = root;
+            // The rest of the root is dropped, so the node is taken, not copied.
+            if let Some(node) = walk_mut(&mut root, &self.prefix) {
+                return Ok(std::mem::take(node));
+            }
+            return Err(root);
+        }
+        match self.eval_cow(&root) {
+            Some(v) => Ok(v.into_owned()),
+            None => Err(root),
+        }
+    }
+
     /// Evaluates against the root that `env` provides for this path (`$`, `$$` or a
     /// variable). An undefined variable is a miss.
     pub fn eval_env<'v>(&self, env: &Env<'v>) -> Option<Cow<'v, Value>> {
@@ -233,13 +251,34 @@ fn to_rfc_prefix(steps: &[Step]) -> String {
 
 /// Jayway indexing: negative indexes count from the end.
 fn index(items: &[Value], idx: i64) -> Option<&Value> {
+    items.get(position(items.len(), idx)?)
+}
+
+/// The position `idx` names in an array of `len` items (negative counts from the end).
+fn position(len: usize, idx: i64) -> Option<usize> {
     let i = if idx < 0 {
         let back = usize::try_from(idx.unsigned_abs()).ok()?;
-        items.len().checked_sub(back)?
+        len.checked_sub(back)?
     } else {
         usize::try_from(idx).ok()?
     };
-    items.get(i)
+    (i < len).then_some(i)
+}
+
+/// The node at `steps`, to take it out.
+fn walk_mut<'v>(root: &'v mut Value, steps: &[Step]) -> Option<&'v mut Value> {
+    let mut cur = root;
+    for step in steps {
+        cur = match (step, cur) {
+            (Step::Field(name), Value::Object(map)) => super::member::member_mut(map, name)?,
+            (Step::Index(i), Value::Array(items)) => {
+                let p = position(items.len(), *i)?;
+                &mut items[p]
+            }
+            _ => return None,
+        };
+    }
+    Some(cur)
 }
 
 fn walk<'v>(root: &'v Value, steps: &[Step]) -> Walk<'v> {
@@ -311,6 +350,38 @@ mod tests {
 
     fn jp(s: &str) -> JsonPath {
         JsonPath::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn eval_owned_agrees_with_eval() {
+        let doc = json!({"a": {"b": [1, {"c": "x"}, 3]}, "k": null, "n": [4, 5, 6]});
+        for path in [
+            "$",
+            "$.a",
+            "$.a.b",
+            "$.a.b[1].c",
+            "$.a.b[-1]",
+            "$.a.b[-3]",
+            "$.k",
+            "$.n[2]",
+            "$.missing",
+            "$.a.b[3]",
+            "$.a.b[-4]",
+            "$.k.x",
+            "$.a.b[1].c.d",
+            "$.n[*]",
+            "$.a.b[?(@ > 1)]",
+            "$.n.length()",
+            "$.n.max()",
+            "$..c",
+        ] {
+            let p = jp(path);
+            match (p.eval(&doc), p.eval_owned(doc.clone())) {
+                (Some(a), Ok(b)) => assert_eq!(a, b, "{path}"),
+                (None, Err(root)) => assert_eq!(root, doc, "{path}: the root comes back whole"),
+                (a, b) => panic!("{path}: eval {a:?}, eval_owned {b:?}"),
+            }
+        }
     }
 
     #[test]
