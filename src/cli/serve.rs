@@ -82,6 +82,10 @@ pub struct ServeArgs {
     /// answers).
     #[arg(long)]
     pub no_iam: bool,
+    /// A Step Functions Local mock file (default: $SFN_MOCK_CONFIG): StartExecution on
+    /// `STATE_MACHINE_ARN#TestCase` runs that test case.
+    #[arg(long, value_name = "FILE")]
+    pub mock_config: Option<PathBuf>,
 }
 
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
@@ -141,6 +145,15 @@ fn config(args: &ServeArgs, projects: &[Project]) -> Result<ServerConfig, String
     };
     if let Some(w) = args.workers {
         config.workers = w.max(1);
+    }
+    let mock_file = args.mock_config.clone().or_else(|| {
+        std::env::var_os("SFN_MOCK_CONFIG")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    if let Some(file) = mock_file {
+        let mocks = crate::sim::mock_config::MockConfig::load(&file).map_err(|e| e.to_string())?;
+        config.mock_config = Some(std::sync::Arc::new(mocks));
     }
     Ok(config)
 }

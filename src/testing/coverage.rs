@@ -40,6 +40,17 @@ fn all_states(machine: &StateMachine) -> Vec<&State> {
     out
 }
 
+/// The error of a failure event (`TaskFailed`, `LambdaFunctionTimedOut`, `MapStateFailed`...).
+fn failure(e: &HistoryEvent) -> Option<&str> {
+    if !(e.event_type.ends_with("Failed") || e.event_type.ends_with("TimedOut")) {
+        return None;
+    }
+    match &e.details {
+        Details::Json(_, v) => Some(v.get("error").and_then(Value::as_str).unwrap_or("")),
+        _ => Some(""),
+    }
+}
+
 fn error_matches(equals: &[String], error: &str) -> bool {
     equals.iter().any(|e| {
         e == error
@@ -67,21 +78,21 @@ impl Coverage {
             };
             match &prev.details {
                 Details::StateExited { name: from, .. } => {
-                    if matches!(
-                        states.get(&**from).map(|s| &s.kind),
-                        Some(StateKind::Choice(_))
-                    ) {
+                    let Some(s) = states.get(&**from) else {
+                        continue;
+                    };
+                    if matches!(s.kind, StateKind::Choice(_)) {
                         self.choices.insert((from.to_string(), name.to_string()));
+                    } else if let Some(error) = by_id(prev.previous_event_id).and_then(failure) {
+                        // A caught error: the failure, the state's exit, the catcher's Next.
+                        self.add_catch_of(s, name, error);
                     }
                 }
-                Details::Json(_, v)
-                    if prev.event_type.ends_with("Failed")
-                        || prev.event_type.ends_with("TimedOut") =>
-                {
-                    let error = v.get("error").and_then(Value::as_str).unwrap_or("");
-                    self.add_catch(&states, history, prev, name, error);
+                _ => {
+                    if let Some(error) = failure(prev) {
+                        self.add_catch(&states, history, prev, name, error);
+                    }
                 }
-                _ => {}
             }
         }
     }
@@ -101,16 +112,7 @@ impl Coverage {
         while let Some(e) = (id as usize).checked_sub(1).and_then(|i| history.get(i)) {
             if let Details::StateEntered { name, .. } = &e.details {
                 if let Some(s) = states.get(&**name) {
-                    let leading: Vec<usize> = (0..s.catch.len())
-                        .filter(|i| s.catch[*i].next == to)
-                        .collect();
-                    if let Some(first) = leading.first() {
-                        let i = leading
-                            .iter()
-                            .copied()
-                            .find(|i| error_matches(&s.catch[*i].error_equals, error))
-                            .unwrap_or(*first);
-                        self.catches.insert((name.to_string(), i));
+                    if self.add_catch_of(s, to, error) {
                         return;
                     }
                 }
@@ -120,6 +122,24 @@ impl Coverage {
             }
             id = e.previous_event_id;
         }
+    }
+
+    /// Records the catcher of `s` that led to `to` for `error`: the first one going there whose
+    /// ErrorEquals matches (else the first one going there). False when none goes there.
+    fn add_catch_of(&mut self, s: &State, to: &str, error: &str) -> bool {
+        let leading: Vec<usize> = (0..s.catch.len())
+            .filter(|i| s.catch[*i].next == to)
+            .collect();
+        let Some(first) = leading.first() else {
+            return false;
+        };
+        let i = leading
+            .iter()
+            .copied()
+            .find(|i| error_matches(&s.catch[*i].error_equals, error))
+            .unwrap_or(*first);
+        self.catches.insert((s.name.clone(), i));
+        true
     }
 
     /// What no run exercised, for `machine`.
