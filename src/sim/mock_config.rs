@@ -472,7 +472,7 @@ mod tests {
             assert_eq!(parse(text).unwrap_err().to_string(), want, "{text}");
         }
         let e = parse(r#"{"StateMachines": {"M": {"TestCase": {}}}}"#).unwrap_err();
-        assert_eq!(e.path, "$.StateMachines.M");
+        assert_eq!(e.path, "$.StateMachines.M.TestCase");
         assert!(e.message.contains("unknown field `TestCase`"), "{e}");
     }
 }
