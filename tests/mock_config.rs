@@ -641,4 +641,86 @@ async fn serve_runs_test_cases_from_the_arn() {
         "{}",
         e.message
     );
+
+    // StartSyncExecution on an Express machine takes the test case the same way; the mock
+    // file knows machines by name only.
+    let express = server
+        .create_machine_typed("LambdaSQSIntegration-express", &definition, "EXPRESS")
+        .await;
+    let e = server
+        .err(
+            "StartSyncExecution",
+            json!({"stateMachineArn": format!("{express}#HappyPath"), "input": "{}"}),
+        )
+        .await;
+    assert!(
+        e.message
+            .contains("unknown state machine 'LambdaSQSIntegration-express'"),
+        "{}",
+        e.message
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_start_sync_execution_runs_a_test_case() {
+    use support::api::{config, TestServer};
+    let mocks = MockConfig::parse(
+        r#"{"StateMachines": {"Quick": {"TestCases": {"Fails": {"LambdaState": "Boom"}}}},
+            "MockedResponses": {"Boom": {"0": {"Throw": {"Error": "Custom.Boom", "Cause": "mocked"}}}}}"#,
+        Path::new("inline.json"),
+    )
+    .unwrap();
+    let server = TestServer::start(stepsim::api::ServerConfig {
+        mock_config: Some(std::sync::Arc::new(mocks)),
+        ..config()
+    });
+    let definition = json!({"StartAt": "LambdaState", "States": {"LambdaState": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "nowhere", "Payload.$": "$"}, "End": true}}});
+    let arn = server
+        .create_machine_typed("Quick", &definition, "EXPRESS")
+        .await;
+    let r = server
+        .ok(
+            "StartSyncExecution",
+            json!({"stateMachineArn": format!("{arn}#Fails"), "input": "{}"}),
+        )
+        .await;
+    assert_eq!(r["status"], "FAILED", "{r}");
+    assert_eq!(r["error"], "Custom.Boom");
+    assert_eq!(r["cause"], "mocked");
+    // Without the test case, the same machine calls the (absent) function.
+    let r = server
+        .ok(
+            "StartSyncExecution",
+            json!({"stateMachineArn": arn, "input": "{}"}),
+        )
+        .await;
+    assert_eq!(r["status"], "FAILED");
+    assert_ne!(r["error"], "Custom.Boom");
+}
+
+/// The conformance corpus passes out of the box (the checkout's known-differences.toml is the
+/// default), and a failure shows where it differs.
+#[test]
+fn conformance_uses_known_differences_by_default_and_shows_where() {
+    let Some(dir) = support::corpus_dir("conformance_uses_known_differences_by_default") else {
+        return;
+    };
+    let dir = dir.to_str().unwrap();
+    let (code, out, err) = stepsim(&["test", dir]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (_, out, _) = stepsim(&[
+        "test",
+        dir,
+        "--filter",
+        "test_context_object.test_result_selector",
+    ]);
+    // This case is a known difference today; if it ever passes, there is nothing to show.
+    if out.contains("output differs") {
+        assert!(
+            out.contains("    at $.LambdaOutput.SdkHttpMetadata.AllHttpHeaders[\"Content-Length\"][0]: first difference at character 0"),
+            "{out}"
+        );
+    }
 }

@@ -313,7 +313,18 @@ fn describe(c: &ServerConfig) -> String {
         c.functions.len(),
         c.store.spec(),
         c.max_executions
-    )
+    ) + &mocks_line(c)
+}
+
+/// `; mocks FILE (N test cases)` when a mock file is loaded.
+fn mocks_line(c: &ServerConfig) -> String {
+    c.mock_config.as_ref().map_or(String::new(), |m| {
+        let cases: usize = m.machines.values().map(|t| t.len()).sum();
+        format!(
+            "; mocks {} ({cases} test case(s), start MACHINE_ARN#TestCase)",
+            m.path.display()
+        )
+    })
 }
 
 #[cfg(test)]
