@@ -61,8 +61,9 @@ impl MockingInvoker {
         let invocation = count.calls;
         count.calls += 1;
         let (_, response) = self.mocks.states.get(state)?;
+        let step = response.step(invocation)?.clone();
         count.mocked += 1;
-        Some(response.step(invocation).clone())
+        Some(step)
     }
 }
 
@@ -80,5 +81,65 @@ impl TaskInvoker for MockingInvoker {
                 }
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::engine::{CallContext, NoServices};
+    use crate::sim::mock_config::MockConfig;
+
+    fn call(state: &str) -> ServiceCall {
+        let context = CallContext {
+            state_name: state.into(),
+            ..CallContext::default()
+        };
+        ServiceCall::for_resource("arn:aws:states:::sqs:sendMessage", json!({}), context)
+            .expect("a valid resource")
+    }
+
+    #[test]
+    fn answers_by_invocation_and_delegates_the_rest() {
+        let config = MockConfig::parse(
+            r#"{"StateMachines": {"M": {"TestCases": {"T": {"A": "R"}}}},
+                "MockedResponses": {"R": {"0-1": {"Throw": {"Error": "E", "Cause": "c"}},
+                                          "2": {"Return": {"ok": true}}}}}"#,
+            Path::new("m.json"),
+        )
+        .unwrap();
+        let mocks = config.test_case("M", "T", None).unwrap();
+        let inv = MockingInvoker::new(Rc::new(NoServices), mocks);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let results: Vec<ServiceResult> =
+            (0..4).map(|_| rt.block_on(inv.invoke(call("A")))).collect();
+        assert_eq!(results[0], Err(TaskFailure::new("E", "c")));
+        assert_eq!(results[1], Err(TaskFailure::new("E", "c")));
+        assert_eq!(results[2], Ok(ServiceResponse::Json(json!({"ok": true}))));
+        assert_eq!(results[3], Ok(ServiceResponse::Json(json!({"ok": true}))));
+        // Not mocked: the wrapped invoker answers (here, with its error).
+        let other = rt.block_on(inv.invoke(call("B")));
+        assert_eq!(other.unwrap_err().error, "States.TaskFailed");
+        let counts = inv.counts();
+        assert_eq!(
+            counts["A"],
+            CallCount {
+                calls: 4,
+                mocked: 4
+            }
+        );
+        assert_eq!(
+            counts["B"],
+            CallCount {
+                calls: 1,
+                mocked: 0
+            }
+        );
     }
 }
