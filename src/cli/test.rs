@@ -109,6 +109,9 @@ pub fn run(args: TestArgs) -> i32 {
     {
         return super::test_user::run(&args);
     }
+    if args.junit.is_some() || args.coverage {
+        eprintln!("stepsim test: --junit and --coverage apply to test files; a conformance corpus ignores them");
+    }
     let Some(dir) = args.dir.clone().or_else(conformance::default_corpus_dir) else {
         eprintln!("stepsim test: no corpus folder given, and none found at $STEPSIM_CONFORMANCE_DIR or ../shared/conformance");
         return EXIT_USAGE;
