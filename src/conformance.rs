@@ -305,9 +305,10 @@ fn score(case: &Case, outcome: &ExecutionOutcome) -> Verdict {
             return (
                 false,
                 format!(
-                    "output differs:\n    expected {}\n    got      {}",
+                    "output differs:\n    expected {}\n    got      {}{}",
                     shorten(&expected["output"].to_string(), 400),
-                    shorten(&got.to_string(), 400)
+                    shorten(&got.to_string(), 400),
+                    where_differs(&wild, &expected["output"], &got)
                 ),
                 history_match,
             );
@@ -352,14 +353,73 @@ fn score(case: &Case, outcome: &ExecutionOutcome) -> Verdict {
         return (
             false,
             format!(
-                "cause differs:\n    expected {}\n    got      {}",
+                "cause differs:\n    expected {}\n    got      {}{}",
                 shorten(&want_cause.to_string(), 400),
-                shorten(&got_cause.to_string(), 400)
+                shorten(&got_cause.to_string(), 400),
+                where_differs(&wild, &want_cause, &got_cause)
             ),
             history_match,
         );
     }
     (true, String::new(), history_match)
+}
+
+/// Where two values differ: one `at PATH: ...` line per difference the wildcards do not
+/// excuse (at most 8), from the structural diff; for two strings, the first differing
+/// character with the text around it.
+fn where_differs(wild: &Wildcards, want: &Value, got: &Value) -> String {
+    if let (Value::String(w), Value::String(g)) = (want, got) {
+        return string_difference(w, g);
+    }
+    let lines: Vec<String> = crate::testing::check::json_diff(want, got)
+        .into_iter()
+        .filter(|d| match (&d.expected, &d.actual) {
+            (Some(e), Some(a)) => !wild.matches(e, a),
+            _ => true,
+        })
+        .map(|d| match (&d.expected, &d.actual) {
+            (Some(Value::String(e)), Some(Value::String(a))) => {
+                format!(
+                    "\n    at {}: {}",
+                    d.path,
+                    string_difference(e, a).trim_start()
+                )
+            }
+            _ => format!("\n    at {}", d.render()),
+        })
+        .collect();
+    let more = lines.len().saturating_sub(8);
+    let mut out: String = lines.into_iter().take(8).collect();
+    if more > 0 {
+        out.push_str(&format!("\n    ... and {more} more difference(s)"));
+    }
+    out
+}
+
+/// `first difference at character N: expected "…abc…", got "…abd…"`.
+fn string_difference(want: &str, got: &str) -> String {
+    let (w, g): (Vec<char>, Vec<char>) = (want.chars().collect(), got.chars().collect());
+    let at = w.iter().zip(&g).take_while(|(a, b)| a == b).count();
+    if at == w.len() && at == g.len() {
+        return String::new();
+    }
+    let window = |s: &[char]| -> String {
+        let from = at.saturating_sub(20);
+        let to = (at + 40).min(s.len());
+        let mut t: String = s[from..to].iter().collect();
+        if from > 0 {
+            t.insert(0, '…');
+        }
+        if to < s.len() {
+            t.push('…');
+        }
+        t
+    };
+    format!(
+        "\n    first difference at character {at}: expected {:?}, got {:?}",
+        window(&w),
+        window(&g)
+    )
 }
 
 /// Inside a Lambda error cause, `stackTrace` and `requestId` depend on the runtime.

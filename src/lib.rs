@@ -29,3 +29,4 @@ pub mod api;
 pub mod cli;
 pub mod conformance;
 pub mod sweep;
+pub mod testing;

@@ -24,6 +24,7 @@ pub mod http;
 pub mod iam;
 pub mod lambda;
 pub mod logs;
+pub mod mock_cases;
 pub mod names;
 pub mod pool;
 pub mod request;
@@ -78,6 +79,9 @@ pub struct ServerConfig {
     pub iam: Iam,
     /// Check the calls of executions and handlers against `iam` (default true).
     pub enforce_iam: bool,
+    /// Step Functions Local's mock file: `StartExecution` on `MACHINE_ARN#TestCase` runs
+    /// that test case (`--mock-config`, `SFN_MOCK_CONFIG`).
+    pub mock_config: Option<Arc<crate::sim::mock_config::MockConfig>>,
 }
 
 impl Default for ServerConfig {
@@ -98,6 +102,7 @@ impl Default for ServerConfig {
             max_log_bytes: crate::sim::logs::DEFAULT_RETENTION_BYTES,
             iam: Iam::new(),
             enforce_iam: true,
+            mock_config: None,
         }
     }
 }
@@ -128,6 +133,7 @@ pub fn build_state(config: ServerConfig) -> Arc<ApiState> {
             log_requests: config.log_requests,
             activity_poll: config.activity_poll,
             enforce_iam: config.enforce_iam,
+            mock_config: config.mock_config,
         },
         registry: Mutex::new(Registry::default()),
         functions: RwLock::new(Functions {

@@ -68,6 +68,8 @@ pub struct ExecJob {
     pub world_seed: u64,
     /// Where the machine's `loggingConfiguration` sends the execution's events, if anywhere.
     pub logging: Option<ExecutionLogging>,
+    /// The mocks of a `MACHINE_ARN#TestCase` execution.
+    pub mocks: Option<crate::sim::mock_config::TestCaseMocks>,
 }
 
 /// Simulates one execution to its end on the calling thread. A panic (which would be a bug)
@@ -90,12 +92,17 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
 fn simulate_inner(state: &Arc<ApiState>, job: &ExecJob) -> Result<RunReport, String> {
     // Every function line is captured: CloudWatch Logs receives what the ledger keeps.
     let sim = simulation(state, job.origin, job.world_seed, LogCapture::All)?;
-    let invoker = Rc::new(ServeInvoker {
+    let invoker: Rc<dyn TaskInvoker> = Rc::new(ServeInvoker {
         world: sim.world().clone(),
         state: state.clone(),
         control: job.control.clone(),
         waits: Rc::new(Cell::new(0)),
     });
+    // A test case's mocked states answer before the world (or a callback) is reached.
+    let invoker = match &job.mocks {
+        Some(m) => Rc::new(crate::sim::mock::MockingInvoker::new(invoker, m.clone())),
+        None => invoker,
+    };
     Ok(sim.block_on(sim.execute_with(&job.plan, job.input.clone(), &job.opts, invoker)))
 }
 

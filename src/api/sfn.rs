@@ -451,6 +451,8 @@ struct Start {
     input_text: String,
     input: Value,
     opts: ExecutionOptions,
+    /// `MACHINE_ARN#TestCase`: the test case's mocks.
+    mocks: Option<crate::sim::mock_config::TestCaseMocks>,
 }
 
 impl Start {
@@ -461,7 +463,7 @@ impl Start {
         req: &Req,
         check: impl FnOnce(&MachineVersion) -> Result<(), ApiError>,
     ) -> Result<Start, ApiError> {
-        let arn = req.str("stateMachineArn")?;
+        let (arn, test_case) = super::mock_cases::split_arn(req.str("stateMachineArn")?);
         let given_name = req.opt_str("name")?;
         if let Some(n) = given_name {
             check_name(n)?;
@@ -469,6 +471,7 @@ impl Start {
         let (input_text, input) = execution_input(req)?;
         let machine = machine(state, arn)?;
         check(&machine)?;
+        let mocks = super::mock_cases::mocks(state, &machine, test_case)?;
         let name = given_name.map_or_else(|| state.new_id(), str::to_string);
         let nonce = state.next_nonce();
         let opts = runner::execution_options(
@@ -485,6 +488,7 @@ impl Start {
             input_text,
             input,
             opts,
+            mocks,
         })
     }
 
@@ -499,6 +503,7 @@ impl Start {
             origin,
             control,
             logging: ExecutionLogging::from_config(&self.machine.logging),
+            mocks: self.mocks.clone(),
         }
     }
 }
@@ -1062,6 +1067,7 @@ async fn test_state(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError>
         control: ExecControl::new(),
         // TestState writes no logs.
         logging: None,
+        mocks: None,
     };
     let out = run_now(state, job).await?.outcome;
 

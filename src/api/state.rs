@@ -50,6 +50,8 @@ pub struct Settings {
     pub activity_poll: Duration,
     /// Check executions' and handlers' calls against [`ApiState::iam`] (`--no-iam`: off).
     pub enforce_iam: bool,
+    /// The mock file `MACHINE_ARN#TestCase` executions read their mocks from.
+    pub mock_config: Option<Arc<crate::sim::mock_config::MockConfig>>,
 }
 
 /// One version of a state machine, shared by the executions that run it.

@@ -10,6 +10,7 @@ pub mod run;
 pub mod serve;
 pub mod sweep;
 pub mod test;
+pub mod test_user;
 pub mod validate;
 
 /// Exit code for success.
@@ -33,7 +34,7 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Run one execution of a state machine.
     Run(run::RunArgs),
-    /// Run a conformance corpus and score it.
+    /// Run a workflow's test file (cases, mocks, expectations), or a conformance corpus.
     Test(test::TestArgs),
     /// Run a parameter sweep and write reports.
     Sweep(sweep::SweepArgs),

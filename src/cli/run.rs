@@ -82,6 +82,13 @@ pub struct RunArgs {
     /// Do not check calls against the project's IAM roles (iam/).
     #[arg(long)]
     pub no_iam: bool,
+    /// A Step Functions Local mock file (MockConfigFile.json); needs --test-case.
+    #[arg(long, value_name = "FILE", requires = "test_case")]
+    pub mock_config: Option<PathBuf>,
+    /// The mock file's test case to run: its mocked states answer from the file, the others
+    /// run against the simulated world.
+    #[arg(long, value_name = "NAME", requires = "mock_config")]
+    pub test_case: Option<String>,
 }
 
 /// Turns the arguments into a project, an input and run options.
@@ -166,7 +173,22 @@ pub fn run(args: RunArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let report = match project::run_once(&project, input, &opts) {
+    let report = match &args.mock_config {
+        Some(file) => crate::testing::load_test_case(
+            &project,
+            file,
+            None,
+            args.test_case.as_deref().unwrap_or_default(),
+        )
+        .map_err(|e| e.to_string())
+        .and_then(|mocks| {
+            crate::testing::run_mocked(&project, input, &opts, mocks)
+                .map(|r| r.report)
+                .map_err(|e| e.to_string())
+        }),
+        None => project::run_once(&project, input, &opts).map_err(|e| e.to_string()),
+    };
+    let report = match report {
         Ok(r) => r,
         Err(e) => {
             eprintln!("stepsim run: {e}");

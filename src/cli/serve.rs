@@ -82,6 +82,10 @@ pub struct ServeArgs {
     /// answers).
     #[arg(long)]
     pub no_iam: bool,
+    /// A Step Functions Local mock file (default: $SFN_MOCK_CONFIG): StartExecution on
+    /// `STATE_MACHINE_ARN#TestCase` runs that test case.
+    #[arg(long, value_name = "FILE")]
+    pub mock_config: Option<PathBuf>,
 }
 
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
@@ -141,6 +145,15 @@ fn config(args: &ServeArgs, projects: &[Project]) -> Result<ServerConfig, String
     };
     if let Some(w) = args.workers {
         config.workers = w.max(1);
+    }
+    let mock_file = args.mock_config.clone().or_else(|| {
+        std::env::var_os("SFN_MOCK_CONFIG")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    if let Some(file) = mock_file {
+        let mocks = crate::sim::mock_config::MockConfig::load(&file).map_err(|e| e.to_string())?;
+        config.mock_config = Some(std::sync::Arc::new(mocks));
     }
     Ok(config)
 }
@@ -300,7 +313,18 @@ fn describe(c: &ServerConfig) -> String {
         c.functions.len(),
         c.store.spec(),
         c.max_executions
-    )
+    ) + &mocks_line(c)
+}
+
+/// `; mocks FILE (N test cases)` when a mock file is loaded.
+fn mocks_line(c: &ServerConfig) -> String {
+    c.mock_config.as_ref().map_or(String::new(), |m| {
+        let cases: usize = m.machines.values().map(|t| t.len()).sum();
+        format!(
+            "; mocks {} ({cases} test case(s), start MACHINE_ARN#TestCase)",
+            m.path.display()
+        )
+    })
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! `stepsim test DIR`: runs a conformance corpus and prints pass rates by category, then every
+//! `stepsim test DIR`: runs a conformance corpus (a test file or a folder with `tests.toml`
+//! goes to [`super::test_user`] instead) and prints pass rates by category, then every
 //! failure with a short reason. `--json` prints one document for tools.
 
 use std::collections::BTreeMap;
@@ -11,7 +12,8 @@ use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 /// Arguments of `stepsim test`.
 #[derive(Debug, clap::Args)]
 pub struct TestArgs {
-    /// The corpus folder (it holds `cases/<category>/*.json`). Defaults to
+    /// A test file (`NAME.test.toml`, or a folder holding `tests.toml`), or a conformance
+    /// corpus folder (it holds `cases/<category>/*.json`). Defaults to
     /// $STEPSIM_CONFORMANCE_DIR or ../shared/conformance.
     pub dir: Option<PathBuf>,
     /// Only run cases whose name, category or file contains this text (repeatable: any match).
@@ -21,9 +23,16 @@ pub struct TestArgs {
     #[arg(long)]
     pub json: bool,
     /// A known-differences file (TOML, `[differences]` "case name" = "reason"): listed cases
-    /// are expected to fail, and the exit code only reflects surprises.
+    /// are expected to fail, and the exit code only reflects surprises. Defaults to
+    /// ./known-differences.toml, else the one of the stepsim checkout, when present.
     #[arg(long)]
     pub known: Option<PathBuf>,
+    /// Test files: also write a JUnit XML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Test files: report the states, Choice branches and catchers no case exercised.
+    #[arg(long)]
+    pub coverage: bool,
     /// Print passing cases too.
     #[arg(long, short)]
     pub verbose: bool,
@@ -81,7 +90,28 @@ pub fn load_known(path: &Path) -> Result<BTreeMap<String, String>, String> {
         .collect()
 }
 
+/// The known-differences file used when `--known` is not given: `./known-differences.toml`,
+/// else the checkout's (the corpus is the checkout's sibling, `../shared/conformance`).
+pub fn default_known() -> Option<PathBuf> {
+    [
+        PathBuf::from("known-differences.toml"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("known-differences.toml"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+}
+
 pub fn run(args: TestArgs) -> i32 {
+    if args
+        .dir
+        .as_deref()
+        .is_some_and(crate::testing::spec::is_test_file)
+    {
+        return super::test_user::run(&args);
+    }
+    if args.junit.is_some() || args.coverage {
+        eprintln!("stepsim test: --junit and --coverage apply to test files; a conformance corpus ignores them");
+    }
     let Some(dir) = args.dir.clone().or_else(conformance::default_corpus_dir) else {
         eprintln!("stepsim test: no corpus folder given, and none found at $STEPSIM_CONFORMANCE_DIR or ../shared/conformance");
         return EXIT_USAGE;
@@ -93,7 +123,13 @@ pub fn run(args: TestArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let known = match &args.known {
+    // Writing a new known-differences file starts from nothing unless --known is given.
+    let known_file = match &args.known {
+        Some(p) => Some(p.clone()),
+        None if args.write_known.is_none() => default_known(),
+        None => None,
+    };
+    let known = match &known_file {
         Some(p) => match load_known(p) {
             Ok(k) => k,
             Err(e) => {

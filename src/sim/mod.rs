@@ -20,6 +20,8 @@ pub mod iam;
 pub mod lambda;
 pub mod ledger;
 pub mod logs;
+pub mod mock;
+pub mod mock_config;
 pub mod s3;
 pub mod simulation;
 pub mod world;
