@@ -215,6 +215,20 @@ impl Project {
 
     /// Puts the project's seed objects (the `seed/` folder and the generators) into `store`.
     pub async fn seed(&self, store: &Store, now: SimTime) -> Result<usize, ProjectError> {
+        self.seed_objects(store, now, true)
+            .await
+            .map(|(written, _)| written)
+    }
+
+    /// Puts the project's seed objects into `store`. With `overwrite` false an object that
+    /// already exists is left as it is (a restarted `serve` over a `dir:` store keeps what
+    /// users changed through PutObject). Returns the objects written and the ones kept.
+    pub async fn seed_objects(
+        &self,
+        store: &Store,
+        now: SimTime,
+        overwrite: bool,
+    ) -> Result<(usize, usize), ProjectError> {
         let mut objects: Vec<(String, String, Vec<u8>)> = Vec::new();
         if let Some(dir) = &self.dir {
             let seed_dir = dir.join("seed");
@@ -234,7 +248,7 @@ impl Project {
                 message,
             })?);
         }
-        let n = objects.len();
+        let (mut written, mut kept) = (0, 0);
         for (bucket, key, body) in objects {
             if !store
                 .bucket_exists(&bucket)
@@ -246,12 +260,23 @@ impl Project {
                     .await
                     .map_err(|e| ProjectError::Store(format!("bucket '{bucket}': {e}")))?;
             }
+            if !overwrite {
+                match store.head(&bucket, &key).await {
+                    Ok(_) => {
+                        kept += 1;
+                        continue;
+                    }
+                    Err(crate::storage::StoreError::NoSuchKey { .. }) => {}
+                    Err(e) => return Err(ProjectError::Store(format!("s3://{bucket}/{key}: {e}"))),
+                }
+            }
             store
                 .put(&bucket, &key, body.into(), now)
                 .await
                 .map_err(|e| ProjectError::Store(format!("s3://{bucket}/{key}: {e}")))?;
+            written += 1;
         }
-        Ok(n)
+        Ok((written, kept))
     }
 }
 

@@ -381,6 +381,20 @@ impl Store {
         &self.inner.spec
     }
 
+    /// Makes what a `dir:` store wrote durable: object files are complete when a put returns
+    /// (written aside, then renamed), but may still sit in the page cache; this flushes the
+    /// file system that holds the folder. Other backends have nothing to flush.
+    pub fn sync(&self) -> std::io::Result<()> {
+        if let Backend::Dir(root) = &self.inner.backend {
+            let dir = std::fs::File::open(root)?;
+            // SAFETY: syncfs only reads the descriptor, which stays open for the call.
+            if unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&dir)) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    }
+
     /// Whether operations reach a real S3 endpoint over the network.
     fn remote(&self) -> bool {
         match &self.inner.backend {

@@ -152,6 +152,13 @@ struct Incoming<'a> {
 pub async fn dispatch(State(state): State<Arc<ApiState>>, req: Request<Body>) -> Response<Body> {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
+    if let Some(refused) = refuse_host(&state, &parts.headers) {
+        if state.settings.log_requests {
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            log_request(&parts.method, "refused-host", None, refused.status(), ms);
+        }
+        return refused;
+    }
     let path = parts.uri.path();
     let query = parse_query(parts.uri.query().unwrap_or(""));
     let incoming = Incoming {
@@ -189,6 +196,28 @@ pub async fn dispatch(State(state): State<Arc<ApiState>>, req: Request<Body>) ->
         log_request(&parts.method, &operation, shown_path, response.status(), ms);
     }
     response
+}
+
+/// A 403 for a `Host` the server does not answer (see [`super::hosts`]).
+fn refuse_host(state: &ApiState, headers: &HeaderMap) -> Option<Response<Body>> {
+    let host = headers.get("host")?;
+    let text = host.to_str().unwrap_or("");
+    if !text.is_empty() && state.settings.hosts.accepts(text) {
+        return None;
+    }
+    let shown: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
+    let message = format!(
+        "stepsim serve does not answer requests for host '{shown}' (a guard against DNS \
+         rebinding): use localhost or the address it listens on, or start it with \
+         --allow-host NAME\n"
+    );
+    let mut r = Response::new(Body::from(message));
+    *r.status_mut() = StatusCode::FORBIDDEN;
+    r.headers_mut().insert(
+        "content-type",
+        axum::http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    Some(r)
 }
 
 /// The target of the request log's events: `RUST_LOG=stepsim::request=off` silences them.

@@ -20,6 +20,7 @@
 //! binds to loopback unless told otherwise.
 
 pub mod error;
+pub mod hosts;
 pub mod http;
 pub mod iam;
 pub mod lambda;
@@ -82,6 +83,20 @@ pub struct ServerConfig {
     /// Step Functions Local's mock file: `StartExecution` on `MACHINE_ARN#TestCase` runs
     /// that test case (`--mock-config`, `SFN_MOCK_CONFIG`).
     pub mock_config: Option<Arc<crate::sim::mock_config::MockConfig>>,
+    /// Host names answered besides loopback ones and the bound address (`--allow-host`).
+    pub allow_hosts: Vec<String>,
+    /// The address the server is bound to (set by [`Server::start`]); with `allow_hosts`,
+    /// decides which `Host` headers are answered.
+    pub bound: Option<std::net::IpAddr>,
+    /// The seed of request ids, unnamed executions' names and log stream ids; `None` derives
+    /// it from `seed`. `stepsim serve` without `--seed` sets a fresh one per start, so ids do
+    /// not repeat across restarts.
+    pub ids_seed: Option<u64>,
+    /// How long a client may take to send headers or leave a connection idle
+    /// (default [`HEADER_TIMEOUT`]).
+    pub header_timeout: Duration,
+    /// Connections served at once (default [`connection_cap`]).
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -103,6 +118,11 @@ impl Default for ServerConfig {
             iam: Iam::new(),
             enforce_iam: true,
             mock_config: None,
+            allow_hosts: Vec::new(),
+            bound: None,
+            ids_seed: None,
+            header_timeout: HEADER_TIMEOUT,
+            max_connections: connection_cap(),
         }
     }
 }
@@ -122,6 +142,7 @@ pub fn check_time_scale(scale: f64) -> Result<f64, String> {
 /// The shared state a router serves.
 pub fn build_state(config: ServerConfig) -> Arc<ApiState> {
     let seed = config.seed;
+    let ids_seed = config.ids_seed.unwrap_or(seed);
     Arc::new(ApiState {
         settings: Settings {
             region: config.region,
@@ -134,6 +155,16 @@ pub fn build_state(config: ServerConfig) -> Arc<ApiState> {
             activity_poll: config.activity_poll,
             enforce_iam: config.enforce_iam,
             mock_config: config.mock_config,
+            header_timeout: config.header_timeout.max(Duration::from_millis(1)),
+            max_connections: config.max_connections.max(1),
+            hosts: hosts::HostPolicy {
+                bound: config.bound,
+                allowed: config
+                    .allow_hosts
+                    .iter()
+                    .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase())
+                    .collect(),
+            },
         },
         registry: Mutex::new(Registry::default()),
         functions: RwLock::new(Functions {
@@ -142,25 +173,106 @@ pub fn build_state(config: ServerConfig) -> Arc<ApiState> {
         }),
         catalog: config.catalog,
         store: config.store,
-        logs: Logs::new(seed, config.max_log_bytes),
+        logs: Logs::new(ids_seed, config.max_log_bytes),
         iam: config.iam,
         pool: pool::ExecPool::new(config.workers),
         tokens: Mutex::new(Default::default()),
-        ids: Mutex::new(SimRng::derived(seed, "serve/ids")),
+        ids: Mutex::new(SimRng::derived(ids_seed, "serve/ids")),
         nonce: std::sync::atomic::AtomicU64::new(0),
         started: state::wall_now(),
     })
 }
 
-/// Serves on `listener` until `shutdown` completes.
+/// How long a client may take to send a request's headers, and how long a kept-alive
+/// connection may sit idle before the next request (hyper starts the same timer for both).
+/// Slow or silent clients are closed after this; long polls are not affected (their headers
+/// arrived at once).
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long stopping waits for requests in flight before closing their connections.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Connections served at once when the file-descriptor limit allows; more wait in the
+/// listen backlog until one closes.
+pub const MAX_CONNECTIONS: usize = 10_000;
+
+/// The connection cap: [`MAX_CONNECTIONS`], or less when the process may not open that many
+/// files (a quarter of the limit is left for the store, logs and runtimes).
+pub fn connection_cap() -> usize {
+    // SAFETY: getrlimit only writes the struct it is given.
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    let files = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+        usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX)
+    } else {
+        1024
+    };
+    MAX_CONNECTIONS.min(files - files / 4).max(16)
+}
+
+/// Serves on `listener` until `shutdown` completes, then stops accepting, lets requests in
+/// flight finish for up to [`DRAIN_TIMEOUT`], and returns.
+///
+/// Each connection is HTTP/1.1 with a timeout on headers and idleness ([`HEADER_TIMEOUT`] by
+/// default), and at most [`connection_cap`] (by default) are open at once: thousands of half-sent requests cannot use up the
+/// process's file descriptors, and a well-behaved client is still answered while they are
+/// held. An accept error (out of descriptors, say) pauses accepting briefly instead of ending
+/// the server.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<ApiState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, http::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let (header_timeout, cap) = (
+        state.settings.header_timeout,
+        state.settings.max_connections,
+    );
+    let app = http::router(state);
+    let permits = Arc::new(tokio::sync::Semaphore::new(cap));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
+            p = permits.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let stream = tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(target: http::REQUEST_LOG, "accept failed: {e}; pausing 100 ms");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _permit = permit;
+            // A connection that ends badly (reset, timeout, bad request line) only ends itself.
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await;
+    Ok(())
 }
 
 /// A server running on its own thread (for the CLI, tests and benchmarks).
@@ -175,10 +287,11 @@ pub struct Server {
 impl Server {
     /// Binds `addr` (port 0 picks a free one) and serves on a background thread. Binding
     /// errors (port in use, no permission) are returned here.
-    pub fn start(config: ServerConfig, addr: SocketAddr) -> std::io::Result<Server> {
+    pub fn start(mut config: ServerConfig, addr: SocketAddr) -> std::io::Result<Server> {
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
+        config.bound = Some(addr.ip());
         let state = build_state(config);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (done_tx, done_rx) = std::sync::mpsc::channel();

@@ -490,13 +490,6 @@ async fn list_objects(
             .with_s3("ArgumentValue", other))
         }
     };
-    let enc = |s: &str| {
-        if url {
-            percent_encode_key(s)
-        } else {
-            s.to_string()
-        }
-    };
     let prefix = req.param("prefix").unwrap_or_default().to_string();
     let delimiter = req
         .param("delimiter")
@@ -522,6 +515,22 @@ async fn list_objects(
         max_keys,
     };
     let page = state.store.list(bucket, &list).await.map_err(store_error)?;
+    // XML 1.0 cannot carry most control characters at all, so a listing that would hold one
+    // is url-encoded even when the client did not ask (and says so in EncodingType, which
+    // SDKs read to decode); otherwise the whole response would be unreadable.
+    let url = url
+        || !xml_safe(&prefix)
+        || delimiter.as_deref().is_some_and(|d| !xml_safe(d))
+        || start_after.as_deref().is_some_and(|s| !xml_safe(s))
+        || page.objects.iter().any(|o| !xml_safe(&o.key))
+        || page.common_prefixes.iter().any(|p| !xml_safe(p));
+    let enc = |s: &str| {
+        if url {
+            percent_encode_key(s)
+        } else {
+            s.to_string()
+        }
+    };
     let mut doc = XmlDoc::s3("ListBucketResult");
     doc.element("Name", bucket).element("Prefix", &enc(&prefix));
     if let Some(d) = &delimiter {
@@ -572,6 +581,14 @@ async fn list_objects(
         });
     }
     Ok(xml_response(StatusCode::OK, doc))
+}
+
+/// Whether XML 1.0 can carry `s` as character data (its `Char` production: tab, newline,
+/// carriage return, and everything from U+0020 but the surrogates, U+FFFE and U+FFFF).
+fn xml_safe(s: &str) -> bool {
+    s.chars().all(|c| {
+        matches!(c, '\t' | '\n' | '\r') || (c >= '\u{20}' && !matches!(c, '\u{fffe}' | '\u{ffff}'))
+    })
 }
 
 async fn delete_objects(

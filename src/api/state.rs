@@ -52,6 +52,12 @@ pub struct Settings {
     pub enforce_iam: bool,
     /// The mock file `MACHINE_ARN#TestCase` executions read their mocks from.
     pub mock_config: Option<Arc<crate::sim::mock_config::MockConfig>>,
+    /// How long a client may take to send headers or leave a connection idle.
+    pub header_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// The `Host` headers answered (others get 403: DNS rebinding).
+    pub hosts: super::hosts::HostPolicy,
 }
 
 /// One version of a state machine, shared by the executions that run it.

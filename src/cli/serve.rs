@@ -60,9 +60,11 @@ pub struct ServeArgs {
     /// event, as AWS counts them); the oldest events are dropped first.
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     pub max_log_mb: u64,
-    /// The master seed every execution's random streams derive from.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// The master seed every execution's random streams derive from (default 0). Giving it
+    /// also pins request ids, unnamed executions' names and log stream ids, which otherwise
+    /// are new at each start.
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// The Region in ARNs.
     #[arg(long, default_value = "us-east-1")]
     pub region: String,
@@ -86,6 +88,16 @@ pub struct ServeArgs {
     /// `STATE_MACHINE_ARN#TestCase` runs that test case.
     #[arg(long, value_name = "FILE")]
     pub mock_config: Option<PathBuf>,
+    /// Put the projects' seed objects into the store even where an object of that key
+    /// exists (by default existing objects, such as ones changed through PutObject in a
+    /// `dir:` store, are kept).
+    #[arg(long)]
+    pub reseed: bool,
+    /// Answer requests whose `Host` is NAME (repeatable). Loopback names and the listening
+    /// address are always answered; any other host gets 403, which keeps web pages from
+    /// reaching the server through DNS rebinding.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allow_hosts: Vec<String>,
 }
 
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
@@ -136,11 +148,13 @@ fn config(args: &ServeArgs, projects: &[Project]) -> Result<ServerConfig, String
         time_scale,
         max_executions: args.max_executions.max(1),
         max_log_bytes: args.max_log_mb.saturating_mul(1024 * 1024).max(1024),
-        seed: args.seed,
+        seed: args.seed.unwrap_or(0),
+        ids_seed: Some(args.seed.unwrap_or_else(fresh_seed)),
         max_object_bytes: args.max_object_mb.saturating_mul(1024 * 1024).max(1024),
         log_requests: !args.quiet,
         iam,
         enforce_iam: !args.no_iam,
+        allow_hosts: args.allow_hosts.clone(),
         ..ServerConfig::default()
     };
     if let Some(w) = args.workers {
@@ -156,6 +170,14 @@ fn config(args: &ServeArgs, projects: &[Project]) -> Result<ServerConfig, String
         config.mock_config = Some(std::sync::Arc::new(mocks));
     }
     Ok(config)
+}
+
+/// A seed that differs from one start to the next (wall clock and process id).
+fn fresh_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ (u64::from(std::process::id()) << 32)
 }
 
 /// Wall-clock timestamps in the format the rest of stepsim prints times in.
@@ -229,9 +251,17 @@ pub fn run(args: ServeArgs) -> i32 {
     }
     for p in &projects {
         let now = crate::api::state::wall_now();
-        if let Err(e) = rt.block_on(p.seed(&config.store, now)) {
-            eprintln!("stepsim serve: project {}: {e}", p.name);
-            return EXIT_USAGE;
+        match rt.block_on(p.seed_objects(&config.store, now, args.reseed)) {
+            Ok((_, 0)) => {}
+            Ok((_, kept)) => eprintln!(
+                "stepsim serve: project {}: kept {kept} existing seed object(s) as they are \
+                 (--reseed replaces them)",
+                p.name
+            ),
+            Err(e) => {
+                eprintln!("stepsim serve: project {}: {e}", p.name);
+                return EXIT_USAGE;
+            }
         }
     }
     let addr = match resolve(&args.host, args.port) {
@@ -288,17 +318,43 @@ pub fn run(args: ServeArgs) -> i32 {
         "  boto3: boto3.client('stepfunctions', endpoint_url='{endpoint}', region_name='{}')",
         args.region
     );
-    println!("  Ctrl-C stops it.");
+    println!("  Ctrl-C or SIGTERM stops it.");
     let _ = std::io::Write::flush(&mut std::io::stdout());
-    if let Err(e) = rt.block_on(tokio::signal::ctrl_c()) {
-        eprintln!("stepsim serve: cannot wait for Ctrl-C ({e}); serving until killed");
-        loop {
-            std::thread::sleep(Duration::from_secs(3600));
+    let signal = match rt.block_on(stop_signal()) {
+        Ok(name) => name,
+        Err(e) => {
+            eprintln!("stepsim serve: cannot wait for signals ({e}); serving until killed");
+            loop {
+                std::thread::sleep(Duration::from_secs(3600));
+            }
+        }
+    };
+    println!("stepsim serve: {signal}: stopping (requests in flight get up to 3 s)");
+    let store = server.state().store.clone();
+    server.stop();
+    // A `dir:` store writes through; flushing makes sure the files are on disk before exit.
+    if let Err(e) = store.sync() {
+        eprintln!("stepsim serve: flushing the store: {e}");
+    }
+    EXIT_OK
+}
+
+/// Waits for Ctrl-C (SIGINT) or SIGTERM (`docker stop`, systemd) and says which came.
+async fn stop_signal() -> std::io::Result<&'static str> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        tokio::select! {
+            biased;
+            r = tokio::signal::ctrl_c() => r.map(|_| "SIGINT"),
+            _ = term.recv() => Ok("SIGTERM"),
         }
     }
-    println!("stepsim serve: stopping");
-    server.stop();
-    EXIT_OK
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.map(|_| "Ctrl-C")
+    }
 }
 
 fn describe(c: &ServerConfig) -> String {
