@@ -310,7 +310,17 @@ impl Simulation {
         };
         self.world.begin_execution(&arn, kind);
         self.world.set_execution_role(&arn, &opts.role_arn);
-        let outcome = engine::execute(plan, input, opts, self.clock.clone(), invoker).await;
+        let timeout = effective_timeout(plan.timeout_seconds, opts.execution_type);
+        let outcome = engine::execution::execute_body(
+            &plan.root,
+            timeout,
+            plan.uses_context,
+            input,
+            opts,
+            self.clock.clone(),
+            invoker,
+        )
+        .await;
         self.world.end_execution(&arn);
         let usage = self.charge(&arn, kind, &outcome, opts.execution_type);
         let bill = Bill::for_execution(&usage, self.world.prices(), &self.billing);
@@ -375,6 +385,25 @@ impl Simulation {
                 .unwrap_or_default();
             (result, logs)
         })
+    }
+}
+
+/// The longest an Express execution may run: five minutes ("Maximum duration" in the AWS
+/// Step Functions developer guide, "Choosing workflow type"). An Express run that reaches it
+/// times out with `States.Timeout`, as a definition's own `TimeoutSeconds` would, and is
+/// billed up to it.
+pub const EXPRESS_MAX_DURATION_SECONDS: u64 = 300;
+
+/// The execution's time limit: the definition's `TimeoutSeconds`, capped for Express
+/// workflows at [`EXPRESS_MAX_DURATION_SECONDS`].
+pub fn effective_timeout(timeout_seconds: Option<u64>, kind: ExecutionType) -> Option<u64> {
+    match kind {
+        ExecutionType::Standard => timeout_seconds,
+        ExecutionType::Express => Some(
+            timeout_seconds.map_or(EXPRESS_MAX_DURATION_SECONDS, |t| {
+                t.min(EXPRESS_MAX_DURATION_SECONDS)
+            }),
+        ),
     }
 }
 
@@ -513,6 +542,30 @@ mod tests {
         let third = sim.run(&p, json!({}), &ExecutionOptions::default());
         assert_eq!(cold(&third), 1);
         assert!(sim.now() >= before, "time goes on across a fresh world");
+    }
+
+    #[test]
+    fn express_runs_stop_at_five_minutes_and_are_billed_to_it() {
+        let sim = Simulation::builder().build().unwrap();
+        let p = plan(json!({"StartAt": "W", "States": {
+            "W": {"Type": "Wait", "Seconds": 1200, "End": true}}}));
+        let opts = ExecutionOptions {
+            execution_type: ExecutionType::Express,
+            ..Default::default()
+        };
+        let r = sim.run(&p, json!({}), &opts);
+        assert_eq!(r.outcome.status, engine::ExecutionStatus::TimedOut);
+        assert_eq!(r.outcome.error.as_deref(), Some("States.Timeout"));
+        assert_eq!(r.outcome.duration(), Duration::from_secs(300));
+        assert_eq!(r.usage.express.expect("express usage").duration_ms, 300_000);
+        // A Standard run of the same definition waits the full 1,200 s.
+        let r = sim.run(&p, json!({}), &ExecutionOptions::default());
+        assert_eq!(r.outcome.status, engine::ExecutionStatus::Succeeded);
+        assert_eq!(r.outcome.duration(), Duration::from_secs(1200));
+        // A shorter TimeoutSeconds still wins.
+        assert_eq!(effective_timeout(Some(10), ExecutionType::Express), Some(10));
+        assert_eq!(effective_timeout(Some(900), ExecutionType::Express), Some(300));
+        assert_eq!(effective_timeout(None, ExecutionType::Standard), None);
     }
 
     #[test]
