@@ -11,6 +11,7 @@ pub mod billing;
 pub mod config;
 pub mod config_file;
 pub mod dist;
+pub mod dynamodb;
 pub(crate) mod environment;
 pub mod faults;
 pub mod fmi;
