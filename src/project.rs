@@ -11,6 +11,7 @@
 //! | `functions.toml` | the Lambda functions: handler kind, parameters and configuration |
 //! | `project.toml` | optional: a name, the state machine's `role`, and `[[seed]]` generators that fill S3 before a run |
 //! | `seed/BUCKET/KEY...` | optional: files copied into S3 before a run |
+//! | `services.toml` | optional: DynamoDB tables (with seed items), SQS queues and SNS topics that exist before a run (see [`crate::sim::services::ServicesFile`]) |
 //! | `iam/roles/NAME.json`, `iam/policies/NAME.json` | optional: IAM roles and managed policies (see [`crate::sim::iam::files`]); the calls of executions whose role is declared here are checked against it |
 
 use std::path::{Path, PathBuf};
@@ -472,6 +473,7 @@ impl Project {
             .billing(opts.billing)
             .region(opts.region.clone())
             .account(opts.account.clone())
+            .services(self.services(opts)?)
             .log_capture(opts.logs);
         let sim = match self.account_iam(opts)? {
             Some(iam) => sim.iam(iam),
@@ -481,6 +483,22 @@ impl Project {
         .map_err(|e| ProjectError::World(e.to_string()))?;
         sim.block_on(self.seed(sim.world().store(), sim.now()))?;
         Ok(sim)
+    }
+
+    /// The account's DynamoDB, SQS, SNS and EventBridge, with the tables of the project's
+    /// `services.toml` when it has one (see [`crate::sim::services::ServicesFile`]).
+    pub fn services(&self, opts: &RunOptions) -> Result<crate::sim::AwsServices, ProjectError> {
+        let services = crate::sim::AwsServices::new(&opts.region, &opts.account);
+        if let Some(dir) = &self.dir {
+            let path = dir.join("services.toml");
+            if path.is_file() {
+                let now = crate::sim::services::epoch_seconds(opts.origin);
+                services
+                    .load_file(&path, dir, now)
+                    .map_err(|m| file_err(&path, m))?;
+            }
+        }
+        Ok(services)
     }
 
     /// The IAM of `opts.account` with the project's roles and policies, when there are any and

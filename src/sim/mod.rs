@@ -12,6 +12,7 @@ pub mod config;
 pub mod config_file;
 pub mod dist;
 pub mod dynamodb;
+pub mod events;
 pub(crate) mod environment;
 pub mod faults;
 pub mod fmi;
@@ -22,7 +23,10 @@ pub mod lambda;
 pub mod ledger;
 pub mod logs;
 pub mod s3;
+pub mod services;
 pub mod simulation;
+pub mod sns;
+pub mod sqs;
 pub mod world;
 
 pub use billing::{
@@ -41,5 +45,6 @@ pub use ledger::LogCapture;
 pub use ledger::{ExecutionUsage, FunctionUsage, WorkflowKind};
 pub use logs::{ExecutionLogging, LogLevel, Logs, LogsError};
 pub use s3::S3Model;
+pub use services::AwsServices;
 pub use simulation::{RunReport, Simulation, SimulationBuilder, SimulationError};
 pub use world::{World, WorldBuilder, WorldError};

@@ -186,6 +186,12 @@ impl SimulationBuilder {
         self
     }
 
+    /// DynamoDB, SQS, SNS and EventBridge (default: empty). Fresh worlds keep them.
+    pub fn services(mut self, services: crate::sim::AwsServices) -> Self {
+        self.world = self.world.services(services);
+        self
+    }
+
     /// Makes the runtime (paused, so time is virtual), the clock at the origin and the world.
     pub fn build(self) -> Result<Simulation, SimulationError> {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -324,9 +330,11 @@ impl Simulation {
         self.world.end_execution(&arn);
         let usage = self.charge(&arn, kind, &outcome, opts.execution_type);
         let bill = Bill::for_execution(&usage, self.world.prices(), &self.billing);
+        let services = services_json(&usage, self.world.services());
         RunReport {
             outcome,
             usage,
+            services,
             bill,
             wall: wall.elapsed(),
         }
@@ -412,6 +420,9 @@ pub fn effective_timeout(timeout_seconds: Option<u64>, kind: ExecutionType) -> O
 pub struct RunReport {
     pub outcome: ExecutionOutcome,
     pub usage: ExecutionUsage,
+    /// What DynamoDB, SQS, SNS and EventBridge hold after the run and what this execution
+    /// used of them; `null` when the run touched none and they hold nothing.
+    pub services: Value,
     pub bill: Bill,
     /// Host time spent running it.
     pub wall: Duration,
@@ -452,6 +463,9 @@ impl RunReport {
             "s3".into(),
             serde_json::to_value(&self.usage.s3).unwrap_or(Value::Null),
         );
+        if !self.services.is_null() {
+            m.insert("services".into(), self.services.clone());
+        }
         if logs {
             m.insert("logs".into(), self.usage.logs_json());
         }
@@ -468,6 +482,27 @@ impl RunReport {
         }
         Value::Object(m)
     }
+}
+
+/// The `services` object of `run --json` (see [`RunReport::services`]).
+fn services_json(usage: &ExecutionUsage, services: &crate::sim::AwsServices) -> Value {
+    let mut snapshot = services.snapshot_json();
+    let empty = json!({
+        "dynamodb": {"tables": {}},
+        "sqs": {"queues": {}},
+        "sns": {"published": []},
+        "events": {"entries": []},
+    });
+    if snapshot == empty && usage.services == Default::default() {
+        return Value::Null;
+    }
+    if let Some(m) = snapshot.as_object_mut() {
+        m.insert(
+            "usage".into(),
+            serde_json::to_value(&usage.services).unwrap_or(Value::Null),
+        );
+    }
+    snapshot
 }
 
 fn optional_string(s: &Option<String>) -> Value {

@@ -44,6 +44,7 @@ pub use crate::sim::ledger::LogCapture;
 use crate::sim::ledger::{ExecutionUsage, ExpressUsage, Ledger, WorkflowKind};
 use crate::sim::logs::{LogTarget, Logs, DEFAULT_RETENTION_BYTES};
 use crate::sim::s3::{S3Model, S3Service};
+use crate::sim::services::AwsServices;
 use crate::storage::Store;
 
 /// A world could not be built.
@@ -77,6 +78,8 @@ pub(crate) struct WorldInner {
     trace_ids: RefCell<SimRng>,
     /// The account's IAM checks, when calls are checked (see [`crate::sim::iam`]).
     iam: Option<Rc<IamGuard>>,
+    /// DynamoDB, SQS, SNS and EventBridge (see [`crate::sim::services`]).
+    services: AwsServices,
 }
 
 impl InvocationHost for WorldInner {
@@ -129,6 +132,7 @@ pub struct WorldBuilder {
     log_capture: LogCapture,
     logs: Option<Logs>,
     iam: Option<Iam>,
+    services: Option<AwsServices>,
 }
 
 impl WorldBuilder {
@@ -212,6 +216,13 @@ impl WorldBuilder {
         self
     }
 
+    /// DynamoDB, SQS, SNS and EventBridge (default: empty ones of this world's account).
+    /// `serve` passes the same services to every world it builds.
+    pub fn services(mut self, services: AwsServices) -> Self {
+        self.services = Some(services);
+        self
+    }
+
     /// Builds the world. Without an explicit clock this must run inside a tokio runtime.
     pub fn build(self) -> Result<World, WorldError> {
         let clock: Rc<dyn Clock> = match self.clock {
@@ -230,6 +241,10 @@ impl WorldBuilder {
                 stream("iam/sessions"),
             ))
         });
+        let region = self.region.unwrap_or_else(|| "us-east-1".to_string());
+        let services = self
+            .services
+            .unwrap_or_else(|| AwsServices::new(&region, &account));
         let s3 = S3Service::new(
             clock.clone(),
             ledger.clone(),
@@ -246,7 +261,7 @@ impl WorldBuilder {
                 settings: self.settings.unwrap_or_default(),
                 faults: self.faults,
                 seed,
-                region: self.region.unwrap_or_else(|| "us-east-1".to_string()),
+                region,
                 account,
                 log_capture: self.log_capture,
                 logs: self
@@ -269,6 +284,7 @@ impl WorldBuilder {
             fmi: FmiHub::default(),
             trace_ids: RefCell::new(stream("service/trace-ids")),
             iam,
+            services,
         };
         Ok(World {
             inner: Rc::new(inner),
@@ -311,6 +327,11 @@ impl World {
     /// The S3 store.
     pub fn store(&self) -> &Store {
         self.inner.s3.store()
+    }
+
+    /// DynamoDB, SQS, SNS and EventBridge.
+    pub fn services(&self) -> &AwsServices {
+        &self.inner.services
     }
 
     /// The price table.
@@ -727,8 +748,29 @@ impl TaskInvoker for World {
                         .await;
                 }
                 ServiceRequest::Sdk {
-                    service, action, ..
-                } => (service, action),
+                    service,
+                    action,
+                    parameters,
+                } => {
+                    let inner = &self.inner;
+                    let answered = inner
+                        .services
+                        .task_call(
+                            &inner.clock,
+                            &inner.ledger,
+                            &call.context.execution_arn,
+                            &call.resource,
+                            &service,
+                            &action,
+                            &parameters,
+                            &|| inner.lambda.service_request_id(),
+                        )
+                        .await;
+                    match answered {
+                        Some(result) => return result,
+                        None => (service, action),
+                    }
+                }
                 ServiceRequest::Activity { .. } => ("states".to_string(), "activity".to_string()),
             };
             Err(TaskFailure::new(

@@ -6,7 +6,8 @@
 //!
 //! [`DynamoDb`] is a shareable handle (`Arc<Mutex<..>>`): `serve` gives one to every world it
 //! builds and to its DynamoDB endpoint, so what a workflow writes a client reads. Tables come
-//! from a project's `tables.toml` ([`TablesFile`]) or from `CreateTable`.
+//! from a project's `services.toml` ([`crate::sim::services::ServicesFile`]) or from
+//! `CreateTable`.
 //!
 //! Capacity units (on-demand): a write consumes one write request unit per KB of the larger of
 //! the old and new item (at least 1); a strongly consistent read one read request unit per
@@ -724,22 +725,15 @@ fn page(
     })
 }
 
-/// A project's `tables.toml`:
+/// One `[tables.NAME]` entry of a project's `services.toml` (see
+/// [`crate::sim::services::ServicesFile`]):
 ///
 /// ```toml
 /// [tables.Orders]
 /// partition_key = "orderId"      # NAME or NAME:TYPE (S, N or B; S when omitted)
 /// sort_key = "createdAt:N"       # optional
-/// items = "seed/orders.json"     # optional: a JSON array of items in DynamoDB JSON
+/// items = "tables/orders.json"   # optional: a JSON array of items in DynamoDB JSON
 /// ```
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TablesFile {
-    #[serde(default)]
-    pub tables: BTreeMap<String, TableEntry>,
-}
-
-/// One `[tables.NAME]` entry.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TableEntry {
@@ -762,35 +756,35 @@ fn key_attr(text: &str) -> KeyAttr {
 }
 
 impl DynamoDb {
-    /// Creates the tables of a `tables.toml` (seed item files are read relative to `dir`).
-    /// A problem names the file and the table.
-    pub fn load_tables(&self, path: &Path, dir: &Path, now: f64) -> Result<(), String> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: {e}"))?;
-        let parsed: TablesFile =
-            crate::sim::config_file::parse(&text).map_err(|p| p.located(&file))?;
-        for (name, entry) in parsed.tables {
-            let at = |m: String| format!("{file}: tables.{name}: {m}");
-            let spec = TableSpec::new(
-                name.clone(),
-                key_attr(&entry.partition_key),
-                entry.sort_key.as_deref().map(key_attr),
-            )
-            .map_err(at)?;
-            self.create(spec, now).map_err(|e| at(e.message))?;
-            let Some(items) = entry.items else {
-                continue;
-            };
-            let items_path = dir.join(&items);
-            let text = std::fs::read_to_string(&items_path)
-                .map_err(|e| at(format!("items: {}: {e}", items_path.display())))?;
-            let list: Vec<Value> = serde_json::from_str(&text)
-                .map_err(|e| at(format!("items: {}: {e}", items_path.display())))?;
-            for (i, item) in list.into_iter().enumerate() {
-                let req = json!({"TableName": name, "Item": item});
-                self.call("PutItem", &req, now)
-                    .map_err(|e| at(format!("items[{i}]: {}", e.message)))?;
-            }
+    /// Creates a declared table (its seed item file is read relative to `dir`). A problem
+    /// names the table; the caller adds the file.
+    pub fn create_declared(
+        &self,
+        name: &str,
+        entry: &TableEntry,
+        dir: &Path,
+        now: f64,
+    ) -> Result<(), String> {
+        let at = |m: String| format!("tables.{name}: {m}");
+        let spec = TableSpec::new(
+            name.to_string(),
+            key_attr(&entry.partition_key),
+            entry.sort_key.as_deref().map(key_attr),
+        )
+        .map_err(at)?;
+        self.create(spec, now).map_err(|e| at(e.message))?;
+        let Some(items) = &entry.items else {
+            return Ok(());
+        };
+        let items_path = dir.join(items);
+        let text = std::fs::read_to_string(&items_path)
+            .map_err(|e| at(format!("items: {}: {e}", items_path.display())))?;
+        let list: Vec<Value> = serde_json::from_str(&text)
+            .map_err(|e| at(format!("items: {}: {e}", items_path.display())))?;
+        for (i, item) in list.into_iter().enumerate() {
+            let req = json!({"TableName": name, "Item": item});
+            self.call("PutItem", &req, now)
+                .map_err(|e| at(format!("items[{i}]: {}", e.message)))?;
         }
         Ok(())
     }
