@@ -1,4 +1,5 @@
-//! `stepsim serve`: the AWS Step Functions, Lambda, S3 and CloudWatch Logs APIs over HTTP, so that boto3 and the
+//! `stepsim serve`: the AWS Step Functions, Lambda, S3 and CloudWatch Logs APIs (and DynamoDB,
+//! SQS, SNS and EventBridge: [`dynamodb`], [`sqs`], [`sns`], [`events`]) over HTTP, so that boto3 and the
 //! AWS CLI work unchanged against a local simulation (only `endpoint_url` changes).
 //!
 //! The layout:
@@ -19,7 +20,9 @@
 //! Nothing is authenticated: any credentials, region and signature are accepted. The server
 //! binds to loopback unless told otherwise.
 
+pub mod dynamodb;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod iam;
 pub mod lambda;
@@ -30,6 +33,8 @@ pub mod request;
 pub mod runner;
 pub mod s3;
 pub mod sfn;
+pub mod sns;
+pub mod sqs;
 pub mod state;
 pub mod url;
 pub mod xml;
@@ -78,6 +83,8 @@ pub struct ServerConfig {
     pub iam: Iam,
     /// Check the calls of executions and handlers against `iam` (default true).
     pub enforce_iam: bool,
+    /// DynamoDB, SQS, SNS and EventBridge, shared by the APIs and every simulation.
+    pub services: crate::sim::AwsServices,
 }
 
 impl Default for ServerConfig {
@@ -98,6 +105,7 @@ impl Default for ServerConfig {
             max_log_bytes: crate::sim::logs::DEFAULT_RETENTION_BYTES,
             iam: Iam::new(),
             enforce_iam: true,
+            services: crate::sim::AwsServices::default(),
         }
     }
 }
@@ -138,6 +146,7 @@ pub fn build_state(config: ServerConfig) -> Arc<ApiState> {
         store: config.store,
         logs: Logs::new(seed, config.max_log_bytes),
         iam: config.iam,
+        services: config.services,
         pool: pool::ExecPool::new(config.workers),
         tokens: Mutex::new(Default::default()),
         ids: Mutex::new(SimRng::derived(seed, "serve/ids")),

@@ -115,7 +115,8 @@ fn simulation(
         .region(state.settings.region.clone())
         .account(state.settings.account.clone())
         .log_capture(logs)
-        .logs(state.logs.clone());
+        .logs(state.logs.clone())
+        .services(state.services.clone());
     let builder = if state.settings.enforce_iam {
         builder.iam(state.iam.clone())
     } else {
