@@ -1,0 +1,88 @@
+//! `stepsim serve`'s DynamoDB, SQS, SNS and EventBridge endpoints: boto3 (when python3 and
+//! boto3 are installed) runs tests/compat/services_flow.py against a server, including a
+//! workflow whose writes boto3 reads back; the JSON protocols are also checked directly.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::json;
+use support::api::{config, TestServer};
+
+fn boto3_available() -> bool {
+    Command::new("python3")
+        .args(["-c", "import boto3"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn boto3_sees_services_and_what_a_workflow_wrote() {
+    if !boto3_available() {
+        eprintln!("skipped: python3 with boto3 is not installed");
+        return;
+    }
+    let t = TestServer::start(config());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/compat/services_flow.py");
+    let mut child = Command::new("python3")
+        .args([script, &t.url])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 starts");
+    // Bounded wait: the script makes a few dozen local requests.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        if child.try_wait().expect("wait").is_some() || std::time::Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if child.try_wait().expect("wait").is_none() {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().expect("output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("all checks passed"),
+        "{stdout}\n{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn json_protocol_errors_have_aws_shapes() {
+    let t = TestServer::start(config());
+    let (status, _, body) = t
+        .json_call(
+            "application/x-amz-json-1.0",
+            "DynamoDB_20120810.GetItem",
+            json!({"TableName": "Nope", "Key": {"id": {"S": "a"}}}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["__type"],
+        "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"
+    );
+    let (status, _, body) = t
+        .json_call(
+            "application/x-amz-json-1.0",
+            "AmazonSQS.GetQueueUrl",
+            json!({"QueueName": "none"}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["__type"], "com.amazonaws.sqs#QueueDoesNotExist");
+    let (status, ct, body) = t
+        .json_call(
+            "application/x-amz-json-1.1",
+            "AWSEvents.PutEvents",
+            json!({"Entries": [{"Source": "s", "DetailType": "d", "Detail": "{}"}]}),
+        )
+        .await;
+    assert_eq!((status, ct.as_str()), (200, "application/x-amz-json-1.1"));
+    assert_eq!(body["FailedEntryCount"], 0);
+    assert_eq!(t.server.state().services.events.deliveries().len(), 1);
+}
