@@ -11,6 +11,7 @@
 //! | `functions.toml` | the Lambda functions: handler kind, parameters and configuration |
 //! | `project.toml` | optional: a name, the state machine's `role`, and `[[seed]]` generators that fill S3 before a run |
 //! | `seed/BUCKET/KEY...` | optional: files copied into S3 before a run |
+//! | `machines/NAME.asl.json` | optional: other state machines that `states:startExecution` Tasks start (see [`crate::sim::nested`]) |
 //! | `services.toml` | optional: DynamoDB tables (with seed items), SQS queues and SNS topics that exist before a run (see [`crate::sim::services::ServicesFile`]) |
 //! | `iam/roles/NAME.json`, `iam/policies/NAME.json` | optional: IAM roles and managed policies (see [`crate::sim::iam::files`]); the calls of executions whose role is declared here are checked against it |
 
@@ -475,6 +476,10 @@ impl Project {
             .account(opts.account.clone())
             .services(self.services(opts)?)
             .log_capture(opts.logs);
+        let sim = match self.machines(opts)? {
+            Some(m) => sim.machines(m),
+            None => sim,
+        };
         let sim = match self.account_iam(opts)? {
             Some(iam) => sim.iam(iam),
             None => sim,
@@ -489,16 +494,45 @@ impl Project {
     /// `services.toml` when it has one (see [`crate::sim::services::ServicesFile`]).
     pub fn services(&self, opts: &RunOptions) -> Result<crate::sim::AwsServices, ProjectError> {
         let services = crate::sim::AwsServices::new(&opts.region, &opts.account);
+        self.install_services(&services, opts.origin)?;
+        Ok(services)
+    }
+
+    /// The project's other definitions, `machines/NAME.asl.json`, which its
+    /// `states:startExecution` Tasks may start (see [`crate::sim::nested::ProjectMachines`]).
+    pub fn machines(
+        &self,
+        opts: &RunOptions,
+    ) -> Result<Option<Arc<crate::sim::nested::ProjectMachines>>, ProjectError> {
+        let Some(dir) = &self.dir else {
+            return Ok(None);
+        };
+        let folder = dir.join("machines");
+        if !folder.is_dir() {
+            return Ok(None);
+        }
+        crate::sim::nested::ProjectMachines::load(&folder, &opts.region, &opts.account)
+            .map(|m| Some(Arc::new(m)))
+            .map_err(|m| file_err(&folder, m))
+    }
+
+    /// Creates what the project's `services.toml` declares (when it has one) in `services`,
+    /// at `now`.
+    pub fn install_services(
+        &self,
+        services: &crate::sim::AwsServices,
+        now: SimTime,
+    ) -> Result<(), ProjectError> {
         if let Some(dir) = &self.dir {
             let path = dir.join("services.toml");
             if path.is_file() {
-                let now = crate::sim::services::epoch_seconds(opts.origin);
+                let now = crate::sim::services::epoch_seconds(now);
                 services
                     .load_file(&path, dir, now)
                     .map_err(|m| file_err(&path, m))?;
             }
         }
-        Ok(services)
+        Ok(())
     }
 
     /// The IAM of `opts.account` with the project's roles and policies, when there are any and

@@ -304,3 +304,75 @@ fn express_runs_stop_at_five_minutes() {
     assert_eq!(without_wall(&out)["status"], "SUCCEEDED");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn write(dir: &std::path::Path, name: &str, text: &str) {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn nested_executions_run_project_machines() {
+    let dir = std::env::temp_dir().join(format!("stepsim-nested-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    write(
+        &dir,
+        "machines/child.asl.json",
+        r#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 5, "Next": "C"},
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$.fail", "BooleanEquals": true, "Next": "F"}], "Default": "P"},
+            "P": {"Type": "Pass", "Parameters": {"doubled.$": "States.MathAdd($.n, $.n)", "by.$": "$.AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"}, "End": true},
+            "F": {"Type": "Fail", "Error": "ChildError", "Cause": "asked to fail"}}}"#,
+    );
+    let arn = "arn:aws:states:us-east-1:123456789012:stateMachine:child";
+    let definition = json!({"StartAt": "Sync2", "States": {
+        "Sync2": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                  "Parameters": {"StateMachineArn": arn, "Name": "c1",
+                                 "Input": {"n": 21, "fail": false, "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id"}},
+                  "ResultSelector": {"out.$": "$.Output", "status.$": "$.Status"}, "ResultPath": "$.sync2", "Next": "Sync"},
+        "Sync": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync",
+                 "Parameters": {"StateMachineArn": arn, "Input": {"n": 1, "fail": false, "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": "x"}},
+                 "ResultSelector": {"out.$": "$.Output"}, "ResultPath": "$.sync", "Next": "Fire"},
+        "Fire": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution",
+                 "Parameters": {"StateMachineArn": arn, "Input": {"n": 1, "fail": false, "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": "x"}},
+                 "ResultSelector": {"arn.$": "$.ExecutionArn"}, "ResultPath": "$.fire", "Next": "Failing"},
+        "Failing": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                    "Parameters": {"StateMachineArn": arn, "Input": {"fail": true}},
+                    "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.failed", "Next": "Missing"}], "End": true},
+        "Missing": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution",
+                    "Parameters": {"StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:none"},
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.missing", "Next": "Done"}], "End": true},
+        "Done": {"Type": "Succeed"}}});
+    write(&dir, "state-machine.asl.json", &definition.to_string());
+    let (code, out, err) = stepsim(&["run", dir.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}\n{out}");
+    let v = without_wall(&out);
+    let o = &v["output"];
+    // .sync:2 parses the child's output; the parent's id reached the child's input.
+    assert_eq!(o["sync2"]["status"], "SUCCEEDED");
+    assert_eq!(o["sync2"]["out"]["doubled"], 42);
+    assert_eq!(
+        o["sync2"]["out"]["by"],
+        v["execution_arn"],
+        "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
+    );
+    // .sync gives it as JSON text.
+    assert_eq!(o["sync"]["out"], "{\"doubled\":2,\"by\":\"x\"}");
+    assert!(o["fire"]["arn"].as_str().unwrap().starts_with("arn:aws:states:us-east-1:123456789012:execution:child:"));
+    // A failed child fails the Task with States.TaskFailed and DescribeExecution as the cause.
+    assert_eq!(o["failed"]["Error"], "States.TaskFailed");
+    let cause: Value = serde_json::from_str(o["failed"]["Cause"].as_str().unwrap()).unwrap();
+    assert_eq!(cause["Status"], "FAILED");
+    assert_eq!(cause["Error"], "ChildError");
+    assert_eq!(cause["Cause"], "asked to fail");
+    assert_eq!(o["missing"]["Error"], "StepFunctions.StateMachineDoesNotExistException");
+    assert!(o["missing"]["Cause"].as_str().unwrap().starts_with(
+        "State Machine Does Not Exist: 'arn:aws:states:us-east-1:123456789012:stateMachine:none'"
+    ));
+    // Four children of 5 s each ran on the parent's clock, and their transitions are billed.
+    assert!(v["duration_ms"].as_u64().unwrap() >= 20_000, "{}", v["duration_ms"]);
+    assert_eq!(v["services"]["usage"]["child_executions"], 4);
+    assert!(v["transitions"].as_u64().unwrap() < v["bill"]["lines"][0]["quantity"].as_f64().unwrap() as u64);
+    let (_, again, _) = stepsim(&["run", dir.to_str().unwrap(), "--json"]);
+    assert_eq!(without_wall(&again), v);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -28,6 +28,7 @@ pub mod iam;
 pub mod lambda;
 pub mod logs;
 pub mod names;
+pub mod nested;
 pub mod pool;
 pub mod request;
 pub mod runner;

@@ -101,7 +101,7 @@ fn simulate_inner(state: &Arc<ApiState>, job: &ExecJob) -> Result<RunReport, Str
 
 /// A simulation over the server's functions and S3 store, its clock starting at `origin`.
 fn simulation(
-    state: &ApiState,
+    state: &Arc<ApiState>,
     origin: SimTime,
     seed: u64,
     logs: LogCapture,
@@ -116,7 +116,8 @@ fn simulation(
         .account(state.settings.account.clone())
         .log_capture(logs)
         .logs(state.logs.clone())
-        .services(state.services.clone());
+        .services(state.services.clone())
+        .machines(Arc::new(super::nested::ApiMachines::new(state.clone())));
     let builder = if state.settings.enforce_iam {
         builder.iam(state.iam.clone())
     } else {

@@ -122,6 +122,12 @@ fn config(args: &ServeArgs, projects: &[Project]) -> Result<ServerConfig, String
         p.install_iam(&iam, &args.account, now)
             .map_err(|e| format!("project {}: {e}", p.name))?;
     }
+    // DynamoDB, SQS, SNS and EventBridge, with what the projects' services.toml declare.
+    let services = crate::sim::AwsServices::new(&args.region, &args.account);
+    for p in projects {
+        p.install_services(&services, now)
+            .map_err(|e| format!("project {}: {e}", p.name))?;
+    }
     let time_scale = args.time_scale.map(check_time_scale).transpose()?;
     let mut config = ServerConfig {
         region: args.region.clone(),
@@ -137,6 +143,7 @@ fn config(args: &ServeArgs, projects: &[Project]) -> Result<ServerConfig, String
         log_requests: !args.quiet,
         iam,
         enforce_iam: !args.no_iam,
+        services,
         ..ServerConfig::default()
     };
     if let Some(w) = args.workers {

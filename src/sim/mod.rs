@@ -22,6 +22,7 @@ pub mod iam;
 pub mod lambda;
 pub mod ledger;
 pub mod logs;
+pub mod nested;
 pub mod s3;
 pub mod services;
 pub mod simulation;

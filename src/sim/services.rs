@@ -314,9 +314,9 @@ impl AwsServices {
 }
 
 /// The optimized integrations' response metadata (the Java SDK's `SdkHttpMetadata`).
-fn with_sdk_metadata(body: Value, service: &str, id: &str, now: SimTime) -> Value {
+pub(crate) fn with_sdk_metadata(body: Value, service: &str, id: &str, now: SimTime) -> Value {
     let content_type = match service {
-        "dynamodb" => "application/x-amz-json-1.0",
+        "dynamodb" | "states" => "application/x-amz-json-1.0",
         _ => "text/xml",
     };
     let length = body.to_string().len().to_string();

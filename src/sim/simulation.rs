@@ -192,6 +192,12 @@ impl SimulationBuilder {
         self
     }
 
+    /// The machines `states:startExecution` Tasks may start.
+    pub fn machines(mut self, machines: std::sync::Arc<dyn crate::sim::nested::MachineSource>) -> Self {
+        self.world = self.world.machines(machines);
+        self
+    }
+
     /// Makes the runtime (paused, so time is virtual), the clock at the origin and the world.
     pub fn build(self) -> Result<Simulation, SimulationError> {
         let rt = tokio::runtime::Builder::new_current_thread()

@@ -44,6 +44,7 @@ pub use crate::sim::ledger::LogCapture;
 use crate::sim::ledger::{ExecutionUsage, ExpressUsage, Ledger, WorkflowKind};
 use crate::sim::logs::{LogTarget, Logs, DEFAULT_RETENTION_BYTES};
 use crate::sim::s3::{S3Model, S3Service};
+use crate::sim::nested::MachineSource;
 use crate::sim::services::AwsServices;
 use crate::storage::Store;
 
@@ -80,6 +81,10 @@ pub(crate) struct WorldInner {
     iam: Option<Rc<IamGuard>>,
     /// DynamoDB, SQS, SNS and EventBridge (see [`crate::sim::services`]).
     services: AwsServices,
+    /// The machines `states:startExecution` may run (see [`crate::sim::nested`]).
+    machines: Option<Arc<dyn MachineSource>>,
+    /// Child executions started so far (names them deterministically).
+    children: std::cell::Cell<u64>,
 }
 
 impl InvocationHost for WorldInner {
@@ -133,6 +138,7 @@ pub struct WorldBuilder {
     logs: Option<Logs>,
     iam: Option<Iam>,
     services: Option<AwsServices>,
+    machines: Option<Arc<dyn MachineSource>>,
 }
 
 impl WorldBuilder {
@@ -223,6 +229,13 @@ impl WorldBuilder {
         self
     }
 
+    /// The machines `states:startExecution` Tasks may start (default: none, and such a Task
+    /// fails with `StepFunctions.StateMachineDoesNotExistException`).
+    pub fn machines(mut self, machines: Arc<dyn MachineSource>) -> Self {
+        self.machines = Some(machines);
+        self
+    }
+
     /// Builds the world. Without an explicit clock this must run inside a tokio runtime.
     pub fn build(self) -> Result<World, WorldError> {
         let clock: Rc<dyn Clock> = match self.clock {
@@ -285,6 +298,8 @@ impl WorldBuilder {
             trace_ids: RefCell::new(stream("service/trace-ids")),
             iam,
             services,
+            machines: self.machines,
+            children: std::cell::Cell::new(0),
         };
         Ok(World {
             inner: Rc::new(inner),
@@ -327,6 +342,42 @@ impl World {
     /// The S3 store.
     pub fn store(&self) -> &Store {
         self.inner.s3.store()
+    }
+
+    /// Counts a child execution started by `execution_arn`'s Task.
+    pub(crate) fn count_child_execution(&self, execution_arn: &str) {
+        let mut ledger = self.inner.ledger.borrow_mut();
+        let key = ledger.resolve(execution_arn);
+        if let Some(u) = ledger.get_mut(&key) {
+            u.services.child_executions += 1;
+        }
+    }
+
+    /// `states:startExecution` (all patterns), through the machines the application gave.
+    async fn start_execution(
+        &self,
+        context: &CallContext,
+        pattern: crate::engine::IntegrationPattern,
+        resource: &str,
+        parameters: &Value,
+    ) -> ServiceResult {
+        let n = self.inner.children.get() + 1;
+        self.inner.children.set(n);
+        let none = crate::sim::nested::ProjectMachines::default();
+        let source: &dyn MachineSource = match &self.inner.machines {
+            Some(m) => m.as_ref(),
+            None => &none,
+        };
+        let req = crate::sim::nested::StartRequest {
+            parent: &context.execution_arn,
+            state: &context.state_name,
+            pattern,
+            parsed: resource.ends_with(".sync:2"),
+            parameters,
+            request_id: self.inner.lambda.service_request_id(),
+            ordinal: n,
+        };
+        crate::sim::nested::start_execution(self, source, req).await
     }
 
     /// DynamoDB, SQS, SNS and EventBridge.
@@ -745,6 +796,19 @@ impl TaskInvoker for World {
                         .service_call(&call.context.execution_arn, &action, &parameters, &|| {
                             lambda.service_request_id()
                         })
+                        .await;
+                }
+                ServiceRequest::Sdk {
+                    service,
+                    action,
+                    parameters,
+                } if service == "states"
+                    && action == "startExecution"
+                    && !call.resource.contains(":aws-sdk:") =>
+                {
+                    let resource = call.resource.as_str();
+                    return self
+                        .start_execution(&call.context, call.pattern, resource, &parameters)
                         .await;
                 }
                 ServiceRequest::Sdk {
