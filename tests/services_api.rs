@@ -86,3 +86,53 @@ async fn json_protocol_errors_have_aws_shapes() {
     assert_eq!(body["FailedEntryCount"], 0);
     assert_eq!(t.server.state().services.events.deliveries().len(), 1);
 }
+
+#[tokio::test]
+async fn a_child_machine_runs_as_an_execution_of_its_own() {
+    let t = TestServer::start(config());
+    let child = t
+        .create_machine(
+            "child",
+            &json!({"StartAt": "P", "States": {"P": {"Type": "Pass",
+                "Parameters": {"got.$": "$.x"}, "End": true}}}),
+        )
+        .await;
+    let parent = t
+        .create_machine(
+            "parent",
+            &json!({"StartAt": "Run", "States": {"Run": {"Type": "Task",
+                "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                "Parameters": {"StateMachineArn": child, "Input": {"x.$": "$.x"}},
+                "OutputPath": "$.Output", "End": true}}}),
+        )
+        .await;
+    let exec = t.start_exec(&parent, "p1", &json!({"x": 7})).await;
+    let d = t.wait_end(&exec, Duration::from_secs(30)).await;
+    assert_eq!(d["status"], "SUCCEEDED", "{d}");
+    let output: serde_json::Value = serde_json::from_str(d["output"].as_str().unwrap()).unwrap();
+    assert_eq!(output, json!({"got": 7}));
+    // The child is listed under its machine, with its own history.
+    let listed = t
+        .ok("ListExecutions", json!({"stateMachineArn": child}))
+        .await;
+    let executions = listed["executions"].as_array().unwrap();
+    assert_eq!(executions.len(), 1, "{listed}");
+    assert_eq!(executions[0]["status"], "SUCCEEDED");
+    let child_exec = executions[0]["executionArn"].as_str().unwrap();
+    let events = t.history(child_exec).await;
+    assert_eq!(events.first().unwrap()["type"], "ExecutionStarted");
+    assert_eq!(events.last().unwrap()["type"], "ExecutionSucceeded");
+    // A machine that does not exist.
+    let orphan = t
+        .create_machine(
+            "orphan",
+            &json!({"StartAt": "Run", "States": {"Run": {"Type": "Task",
+                "Resource": "arn:aws:states:::states:startExecution",
+                "Parameters": {"StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:none"},
+                "End": true}}}),
+        )
+        .await;
+    let exec = t.start_exec(&orphan, "o1", &json!({})).await;
+    let d = t.wait_end(&exec, Duration::from_secs(30)).await;
+    assert_eq!(d["error"], "StepFunctions.StateMachineDoesNotExistException", "{d}");
+}
