@@ -134,5 +134,8 @@ async fn a_child_machine_runs_as_an_execution_of_its_own() {
         .await;
     let exec = t.start_exec(&orphan, "o1", &json!({})).await;
     let d = t.wait_end(&exec, Duration::from_secs(30)).await;
-    assert_eq!(d["error"], "StepFunctions.StateMachineDoesNotExistException", "{d}");
+    assert_eq!(
+        d["error"], "StepFunctions.StateMachineDoesNotExistException",
+        "{d}"
+    );
 }

@@ -82,7 +82,10 @@ fn dynamodb_optimized_responses_and_errors() {
         "{cause}"
     );
     // The item was not replaced.
-    assert_eq!(services.dynamodb.items("T").unwrap()[0]["n"], json!({"N": "1"}));
+    assert_eq!(
+        services.dynamodb.items("T").unwrap()[0]["n"],
+        json!({"N": "1"})
+    );
 
     let missing = plan(task(
         "arn:aws:states:::dynamodb:getItem",
@@ -99,8 +102,15 @@ fn dynamodb_optimized_responses_and_errors() {
         json!({"TableName": "T", "Key": {"id": {"S": "a"}}, "UpdateExpression": "SET n = n +"}),
     ));
     let r = sim.run(&bad, json!({}), &opts);
-    assert_eq!(r.outcome.error.as_deref(), Some("DynamoDB.ValidationException"));
-    assert!(r.outcome.cause.unwrap().contains("Invalid UpdateExpression: Syntax error"));
+    assert_eq!(
+        r.outcome.error.as_deref(),
+        Some("DynamoDB.ValidationException")
+    );
+    assert!(r
+        .outcome
+        .cause
+        .unwrap()
+        .contains("Invalid UpdateExpression: Syntax error"));
 }
 
 #[test]
@@ -124,7 +134,10 @@ fn dynamodb_sdk_integration_query_scan_and_errors() {
     ));
     let r = sim.run(&scan, json!({}), &opts);
     let out = r.outcome.output.unwrap();
-    assert_eq!((out["Count"].clone(), out["ScannedCount"].clone()), (json!(2), json!(3)));
+    assert_eq!(
+        (out["Count"].clone(), out["ScannedCount"].clone()),
+        (json!(2), json!(3))
+    );
     let query = plan(task(
         "arn:aws:states:::aws-sdk:dynamodb:query",
         json!({"TableName": "T", "KeyConditionExpression": "id = :a",
@@ -143,11 +156,9 @@ fn dynamodb_sdk_integration_query_scan_and_errors() {
         r.outcome.error.as_deref(),
         Some("DynamoDb.ConditionalCheckFailedException")
     );
-    assert!(r
-        .outcome
-        .cause
-        .unwrap()
-        .starts_with("The conditional request failed (Service: DynamoDb, Status Code: 400, Request ID: "));
+    assert!(r.outcome.cause.unwrap().starts_with(
+        "The conditional request failed (Service: DynamoDb, Status Code: 400, Request ID: "
+    ));
 }
 
 #[test]
@@ -177,9 +188,17 @@ fn sqs_sns_and_events_record_their_effects() {
         "Put": {"Type": "Task", "Resource": "arn:aws:states:::events:putEvents",
                 "Parameters": {"Entries": [{"Source": "s", "DetailType": "d", "Detail": {"k": true}}]}, "End": true}}});
     let r = sim.run(&plan(def), json!({}), &opts);
-    assert_eq!(r.outcome.status, ExecutionStatus::Succeeded, "{:?}", r.outcome.cause);
+    assert_eq!(
+        r.outcome.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        r.outcome.cause
+    );
     let out = r.outcome.output.unwrap();
-    assert_eq!(out["Entries"][0]["EventId"].as_str().map(str::len), Some(36));
+    assert_eq!(
+        out["Entries"][0]["EventId"].as_str().map(str::len),
+        Some(36)
+    );
     assert_eq!(out["FailedEntryCount"], 0);
     let bodies: Vec<String> = services
         .sqs
@@ -200,8 +219,14 @@ fn sqs_sns_and_events_record_their_effects() {
         json!({"QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/none", "MessageBody": "x"}),
     ));
     let r = sim.run(&missing, json!({}), &opts);
-    assert_eq!(r.outcome.error.as_deref(), Some("SQS.QueueDoesNotExistException"));
-    let unknown = plan(task("arn:aws:states:::sns:publish", json!({"TopicArn": "arn:aws:sns:us-east-1:123456789012:none", "Message": "x"})));
+    assert_eq!(
+        r.outcome.error.as_deref(),
+        Some("SQS.QueueDoesNotExistException")
+    );
+    let unknown = plan(task(
+        "arn:aws:states:::sns:publish",
+        json!({"TopicArn": "arn:aws:sns:us-east-1:123456789012:none", "Message": "x"}),
+    ));
     let r = sim.run(&unknown, json!({}), &opts);
     assert_eq!(r.outcome.error.as_deref(), Some("SNS.NotFoundException"));
 }
@@ -231,13 +256,24 @@ fn the_example_project_runs_and_reports_its_services() {
     assert_eq!(code, 0, "{err}");
     let v = without_wall(&out);
     assert_eq!(v["status"], "SUCCEEDED");
-    assert_eq!(v["output"]["order"], json!({"status": "CLAIMED", "total": "42.5"}));
+    assert_eq!(
+        v["output"]["order"],
+        json!({"status": "CLAIMED", "total": "42.5"})
+    );
     let orders = &v["services"]["dynamodb"]["tables"]["Orders"]["items"][0];
     assert_eq!(orders["status"], json!({"S": "CLAIMED"}));
     assert_eq!(orders["attempts"], json!({"N": "1"}));
-    assert_eq!(v["services"]["sqs"]["queues"]["shipping"]["messages"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        v["services"]["sqs"]["queues"]["shipping"]["messages"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     // SNS delivered the notification envelope to its subscribed queue.
-    let audit = v["services"]["sqs"]["queues"]["audit"]["messages"][0].as_str().unwrap();
+    let audit = v["services"]["sqs"]["queues"]["audit"]["messages"][0]
+        .as_str()
+        .unwrap();
     assert!(audit.contains("\"Type\":\"Notification\""), "{audit}");
     assert_eq!(v["services"]["usage"]["dynamodb_write_units"], 2);
     let components: Vec<&str> = v["bill"]["lines"]
@@ -246,7 +282,13 @@ fn the_example_project_runs_and_reports_its_services() {
         .iter()
         .map(|l| l["component"].as_str().unwrap())
         .collect();
-    for c in ["dynamodb.read", "dynamodb.write", "sqs.requests", "sns.publishes", "eventbridge.events"] {
+    for c in [
+        "dynamodb.read",
+        "dynamodb.write",
+        "sqs.requests",
+        "sns.publishes",
+        "eventbridge.events",
+    ] {
         assert!(components.contains(&c), "{c} in {components:?}");
     }
     // Same inputs and seed, same bytes (ids included).
@@ -274,10 +316,17 @@ fn a_bad_services_file_names_file_and_key() {
         r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}"#,
     )
     .unwrap();
-    std::fs::write(dir.join("services.toml"), "[tables.T]\npartition_key = \"id:X\"\n").unwrap();
+    std::fs::write(
+        dir.join("services.toml"),
+        "[tables.T]\npartition_key = \"id:X\"\n",
+    )
+    .unwrap();
     let (code, _, err) = stepsim(&["run", dir.to_str().unwrap()]);
     assert_ne!(code, 0);
-    assert!(err.contains("services.toml") && err.contains("tables.T"), "{err}");
+    assert!(
+        err.contains("services.toml") && err.contains("tables.T"),
+        "{err}"
+    );
     std::fs::write(dir.join("services.toml"), "[topics.t]\nsqs = [\"nope\"]\n").unwrap();
     let (code, _, err) = stepsim(&["run", dir.to_str().unwrap()]);
     assert_ne!(code, 0);
@@ -351,27 +400,39 @@ fn nested_executions_run_project_machines() {
     assert_eq!(o["sync2"]["status"], "SUCCEEDED");
     assert_eq!(o["sync2"]["out"]["doubled"], 42);
     assert_eq!(
-        o["sync2"]["out"]["by"],
-        v["execution_arn"],
+        o["sync2"]["out"]["by"], v["execution_arn"],
         "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
     );
     // .sync gives it as JSON text.
     assert_eq!(o["sync"]["out"], "{\"doubled\":2,\"by\":\"x\"}");
-    assert!(o["fire"]["arn"].as_str().unwrap().starts_with("arn:aws:states:us-east-1:123456789012:execution:child:"));
+    assert!(o["fire"]["arn"]
+        .as_str()
+        .unwrap()
+        .starts_with("arn:aws:states:us-east-1:123456789012:execution:child:"));
     // A failed child fails the Task with States.TaskFailed and DescribeExecution as the cause.
     assert_eq!(o["failed"]["Error"], "States.TaskFailed");
     let cause: Value = serde_json::from_str(o["failed"]["Cause"].as_str().unwrap()).unwrap();
     assert_eq!(cause["Status"], "FAILED");
     assert_eq!(cause["Error"], "ChildError");
     assert_eq!(cause["Cause"], "asked to fail");
-    assert_eq!(o["missing"]["Error"], "StepFunctions.StateMachineDoesNotExistException");
+    assert_eq!(
+        o["missing"]["Error"],
+        "StepFunctions.StateMachineDoesNotExistException"
+    );
     assert!(o["missing"]["Cause"].as_str().unwrap().starts_with(
         "State Machine Does Not Exist: 'arn:aws:states:us-east-1:123456789012:stateMachine:none'"
     ));
     // Four children of 5 s each ran on the parent's clock, and their transitions are billed.
-    assert!(v["duration_ms"].as_u64().unwrap() >= 20_000, "{}", v["duration_ms"]);
+    assert!(
+        v["duration_ms"].as_u64().unwrap() >= 20_000,
+        "{}",
+        v["duration_ms"]
+    );
     assert_eq!(v["services"]["usage"]["child_executions"], 4);
-    assert!(v["transitions"].as_u64().unwrap() < v["bill"]["lines"][0]["quantity"].as_f64().unwrap() as u64);
+    assert!(
+        v["transitions"].as_u64().unwrap()
+            < v["bill"]["lines"][0]["quantity"].as_f64().unwrap() as u64
+    );
     let (_, again, _) = stepsim(&["run", dir.to_str().unwrap(), "--json"]);
     assert_eq!(without_wall(&again), v);
     let _ = std::fs::remove_dir_all(&dir);

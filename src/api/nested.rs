@@ -36,7 +36,11 @@ impl MachineSource for ApiMachines {
 
     fn record(&self, child: &ChildRecord) {
         let mut reg = self.state.registry();
-        let Some(machine) = reg.machines.get(&child.machine.arn).map(|m| m.version.clone()) else {
+        let Some(machine) = reg
+            .machines
+            .get(&child.machine.arn)
+            .map(|m| m.version.clone())
+        else {
             return;
         };
         let o = &child.outcome;

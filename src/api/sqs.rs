@@ -37,8 +37,8 @@ pub fn handle(state: &Arc<ApiState>, action: &str, body: &[u8]) -> Response<Body
                 "QueueDoesNotExist" => "AWS.SimpleQueueService.NonExistentQueue",
                 other => other,
             };
-            let mut r = ApiError::bad_request(format!("com.amazonaws.sqs#{}", e.code), e.message)
-                .json10();
+            let mut r =
+                ApiError::bad_request(format!("com.amazonaws.sqs#{}", e.code), e.message).json10();
             if let Ok(v) = HeaderValue::from_str(&format!("{query_code};Sender")) {
                 r.headers_mut().insert("x-amzn-query-error", v);
             }

@@ -633,41 +633,43 @@ fn service_lines(usage: &ExecutionUsage, prices: &PriceTable) -> Vec<BillLine> {
         line.amount = Money(prices.dynamodb_read_unit.0.saturating_mul(half) / 2);
         lines.push(line);
     }
-    lines.extend([
-        (
-            "dynamodb.write",
-            "DynamoDB on-demand write request units",
-            s.dynamodb_write_units,
-            "write unit",
-            prices.dynamodb_write_unit,
-        ),
-        (
-            "sqs.requests",
-            "SQS requests",
-            s.sqs_requests,
-            "request",
-            prices.sqs_request,
-        ),
-        (
-            "sns.publishes",
-            "SNS publishes",
-            s.sns_publishes,
-            "publish",
-            prices.sns_publish,
-        ),
-        (
-            "eventbridge.events",
-            "EventBridge custom events",
-            s.events,
-            "event",
-            prices.eventbridge_event,
-        ),
-    ]
-    .into_iter()
-    .filter(|(_, _, n, _, _)| *n > 0)
-    .map(|(component, description, n, unit, price)| {
-        BillLine::count(component, description, n, unit, price)
-    }));
+    lines.extend(
+        [
+            (
+                "dynamodb.write",
+                "DynamoDB on-demand write request units",
+                s.dynamodb_write_units,
+                "write unit",
+                prices.dynamodb_write_unit,
+            ),
+            (
+                "sqs.requests",
+                "SQS requests",
+                s.sqs_requests,
+                "request",
+                prices.sqs_request,
+            ),
+            (
+                "sns.publishes",
+                "SNS publishes",
+                s.sns_publishes,
+                "publish",
+                prices.sns_publish,
+            ),
+            (
+                "eventbridge.events",
+                "EventBridge custom events",
+                s.events,
+                "event",
+                prices.eventbridge_event,
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, _, n, _, _)| *n > 0)
+        .map(|(component, description, n, unit, price)| {
+            BillLine::count(component, description, n, unit, price)
+        }),
+    );
     lines
 }
 

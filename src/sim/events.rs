@@ -133,7 +133,10 @@ mod tests {
         assert_eq!(billed, 1);
         let d = bus.deliveries();
         assert_eq!(d.len(), 1);
-        assert_eq!((d[0].bus.as_str(), d[0].detail.as_str()), ("default", "{\"id\":1}"));
+        assert_eq!(
+            (d[0].bus.as_str(), d[0].detail.as_str()),
+            ("default", "{\"id\":1}")
+        );
         assert!(bus.put_events(&json!({"Entries": []}), 0.0).is_err());
     }
 }

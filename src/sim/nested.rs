@@ -81,7 +81,11 @@ impl ProjectMachines {
             let file = path.display().to_string();
             let stem = path
                 .file_name()
-                .map(|n| n.to_string_lossy().trim_end_matches(".asl.json").to_string())
+                .map(|n| {
+                    n.to_string_lossy()
+                        .trim_end_matches(".asl.json")
+                        .to_string()
+                })
                 .unwrap_or_default();
             let (name, execution_type) = match stem.strip_suffix(".express") {
                 Some(n) => (n.to_string(), ExecutionType::Express),
@@ -326,11 +330,13 @@ pub(crate) async fn start_execution(
             "States.TaskFailed",
             describe(&record, req.parsed).to_string(),
         )),
-        _ => Ok(ServiceResponse::Json(crate::sim::services::with_sdk_metadata(
-            started(&record),
-            "states",
-            &req.request_id,
-            world.now(),
-        ))),
+        _ => Ok(ServiceResponse::Json(
+            crate::sim::services::with_sdk_metadata(
+                started(&record),
+                "states",
+                &req.request_id,
+                world.now(),
+            ),
+        )),
     }
 }

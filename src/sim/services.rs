@@ -225,11 +225,14 @@ impl AwsServices {
         match service {
             "dynamodb" => {
                 usage.dynamodb_requests += 1;
-                let out = self.dynamodb.call(action, params, now).map_err(|e| Failure {
-                    status: e.status(),
-                    code: e.code,
-                    message: e.message,
-                })?;
+                let out = self
+                    .dynamodb
+                    .call(action, params, now)
+                    .map_err(|e| Failure {
+                        status: e.status(),
+                        code: e.code,
+                        message: e.message,
+                    })?;
                 usage.dynamodb_read_half_units += out.read_half_units;
                 usage.dynamodb_write_units += out.write_units;
                 Ok(out.body)

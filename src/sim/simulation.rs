@@ -193,7 +193,10 @@ impl SimulationBuilder {
     }
 
     /// The machines `states:startExecution` Tasks may start.
-    pub fn machines(mut self, machines: std::sync::Arc<dyn crate::sim::nested::MachineSource>) -> Self {
+    pub fn machines(
+        mut self,
+        machines: std::sync::Arc<dyn crate::sim::nested::MachineSource>,
+    ) -> Self {
         self.world = self.world.machines(machines);
         self
     }
@@ -413,11 +416,9 @@ pub const EXPRESS_MAX_DURATION_SECONDS: u64 = 300;
 pub fn effective_timeout(timeout_seconds: Option<u64>, kind: ExecutionType) -> Option<u64> {
     match kind {
         ExecutionType::Standard => timeout_seconds,
-        ExecutionType::Express => Some(
-            timeout_seconds.map_or(EXPRESS_MAX_DURATION_SECONDS, |t| {
-                t.min(EXPRESS_MAX_DURATION_SECONDS)
-            }),
-        ),
+        ExecutionType::Express => Some(timeout_seconds.map_or(EXPRESS_MAX_DURATION_SECONDS, |t| {
+            t.min(EXPRESS_MAX_DURATION_SECONDS)
+        })),
     }
 }
 
@@ -604,8 +605,14 @@ mod tests {
         assert_eq!(r.outcome.status, engine::ExecutionStatus::Succeeded);
         assert_eq!(r.outcome.duration(), Duration::from_secs(1200));
         // A shorter TimeoutSeconds still wins.
-        assert_eq!(effective_timeout(Some(10), ExecutionType::Express), Some(10));
-        assert_eq!(effective_timeout(Some(900), ExecutionType::Express), Some(300));
+        assert_eq!(
+            effective_timeout(Some(10), ExecutionType::Express),
+            Some(10)
+        );
+        assert_eq!(
+            effective_timeout(Some(900), ExecutionType::Express),
+            Some(300)
+        );
         assert_eq!(effective_timeout(None, ExecutionType::Standard), None);
     }
 

@@ -118,7 +118,11 @@ impl Sns {
             "Subscribe" | "subscribe" => {
                 let topic = text(req, "TopicArn")?.to_string();
                 let protocol = text(req, "Protocol")?.to_string();
-                let endpoint = req.get("Endpoint").and_then(Value::as_str).unwrap_or("").to_string();
+                let endpoint = req
+                    .get("Endpoint")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
                 let raw = req
                     .pointer("/Attributes/RawMessageDelivery")
                     .and_then(Value::as_str)
@@ -126,9 +130,10 @@ impl Sns {
                 let mut st = self.lock();
                 st.counter += 1;
                 let arn = format!("{topic}:{}", stable_uuid("sns/subscription", st.counter));
-                let subs = st.topics.get_mut(&topic).ok_or_else(|| {
-                    SnsError::new("NotFound", "Topic does not exist")
-                })?;
+                let subs = st
+                    .topics
+                    .get_mut(&topic)
+                    .ok_or_else(|| SnsError::new("NotFound", "Topic does not exist"))?;
                 subs.push(Subscription {
                     arn: arn.clone(),
                     protocol,
@@ -182,7 +187,10 @@ impl Sns {
                 ))
             }
         };
-        let subject = req.get("Subject").and_then(Value::as_str).map(str::to_string);
+        let subject = req
+            .get("Subject")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let (id, subs) = {
             let mut st = self.lock();
             let subs = st
@@ -247,15 +255,23 @@ mod tests {
             )
             .unwrap();
         }
-        sns.call("Publish", &json!({"TopicArn": topic, "Message": {"k": 1}}), 5.0)
-            .unwrap();
+        sns.call(
+            "Publish",
+            &json!({"TopicArn": topic, "Message": {"k": 1}}),
+            5.0,
+        )
+        .unwrap();
         let env: Value = serde_json::from_str(&sqs.waiting("q").unwrap()[0].body).unwrap();
         assert_eq!(env["Type"], "Notification");
         assert_eq!(env["Message"], "{\"k\":1}");
         assert_eq!(sqs.waiting("raw").unwrap()[0].body, "{\"k\":1}");
         assert_eq!(sns.published().len(), 1);
         let e = sns
-            .call("Publish", &json!({"TopicArn": "arn:aws:sns:us-east-1:1:none", "Message": "x"}), 0.0)
+            .call(
+                "Publish",
+                &json!({"TopicArn": "arn:aws:sns:us-east-1:1:none", "Message": "x"}),
+                0.0,
+            )
             .unwrap_err();
         assert_eq!(e.code, "NotFound");
     }

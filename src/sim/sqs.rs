@@ -37,10 +37,7 @@ impl SqsError {
 }
 
 fn no_queue() -> SqsError {
-    SqsError::new(
-        "QueueDoesNotExist",
-        "The specified queue does not exist.",
-    )
+    SqsError::new("QueueDoesNotExist", "The specified queue does not exist.")
 }
 
 /// A message as a queue holds it.
@@ -94,7 +91,9 @@ impl Default for Sqs {
 
 impl std::fmt::Debug for Sqs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sqs").field("queues", &self.queue_names()).finish()
+        f.debug_struct("Sqs")
+            .field("queues", &self.queue_names())
+            .finish()
     }
 }
 
@@ -175,14 +174,16 @@ impl Sqs {
 
     /// The queue a URL, ARN or name designates.
     fn queue_name(target: &str) -> &str {
-        target
-            .rsplit(['/', ':'])
-            .next()
-            .unwrap_or(target)
+        target.rsplit(['/', ':']).next().unwrap_or(target)
     }
 
     /// Creates a queue (idempotent when it exists), returning its URL.
-    pub fn create_queue(&self, name: &str, attributes: Option<&Value>, now: f64) -> Result<String, SqsError> {
+    pub fn create_queue(
+        &self,
+        name: &str,
+        attributes: Option<&Value>,
+        now: f64,
+    ) -> Result<String, SqsError> {
         let valid = !name.is_empty()
             && name.len() <= 80
             && name
@@ -196,7 +197,11 @@ impl Sqs {
         }
         let visibility = attributes
             .and_then(|a| a.get("VisibilityTimeout"))
-            .and_then(|v| v.as_str().and_then(|s| s.parse::<f64>().ok()).or(v.as_f64()))
+            .and_then(|v| {
+                v.as_str()
+                    .and_then(|s| s.parse::<f64>().ok())
+                    .or(v.as_f64())
+            })
             .unwrap_or(30.0);
         let url = self.url_of(name);
         let arn = format!("arn:aws:sqs:{}:{}:{name}", self.region, self.account);
@@ -271,7 +276,10 @@ impl Sqs {
                 Ok(json!({"QueueUrl": q.url}))
             }
             "listQueues" => {
-                let prefix = req.get("QueueNamePrefix").and_then(Value::as_str).unwrap_or("");
+                let prefix = req
+                    .get("QueueNamePrefix")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
                 let st = self.lock();
                 let urls: Vec<&String> = st
                     .queues
@@ -279,7 +287,11 @@ impl Sqs {
                     .filter(|q| q.name.starts_with(prefix))
                     .map(|q| &q.url)
                     .collect();
-                Ok(if urls.is_empty() { json!({}) } else { json!({"QueueUrls": urls}) })
+                Ok(if urls.is_empty() {
+                    json!({})
+                } else {
+                    json!({"QueueUrls": urls})
+                })
             }
             "getQueueAttributes" => {
                 let st = self.lock();
@@ -321,7 +333,9 @@ impl Sqs {
                 if q.in_flight.remove(handle).is_none() && !handle.starts_with("rh-") {
                     return Err(SqsError::new(
                         "ReceiptHandleIsInvalid",
-                        format!("The input receipt handle \"{handle}\" is not a valid receipt handle."),
+                        format!(
+                            "The input receipt handle \"{handle}\" is not a valid receipt handle."
+                        ),
                     ));
                 }
                 Ok(json!({}))
@@ -430,21 +444,45 @@ mod tests {
         let url = sqs.create_queue("jobs", None, 0.0).unwrap();
         assert_eq!(url, "https://sqs.us-east-1.amazonaws.com/123456789012/jobs");
         let r = sqs
-            .call("SendMessage", &json!({"QueueUrl": url, "MessageBody": {"a": 1}}), 1.0)
+            .call(
+                "SendMessage",
+                &json!({"QueueUrl": url, "MessageBody": {"a": 1}}),
+                1.0,
+            )
             .unwrap();
         assert_eq!(r["MD5OfMessageBody"], md5_hex("{\"a\":1}"));
-        let got = sqs.call("ReceiveMessage", &json!({"QueueUrl": url}), 2.0).unwrap();
+        let got = sqs
+            .call("ReceiveMessage", &json!({"QueueUrl": url}), 2.0)
+            .unwrap();
         let m = &got["Messages"][0];
         assert_eq!(m["Body"], "{\"a\":1}");
         // In flight: not received again until the visibility timeout passes.
-        assert_eq!(sqs.call("ReceiveMessage", &json!({"QueueUrl": url}), 3.0).unwrap(), json!({}));
-        let again = sqs.call("ReceiveMessage", &json!({"QueueUrl": url}), 40.0).unwrap();
-        let handle = again["Messages"][0]["ReceiptHandle"].clone();
-        sqs.call("DeleteMessage", &json!({"QueueUrl": url, "ReceiptHandle": handle}), 41.0)
+        assert_eq!(
+            sqs.call("ReceiveMessage", &json!({"QueueUrl": url}), 3.0)
+                .unwrap(),
+            json!({})
+        );
+        let again = sqs
+            .call("ReceiveMessage", &json!({"QueueUrl": url}), 40.0)
             .unwrap();
-        assert_eq!(sqs.call("ReceiveMessage", &json!({"QueueUrl": url}), 99.0).unwrap(), json!({}));
+        let handle = again["Messages"][0]["ReceiptHandle"].clone();
+        sqs.call(
+            "DeleteMessage",
+            &json!({"QueueUrl": url, "ReceiptHandle": handle}),
+            41.0,
+        )
+        .unwrap();
+        assert_eq!(
+            sqs.call("ReceiveMessage", &json!({"QueueUrl": url}), 99.0)
+                .unwrap(),
+            json!({})
+        );
         let e = sqs
-            .call("SendMessage", &json!({"QueueUrl": "nope", "MessageBody": "x"}), 1.0)
+            .call(
+                "SendMessage",
+                &json!({"QueueUrl": "nope", "MessageBody": "x"}),
+                1.0,
+            )
             .unwrap_err();
         assert_eq!(e.code, "QueueDoesNotExist");
         assert_eq!(billed_requests(64 * 1024 + 1), 2);

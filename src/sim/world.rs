@@ -43,8 +43,8 @@ use crate::sim::lambda::{
 pub use crate::sim::ledger::LogCapture;
 use crate::sim::ledger::{ExecutionUsage, ExpressUsage, Ledger, WorkflowKind};
 use crate::sim::logs::{LogTarget, Logs, DEFAULT_RETENTION_BYTES};
-use crate::sim::s3::{S3Model, S3Service};
 use crate::sim::nested::MachineSource;
+use crate::sim::s3::{S3Model, S3Service};
 use crate::sim::services::AwsServices;
 use crate::storage::Store;
 

@@ -557,9 +557,7 @@ fn parser<'t, 'b, 'a>(
     b: &'b mut Bindings<'a>,
 ) -> Result<Parser<'t, 'b, 'a>, String> {
     if text.trim().is_empty() {
-        return Err(format!(
-            "Invalid {kind}: The expression can not be empty;"
-        ));
+        return Err(format!("Invalid {kind}: The expression can not be empty;"));
     }
     Ok(Parser {
         toks: lex(text, kind)?,
@@ -677,14 +675,19 @@ const WRONG_TYPE: &str = "An operand in the update expression has an incorrect d
 fn set_value_of(v: &SetValue, old: &Item) -> Result<Value, String> {
     match v {
         SetValue::Value(v) => Ok(v.clone()),
-        SetValue::Path(p) => value::get_path(old, p).cloned().ok_or_else(|| MISSING.into()),
+        SetValue::Path(p) => value::get_path(old, p)
+            .cloned()
+            .ok_or_else(|| MISSING.into()),
         SetValue::IfNotExists(p, d) => match value::get_path(old, p) {
             Some(v) => Ok(v.clone()),
             None => set_value_of(d, old),
         },
         SetValue::ListAppend(a, b) => {
             let (a, b) = (set_value_of(a, old)?, set_value_of(b, old)?);
-            match (a.get("L").and_then(Value::as_array), b.get("L").and_then(Value::as_array)) {
+            match (
+                a.get("L").and_then(Value::as_array),
+                b.get("L").and_then(Value::as_array),
+            ) {
                 (Some(x), Some(y)) => {
                     let mut l = x.clone();
                     l.extend(y.iter().cloned());
@@ -765,7 +768,7 @@ pub fn apply(u: &Update, old: &Item) -> Result<Item, String> {
     }
     // Remove list elements from the highest index down so earlier removals do not shift later ones.
     let mut removes: Vec<&DocPath> = u.remove.iter().collect();
-    removes.sort_by(|a, b| b.last().map(index_of).cmp(&a.last().map(index_of)));
+    removes.sort_by_key(|p| std::cmp::Reverse(p.last().map(index_of)));
     for p in removes {
         value::remove_path(&mut item, p);
     }
@@ -873,7 +876,10 @@ pub fn project(item: &Item, paths: &[DocPath]) -> Item {
 }
 
 fn merge(into: &mut Value, from: Value) {
-    match (into.get_mut("M").and_then(Value::as_object_mut), from.get("M")) {
+    match (
+        into.get_mut("M").and_then(Value::as_object_mut),
+        from.get("M"),
+    ) {
         (Some(a), Some(Value::Object(b))) => {
             for (k, v) in b {
                 match a.get_mut(k) {
@@ -907,8 +913,10 @@ mod tests {
 
     #[test]
     fn conditions() {
-        let it = item(json!({"pk": {"S": "a"}, "n": {"N": "5"}, "tags": {"SS": ["x", "y"]},
-                             "s": {"S": "hello"}, "m": {"M": {"k": {"L": [{"N": "1"}]}}}}));
+        let it = item(
+            json!({"pk": {"S": "a"}, "n": {"N": "5"}, "tags": {"SS": ["x", "y"]},
+                             "s": {"S": "hello"}, "m": {"M": {"k": {"L": [{"N": "1"}]}}}}),
+        );
         let vals = json!({":a": {"N": "3"}, ":b": {"N": "7"}, ":h": {"S": "he"}, ":x": {"S": "x"}});
         let yes = [
             "n BETWEEN :a AND :b AND begins_with(s, :h)",
@@ -935,7 +943,10 @@ mod tests {
         let c = parse_condition(
             "a = :x OR a = :y AND b = :x",
             "ConditionExpression",
-            &mut Bindings::new(None, json!({":x": {"S": "1"}, ":y": {"S": "2"}}).as_object()),
+            &mut Bindings::new(
+                None,
+                json!({":x": {"S": "1"}, ":y": {"S": "2"}}).as_object(),
+            ),
         )
         .unwrap();
         assert!(matches!(c, Cond::Or(..)));
@@ -945,7 +956,12 @@ mod tests {
     fn condition_errors() {
         let e = cond("n = :missing", json!({}), json!({})).unwrap_err();
         assert!(e.contains("attribute value: :missing"), "{e}");
-        let e = cond("n = :a", json!({}), json!({":a": {"N": "1"}, ":b": {"N": "2"}})).unwrap_err();
+        let e = cond(
+            "n = :a",
+            json!({}),
+            json!({":a": {"N": "1"}, ":b": {"N": "2"}}),
+        )
+        .unwrap_err();
         assert!(e.contains("unused in expressions: keys: {:b}"), "{e}");
         let e = cond("n = = :a", json!({}), json!({":a": {"N": "1"}})).unwrap_err();
         assert!(e.contains("Syntax error; token: \"=\""), "{e}");
@@ -955,8 +971,10 @@ mod tests {
 
     #[test]
     fn updates() {
-        let old = item(json!({"pk": {"S": "a"}, "n": {"N": "5"}, "l": {"L": [{"N": "1"}]},
-                              "tags": {"SS": ["x", "y"]}, "gone": {"S": "z"}}));
+        let old = item(
+            json!({"pk": {"S": "a"}, "n": {"N": "5"}, "l": {"L": [{"N": "1"}]},
+                              "tags": {"SS": ["x", "y"]}, "gone": {"S": "z"}}),
+        );
         let vals = json!({":one": {"N": "1"}, ":l": {"L": [{"N": "2"}]}, ":t": {"SS": ["z"]},
                           ":d": {"SS": ["x"]}, ":zero": {"N": "0"}});
         let mut b = Bindings::new(None, vals.as_object());

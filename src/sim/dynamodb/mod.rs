@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use expr::{Bindings, Cond, CmpOp, Operand};
+use expr::{Bindings, CmpOp, Cond, Operand};
 use value::{DocPath, Item, PathElem};
 
 /// A DynamoDB error: its code (`ResourceNotFoundException`, ...) and message.
@@ -60,10 +60,7 @@ impl DdbError {
 }
 
 fn not_found() -> DdbError {
-    DdbError::new(
-        "ResourceNotFoundException",
-        "Requested resource not found",
-    )
+    DdbError::new("ResourceNotFoundException", "Requested resource not found")
 }
 
 /// What one request did: the response body and the capacity it consumed.
@@ -119,7 +116,9 @@ impl Default for DynamoDb {
 
 impl std::fmt::Debug for DynamoDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DynamoDb").field("tables", &self.table_names()).finish()
+        f.debug_struct("DynamoDb")
+            .field("tables", &self.table_names())
+            .finish()
     }
 }
 
@@ -251,9 +250,13 @@ impl DynamoDb {
             "deleteTable" => {
                 let name = str_field(req, "TableName")?;
                 let t = tables.tables.remove(name).ok_or_else(not_found)?;
-                Ok(out(json!({"TableDescription": self.describe(&t, "DELETING")})))
+                Ok(out(
+                    json!({"TableDescription": self.describe(&t, "DELETING")}),
+                ))
             }
-            "listTables" => Ok(out(json!({"TableNames": tables.tables.keys().collect::<Vec<_>>()}))),
+            "listTables" => Ok(out(
+                json!({"TableNames": tables.tables.keys().collect::<Vec<_>>()}),
+            )),
             "putItem" => put_item(table_mut(&mut tables, req)?, req),
             "getItem" => get_item(table(&tables, req)?, req),
             "updateItem" => update_item(table_mut(&mut tables, req)?, req),
@@ -269,7 +272,9 @@ impl DynamoDb {
 
     fn describe(&self, t: &Table, status: &str) -> Value {
         let mut keys = vec![json!({"AttributeName": t.spec.partition.name, "KeyType": "HASH"})];
-        let mut defs = vec![json!({"AttributeName": t.spec.partition.name, "AttributeType": t.spec.partition.kind})];
+        let mut defs = vec![
+            json!({"AttributeName": t.spec.partition.name, "AttributeType": t.spec.partition.kind}),
+        ];
         if let Some(s) = &t.spec.sort {
             keys.push(json!({"AttributeName": s.name, "KeyType": "RANGE"}));
             defs.push(json!({"AttributeName": s.name, "AttributeType": s.kind}));
@@ -444,11 +449,17 @@ fn projection(req: &Value, b: &mut Bindings) -> Result<Option<Vec<DocPath>>, Ddb
 }
 
 fn return_values<'a>(req: &'a Value, allowed: &[&str]) -> Result<&'a str, DdbError> {
-    let rv = req.get("ReturnValues").and_then(Value::as_str).unwrap_or("NONE");
+    let rv = req
+        .get("ReturnValues")
+        .and_then(Value::as_str)
+        .unwrap_or("NONE");
     if allowed.contains(&rv) {
         Ok(rv)
     } else {
-        Err(DdbError::validation(format!("ReturnValues can only be {} when calling this operation", allowed.join(" or "))))
+        Err(DdbError::validation(format!(
+            "ReturnValues can only be {} when calling this operation",
+            allowed.join(" or ")
+        )))
     }
 }
 
@@ -516,7 +527,10 @@ fn get_item(t: &Table, req: &Value) -> Result<DdbOutcome, DdbError> {
 fn update_item(t: &mut Table, req: &Value) -> Result<DdbOutcome, DdbError> {
     let key_item = item_field(req, "Key")?;
     let key = t.key_of(&key_item, true)?;
-    let rv = return_values(req, &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"])?;
+    let rv = return_values(
+        req,
+        &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"],
+    )?;
     let mut b = bindings(req)?;
     let update = match req.get("UpdateExpression").and_then(Value::as_str) {
         Some(text) => Some(expr::parse_update(text, &mut b).map_err(DdbError::validation)?),
@@ -634,8 +648,8 @@ fn query(t: &Table, req: &Value) -> Result<DdbOutcome, DdbError> {
         .get("KeyConditionExpression")
         .and_then(Value::as_str)
         .ok_or_else(|| DdbError::validation("Either the KeyConditions or KeyConditionExpression parameter must be specified in the request."))?;
-    let key_cond =
-        expr::parse_condition(text, "KeyConditionExpression", &mut b).map_err(DdbError::validation)?;
+    let key_cond = expr::parse_condition(text, "KeyConditionExpression", &mut b)
+        .map_err(DdbError::validation)?;
     let filter = condition(req, &mut b, "FilterExpression")?;
     let proj = projection(req, &mut b)?;
     b.check_unused().map_err(DdbError::validation)?;
@@ -687,18 +701,17 @@ fn page(
             rest = &examined[pos + 1..];
         }
     }
-    let limit = match req.get("Limit") {
-        None | Some(Value::Null) => None,
-        Some(v) => match v.as_u64().filter(|n| *n >= 1) {
-            Some(n) => Some(n as usize),
-            None => {
-                return Err(DdbError::validation(
+    let limit =
+        match req.get("Limit") {
+            None | Some(Value::Null) => None,
+            Some(v) => match v.as_u64().filter(|n| *n >= 1) {
+                Some(n) => Some(n as usize),
+                None => return Err(DdbError::validation(
                     "1 validation error detected: Value at 'limit' failed to satisfy constraint: \
                      Member must have value greater than or equal to 1",
-                ))
-            }
-        },
-    };
+                )),
+            },
+        };
     let taken = &rest[..limit.unwrap_or(rest.len()).min(rest.len())];
     let bytes: usize = taken.iter().map(|i| value::item_size(i)).sum();
     let kept: Vec<Value> = taken
@@ -824,19 +837,33 @@ mod tests {
         let db = db();
         put(&db, "a", 1, json!({"v": {"S": "x"}}));
         let got = db
-            .call("getItem", &json!({"TableName": "T", "Key": {"pk": {"S": "a"}, "sk": {"N": "1.0"}}}), 0.0)
+            .call(
+                "getItem",
+                &json!({"TableName": "T", "Key": {"pk": {"S": "a"}, "sk": {"N": "1.0"}}}),
+                0.0,
+            )
             .unwrap();
         assert_eq!(got.body["Item"]["v"], json!({"S": "x"}));
         assert_eq!(got.read_half_units, 1);
         let e = db
-            .call("PutItem", &json!({"TableName": "T", "Item": {"pk": {"S": "a"}, "sk": {"N": "1"}},
-                  "ConditionExpression": "attribute_not_exists(pk)"}), 0.0)
+            .call(
+                "PutItem",
+                &json!({"TableName": "T", "Item": {"pk": {"S": "a"}, "sk": {"N": "1"}},
+                  "ConditionExpression": "attribute_not_exists(pk)"}),
+                0.0,
+            )
             .unwrap_err();
         assert_eq!(e.code, "ConditionalCheckFailedException");
-        let e = db.call("GetItem", &json!({"TableName": "Nope", "Key": {}}), 0.0).unwrap_err();
+        let e = db
+            .call("GetItem", &json!({"TableName": "Nope", "Key": {}}), 0.0)
+            .unwrap_err();
         assert_eq!(e.code, "ResourceNotFoundException");
         let e = db
-            .call("PutItem", &json!({"TableName": "T", "Item": {"pk": {"S": "a"}}}), 0.0)
+            .call(
+                "PutItem",
+                &json!({"TableName": "T", "Item": {"pk": {"S": "a"}}}),
+                0.0,
+            )
             .unwrap_err();
         assert_eq!(e.code, "ValidationException");
         assert!(e.message.contains("Missing the key sk"), "{}", e.message);
@@ -876,23 +903,46 @@ mod tests {
                 "FilterExpression": "odd = :t",
                 "ExpressionAttributeValues": {":p": {"S": "p"}, ":lo": {"N": "1"}, ":hi": {"N": "10"}, ":t": {"BOOL": true}}}), 0.0)
             .unwrap();
-        let sks: Vec<&Value> = r.body["Items"].as_array().unwrap().iter().map(|i| &i["sk"]["N"]).collect();
+        let sks: Vec<&Value> = r.body["Items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| &i["sk"]["N"])
+            .collect();
         assert_eq!(sks, vec!["1", "3"]);
         assert_eq!(r.body["ScannedCount"], 4);
         let r = db
-            .call("Query", &json!({"TableName": "T", "KeyConditionExpression": "pk = :p",
+            .call(
+                "Query",
+                &json!({"TableName": "T", "KeyConditionExpression": "pk = :p",
                 "ScanIndexForward": false, "Limit": 2,
-                "ExpressionAttributeValues": {":p": {"S": "p"}}}), 0.0)
+                "ExpressionAttributeValues": {":p": {"S": "p"}}}),
+                0.0,
+            )
             .unwrap();
-        let sks: Vec<&Value> = r.body["Items"].as_array().unwrap().iter().map(|i| &i["sk"]["N"]).collect();
+        let sks: Vec<&Value> = r.body["Items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| &i["sk"]["N"])
+            .collect();
         assert_eq!(sks, vec!["10", "3"]);
-        assert_eq!(r.body["LastEvaluatedKey"], json!({"pk": {"S": "p"}, "sk": {"N": "3"}}));
+        assert_eq!(
+            r.body["LastEvaluatedKey"],
+            json!({"pk": {"S": "p"}, "sk": {"N": "3"}})
+        );
         let e = db
-            .call("Query", &json!({"TableName": "T", "KeyConditionExpression": "sk = :p",
-                "ExpressionAttributeValues": {":p": {"N": "1"}}}), 0.0)
+            .call(
+                "Query",
+                &json!({"TableName": "T", "KeyConditionExpression": "sk = :p",
+                "ExpressionAttributeValues": {":p": {"N": "1"}}}),
+                0.0,
+            )
             .unwrap_err();
         assert!(e.message.contains("missed key schema element: pk"));
-        let r = db.call("Scan", &json!({"TableName": "T", "Select": "COUNT"}), 0.0).unwrap();
+        let r = db
+            .call("Scan", &json!({"TableName": "T", "Select": "COUNT"}), 0.0)
+            .unwrap();
         assert_eq!(r.body, json!({"Count": 5, "ScannedCount": 5}));
     }
 }

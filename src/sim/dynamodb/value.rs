@@ -68,9 +68,9 @@ pub fn validate(v: &Value, at: &str) -> Result<(), String> {
     match (t.as_str(), inner) {
         ("S", Value::String(_)) | ("BOOL", Value::Bool(_)) | ("NULL", Value::Bool(true)) => Ok(()),
         ("B", Value::String(s)) => decode_binary(s).map(|_| ()).ok_or_else(bad),
-        ("N", Value::String(s)) => Num::parse(s).map(|_| ()).ok_or_else(|| {
-            format!("The parameter cannot be converted to a numeric value: {s}")
-        }),
+        ("N", Value::String(s)) => Num::parse(s)
+            .map(|_| ())
+            .ok_or_else(|| format!("The parameter cannot be converted to a numeric value: {s}")),
         ("M", Value::Object(m)) => m
             .iter()
             .try_for_each(|(k, v)| validate(v, &format!("{at}.{k}"))),
@@ -176,7 +176,7 @@ impl Num {
     }
 
     /// Numeric order.
-    pub fn cmp(self, other: Num) -> Ordering {
+    pub fn order(self, other: Num) -> Ordering {
         match (self, other) {
             (Num::Int(a), Num::Int(b)) => a.cmp(&b),
             (a, b) => a.as_f64().total_cmp(&b.as_f64()),
@@ -198,8 +198,11 @@ pub fn as_num(v: &Value) -> Option<Num> {
 
 fn set_member_eq(t: &str, a: &Value, b: &Value) -> bool {
     match t {
-        "NS" => match (a.as_str().and_then(Num::parse), b.as_str().and_then(Num::parse)) {
-            (Some(x), Some(y)) => x.cmp(y) == Ordering::Equal,
+        "NS" => match (
+            a.as_str().and_then(Num::parse),
+            b.as_str().and_then(Num::parse),
+        ) {
+            (Some(x), Some(y)) => x.order(y) == Ordering::Equal,
             _ => false,
         },
         _ => a == b,
@@ -211,7 +214,7 @@ fn set_member_eq(t: &str, a: &Value, b: &Value) -> bool {
 pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
     match (type_of(a)?, type_of(b)?) {
         ("S", "S") => Some(a["S"].as_str()?.cmp(b["S"].as_str()?)),
-        ("N", "N") => Some(as_num(a)?.cmp(as_num(b)?)),
+        ("N", "N") => Some(as_num(a)?.order(as_num(b)?)),
         ("B", "B") => Some(decode_binary(a["B"].as_str()?)?.cmp(&decode_binary(b["B"].as_str()?)?)),
         _ => None,
     }
@@ -231,10 +234,7 @@ pub fn equals(a: &Value, b: &Value) -> bool {
             let (Some(x), Some(y)) = (a[ta].as_array(), b[ta].as_array()) else {
                 return false;
             };
-            x.len() == y.len()
-                && x
-                    .iter()
-                    .all(|e| y.iter().any(|f| set_member_eq(ta, e, f)))
+            x.len() == y.len() && x.iter().all(|e| y.iter().any(|f| set_member_eq(ta, e, f)))
         }
         "L" => match (a["L"].as_array(), b["L"].as_array()) {
             (Some(x), Some(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| equals(p, q)),
@@ -243,8 +243,7 @@ pub fn equals(a: &Value, b: &Value) -> bool {
         "M" => match (a["M"].as_object(), b["M"].as_object()) {
             (Some(x), Some(y)) => {
                 x.len() == y.len()
-                    && x
-                        .iter()
+                    && x.iter()
                         .all(|(k, v)| y.get(k).is_some_and(|w| equals(v, w)))
             }
             _ => false,
@@ -313,7 +312,10 @@ pub fn value_size(v: &Value) -> usize {
     let inner = &v[t];
     match t {
         "S" => inner.as_str().map_or(0, str::len),
-        "B" => inner.as_str().and_then(decode_binary).map_or(0, |b| b.len()),
+        "B" => inner
+            .as_str()
+            .and_then(decode_binary)
+            .map_or(0, |b| b.len()),
         "N" => inner.as_str().map_or(1, |s| s.len().div_ceil(2) + 1),
         "BOOL" | "NULL" => 1,
         "SS" | "BS" | "NS" => inner.as_array().map_or(0, |l| {
@@ -443,15 +445,35 @@ mod tests {
 
     #[test]
     fn numbers_compare_and_add() {
-        assert_eq!(compare(&json!({"N": "10"}), &json!({"N": "9"})), Some(Ordering::Greater));
-        assert_eq!(compare(&json!({"S": "10"}), &json!({"S": "9"})), Some(Ordering::Less));
+        assert_eq!(
+            compare(&json!({"N": "10"}), &json!({"N": "9"})),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(
+            compare(&json!({"S": "10"}), &json!({"S": "9"})),
+            Some(Ordering::Less)
+        );
         assert!(equals(&json!({"N": "1.50"}), &json!({"N": "1.5"})));
-        let n = Num::parse("1.25").unwrap().add(Num::parse("2").unwrap(), false).unwrap();
+        let n = Num::parse("1.25")
+            .unwrap()
+            .add(Num::parse("2").unwrap(), false)
+            .unwrap();
         assert_eq!(n.text(), "3.25");
-        assert_eq!(Num::parse("5").unwrap().add(Num::Int(7), true).unwrap().text(), "-2");
+        assert_eq!(
+            Num::parse("5")
+                .unwrap()
+                .add(Num::Int(7), true)
+                .unwrap()
+                .text(),
+            "-2"
+        );
         assert!(validate(&json!({"N": "abc"}), "x").is_err());
         assert!(validate(&json!({"SS": ["a", "a"]}), "x").is_err());
-        assert!(validate(&json!({"M": {"a": {"L": [{"S": "x"}, {"NULL": true}]}}}), "x").is_ok());
+        assert!(validate(
+            &json!({"M": {"a": {"L": [{"S": "x"}, {"NULL": true}]}}}),
+            "x"
+        )
+        .is_ok());
     }
 
     #[test]
