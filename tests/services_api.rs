@@ -139,3 +139,53 @@ async fn a_child_machine_runs_as_an_execution_of_its_own() {
         "{d}"
     );
 }
+
+#[tokio::test]
+async fn sqs_wait_for_task_token_is_answered_by_a_client() {
+    let t = TestServer::start(config());
+    let (_, _, q) = t
+        .json_call(
+            "application/x-amz-json-1.0",
+            "AmazonSQS.CreateQueue",
+            json!({"QueueName": "tasks"}),
+        )
+        .await;
+    let url = q["QueueUrl"].as_str().unwrap().to_string();
+    let machine = t
+        .create_machine(
+            "callback",
+            &json!({"StartAt": "Ask", "States": {"Ask": {"Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {"QueueUrl": url,
+                               "MessageBody": {"token.$": "$$.Task.Token", "x.$": "$.x"}},
+                "End": true}}}),
+        )
+        .await;
+    let exec = t.start_exec(&machine, "c1", &json!({"x": 3})).await;
+    // The worker: receive the message, answer with its token.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let body = loop {
+        let (_, _, r) = t
+            .json_call(
+                "application/x-amz-json-1.0",
+                "AmazonSQS.ReceiveMessage",
+                json!({"QueueUrl": url}),
+            )
+            .await;
+        if let Some(m) = r["Messages"].get(0) {
+            break m["Body"].as_str().unwrap().to_string();
+        }
+        assert!(std::time::Instant::now() < deadline, "no message arrived");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let msg: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(msg["x"], 3);
+    t.ok(
+        "SendTaskSuccess",
+        json!({"taskToken": msg["token"], "output": "{\"done\": true}"}),
+    )
+    .await;
+    let d = t.wait_end(&exec, Duration::from_secs(30)).await;
+    assert_eq!(d["status"], "SUCCEEDED", "{d}");
+    assert_eq!(d["output"], "{\"done\":true}");
+}
