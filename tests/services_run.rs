@@ -429,6 +429,18 @@ fn nested_executions_run_project_machines() {
         v["duration_ms"]
     );
     assert_eq!(v["services"]["usage"]["child_executions"], 4);
+    // Each child is listed with its machine, parent, status and history size.
+    let children = v["services"]["stepfunctions"]["executions"]
+        .as_array()
+        .unwrap();
+    assert_eq!(children.len(), 4);
+    assert_eq!(
+        children[0]["execution_arn"],
+        "arn:aws:states:us-east-1:123456789012:execution:child:c1"
+    );
+    assert_eq!(children[0]["parent"], v["execution_arn"]);
+    assert_eq!(children[3]["status"], "FAILED");
+    assert!(children[0]["history_events"].as_u64().unwrap() >= 8);
     assert!(
         v["transitions"].as_u64().unwrap()
             < v["bill"]["lines"][0]["quantity"].as_f64().unwrap() as u64

@@ -56,6 +56,10 @@ pub trait MachineSource: Send + Sync {
     fn machine(&self, arn: &str) -> Option<ChildMachine>;
     /// A child ended (`serve` makes it an execution DescribeExecution and ListExecutions see).
     fn record(&self, _child: &ChildRecord) {}
+    /// Takes the children recorded since the last call (`run --json` lists them).
+    fn take_finished(&self) -> Vec<ChildRecord> {
+        Vec::new()
+    }
 }
 
 /// A project's other definitions: `machines/NAME.asl.json`, each a STANDARD machine named
@@ -117,14 +121,6 @@ impl ProjectMachines {
     pub fn names(&self) -> Vec<String> {
         self.machines.values().map(|m| m.name.clone()).collect()
     }
-
-    /// The children that ended so far, in order.
-    pub fn finished(&self) -> Vec<ChildRecord> {
-        self.finished
-            .lock()
-            .map(|f| f.clone())
-            .unwrap_or_else(|e| e.into_inner().clone())
-    }
 }
 
 impl MachineSource for ProjectMachines {
@@ -140,6 +136,29 @@ impl MachineSource for ProjectMachines {
         let mut f = self.finished.lock().unwrap_or_else(|e| e.into_inner());
         f.push(child.clone());
     }
+
+    fn take_finished(&self) -> Vec<ChildRecord> {
+        let mut f = self.finished.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::take(&mut *f)
+    }
+}
+
+/// A child as `run --json` lists it under `services.stepfunctions.executions`.
+pub fn child_json(child: &ChildRecord) -> Value {
+    let o = &child.outcome;
+    json!({
+        "execution_arn": o.execution_arn,
+        "state_machine_arn": child.machine.arn,
+        "parent": child.parent,
+        "status": o.status.as_str(),
+        "input": child.input,
+        "output": o.output,
+        "error": o.error,
+        "cause": o.cause,
+        "start_date": crate::engine::history::format_time(o.start_date),
+        "stop_date": crate::engine::history::format_time(o.stop_date),
+        "history_events": o.event_count,
+    })
 }
 
 fn millis(t: SimTime) -> Value {

@@ -339,7 +339,8 @@ impl Simulation {
         self.world.end_execution(&arn);
         let usage = self.charge(&arn, kind, &outcome, opts.execution_type);
         let bill = Bill::for_execution(&usage, self.world.prices(), &self.billing);
-        let services = services_json(&usage, self.world.services());
+        let children = self.world.take_child_executions();
+        let services = services_json(&usage, self.world.services(), &children);
         RunReport {
             outcome,
             usage,
@@ -492,8 +493,21 @@ impl RunReport {
 }
 
 /// The `services` object of `run --json` (see [`RunReport::services`]).
-fn services_json(usage: &ExecutionUsage, services: &crate::sim::AwsServices) -> Value {
+fn services_json(
+    usage: &ExecutionUsage,
+    services: &crate::sim::AwsServices,
+    children: &[crate::sim::nested::ChildRecord],
+) -> Value {
     let mut snapshot = services.snapshot_json();
+    if !children.is_empty() {
+        if let Some(m) = snapshot.as_object_mut() {
+            let list: Vec<Value> = children
+                .iter()
+                .map(crate::sim::nested::child_json)
+                .collect();
+            m.insert("stepfunctions".into(), json!({ "executions": list }));
+        }
+    }
     let empty = json!({
         "dynamodb": {"tables": {}},
         "sqs": {"queues": {}},

@@ -380,6 +380,15 @@ impl World {
         crate::sim::nested::start_execution(self, source, req).await
     }
 
+    /// The child executions (`states:startExecution`) that ended since the last call.
+    pub fn take_child_executions(&self) -> Vec<crate::sim::nested::ChildRecord> {
+        self.inner
+            .machines
+            .as_ref()
+            .map(|m| m.take_finished())
+            .unwrap_or_default()
+    }
+
     /// DynamoDB, SQS, SNS and EventBridge.
     pub fn services(&self) -> &AwsServices {
         &self.inner.services

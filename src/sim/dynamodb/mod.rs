@@ -14,6 +14,9 @@
 //! 4 KB read, an eventually consistent read half that; a Query or Scan the units of the bytes
 //! it examined, rounded up to 4 KB (DynamoDB developer guide, "Read/write capacity mode",
 //! "Capacity unit consumption"). Read units are counted in halves so they stay integers.
+//! Prices (in [`crate::sim::billing::PriceTable`]): DynamoDB pricing page, on-demand,
+//! us-east-1, since 2024-11-01: $0.125 per million read request units, $0.625 per million
+//! write request units.
 //!
 //! Not modelled: secondary indexes, transactions, batch operations, streams, TTL, the 1 MB
 //! page limit, the reserved-word list and legacy (non-expression) parameters.
