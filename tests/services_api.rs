@@ -189,3 +189,27 @@ async fn sqs_wait_for_task_token_is_answered_by_a_client() {
     assert_eq!(d["status"], "SUCCEEDED", "{d}");
     assert_eq!(d["output"], "{\"done\":true}");
 }
+
+#[tokio::test]
+async fn start_sync_execution_stops_express_runs_at_five_minutes() {
+    let t = TestServer::start(config());
+    let machine = t
+        .create_machine_typed(
+            "long",
+            &json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1200, "End": true}}}),
+            "EXPRESS",
+        )
+        .await;
+    let (status, v) = t
+        .sfn(
+            "StartSyncExecution",
+            json!({"stateMachineArn": machine, "input": "{}"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["status"], "TIMED_OUT", "{v}");
+    assert_eq!(v["error"], "States.Timeout");
+    let start = v["startDate"].as_f64().unwrap();
+    let stop = v["stopDate"].as_f64().unwrap();
+    assert!((stop - start - 300.0).abs() < 1.0, "{start} {stop}");
+}

@@ -192,8 +192,12 @@ pub async fn dispatch(State(state): State<Arc<ApiState>>, req: Request<Body>) ->
         }
         Service::Json(prefix, action) => {
             let r = json_service(&state, prefix, &action, &parts.headers, body).await;
-            let service = prefix.split(['_', '.']).next().unwrap_or(prefix);
-            (format!("{}:{action}", service.to_lowercase()), None, r)
+            let service = match prefix {
+                dynamodb::TARGET_PREFIX => "dynamodb",
+                sqs::TARGET_PREFIX => "sqs",
+                _ => "events",
+            };
+            (format!("{service}:{action}"), None, r)
         }
         Service::Sns => {
             let r = match read_body(&parts.headers, body, sns::SNS_BODY_LIMIT).await {
