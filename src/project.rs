@@ -564,7 +564,8 @@ impl Project {
     }
 
     /// Gives `sim` a fresh world (every environment cold, the clock going on) seeded with
-    /// `seed`, over a newly opened and seeded store, as [`Project::simulation`] would build it.
+    /// `seed`, over a newly opened and seeded store and fresh services, as
+    /// [`Project::simulation`] would build it.
     pub fn refresh_world(
         &self,
         sim: &mut Simulation,
@@ -573,6 +574,8 @@ impl Project {
     ) -> Result<(), ProjectError> {
         let store = Store::open(&opts.store).map_err(|e| ProjectError::Store(e.to_string()))?;
         sim.block_on(self.seed(&store, sim.now()))?;
+        // The services start again from the project's declarations, like the store.
+        sim.set_services(self.services(opts)?);
         sim.fresh_world(seed, Some(store))
             .map_err(|e| ProjectError::World(e.to_string()))
     }

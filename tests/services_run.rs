@@ -275,7 +275,23 @@ fn the_example_project_runs_and_reports_its_services() {
         .as_str()
         .unwrap();
     assert!(audit.contains("\"Type\":\"Notification\""), "{audit}");
-    assert_eq!(v["services"]["usage"]["dynamodb_write_units"], 2);
+    // The child workflow ran (.sync:2) and its write is billed with the parent's.
+    assert_eq!(
+        v["output"]["audit"],
+        json!({"status": "SUCCEEDED", "output": {"recorded": true}})
+    );
+    let events = v["services"]["dynamodb"]["tables"]["Events"]["items"]
+        .as_array()
+        .unwrap();
+    assert_eq!(events[1]["by"]["S"], v["execution_arn"]);
+    assert_eq!(
+        v["services"]["stepfunctions"]["executions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(v["services"]["usage"]["dynamodb_write_units"], 3);
     let components: Vec<&str> = v["bill"]["lines"]
         .as_array()
         .unwrap()

@@ -296,6 +296,12 @@ impl Simulation {
         Ok(())
     }
 
+    /// Replaces DynamoDB, SQS, SNS and EventBridge for the next fresh world (see
+    /// [`Simulation::fresh_world`]); the current world keeps the ones it has.
+    pub fn set_services(&mut self, services: crate::sim::AwsServices) {
+        self.parts = self.parts.clone().services(services);
+    }
+
     /// Runs one execution to its end and prices it.
     pub fn run(&self, plan: &Plan, input: Value, opts: &ExecutionOptions) -> RunReport {
         self.rt.block_on(self.execute(plan, input, opts))
