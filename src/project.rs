@@ -516,6 +516,32 @@ impl Project {
             .map_err(|m| file_err(&folder, m))
     }
 
+    /// The Standard machines of the project's `machines/` folder as `(NAME, definition
+    /// text)`, sorted, for `serve --project` to create (Express ones, `NAME.express.asl.json`,
+    /// are left to the API, whose CreateStateMachine sets the type).
+    pub fn machine_definitions(&self) -> Vec<(String, String)> {
+        let Some(dir) = &self.dir else {
+            return Vec::new();
+        };
+        let Ok(entries) = std::fs::read_dir(dir.join("machines")) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(String, String)> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let file = e.file_name().to_string_lossy().to_string();
+                let name = file.strip_suffix(".asl.json")?;
+                if name.ends_with(".express") {
+                    return None;
+                }
+                let text = std::fs::read_to_string(e.path()).ok()?;
+                Some((name.to_string(), text))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Creates what the project's `services.toml` declares (when it has one) in `services`,
     /// at `now`.
     pub fn install_services(

@@ -258,6 +258,17 @@ pub fn run(args: ServeArgs) -> i32 {
                 return EXIT_USAGE;
             }
         }
+        // The project's other machines (machines/NAME.asl.json), which its Tasks may start.
+        for (name, text) in p.machine_definitions() {
+            let spec = MachineSpec::standard(&name, &text, &role);
+            match create_machine(server.state(), spec) {
+                Ok((arn, _)) => machines.push(arn),
+                Err(e) => {
+                    eprintln!("stepsim serve: project {}: machines/{name}: {e}", p.name);
+                    return EXIT_USAGE;
+                }
+            }
+        }
     }
     let endpoint = server.endpoint();
     println!(
