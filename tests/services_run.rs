@@ -465,3 +465,69 @@ fn nested_executions_run_project_machines() {
     assert_eq!(without_wall(&again), v);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_execution_role_must_allow_service_calls() {
+    use stepsim::sim::iam::NewEntity;
+    use stepsim::sim::Iam;
+    const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"states.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let iam = Iam::new();
+    let role = NewEntity {
+        name: "runner",
+        path: None,
+        document: TRUST,
+        description: None,
+    };
+    iam.create_role(&role, None, stepsim::engine::clock::default_origin())
+        .unwrap();
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "dynamodb:GetItem",
+         "Resource": "arn:aws:dynamodb:us-east-1:123456789012:table/T"}]});
+    iam.put_role_policy("runner", "p", &policy.to_string())
+        .unwrap();
+    let sim = Simulation::builder()
+        .iam(iam)
+        .account("123456789012")
+        .services(services_with_table())
+        .build()
+        .unwrap();
+    let opts = ExecutionOptions {
+        account: "123456789012".into(),
+        role_arn: "arn:aws:iam::123456789012:role/runner".into(),
+        ..Default::default()
+    };
+    let get = plan(task(
+        "arn:aws:states:::dynamodb:getItem",
+        json!({"TableName": "T", "Key": {"id": {"S": "a"}}}),
+    ));
+    let r = sim.run(&get, json!({}), &opts);
+    assert_eq!(
+        r.outcome.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        r.outcome.cause
+    );
+    let put = plan(task(
+        "arn:aws:states:::dynamodb:putItem",
+        json!({"TableName": "T", "Item": {"id": {"S": "a"}}}),
+    ));
+    let r = sim.run(&put, json!({}), &opts);
+    assert_eq!(
+        r.outcome.error.as_deref(),
+        Some("DynamoDB.AmazonDynamoDBException")
+    );
+    let cause = r.outcome.cause.unwrap();
+    assert!(
+        cause.contains("is not authorized to perform: dynamodb:PutItem on resource: arn:aws:dynamodb:us-east-1:123456789012:table/T")
+            && cause.contains("Error Code: AccessDeniedException"),
+        "{cause}"
+    );
+    // Refused calls are not billed.
+    assert_eq!(r.usage.services.dynamodb_write_units, 0);
+    let send = plan(task(
+        "arn:aws:states:::sqs:sendMessage",
+        json!({"QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/q", "MessageBody": "x"}),
+    ));
+    let r = sim.run(&send, json!({}), &opts);
+    assert_eq!(r.outcome.error.as_deref(), Some("SQS.AmazonSQSException"));
+}

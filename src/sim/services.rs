@@ -31,6 +31,7 @@ use serde_json::{json, Map, Value};
 use crate::engine::{Clock, ServiceResponse, ServiceResult, SimTime, TaskFailure};
 use crate::sim::dynamodb::{DynamoDb, TableEntry};
 use crate::sim::events::EventBus;
+use crate::sim::iam::enforce::{Caller, IamGuard};
 use crate::sim::ledger::{Ledger, ServiceUsage};
 use crate::sim::sns::Sns;
 use crate::sim::sqs::{billed_requests, Sqs};
@@ -42,6 +43,9 @@ pub struct AwsServices {
     pub sqs: Sqs,
     pub sns: Sns,
     pub events: EventBus,
+    /// For the resource ARNs IAM checks.
+    region: String,
+    account: String,
 }
 
 impl Default for AwsServices {
@@ -125,7 +129,49 @@ impl AwsServices {
             sns: Sns::new(sqs.clone(), region, account),
             sqs,
             events: EventBus::default(),
+            region: region.to_string(),
+            account: account.to_string(),
         }
+    }
+
+    /// The IAM action and resource ARN of a call (`dynamodb:PutItem` on the table, ...).
+    fn iam_target(&self, service: &str, action: &str, p: &Value) -> (String, String) {
+        let mut upper = action.chars();
+        let api = upper
+            .next()
+            .map(|c| c.to_uppercase().chain(upper).collect::<String>())
+            .unwrap_or_default();
+        let text = |k: &str| p.get(k).and_then(Value::as_str);
+        let (region, account) = (&self.region, &self.account);
+        let resource = match service {
+            "dynamodb" => match text("TableName") {
+                Some(t) => format!("arn:aws:dynamodb:{region}:{account}:table/{t}"),
+                None => "*".to_string(),
+            },
+            "sqs" => {
+                let queue = text("QueueUrl")
+                    .and_then(|u| u.rsplit('/').next())
+                    .or(text("QueueName"))
+                    .unwrap_or("*");
+                format!("arn:aws:sqs:{region}:{account}:{queue}")
+            }
+            "sns" => text("TopicArn")
+                .or(text("TargetArn"))
+                .unwrap_or("*")
+                .to_string(),
+            _ => {
+                let bus = p
+                    .pointer("/Entries/0/EventBusName")
+                    .and_then(Value::as_str)
+                    .unwrap_or("default");
+                if bus.starts_with("arn:") {
+                    bus.to_string()
+                } else {
+                    format!("arn:aws:events:{region}:{account}:event-bus/{bus}")
+                }
+            }
+        };
+        (format!("{service}:{api}"), resource)
     }
 
     /// Creates what a `services.toml` declares (seed files relative to `dir`), at epoch
@@ -176,6 +222,7 @@ impl AwsServices {
         &self,
         clock: &Rc<dyn Clock>,
         ledger: &Rc<RefCell<Ledger>>,
+        iam: Option<&IamGuard>,
         execution_arn: &str,
         resource: &str,
         service: &str,
@@ -187,6 +234,25 @@ impl AwsServices {
             return None;
         }
         let sdk = resource.contains(":aws-sdk:");
+        // The execution's role must allow the call (when the world checks IAM); a refusal
+        // costs one request's latency and is not billed.
+        if let Some(iam) = iam {
+            let (iam_action, arn) = self.iam_target(service, action, params);
+            if let Some(denied) = iam.check(Caller::Execution, execution_arn, &iam_action, &arn) {
+                clock.sleep(latency(service)).await;
+                let (code, status) = match service {
+                    "sns" => ("AuthorizationError", 403),
+                    "sqs" => ("AccessDenied", 403),
+                    _ => ("AccessDeniedException", 400),
+                };
+                let f = Failure {
+                    code: code.to_string(),
+                    message: denied.message(&iam_action, &arn),
+                    status,
+                };
+                return Some(Err(failure(service, sdk, &f, &request_id())));
+            }
+        }
         let now = epoch_seconds(clock.now());
         let mut usage = ServiceUsage::default();
         let result = self.dispatch(service, action, params, now, &mut usage);
@@ -383,6 +449,9 @@ fn failure(service: &str, sdk: bool, f: &Failure, id: &str) -> TaskFailure {
         _ => ("EventBridge", "AmazonEventBridge"),
     };
     let name = match (service, f.code.as_str()) {
+        // The Java SDK has no class for DynamoDB's access denial: it is the service's base
+        // exception.
+        ("dynamodb", "AccessDeniedException") => "AmazonDynamoDBException".to_string(),
         ("dynamodb", code) => code.to_string(),
         ("sqs", "QueueDoesNotExist") => "QueueDoesNotExistException".to_string(),
         ("sqs", _) => "AmazonSQSException".to_string(),

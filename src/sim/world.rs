@@ -831,6 +831,7 @@ impl TaskInvoker for World {
                         .task_call(
                             &inner.clock,
                             &inner.ledger,
+                            inner.iam.as_deref(),
                             &call.context.execution_arn,
                             &call.resource,
                             &service,
