@@ -11,6 +11,8 @@
 //! | `functions.toml` | the Lambda functions: handler kind, parameters and configuration |
 //! | `project.toml` | optional: a name, the state machine's `role`, and `[[seed]]` generators that fill S3 before a run |
 //! | `seed/BUCKET/KEY...` | optional: files copied into S3 before a run |
+//! | `machines/NAME.asl.json` | optional: other state machines that `states:startExecution` Tasks start (see [`crate::sim::nested`]) |
+//! | `services.toml` | optional: DynamoDB tables (with seed items), SQS queues and SNS topics that exist before a run (see [`crate::sim::services::ServicesFile`]) |
 //! | `iam/roles/NAME.json`, `iam/policies/NAME.json` | optional: IAM roles and managed policies (see [`crate::sim::iam::files`]); the calls of executions whose role is declared here are checked against it |
 
 use std::path::{Path, PathBuf};
@@ -497,7 +499,12 @@ impl Project {
             .billing(opts.billing)
             .region(opts.region.clone())
             .account(opts.account.clone())
+            .services(self.services(opts)?)
             .log_capture(opts.logs);
+        let sim = match self.machines(opts)? {
+            Some(m) => sim.machines(m),
+            None => sim,
+        };
         let sim = match self.account_iam(opts)? {
             Some(iam) => sim.iam(iam),
             None => sim,
@@ -506,6 +513,77 @@ impl Project {
         .map_err(|e| ProjectError::World(e.to_string()))?;
         sim.block_on(self.seed(sim.world().store(), sim.now()))?;
         Ok(sim)
+    }
+
+    /// The account's DynamoDB, SQS, SNS and EventBridge, with the tables of the project's
+    /// `services.toml` when it has one (see [`crate::sim::services::ServicesFile`]).
+    pub fn services(&self, opts: &RunOptions) -> Result<crate::sim::AwsServices, ProjectError> {
+        let services = crate::sim::AwsServices::new(&opts.region, &opts.account);
+        self.install_services(&services, opts.origin)?;
+        Ok(services)
+    }
+
+    /// The project's other definitions, `machines/NAME.asl.json`, which its
+    /// `states:startExecution` Tasks may start (see [`crate::sim::nested::ProjectMachines`]).
+    pub fn machines(
+        &self,
+        opts: &RunOptions,
+    ) -> Result<Option<Arc<crate::sim::nested::ProjectMachines>>, ProjectError> {
+        let Some(dir) = &self.dir else {
+            return Ok(None);
+        };
+        let folder = dir.join("machines");
+        if !folder.is_dir() {
+            return Ok(None);
+        }
+        crate::sim::nested::ProjectMachines::load(&folder, &opts.region, &opts.account)
+            .map(|m| Some(Arc::new(m)))
+            .map_err(|m| file_err(&folder, m))
+    }
+
+    /// The Standard machines of the project's `machines/` folder as `(NAME, definition
+    /// text)`, sorted, for `serve --project` to create (Express ones, `NAME.express.asl.json`,
+    /// are left to the API, whose CreateStateMachine sets the type).
+    pub fn machine_definitions(&self) -> Vec<(String, String)> {
+        let Some(dir) = &self.dir else {
+            return Vec::new();
+        };
+        let Ok(entries) = std::fs::read_dir(dir.join("machines")) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(String, String)> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let file = e.file_name().to_string_lossy().to_string();
+                let name = file.strip_suffix(".asl.json")?;
+                if name.ends_with(".express") {
+                    return None;
+                }
+                let text = std::fs::read_to_string(e.path()).ok()?;
+                Some((name.to_string(), text))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Creates what the project's `services.toml` declares (when it has one) in `services`,
+    /// at `now`.
+    pub fn install_services(
+        &self,
+        services: &crate::sim::AwsServices,
+        now: SimTime,
+    ) -> Result<(), ProjectError> {
+        if let Some(dir) = &self.dir {
+            let path = dir.join("services.toml");
+            if path.is_file() {
+                let now = crate::sim::services::epoch_seconds(now);
+                services
+                    .load_file(&path, dir, now)
+                    .map_err(|m| file_err(&path, m))?;
+            }
+        }
+        Ok(())
     }
 
     /// The IAM of `opts.account` with the project's roles and policies, when there are any and
@@ -537,7 +615,8 @@ impl Project {
     }
 
     /// Gives `sim` a fresh world (every environment cold, the clock going on) seeded with
-    /// `seed`, over a newly opened and seeded store, as [`Project::simulation`] would build it.
+    /// `seed`, over a newly opened and seeded store and fresh services, as
+    /// [`Project::simulation`] would build it.
     pub fn refresh_world(
         &self,
         sim: &mut Simulation,
@@ -546,6 +625,8 @@ impl Project {
     ) -> Result<(), ProjectError> {
         let store = Store::open(&opts.store).map_err(|e| ProjectError::Store(e.to_string()))?;
         sim.block_on(self.seed(&store, sim.now()))?;
+        // The services start again from the project's declarations, like the store.
+        sim.set_services(self.services(opts)?);
         sim.fresh_world(seed, Some(store))
             .map_err(|e| ProjectError::World(e.to_string()))
     }

@@ -5,6 +5,10 @@
 //! | request                                        | service                  |
 //! |------------------------------------------------|--------------------------|
 //! | `X-Amz-Target: Logs_20140328.*`                | CloudWatch Logs (JSON 1.1) |
+//! | `X-Amz-Target: DynamoDB_20120810.*`            | DynamoDB (JSON 1.0)      |
+//! | `X-Amz-Target: AmazonSQS.*`                    | SQS (JSON 1.0)           |
+//! | `X-Amz-Target: AWSEvents.*`                    | EventBridge (JSON 1.1)   |
+//! | a form POST signed for `sns`                   | SNS (query, XML)         |
 //! | any other request with `X-Amz-Target`          | Step Functions (JSON 1.0) |
 //! | `iam` in the credential scope, or a form POST to `/` | IAM (query, XML)   |
 //! | a path under `/2015-03-31/functions`           | Lambda (REST-JSON)       |
@@ -24,7 +28,7 @@ use futures::StreamExt;
 use super::error::ApiError;
 use super::state::ApiState;
 use super::url::parse_query;
-use super::{iam, lambda, logs, s3, sfn};
+use super::{dynamodb, events, iam, lambda, logs, s3, sfn, sns, sqs};
 
 /// The Step Functions request body limit: a 1 MiB definition, escaped, fits.
 pub const SFN_BODY_LIMIT: usize = 4 * 1024 * 1024;
@@ -38,6 +42,9 @@ pub fn router(state: Arc<ApiState>) -> Router {
 enum Service {
     StepFunctions(String),
     Logs(String),
+    /// DynamoDB, SQS or EventBridge: the JSON protocols, by target prefix.
+    Json(&'static str, String),
+    Sns,
     Iam,
     Lambda,
     S3,
@@ -73,7 +80,19 @@ fn service_of(headers: &HeaderMap, path: &str) -> Service {
         if target.starts_with(logs::TARGET_PREFIX) {
             return Service::Logs(target);
         }
+        for prefix in [
+            dynamodb::TARGET_PREFIX,
+            sqs::TARGET_PREFIX,
+            events::TARGET_PREFIX,
+        ] {
+            if let Some(action) = target.strip_prefix(prefix) {
+                return Service::Json(prefix, action.to_string());
+            }
+        }
         return Service::StepFunctions(target);
+    }
+    if signed_service(headers) == Some("sns") {
+        return Service::Sns;
     }
     if is_iam(headers, path) {
         return Service::Iam;
@@ -177,6 +196,26 @@ pub async fn dispatch(State(state): State<Arc<ApiState>>, req: Request<Body>) ->
             let action = target.strip_prefix(logs::TARGET_PREFIX).unwrap_or(&target);
             let r = logs_request(&state, action, &parts.headers, body).await;
             (format!("logs:{action}"), None, r)
+        }
+        Service::Json(prefix, action) => {
+            let r = json_service(&state, prefix, &action, &parts.headers, body).await;
+            let service = match prefix {
+                dynamodb::TARGET_PREFIX => "dynamodb",
+                sqs::TARGET_PREFIX => "sqs",
+                _ => "events",
+            };
+            (format!("{service}:{action}"), None, r)
+        }
+        Service::Sns => {
+            let r = match read_body(&parts.headers, body, sns::SNS_BODY_LIMIT).await {
+                Ok(b) => sns::handle(&state, &b),
+                Err(_) => (
+                    "?".to_string(),
+                    ApiError::bad_request("InvalidParameter", "The request body is too large")
+                        .json10(),
+                ),
+            };
+            (format!("sns:{}", r.0), None, r.1)
         }
         Service::Iam => {
             let (op, r) = iam_request(&state, &parts.headers, body).await;
@@ -288,6 +327,32 @@ async fn step_functions(
             r
         }
         Err(e) => e.json10(),
+    }
+}
+
+/// DynamoDB, SQS and EventBridge: read the body (their request limits are far below the
+/// Step Functions one used here), then answer.
+async fn json_service(
+    state: &Arc<ApiState>,
+    prefix: &str,
+    action: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Response<Body> {
+    let json11 = prefix == events::TARGET_PREFIX;
+    let body = match read_body(headers, body, SFN_BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(e) => {
+            let too_large =
+                || ApiError::validation(format!("The request body exceeds {SFN_BODY_LIMIT} bytes"));
+            let e = e.into_api(too_large, "SerializationException");
+            return if json11 { e.json11() } else { e.json10() };
+        }
+    };
+    match prefix {
+        dynamodb::TARGET_PREFIX => dynamodb::handle(state, action, &body),
+        sqs::TARGET_PREFIX => sqs::handle(state, action, &body),
+        _ => events::handle(state, action, &body),
     }
 }
 

@@ -1,4 +1,5 @@
-//! `stepsim serve`: the AWS Step Functions, Lambda, S3 and CloudWatch Logs APIs over HTTP, so that boto3 and the
+//! `stepsim serve`: the AWS Step Functions, Lambda, S3 and CloudWatch Logs APIs (and DynamoDB,
+//! SQS, SNS and EventBridge: [`dynamodb`], [`sqs`], [`sns`], [`events`]) over HTTP, so that boto3 and the
 //! AWS CLI work unchanged against a local simulation (only `endpoint_url` changes).
 //!
 //! The layout:
@@ -19,7 +20,9 @@
 //! Nothing is authenticated: any credentials, region and signature are accepted. The server
 //! binds to loopback unless told otherwise.
 
+pub mod dynamodb;
 pub mod error;
+pub mod events;
 pub mod hosts;
 pub mod http;
 pub mod iam;
@@ -27,11 +30,14 @@ pub mod lambda;
 pub mod logs;
 pub mod mock_cases;
 pub mod names;
+pub mod nested;
 pub mod pool;
 pub mod request;
 pub mod runner;
 pub mod s3;
 pub mod sfn;
+pub mod sns;
+pub mod sqs;
 pub mod state;
 pub mod url;
 pub mod xml;
@@ -97,6 +103,8 @@ pub struct ServerConfig {
     pub header_timeout: Duration,
     /// Connections served at once (default [`connection_cap`]).
     pub max_connections: usize,
+    /// DynamoDB, SQS, SNS and EventBridge, shared by the APIs and every simulation.
+    pub services: crate::sim::AwsServices,
 }
 
 impl Default for ServerConfig {
@@ -123,6 +131,7 @@ impl Default for ServerConfig {
             ids_seed: None,
             header_timeout: HEADER_TIMEOUT,
             max_connections: connection_cap(),
+            services: crate::sim::AwsServices::default(),
         }
     }
 }
@@ -175,6 +184,7 @@ pub fn build_state(config: ServerConfig) -> Arc<ApiState> {
         store: config.store,
         logs: Logs::new(ids_seed, config.max_log_bytes),
         iam: config.iam,
+        services: config.services,
         pool: pool::ExecPool::new(config.workers),
         tokens: Mutex::new(Default::default()),
         ids: Mutex::new(SimRng::derived(ids_seed, "serve/ids")),

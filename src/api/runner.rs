@@ -108,7 +108,7 @@ fn simulate_inner(state: &Arc<ApiState>, job: &ExecJob) -> Result<RunReport, Str
 
 /// A simulation over the server's functions and S3 store, its clock starting at `origin`.
 fn simulation(
-    state: &ApiState,
+    state: &Arc<ApiState>,
     origin: SimTime,
     seed: u64,
     logs: LogCapture,
@@ -122,7 +122,9 @@ fn simulation(
         .region(state.settings.region.clone())
         .account(state.settings.account.clone())
         .log_capture(logs)
-        .logs(state.logs.clone());
+        .logs(state.logs.clone())
+        .services(state.services.clone())
+        .machines(Arc::new(super::nested::ApiMachines::new(state.clone())));
     let builder = if state.settings.enforce_iam {
         builder.iam(state.iam.clone())
     } else {

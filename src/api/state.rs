@@ -394,6 +394,8 @@ pub struct ApiState {
     pub logs: Logs,
     /// The account's IAM: the IAM API reads and writes it, simulations check calls against it.
     pub iam: crate::sim::Iam,
+    /// DynamoDB, SQS, SNS and EventBridge, shared by their APIs and every simulation.
+    pub services: crate::sim::AwsServices,
     pub pool: Arc<ExecPool>,
     /// Pending task tokens (looked up by token only, never iterated into output).
     pub tokens: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<TokenMessage>>>,

@@ -23,7 +23,11 @@ fn check_body<'m>(
     diags: &mut Vec<Diagnostic>,
     names: &mut BTreeMap<&'m str, &'m str>,
 ) {
-    let known: BTreeSet<&str> = body.states.iter().map(|s| s.name.as_str()).collect();
+    // States the parser dropped (an unknown `Type`, a malformed state) already have their
+    // own diagnostic; naming one in StartAt or Next is not a second problem.
+    let dropped = dropped_states(body, diags);
+    let mut known: BTreeSet<&str> = body.states.iter().map(|s| s.name.as_str()).collect();
+    known.extend(dropped.iter().map(String::as_str));
     let start_ptr = join(&body.pointer, "StartAt");
     if !body.start_at.is_empty() && !known.contains(body.start_at.as_str()) {
         diags.push(Diagnostic::new(
@@ -119,7 +123,24 @@ fn check_body<'m>(
         }
     }
 
-    check_reachability(body, diags);
+    // Reachability through a dropped state is unknown, so it is only judged on whole bodies.
+    if dropped.is_empty() {
+        check_reachability(body, diags);
+    }
+}
+
+/// Names of the states of `body` that the parser reported a problem for and left out of the
+/// model, read back from the diagnostics' pointers (`<body>/States/<name>[/...]`).
+fn dropped_states(body: &Body, diags: &[Diagnostic]) -> BTreeSet<String> {
+    let prefix = join(&body.pointer, "States");
+    diags
+        .iter()
+        .filter_map(|d| d.pointer.strip_prefix(prefix.as_str()))
+        .filter_map(|rest| rest.strip_prefix('/'))
+        .map(|rest| rest.split('/').next().unwrap_or(""))
+        .map(|token| token.replace("~1", "/").replace("~0", "~"))
+        .filter(|name| body.index_of(name).is_none())
+        .collect()
 }
 
 /// States that cannot be reached from StartAt are an error, as in AWS.
@@ -440,6 +461,30 @@ mod tests {
             validate(&m, &mut d);
         }
         d
+    }
+
+    #[test]
+    fn unknown_type_is_the_only_problem() {
+        let d = diags(json!({
+            "StartAt": "A",
+            "States": {
+                "A": {"Type": "Bogus", "Next": "B"},
+                "B": {"Type": "Pass", "Next": "C"},
+                "C": {"Type": "Pass", "End": true}
+            }
+        }));
+        let pointers: Vec<&str> = d.iter().map(|x| x.pointer.as_str()).collect();
+        assert_eq!(pointers, vec!["/States/A/Type"], "{d:#?}");
+        // A missing state next to a dropped one is still reported.
+        let d = diags(json!({
+            "StartAt": "A",
+            "States": {
+                "A": {"Type": "Bogus", "Next": "B"},
+                "B": {"Type": "Pass", "Next": "Missing"}
+            }
+        }));
+        assert!(d.iter().any(|x| x.pointer == "/States/B/Next"), "{d:#?}");
+        assert!(!d.iter().any(|x| x.pointer == "/StartAt"), "{d:#?}");
     }
 
     #[test]

@@ -138,6 +138,12 @@ fn config(args: &ServeArgs, projects: &[Project]) -> Result<ServerConfig, String
         p.install_iam(&iam, &args.account, now)
             .map_err(|e| format!("project {}: {e}", p.name))?;
     }
+    // DynamoDB, SQS, SNS and EventBridge, with what the projects' services.toml declare.
+    let services = crate::sim::AwsServices::new(&args.region, &args.account);
+    for p in projects {
+        p.install_services(&services, now)
+            .map_err(|e| format!("project {}: {e}", p.name))?;
+    }
     let time_scale = args.time_scale.map(check_time_scale).transpose()?;
     let mut config = ServerConfig {
         region: args.region.clone(),
@@ -155,6 +161,7 @@ fn config(args: &ServeArgs, projects: &[Project]) -> Result<ServerConfig, String
         iam,
         enforce_iam: !args.no_iam,
         allow_hosts: args.allow_hosts.clone(),
+        services,
         ..ServerConfig::default()
     };
     if let Some(w) = args.workers {
@@ -292,6 +299,17 @@ pub fn run(args: ServeArgs) -> i32 {
             Err(e) => {
                 eprintln!("stepsim serve: project {}: {e}", p.name);
                 return EXIT_USAGE;
+            }
+        }
+        // The project's other machines (machines/NAME.asl.json), which its Tasks may start.
+        for (name, text) in p.machine_definitions() {
+            let spec = MachineSpec::standard(&name, &text, &role);
+            match create_machine(server.state(), spec) {
+                Ok((arn, _)) => machines.push(arn),
+                Err(e) => {
+                    eprintln!("stepsim serve: project {}: machines/{name}: {e}", p.name);
+                    return EXIT_USAGE;
+                }
             }
         }
     }

@@ -181,6 +181,21 @@ pub struct PriceTable {
     /// Per S3 GET (or HEAD) request.
     #[serde(deserialize_with = "usd_price")]
     pub s3_get_request: Money,
+    /// Per DynamoDB on-demand read request unit.
+    #[serde(deserialize_with = "usd_price")]
+    pub dynamodb_read_unit: Money,
+    /// Per DynamoDB on-demand write request unit.
+    #[serde(deserialize_with = "usd_price")]
+    pub dynamodb_write_unit: Money,
+    /// Per SQS request (standard queue).
+    #[serde(deserialize_with = "usd_price")]
+    pub sqs_request: Money,
+    /// Per SNS publish.
+    #[serde(deserialize_with = "usd_price")]
+    pub sns_publish: Money,
+    /// Per EventBridge custom event.
+    #[serde(deserialize_with = "usd_price")]
+    pub eventbridge_event: Money,
 }
 
 impl Default for PriceTable {
@@ -217,6 +232,16 @@ impl PriceTable {
             s3_put_request: usd_p(5_000_000),
             // same row: GET $0.0004 per 1,000 = $0.0000004
             s3_get_request: usd_p(400_000),
+            // DynamoDB pricing page, on-demand, us-east-1 (since 2024-11-01): $0.125 per
+            // million read request units, $0.625 per million write request units.
+            dynamodb_read_unit: usd_p(125_000),
+            dynamodb_write_unit: usd_p(625_000),
+            // SQS pricing page, standard queues beyond the free tier: $0.40 per million requests.
+            sqs_request: usd_p(400_000),
+            // SNS pricing page, standard topics beyond the free tier: $0.50 per million publishes.
+            sns_publish: usd_p(500_000),
+            // EventBridge pricing page, custom events: $1.00 per million events.
+            eventbridge_event: usd_p(1_000_000),
         }
     }
 
@@ -454,6 +479,7 @@ impl Bill {
         lines.extend(express_children_lines(usage, prices));
         lines.extend(lambda_lines(usage, prices, options));
         lines.extend(s3_lines(usage, prices));
+        lines.extend(service_lines(usage, prices));
         let total = lines
             .iter()
             .fold(Money::ZERO, |acc, l| acc.saturating_add(l.amount));
@@ -586,6 +612,64 @@ fn lambda_lines(
             BillLine::gb_seconds(component, &description, mb_ms, price)
         },
     ));
+    lines
+}
+
+/// DynamoDB request units, SQS requests, SNS publishes and EventBridge events.
+fn service_lines(usage: &ExecutionUsage, prices: &PriceTable) -> Vec<BillLine> {
+    let s = &usage.services;
+    let mut lines = Vec::new();
+    if s.dynamodb_read_half_units > 0 {
+        // Eventually consistent reads cost half a unit: bill halves exactly.
+        let half = s.dynamodb_read_half_units;
+        let mut line = BillLine::count(
+            "dynamodb.read",
+            "DynamoDB on-demand read request units",
+            half,
+            "read unit",
+            prices.dynamodb_read_unit,
+        );
+        line.quantity = half as f64 / 2.0;
+        line.amount = Money(prices.dynamodb_read_unit.0.saturating_mul(half) / 2);
+        lines.push(line);
+    }
+    lines.extend(
+        [
+            (
+                "dynamodb.write",
+                "DynamoDB on-demand write request units",
+                s.dynamodb_write_units,
+                "write unit",
+                prices.dynamodb_write_unit,
+            ),
+            (
+                "sqs.requests",
+                "SQS requests",
+                s.sqs_requests,
+                "request",
+                prices.sqs_request,
+            ),
+            (
+                "sns.publishes",
+                "SNS publishes",
+                s.sns_publishes,
+                "publish",
+                prices.sns_publish,
+            ),
+            (
+                "eventbridge.events",
+                "EventBridge custom events",
+                s.events,
+                "event",
+                prices.eventbridge_event,
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, _, n, _, _)| *n > 0)
+        .map(|(component, description, n, unit, price)| {
+            BillLine::count(component, description, n, unit, price)
+        }),
+    );
     lines
 }
 

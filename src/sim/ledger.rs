@@ -120,6 +120,26 @@ pub struct S3Usage {
     pub bytes_written: u64,
 }
 
+/// Calls to DynamoDB, SQS, SNS and EventBridge made on behalf of one execution
+/// (see [`crate::sim::services`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ServiceUsage {
+    /// DynamoDB requests (any action).
+    pub dynamodb_requests: u64,
+    /// DynamoDB read request units, in halves (an eventually consistent 4 KB read is 1).
+    pub dynamodb_read_half_units: u64,
+    /// DynamoDB write request units.
+    pub dynamodb_write_units: u64,
+    /// SQS requests, counting each 64 KB chunk of a payload.
+    pub sqs_requests: u64,
+    /// SNS publishes, counting each 64 KB chunk.
+    pub sns_publishes: u64,
+    /// EventBridge custom events, counting each 64 KB chunk.
+    pub events: u64,
+    /// Step Functions executions started by this one (`states:startExecution`).
+    pub child_executions: u64,
+}
+
 /// One line of a function's log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LogLine {
@@ -152,6 +172,8 @@ pub struct ExecutionUsage {
     pub functions: BTreeMap<String, FunctionUsage>,
     pub compute: BTreeMap<ComputeClass, ComputeTotals>,
     pub s3: S3Usage,
+    /// DynamoDB, SQS, SNS and EventBridge calls.
+    pub services: ServiceUsage,
     /// Function log lines (START/END/REPORT and handler lines), when logs are captured.
     pub logs: Vec<LogLine>,
 }
@@ -168,6 +190,7 @@ impl ExecutionUsage {
             functions: BTreeMap::new(),
             compute: BTreeMap::new(),
             s3: S3Usage::default(),
+            services: ServiceUsage::default(),
             logs: Vec::new(),
         }
     }

@@ -186,6 +186,21 @@ impl SimulationBuilder {
         self
     }
 
+    /// DynamoDB, SQS, SNS and EventBridge (default: empty). Fresh worlds keep them.
+    pub fn services(mut self, services: crate::sim::AwsServices) -> Self {
+        self.world = self.world.services(services);
+        self
+    }
+
+    /// The machines `states:startExecution` Tasks may start.
+    pub fn machines(
+        mut self,
+        machines: std::sync::Arc<dyn crate::sim::nested::MachineSource>,
+    ) -> Self {
+        self.world = self.world.machines(machines);
+        self
+    }
+
     /// Makes the runtime (paused, so time is virtual), the clock at the origin and the world.
     pub fn build(self) -> Result<Simulation, SimulationError> {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -281,6 +296,12 @@ impl Simulation {
         Ok(())
     }
 
+    /// Replaces DynamoDB, SQS, SNS and EventBridge for the next fresh world (see
+    /// [`Simulation::fresh_world`]); the current world keeps the ones it has.
+    pub fn set_services(&mut self, services: crate::sim::AwsServices) {
+        self.parts = self.parts.clone().services(services);
+    }
+
     /// Runs one execution to its end and prices it.
     pub fn run(&self, plan: &Plan, input: Value, opts: &ExecutionOptions) -> RunReport {
         self.rt.block_on(self.execute(plan, input, opts))
@@ -310,13 +331,26 @@ impl Simulation {
         };
         self.world.begin_execution(&arn, kind);
         self.world.set_execution_role(&arn, &opts.role_arn);
-        let outcome = engine::execute(plan, input, opts, self.clock.clone(), invoker).await;
+        let timeout = effective_timeout(plan.timeout_seconds, opts.execution_type);
+        let outcome = engine::execution::execute_body(
+            &plan.root,
+            timeout,
+            plan.uses_context,
+            input,
+            opts,
+            self.clock.clone(),
+            invoker,
+        )
+        .await;
         self.world.end_execution(&arn);
         let usage = self.charge(&arn, kind, &outcome, opts.execution_type);
         let bill = Bill::for_execution(&usage, self.world.prices(), &self.billing);
+        let children = self.world.take_child_executions();
+        let services = services_json(&usage, self.world.services(), &children);
         RunReport {
             outcome,
             usage,
+            services,
             bill,
             wall: wall.elapsed(),
         }
@@ -378,11 +412,31 @@ impl Simulation {
     }
 }
 
+/// The longest an Express execution may run: five minutes ("Maximum duration" in the AWS
+/// Step Functions developer guide, "Choosing workflow type"). An Express run that reaches it
+/// times out with `States.Timeout`, as a definition's own `TimeoutSeconds` would, and is
+/// billed up to it.
+pub const EXPRESS_MAX_DURATION_SECONDS: u64 = 300;
+
+/// The execution's time limit: the definition's `TimeoutSeconds`, capped for Express
+/// workflows at [`EXPRESS_MAX_DURATION_SECONDS`].
+pub fn effective_timeout(timeout_seconds: Option<u64>, kind: ExecutionType) -> Option<u64> {
+    match kind {
+        ExecutionType::Standard => timeout_seconds,
+        ExecutionType::Express => Some(timeout_seconds.map_or(EXPRESS_MAX_DURATION_SECONDS, |t| {
+            t.min(EXPRESS_MAX_DURATION_SECONDS)
+        })),
+    }
+}
+
 /// One execution's results.
 #[derive(Clone, Debug)]
 pub struct RunReport {
     pub outcome: ExecutionOutcome,
     pub usage: ExecutionUsage,
+    /// What DynamoDB, SQS, SNS and EventBridge hold after the run and what this execution
+    /// used of them; `null` when the run touched none and they hold nothing.
+    pub services: Value,
     pub bill: Bill,
     /// Host time spent running it.
     pub wall: Duration,
@@ -423,6 +477,9 @@ impl RunReport {
             "s3".into(),
             serde_json::to_value(&self.usage.s3).unwrap_or(Value::Null),
         );
+        if !self.services.is_null() {
+            m.insert("services".into(), self.services.clone());
+        }
         if logs {
             m.insert("logs".into(), self.usage.logs_json());
         }
@@ -439,6 +496,40 @@ impl RunReport {
         }
         Value::Object(m)
     }
+}
+
+/// The `services` object of `run --json` (see [`RunReport::services`]).
+fn services_json(
+    usage: &ExecutionUsage,
+    services: &crate::sim::AwsServices,
+    children: &[crate::sim::nested::ChildRecord],
+) -> Value {
+    let mut snapshot = services.snapshot_json();
+    if !children.is_empty() {
+        if let Some(m) = snapshot.as_object_mut() {
+            let list: Vec<Value> = children
+                .iter()
+                .map(crate::sim::nested::child_json)
+                .collect();
+            m.insert("stepfunctions".into(), json!({ "executions": list }));
+        }
+    }
+    let empty = json!({
+        "dynamodb": {"tables": {}},
+        "sqs": {"queues": {}},
+        "sns": {"published": []},
+        "events": {"entries": []},
+    });
+    if snapshot == empty && usage.services == Default::default() {
+        return Value::Null;
+    }
+    if let Some(m) = snapshot.as_object_mut() {
+        m.insert(
+            "usage".into(),
+            serde_json::to_value(&usage.services).unwrap_or(Value::Null),
+        );
+    }
+    snapshot
 }
 
 fn optional_string(s: &Option<String>) -> Value {
@@ -513,6 +604,36 @@ mod tests {
         let third = sim.run(&p, json!({}), &ExecutionOptions::default());
         assert_eq!(cold(&third), 1);
         assert!(sim.now() >= before, "time goes on across a fresh world");
+    }
+
+    #[test]
+    fn express_runs_stop_at_five_minutes_and_are_billed_to_it() {
+        let sim = Simulation::builder().build().unwrap();
+        let p = plan(json!({"StartAt": "W", "States": {
+            "W": {"Type": "Wait", "Seconds": 1200, "End": true}}}));
+        let opts = ExecutionOptions {
+            execution_type: ExecutionType::Express,
+            ..Default::default()
+        };
+        let r = sim.run(&p, json!({}), &opts);
+        assert_eq!(r.outcome.status, engine::ExecutionStatus::TimedOut);
+        assert_eq!(r.outcome.error.as_deref(), Some("States.Timeout"));
+        assert_eq!(r.outcome.duration(), Duration::from_secs(300));
+        assert_eq!(r.usage.express.expect("express usage").duration_ms, 300_000);
+        // A Standard run of the same definition waits the full 1,200 s.
+        let r = sim.run(&p, json!({}), &ExecutionOptions::default());
+        assert_eq!(r.outcome.status, engine::ExecutionStatus::Succeeded);
+        assert_eq!(r.outcome.duration(), Duration::from_secs(1200));
+        // A shorter TimeoutSeconds still wins.
+        assert_eq!(
+            effective_timeout(Some(10), ExecutionType::Express),
+            Some(10)
+        );
+        assert_eq!(
+            effective_timeout(Some(900), ExecutionType::Express),
+            Some(300)
+        );
+        assert_eq!(effective_timeout(None, ExecutionType::Standard), None);
     }
 
     #[test]

@@ -43,7 +43,9 @@ use crate::sim::lambda::{
 pub use crate::sim::ledger::LogCapture;
 use crate::sim::ledger::{ExecutionUsage, ExpressUsage, Ledger, WorkflowKind};
 use crate::sim::logs::{LogTarget, Logs, DEFAULT_RETENTION_BYTES};
+use crate::sim::nested::MachineSource;
 use crate::sim::s3::{S3Model, S3Service};
+use crate::sim::services::AwsServices;
 use crate::storage::Store;
 
 /// A world could not be built.
@@ -77,6 +79,12 @@ pub(crate) struct WorldInner {
     trace_ids: RefCell<SimRng>,
     /// The account's IAM checks, when calls are checked (see [`crate::sim::iam`]).
     iam: Option<Rc<IamGuard>>,
+    /// DynamoDB, SQS, SNS and EventBridge (see [`crate::sim::services`]).
+    services: AwsServices,
+    /// The machines `states:startExecution` may run (see [`crate::sim::nested`]).
+    machines: Option<Arc<dyn MachineSource>>,
+    /// Child executions started so far (names them deterministically).
+    children: std::cell::Cell<u64>,
 }
 
 impl InvocationHost for WorldInner {
@@ -129,6 +137,8 @@ pub struct WorldBuilder {
     log_capture: LogCapture,
     logs: Option<Logs>,
     iam: Option<Iam>,
+    services: Option<AwsServices>,
+    machines: Option<Arc<dyn MachineSource>>,
 }
 
 impl WorldBuilder {
@@ -212,6 +222,20 @@ impl WorldBuilder {
         self
     }
 
+    /// DynamoDB, SQS, SNS and EventBridge (default: empty ones of this world's account).
+    /// `serve` passes the same services to every world it builds.
+    pub fn services(mut self, services: AwsServices) -> Self {
+        self.services = Some(services);
+        self
+    }
+
+    /// The machines `states:startExecution` Tasks may start (default: none, and such a Task
+    /// fails with `StepFunctions.StateMachineDoesNotExistException`).
+    pub fn machines(mut self, machines: Arc<dyn MachineSource>) -> Self {
+        self.machines = Some(machines);
+        self
+    }
+
     /// Builds the world. Without an explicit clock this must run inside a tokio runtime.
     pub fn build(self) -> Result<World, WorldError> {
         let clock: Rc<dyn Clock> = match self.clock {
@@ -230,6 +254,10 @@ impl WorldBuilder {
                 stream("iam/sessions"),
             ))
         });
+        let region = self.region.unwrap_or_else(|| "us-east-1".to_string());
+        let services = self
+            .services
+            .unwrap_or_else(|| AwsServices::new(&region, &account));
         let s3 = S3Service::new(
             clock.clone(),
             ledger.clone(),
@@ -246,7 +274,7 @@ impl WorldBuilder {
                 settings: self.settings.unwrap_or_default(),
                 faults: self.faults,
                 seed,
-                region: self.region.unwrap_or_else(|| "us-east-1".to_string()),
+                region,
                 account,
                 log_capture: self.log_capture,
                 logs: self
@@ -269,6 +297,9 @@ impl WorldBuilder {
             fmi: FmiHub::default(),
             trace_ids: RefCell::new(stream("service/trace-ids")),
             iam,
+            services,
+            machines: self.machines,
+            children: std::cell::Cell::new(0),
         };
         Ok(World {
             inner: Rc::new(inner),
@@ -311,6 +342,56 @@ impl World {
     /// The S3 store.
     pub fn store(&self) -> &Store {
         self.inner.s3.store()
+    }
+
+    /// Counts a child execution started by `execution_arn`'s Task.
+    pub(crate) fn count_child_execution(&self, execution_arn: &str) {
+        let mut ledger = self.inner.ledger.borrow_mut();
+        let key = ledger.resolve(execution_arn);
+        if let Some(u) = ledger.get_mut(&key) {
+            u.services.child_executions += 1;
+        }
+    }
+
+    /// `states:startExecution` (all patterns), through the machines the application gave.
+    async fn start_execution(
+        &self,
+        context: &CallContext,
+        pattern: crate::engine::IntegrationPattern,
+        resource: &str,
+        parameters: &Value,
+    ) -> ServiceResult {
+        let n = self.inner.children.get() + 1;
+        self.inner.children.set(n);
+        let none = crate::sim::nested::ProjectMachines::default();
+        let source: &dyn MachineSource = match &self.inner.machines {
+            Some(m) => m.as_ref(),
+            None => &none,
+        };
+        let req = crate::sim::nested::StartRequest {
+            parent: &context.execution_arn,
+            state: &context.state_name,
+            pattern,
+            parsed: resource.ends_with(".sync:2"),
+            parameters,
+            request_id: self.inner.lambda.service_request_id(),
+            ordinal: n,
+        };
+        crate::sim::nested::start_execution(self, source, req).await
+    }
+
+    /// The child executions (`states:startExecution`) that ended since the last call.
+    pub fn take_child_executions(&self) -> Vec<crate::sim::nested::ChildRecord> {
+        self.inner
+            .machines
+            .as_ref()
+            .map(|m| m.take_finished())
+            .unwrap_or_default()
+    }
+
+    /// DynamoDB, SQS, SNS and EventBridge.
+    pub fn services(&self) -> &AwsServices {
+        &self.inner.services
     }
 
     /// The price table.
@@ -727,8 +808,43 @@ impl TaskInvoker for World {
                         .await;
                 }
                 ServiceRequest::Sdk {
-                    service, action, ..
-                } => (service, action),
+                    service,
+                    action,
+                    parameters,
+                } if service == "states"
+                    && action == "startExecution"
+                    && !call.resource.contains(":aws-sdk:") =>
+                {
+                    let resource = call.resource.as_str();
+                    return self
+                        .start_execution(&call.context, call.pattern, resource, &parameters)
+                        .await;
+                }
+                ServiceRequest::Sdk {
+                    service,
+                    action,
+                    parameters,
+                } => {
+                    let inner = &self.inner;
+                    let answered = inner
+                        .services
+                        .task_call(
+                            &inner.clock,
+                            &inner.ledger,
+                            inner.iam.as_deref(),
+                            &call.context.execution_arn,
+                            &call.resource,
+                            &service,
+                            &action,
+                            &parameters,
+                            &|| inner.lambda.service_request_id(),
+                        )
+                        .await;
+                    match answered {
+                        Some(result) => return result,
+                        None => (service, action),
+                    }
+                }
                 ServiceRequest::Activity { .. } => ("states".to_string(), "activity".to_string()),
             };
             Err(TaskFailure::new(

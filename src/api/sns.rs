@@ -1,0 +1,146 @@
+//! SNS's query API (form-encoded `Action=...` POSTs signed for `sns`, XML answers) over the
+//! account's [`crate::sim::sns::Sns`], shared with every simulated execution: `CreateTopic`,
+//! `Subscribe` (with `RawMessageDelivery`), `ListSubscriptions`, `Publish`.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderValue, Response, StatusCode};
+use serde_json::{Map, Value};
+
+use super::state::ApiState;
+use super::url::parse_query;
+use super::xml::XmlDoc;
+use crate::sim::services::epoch_seconds;
+
+const SNS_XMLNS: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
+
+/// The largest SNS request body read (a 256 KB message, form-encoded, fits).
+pub const SNS_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+fn xml_response(status: StatusCode, xml: String) -> Response<Body> {
+    let mut r = Response::new(Body::from(xml));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("text/xml"));
+    r
+}
+
+fn error(status: StatusCode, code: &str, message: &str, request_id: &str) -> Response<Body> {
+    let mut doc = XmlDoc::new("ErrorResponse", Some(SNS_XMLNS));
+    doc.group("Error", |d| {
+        d.element("Type", "Sender")
+            .element("Code", code)
+            .element("Message", message);
+    })
+    .element("RequestId", request_id);
+    xml_response(status, doc.finish())
+}
+
+/// The form's parameters as the JSON request [`crate::sim::sns::Sns::call`] takes; the
+/// `Attributes.entry.N.key`/`.value` pairs become an `Attributes` map.
+fn request(params: &[(String, String)]) -> Value {
+    let mut req = Map::new();
+    let mut attributes = Map::new();
+    for (k, v) in params {
+        if let Some(rest) = k.strip_prefix("Attributes.entry.") {
+            if let Some(n) = rest.strip_suffix(".key") {
+                let value_key = format!("Attributes.entry.{n}.value");
+                if let Some((_, value)) = params.iter().find(|(k2, _)| *k2 == value_key) {
+                    attributes.insert(v.clone(), Value::String(value.clone()));
+                }
+            }
+            continue;
+        }
+        req.insert(k.clone(), Value::String(v.clone()));
+    }
+    if !attributes.is_empty() {
+        req.insert("Attributes".into(), Value::Object(attributes));
+    }
+    Value::Object(req)
+}
+
+/// Answers one SNS request; returns the action (for the request log) and the response.
+pub fn handle(state: &Arc<ApiState>, body: &[u8]) -> (String, Response<Body>) {
+    let request_id = state.new_id();
+    let params = parse_query(&String::from_utf8_lossy(body));
+    let action = params
+        .iter()
+        .find(|(k, _)| k == "Action")
+        .map_or("?", |(_, v)| v.as_str())
+        .to_string();
+    let roots: Option<(&'static str, &'static str)> = match action.as_str() {
+        "CreateTopic" => Some(("CreateTopicResponse", "CreateTopicResult")),
+        "Subscribe" => Some(("SubscribeResponse", "SubscribeResult")),
+        "Publish" => Some(("PublishResponse", "PublishResult")),
+        "ListSubscriptions" => Some(("ListSubscriptionsResponse", "ListSubscriptionsResult")),
+        _ => None,
+    };
+    let Some((root, result)) = roots else {
+        let r = error(
+            StatusCode::BAD_REQUEST,
+            "InvalidAction",
+            &format!("The action {action} is not valid for this endpoint."),
+            &request_id,
+        );
+        return (action, r);
+    };
+    let now = epoch_seconds(state.wall_now());
+    let answer = match state.services.sns.call(&action, &request(&params), now) {
+        Ok(v) => v,
+        Err(e) => {
+            let status = if e.code == "NotFound" {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            return (action, error(status, &e.code, &e.message, &request_id));
+        }
+    };
+    let mut doc = XmlDoc::new(root, Some(SNS_XMLNS));
+    doc.group(result, |d| fill(d, &answer))
+        .group("ResponseMetadata", |d| {
+            d.element("RequestId", &request_id);
+        });
+    (action, xml_response(StatusCode::OK, doc.finish()))
+}
+
+/// Writes a flat answer as elements; `Subscriptions` as a member list.
+fn fill(d: &mut XmlDoc, answer: &Value) {
+    let Some(m) = answer.as_object() else {
+        return;
+    };
+    for (k, v) in m {
+        match v {
+            Value::String(s) => {
+                d.element(k, s);
+            }
+            Value::Array(list) => {
+                d.group(k, |d| {
+                    for item in list {
+                        d.group("member", |d| fill(d, item));
+                    }
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn attributes_entries_become_a_map() {
+        let params = parse_query(
+            "Action=Subscribe&TopicArn=t&Protocol=sqs&Attributes.entry.1.key=RawMessageDelivery&Attributes.entry.1.value=true",
+        );
+        assert_eq!(
+            request(&params),
+            json!({"Action": "Subscribe", "TopicArn": "t", "Protocol": "sqs",
+                   "Attributes": {"RawMessageDelivery": "true"}})
+        );
+    }
+}

@@ -1,0 +1,361 @@
+//! Step Functions calling itself: `arn:aws:states:::states:startExecution` (request-response,
+//! `.sync`, `.sync:2` and `.waitForTaskToken`). A child is a real execution of another
+//! machine, run by the engine on the world's clock with the world as its invoker, so its
+//! calls, transitions and Express duration are charged like the parent's.
+//!
+//! The world does not know which machines exist: the application gives it a
+//! [`MachineSource`] (sim/ does not depend on the applications). `stepsim run` uses a
+//! project's `machines/NAME.asl.json` files ([`ProjectMachines`]); `serve` gives the API's
+//! machines and records each child as an execution of its own.
+//!
+//! Shapes (Step Functions developer guide, "Start a new AWS Step Functions state machine
+//! execution"): the request-response answer is `{ExecutionArn, StartDate}` (dates in epoch
+//! milliseconds) with the SDK metadata; `.sync` answers DescribeExecution's output with `Input`
+//! and `Output` as JSON text, `.sync:2` with them parsed; a child that does not succeed fails
+//! the Task with `States.TaskFailed` and the DescribeExecution document (with the child's
+//! `Error` and `Cause`) as the cause; an unknown machine is
+//! `StepFunctions.StateMachineDoesNotExistException`.
+//!
+//! Simplification: the simulation has no background tasks on the engine's runtime, so a
+//! request-response (fire-and-forget) child also runs to its end before the parent goes on;
+//! its effects and charges are the same, only the parent waits longer than on AWS.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+
+use crate::asl::model::ExecutionType;
+use crate::engine::{ExecutionOutcome, ExecutionStatus, Plan, SimTime};
+
+/// One machine a child can run.
+#[derive(Clone, Debug)]
+pub struct ChildMachine {
+    pub arn: String,
+    pub name: String,
+    pub plan: Arc<Plan>,
+    pub execution_type: ExecutionType,
+    pub role_arn: String,
+}
+
+/// A child execution that ended, for the application to record.
+#[derive(Clone, Debug)]
+pub struct ChildRecord {
+    pub machine: ChildMachine,
+    pub execution_name: String,
+    pub input: Value,
+    pub outcome: ExecutionOutcome,
+    /// The parent's execution ARN.
+    pub parent: String,
+}
+
+/// The machines children may run, and where their executions are recorded.
+pub trait MachineSource: Send + Sync {
+    /// The machine an ARN names, when it exists.
+    fn machine(&self, arn: &str) -> Option<ChildMachine>;
+    /// A child ended (`serve` makes it an execution DescribeExecution and ListExecutions see).
+    fn record(&self, _child: &ChildRecord) {}
+    /// Takes the children recorded since the last call (`run --json` lists them).
+    fn take_finished(&self) -> Vec<ChildRecord> {
+        Vec::new()
+    }
+}
+
+/// A project's other definitions: `machines/NAME.asl.json`, each a STANDARD machine named
+/// `NAME` (a name ending `.express` is an EXPRESS machine called by the part before it).
+#[derive(Debug, Default)]
+pub struct ProjectMachines {
+    machines: BTreeMap<String, ChildMachine>,
+    finished: std::sync::Mutex<Vec<ChildRecord>>,
+}
+
+impl ProjectMachines {
+    /// Loads every `*.asl.json` of `dir`; a problem names the file.
+    pub fn load(dir: &Path, region: &str, account: &str) -> Result<ProjectMachines, String> {
+        let mut machines = BTreeMap::new();
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().ends_with(".asl.json"))
+            .collect();
+        entries.sort();
+        for path in entries {
+            let file = path.display().to_string();
+            let stem = path
+                .file_name()
+                .map(|n| {
+                    n.to_string_lossy()
+                        .trim_end_matches(".asl.json")
+                        .to_string()
+                })
+                .unwrap_or_default();
+            let (name, execution_type) = match stem.strip_suffix(".express") {
+                Some(n) => (n.to_string(), ExecutionType::Express),
+                None => (stem.clone(), ExecutionType::Standard),
+            };
+            let text = std::fs::read_to_string(&path).map_err(|e| format!("{file}: {e}"))?;
+            let machine = crate::asl::load_str(&text)
+                .map_err(|e| format!("{file}: the definition is invalid:\n{e}"))?;
+            let plan = Plan::compile(&machine).map_err(|e| format!("{file}: {e}"))?;
+            let arn = format!("arn:aws:states:{region}:{account}:stateMachine:{name}");
+            machines.insert(
+                arn.clone(),
+                ChildMachine {
+                    arn,
+                    name: name.clone(),
+                    plan: Arc::new(plan),
+                    execution_type,
+                    role_arn: format!("arn:aws:iam::{account}:role/{name}-role"),
+                },
+            );
+        }
+        Ok(ProjectMachines {
+            machines,
+            finished: Default::default(),
+        })
+    }
+
+    /// The machines' names, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.machines.values().map(|m| m.name.clone()).collect()
+    }
+}
+
+impl MachineSource for ProjectMachines {
+    fn machine(&self, arn: &str) -> Option<ChildMachine> {
+        // A bare name is accepted too, as a convenience for hand-written definitions.
+        self.machines
+            .get(arn)
+            .or_else(|| self.machines.values().find(|m| m.name == arn))
+            .cloned()
+    }
+
+    fn record(&self, child: &ChildRecord) {
+        let mut f = self.finished.lock().unwrap_or_else(|e| e.into_inner());
+        f.push(child.clone());
+    }
+
+    fn take_finished(&self) -> Vec<ChildRecord> {
+        let mut f = self.finished.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::take(&mut *f)
+    }
+}
+
+/// A child as `run --json` lists it under `services.stepfunctions.executions`.
+pub fn child_json(child: &ChildRecord) -> Value {
+    let o = &child.outcome;
+    json!({
+        "execution_arn": o.execution_arn,
+        "state_machine_arn": child.machine.arn,
+        "parent": child.parent,
+        "status": o.status.as_str(),
+        "input": child.input,
+        "output": o.output,
+        "error": o.error,
+        "cause": o.cause,
+        "start_date": crate::engine::history::format_time(o.start_date),
+        "stop_date": crate::engine::history::format_time(o.stop_date),
+        "history_events": o.event_count,
+    })
+}
+
+fn millis(t: SimTime) -> Value {
+    Value::from(t.timestamp_millis())
+}
+
+/// DescribeExecution's document for a child (`parsed`: `.sync:2`, Input/Output as JSON).
+pub fn describe(child: &ChildRecord, parsed: bool) -> Value {
+    let o = &child.outcome;
+    let text = |v: &Value| {
+        if parsed {
+            v.clone()
+        } else {
+            Value::String(v.to_string())
+        }
+    };
+    let mut m = Map::new();
+    m.insert("ExecutionArn".into(), o.execution_arn.clone().into());
+    m.insert("Input".into(), text(&child.input));
+    m.insert("InputDetails".into(), json!({"Included": true}));
+    m.insert("Name".into(), child.execution_name.clone().into());
+    if let Some(out) = &o.output {
+        m.insert("Output".into(), text(out));
+        m.insert("OutputDetails".into(), json!({"Included": true}));
+    }
+    if let Some(e) = &o.error {
+        m.insert("Error".into(), e.clone().into());
+    }
+    if let Some(c) = &o.cause {
+        m.insert("Cause".into(), c.clone().into());
+    }
+    m.insert("StartDate".into(), millis(o.start_date));
+    m.insert("StateMachineArn".into(), child.machine.arn.clone().into());
+    m.insert("Status".into(), o.status.as_str().into());
+    m.insert("StopDate".into(), millis(o.stop_date));
+    Value::Object(m)
+}
+
+/// The request-response answer of `startExecution`.
+pub fn started(child: &ChildRecord) -> Value {
+    json!({"ExecutionArn": child.outcome.execution_arn, "StartDate": millis(child.outcome.start_date)})
+}
+
+/// Whether a child's end lets a `.sync` Task succeed.
+pub fn succeeded(child: &ChildRecord) -> bool {
+    child.outcome.status == ExecutionStatus::Succeeded
+}
+
+thread_local! {
+    /// How deep the child executions running on this thread are nested: a machine that
+    /// starts itself must not recurse forever (a world lives on one thread).
+    static DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// The deepest chain of nested executions the simulation runs.
+pub const MAX_DEPTH: u32 = 16;
+
+fn request_failure(code: &str, message: &str, request_id: &str) -> crate::engine::TaskFailure {
+    crate::engine::TaskFailure::new(
+        format!("StepFunctions.{code}Exception"),
+        format!(
+            "{message} (Service: AWSStepFunctions; Status Code: 400; Error Code: {code}; \
+             Request ID: {request_id}; Proxy: null)"
+        ),
+    )
+}
+
+/// A stable 64-bit number from texts (seeds and names of children).
+fn stable_u64(parts: &[&str]) -> u64 {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    let b = h.finalize();
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&b[..8]);
+    u64::from_be_bytes(x)
+}
+
+/// What a `states:startExecution` Task asks.
+pub(crate) struct StartRequest<'a> {
+    pub parent: &'a str,
+    pub state: &'a str,
+    pub pattern: crate::engine::IntegrationPattern,
+    /// `.sync:2`: Input and Output parsed.
+    pub parsed: bool,
+    pub parameters: &'a Value,
+    pub request_id: String,
+    /// The world's count of children so far (names children deterministically).
+    pub ordinal: u64,
+}
+
+/// Runs a child execution for a Task and shapes the Task's result.
+pub(crate) async fn start_execution(
+    world: &crate::sim::World,
+    source: &dyn MachineSource,
+    req: StartRequest<'_>,
+) -> crate::engine::ServiceResult {
+    use crate::engine::{ExecutionOptions, IntegrationPattern, ServiceResponse, TaskFailure};
+    let p = req.parameters;
+    let Some(arn) = p.get("StateMachineArn").and_then(Value::as_str) else {
+        return Err(request_failure(
+            "InvalidArn",
+            "Invalid Arn: 'Resource type not valid in this context: null'",
+            &req.request_id,
+        ));
+    };
+    let Some(machine) = source.machine(arn) else {
+        return Err(request_failure(
+            "StateMachineDoesNotExist",
+            &format!("State Machine Does Not Exist: '{arn}'"),
+            &req.request_id,
+        ));
+    };
+    let depth = DEPTH.with(|d| d.get());
+    if depth >= MAX_DEPTH {
+        return Err(TaskFailure::new(
+            "States.Runtime",
+            format!("stepsim: child executions are nested more than {MAX_DEPTH} deep"),
+        ));
+    }
+    let input = match p.get("Input") {
+        None | Some(Value::Null) => json!({}),
+        Some(Value::String(s)) => serde_json::from_str(s).unwrap_or(Value::String(s.clone())),
+        Some(v) => v.clone(),
+    };
+    let ordinal = req.ordinal.to_string();
+    let name = match p.get("Name").and_then(Value::as_str) {
+        Some(n) => n.to_string(),
+        None => crate::sim::sqs::stable_uuid(
+            &format!("states/child/{}/{}", req.parent, req.state),
+            req.ordinal,
+        ),
+    };
+    let opts = ExecutionOptions {
+        execution_name: name.clone(),
+        state_machine_name: machine.name.clone(),
+        region: world.region().to_string(),
+        account: world.account().to_string(),
+        role_arn: machine.role_arn.clone(),
+        execution_type: machine.execution_type,
+        seed: stable_u64(&[req.parent, req.state, &ordinal, &name]),
+        ..Default::default()
+    };
+    let timeout = crate::sim::simulation::effective_timeout(
+        machine.plan.timeout_seconds,
+        machine.execution_type,
+    );
+    let invoker: std::rc::Rc<dyn crate::engine::TaskInvoker> = std::rc::Rc::new(world.clone());
+    DEPTH.with(|d| d.set(depth + 1));
+    let outcome = crate::engine::execution::execute_body(
+        &machine.plan.root,
+        timeout,
+        machine.plan.uses_context,
+        input.clone(),
+        &opts,
+        world.clock(),
+        invoker,
+    )
+    .await;
+    DEPTH.with(|d| d.set(depth));
+    // The child's work is billed with the parent's: Standard transitions, or an Express
+    // request and its duration.
+    match machine.execution_type {
+        ExecutionType::Standard => world.record_transitions(req.parent, outcome.transitions),
+        ExecutionType::Express => world.record_express_child(
+            req.parent,
+            outcome.duration(),
+            crate::sim::simulation::EXPRESS_BILLED_MEMORY_MB,
+        ),
+    }
+    world.count_child_execution(req.parent);
+    let record = ChildRecord {
+        machine,
+        execution_name: name,
+        input,
+        outcome,
+        parent: req.parent.to_string(),
+    };
+    source.record(&record);
+    match req.pattern {
+        IntegrationPattern::Sync if succeeded(&record) => {
+            Ok(ServiceResponse::Json(describe(&record, req.parsed)))
+        }
+        IntegrationPattern::Sync => Err(TaskFailure::new(
+            "States.TaskFailed",
+            describe(&record, req.parsed).to_string(),
+        )),
+        _ => Ok(ServiceResponse::Json(
+            crate::sim::services::with_sdk_metadata(
+                started(&record),
+                "states",
+                &req.request_id,
+                world.now(),
+            ),
+        )),
+    }
+}

@@ -1,0 +1,492 @@
+//! SQS as a simulated service: queues holding messages that a workflow sends
+//! (`arn:aws:states:::sqs:sendMessage`, with or without `.waitForTaskToken`) and a client
+//! receives and deletes through `serve`, with SQS's JSON API shapes (`CreateQueue`,
+//! `GetQueueUrl`, `SendMessage`, `ReceiveMessage`, `DeleteMessage`, `PurgeQueue`,
+//! `ListQueues`) and errors.
+//!
+//! [`Sqs`] is a shareable handle, like [`crate::sim::dynamodb::DynamoDb`]: one per account,
+//! given to every world and to the endpoint. Received messages stay invisible for the
+//! queue's visibility timeout (30 s unless the queue or the request sets another), measured
+//! on the caller's clock; a message not deleted in time is received again.
+//!
+//! Billing: one request per call, and a request's payload counts as one more request for
+//! every further 64 KB (SQS pricing page, "Amazon SQS requests": "each 64 KB chunk of a
+//! payload is billed as 1 request").
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use md5::{Digest, Md5};
+use serde_json::{json, Map, Value};
+use sha2::Sha256;
+
+/// An SQS error: its code (`QueueDoesNotExist`, `ReceiptHandleIsInvalid`, ...) and message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SqsError {
+    pub code: String,
+    pub message: String,
+}
+
+impl SqsError {
+    fn new(code: &str, message: impl Into<String>) -> Self {
+        SqsError {
+            code: code.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+fn no_queue() -> SqsError {
+    SqsError::new("QueueDoesNotExist", "The specified queue does not exist.")
+}
+
+/// A message as a queue holds it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    pub id: String,
+    pub body: String,
+    pub md5: String,
+    pub attributes: Option<Value>,
+    /// Seconds since the epoch when it was sent.
+    pub sent: f64,
+    pub receive_count: u64,
+}
+
+struct InFlight {
+    message: Message,
+    visible_at: f64,
+}
+
+struct Queue {
+    name: String,
+    url: String,
+    arn: String,
+    visibility_timeout: f64,
+    created: f64,
+    messages: VecDeque<Message>,
+    /// By receipt handle.
+    in_flight: BTreeMap<String, InFlight>,
+}
+
+#[derive(Default)]
+struct State {
+    queues: BTreeMap<String, Queue>,
+    /// Draws of message ids and receipt handles (deterministic).
+    counter: u64,
+}
+
+/// The SQS queues of an account.
+#[derive(Clone)]
+pub struct Sqs {
+    inner: Arc<Mutex<State>>,
+    region: String,
+    account: String,
+}
+
+impl Default for Sqs {
+    fn default() -> Self {
+        Sqs::new("us-east-1", "123456789012")
+    }
+}
+
+impl std::fmt::Debug for Sqs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sqs")
+            .field("queues", &self.queue_names())
+            .finish()
+    }
+}
+
+/// A UUID-shaped id, the same for the same purpose and number: ids must be deterministic.
+pub fn stable_uuid(purpose: &str, n: u64) -> String {
+    let mut h = Sha256::new();
+    h.update(purpose.as_bytes());
+    h.update(n.to_be_bytes());
+    let b = h.finalize();
+    let hex: String = b.iter().take(16).map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
+    )
+}
+
+/// The MD5 of a text, as SQS reports `MD5OfMessageBody`.
+pub fn md5_hex(text: &str) -> String {
+    Md5::digest(text.as_bytes())
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+/// Billed requests for a call moving `bytes` of payload (64 KB chunks).
+pub fn billed_requests(bytes: usize) -> u64 {
+    (bytes.div_ceil(65_536).max(1)) as u64
+}
+
+fn text<'a>(req: &'a Value, name: &str) -> Result<&'a str, SqsError> {
+    req.get(name).and_then(Value::as_str).ok_or_else(|| {
+        SqsError::new(
+            "MissingParameter",
+            format!("The request must contain the parameter {name}."),
+        )
+    })
+}
+
+impl Sqs {
+    /// An empty account in `region`/`account` (for queue URLs and ARNs).
+    pub fn new(region: &str, account: &str) -> Self {
+        Sqs {
+            inner: Arc::new(Mutex::new(State::default())),
+            region: region.to_string(),
+            account: account.to_string(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // Every operation validates before it writes, so a poisoned lock is still consistent.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The queue names, sorted.
+    pub fn queue_names(&self) -> Vec<String> {
+        self.lock().queues.keys().cloned().collect()
+    }
+
+    /// The messages waiting in a queue (not in flight), oldest first.
+    pub fn waiting(&self, queue: &str) -> Option<Vec<Message>> {
+        self.lock()
+            .queues
+            .get(queue)
+            .map(|q| q.messages.iter().cloned().collect())
+    }
+
+    /// The URL of a queue named `name` in this account.
+    pub fn url_of(&self, name: &str) -> String {
+        format!(
+            "https://sqs.{}.amazonaws.com/{}/{name}",
+            self.region, self.account
+        )
+    }
+
+    /// The queue a URL, ARN or name designates.
+    fn queue_name(target: &str) -> &str {
+        target.rsplit(['/', ':']).next().unwrap_or(target)
+    }
+
+    /// Creates a queue (idempotent when it exists), returning its URL.
+    pub fn create_queue(
+        &self,
+        name: &str,
+        attributes: Option<&Value>,
+        now: f64,
+    ) -> Result<String, SqsError> {
+        let valid = !name.is_empty()
+            && name.len() <= 80
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+        if !valid {
+            return Err(SqsError::new(
+                "InvalidParameterValue",
+                "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length",
+            ));
+        }
+        let visibility = attributes
+            .and_then(|a| a.get("VisibilityTimeout"))
+            .and_then(|v| {
+                v.as_str()
+                    .and_then(|s| s.parse::<f64>().ok())
+                    .or(v.as_f64())
+            })
+            .unwrap_or(30.0);
+        let url = self.url_of(name);
+        let arn = format!("arn:aws:sqs:{}:{}:{name}", self.region, self.account);
+        self.lock().queues.entry(name.to_string()).or_insert(Queue {
+            name: name.to_string(),
+            url: url.clone(),
+            arn,
+            visibility_timeout: visibility,
+            created: now,
+            messages: VecDeque::new(),
+            in_flight: BTreeMap::new(),
+        });
+        Ok(url)
+    }
+
+    /// Sends one message; returns `(MessageId, MD5OfMessageBody)`.
+    pub fn send(
+        &self,
+        queue: &str,
+        body: &str,
+        attributes: Option<Value>,
+        now: f64,
+    ) -> Result<(String, String), SqsError> {
+        if body.is_empty() {
+            return Err(SqsError::new(
+                "MissingParameter",
+                "The request must contain the parameter MessageBody.",
+            ));
+        }
+        if body.len() > 262_144 {
+            return Err(SqsError::new(
+                "InvalidParameterValue",
+                "One or more parameters are invalid. Reason: Message must be shorter than 262144 bytes.",
+            ));
+        }
+        let mut st = self.lock();
+        st.counter += 1;
+        let id = stable_uuid("sqs/message", st.counter);
+        let q = st
+            .queues
+            .get_mut(Self::queue_name(queue))
+            .ok_or_else(no_queue)?;
+        let md5 = md5_hex(body);
+        q.messages.push_back(Message {
+            id: id.clone(),
+            body: body.to_string(),
+            md5: md5.clone(),
+            attributes,
+            sent: now,
+            receive_count: 0,
+        });
+        Ok((id, md5))
+    }
+
+    /// Runs one API action (`SendMessage` or `sendMessage`, ...) at epoch seconds `now`.
+    pub fn call(&self, action: &str, req: &Value, now: f64) -> Result<Value, SqsError> {
+        let lower = {
+            let mut c = action.chars();
+            c.next()
+                .map(|f| f.to_lowercase().chain(c).collect::<String>())
+                .unwrap_or_default()
+        };
+        match lower.as_str() {
+            "createQueue" => {
+                let url = self.create_queue(text(req, "QueueName")?, req.get("Attributes"), now)?;
+                Ok(json!({"QueueUrl": url}))
+            }
+            "getQueueUrl" => {
+                let name = text(req, "QueueName")?;
+                let st = self.lock();
+                let q = st.queues.get(name).ok_or_else(no_queue)?;
+                Ok(json!({"QueueUrl": q.url}))
+            }
+            "listQueues" => {
+                let prefix = req
+                    .get("QueueNamePrefix")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let st = self.lock();
+                let urls: Vec<&String> = st
+                    .queues
+                    .values()
+                    .filter(|q| q.name.starts_with(prefix))
+                    .map(|q| &q.url)
+                    .collect();
+                Ok(if urls.is_empty() {
+                    json!({})
+                } else {
+                    json!({"QueueUrls": urls})
+                })
+            }
+            "getQueueAttributes" => {
+                let st = self.lock();
+                let q = st
+                    .queues
+                    .get(Self::queue_name(text(req, "QueueUrl")?))
+                    .ok_or_else(no_queue)?;
+                Ok(json!({"Attributes": {
+                    "ApproximateNumberOfMessages": q.messages.len().to_string(),
+                    "ApproximateNumberOfMessagesNotVisible": q.in_flight.len().to_string(),
+                    "CreatedTimestamp": (q.created as i64).to_string(),
+                    "QueueArn": q.arn,
+                    "VisibilityTimeout": (q.visibility_timeout as i64).to_string(),
+                }}))
+            }
+            "sendMessage" => {
+                let body = match req.get("MessageBody") {
+                    Some(Value::String(s)) => s.clone(),
+                    // Step Functions sends a JSON MessageBody as its text.
+                    Some(v) if !v.is_null() => v.to_string(),
+                    _ => String::new(),
+                };
+                let (id, md5) = self.send(
+                    text(req, "QueueUrl")?,
+                    &body,
+                    req.get("MessageAttributes").cloned(),
+                    now,
+                )?;
+                Ok(json!({"MD5OfMessageBody": md5, "MessageId": id}))
+            }
+            "receiveMessage" => self.receive(req, now),
+            "deleteMessage" => {
+                let handle = text(req, "ReceiptHandle")?;
+                let mut st = self.lock();
+                let q = st
+                    .queues
+                    .get_mut(Self::queue_name(text(req, "QueueUrl")?))
+                    .ok_or_else(no_queue)?;
+                if q.in_flight.remove(handle).is_none() && !handle.starts_with("rh-") {
+                    return Err(SqsError::new(
+                        "ReceiptHandleIsInvalid",
+                        format!(
+                            "The input receipt handle \"{handle}\" is not a valid receipt handle."
+                        ),
+                    ));
+                }
+                Ok(json!({}))
+            }
+            "purgeQueue" => {
+                let mut st = self.lock();
+                let q = st
+                    .queues
+                    .get_mut(Self::queue_name(text(req, "QueueUrl")?))
+                    .ok_or_else(no_queue)?;
+                q.messages.clear();
+                q.in_flight.clear();
+                Ok(json!({}))
+            }
+            "deleteQueue" => {
+                let name = Self::queue_name(text(req, "QueueUrl")?).to_string();
+                self.lock().queues.remove(&name).ok_or_else(no_queue)?;
+                Ok(json!({}))
+            }
+            other => Err(SqsError::new(
+                "UnsupportedOperation",
+                format!("The simulated SQS does not support the action `{other}`"),
+            )),
+        }
+    }
+
+    fn receive(&self, req: &Value, now: f64) -> Result<Value, SqsError> {
+        let max = req
+            .get("MaxNumberOfMessages")
+            .and_then(Value::as_u64)
+            .unwrap_or(1);
+        if !(1..=10).contains(&max) {
+            return Err(SqsError::new(
+                "InvalidParameterValue",
+                format!("Value {max} for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided."),
+            ));
+        }
+        let mut st = self.lock();
+        let counter = st.counter;
+        let q = st
+            .queues
+            .get_mut(Self::queue_name(text(req, "QueueUrl")?))
+            .ok_or_else(no_queue)?;
+        let visibility = req
+            .get("VisibilityTimeout")
+            .and_then(Value::as_f64)
+            .unwrap_or(q.visibility_timeout);
+        // Messages whose visibility timeout ran out go back to the front, oldest first.
+        let expired: Vec<String> = q
+            .in_flight
+            .iter()
+            .filter(|(_, f)| f.visible_at <= now)
+            .map(|(h, _)| h.clone())
+            .collect();
+        let mut back: Vec<Message> = expired
+            .iter()
+            .filter_map(|h| q.in_flight.remove(h))
+            .map(|f| f.message)
+            .collect();
+        back.sort_by(|a, b| a.sent.total_cmp(&b.sent));
+        for m in back.into_iter().rev() {
+            q.messages.push_front(m);
+        }
+        let mut out = Vec::new();
+        let mut n = counter;
+        while (out.len() as u64) < max {
+            let Some(mut m) = q.messages.pop_front() else {
+                break;
+            };
+            m.receive_count += 1;
+            n += 1;
+            let handle = format!("rh-{}", stable_uuid("sqs/receipt", n));
+            let mut entry = Map::new();
+            entry.insert("MessageId".into(), m.id.clone().into());
+            entry.insert("ReceiptHandle".into(), handle.clone().into());
+            entry.insert("MD5OfBody".into(), m.md5.clone().into());
+            entry.insert("Body".into(), m.body.clone().into());
+            if let Some(a) = &m.attributes {
+                entry.insert("MessageAttributes".into(), a.clone());
+            }
+            out.push(Value::Object(entry));
+            q.in_flight.insert(
+                handle,
+                InFlight {
+                    message: m,
+                    visible_at: now + visibility,
+                },
+            );
+        }
+        st.counter = n;
+        Ok(if out.is_empty() {
+            json!({})
+        } else {
+            json!({"Messages": out})
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn send_receive_delete_and_visibility() {
+        let sqs = Sqs::default();
+        let url = sqs.create_queue("jobs", None, 0.0).unwrap();
+        assert_eq!(url, "https://sqs.us-east-1.amazonaws.com/123456789012/jobs");
+        let r = sqs
+            .call(
+                "SendMessage",
+                &json!({"QueueUrl": url, "MessageBody": {"a": 1}}),
+                1.0,
+            )
+            .unwrap();
+        assert_eq!(r["MD5OfMessageBody"], md5_hex("{\"a\":1}"));
+        let got = sqs
+            .call("ReceiveMessage", &json!({"QueueUrl": url}), 2.0)
+            .unwrap();
+        let m = &got["Messages"][0];
+        assert_eq!(m["Body"], "{\"a\":1}");
+        // In flight: not received again until the visibility timeout passes.
+        assert_eq!(
+            sqs.call("ReceiveMessage", &json!({"QueueUrl": url}), 3.0)
+                .unwrap(),
+            json!({})
+        );
+        let again = sqs
+            .call("ReceiveMessage", &json!({"QueueUrl": url}), 40.0)
+            .unwrap();
+        let handle = again["Messages"][0]["ReceiptHandle"].clone();
+        sqs.call(
+            "DeleteMessage",
+            &json!({"QueueUrl": url, "ReceiptHandle": handle}),
+            41.0,
+        )
+        .unwrap();
+        assert_eq!(
+            sqs.call("ReceiveMessage", &json!({"QueueUrl": url}), 99.0)
+                .unwrap(),
+            json!({})
+        );
+        let e = sqs
+            .call(
+                "SendMessage",
+                &json!({"QueueUrl": "nope", "MessageBody": "x"}),
+                1.0,
+            )
+            .unwrap_err();
+        assert_eq!(e.code, "QueueDoesNotExist");
+        assert_eq!(billed_requests(64 * 1024 + 1), 2);
+        assert_eq!(stable_uuid("x", 1), stable_uuid("x", 1));
+        assert_ne!(stable_uuid("x", 1), stable_uuid("x", 2));
+    }
+}
