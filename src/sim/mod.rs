@@ -20,6 +20,7 @@ pub mod iam;
 pub mod lambda;
 pub mod ledger;
 pub mod logs;
+pub mod runtime;
 pub mod s3;
 pub mod simulation;
 pub mod world;
