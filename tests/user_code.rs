@@ -274,3 +274,173 @@ fn bad_function_files_are_clear_errors() {
         );
     }
 }
+
+/// Whether a command runs (`python3 -c "import boto3"`, `node --version`).
+fn works(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn node_handlers_esm_cjs_async_and_callback() {
+    let node = std::env::var("STEPSIM_NODE").unwrap_or_else(|_| "node".into());
+    if !works(&node, &["--version"]) {
+        eprintln!("SKIPPED node_handlers_esm_cjs_async_and_callback: `node` is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let call = |name: &str, function: &str, payload: Value, next: Value| {
+        let mut s = json!({
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": function, "Payload": payload},
+            "ResultSelector": {"p.$": "$.Payload"},
+            "ResultPath": format!("$.{name}"),
+        });
+        match next {
+            Value::Null => s["End"] = json!(true),
+            n => s["Next"] = n,
+        }
+        s
+    };
+    let mut boom = call("boom", "boom", json!({}), Value::Null);
+    boom["Catch"] =
+        json!([{"ErrorEquals": ["TypeError"], "ResultPath": "$.caught", "Next": "Done"}]);
+    boom["End"] = Value::Null;
+    boom.as_object_mut().unwrap().remove("End");
+    boom["Next"] = json!("Done");
+    let asl = json!({"StartAt": "A", "States": {
+        "A": call("a", "esm", json!({"n": 1}), json!("B")),
+        "B": call("b", "esm", json!({"n": 2}), json!("C")),
+        "C": call("c", "callback", json!({"x": 7}), json!("D")),
+        "D": call("d", "plain", json!({"x": 8}), json!("E")),
+        "E": boom,
+        "Done": {"Type": "Pass", "End": true}
+    }});
+    let files = [
+        (
+            "esm/index.mjs",
+            "let calls = 0;\n\
+             export const handler = async (event, context) => {\n\
+             \x20 calls += 1;\n\
+             \x20 console.log('esm call', calls);\n\
+             \x20 return { calls, n: event.n, fn: context.functionName, pid: process.pid,\n\
+             \x20   id: context.awsRequestId, rem: context.getRemainingTimeInMillis() > 0 };\n\
+             };\n",
+        ),
+        (
+            "cb/app.js",
+            "exports.handler = (event, context, callback) => {\n\
+             \x20 setTimeout(() => callback(null, { cb: true, x: event.x }), 5);\n\
+             };\n",
+        ),
+        (
+            "plain/app.cjs",
+            "module.exports.handler = function (event) { return { sync: event.x * 2 }; };\n",
+        ),
+        (
+            "boom/app.js",
+            "exports.handler = async () => { throw new TypeError('nope'); };\n",
+        ),
+    ];
+    for (name, text) in files {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    std::fs::write(dir.path().join("state-machine.asl.json"), asl.to_string()).unwrap();
+    let f = |name: &str, handler: &str, code: &str| {
+        format!("[functions.{name}]\nruntime = \"nodejs22.x\"\nhandler = \"{handler}\"\ncode = \"{code}\"\n")
+    };
+    let functions = [
+        f("esm", "index.handler", "esm"),
+        f("callback", "app.handler", "cb"),
+        f("plain", "app.handler", "plain"),
+        f("boom", "app.handler", "boom"),
+    ]
+    .concat();
+    std::fs::write(dir.path().join("functions.toml"), functions).unwrap();
+    let v = run_json(dir.path(), &[]);
+    assert_eq!(v["status"], "SUCCEEDED", "{v:#}");
+    let out = &v["output"];
+    assert_eq!(out["a"]["p"]["calls"], 1);
+    assert_eq!(out["b"]["p"]["calls"], 2, "warm reuse keeps module state");
+    assert_eq!(out["a"]["p"]["pid"], out["b"]["p"]["pid"]);
+    assert_eq!(out["a"]["p"]["fn"], "esm");
+    assert_eq!(out["a"]["p"]["rem"], true);
+    assert_eq!(out["c"]["p"], json!({"cb": true, "x": 7}));
+    assert_eq!(out["d"]["p"], json!({"sync": 16}));
+    assert_eq!(out["caught"]["Error"], "TypeError");
+    assert!(out["caught"]["Cause"].as_str().unwrap().contains("nope"));
+    assert!(v["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["message"] == "esm call 2"));
+    assert!(gone(out["a"]["p"]["pid"].as_u64().unwrap()));
+}
+
+#[test]
+fn boto3_in_a_python_handler_reaches_the_runs_s3() {
+    let python = std::env::var("STEPSIM_PYTHON").unwrap_or_else(|_| "python3".into());
+    if !works(&python, &["-c", "import boto3"]) {
+        eprintln!("SKIPPED boto3_in_a_python_handler_reaches_the_runs_s3: boto3 is not importable");
+        return;
+    }
+    let code = r#"
+import boto3
+from botocore.exceptions import ClientError
+
+s3 = boto3.client("s3")
+
+def handler(event, context):
+    body = s3.get_object(Bucket="data", Key="in/numbers.txt")["Body"].read().decode()
+    total = sum(int(x) for x in body.split())
+    s3.put_object(Bucket="data", Key="out/total.txt", Body=str(total).encode())
+    s3.put_object(Bucket="data", Key="out/tmp.txt", Body=b"x")
+    s3.delete_object(Bucket="data", Key="out/tmp.txt")
+    head = s3.head_object(Bucket="data", Key="out/total.txt")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="data", Prefix="out/")["Contents"]]
+    try:
+        s3.get_object(Bucket="data", Key="missing")
+        missing = "found?"
+    except ClientError as e:
+        missing = e.response["Error"]["Code"]
+    return {"total": total, "size": head["ContentLength"], "keys": keys, "missing": missing}
+"#;
+    let dir = project(
+        &python_fn("memory_mb = 512\ntimeout_seconds = 30\n"),
+        &[
+            ("code/app.py", code),
+            ("seed/data/in/numbers.txt", "1 2 3 4\n"),
+        ],
+        json!({}),
+    );
+    // The object the handler wrote is visible to the rest of the workflow.
+    let asl = json!({"StartAt": "Call", "States": {
+        "Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                 "Parameters": {"FunctionName": "f", "Payload": {}},
+                 "ResultSelector": {"p.$": "$.Payload"}, "Next": "Read"},
+        "Read": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                 "Parameters": {"Bucket": "data", "Key": "out/total.txt"},
+                 "ResultSelector": {"body.$": "$.Body"}, "ResultPath": "$.read", "End": true}
+    }});
+    std::fs::write(dir.path().join("state-machine.asl.json"), asl.to_string()).unwrap();
+    let v = run_json(dir.path(), &[]);
+    assert_eq!(v["status"], "SUCCEEDED", "{v:#}");
+    let p = &v["output"]["p"];
+    assert_eq!(p["total"], 10);
+    assert_eq!(p["size"], 2);
+    assert_eq!(p["keys"], json!(["out/total.txt"]));
+    assert_eq!(p["missing"], "NoSuchKey");
+    assert_eq!(v["output"]["read"]["body"], "10");
+    // Every SDK call was an S3 request of the run: GET numbers, GET missing, HEAD (billed as
+    // GET) and the workflow's own GET; 2 PUTs; 1 LIST.
+    assert_eq!(v["s3"]["get_requests"], 4, "{:#}", v["s3"]);
+    assert_eq!(v["s3"]["put_requests"], 2);
+    assert_eq!(v["s3"]["list_requests"], 1);
+    // Same seed, same bytes.
+    assert_eq!(run_json(dir.path(), &[]), v);
+}
