@@ -444,3 +444,32 @@ def handler(event, context):
     // Same seed, same bytes.
     assert_eq!(run_json(dir.path(), &[]), v);
 }
+
+#[test]
+fn the_example_project_runs() {
+    let python = std::env::var("STEPSIM_PYTHON").unwrap_or_else(|_| "python3".into());
+    let node = std::env::var("STEPSIM_NODE").unwrap_or_else(|_| "node".into());
+    if !works(&python, &["-c", "import boto3"]) || !works(&node, &["--version"]) {
+        eprintln!("SKIPPED the_example_project_runs: needs boto3 and node");
+        return;
+    }
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("asl-examples/user-code");
+    let v = run_json(&example, &[]);
+    assert_eq!(v["status"], "SUCCEEDED", "{v:#}");
+    let stats = &v["output"]["stats"]["summary"];
+    assert_eq!(stats["count"], 1000);
+    assert!(v["output"]["report"]["report"]["line"]
+        .as_str()
+        .unwrap()
+        .starts_with("1000 numbers, mean"));
+    assert_eq!(v["s3"]["put_requests"], 1);
+    assert_eq!(v["s3"]["get_requests"], 1);
+    // A ValueError from produce is caught and ends in the Fail state.
+    let (code, out, err) = stepsim_in(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        &["run", example.to_str().unwrap(), "--set", "count=0"],
+        &[],
+    );
+    assert_ne!(code, 0, "{err}");
+    assert!(out.contains("BadInput") && out.contains("count must be positive"), "{out}");
+}
