@@ -471,5 +471,8 @@ fn the_example_project_runs() {
         &[],
     );
     assert_ne!(code, 0, "{err}");
-    assert!(out.contains("BadInput") && out.contains("count must be positive"), "{out}");
+    assert!(
+        out.contains("BadInput") && out.contains("count must be positive"),
+        "{out}"
+    );
 }

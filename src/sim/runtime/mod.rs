@@ -9,7 +9,9 @@
 //!   process, a warm invocation reuses the process of the environment it was given (so module
 //!   state survives), and at a cold start every idle process of the same function and world is
 //!   killed, because the service only starts an environment when none of its idle ones is
-//!   usable any more (keep-alive expired, recycled, discarded).
+//!   usable any more (keep-alive expired, recycled, discarded). Idle processes are kept per
+//!   thread (a world lives on one thread): they die with the thread, and those of a world or
+//!   handler that is gone are killed at the next invocation on the thread.
 //! - Talking to the process is synchronous from the simulation's point of view: the handler
 //!   blocks the simulation thread on the environment's event channel with a real-time bound,
 //!   so virtual time cannot move while the process works, and the same seed gives the same
@@ -29,15 +31,17 @@ mod http;
 mod process;
 mod s3;
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
-use std::sync::{Mutex, OnceLock};
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::sim::handler::{FunctionError, Handler, HandlerFuture, Invocation};
+use crate::sim::handler::{FunctionError, Handler, HandlerFuture, Invocation, InvocationHost};
 use process::{EnvProcess, Event, Launch, NextInvocation, Waited};
 
 /// The python bootstrap (client side of the Runtime API), written to a temporary folder.
@@ -226,19 +230,55 @@ fn bootstrap_dir() -> Result<&'static Path, String> {
     .map_err(Clone::clone)
 }
 
-/// An environment's process key: the world (its host's address, stable while it lives) and
-/// the environment id the Lambda service gave.
-type EnvKey = (usize, u64);
+/// An idle environment's key: the handler, the world (its host's address, stable while it
+/// lives) and the environment id the Lambda service gave.
+type EnvKey = (u64, usize, u64);
+
+/// An idle process, with what tells whether its world and its handler still exist.
+struct IdleEnv {
+    process: EnvProcess,
+    world: Weak<dyn InvocationHost>,
+    handler: std::sync::Weak<()>,
+}
+
+thread_local! {
+    /// The idle processes of the worlds running on this thread. A world lives on one thread
+    /// (the simulation is single-threaded), so its processes are kept there: when the thread
+    /// ends (a sweep worker, a server job) they are killed with it, and a world or handler that
+    /// is gone has its processes killed at the next invocation on the thread.
+    static IDLE: RefCell<BTreeMap<EnvKey, IdleEnv>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// Removes the idle processes `doomed` selects and kills them (outside the borrow: killing
+/// waits for the process).
+fn reap_idle(doomed: impl Fn(&EnvKey, &IdleEnv) -> bool) {
+    let removed: Vec<IdleEnv> = IDLE
+        .try_with(|idle| {
+            let mut idle = idle.borrow_mut();
+            let keys: Vec<EnvKey> = idle
+                .iter()
+                .filter(|(k, e)| doomed(k, e))
+                .map(|(k, _)| *k)
+                .collect();
+            keys.iter().filter_map(|k| idle.remove(k)).collect()
+        })
+        .unwrap_or_default();
+    drop(removed);
+}
+
+/// Distinguishes handlers in [`IDLE`].
+static NEXT_HANDLER_ID: AtomicU64 = AtomicU64::new(0);
 
 /// User code as a [`Handler`]. Shared by every world that registers the function (sweep
-/// workers on several threads), so its processes are kept per world and environment.
+/// workers on several threads); its processes are kept per thread, world and environment.
 pub struct ProcessHandler {
     code: UserCode,
     language: Language,
     /// `STEPSIM_USER_CODE_WALL_SECONDS`, read once.
     wall_override: Option<Duration>,
-    /// Idle processes; a busy one is out of the map, held by its invocation.
-    idle: Mutex<BTreeMap<EnvKey, EnvProcess>>,
+    id: u64,
+    /// Its processes check this to know that the handler still exists.
+    alive: Arc<()>,
 }
 
 impl std::fmt::Debug for ProcessHandler {
@@ -261,7 +301,8 @@ impl ProcessHandler {
             code,
             language,
             wall_override,
-            idle: Mutex::new(BTreeMap::new()),
+            id: NEXT_HANDLER_ID.fetch_add(1, Ordering::Relaxed),
+            alive: Arc::new(()),
         })
     }
 
@@ -270,31 +311,9 @@ impl ProcessHandler {
         &self.code
     }
 
-    /// Idle processes held now (all worlds).
-    pub fn idle_processes(&self) -> usize {
-        self.lock().len()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<EnvKey, EnvProcess>> {
-        self.idle.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// The real-time bound on one answer of the process.
     fn wall_bound(&self, timeout: Duration) -> Duration {
         self.wall_override.unwrap_or(timeout.max(MIN_WALL))
-    }
-
-    /// Kills the idle processes of `world` (their environments are gone; see the module doc).
-    fn reap(&self, world: usize) {
-        let doomed: Vec<EnvProcess> = {
-            let mut idle = self.lock();
-            let keys: Vec<EnvKey> = idle
-                .range((world, 0)..=(world, u64::MAX))
-                .map(|(k, _)| *k)
-                .collect();
-            keys.iter().filter_map(|k| idle.remove(k)).collect()
-        };
-        drop(doomed);
     }
 
     /// Starts the runtime process of a new environment.
@@ -409,20 +428,31 @@ impl ProcessHandler {
     /// requests until it answers.
     async fn invoke(&self, event: Value, ctx: &mut Invocation) -> Result<Value, FunctionError> {
         let world = Rc::as_ptr(&ctx.host) as *const () as usize;
-        let key = (world, ctx.environment_id());
-        let found = if ctx.is_cold_start() {
-            self.reap(world);
+        let key = (self.id, world, ctx.environment_id());
+        // Processes of worlds and handlers that are gone; and, at a cold start, the idle
+        // processes of this function in this world (see the module doc).
+        let cold = ctx.is_cold_start();
+        reap_idle(|k, e| {
+            e.world.strong_count() == 0
+                || e.handler.strong_count() == 0
+                || (cold && k.0 == self.id && k.1 == world)
+        });
+        let found = if cold {
             None
         } else {
-            self.lock().remove(&key)
+            IDLE.try_with(|idle| idle.borrow_mut().remove(&key))
+                .ok()
+                .flatten()
+                .map(|e| e.process)
         };
         let process = match found {
             Some(p) => p,
             None => self.spawn(ctx)?,
         };
         let mut lease = Lease {
-            owner: self,
             key,
+            world: Rc::downgrade(&ctx.host),
+            handler: Arc::downgrade(&self.alive),
             process: Some(process),
             keep: false,
         };
@@ -433,7 +463,7 @@ impl ProcessHandler {
     /// spends the measured time when asked to.
     async fn exchange(
         &self,
-        lease: &mut Lease<'_>,
+        lease: &mut Lease,
         event: Value,
         ctx: &mut Invocation,
     ) -> Result<Value, FunctionError> {
@@ -547,17 +577,24 @@ impl Handler for ProcessHandler {
 /// A process taken from the idle map for one invocation. It goes back when the invocation
 /// ends well (`keep`), and is killed otherwise: a crash, a timeout, or the invocation's future
 /// dropped midway (the service discards that environment).
-struct Lease<'a> {
-    owner: &'a ProcessHandler,
+struct Lease {
     key: EnvKey,
+    world: Weak<dyn InvocationHost>,
+    handler: std::sync::Weak<()>,
     process: Option<EnvProcess>,
     keep: bool,
 }
 
-impl Drop for Lease<'_> {
+impl Drop for Lease {
     fn drop(&mut self) {
-        if let (true, Some(p)) = (self.keep, self.process.take()) {
-            self.owner.lock().insert(self.key, p);
+        if let (true, Some(process)) = (self.keep, self.process.take()) {
+            let env = IdleEnv {
+                process,
+                world: self.world.clone(),
+                handler: self.handler.clone(),
+            };
+            // When the thread is ending, the process is simply killed.
+            let _ = IDLE.try_with(|idle| idle.borrow_mut().insert(self.key, env));
         }
     }
 }
