@@ -23,6 +23,7 @@ pub mod error;
 pub mod http;
 pub mod iam;
 pub mod lambda;
+pub mod lambda_code;
 pub mod logs;
 pub mod names;
 pub mod pool;
