@@ -249,6 +249,8 @@ mod tests {
         let writer = std::thread::spawn(move || {
             let mut s = TcpStream::connect(addr).unwrap();
             s.write_all(raw).unwrap();
+            // End of input: the reader sees the peer close after `raw`.
+            s.shutdown(std::net::Shutdown::Write).unwrap();
             s
         });
         let (stream, _) = listener.accept().unwrap();

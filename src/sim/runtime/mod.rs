@@ -484,10 +484,7 @@ impl ProcessHandler {
             request_id: request_id.clone(),
             deadline_ms: now_ms + ctx.remaining_time().as_millis() as u64,
             function_arn: ctx.function_arn(),
-            trace_id: format!(
-                "Root=1-00000000-{};Sampled=0",
-                &request_id.replace('-', "")[..24.min(request_id.replace('-', "").len())]
-            ),
+            trace_id: format!("Root=1-00000000-{};Sampled=0", trace_hex(&request_id)),
             body: serde_json::to_vec(&event).unwrap_or_else(|_| b"null".to_vec()),
         });
         let mut out = Output::default();
@@ -723,6 +720,11 @@ async fn serve(
             }
         }
     }
+}
+
+/// 24 hex digits of the request id, for an X-Ray-shaped trace id (deterministic, like the id).
+fn trace_hex(request_id: &str) -> String {
+    request_id.chars().filter(|c| *c != '-').take(24).collect()
 }
 
 /// A function error from a Runtime API error body: `{errorType, errorMessage, stackTrace}`
