@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
-use stepsim::engine::{CallContext, ServiceCall};
+use stepsim::engine::{CallContext, ServiceCall, TaskInvoker};
 use stepsim::handlers::default_catalog;
 use stepsim::sim::{FunctionRegistry, LambdaSettings, LogCapture, Simulation};
 

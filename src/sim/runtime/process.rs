@@ -7,6 +7,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -163,7 +164,7 @@ impl EnvProcess {
                 loopback_s3::serve_connection(stream, &tx);
             }
         })?;
-        let (reader, writer) = std::io::pipe()?;
+        let (reader, writer) = output_pipe()?;
         let mut cmd = Command::new(&launch.program);
         cmd.args(&launch.args)
             .current_dir(&launch.cwd)
@@ -271,8 +272,22 @@ impl Drop for EnvProcess {
     }
 }
 
+/// A pipe for the process's stdout and stderr (one pipe, so their lines keep their order):
+/// the read end as a file, the write end to hand to the child. Both are close-on-exec, so no
+/// other process stepsim starts inherits them.
+fn output_pipe() -> std::io::Result<(std::fs::File, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 writes two new descriptors into the array when it succeeds.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just created and nothing else owns them.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok((std::fs::File::from(read), write))
+}
+
 /// Reads the process's output, line by line, onto the event channel.
-fn read_output(reader: std::io::PipeReader, tx: &Sender<Event>) {
+fn read_output(reader: std::fs::File, tx: &Sender<Event>) {
     let mut reader = BufReader::new(reader);
     let mut buf = Vec::new();
     loop {
