@@ -476,3 +476,38 @@ fn the_example_project_runs() {
         "{out}"
     );
 }
+
+#[test]
+fn keep_alive_expiry_ends_the_process() {
+    // Two calls 700 s apart (past the 600 s keep-alive): the second is a cold start in a new
+    // process, and the first process was killed when the service dropped its environment.
+    let code = "import os\n\
+                CALLS = 0\n\
+                def handler(event, context):\n\
+                \x20   global CALLS\n\
+                \x20   CALLS += 1\n\
+                \x20   old = event.get('old')\n\
+                \x20   alive = old is not None and os.path.exists('/proc/%d' % old)\n\
+                \x20   return {'pid': os.getpid(), 'calls': CALLS, 'old_alive': alive}\n";
+    let dir = project(&python_fn(""), &[("code/app.py", code)], json!({}));
+    let asl = json!({"StartAt": "One", "States": {
+        "One": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "f", "Payload": {}},
+                "ResultSelector": {"p.$": "$.Payload"}, "ResultPath": "$.one", "Next": "Idle"},
+        "Idle": {"Type": "Wait", "Seconds": 700, "Next": "Two"},
+        "Two": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "f", "Payload": {"old.$": "$.one.p.pid"}},
+                "ResultSelector": {"p.$": "$.Payload"}, "ResultPath": "$.two", "End": true}
+    }});
+    std::fs::write(dir.path().join("state-machine.asl.json"), asl.to_string()).unwrap();
+    let v = run_json(dir.path(), &[]);
+    assert_eq!(v["status"], "SUCCEEDED", "{v:#}");
+    let (one, two) = (&v["output"]["one"]["p"], &v["output"]["two"]["p"]);
+    assert_ne!(one["pid"], two["pid"]);
+    assert_eq!(two["calls"], 1, "a new process: module state starts over");
+    assert_eq!(
+        two["old_alive"], false,
+        "the expired environment's process was killed"
+    );
+    assert_eq!(v["lambda"]["f"]["cold_starts"], 2);
+}
