@@ -511,3 +511,48 @@ fn keep_alive_expiry_ends_the_process() {
     );
     assert_eq!(v["lambda"]["f"]["cold_starts"], 2);
 }
+
+/// A `provided.al2023` function: the folder's own `bootstrap` executable runs.
+fn provided(bootstrap: &str, extra: &str) -> tempfile::TempDir {
+    let functions = format!(
+        "[functions.f]\nruntime = \"provided.al2023\"\nhandler = \"app.handler\"\ncode = \"code\"\n{extra}"
+    );
+    let dir = project(
+        &functions,
+        &[
+            ("code/bootstrap", bootstrap),
+            (
+                "code/app.py",
+                "def handler(event, context):\n    return {'provided': event['x']}\n",
+            ),
+        ],
+        json!({"x": 5}),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let boot = dir.path().join("code/bootstrap");
+    std::fs::set_permissions(&boot, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+#[test]
+fn provided_runtimes_run_the_folders_bootstrap() {
+    // A custom runtime written in shell that hands over to a Runtime API client: here stepsim's
+    // own python one (LAMBDA_RUNTIME_DIR), as a user's would be awslambdaric or a Rust binary.
+    let python = std::env::var("STEPSIM_PYTHON").unwrap_or_else(|_| "python3".into());
+    let boot = format!("#!/bin/sh\nexec {python} -u \"$LAMBDA_RUNTIME_DIR/bootstrap.py\"\n");
+    let dir = provided(&boot, "");
+    let v = run_json(dir.path(), &[]);
+    assert_eq!(v["status"], "SUCCEEDED", "{v:#}");
+    assert_eq!(v["output"], json!({"provided": 5}));
+
+    // A bootstrap that never asks for an invocation: a clear error, no hang, no process left.
+    let dir = provided("#!/bin/sh\nsleep 60\n", "timeout_seconds = 1\n");
+    let started = Instant::now();
+    let v = run_json(dir.path(), &[("STEPSIM_USER_CODE_WALL_SECONDS", "1")]);
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(v["error"], "Runtime.ExitError", "{v:#}");
+    assert!(v["cause"]
+        .as_str()
+        .unwrap()
+        .contains("never asked for an invocation"));
+}
