@@ -556,3 +556,45 @@ fn provided_runtimes_run_the_folders_bootstrap() {
         .unwrap()
         .contains("never asked for an invocation"));
 }
+
+#[test]
+fn sweeps_with_user_code_do_not_depend_on_jobs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("sweep.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            "name = \"user code\"\ndefinition = {:?}\nrepetitions = 2\nseed = 3\n\
+             [grid]\n\"functions.counter.memory_mb\" = [256, 1024]\n",
+            fixture().display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut outputs = Vec::new();
+    for jobs in ["1", "2"] {
+        let out = tmp.path().join(format!("out-{jobs}"));
+        let (code, _, err) = stepsim_in(
+            tmp.path(),
+            &[
+                "sweep",
+                spec.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--jobs",
+                jobs,
+                "-q",
+            ],
+            &[],
+        );
+        assert_eq!(code, 0, "{err}");
+        outputs.push(std::fs::read_to_string(out.join("summary.csv")).unwrap());
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    // Two memory sizes, two runs each, every one succeeded.
+    assert_eq!(outputs[0].lines().count(), 3, "{}", outputs[0]);
+    assert!(
+        outputs[0].lines().skip(1).all(|l| l.contains(",2,2,")),
+        "{}",
+        outputs[0]
+    );
+}

@@ -14,6 +14,11 @@
 //! [functions.inference.params] # the handler's parameters (kind-specific)
 //! ```
 //!
+//! A function whose table has `code = "folder"` runs the user's own code instead (see
+//! [`crate::sim::runtime`]): `handler` is then `module.function`, `runtime` picks python, node or
+//! a `provided.*` bootstrap, and `environment = { K = "v" }` and `duration = "model"|"measured"`
+//! apply. The folder is relative to the functions file's.
+//!
 //! Every key is checked: an unknown key, a value out of AWS's range, or an unknown handler kind is
 //! an error that names the function and the key.
 
