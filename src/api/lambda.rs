@@ -1,9 +1,10 @@
 //! The Lambda API subset (REST-JSON under `/2015-03-31/functions`): ListFunctions,
 //! GetFunction, GetFunctionConfiguration, CreateFunction, UpdateFunctionConfiguration,
-//! DeleteFunction and Invoke.
+//! UpdateFunctionCode, DeleteFunction and Invoke.
 //!
-//! stepsim runs built-in handlers, not uploaded code, so a function created through the API
-//! is bound to a handler kind of the catalog: `Environment.Variables.STEPSIM_HANDLER` names
+//! A function created with a `Code.ZipFile`, a `Handler` that is not a handler kind and a
+//! python3.x, nodejs or provided.* `Runtime` runs the uploaded code (see `lambda_code.rs`).
+//! Otherwise a function created through the API is bound to a handler kind of the catalog: `Environment.Variables.STEPSIM_HANDLER` names
 //! the kind (or `Handler` does, when it is exactly a kind's name), and
 //! `Environment.Variables.STEPSIM_PARAMS` holds the kind's parameters as a JSON object. The
 //! uploaded `Code` is accepted and ignored. `Environment.Variables.STEPSIM_HANDLER_CPU_MS`
@@ -26,6 +27,7 @@ use crate::sim::function::valid_function_name;
 use crate::sim::{Architecture, FunctionConfig, FunctionSpec, FunctionTarget, PackageType};
 
 use super::error::ApiError;
+use super::lambda_code;
 use super::request::Req;
 use super::runner;
 use super::state::{wall_now, ApiState, FunctionMeta, Functions};
@@ -91,6 +93,7 @@ pub async fn handle(
             "UpdateFunctionConfiguration",
             update_configuration(state, name, body),
         ),
+        (&Method::PUT, [name, "code"]) => ("UpdateFunctionCode", update_code(state, name, body)),
         (&Method::POST, [name, "invocations"]) => {
             ("Invoke", invoke(state, name, query, headers, body).await)
         }
@@ -388,6 +391,75 @@ fn binding(
     Ok((kind, params))
 }
 
+/// The `Handler` and zip of a function whose uploaded code runs (a zip, a `Handler` that is
+/// not a built-in kind, no STEPSIM_HANDLER, a runtime stepsim runs); `None` binds a kind.
+fn uploaded_code<'a>(
+    state: &ApiState,
+    req: &'a Req,
+    handler_field: Option<&'a str>,
+    env: &Map<String, Value>,
+    runtime: &str,
+) -> Result<Option<(&'a str, Vec<u8>)>, ApiError> {
+    let Some(zip) = lambda_code::zip_file(req.members())? else {
+        return Ok(None);
+    };
+    match handler_field {
+        Some(h)
+            if !env.contains_key(HANDLER_VARIABLE)
+                && !state.catalog.contains(h)
+                && lambda_code::runs_code(runtime) =>
+        {
+            Ok(Some((h, zip)))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// UpdateFunctionCode: a new zip for a function that runs uploaded code.
+fn update_code(state: &Arc<ApiState>, name: &str, body: &[u8]) -> Result<Response<Body>, ApiError> {
+    let req = Req::object(body)?;
+    let t = target(name)?;
+    let zip = req
+        .opt_str("ZipFile")?
+        .ok_or_else(|| invalid("stepsim takes code as ZipFile (base64)"))?;
+    let zip = base64::engine::general_purpose::STANDARD
+        .decode(zip.trim())
+        .map_err(|e| invalid(format!("ZipFile is not base64: {e}")))?;
+    let mut f = state.functions_write();
+    let old = lookup(state, &f, &t.name)?.clone();
+    let mut meta = f
+        .meta
+        .get(&t.name)
+        .cloned()
+        .ok_or_else(|| not_found(state, &t.name))?;
+    if !lambda_code::runs_code(&old.config.runtime) {
+        return Err(invalid(format!(
+            "stepsim runs uploaded code on python3.x, nodejs and provided.* runtimes, not {}",
+            old.config.runtime
+        )));
+    }
+    lambda_code::install(state, &t.name, &zip)?;
+    let handler = lambda_code::handler(
+        state,
+        &t.name,
+        &old.config.runtime,
+        &meta.handler,
+        &meta.environment,
+    )?;
+    f.registry
+        .register_spec(FunctionSpec {
+            name: t.name.clone(),
+            kind: "code".to_string(),
+            config: old.config.clone(),
+            handler,
+        })
+        .map_err(|e| invalid(e.to_string()))?;
+    meta.last_modified = wall_now();
+    meta.revision += 1;
+    f.meta.insert(t.name.clone(), meta);
+    configuration_response(state, &f, &t.name, StatusCode::OK)
+}
+
 /// Applies the configuration members of a request to `config`.
 fn apply_config(req: &Req, config: &mut FunctionConfig) -> Result<(), ApiError> {
     let m = req.members();
@@ -448,13 +520,23 @@ fn create_function(state: &Arc<ApiState>, body: &[u8]) -> Result<Response<Body>,
     }
     let env = environment(req.members())?.unwrap_or_default();
     let handler_field = req.opt_str("Handler")?;
-    let (kind, params) = binding(state, handler_field, &env)?;
     let mut config = FunctionConfig::default();
     apply_config(&req, &mut config)?;
     config.handler_cpu_ms = handler_cpu_ms(&env)?;
     // The handler's AWS calls are checked against it (when IAM knows it).
     config.role = Some(role.to_string());
-    let handler = state.catalog.build(&kind, &params).map_err(invalid)?;
+    let (kind, handler) = match uploaded_code(state, &req, handler_field, &env, &config.runtime)? {
+        Some((h, zip)) => {
+            lambda_code::install(state, &t.name, &zip)?;
+            let handler = lambda_code::handler(state, &t.name, &config.runtime, h, &env)?;
+            ("code".to_string(), handler)
+        }
+        None => {
+            let (kind, params) = binding(state, handler_field, &env)?;
+            let handler = state.catalog.build(&kind, &params).map_err(invalid)?;
+            (kind, handler)
+        }
+    };
     let spec = FunctionSpec {
         name: t.name.clone(),
         kind: kind.clone(),
@@ -511,7 +593,17 @@ fn update_configuration(
         // A new Environment replaces every variable, this one included.
         config.handler_cpu_ms = handler_cpu_ms(&effective_env)?;
     }
-    let (kind, handler) = if rebinding {
+    let (kind, handler) = if old.kind == "code"
+        && (rebinding || config.runtime != old.config.runtime)
+    {
+        // Uploaded code: the same folder, run with the new Handler, Environment or Runtime.
+        let h = handler_field
+            .map(str::to_string)
+            .or_else(|| old_meta.as_ref().map(|m| m.handler.clone()))
+            .unwrap_or_default();
+        let handler = lambda_code::handler(state, &t.name, &config.runtime, &h, &effective_env)?;
+        ("code".to_string(), handler)
+    } else if rebinding {
         let field = handler_field.or(Some(old.kind.as_str()));
         let (kind, params) = binding(state, field, &effective_env)?;
         let h = state.catalog.build(&kind, &params).map_err(invalid)?;

@@ -27,6 +27,7 @@ pub mod hosts;
 pub mod http;
 pub mod iam;
 pub mod lambda;
+pub mod lambda_code;
 pub mod logs;
 pub mod mock_cases;
 pub mod names;

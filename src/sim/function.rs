@@ -14,6 +14,11 @@
 //! [functions.inference.params] # the handler's parameters (kind-specific)
 //! ```
 //!
+//! A function whose table has `code = "folder"` runs the user's own code instead (see
+//! [`crate::sim::runtime`]): `handler` is then `module.function`, `runtime` picks python, node or
+//! a `provided.*` bootstrap, and `environment = { K = "v" }` and `duration = "model"|"measured"`
+//! apply. The folder is relative to the functions file's.
+//!
 //! Every key is checked: an unknown key, a value out of AWS's range, or an unknown handler kind is
 //! an error that names the function and the key.
 
@@ -176,7 +181,9 @@ impl FunctionRegistry {
             message: e.to_string(),
         })?;
         let mut reg = FunctionRegistry::new();
-        reg.add_toml(&text, &path.display().to_string(), catalog)?;
+        // User code folders (`code = ...`) are relative to the functions file's folder.
+        let base = path.parent().unwrap_or(Path::new(""));
+        reg.add_toml_in(&text, &path.display().to_string(), base, catalog)?;
         Ok(reg)
     }
 
@@ -199,6 +206,17 @@ impl FunctionRegistry {
         source_name: &str,
         catalog: &HandlerCatalog,
     ) -> Result<(), ConfigError> {
+        self.add_toml_in(text, source_name, Path::new(""), catalog)
+    }
+
+    /// [`FunctionRegistry::add_toml`], with `code` folders relative to `base`.
+    pub fn add_toml_in(
+        &mut self,
+        text: &str,
+        source_name: &str,
+        base: &Path,
+        catalog: &HandlerCatalog,
+    ) -> Result<(), ConfigError> {
         let at = |line: Option<usize>, message: String| ConfigError::File {
             source_name: source_name.to_string(),
             line,
@@ -210,7 +228,7 @@ impl FunctionRegistry {
             let line = Some(config_file::line_at(text, entry.span().start));
             let spec = entry
                 .into_inner()
-                .build(&name, catalog)
+                .build(&name, base, catalog)
                 .and_then(|spec| self.register_spec(spec));
             spec.map_err(|e| at(line, e.to_string()))?;
         }
@@ -278,11 +296,25 @@ struct FunctionEntry {
     /// The handler's parameters: free form, checked by the handler kind's factory.
     #[serde(default)]
     params: Option<toml::Value>,
+    /// User code: the folder holding it (then `handler` is `module.function`).
+    #[serde(default, deserialize_with = "opt_string")]
+    code: Option<String>,
+    /// User code: the function's environment variables.
+    #[serde(default)]
+    environment: Option<BTreeMap<String, String>>,
+    /// User code: `model` (default) or `measured`.
+    #[serde(default, deserialize_with = "opt_string")]
+    duration: Option<String>,
 }
 
 impl FunctionEntry {
     /// The function this entry describes, its handler built from the catalog.
-    fn build(self, name: &str, catalog: &HandlerCatalog) -> Result<FunctionSpec, ConfigError> {
+    fn build(
+        self,
+        name: &str,
+        base: &Path,
+        catalog: &HandlerCatalog,
+    ) -> Result<FunctionSpec, ConfigError> {
         let invalid = |key: &str, message: String| ConfigError::Invalid {
             function: name.to_string(),
             key: key.to_string(),
@@ -316,6 +348,28 @@ impl FunctionEntry {
             )
         })?;
         config.validate(name)?;
+        if let Some(code) = &self.code {
+            return user_code(
+                name,
+                base,
+                code,
+                kind,
+                config,
+                self.environment,
+                self.duration,
+            );
+        }
+        for (key, given) in [
+            ("environment", self.environment.is_some()),
+            ("duration", self.duration.is_some()),
+        ] {
+            if given {
+                return Err(invalid(
+                    key,
+                    "applies only to user code (a function with `code = \"folder\"`)".into(),
+                ));
+            }
+        }
         let params = self
             .params
             .as_ref()
@@ -338,6 +392,48 @@ impl FunctionEntry {
             handler,
         })
     }
+}
+
+/// A function whose handler is the user's code in `base/code` (see [`crate::sim::runtime`]).
+fn user_code(
+    name: &str,
+    base: &Path,
+    code: &str,
+    handler: String,
+    config: FunctionConfig,
+    environment: Option<BTreeMap<String, String>>,
+    duration: Option<String>,
+) -> Result<FunctionSpec, ConfigError> {
+    use crate::sim::runtime::{DurationMode, ProcessHandler, UserCode};
+    let invalid = |key: &str, message: String| ConfigError::Invalid {
+        function: name.to_string(),
+        key: key.to_string(),
+        message,
+    };
+    let duration = match duration.as_deref() {
+        None | Some("model") => DurationMode::Model,
+        Some("measured") => DurationMode::Measured,
+        Some(other) => {
+            return Err(invalid(
+                "duration",
+                format!("`{other}` is not `model` or `measured`"),
+            ))
+        }
+    };
+    let user = UserCode {
+        runtime: config.runtime.clone(),
+        handler,
+        code_dir: base.join(code),
+        environment: environment.unwrap_or_default(),
+        duration,
+    };
+    let handler = ProcessHandler::new(user).map_err(|(key, m)| invalid(key, m))?;
+    Ok(FunctionSpec {
+        name: name.to_string(),
+        kind: "code".to_string(),
+        config,
+        handler: Arc::new(handler),
+    })
 }
 
 // Readers of single values (see `FunctionEntry`), present or absent.

@@ -221,6 +221,11 @@ pub struct Invocation {
     pub(crate) extra_memory_mb: u64,
     /// The environment's CloudWatch Logs stream (when lines are captured).
     pub(crate) log_target: Option<LogTarget>,
+    /// The execution environment's id within its function (user code keeps one process per
+    /// environment).
+    pub(crate) environment_id: u64,
+    /// `arn:aws:lambda:REGION:ACCOUNT:function:`, the function ARN without the name.
+    pub(crate) arn_prefix: Rc<str>,
 }
 
 impl fmt::Debug for Invocation {
@@ -257,6 +262,17 @@ impl Invocation {
     /// The ARN of the execution that made this call (empty for calls outside an execution).
     pub fn execution_arn(&self) -> &str {
         &self.execution_arn
+    }
+
+    /// The id of the execution environment this invocation runs in (unique per function and
+    /// world; a warm invocation reuses the id of the environment it found).
+    pub fn environment_id(&self) -> u64 {
+        self.environment_id
+    }
+
+    /// The function's unqualified ARN.
+    pub fn function_arn(&self) -> String {
+        format!("{}{}", self.arn_prefix, self.function.name)
     }
 
     /// A random number generator seeded for this invocation alone.
@@ -379,6 +395,59 @@ impl Invocation {
                 _ => return Ok(out),
             }
         }
+    }
+
+    /// One LIST request (one page), as the handler's S3 client sent it.
+    pub(crate) async fn s3_list_page(
+        &mut self,
+        bucket: &str,
+        req: &ListRequest,
+    ) -> Result<crate::storage::ListPage, S3Error> {
+        self.host
+            .s3()
+            .list(&self.account_key, self.caller(), bucket, req)
+            .await
+    }
+
+    /// Reads an object with its metadata (one GET request).
+    pub(crate) async fn s3_get_object(
+        &mut self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(ObjectInfo, Bytes), S3Error> {
+        self.host
+            .s3()
+            .get(&self.account_key, self.caller(), bucket, key)
+            .await
+    }
+
+    /// Creates a bucket in the run's store (not billed: S3 does not charge CreateBucket
+    /// apart from the PUT request class, which the model leaves out).
+    pub(crate) async fn s3_create_bucket(&mut self, bucket: &str) -> Result<(), S3Error> {
+        self.host
+            .s3()
+            .store()
+            .create_bucket(bucket)
+            .await
+            .map_err(S3Error::from)
+    }
+
+    /// Whether a bucket exists in the run's store (HeadBucket; not billed).
+    pub(crate) async fn s3_bucket_exists(&mut self, bucket: &str) -> bool {
+        self.host
+            .s3()
+            .store()
+            .bucket_exists(bucket)
+            .await
+            .unwrap_or(false)
+    }
+
+    /// Deletes an object (one DELETE request, free).
+    pub(crate) async fn s3_delete(&mut self, bucket: &str, key: &str) -> Result<(), S3Error> {
+        self.host
+            .s3()
+            .delete(&self.account_key, self.caller(), bucket, key)
+            .await
     }
 
     /// Joins the FMI communicator of this invocation's Map run (see [`crate::sim::fmi`]).

@@ -513,6 +513,8 @@ pub(crate) struct LambdaService {
     log_capture: LogCapture,
     /// CloudWatch Logs, shared with whoever built the world (`serve` shares one store).
     logs: Logs,
+    /// `arn:aws:lambda:REGION:ACCOUNT:function:`, shared by every invocation's context.
+    arn_prefix: Rc<str>,
     state: RefCell<LambdaState>,
 }
 
@@ -531,7 +533,13 @@ impl LambdaService {
             service_ids: stream("service/request-ids"),
             service_rng: stream("service/latency"),
         };
+        let arn_prefix: Rc<str> = format!(
+            "arn:aws:lambda:{}:{}:function:",
+            setup.region, setup.account
+        )
+        .into();
         LambdaService {
+            arn_prefix,
             origin: clock.now(),
             clock,
             ledger,
@@ -702,7 +710,9 @@ impl LambdaService {
 
         let start = self.clock.now();
         guard.started = Some(start);
+        let env_id = guard.env.as_ref().map_or(0, |e| e.id);
         let mut inv = self.start(host, &run, request_id, rng, execution_arn, start);
+        inv.environment_id = env_id;
         let outcome = match injected {
             Some(e) => Outcome::Raised(e),
             None => {
@@ -810,6 +820,8 @@ impl LambdaService {
                 + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::zero()),
             extra_memory_mb: 0,
             log_target: run.log_target.clone(),
+            environment_id: 0,
+            arn_prefix: self.arn_prefix.clone(),
         }
     }
 

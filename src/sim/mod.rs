@@ -25,6 +25,7 @@ pub mod logs;
 pub mod mock;
 pub mod mock_config;
 pub mod nested;
+pub mod runtime;
 pub mod s3;
 pub mod services;
 pub mod simulation;

@@ -264,9 +264,15 @@ impl S3Service {
     }
 
     /// DELETE an object (free).
-    async fn delete(&self, key: &str, bucket: &str, object_key: &str) -> Result<(), S3Error> {
+    pub(crate) async fn delete(
+        &self,
+        key: &str,
+        caller: Caller<'_>,
+        bucket: &str,
+        object_key: &str,
+    ) -> Result<(), S3Error> {
         let resource = s3_resource(bucket, Some(object_key));
-        self.authorize(key, Caller::Execution, "s3:DeleteObject", &resource)
+        self.authorize(key, caller, "s3:DeleteObject", &resource)
             .await?;
         let fault = self.request(key, RequestClass::Free, 0, 0);
         self.clock.sleep(self.model.request_time(0)).await;
@@ -341,7 +347,7 @@ impl S3Service {
             }
             "deleteObject" => {
                 let (bucket, object) = (need("Bucket")?, need("Key")?);
-                self.delete(&key, bucket, object)
+                self.delete(&key, Caller::Execution, bucket, object)
                     .await
                     .map(|()| Value::Object(Map::new()))
             }

@@ -1,0 +1,600 @@
+//! User Lambda code through the Lambda Runtime API, as a user runs it: `stepsim run` on
+//! projects whose functions are python (and node) code folders. Results, warm reuse of one
+//! process, errors as Lambda reports them (caught by Catch), timeouts that kill the process,
+//! determinism, no process left behind, and the load-time checks of functions.toml.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+fn stepsim_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stepsim"));
+    cmd.args(args).current_dir(dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("stepsim runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `stepsim run PROJECT --json --logs`, parsed, without the wall-clock field.
+fn run_json(project: &Path, env: &[(&str, &str)]) -> Value {
+    let (_, out, err) = stepsim_in(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        &["run", project.to_str().unwrap(), "--json", "--logs"],
+        env,
+    );
+    let mut v: Value = serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): stdout {out}\nstderr {err}"));
+    v.as_object_mut().unwrap().remove("wall_ms");
+    v
+}
+
+/// A project folder with one Task state calling function `f` with `payload`.
+fn project(functions: &str, files: &[(&str, &str)], payload: Value) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let asl = json!({
+        "StartAt": "Call",
+        "States": {"Call": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "f", "Payload": payload},
+            "OutputPath": "$.Payload",
+            "End": true
+        }}
+    });
+    std::fs::write(dir.path().join("state-machine.asl.json"), asl.to_string()).unwrap();
+    std::fs::write(dir.path().join("functions.toml"), functions).unwrap();
+    for (name, text) in files {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    dir
+}
+
+fn python_fn(extra: &str) -> String {
+    format!(
+        "[functions.f]\nruntime = \"python3.12\"\nhandler = \"app.handler\"\ncode = \"code\"\n{extra}"
+    )
+}
+
+/// Whether process `pid` is gone (or a zombie nobody waits for), polling up to 3 s: a process
+/// killed through PR_SET_PDEATHSIG goes a moment after its parent.
+fn gone(pid: u64) -> bool {
+    let until = Instant::now() + Duration::from_secs(3);
+    loop {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
+        let dead = state.as_deref().is_none_or(|s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+        });
+        if dead {
+            return true;
+        }
+        if Instant::now() > until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn fixture() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/user-code")
+}
+
+#[test]
+fn python_handler_results_warm_reuse_and_catch() {
+    let v = run_json(&fixture(), &[]);
+    assert_eq!(v["status"], "SUCCEEDED", "{v:#}");
+    let out = &v["output"];
+    assert_eq!(out["first"]["greeting"], "hello stepsim");
+    assert_eq!(out["first"]["memory"], "256");
+    assert_eq!(out["first"]["remaining_ok"], true);
+    // Warm reuse: the same process, its module state kept.
+    assert_eq!(out["first"]["calls"], 1);
+    assert_eq!(out["second"]["calls"], 2);
+    assert_eq!(out["first"]["pid"], out["second"]["pid"]);
+    assert_ne!(out["first"]["request_id"], out["second"]["request_id"]);
+    // The exception reached Step Functions as Lambda reports it, and Catch took it.
+    assert_eq!(out["caught"]["Error"], "ValueError");
+    let cause: Value = serde_json::from_str(out["caught"]["Cause"].as_str().unwrap()).unwrap();
+    assert_eq!(cause["errorMessage"], "bad value");
+    assert!(cause["stackTrace"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("  File \"/var/task/app.py\""));
+    assert_eq!(v["lambda"]["counter"]["cold_starts"], 1);
+    assert_eq!(v["lambda"]["counter"]["invocations"], 3);
+    // The handler's print() lines are the function's log lines, between START and END.
+    let logs: Vec<&str> = v["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    let i = logs
+        .iter()
+        .position(|l| *l == "call 1 of counter")
+        .expect("print line");
+    assert!(logs[i - 1].starts_with("START RequestId:"), "{logs:?}");
+    assert!(logs[i + 1].starts_with("END RequestId:"), "{logs:?}");
+    // handler_cpu_ms = 20 at 256 MB: 138.2 ms of modelled Duration per call.
+    assert!(
+        logs.iter().any(|l| l.contains("Duration: 139.00 ms")),
+        "{logs:?}"
+    );
+    // The process ended with stepsim.
+    assert!(gone(out["first"]["pid"].as_u64().unwrap()));
+}
+
+#[test]
+fn python_runs_are_deterministic() {
+    let strip = |mut v: Value| {
+        for k in ["first", "second"] {
+            v["output"][k].as_object_mut().unwrap().remove("pid");
+        }
+        v
+    };
+    let a = strip(run_json(&fixture(), &[]));
+    let b = strip(run_json(&fixture(), &[]));
+    assert_eq!(a, b);
+}
+
+#[test]
+fn a_stuck_handler_times_out_and_its_process_is_killed() {
+    let code = "import os, time\n\
+                def handler(event, context):\n\
+                \x20   open(event['pid_file'], 'w').write(str(os.getpid()))\n\
+                \x20   time.sleep(60)\n";
+    let dir = project(
+        &python_fn("timeout_seconds = 1\n"),
+        &[("code/app.py", code)],
+        json!({}),
+    );
+    let pid_file = dir.path().join("pid");
+    std::fs::write(
+        dir.path().join("state-machine.asl.json"),
+        json!({"StartAt": "Call", "States": {"Call": {
+            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "f", "Payload": {"pid_file": pid_file.to_str().unwrap()}},
+            "End": true}}})
+        .to_string(),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let v = run_json(dir.path(), &[("STEPSIM_USER_CODE_WALL_SECONDS", "1.5")]);
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(v["status"], "FAILED", "{v:#}");
+    assert_eq!(v["error"], "Sandbox.Timedout");
+    assert!(v["cause"]
+        .as_str()
+        .unwrap()
+        .contains("Task timed out after 1.00 seconds"));
+    assert_eq!(v["lambda"]["f"]["timeouts"], 1);
+    let pid: u64 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    assert!(gone(pid), "process {pid} still runs");
+}
+
+#[test]
+fn modelled_time_past_the_timeout_times_out_too() {
+    // 5 s of handler CPU at 1,769 MB is 5 s of Duration: past the 2 s timeout, however fast
+    // the host answers.
+    let code = "def handler(event, context):\n    return 1\n";
+    let dir = project(
+        &python_fn("timeout_seconds = 2\nmemory_mb = 1769\nhandler_cpu_ms = 5000\n"),
+        &[("code/app.py", code)],
+        json!({}),
+    );
+    let v = run_json(dir.path(), &[]);
+    assert_eq!(v["error"], "Sandbox.Timedout", "{v:#}");
+}
+
+fn call_error(code: &str, extra: &str) -> (String, String) {
+    let dir = project(&python_fn(extra), &[("code/app.py", code)], json!({"x": 1}));
+    let v = run_json(dir.path(), &[]);
+    assert_eq!(v["status"], "FAILED", "{v:#}");
+    (
+        v["error"].as_str().unwrap().to_string(),
+        v["cause"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn runtime_errors_are_reported_as_lambda_does() {
+    let (e, c) = call_error(
+        "import no_such_module_here\ndef handler(e, c):\n    return 1\n",
+        "",
+    );
+    assert_eq!(e, "Runtime.ImportModuleError");
+    assert!(c.contains("Unable to import module 'app'"), "{c}");
+    let (e, c) = call_error("def other(e, c):\n    return 1\n", "");
+    assert_eq!(e, "Runtime.HandlerNotFound");
+    assert!(
+        c.contains("Handler 'handler' missing on module 'app'"),
+        "{c}"
+    );
+    let (e, c) = call_error("def handler(e, c):\n    return {1, 2}\n", "");
+    assert_eq!(e, "Runtime.MarshalError");
+    assert!(c.contains("Unable to marshal response"), "{c}");
+    let (e, c) = call_error("import os\ndef handler(e, c):\n    os._exit(3)\n", "");
+    assert_eq!(e, "Runtime.ExitError");
+    assert!(
+        c.contains("Runtime exited with error: exit status 3"),
+        "{c}"
+    );
+    let (e, c) = call_error("def handler(e, c):\n    raise KeyError('k')\n", "");
+    assert_eq!(e, "KeyError");
+    assert!(c.contains("\"errorMessage\":\"'k'\""), "{c}");
+}
+
+#[test]
+fn bad_function_files_are_clear_errors() {
+    let cases = [
+        (
+            python_fn("").replace("\"code\"", "\"missing\""),
+            "does not exist",
+            "code",
+        ),
+        (
+            python_fn("").replace("python3.12", "java21"),
+            "cannot run user code",
+            "runtime",
+        ),
+        (
+            python_fn("").replace("app.handler", "nope.handler"),
+            "module `nope` not found",
+            "handler",
+        ),
+        (
+            python_fn("duration = \"fast\"\n"),
+            "not `model` or `measured`",
+            "duration",
+        ),
+    ];
+    for (functions, message, key) in cases {
+        let dir = project(
+            &functions,
+            &[("code/app.py", "def handler(e, c):\n    return 1\n")],
+            json!({}),
+        );
+        let (code, _, err) = stepsim_in(dir.path(), &["run", "."], &[]);
+        assert_ne!(code, 0);
+        assert!(err.contains(message), "{err}");
+        assert!(err.contains(&format!("key `{key}`")), "{err}");
+        assert!(
+            err.contains("functions.toml") && err.contains("line 1"),
+            "{err}"
+        );
+    }
+}
+
+/// Whether a command runs (`python3 -c "import boto3"`, `node --version`).
+fn works(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn node_handlers_esm_cjs_async_and_callback() {
+    let node = std::env::var("STEPSIM_NODE").unwrap_or_else(|_| "node".into());
+    if !works(&node, &["--version"]) {
+        eprintln!("SKIPPED node_handlers_esm_cjs_async_and_callback: `node` is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let call = |name: &str, function: &str, payload: Value, next: Value| {
+        let mut s = json!({
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": function, "Payload": payload},
+            "ResultSelector": {"p.$": "$.Payload"},
+            "ResultPath": format!("$.{name}"),
+        });
+        match next {
+            Value::Null => s["End"] = json!(true),
+            n => s["Next"] = n,
+        }
+        s
+    };
+    let mut boom = call("boom", "boom", json!({}), Value::Null);
+    boom["Catch"] =
+        json!([{"ErrorEquals": ["TypeError"], "ResultPath": "$.caught", "Next": "Done"}]);
+    boom["End"] = Value::Null;
+    boom.as_object_mut().unwrap().remove("End");
+    boom["Next"] = json!("Done");
+    let asl = json!({"StartAt": "A", "States": {
+        "A": call("a", "esm", json!({"n": 1}), json!("B")),
+        "B": call("b", "esm", json!({"n": 2}), json!("C")),
+        "C": call("c", "callback", json!({"x": 7}), json!("D")),
+        "D": call("d", "plain", json!({"x": 8}), json!("E")),
+        "E": boom,
+        "Done": {"Type": "Pass", "End": true}
+    }});
+    let files = [
+        (
+            "esm/index.mjs",
+            "let calls = 0;\n\
+             export const handler = async (event, context) => {\n\
+             \x20 calls += 1;\n\
+             \x20 console.log('esm call', calls);\n\
+             \x20 return { calls, n: event.n, fn: context.functionName, pid: process.pid,\n\
+             \x20   id: context.awsRequestId, rem: context.getRemainingTimeInMillis() > 0 };\n\
+             };\n",
+        ),
+        (
+            "cb/app.js",
+            "exports.handler = (event, context, callback) => {\n\
+             \x20 setTimeout(() => callback(null, { cb: true, x: event.x }), 5);\n\
+             };\n",
+        ),
+        (
+            "plain/app.cjs",
+            "module.exports.handler = function (event) { return { sync: event.x * 2 }; };\n",
+        ),
+        (
+            "boom/app.js",
+            "exports.handler = async () => { throw new TypeError('nope'); };\n",
+        ),
+    ];
+    for (name, text) in files {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    std::fs::write(dir.path().join("state-machine.asl.json"), asl.to_string()).unwrap();
+    let f = |name: &str, handler: &str, code: &str| {
+        format!("[functions.{name}]\nruntime = \"nodejs22.x\"\nhandler = \"{handler}\"\ncode = \"{code}\"\n")
+    };
+    let functions = [
+        f("esm", "index.handler", "esm"),
+        f("callback", "app.handler", "cb"),
+        f("plain", "app.handler", "plain"),
+        f("boom", "app.handler", "boom"),
+    ]
+    .concat();
+    std::fs::write(dir.path().join("functions.toml"), functions).unwrap();
+    let v = run_json(dir.path(), &[]);
+    assert_eq!(v["status"], "SUCCEEDED", "{v:#}");
+    let out = &v["output"];
+    assert_eq!(out["a"]["p"]["calls"], 1);
+    assert_eq!(out["b"]["p"]["calls"], 2, "warm reuse keeps module state");
+    assert_eq!(out["a"]["p"]["pid"], out["b"]["p"]["pid"]);
+    assert_eq!(out["a"]["p"]["fn"], "esm");
+    assert_eq!(out["a"]["p"]["rem"], true);
+    assert_eq!(out["c"]["p"], json!({"cb": true, "x": 7}));
+    assert_eq!(out["d"]["p"], json!({"sync": 16}));
+    assert_eq!(out["caught"]["Error"], "TypeError");
+    assert!(out["caught"]["Cause"].as_str().unwrap().contains("nope"));
+    assert!(v["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["message"] == "esm call 2"));
+    assert!(gone(out["a"]["p"]["pid"].as_u64().unwrap()));
+}
+
+#[test]
+fn boto3_in_a_python_handler_reaches_the_runs_s3() {
+    let python = std::env::var("STEPSIM_PYTHON").unwrap_or_else(|_| "python3".into());
+    if !works(&python, &["-c", "import boto3"]) {
+        eprintln!("SKIPPED boto3_in_a_python_handler_reaches_the_runs_s3: boto3 is not importable");
+        return;
+    }
+    let code = r#"
+import boto3
+from botocore.exceptions import ClientError
+
+s3 = boto3.client("s3")
+
+def handler(event, context):
+    body = s3.get_object(Bucket="data", Key="in/numbers.txt")["Body"].read().decode()
+    total = sum(int(x) for x in body.split())
+    s3.put_object(Bucket="data", Key="out/total.txt", Body=str(total).encode())
+    s3.put_object(Bucket="data", Key="out/tmp.txt", Body=b"x")
+    s3.delete_object(Bucket="data", Key="out/tmp.txt")
+    head = s3.head_object(Bucket="data", Key="out/total.txt")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="data", Prefix="out/")["Contents"]]
+    try:
+        s3.get_object(Bucket="data", Key="missing")
+        missing = "found?"
+    except ClientError as e:
+        missing = e.response["Error"]["Code"]
+    return {"total": total, "size": head["ContentLength"], "keys": keys, "missing": missing}
+"#;
+    let dir = project(
+        &python_fn("memory_mb = 512\ntimeout_seconds = 30\n"),
+        &[
+            ("code/app.py", code),
+            ("seed/data/in/numbers.txt", "1 2 3 4\n"),
+        ],
+        json!({}),
+    );
+    // The object the handler wrote is visible to the rest of the workflow.
+    let asl = json!({"StartAt": "Call", "States": {
+        "Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                 "Parameters": {"FunctionName": "f", "Payload": {}},
+                 "ResultSelector": {"p.$": "$.Payload"}, "Next": "Read"},
+        "Read": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                 "Parameters": {"Bucket": "data", "Key": "out/total.txt"},
+                 "ResultSelector": {"body.$": "$.Body"}, "ResultPath": "$.read", "End": true}
+    }});
+    std::fs::write(dir.path().join("state-machine.asl.json"), asl.to_string()).unwrap();
+    let v = run_json(dir.path(), &[]);
+    assert_eq!(v["status"], "SUCCEEDED", "{v:#}");
+    let p = &v["output"]["p"];
+    assert_eq!(p["total"], 10);
+    assert_eq!(p["size"], 2);
+    assert_eq!(p["keys"], json!(["out/total.txt"]));
+    assert_eq!(p["missing"], "NoSuchKey");
+    assert_eq!(v["output"]["read"]["body"], "10");
+    // Every SDK call was an S3 request of the run: GET numbers, GET missing, HEAD (billed as
+    // GET) and the workflow's own GET; 2 PUTs; 1 LIST.
+    assert_eq!(v["s3"]["get_requests"], 4, "{:#}", v["s3"]);
+    assert_eq!(v["s3"]["put_requests"], 2);
+    assert_eq!(v["s3"]["list_requests"], 1);
+    // Same seed, same bytes.
+    assert_eq!(run_json(dir.path(), &[]), v);
+}
+
+#[test]
+fn the_example_project_runs() {
+    let python = std::env::var("STEPSIM_PYTHON").unwrap_or_else(|_| "python3".into());
+    let node = std::env::var("STEPSIM_NODE").unwrap_or_else(|_| "node".into());
+    if !works(&python, &["-c", "import boto3"]) || !works(&node, &["--version"]) {
+        eprintln!("SKIPPED the_example_project_runs: needs boto3 and node");
+        return;
+    }
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("asl-examples/user-code");
+    let v = run_json(&example, &[]);
+    assert_eq!(v["status"], "SUCCEEDED", "{v:#}");
+    let stats = &v["output"]["stats"]["summary"];
+    assert_eq!(stats["count"], 1000);
+    assert!(v["output"]["report"]["report"]["line"]
+        .as_str()
+        .unwrap()
+        .starts_with("1000 numbers, mean"));
+    assert_eq!(v["s3"]["put_requests"], 1);
+    assert_eq!(v["s3"]["get_requests"], 1);
+    // A ValueError from produce is caught and ends in the Fail state.
+    let (code, out, err) = stepsim_in(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        &["run", example.to_str().unwrap(), "--set", "count=0"],
+        &[],
+    );
+    assert_ne!(code, 0, "{err}");
+    assert!(
+        out.contains("BadInput") && out.contains("count must be positive"),
+        "{out}"
+    );
+}
+
+#[test]
+fn keep_alive_expiry_ends_the_process() {
+    // Two calls 700 s apart (past the 600 s keep-alive): the second is a cold start in a new
+    // process, and the first process was killed when the service dropped its environment.
+    let code = "import os\n\
+                CALLS = 0\n\
+                def handler(event, context):\n\
+                \x20   global CALLS\n\
+                \x20   CALLS += 1\n\
+                \x20   old = event.get('old')\n\
+                \x20   alive = old is not None and os.path.exists('/proc/%d' % old)\n\
+                \x20   return {'pid': os.getpid(), 'calls': CALLS, 'old_alive': alive}\n";
+    let dir = project(&python_fn(""), &[("code/app.py", code)], json!({}));
+    let asl = json!({"StartAt": "One", "States": {
+        "One": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "f", "Payload": {}},
+                "ResultSelector": {"p.$": "$.Payload"}, "ResultPath": "$.one", "Next": "Idle"},
+        "Idle": {"Type": "Wait", "Seconds": 700, "Next": "Two"},
+        "Two": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "f", "Payload": {"old.$": "$.one.p.pid"}},
+                "ResultSelector": {"p.$": "$.Payload"}, "ResultPath": "$.two", "End": true}
+    }});
+    std::fs::write(dir.path().join("state-machine.asl.json"), asl.to_string()).unwrap();
+    let v = run_json(dir.path(), &[]);
+    assert_eq!(v["status"], "SUCCEEDED", "{v:#}");
+    let (one, two) = (&v["output"]["one"]["p"], &v["output"]["two"]["p"]);
+    assert_ne!(one["pid"], two["pid"]);
+    assert_eq!(two["calls"], 1, "a new process: module state starts over");
+    assert_eq!(
+        two["old_alive"], false,
+        "the expired environment's process was killed"
+    );
+    assert_eq!(v["lambda"]["f"]["cold_starts"], 2);
+}
+
+/// A `provided.al2023` function: the folder's own `bootstrap` executable runs.
+fn provided(bootstrap: &str, extra: &str) -> tempfile::TempDir {
+    let functions = format!(
+        "[functions.f]\nruntime = \"provided.al2023\"\nhandler = \"app.handler\"\ncode = \"code\"\n{extra}"
+    );
+    let dir = project(
+        &functions,
+        &[
+            ("code/bootstrap", bootstrap),
+            (
+                "code/app.py",
+                "def handler(event, context):\n    return {'provided': event['x']}\n",
+            ),
+        ],
+        json!({"x": 5}),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let boot = dir.path().join("code/bootstrap");
+    std::fs::set_permissions(&boot, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+#[test]
+fn provided_runtimes_run_the_folders_bootstrap() {
+    // A custom runtime written in shell that hands over to a Runtime API client: here stepsim's
+    // own python one (LAMBDA_RUNTIME_DIR), as a user's would be awslambdaric or a Rust binary.
+    let python = std::env::var("STEPSIM_PYTHON").unwrap_or_else(|_| "python3".into());
+    let boot = format!("#!/bin/sh\nexec {python} -u \"$LAMBDA_RUNTIME_DIR/bootstrap.py\"\n");
+    let dir = provided(&boot, "");
+    let v = run_json(dir.path(), &[]);
+    assert_eq!(v["status"], "SUCCEEDED", "{v:#}");
+    assert_eq!(v["output"], json!({"provided": 5}));
+
+    // A bootstrap that never asks for an invocation: a clear error, no hang, no process left.
+    let dir = provided("#!/bin/sh\nsleep 60\n", "timeout_seconds = 1\n");
+    let started = Instant::now();
+    let v = run_json(dir.path(), &[("STEPSIM_USER_CODE_WALL_SECONDS", "1")]);
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(v["error"], "Runtime.ExitError", "{v:#}");
+    assert!(v["cause"]
+        .as_str()
+        .unwrap()
+        .contains("never asked for an invocation"));
+}
+
+#[test]
+fn sweeps_with_user_code_do_not_depend_on_jobs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("sweep.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            "name = \"user code\"\ndefinition = {:?}\nrepetitions = 2\nseed = 3\n\
+             [grid]\n\"functions.counter.memory_mb\" = [256, 1024]\n",
+            fixture().display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut outputs = Vec::new();
+    for jobs in ["1", "2"] {
+        let out = tmp.path().join(format!("out-{jobs}"));
+        let (code, _, err) = stepsim_in(
+            tmp.path(),
+            &[
+                "sweep",
+                spec.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--jobs",
+                jobs,
+                "-q",
+            ],
+            &[],
+        );
+        assert_eq!(code, 0, "{err}");
+        outputs.push(std::fs::read_to_string(out.join("summary.csv")).unwrap());
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    // Two memory sizes, two runs each, every one succeeded.
+    assert_eq!(outputs[0].lines().count(), 3, "{}", outputs[0]);
+    assert!(
+        outputs[0].lines().skip(1).all(|l| l.contains(",2,2,")),
+        "{}",
+        outputs[0]
+    );
+}
