@@ -149,9 +149,11 @@ fn aws_example_hybrid_path_reaches_the_world() {
     let (_, v) = run_case("HybridPath");
     let mocked_sqs = json!({"MD5OfMessageBody": "3bcb6e8e-7h85-4375-b0bc-1a59812c6e51",
                             "MessageId": "3bcb6e8e-8b51-4375-b0bc-1a59812c6e51"});
-    // LambdaState is mocked; SQSState is not: the simulated world answers it (with its own
-    // answer, or with its error when it has no SQS).
+    // LambdaState is mocked; SQSState is not: the simulated SQS (the example's services.toml
+    // declares myQueue) answers it with its own message id and bills the request.
+    assert_eq!(v["status"], "SUCCEEDED", "{v:#}");
     assert_ne!(v["output"], mocked_sqs);
+    assert!(v["output"]["MessageId"].is_string(), "{}", v["output"]);
     let sqs_scheduled = v["history"]
         .as_array()
         .unwrap()
@@ -160,13 +162,7 @@ fn aws_example_hybrid_path_reaches_the_world() {
         .filter(|e| e["taskScheduledEventDetails"]["resourceType"] == "sqs")
         .count();
     assert_eq!(sqs_scheduled, 1);
-    if v["status"] == "FAILED" {
-        assert!(
-            v["cause"].as_str().unwrap_or("").contains("sqs"),
-            "{}",
-            v["cause"]
-        );
-    }
+    assert_eq!(v["services"]["sqs"]["queues"]["myQueue"]["messages"].as_array().map(Vec::len), Some(1), "{}", v["services"]);
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -554,10 +550,10 @@ fn example_test_file_passes_and_is_deterministic() {
     let (_, b, _) = stepsim(&["test", EXAMPLE, "--json", "--coverage"]);
     assert_eq!(a, b);
     let v: Value = serde_json::from_str(&a).unwrap();
-    assert_eq!(v["passed"], 3);
+    assert_eq!(v["passed"], 4);
     let (code, out, _) = stepsim(&["test", EXAMPLE]);
     assert_eq!(code, 0);
-    assert!(out.contains("3 of 3 cases passed"), "{out}");
+    assert!(out.contains("4 of 4 cases passed"), "{out}");
 }
 
 #[test]
