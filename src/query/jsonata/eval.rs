@@ -69,6 +69,8 @@ pub(crate) struct Ev<'a> {
     frames: Vec<Frame<'a>>,
     steps: u64,
     depth: usize,
+    /// The input document (`$$`, and `$` at the top level); `None` inside Step Functions.
+    pub(crate) root: Option<Val<'a>>,
 }
 
 fn at(mut e: JsonataError, pos: usize) -> JsonataError {
@@ -97,6 +99,7 @@ impl<'a> Ev<'a> {
             frames: vec![Frame::default()],
             steps: 0,
             depth: 0,
+            root: None,
         }
     }
 
@@ -246,8 +249,9 @@ impl<'a> Ev<'a> {
             Kind::Name(n) => Ok(ctx.and_then(|c| lookup_field(c, n))),
             Kind::Var(name) => Ok(match name.as_str() {
                 "" => ctx.cloned(),
-                // `$$`, the root input: a Step Functions expression has no input document.
-                "$" => None,
+                // `$$`, the root input: a Step Functions expression has no input document, so
+                // it is undefined there; `stepsim eval --input` supplies one.
+                "$" => self.root.clone(),
                 _ => self.lookup_var(env, name),
             }),
             Kind::Regex(r) => Ok(Some(Val::func(Func::Regex(r)))),

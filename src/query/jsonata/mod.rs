@@ -62,6 +62,8 @@ use std::fmt;
 
 use serde_json::Value;
 
+use value::Val;
+
 pub use template::{JsonataTemplate, QueryEvaluationError};
 
 /// Resolves workflow variables (`$name`) for an evaluation. Implement it on the interpreter's
@@ -226,6 +228,16 @@ impl Expression {
 
     /// Evaluates, telling "returned a function" apart from errors.
     pub fn evaluate_value(&self, env: &mut JsonataEnv<'_>) -> Result<Outcome, JsonataError> {
+        self.evaluate_with_input(env, None)
+    }
+
+    /// Evaluates against an input document: `input` is `$$`, and `$` at the top level (as
+    /// jsonata-js's `evaluate(input)`). Step Functions passes none; `stepsim eval` does.
+    pub fn evaluate_with_input(
+        &self,
+        env: &mut JsonataEnv<'_>,
+        input: Option<&Value>,
+    ) -> Result<Outcome, JsonataError> {
         let mut ev = eval::Ev::new(
             env.states,
             env.variables,
@@ -234,7 +246,9 @@ impl Expression {
             env.limits,
         );
         let root = ev.root_frame();
-        let result = ev.eval(&self.ast, None, root)?;
+        ev.root = input.map(Val::from_json);
+        let ctx = ev.root.clone();
+        let result = ev.eval(&self.ast, ctx.as_ref(), root)?;
         match result {
             None => Ok(Outcome::Undefined),
             Some(v) => match v.to_json() {

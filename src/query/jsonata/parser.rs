@@ -148,6 +148,14 @@ impl<'s> Lexer<'s> {
         }
         if c == '$' {
             self.at += 1;
+            // `$$` is the root of the input document: its name is "$".
+            if self.peek(0) == Some('$') {
+                self.at += 1;
+                return Ok(Token {
+                    tok: Tok::Var("$".to_string()),
+                    pos,
+                });
+            }
             return Ok(Token {
                 tok: Tok::Var(self.name()),
                 pos,
