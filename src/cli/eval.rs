@@ -29,7 +29,8 @@ const EVAL_STACK_BYTES: usize = 64 << 20;
 /// Arguments of `stepsim eval`.
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
-    /// The JSONata expression, without `{% %}`.
+    /// The JSONata expression, without `{% %}` (it may start with `-`).
+    #[arg(allow_hyphen_values = true)]
     pub expr: String,
     /// The input document (`$$`, and `$` at the top level): inline JSON or a JSON file.
     #[arg(long)]

@@ -281,9 +281,14 @@ impl<'a> Ev<'a> {
                 partial,
             } => self.call(func, args, *partial, ctx, env, None),
             Kind::Apply(l, r) => self.eval_apply(l, r, ctx, env),
-            Kind::Lambda { params, body } => Ok(Some(Val::func(Func::Lambda {
+            Kind::Lambda {
                 params,
                 body,
+                signature,
+            } => Ok(Some(Val::func(Func::Lambda {
+                params,
+                body,
+                signature: signature.as_deref(),
                 frame: env,
                 input: ctx.cloned(),
             }))),
@@ -1129,7 +1134,12 @@ impl<'a> Ev<'a> {
                 body,
                 frame,
                 input,
+                signature,
             } => {
+                let args = match signature {
+                    Some(sig) => sig.validate("lambda", args, ctx, true)?,
+                    None => args,
+                };
                 let fr = self.new_frame(*frame);
                 for (i, p) in params.iter().enumerate() {
                     if let Some(Some(v)) = args.get(i) {

@@ -150,7 +150,9 @@ impl NumberPicture {
                 digits += 1;
             }
         }
-        let regular = !groups.is_empty()
+        // A zero first group (a separator right at the end) is never regular: it would make
+        // every position a group boundary (and `rem % 0` divide by zero).
+        let regular = groups.first().is_some_and(|&g| g > 0)
             && groups
                 .iter()
                 .enumerate()
@@ -209,6 +211,123 @@ impl NumberPicture {
     }
 }
 
+/// The checks of XPath F&O 4.7.3 on one sub-picture, with jsonata-js's codes. When several
+/// rules are broken, the last one in this order is reported (as jsonata-js does).
+fn validate_picture(sub: &str, f: &DecimalFormat) -> Result<(), JsonataError> {
+    let chars: Vec<char> = sub.chars().collect();
+    let is_family = |c: char| c as u32 >= f.zero as u32 && (c as u32) < f.zero as u32 + 10;
+    let active = |c: char| {
+        is_family(c)
+            || c == f.decimal
+            || c == f.exponent
+            || c == f.grouping
+            || c == f.digit
+            || c == f.pattern_sep
+    };
+    let anchor = |c: char| active(c) && c != f.exponent;
+    let start = chars.iter().position(|&c| anchor(c)).unwrap_or(chars.len());
+    let end = chars
+        .iter()
+        .rposition(|&c| anchor(c))
+        .map(|i| i + 1)
+        .unwrap_or(start)
+        .max(start);
+    let active_part = &chars[start..end];
+    let exp_at = chars[start..]
+        .iter()
+        .position(|&c| c == f.exponent)
+        .map(|i| i + start);
+    let (mantissa, exponent): (&[char], Option<&[char]>) = match exp_at {
+        Some(e) if e <= end => {
+            let rel = (e - start).min(active_part.len());
+            (
+                &active_part[..rel],
+                Some(active_part.get(rel + 1..).unwrap_or(&[])),
+            )
+        }
+        _ => (active_part, None),
+    };
+    let suffix = &chars[end..];
+    let (integer, fractional): (&[char], &[char]) =
+        match mantissa.iter().position(|&c| c == f.decimal) {
+            Some(d) => (&mantissa[..d], &mantissa[d + 1..]),
+            None => (mantissa, suffix),
+        };
+    let count = |c: char| chars.iter().filter(|&&x| x == c).count();
+    let mut code = None;
+    if count(f.decimal) > 1 {
+        code = Some("D3081");
+    }
+    if count(f.percent) > 1 {
+        code = Some("D3082");
+    }
+    if count(f.permille) > 1 {
+        code = Some("D3083");
+    }
+    if count(f.percent) > 0 && count(f.permille) > 0 {
+        code = Some("D3084");
+    }
+    if !mantissa.iter().any(|&c| is_family(c) || c == f.digit) {
+        code = Some("D3085");
+    }
+    if active_part.iter().any(|&c| !active(c)) {
+        code = Some("D3086");
+    }
+    match chars.iter().position(|&c| c == f.decimal) {
+        Some(d) => {
+            let before = d.checked_sub(1).and_then(|i| chars.get(i));
+            if before == Some(&f.grouping) || chars.get(d + 1) == Some(&f.grouping) {
+                code = Some("D3087");
+            }
+        }
+        None if integer.last() == Some(&f.grouping) => code = Some("D3088"),
+        None => {}
+    }
+    if chars.windows(2).any(|w| w[0] == f.grouping && w[1] == f.grouping) {
+        code = Some("D3089");
+    }
+    if let Some(o) = integer.iter().position(|&c| c == f.digit) {
+        if integer[..o].iter().any(|&c| is_family(c)) {
+            code = Some("D3090");
+        }
+    }
+    if let Some(o) = fractional.iter().rposition(|&c| c == f.digit) {
+        if fractional[o..].iter().any(|&c| is_family(c)) {
+            code = Some("D3091");
+        }
+    }
+    if let Some(e) = exponent {
+        if !e.is_empty() && (count(f.percent) > 0 || count(f.permille) > 0) {
+            code = Some("D3092");
+        }
+        if e.is_empty() || e.iter().any(|&c| !is_family(c)) {
+            code = Some("D3093");
+        }
+    }
+    match code {
+        None => Ok(()),
+        Some(c) => Err(err(c, picture_message(c))),
+    }
+}
+
+fn picture_message(code: &str) -> &'static str {
+    match code {
+        "D3081" => "The sub-picture must not contain more than one instance of the 'decimal-separator' character",
+        "D3082" => "The sub-picture must not contain more than one instance of the 'percent' character",
+        "D3083" => "The sub-picture must not contain more than one instance of the 'per-mille' character",
+        "D3084" => "The sub-picture must not contain both a 'percent' and a 'per-mille' character",
+        "D3085" => "The mantissa part of a sub-picture must contain at least one character that is either an 'optional digit character' or a member of the 'decimal digit family'",
+        "D3086" => "The sub-picture must not contain a passive character that is preceded by an active character and that is followed by another active character",
+        "D3087" => "The sub-picture must not contain a 'grouping-separator' character that appears adjacent to a 'decimal-separator' character",
+        "D3088" => "The sub-picture must not contain a 'grouping-separator' at the end of the integer part",
+        "D3089" => "The sub-picture must not contain two adjacent instances of the 'grouping-separator' character",
+        "D3090" => "The integer part of the sub-picture must not contain a member of the 'decimal digit family' that is followed by an instance of the 'optional digit character'",
+        "D3091" => "The fractional part of the sub-picture must not contain an instance of the 'optional digit character' that is followed by a member of the 'decimal digit family'",
+        "D3092" => "A sub-picture that contains a 'percent' or 'per-mille' character must not contain a character treated as an 'exponent-separator'",
+        _ => "The exponent part of the sub-picture must comprise only of one or more characters that are members of the 'decimal digit family'",
+    }
+}
+
 pub(crate) fn format_number(
     n: f64,
     picture: &str,
@@ -224,6 +343,9 @@ pub(crate) fn format_number(
     } else {
         (subs[0], false)
     };
+    for sub in &subs {
+        validate_picture(sub, &f)?;
+    }
     let p = NumberPicture::parse(pic, &f)?;
     let percent = p.prefix.contains(f.percent) || p.suffix.contains(f.percent);
     let permille = p.prefix.contains(f.permille) || p.suffix.contains(f.permille);
@@ -259,7 +381,7 @@ pub(crate) fn format_number(
     }
     out.push_str(&exponent_text);
     let mut result = format!("{}{out}{}", p.prefix, p.suffix);
-    if n < 0.0 && !neg_pic && rounded != 0.0 {
+    if n < 0.0 && !neg_pic {
         result.insert(0, f.minus);
     }
     Ok(result)

@@ -18,6 +18,7 @@ use md5::Digest;
 
 use super::eval::{Ev, R};
 use super::format;
+use super::signature::{builtin_signature, Signature};
 use super::value::{
     deep_equal, err, from_owned, round_half_even, string_num, stringify, to_text, truthy,
     BuiltinId, Func, Val,
@@ -232,10 +233,23 @@ pub(crate) fn call<'a>(
     ctx: Option<&Val<'a>>,
 ) -> R<'a> {
     let b = entry_of(id);
-    if b.context && args.len() < b.mandatory {
+    if let Some(sig) = signatures().get(id.0).and_then(Option::as_ref) {
+        args = sig.validate(b.name, args, ctx, false)?;
+    } else if b.context && args.len() < b.mandatory {
         args.insert(0, ctx.cloned());
     }
     (b.run)(ev, b.name, args)
+}
+
+/// The parsed jsonata-js signature of every built-in (by table index), parsed once.
+fn signatures() -> &'static [Option<Signature>] {
+    static SIGS: std::sync::OnceLock<Vec<Option<Signature>>> = std::sync::OnceLock::new();
+    SIGS.get_or_init(|| {
+        BUILTINS
+            .iter()
+            .map(|b| builtin_signature(b.name).and_then(|t| Signature::parse(t).ok()))
+            .collect()
+    })
 }
 
 // -------------------------------------------------------------------- strings
@@ -325,7 +339,11 @@ fn pad<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
         return Ok(None);
     };
     let width = opt_num(name, &args, 1)?.ok_or_else(|| sig(name, 1))?;
-    let pad: Vec<char> = opt_str(name, &args, 2)?.unwrap_or(" ").chars().collect();
+    // An empty pad string pads with spaces, as jsonata-js does.
+    let pad: Vec<char> = match opt_str(name, &args, 2)? {
+        Some(p) if !p.is_empty() => p.chars().collect(),
+        _ => vec![' '],
+    };
     let have = s.chars().count();
     let want = width.abs().min(1e6) as usize;
     ev.tick(want as u64)?;
@@ -703,6 +721,11 @@ fn distinct<'a>(ev: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
         Some(v) if !v.is_array() => ok(v.clone()),
         Some(v) => {
             let all = v.arr_items();
+            // jsonata-js returns arrays of at most one item as they are, and keeps an array
+            // an array (only a sequence stays a sequence, and may unwrap).
+            if all.len() <= 1 {
+                return ok(v.clone());
+            }
             ev.tick((all.len() as u64).saturating_mul(all.len() as u64) / 4 + 1)?;
             let mut out: Vec<Val<'a>> = Vec::new();
             for x in all {
@@ -710,7 +733,11 @@ fn distinct<'a>(ev: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
                     out.push(x);
                 }
             }
-            ok(Val::seq(out))
+            if v.flags() & super::value::SEQ != 0 {
+                ok(Val::seq(out))
+            } else {
+                ok(Val::array(out, 0)?)
+            }
         }
     }
 }
@@ -1293,6 +1320,14 @@ fn sort<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     };
     let list = items(&v);
     let f = opt_func(name, &args, 1)?;
+    if list.len() <= 1 {
+        // Nothing to compare: jsonata-js returns it without checking the item types.
+        return if v.is_array() {
+            ok(v)
+        } else {
+            ok(Val::array(list, 0)?)
+        };
+    }
     let n = list.len() as u64;
     ev.tick(n.saturating_mul(64 - n.leading_zeros() as u64))?;
     match f {

@@ -54,6 +54,7 @@ mod eval;
 mod format;
 mod functions;
 mod parser;
+mod signature;
 mod template;
 mod value;
 

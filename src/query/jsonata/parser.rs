@@ -425,7 +425,11 @@ enum Raw {
     Focus(Box<RawNode>, String),
     Index(Box<RawNode>, String),
     Call(Box<RawNode>, Vec<RawNode>),
-    Lambda(Vec<String>, Box<RawNode>),
+    Lambda(
+        Vec<String>,
+        Box<RawNode>,
+        Option<Box<super::signature::Signature>>,
+    ),
     Condition(Box<RawNode>, Box<RawNode>, Option<Box<RawNode>>),
     Bind(String, Box<RawNode>),
     Transform(Box<RawNode>, Box<RawNode>, Option<Box<RawNode>>),
@@ -553,6 +557,7 @@ pub(crate) enum Kind {
     Lambda {
         params: Vec<String>,
         body: Box<Expr>,
+        signature: Option<Box<super::signature::Signature>>,
     },
     Condition(Box<Expr>, Box<Expr>, Option<Box<Expr>>),
     Bind(String, Box<Expr>),
@@ -863,20 +868,16 @@ impl<'s> Parser<'s> {
             p.advance(false)?;
             Ok((v, 0))
         })?;
-        // Optional signature `<...>`: accepted and skipped (AWS validates none of it at runtime
-        // beyond what the function body does).
+        // Optional signature `<...>`: checked against the arguments on every call.
+        let mut signature = None;
         if self.is_op("<") {
+            let sig_pos = self.cur.pos;
+            let mut text = String::new();
             let mut depth = 0usize;
             loop {
                 match &self.cur.tok {
                     Tok::Op("<") => depth += 1,
-                    Tok::Op(">") => {
-                        depth -= 1;
-                        if depth == 0 {
-                            self.advance(false)?;
-                            break;
-                        }
-                    }
+                    Tok::Op(">") => depth = depth.saturating_sub(1),
                     Tok::End => {
                         return Err(syntax(
                             "S0203",
@@ -886,14 +887,21 @@ impl<'s> Parser<'s> {
                     }
                     _ => {}
                 }
+                text.push_str(&tok_text(&self.cur.tok));
                 self.advance(false)?;
+                if depth == 0 {
+                    break;
+                }
             }
+            let sig = super::signature::Signature::parse(&text)
+                .map_err(|e| syntax(&e.code, sig_pos, e.message))?;
+            signature = Some(Box::new(sig));
         }
         self.expect("{", true)?;
         let body = self.expression(0)?;
         self.expect("}", false)?;
         let h = body.height;
-        self.node(Raw::Lambda(params, Box::new(body)), pos, &[h])
+        self.node(Raw::Lambda(params, Box::new(body), signature), pos, &[h])
     }
 
     #[inline(never)]
@@ -1147,10 +1155,11 @@ fn process(node: RawNode) -> Result<Expr, JsonataSyntaxError> {
                 pos,
             )
         }
-        Raw::Lambda(params, body) => Expr::new(
+        Raw::Lambda(params, body, signature) => Expr::new(
             Kind::Lambda {
                 params,
                 body: Box::new(process(*body)?),
+                signature,
             },
             pos,
         ),

@@ -64,6 +64,8 @@ pub(crate) enum Func<'a> {
         frame: FrameId,
         /// The context where the lambda was defined; its body evaluates against it.
         input: Option<Val<'a>>,
+        /// `function($x)<n:n>{...}`: checked on every call.
+        signature: Option<&'a super::signature::Signature>,
     },
     Builtin(BuiltinId),
     /// Partial application: `None` marks a `?` placeholder.
