@@ -24,7 +24,15 @@ use crate::rng::SimRng;
 /// Without `--time-limit-ms`, an evaluation may take this long before it is abandoned.
 const DEFAULT_TIME_LIMIT_MS: u64 = 60_000;
 /// Stack of the evaluation thread: the engine bounds its own recursion well inside this.
-const EVAL_STACK_BYTES: usize = 64 << 20;
+const EVAL_STACK_BYTES: usize = 256 << 20;
+/// How much of it the engine may use (the rest is headroom for one level's frames).
+const EVAL_STACK_BUDGET: usize = 240 << 20;
+/// Default nesting bound of `stepsim eval`: deeper than Step Functions' default (jsonata-js
+/// itself is bounded only by the JavaScript stack), so that recursive functions such as a
+/// factorial of 170 evaluate.
+const DEFAULT_MAX_DEPTH: usize = 20_000;
+/// Default step budget of `stepsim eval`.
+const DEFAULT_MAX_STEPS: u64 = 50_000_000;
 
 /// Arguments of `stepsim eval`.
 #[derive(Debug, clap::Args)]
@@ -144,7 +152,7 @@ pub fn evaluate(req: &EvalRequest) -> EvalResult {
         rng: &mut rng,
         limits: req.limits,
     };
-    match expr.evaluate_with_input(&mut env, req.input.as_ref()) {
+    match expr.evaluate_with_stack(&mut env, req.input.as_ref(), Some(EVAL_STACK_BUDGET)) {
         Ok(Outcome::Value(v)) => EvalResult::Value(v),
         // A function has no JSON form; jsonata-js's JSON.stringify drops it likewise.
         Ok(Outcome::Undefined) | Ok(Outcome::Unsupported) => EvalResult::Undefined,
@@ -191,13 +199,10 @@ fn request(args: &EvalArgs) -> Result<EvalRequest, String> {
         Some(t) => json_arg("--states", t)?,
         None => json!({}),
     };
-    let mut limits = Limits::default();
-    if let Some(d) = args.max_depth {
-        limits.max_depth = d;
-    }
-    if let Some(s) = args.max_steps {
-        limits.max_steps = s;
-    }
+    let limits = Limits {
+        max_depth: args.max_depth.unwrap_or(DEFAULT_MAX_DEPTH),
+        max_steps: args.max_steps.unwrap_or(DEFAULT_MAX_STEPS),
+    };
     Ok(EvalRequest {
         expr: args.expr.clone(),
         input,

@@ -71,6 +71,8 @@ pub(crate) struct Ev<'a> {
     depth: usize,
     /// The input document (`$$`, and `$` at the top level); `None` inside Step Functions.
     pub(crate) root: Option<Val<'a>>,
+    /// Stack this evaluation may use, from where it started.
+    pub(crate) stack_budget: usize,
 }
 
 fn at(mut e: JsonataError, pos: usize) -> JsonataError {
@@ -89,6 +91,7 @@ impl<'a> Ev<'a> {
         limits: Limits,
     ) -> Self {
         let here = 0u8;
+        super::value::reset_build_budget();
         Ev {
             stack_base: &here as *const u8 as usize,
             states: Val::from_json(states),
@@ -100,6 +103,7 @@ impl<'a> Ev<'a> {
             steps: 0,
             depth: 0,
             root: None,
+            stack_budget: STACK_BUDGET,
         }
     }
 
@@ -109,6 +113,7 @@ impl<'a> Ev<'a> {
 
     /// Counts `n` units of work against the step budget.
     pub(crate) fn tick(&mut self, n: u64) -> Result<(), JsonataError> {
+        super::value::build_budget_check()?;
         self.steps = self.steps.saturating_add(n);
         if self.steps > self.limits.max_steps {
             return Err(err(
@@ -235,7 +240,7 @@ impl<'a> Ev<'a> {
     fn stack_exhausted(&self) -> bool {
         let here = 0u8;
         let addr = &here as *const u8 as usize;
-        addr.abs_diff(self.stack_base) > STACK_BUDGET
+        addr.abs_diff(self.stack_base) > self.stack_budget
     }
 
     fn eval_node(&mut self, e: &'a Expr, ctx: Option<&Val<'a>>, env: FrameId) -> R<'a> {
@@ -1022,7 +1027,15 @@ impl<'a> Ev<'a> {
             BinOp::Concat => {
                 let mut s = String::new();
                 for v in [&lhs, &rhs].into_iter().flatten() {
-                    s.push_str(&to_text(v, false)?);
+                    // Strings are charged to the build budget before they are copied, so
+                    // that doubling a string fails before it is built.
+                    match v.as_str() {
+                        Some(t) => {
+                            super::value::charge(t.len())?;
+                            s.push_str(t);
+                        }
+                        None => s.push_str(&to_text(v, false)?),
+                    }
                 }
                 Ok(Some(Val::string(s)))
             }

@@ -415,10 +415,11 @@ fn join<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
         return Ok(None);
     };
     let sep = opt_str(name, &args, 1)?.unwrap_or("");
-    let strs = items(v)
+    let all = items(v);
+    let strs = all
         .iter()
         .map(|x| {
-            x.as_str().map(str::to_string).ok_or_else(|| {
+            x.as_str().ok_or_else(|| {
                 err(
                     "T0412",
                     format!("Argument 1 of function \"{name}\" must be an array of \"strings\""),
@@ -426,6 +427,9 @@ fn join<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    // Charged before joining: an array may hold one large string many times over.
+    let total = strs.iter().map(|s| s.len()).sum::<usize>() + sep.len() * strs.len();
+    super::value::charge(total)?;
     ok(Val::string(strs.join(sep)))
 }
 

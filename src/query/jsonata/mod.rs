@@ -239,6 +239,18 @@ impl Expression {
         env: &mut JsonataEnv<'_>,
         input: Option<&Value>,
     ) -> Result<Outcome, JsonataError> {
+        self.evaluate_with_stack(env, input, None)
+    }
+
+    /// [`Expression::evaluate_with_input`] on a thread whose stack is larger than the 2 MiB
+    /// the engine assumes: `stack_bytes` is how much of it the evaluation may use (so that
+    /// `Limits::max_depth` can be raised safely).
+    pub fn evaluate_with_stack(
+        &self,
+        env: &mut JsonataEnv<'_>,
+        input: Option<&Value>,
+        stack_bytes: Option<usize>,
+    ) -> Result<Outcome, JsonataError> {
         let mut ev = eval::Ev::new(
             env.states,
             env.variables,
@@ -247,6 +259,9 @@ impl Expression {
             env.limits,
         );
         let root = ev.root_frame();
+        if let Some(b) = stack_bytes {
+            ev.stack_budget = b;
+        }
         ev.root = input.map(Val::from_json);
         let ctx = ev.root.clone();
         let result = ev.eval(&self.ast, ctx.as_ref(), root)?;
