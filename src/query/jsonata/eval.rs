@@ -75,6 +75,16 @@ pub(crate) struct Ev<'a> {
     pub(crate) stack_budget: usize,
 }
 
+/// The array input document inside its outer wrapper (see [`super::value::OUTER`]).
+fn unwrap_outer<'a>(v: &Val<'a>) -> Val<'a> {
+    if v.flags() & super::value::OUTER != 0 {
+        if let Some(inner) = v.arr_get(0) {
+            return inner;
+        }
+    }
+    v.clone()
+}
+
 fn at(mut e: JsonataError, pos: usize) -> JsonataError {
     if e.position.is_none() {
         e.position = Some(pos);
@@ -216,7 +226,14 @@ impl<'a> Ev<'a> {
         }
         if let Some(g) = &e.group {
             if !matches!(e.kind, Kind::Path(_)) {
-                r = Some(self.group(g, r.map(|v| vec![v]).unwrap_or_default(), env)?);
+                // An array is grouped item by item (jsonata-js turns anything else into a
+                // one-item sequence).
+                let items = match r {
+                    Some(v) if v.is_array() => v.arr_items(),
+                    Some(v) => vec![v],
+                    None => Vec::new(),
+                };
+                r = Some(self.group(g, items, env)?);
             }
         }
         Ok(match r {
@@ -253,16 +270,16 @@ impl<'a> Ev<'a> {
             Kind::Null => Ok(Some(Val::Null)),
             Kind::Name(n) => Ok(ctx.and_then(|c| lookup_field(c, n))),
             Kind::Var(name) => Ok(match name.as_str() {
-                "" => ctx.cloned(),
+                "" => ctx.map(unwrap_outer),
                 // `$$`, the root input: a Step Functions expression has no input document, so
                 // it is undefined there; `stepsim eval --input` supplies one.
-                "$" => self.root.clone(),
+                "$" => self.root.as_ref().map(unwrap_outer),
                 _ => self.lookup_var(env, name),
             }),
             Kind::Regex(r) => Ok(Some(Val::func(Func::Regex(r)))),
             Kind::Wildcard => Ok(ctx.map(|c| {
                 let mut out = Vec::new();
-                wildcard(c, &mut out);
+                wildcard(&unwrap_outer(c), &mut out);
                 Val::seq(out)
             })),
             Kind::Descendant => self.eval_descendants(ctx),
@@ -654,9 +671,9 @@ impl<'a> Ev<'a> {
                     if let Some(index) = &step.index {
                         Rc::make_mut(&mut binds).push((index.as_str(), Val::Num(i as f64)));
                     }
-                    let chain = if step.focus.is_some() {
-                        t.chain.clone()
-                    } else {
+                    // A focus step (`@$p`) keeps the context, and its `%` is that context
+                    // (the parent of the focused item), so the context joins the chain either way.
+                    let chain = {
                         match &t.value {
                             Some(v) => Some(Rc::new(ChainNode {
                                 value: v.clone(),

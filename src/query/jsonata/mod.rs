@@ -262,7 +262,14 @@ impl Expression {
         if let Some(b) = stack_bytes {
             ev.stack_budget = b;
         }
-        ev.root = input.map(Val::from_json);
+        ev.root = input.map(|v| {
+            let v = Val::from_json(v);
+            if v.is_array() {
+                Val::seq(vec![v]).with_flags(value::OUTER)
+            } else {
+                v
+            }
+        });
         let ctx = ev.root.clone();
         let result = ev.eval(&self.ast, ctx.as_ref(), root)?;
         match result {

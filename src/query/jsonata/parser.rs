@@ -1384,6 +1384,19 @@ fn path_join(lhs: Expr, rhs: Expr, pos: usize) -> Result<Expr, JsonataSyntaxErro
             first.cons_array = true;
         }
     }
+    // jsonata-js reads every string literal step as a field name, the first one included
+    // (`"Account".Order`), and refuses number, boolean and null literals as steps.
+    if let Some(first) = lp.steps.first_mut() {
+        if let Kind::Str(s) = &first.kind {
+            first.kind = Kind::Name(s.clone());
+        } else if matches!(first.kind, Kind::Num(_) | Kind::Bool(_) | Kind::Null) {
+            return Err(syntax(
+                "S0213",
+                first.pos,
+                "The literal value cannot be used as a step within a path expression",
+            ));
+        }
+    }
     Ok(left)
 }
 

@@ -85,6 +85,9 @@ fn json_size(v: &Value) -> usize {
 pub(crate) const SEQ: u8 = 1;
 pub(crate) const KEEP: u8 = 2;
 pub(crate) const CONS: u8 = 4;
+/// The one-item sequence jsonata-js wraps an array input document in, so that the document
+/// is one context item (`$` and `*` look through it).
+pub(crate) const OUTER: u8 = 8;
 
 #[derive(Clone, Debug)]
 pub(crate) enum Val<'a> {
