@@ -1121,10 +1121,12 @@ impl<'a> Ev<'a> {
     ) -> R<'a> {
         let f = self.eval(func, ctx, env)?;
         let Some(f @ Val::Func(_)) = f else {
-            return Err(at(
-                err("T1006", "Attempted to invoke a non-function"),
-                func.pos,
-            ));
+            let e = if partial {
+                err("T1008", "Attempted to partially apply a non-function")
+            } else {
+                err("T1006", "Attempted to invoke a non-function")
+            };
+            return Err(at(e, func.pos));
         };
         let mut values: Vec<Option<Option<Val<'a>>>> = Vec::with_capacity(args.len() + 1);
         if let Some(a) = applied {

@@ -174,11 +174,26 @@ impl NumberPicture {
         let Some(min_exp) = self.min_exp else {
             return (value, String::new());
         };
-        let int_digits = self.min_int.max(1) as i32;
+        // The mantissa lies in [10^(m-1), 10^m] for m mandatory integer digits (jsonata-js's
+        // scaling: `#.##e0` gives 0.12e4). Zero stays zero (jsonata-js loops forever on it).
+        let max_mantissa = 10f64.powi(self.min_int as i32);
+        let min_mantissa = 10f64.powi(self.min_int as i32 - 1);
         let mut e = 0i32;
-        if value != 0.0 {
-            e = value.log10().floor() as i32 + 1 - int_digits;
+        if value != 0.0 && value.is_finite() {
+            e = value.log10().floor() as i32 + 1 - self.min_int as i32;
             value /= 10f64.powi(e);
+            // Correct the rounding of log10 at the edges.
+            for _ in 0..4 {
+                if value < min_mantissa {
+                    value *= 10.0;
+                    e -= 1;
+                } else if value > max_mantissa {
+                    value /= 10.0;
+                    e += 1;
+                } else {
+                    break;
+                }
+            }
         }
         let sign = if e < 0 {
             f.minus.to_string()
@@ -944,7 +959,8 @@ fn format_component(
             return Ok(if c == 'z' { format!("GMT{text}") } else { text });
         }
         'C' => return Ok("ISO".into()),
-        'E' => return Ok("AD".into()),
+        // jsonata-js 2.0.6 writes the calendar name for the era too.
+        'E' => return Ok("ISO".into()),
         other => {
             return Err(err(
                 "D3132",
@@ -993,6 +1009,8 @@ fn format_component(
         }
         "I" => roman(value.unsigned_abs()),
         "i" => roman(value.unsigned_abs()).to_lowercase(),
+        "A" => letters(value.unsigned_abs(), true),
+        "a" => letters(value.unsigned_abs(), false),
         _ => {
             let digits = base
                 .chars()
@@ -1135,6 +1153,32 @@ struct DateReader {
 }
 
 impl DateReader {
+    /// The text up to the next occurrence of `lit` (at least one character), or to the end.
+    fn until(&mut self, lit: Option<&str>) -> String {
+        let rest: String = self.chars[self.at..].iter().collect();
+        let end = match lit.filter(|l| !l.is_empty()) {
+            Some(l) => rest
+                .char_indices()
+                .skip(1)
+                .find(|(i, _)| rest[*i..].starts_with(l))
+                .map(|(i, _)| i)
+                .unwrap_or(rest.len()),
+            None => rest.len(),
+        };
+        let text = rest[..end].to_string();
+        self.at += text.chars().count();
+        text
+    }
+
+    /// The run of characters from here that satisfy `f`.
+    fn run(&mut self, f: impl Fn(char) -> bool) -> String {
+        let start = self.at;
+        while self.chars.get(self.at).is_some_and(|c| f(*c)) {
+            self.at += 1;
+        }
+        self.chars[start..self.at].iter().collect()
+    }
+
     fn literal(&mut self, l: &str) -> Option<()> {
         for lc in l.chars() {
             if self.chars.get(self.at) != Some(&lc) {
@@ -1254,7 +1298,9 @@ fn parse_with_picture(s: &str, picture: &str) -> Result<Option<f64>, JsonataErro
     for (pi, part) in parts.iter().enumerate() {
         let (component, presentation, max) = match part {
             PicPart::Lit(l) => {
-                r.literal(l).ok_or_else(fail)?;
+                if r.literal(l).is_none() {
+                    return Ok(None);
+                }
                 continue;
             }
             PicPart::Marker {
@@ -1274,20 +1320,46 @@ fn parse_with_picture(s: &str, picture: &str) -> Result<Option<f64>, JsonataErro
             }
             'P' => d.pm = Some(r.am_pm()),
             'Z' | 'z' => d.offset_secs = r.offset(component == 'z').ok_or_else(fail)?,
+            _ if presentation.contains(['w', 'W']) => {
+                // Words run up to the next literal (`[Dw] of [MNn]`), or to the end.
+                let next = match parts.get(pi + 1) {
+                    Some(PicPart::Lit(l)) => Some(l.as_str()),
+                    _ => None,
+                };
+                let text = r.until(next);
+                let Some(v) = parse_integer(&text, "w")? else {
+                    return Ok(None);
+                };
+                d.set(component, v as i64, &text);
+            }
+            _ if presentation == "I" || presentation == "i" || presentation == "A" || presentation == "a" => {
+                let text = r.run(|c| c.is_ascii_alphabetic());
+                let Some(v) = parse_integer(&text, presentation)? else {
+                    return Ok(None);
+                };
+                d.set(component, v as i64, &text);
+            }
             _ => {
                 // A fixed width when the next part is a marker (no separator), else greedy.
                 let width = presentation.chars().filter(|c| c.is_ascii_digit()).count();
                 let next_is_marker = matches!(parts.get(pi + 1), Some(PicPart::Marker { .. }));
                 let digits = r.digits((next_is_marker && width > 0).then_some(width));
-                let v: i64 = digits.parse().map_err(|_| fail())?;
+                let Ok(v) = digits.parse::<i64>() else {
+                    return Ok(None);
+                };
+                // An ordinal (`[D1o]`) is followed by its suffix: 1st, 2nd, 23rd.
+                if presentation.ends_with('o') {
+                    r.run(|c| c.is_ascii_alphabetic());
+                }
                 d.set(component, v, &digits);
             }
         }
     }
+    // Text that does not fit the picture gives undefined, as in jsonata-js.
     if r.at != r.chars.len() {
-        return Err(fail());
+        return Ok(None);
     }
-    d.millis().map(Some).ok_or_else(fail)
+    Ok(d.millis())
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! JSONata 2.0.6's built-in function library (minus `$eval`, which Step Functions does not
-//! offer), plus the Step Functions additions: `$partition`, `$range`, `$hash`, `$random(seed)`,
+//! offer; `$clone` is included), plus the Step Functions additions: `$partition`, `$range`, `$hash`, `$random(seed)`,
 //! `$uuid` and `$parse`. Impure functions read the evaluation environment, never the host:
 //! `$now`/`$millis` use the virtual clock and `$random`/`$uuid`/`$shuffle` the seeded RNG.
 //!
@@ -61,6 +61,7 @@ static BUILTINS: &[Builtin] = &[
     entry("base64encode", 1, true, base64encode),
     entry("boolean", 1, true, boolean),
     entry("ceil", 1, true, ceil),
+    entry("clone", 1, true, clone),
     entry("contains", 2, true, contains),
     entry("count", 1, false, count),
     entry("decodeUrl", 1, true, decode_url),
@@ -717,6 +718,11 @@ fn shuffle<'a>(ev: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
             ok(Val::array(out, 0)?)
         }
     }
+}
+
+/// `$clone`: values are immutable here, so the copy is the value itself.
+fn clone<'a>(_: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
+    Ok(arg(&args, 0).cloned())
 }
 
 fn distinct<'a>(ev: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
@@ -1400,6 +1406,37 @@ fn merge_sort<'a>(
     Ok(runs.into_iter().next().unwrap_or_default())
 }
 
+/// `[0-9]+(\.[0-9]+)?([Ee][-+]?[0-9]+)?`
+fn decimal_literal(s: &str) -> bool {
+    fn digits(b: &[u8], i: usize) -> usize {
+        b[i..].iter().take_while(|c| c.is_ascii_digit()).count()
+    }
+    let b = s.as_bytes();
+    let mut i = digits(b, 0);
+    if i == 0 {
+        return false;
+    }
+    if b.get(i) == Some(&b'.') {
+        let n = digits(b, i + 1);
+        if n == 0 {
+            return false;
+        }
+        i += 1 + n;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let n = digits(b, i);
+        if n == 0 {
+            return false;
+        }
+        i += n;
+    }
+    i == b.len()
+}
+
 fn parse_number(s: &str) -> Option<f64> {
     let (neg, body) = match s.strip_prefix('-') {
         Some(b) => (true, b),
@@ -1413,14 +1450,9 @@ fn parse_number(s: &str) -> Option<f64> {
     } else if let Some(b) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
         radix(b, 2)?
     } else {
-        if body.is_empty()
-            || !body
-                .chars()
-                .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
-        {
-            return None;
-        }
-        if !body.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+        // jsonata-js's form: digits, optionally `.digits`, optionally `e[+-]digits` (so
+        // neither `.5` nor `5.` is a number).
+        if !decimal_literal(body) {
             return None;
         }
         body.parse::<f64>().ok()?
