@@ -1502,11 +1502,27 @@ mod tests {
     #[test]
     fn the_table_is_sorted_so_binary_search_finds_every_name() {
         assert!(BUILTINS.windows(2).all(|w| w[0].name < w[1].name));
-        assert_eq!(BUILTINS.len(), 68);
+        // 68 before `$clone` was added.
+        assert_eq!(BUILTINS.len(), 69);
         for b in BUILTINS {
             assert_eq!(builtin(b.name).map(|id| entry_of(id).name), Some(b.name));
         }
         assert!(builtin("eval").is_none());
+    }
+
+    #[test]
+    fn every_jsonata_signature_parses() {
+        let sigs = signatures();
+        assert_eq!(sigs.len(), BUILTINS.len());
+        for (b, sig) in BUILTINS.iter().zip(sigs) {
+            if let Some(text) = builtin_signature(b.name) {
+                assert!(sig.is_some(), "{}: {text} does not parse", b.name);
+            }
+        }
+        // The Step Functions additions check their own arguments.
+        for name in ["partition", "range", "hash", "random", "uuid", "parse"] {
+            assert!(builtin_signature(name).is_none(), "{name}");
+        }
     }
 
     #[test]
