@@ -40,7 +40,11 @@
 //!   JSONata 2.1 operators `?:` and `??` (AWS runs 2.0.6).
 //! - Numbers are doubles; whole results print as JSON integers, and an infinite result is
 //!   `D1001`. The root `$` and `$$` are undefined: AWS evaluates expressions without an input
-//!   document.
+//!   document ([`Expression::evaluate_with_input`] supplies one, for `stepsim eval`).
+//! - `$clone` (jsonata-js 2.0.6 has it) is offered; arguments of every jsonata-js built-in and
+//!   of lambdas with a signature are checked as jsonata-js does (`signature.rs`).
+//! - Each evaluation may build at most `value::MAX_BUILD_BYTES` (256 MiB) of values; past it
+//!   the error is `U1001`, like the depth and step budgets.
 //!
 //! # Differences from jsonata-js worth knowing
 //!
