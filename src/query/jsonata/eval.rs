@@ -1060,10 +1060,12 @@ impl<'a> Ev<'a> {
                 let (Some(a), Some(b)) = (&lhs, &rhs) else {
                     return Ok(Some(Val::Bool(false)));
                 };
+                // jsonata-js compares with `===`: arrays and objects are never found.
+                let same = |x: &Val<'a>| !a.is_array() && !a.is_object() && deep_equal(a, x);
                 let found = if b.is_array() {
-                    b.arr_items().iter().any(|x| deep_equal(a, x))
+                    b.arr_items().iter().any(same)
                 } else {
-                    deep_equal(a, b)
+                    same(b)
                 };
                 Ok(Some(Val::Bool(found)))
             }
@@ -1121,8 +1123,22 @@ impl<'a> Ev<'a> {
     ) -> R<'a> {
         let f = self.eval(func, ctx, env)?;
         let Some(f @ Val::Func(_)) = f else {
+            // A bare name where a function was meant (`not(x)`) is T1005 in jsonata-js.
+            let bare = match &func.kind {
+                Kind::Name(n) => Some(n.as_str()),
+                Kind::Path(p) if p.steps.len() == 1 => match &p.steps[0].kind {
+                    Kind::Name(n) => Some(n.as_str()),
+                    _ => None,
+                },
+                _ => None,
+            };
             let e = if partial {
                 err("T1008", "Attempted to partially apply a non-function")
+            } else if let Some(name) = bare {
+                err(
+                    "T1005",
+                    format!("Attempted to invoke a non-function. Did you mean ${name}?"),
+                )
             } else {
                 err("T1006", "Attempted to invoke a non-function")
             };

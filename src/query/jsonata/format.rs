@@ -546,6 +546,8 @@ fn apply_case(s: String, pattern: &str) -> String {
             .map(|w| {
                 let mut c = w.chars();
                 match c.next() {
+                    // jsonata-js leaves the joining "and" in lower case.
+                    Some(_) if w == "and" => w.to_string(),
                     Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
                     None => String::new(),
                 }
@@ -574,7 +576,8 @@ fn integer_by_picture(n: u64, picture: &str) -> Result<String, JsonataError> {
         "a" => letters(n, false),
         _ => {
             let chars: Vec<char> = pattern.chars().collect();
-            if chars.is_empty() || !chars.iter().any(|c| c.is_ascii_digit() || *c == '#') {
+            // At least one mandatory digit: `#` alone (or `#,###`) is D3130 in jsonata-js.
+            if chars.is_empty() || !chars.iter().any(|c| c.is_ascii_digit()) {
                 return Err(err("D3130", format!("Formatting or parsing an integer as a sequence starting with {pattern} is not supported by this implementation")));
             }
             let min = chars.iter().filter(|c| c.is_ascii_digit()).count();
@@ -612,6 +615,10 @@ fn integer_by_picture(n: u64, picture: &str) -> Result<String, JsonataError> {
                     }
                 }
             }
+            // A separator after the last digit is kept as written (`1o` gives `3o`).
+            for (_, c) in seps.iter().filter(|(g, _)| *g == 0) {
+                out.push(*c);
+            }
             if ordinal {
                 out.push_str(ordinal_suffix(n));
             }
@@ -624,11 +631,7 @@ pub(crate) fn format_integer(n: f64, picture: &str) -> Result<String, JsonataErr
     let v = n.trunc();
     let text = integer_by_picture(v.abs().min(1e15) as u64, picture)?;
     Ok(if v < 0.0 {
-        if matches!(picture, "w" | "W" | "Ww") {
-            format!("{} {text}", apply_case("minus".into(), picture))
-        } else {
-            format!("-{text}")
-        }
+        format!("-{text}")
     } else {
         text
     })
@@ -986,6 +989,8 @@ fn format_component(
         return Ok(s);
     }
     if c == 'f' {
+        // `[f]` with no presentation shows all three digits of the milliseconds.
+        let pres = if pres == default { "001" } else { pres };
         let width = pres
             .chars()
             .filter(|c| c.is_ascii_digit())
