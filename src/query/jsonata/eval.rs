@@ -620,6 +620,9 @@ impl<'a> Ev<'a> {
             }
         }
         if let Some(g) = &p.group {
+            if p.group_parent {
+                return Ok(Some(Val::object(IndexMap::new())?));
+            }
             return Ok(Some(self.group_tuples(g, tuples, env)?));
         }
         let values: Vec<Val<'a>> = tuples.into_iter().filter_map(|t| t.value).collect();

@@ -206,11 +206,8 @@ impl<'s> Lexer<'s> {
                 continue;
             }
             let Some(e) = self.peek(0) else {
-                return Err(syntax(
-                    "S0101",
-                    pos,
-                    "String literal must be terminated by a matching quote",
-                ));
+                // A backslash with nothing after it (jsonata-js: S0103).
+                return Err(syntax("S0103", self.at, "Unsupported escape sequence: \\"));
             };
             self.at += 1;
             match e {
@@ -574,6 +571,9 @@ pub(crate) struct Path {
     pub keep_singleton: bool,
     /// Some step binds `@`, `#` or uses `%`: evaluate as a tuple stream.
     pub tuple: bool,
+    /// The grouping (`path{k: v}`) refers to `%`: jsonata-js 2.0.6 then groups nothing and
+    /// yields `{}`, and so do we.
+    pub group_parent: bool,
     pub group: Option<Vec<(Expr, Expr)>>,
 }
 
@@ -621,6 +621,9 @@ struct Parser<'s> {
     lexer: Lexer<'s>,
     cur: Token,
     depth: usize,
+    /// Closing brackets still expected: running out of text inside one is S0203 (expected
+    /// `)` before the end), outside any is S0207, as in jsonata-js.
+    open: Vec<&'static str>,
 }
 
 fn lbp(tok: &Tok) -> u32 {
@@ -691,6 +694,7 @@ impl<'s> Parser<'s> {
     ) -> Result<(Vec<T>, Vec<usize>), JsonataSyntaxError> {
         let mut items = Vec::new();
         let mut hs = Vec::new();
+        self.open.push(close);
         if !self.is_op(close) {
             loop {
                 let (x, h) = item(self)?;
@@ -702,6 +706,7 @@ impl<'s> Parser<'s> {
                 self.advance(true)?;
             }
         }
+        self.open.pop();
         self.expect(close, false)?;
         Ok((items, hs))
     }
@@ -752,7 +757,14 @@ impl<'s> Parser<'s> {
                 let re = compile_regex(&pattern, &flags).map_err(|m| syntax("S0302", pos, m))?;
                 self.node(Raw::Leaf(Kind::Regex(re)), pos, &[])
             }
-            Tok::End => Err(syntax("S0207", pos, "Unexpected end of expression")),
+            Tok::End => Err(match self.open.last() {
+                Some(close) => syntax(
+                    "S0203",
+                    pos,
+                    format!("Expected \"{close}\" before end of expression"),
+                ),
+                None => syntax("S0207", pos, "Unexpected end of expression"),
+            }),
             Tok::Op(op) => match op {
                 // `and`, `or`, `in` in operand position are field names.
                 "and" | "or" | "in" => self.node(Raw::Step(Kind::Name(op.to_string())), pos, &[]),
@@ -785,6 +797,7 @@ impl<'s> Parser<'s> {
     fn nud_block(&mut self, pos: usize) -> Result<RawNode, JsonataSyntaxError> {
         let mut items = Vec::new();
         let mut hs = Vec::new();
+        self.open.push(")");
         while !self.is_op(")") {
             let e = self.expression(0)?;
             hs.push(e.height);
@@ -794,6 +807,7 @@ impl<'s> Parser<'s> {
             }
             self.advance(true)?;
         }
+        self.open.pop();
         self.expect(")", false)?;
         self.node(Raw::Block(items), pos, &hs)
     }
@@ -898,7 +912,9 @@ impl<'s> Parser<'s> {
             signature = Some(Box::new(sig));
         }
         self.expect("{", true)?;
+        self.open.push("}");
         let body = self.expression(0)?;
+        self.open.pop();
         self.expect("}", false)?;
         let h = body.height;
         self.node(Raw::Lambda(params, Box::new(body), signature), pos, &[h])
@@ -922,7 +938,9 @@ impl<'s> Parser<'s> {
                     self.advance(false)?;
                     return self.node(Raw::Filter(Box::new(left), None), pos, &[lh]);
                 }
+                self.open.push("]");
                 let pred = self.expression(0)?;
+                self.open.pop();
                 self.expect("]", false)?;
                 let ph = pred.height;
                 self.node(
@@ -1320,6 +1338,7 @@ fn path_of(step: Expr) -> Expr {
             steps: vec![step],
             keep_singleton: false,
             tuple: false,
+            group_parent: false,
             group: None,
         }),
         pos,
@@ -1366,6 +1385,15 @@ fn path_join(lhs: Expr, rhs: Expr, pos: usize) -> Result<Expr, JsonataSyntaxErro
         }
         _ => {
             let mut step = rhs;
+            if matches!(step.kind, Kind::Parent)
+                && lp.steps.last().is_some_and(|l| matches!(l.kind, Kind::Var(_)))
+            {
+                return Err(syntax(
+                    "S0217",
+                    step.pos,
+                    "The object representing the 'parent' cannot be derived from this expression",
+                ));
+            }
             if let Kind::Str(s) = &step.kind {
                 step.kind = Kind::Name(s.clone());
             }
@@ -1410,6 +1438,7 @@ pub(crate) fn parse(text: &str) -> Result<Expr, JsonataSyntaxError> {
         lexer,
         cur: first,
         depth: 0,
+        open: Vec::new(),
     };
     let raw = p.expression(0)?;
     if !matches!(p.cur.tok, Tok::End) {
@@ -1514,7 +1543,9 @@ fn mark_tuple_paths(e: &mut Expr) -> bool {
             }
             if let Some(g) = &mut p.group {
                 for (k, v) in g {
-                    any |= mark_tuple_paths(k) | mark_tuple_paths(v);
+                    let parent = mark_tuple_paths(k) | mark_tuple_paths(v);
+                    p.group_parent |= parent;
+                    any |= parent;
                 }
             }
             if any {
