@@ -907,6 +907,10 @@ impl<'a> Ev<'a> {
         env: FrameId,
         tuple_env: bool,
     ) -> Result<Vec<Tuple<'a>>, JsonataError> {
+        // One item needs no comparison: jsonata-js returns it without evaluating the keys.
+        if tuples.len() <= 1 {
+            return Ok(tuples);
+        }
         // Evaluate every term for every item once, then merge-sort on the keys (stable).
         let mut keyed: Vec<(Vec<Option<Val<'a>>>, Tuple<'a>)> = Vec::with_capacity(tuples.len());
         for t in tuples {

@@ -867,14 +867,16 @@ pub(crate) fn from_millis(
                 format!("The date/time value is out of range: {}", string_num(ms)),
             )
         })?;
+    // The picture is checked before the timezone, as jsonata-js does.
+    let picture = picture.unwrap_or(ISO_PICTURE);
+    let parts = parse_picture(picture)?;
     let offset = match tz {
         Some(t) => parse_tz(t)?,
         None => FixedOffset::east_opt(0).ok_or_else(|| err("D3134", "bad offset"))?,
     };
     let dt = utc.with_timezone(&offset);
-    let picture = picture.unwrap_or(ISO_PICTURE);
     let mut out = String::new();
-    for part in parse_picture(picture)? {
+    for part in parts {
         match part {
             PicPart::Lit(s) => out.push_str(&s),
             PicPart::Marker {

@@ -399,7 +399,16 @@ fn split<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
             }
         }
         Some(Val::Func(f)) => match &**f {
-            Func::Regex(re) => re.split(s).map(str::to_string).collect(),
+            Func::Regex(re) => {
+                // As in $match: a pattern that matches the empty string is D1004.
+                if re.find(s).is_some_and(|m| m.as_str().is_empty()) {
+                    return Err(err(
+                        "D1004",
+                        "Regular expression matches zero length string",
+                    ));
+                }
+                re.split(s).map(str::to_string).collect()
+            }
             _ => return Err(sig(name, 1)),
         },
         _ => return Err(sig(name, 1)),

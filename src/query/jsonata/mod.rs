@@ -43,7 +43,7 @@
 //!   document ([`Expression::evaluate_with_input`] supplies one, for `stepsim eval`).
 //! - `$clone` (jsonata-js 2.0.6 has it) is offered; arguments of every jsonata-js built-in and
 //!   of lambdas with a signature are checked as jsonata-js does (`signature.rs`).
-//! - Each evaluation may build at most `value::MAX_BUILD_BYTES` (256 MiB) of values; past it
+//! - Each evaluation may build at most `value::MAX_BUILD_BYTES` (512 MiB) of values; past it
 //!   the error is `U1001`, like the depth and step budgets.
 //!
 //! # Differences from jsonata-js worth knowing

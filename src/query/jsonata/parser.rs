@@ -1362,6 +1362,15 @@ fn path_join(lhs: Expr, rhs: Expr, pos: usize) -> Result<Expr, JsonataSyntaxErro
     // A grouping stays with the whole path, applied after every step (as in jsonata-js).
     match rhs.kind {
         Kind::Path(rp) if rhs.predicates.is_empty() && rhs.group.is_none() => {
+            if rp.steps.first().is_some_and(|f| matches!(f.kind, Kind::Parent))
+                && lp.steps.last().is_some_and(|l| matches!(l.kind, Kind::Var(_)))
+            {
+                return Err(syntax(
+                    "S0217",
+                    rhs.pos,
+                    "The object representing the 'parent' cannot be derived from this expression",
+                ));
+            }
             lp.tuple |= rp.tuple;
             lp.keep_singleton |= rp.keep_singleton;
             if rp.group.is_some() {

@@ -19,10 +19,11 @@ use super::JsonataError;
 pub(crate) const MAX_VALUE_DEPTH: u32 = 1000;
 
 /// Bytes one evaluation may build in total (strings, array and object slots, and the JSON it
-/// returns): 1,024 times Step Functions' 256 KiB payload limit. Without it, doubling a string
+/// returns): 2,048 times Step Functions' 256 KiB payload limit (room for jsonata-js's largest
+/// range, `[1..10000000]`, and a copy of it). Without it, doubling a string
 /// or an array through `&`, `$join`, `$append` or recursion exhausts the host's memory long
 /// before the step budget ends the evaluation. Exceeding it is error `U1001`.
-pub(crate) const MAX_BUILD_BYTES: u64 = 256 << 20;
+pub(crate) const MAX_BUILD_BYTES: u64 = 512 << 20;
 
 thread_local! {
     /// What the evaluation running on this thread may still build (evaluations never nest).
