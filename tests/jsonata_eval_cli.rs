@@ -101,7 +101,14 @@ fn limits_and_leading_minus() {
 
 #[test]
 fn same_command_same_bytes() {
-    let args = ["--seed", "7", "--now-millis", "1700000000000", "--json", "[$random(), $uuid(), $now()]"];
+    let args = [
+        "--seed",
+        "7",
+        "--now-millis",
+        "1700000000000",
+        "--json",
+        "[$random(), $uuid(), $now()]",
+    ];
     assert_eq!(eval(&args), eval(&args));
     let (_, v) = eval_json(&["--now-millis", "1521801216617", "$now()"]);
     assert_eq!(v, json!({"value": "2018-03-23T10:33:36.617Z"}));
@@ -111,8 +118,14 @@ fn same_command_same_bytes() {
 fn text_output_without_json() {
     let (code, stdout, _) = eval(&["{'a': 1}"]);
     assert_eq!(code, 0);
-    assert_eq!(serde_json::from_str::<Value>(&stdout).unwrap(), json!({"a": 1}));
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout).unwrap(),
+        json!({"a": 1})
+    );
     let (code, _, stderr) = eval(&["$error('boom')"]);
     assert_eq!(code, 1);
-    assert!(stderr.contains("D3137") && stderr.contains("boom"), "{stderr}");
+    assert!(
+        stderr.contains("D3137") && stderr.contains("boom"),
+        "{stderr}"
+    );
 }

@@ -110,6 +110,11 @@ fn agreement_with_jsonata_js_stays_above_the_floor() {
 fn the_suite_is_deterministic() {
     let doc: Value = serde_json::from_str(include_str!("data/jsonata_suite.json")).unwrap();
     for case in doc["cases"].as_array().unwrap().iter().take(200) {
-        assert_eq!(run_case(&doc, case).1, run_case(&doc, case).1, "{}", case["expr"]);
+        assert_eq!(
+            run_case(&doc, case).1,
+            run_case(&doc, case).1,
+            "{}",
+            case["expr"]
+        );
     }
 }

@@ -298,7 +298,10 @@ fn validate_picture(sub: &str, f: &DecimalFormat) -> Result<(), JsonataError> {
         None if integer.last() == Some(&f.grouping) => code = Some("D3088"),
         None => {}
     }
-    if chars.windows(2).any(|w| w[0] == f.grouping && w[1] == f.grouping) {
+    if chars
+        .windows(2)
+        .any(|w| w[0] == f.grouping && w[1] == f.grouping)
+    {
         code = Some("D3089");
     }
     if let Some(o) = integer.iter().position(|&c| c == f.digit) {
@@ -630,11 +633,7 @@ fn integer_by_picture(n: u64, picture: &str) -> Result<String, JsonataError> {
 pub(crate) fn format_integer(n: f64, picture: &str) -> Result<String, JsonataError> {
     let v = n.trunc();
     let text = integer_by_picture(v.abs().min(1e15) as u64, picture)?;
-    Ok(if v < 0.0 {
-        format!("-{text}")
-    } else {
-        text
-    })
+    Ok(if v < 0.0 { format!("-{text}") } else { text })
 }
 
 fn parse_words(s: &str) -> Option<f64> {
@@ -890,6 +889,21 @@ pub(crate) fn from_millis(
     Ok(out)
 }
 
+/// Milliseconds as a fraction of a second: as many digits as the presentation asks for.
+fn fraction(value: i64, pres: &str, min: Option<usize>) -> String {
+    let width = pres
+        .chars()
+        .filter(|c| c.is_ascii_digit())
+        .count()
+        .max(min.unwrap_or(1));
+    let mut s = format!("{value:03}");
+    while s.len() < width {
+        s.push('0');
+    }
+    s.truncate(width.max(1));
+    s
+}
+
 fn format_component(
     dt: &DateTime<FixedOffset>,
     c: char,
@@ -992,18 +1006,11 @@ fn format_component(
     }
     if c == 'f' {
         // `[f]` with no presentation shows all three digits of the milliseconds.
-        let pres = if pres == default { "001" } else { pres };
-        let width = pres
-            .chars()
-            .filter(|c| c.is_ascii_digit())
-            .count()
-            .max(min.unwrap_or(1));
-        let mut s = format!("{value:03}");
-        while s.len() < width {
-            s.push('0');
-        }
-        s.truncate(width.max(1));
-        return Ok(s);
+        return Ok(fraction(
+            value,
+            if pres == default { "001" } else { pres },
+            min,
+        ));
     }
     let (base, ordinal) = match pres.strip_suffix('o') {
         Some(b) => (b, true),
@@ -1339,7 +1346,11 @@ fn parse_with_picture(s: &str, picture: &str) -> Result<Option<f64>, JsonataErro
                 };
                 d.set(component, v as i64, &text);
             }
-            _ if presentation == "I" || presentation == "i" || presentation == "A" || presentation == "a" => {
+            _ if presentation == "I"
+                || presentation == "i"
+                || presentation == "A"
+                || presentation == "a" =>
+            {
                 let text = r.run(|c| c.is_ascii_alphabetic());
                 let Some(v) = parse_integer(&text, presentation)? else {
                     return Ok(None);

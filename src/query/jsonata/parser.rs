@@ -1362,8 +1362,14 @@ fn path_join(lhs: Expr, rhs: Expr, pos: usize) -> Result<Expr, JsonataSyntaxErro
     // A grouping stays with the whole path, applied after every step (as in jsonata-js).
     match rhs.kind {
         Kind::Path(rp) if rhs.predicates.is_empty() && rhs.group.is_none() => {
-            if rp.steps.first().is_some_and(|f| matches!(f.kind, Kind::Parent))
-                && lp.steps.last().is_some_and(|l| matches!(l.kind, Kind::Var(_)))
+            if rp
+                .steps
+                .first()
+                .is_some_and(|f| matches!(f.kind, Kind::Parent))
+                && lp
+                    .steps
+                    .last()
+                    .is_some_and(|l| matches!(l.kind, Kind::Var(_)))
             {
                 return Err(syntax(
                     "S0217",
@@ -1395,7 +1401,10 @@ fn path_join(lhs: Expr, rhs: Expr, pos: usize) -> Result<Expr, JsonataSyntaxErro
         _ => {
             let mut step = rhs;
             if matches!(step.kind, Kind::Parent)
-                && lp.steps.last().is_some_and(|l| matches!(l.kind, Kind::Var(_)))
+                && lp
+                    .steps
+                    .last()
+                    .is_some_and(|l| matches!(l.kind, Kind::Var(_)))
             {
                 return Err(syntax(
                     "S0217",

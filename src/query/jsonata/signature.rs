@@ -72,7 +72,10 @@ impl Signature {
     pub(crate) fn parse(text: &str) -> Result<Signature, JsonataError> {
         let chars: Vec<char> = text.chars().collect();
         if chars.first() != Some(&'<') || chars.last() != Some(&'>') {
-            return Err(err("S0402", format!("Malformed function signature: {text}")));
+            return Err(err(
+                "S0402",
+                format!("Malformed function signature: {text}"),
+            ));
         }
         let mut params: Vec<Param> = Vec::new();
         let mut i = 1;
@@ -246,7 +249,12 @@ impl Signature {
 }
 
 /// Checks the items of an array argument against the parameter's subtype (`a<n>`).
-fn check_items(p: &Param, name: &str, a: Option<&Val<'_>>, index: usize) -> Result<(), JsonataError> {
+fn check_items(
+    p: &Param,
+    name: &str,
+    a: Option<&Val<'_>>,
+    index: usize,
+) -> Result<(), JsonataError> {
     let (Some(sub), Some(v)) = (p.subtype, a) else {
         return Ok(());
     };
@@ -397,7 +405,9 @@ mod tests {
         let out = sig.validate("length", vec![], Some(&ctx), false).unwrap();
         assert_eq!(out.len(), 1);
         let num = Val::Num(1.0);
-        let e = sig.validate("length", vec![], Some(&num), false).unwrap_err();
+        let e = sig
+            .validate("length", vec![], Some(&num), false)
+            .unwrap_err();
         assert_eq!(e.code, "T0411");
     }
 }
