@@ -506,12 +506,14 @@ fn encode_url<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
 fn decode_url<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     match opt_str(name, &args, 0)? {
         None => Ok(None),
-        Some(s) => ok(Val::string(url_decode(s).ok_or_else(|| {
-            err(
-                "D3140",
-                format!("Malformed URL passed to ${name}(): \"{s}\""),
-            )
-        })?)),
+        Some(s) => ok(Val::string(url_decode(s, name == "decodeUrl").ok_or_else(
+            || {
+                err(
+                    "D3140",
+                    format!("Malformed URL passed to ${name}(): \"{s}\""),
+                )
+            },
+        )?)),
     }
 }
 
@@ -1487,14 +1489,21 @@ fn url_encode(s: &str, keep_reserved: bool) -> String {
     out
 }
 
-fn url_decode(s: &str) -> Option<String> {
+/// Percent-decoding. `keep_reserved` is JavaScript's `decodeURI`: an escape of a character
+/// that has a meaning in a URI (`;/?:@&=+$,#`) stays as written.
+fn url_decode(s: &str, keep_reserved: bool) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
             let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            let b = u8::from_str_radix(hex, 16).ok()?;
+            if keep_reserved && b";/?:@&=+$,#".contains(&b) {
+                out.extend_from_slice(&bytes[i..i + 3]);
+            } else {
+                out.push(b);
+            }
             i += 3;
         } else {
             out.push(bytes[i]);
@@ -1547,7 +1556,10 @@ mod tests {
     fn url_coding() {
         assert_eq!(url_encode("a b&c", false), "a%20b%26c");
         assert_eq!(url_encode("https://x.com/a b", true), "https://x.com/a%20b");
-        assert_eq!(url_decode("a%20b").as_deref(), Some("a b"));
-        assert_eq!(url_decode("%zz"), None);
+        assert_eq!(url_decode("a%20b", false).as_deref(), Some("a b"));
+        assert_eq!(url_decode("%zz", false), None);
+        // decodeURI keeps escapes of reserved characters; decodeURIComponent does not.
+        assert_eq!(url_decode("a%2Fb%20", true).as_deref(), Some("a%2Fb "));
+        assert_eq!(url_decode("a%2Fb", false).as_deref(), Some("a/b"));
     }
 }

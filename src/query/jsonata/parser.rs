@@ -350,10 +350,8 @@ impl<'s> Lexer<'s> {
         }
         self.at += 1;
         let fstart = self.at;
-        while self
-            .peek(0)
-            .is_some_and(|c| matches!(c, 'i' | 'm' | 'g' | 's' | 'u' | 'y'))
-        {
+        // jsonata-js reads only `i` and `m` as flags; any other letter is the next token.
+        while self.peek(0).is_some_and(|c| matches!(c, 'i' | 'm')) {
             self.at += 1;
         }
         let flags: String = self.chars[fstart..self.at].iter().collect();
