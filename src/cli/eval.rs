@@ -133,8 +133,17 @@ pub struct EvalRequest {
     pub seed: u64,
 }
 
-/// Parses and evaluates on the calling thread.
-pub fn evaluate(req: &EvalRequest) -> EvalResult {
+/// The limits `stepsim eval` uses unless told otherwise.
+pub fn default_limits() -> Limits {
+    Limits {
+        max_depth: DEFAULT_MAX_DEPTH,
+        max_steps: DEFAULT_MAX_STEPS,
+    }
+}
+
+/// Parses and evaluates on the calling thread, which must have the stack of
+/// [`evaluate_bounded`]'s thread (the engine is told it may use that much).
+fn evaluate(req: &EvalRequest) -> EvalResult {
     let expr = match Expression::parse(&req.expr) {
         Ok(e) => e,
         Err(e) => {
@@ -163,7 +172,7 @@ pub fn evaluate(req: &EvalRequest) -> EvalResult {
     }
 }
 
-/// Evaluates on a worker thread with a large stack, waiting at most `time_limit`.
+/// Parses and evaluates on a worker thread with a large stack, waiting at most `time_limit`.
 pub fn evaluate_bounded(req: EvalRequest, time_limit: Duration) -> EvalResult {
     let (tx, rx) = mpsc::channel();
     let spawned = std::thread::Builder::new()
@@ -199,9 +208,10 @@ fn request(args: &EvalArgs) -> Result<EvalRequest, String> {
         Some(t) => json_arg("--states", t)?,
         None => json!({}),
     };
+    let defaults = default_limits();
     let limits = Limits {
-        max_depth: args.max_depth.unwrap_or(DEFAULT_MAX_DEPTH),
-        max_steps: args.max_steps.unwrap_or(DEFAULT_MAX_STEPS),
+        max_depth: args.max_depth.unwrap_or(defaults.max_depth),
+        max_steps: args.max_steps.unwrap_or(defaults.max_steps),
     };
     Ok(EvalRequest {
         expr: args.expr.clone(),
