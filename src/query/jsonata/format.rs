@@ -385,7 +385,9 @@ pub(crate) fn format_number(
     while fpart.len() > p.min_frac && fpart.ends_with('0') {
         fpart.pop();
     }
-    if ipart.is_empty() && fpart.is_empty() {
+    // No integer digit at all, or none before the fraction of a scaled mantissa (`#.##e0`
+    // gives 0.12e4): jsonata-js writes a zero.
+    if ipart.is_empty() && (fpart.is_empty() || !exponent_text.is_empty()) {
         ipart.push('0');
     }
     let mut out: String = p
@@ -920,6 +922,12 @@ fn format_component(
         _ => "1",
     };
     let pres = if pres.is_empty() { default } else { pres };
+    if pres.starts_with(['N', 'n']) && !matches!(c, 'M' | 'F' | 'x' | 'P' | 'C' | 'E') {
+        return Err(err(
+            "D3133",
+            format!("The 'name' modifier can only be applied to months and days in the date/time picture string, not {c}"),
+        ));
+    }
     let value: i64 = match c {
         'Y' => dt.year() as i64,
         'M' => dt.month() as i64,
