@@ -891,6 +891,33 @@ pub(crate) fn from_millis(
     Ok(out)
 }
 
+/// A timezone component (`[Z]`, `[z]`) in the presentation `pres`.
+fn zone(dt: &DateTime<FixedOffset>, c: char, pres: &str) -> String {
+    let secs = dt.offset().local_minus_utc();
+    if pres.ends_with('t') && secs == 0 {
+        return "Z".into();
+    }
+    let sign = if secs < 0 { '-' } else { '+' };
+    let (h, m) = (secs.abs() / 3600, (secs.abs() % 3600) / 60);
+    let p = pres.trim_end_matches('t');
+    let text = if p.contains(':') {
+        format!("{sign}{h:02}:{m:02}")
+    } else if p.len() <= 2 {
+        if m == 0 {
+            format!("{sign}{h:0width$}", width = p.len().max(1))
+        } else {
+            format!("{sign}{h:0width$}:{m:02}", width = p.len().max(1))
+        }
+    } else {
+        format!("{sign}{h:02}{m:02}")
+    };
+    if c == 'z' {
+        format!("GMT{text}")
+    } else {
+        text
+    }
+}
+
 /// Milliseconds as a fraction of a second: as many digits as the presentation asks for.
 fn fraction(value: i64, pres: &str, min: Option<usize>) -> String {
     let width = pres
@@ -964,27 +991,7 @@ fn format_component(
         'm' => dt.minute() as i64,
         's' => dt.second() as i64,
         'f' => dt.timestamp_subsec_millis() as i64,
-        'Z' | 'z' => {
-            let secs = dt.offset().local_minus_utc();
-            if pres.ends_with('t') && secs == 0 {
-                return Ok("Z".into());
-            }
-            let sign = if secs < 0 { '-' } else { '+' };
-            let (h, m) = (secs.abs() / 3600, (secs.abs() % 3600) / 60);
-            let p = pres.trim_end_matches('t');
-            let text = if p.contains(':') {
-                format!("{sign}{h:02}:{m:02}")
-            } else if p.len() <= 2 {
-                if m == 0 {
-                    format!("{sign}{h:0width$}", width = p.len().max(1))
-                } else {
-                    format!("{sign}{h:0width$}:{m:02}", width = p.len().max(1))
-                }
-            } else {
-                format!("{sign}{h:02}{m:02}")
-            };
-            return Ok(if c == 'z' { format!("GMT{text}") } else { text });
-        }
+        'Z' | 'z' => return Ok(zone(dt, c, pres)),
         'C' => return Ok("ISO".into()),
         // jsonata-js 2.0.6 writes the calendar name for the era too.
         'E' => return Ok("ISO".into()),
