@@ -1130,7 +1130,8 @@ impl<'a> Ev<'a> {
     ) -> R<'a> {
         let f = self.eval(func, ctx, env)?;
         let Some(f @ Val::Func(_)) = f else {
-            // A bare name where a function was meant (`not(x)`) is T1005 in jsonata-js.
+            // A bare name of a built-in where a function was meant (`not(x)`) is T1005 in
+            // jsonata-js ("did you mean $not?"); other names are T1006.
             let bare = match &func.kind {
                 Kind::Name(n) => Some(n.as_str()),
                 Kind::Path(p) if p.steps.len() == 1 => match &p.steps[0].kind {
@@ -1138,7 +1139,8 @@ impl<'a> Ev<'a> {
                     _ => None,
                 },
                 _ => None,
-            };
+            }
+            .filter(|n| functions::builtin(n).is_some());
             let e = if partial {
                 err("T1008", "Attempted to partially apply a non-function")
             } else if let Some(name) = bare {
@@ -1253,6 +1255,13 @@ impl<'a> Ev<'a> {
             return Ok(None);
         };
         let Some(input) = input else { return Ok(None) };
+        // A transform's signature is `<(oa):o>`.
+        if !input.is_object() && !input.is_array() {
+            return Err(err(
+                "T0410",
+                "Argument 1 of function \"transform\" does not match function signature",
+            ));
+        }
         // Deep copy into owned values so that matched objects have an identity (their Rc).
         let copy = self.deep_copy(&input, 0)?;
         let matches = self.eval(pattern, Some(&copy), env)?;

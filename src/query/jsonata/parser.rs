@@ -976,9 +976,8 @@ impl<'s> Parser<'s> {
             }
             "@" | "#" => {
                 let Tok::Var(name) = self.cur.tok.clone() else {
-                    let code = if op == "@" { "S0214" } else { "S0215" };
                     return Err(syntax(
-                        code,
+                        "S0214",
                         self.cur.pos,
                         format!("The right side of {op} must be a variable name (start with $)"),
                     ));
