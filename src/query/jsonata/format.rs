@@ -161,7 +161,16 @@ impl NumberPicture {
             prefix: chars[..first].iter().collect(),
             suffix: chars[last + 1..].iter().collect(),
             min_int: mandatory(int_pic),
-            min_frac: mandatory(frac_pic),
+            // No mandatory digit on either side of the separator (`#.#`): one fractional
+            // digit is shown (`1.0`), as in jsonata-js.
+            min_frac: if mandatory(int_pic) == 0
+                && mandatory(frac_pic) == 0
+                && frac_pic.chars().any(|c| f.is_digit(c))
+            {
+                1
+            } else {
+                mandatory(frac_pic)
+            },
             max_frac: frac_pic.chars().filter(|&c| f.is_digit(c)).count(),
             min_exp: exp_pic.map(|e| mandatory(e).max(1)),
             groups,
@@ -179,20 +188,19 @@ impl NumberPicture {
         let max_mantissa = 10f64.powi(self.min_int as i32);
         let min_mantissa = 10f64.powi(self.min_int as i32 - 1);
         let mut e = 0i32;
-        if value != 0.0 && value.is_finite() {
-            e = value.log10().floor() as i32 + 1 - self.min_int as i32;
-            value /= 10f64.powi(e);
-            // Correct the rounding of log10 at the edges.
-            for _ in 0..4 {
-                if value < min_mantissa {
-                    value *= 10.0;
-                    e -= 1;
-                } else if value > max_mantissa {
-                    value /= 10.0;
-                    e += 1;
-                } else {
-                    break;
-                }
+        if value > 0.0 && value.is_finite() {
+            // jsonata-js's loops, so that edge values land where it puts them (1e10 with
+            // `0e0` is 10e9); a finite double needs at most ~650 steps either way.
+            let mut guard = 0;
+            while value < min_mantissa && guard < 800 {
+                value *= 10.0;
+                e -= 1;
+                guard += 1;
+            }
+            while value > max_mantissa && guard < 1600 {
+                value /= 10.0;
+                e += 1;
+                guard += 1;
             }
         }
         let sign = if e < 0 {
@@ -546,16 +554,24 @@ fn ordinal_suffix(n: u64) -> &'static str {
 fn apply_case(s: String, pattern: &str) -> String {
     match pattern {
         "W" => s.to_uppercase(),
+        // Every word capitalised, after a hyphen too (`Twenty-One`), except the joining
+        // "and", as jsonata-js does.
         "Ww" => s
             .split(' ')
             .map(|w| {
-                let mut c = w.chars();
-                match c.next() {
-                    // jsonata-js leaves the joining "and" in lower case.
-                    Some(_) if w == "and" => w.to_string(),
-                    Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
-                    None => String::new(),
+                if w == "and" {
+                    return w.to_string();
                 }
+                w.split('-')
+                    .map(|part| {
+                        let mut c = part.chars();
+                        match c.next() {
+                            Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+                            None => String::new(),
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("-")
             })
             .collect::<Vec<_>>()
             .join(" "),
@@ -918,19 +934,15 @@ fn zone(dt: &DateTime<FixedOffset>, c: char, pres: &str) -> String {
     }
 }
 
-/// Milliseconds as a fraction of a second: as many digits as the presentation asks for.
+/// Milliseconds (`[f]`): jsonata-js writes them as an integer padded on the left to the
+/// presentation's width (`[f]` of 5 ms is `5`, `[f001]` is `005`), never cut.
 fn fraction(value: i64, pres: &str, min: Option<usize>) -> String {
     let width = pres
         .chars()
         .filter(|c| c.is_ascii_digit())
         .count()
         .max(min.unwrap_or(1));
-    let mut s = format!("{value:03}");
-    while s.len() < width {
-        s.push('0');
-    }
-    s.truncate(width.max(1));
-    s
+    format!("{value:0width$}")
 }
 
 fn format_component(
@@ -1020,12 +1032,7 @@ fn format_component(
         return Ok(s);
     }
     if c == 'f' {
-        // `[f]` with no presentation shows all three digits of the milliseconds.
-        return Ok(fraction(
-            value,
-            if pres == default { "001" } else { pres },
-            min,
-        ));
+        return Ok(fraction(value, pres, min));
     }
     let (base, ordinal) = match pres.strip_suffix('o') {
         Some(b) => (b, true),
