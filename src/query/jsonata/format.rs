@@ -934,6 +934,13 @@ fn zone(dt: &DateTime<FixedOffset>, c: char, pres: &str) -> String {
     }
 }
 
+/// The Thursday of the Monday-to-Sunday week holding `dt`.
+fn week_thursday(dt: &DateTime<FixedOffset>) -> Option<chrono::NaiveDate> {
+    let date = dt.date_naive();
+    let back = date.weekday().num_days_from_monday() as i64;
+    date.checked_sub_signed(chrono::Duration::days(back - 3))
+}
+
 /// Milliseconds (`[f]`): jsonata-js writes them as an integer padded on the left to the
 /// presentation's width (`[f]` of 5 ms is `5`, `[f001]` is `005`), never cut.
 fn fraction(value: i64, pres: &str, min: Option<usize>) -> String {
@@ -974,15 +981,13 @@ fn format_component(
         'd' => dt.ordinal() as i64,
         'F' => dt.weekday().number_from_monday() as i64,
         'W' => dt.iso_week().week() as i64,
-        'w' => {
-            let first = dt
-                .with_day(1)
-                .map(|d| d.weekday().num_days_from_monday())
-                .unwrap_or(0) as i64;
-            (dt.day() as i64 + first - 1) / 7 + 1
-        }
+        // Week in month and its month, as jsonata-js counts them: a Monday-to-Sunday week
+        // belongs to the month of its Thursday.
+        'w' => week_thursday(dt)
+            .map(|t| (t.day() as i64 - 1) / 7 + 1)
+            .unwrap_or(1),
         'X' => dt.iso_week().year() as i64,
-        'x' => dt.month() as i64,
+        'x' => week_thursday(dt).map(|t| t.month() as i64).unwrap_or(1),
         'H' => dt.hour() as i64,
         'h' => {
             let h = dt.hour() % 12;
