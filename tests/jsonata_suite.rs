@@ -4,6 +4,9 @@
 //! every case the way `stepsim eval` does (same limits, same large stack) and requires the agreement rate not to fall below the
 //! measured floor; the cases that still differ are printed, so a fix shows up as a higher rate.
 //!
+//! `tests/data/jsonata_suite_oracle.js` re-derives the recorded outcomes with jsonata-js (Node,
+//! outside the Rust build).
+//!
 //! A case with a `stepsim` member is one where Step Functions differs from jsonata-js on
 //! purpose (`why` says how): there the `stepsim` outcome is expected instead. `"error": "ERR"`
 //! means jsonata-js fails without an error code: any error agrees.
