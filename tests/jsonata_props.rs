@@ -181,3 +181,178 @@ proptest! {
         prop_assert_eq!(first, eval(&text, &st));
     }
 }
+
+/// Every built-in, called with arguments drawn from a pool of awkward values: signature
+/// checking, pictures and the date code must answer with a value or an error, never a panic.
+const FUNCTIONS: &[&str] = &[
+    "abs",
+    "append",
+    "assert",
+    "average",
+    "base64decode",
+    "base64encode",
+    "boolean",
+    "ceil",
+    "clone",
+    "contains",
+    "count",
+    "decodeUrl",
+    "decodeUrlComponent",
+    "distinct",
+    "each",
+    "encodeUrl",
+    "encodeUrlComponent",
+    "error",
+    "exists",
+    "filter",
+    "floor",
+    "formatBase",
+    "formatInteger",
+    "formatNumber",
+    "fromMillis",
+    "hash",
+    "join",
+    "keys",
+    "length",
+    "lookup",
+    "lowercase",
+    "map",
+    "match",
+    "max",
+    "merge",
+    "millis",
+    "min",
+    "not",
+    "now",
+    "number",
+    "pad",
+    "parse",
+    "parseInteger",
+    "partition",
+    "power",
+    "random",
+    "range",
+    "reduce",
+    "replace",
+    "reverse",
+    "round",
+    "shuffle",
+    "sift",
+    "single",
+    "sort",
+    "split",
+    "spread",
+    "sqrt",
+    "string",
+    "substring",
+    "substringAfter",
+    "substringBefore",
+    "sum",
+    "toMillis",
+    "trim",
+    "type",
+    "uppercase",
+    "uuid",
+    "zip",
+];
+
+const ARGS: &[&str] = &[
+    "1",
+    "-1",
+    "0",
+    "2.5",
+    "1e308",
+    "-0.0001",
+    "'a'",
+    "''",
+    "'#,##0.00'",
+    "'#'",
+    "',#'",
+    "'#,'",
+    "'0.0e0'",
+    "'#e'",
+    "'[Y]-[M]-[D]'",
+    "'[Da] [MA] [Yi] [D1o] [Yw] [YI]'",
+    "'[h]:[m][P]'",
+    "'w'",
+    "'I'",
+    "'A'",
+    "'1;o'",
+    "'2018-03-23'",
+    "'twenty-third'",
+    "true",
+    "null",
+    "[]",
+    "[1, 2, 3]",
+    "['b', 'a']",
+    "[1, 'a']",
+    "{}",
+    "{'k': 1}",
+    "$states.input",
+    "/a+/",
+    "function($v){$v}",
+    "function($a, $b){$a & $b}",
+    "function($x)<n:n>{$x}",
+    "?",
+    "nothing",
+];
+
+fn function_call() -> impl Strategy<Value = String> {
+    (
+        prop::sample::select(FUNCTIONS),
+        prop::collection::vec(prop::sample::select(ARGS), 0..4),
+    )
+        .prop_map(|(f, args)| format!("${f}({})", args.join(", ")))
+}
+
+proptest! {
+    #[test]
+    fn builtin_calls_never_panic_and_are_deterministic(text in function_call()) {
+        let st = states();
+        let first = eval(&text, &st);
+        prop_assert_eq!(first, eval(&text, &st));
+    }
+
+    #[test]
+    fn number_pictures_never_panic(pic in "[#0,.;%e‰a ]{0,8}", n in -1e6f64..1e6) {
+        let _ = eval(&format!("$formatNumber({n}, '{pic}')"), &states());
+        let _ = eval(&format!("$formatInteger({}, '{pic}')", n.trunc()), &states());
+    }
+
+    #[test]
+    fn date_pictures_never_panic(pic in "[\\[\\]YMDdFWwXxHhPmsfZzCE01IiAaNnWwot,;\\-: ]{0,12}", ms in -1e13f64..1e13) {
+        let _ = eval(&format!("$fromMillis({ms}, '{pic}')"), &states());
+        let _ = eval(&format!("$toMillis($fromMillis({ms}), '{pic}')"), &states());
+    }
+}
+
+/// Doubling a string or an array ends with U1001 on the build budget long before memory runs
+/// out, even with step and depth budgets far above the defaults.
+#[test]
+fn doubling_values_ends_with_an_error_not_an_exhausted_host() {
+    let st = states();
+    for text in [
+        "($f := function($s){$f($s & $s)}; $f('ab'))",
+        "($f := function($a){$f($append($a, $a))}; $f([1]))",
+        "($s := $pad('x', 100000); $join([1..100000].$s))",
+        "($s := $pad('x', 100000); $string([1..100000].$s))",
+        "($s := $pad('x', 100000); [1..100000].($s & 'y'))",
+        "$reduce([1..40], function($acc, $x){$acc & $acc}, 'abcdefgh')",
+    ] {
+        let e = Expression::parse(text).unwrap();
+        let mut rng = SimRng::new(1);
+        let mut env = JsonataEnv {
+            states: &st,
+            variables: &NoVariables,
+            now_millis: 0,
+            rng: &mut rng,
+            limits: Limits {
+                max_depth: 290,
+                max_steps: 100_000_000,
+            },
+        };
+        let r = e.evaluate(&mut env);
+        let err = r.expect_err(text);
+        assert_eq!(err.code, "U1001", "{text}: {err}");
+    }
+}

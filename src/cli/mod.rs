@@ -6,6 +6,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod eval;
 pub mod run;
 pub mod serve;
 pub mod sweep;
@@ -40,6 +41,8 @@ pub enum Command {
     Sweep(sweep::SweepArgs),
     /// Serve the Step Functions, Lambda, S3, CloudWatch Logs and IAM APIs on localhost.
     Serve(serve::ServeArgs),
+    /// Evaluate one JSONata expression against an input document.
+    Eval(eval::EvalArgs),
 }
 
 /// Arguments of `stepsim validate`.
@@ -74,5 +77,6 @@ pub fn run(cli: Cli) -> i32 {
         Command::Test(args) => test::run(args),
         Command::Sweep(args) => sweep::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Eval(args) => eval::run(args),
     }
 }

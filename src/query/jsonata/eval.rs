@@ -69,6 +69,20 @@ pub(crate) struct Ev<'a> {
     frames: Vec<Frame<'a>>,
     steps: u64,
     depth: usize,
+    /// The input document (`$$`, and `$` at the top level); `None` inside Step Functions.
+    pub(crate) root: Option<Val<'a>>,
+    /// Stack this evaluation may use, from where it started.
+    pub(crate) stack_budget: usize,
+}
+
+/// The array input document inside its outer wrapper (see [`super::value::OUTER`]).
+fn unwrap_outer<'a>(v: &Val<'a>) -> Val<'a> {
+    if v.flags() & super::value::OUTER != 0 {
+        if let Some(inner) = v.arr_get(0) {
+            return inner;
+        }
+    }
+    v.clone()
 }
 
 fn at(mut e: JsonataError, pos: usize) -> JsonataError {
@@ -87,6 +101,7 @@ impl<'a> Ev<'a> {
         limits: Limits,
     ) -> Self {
         let here = 0u8;
+        super::value::reset_build_budget();
         Ev {
             stack_base: &here as *const u8 as usize,
             states: Val::from_json(states),
@@ -97,6 +112,8 @@ impl<'a> Ev<'a> {
             frames: vec![Frame::default()],
             steps: 0,
             depth: 0,
+            root: None,
+            stack_budget: STACK_BUDGET,
         }
     }
 
@@ -106,6 +123,7 @@ impl<'a> Ev<'a> {
 
     /// Counts `n` units of work against the step budget.
     pub(crate) fn tick(&mut self, n: u64) -> Result<(), JsonataError> {
+        super::value::build_budget_check()?;
         self.steps = self.steps.saturating_add(n);
         if self.steps > self.limits.max_steps {
             return Err(err(
@@ -208,7 +226,14 @@ impl<'a> Ev<'a> {
         }
         if let Some(g) = &e.group {
             if !matches!(e.kind, Kind::Path(_)) {
-                r = Some(self.group(g, r.map(|v| vec![v]).unwrap_or_default(), env)?);
+                // An array is grouped item by item (jsonata-js turns anything else into a
+                // one-item sequence).
+                let items = match r {
+                    Some(v) if v.is_array() => v.arr_items(),
+                    Some(v) => vec![v],
+                    None => Vec::new(),
+                };
+                r = Some(self.group(g, items, env)?);
             }
         }
         Ok(match r {
@@ -232,7 +257,7 @@ impl<'a> Ev<'a> {
     fn stack_exhausted(&self) -> bool {
         let here = 0u8;
         let addr = &here as *const u8 as usize;
-        addr.abs_diff(self.stack_base) > STACK_BUDGET
+        addr.abs_diff(self.stack_base) > self.stack_budget
     }
 
     fn eval_node(&mut self, e: &'a Expr, ctx: Option<&Val<'a>>, env: FrameId) -> R<'a> {
@@ -245,15 +270,16 @@ impl<'a> Ev<'a> {
             Kind::Null => Ok(Some(Val::Null)),
             Kind::Name(n) => Ok(ctx.and_then(|c| lookup_field(c, n))),
             Kind::Var(name) => Ok(match name.as_str() {
-                "" => ctx.cloned(),
-                // `$$`, the root input: a Step Functions expression has no input document.
-                "$" => None,
+                "" => ctx.map(unwrap_outer),
+                // `$$`, the root input: a Step Functions expression has no input document, so
+                // it is undefined there; `stepsim eval --input` supplies one.
+                "$" => self.root.as_ref().map(unwrap_outer),
                 _ => self.lookup_var(env, name),
             }),
             Kind::Regex(r) => Ok(Some(Val::func(Func::Regex(r)))),
             Kind::Wildcard => Ok(ctx.map(|c| {
                 let mut out = Vec::new();
-                wildcard(c, &mut out);
+                wildcard(&unwrap_outer(c), &mut out);
                 Val::seq(out)
             })),
             Kind::Descendant => self.eval_descendants(ctx),
@@ -277,9 +303,14 @@ impl<'a> Ev<'a> {
                 partial,
             } => self.call(func, args, *partial, ctx, env, None),
             Kind::Apply(l, r) => self.eval_apply(l, r, ctx, env),
-            Kind::Lambda { params, body } => Ok(Some(Val::func(Func::Lambda {
+            Kind::Lambda {
                 params,
                 body,
+                signature,
+            } => Ok(Some(Val::func(Func::Lambda {
+                params,
+                body,
+                signature: signature.as_deref(),
                 frame: env,
                 input: ctx.cloned(),
             }))),
@@ -589,6 +620,9 @@ impl<'a> Ev<'a> {
             }
         }
         if let Some(g) = &p.group {
+            if p.group_parent {
+                return Ok(Some(Val::object(IndexMap::new())?));
+            }
             return Ok(Some(self.group_tuples(g, tuples, env)?));
         }
         let values: Vec<Val<'a>> = tuples.into_iter().filter_map(|t| t.value).collect();
@@ -640,9 +674,9 @@ impl<'a> Ev<'a> {
                     if let Some(index) = &step.index {
                         Rc::make_mut(&mut binds).push((index.as_str(), Val::Num(i as f64)));
                     }
-                    let chain = if step.focus.is_some() {
-                        t.chain.clone()
-                    } else {
+                    // A focus step (`@$p`) keeps the context, and its `%` is that context
+                    // (the parent of the focused item), so the context joins the chain either way.
+                    let chain = {
                         match &t.value {
                             Some(v) => Some(Rc::new(ChainNode {
                                 value: v.clone(),
@@ -873,6 +907,10 @@ impl<'a> Ev<'a> {
         env: FrameId,
         tuple_env: bool,
     ) -> Result<Vec<Tuple<'a>>, JsonataError> {
+        // One item needs no comparison: jsonata-js returns it without evaluating the keys.
+        if tuples.len() <= 1 {
+            return Ok(tuples);
+        }
         // Evaluate every term for every item once, then merge-sort on the keys (stable).
         let mut keyed: Vec<(Vec<Option<Val<'a>>>, Tuple<'a>)> = Vec::with_capacity(tuples.len());
         for t in tuples {
@@ -1013,7 +1051,15 @@ impl<'a> Ev<'a> {
             BinOp::Concat => {
                 let mut s = String::new();
                 for v in [&lhs, &rhs].into_iter().flatten() {
-                    s.push_str(&to_text(v, false)?);
+                    // Strings are charged to the build budget before they are copied, so
+                    // that doubling a string fails before it is built.
+                    match v.as_str() {
+                        Some(t) => {
+                            super::value::charge(t.len())?;
+                            s.push_str(t);
+                        }
+                        None => s.push_str(&to_text(v, false)?),
+                    }
                 }
                 Ok(Some(Val::string(s)))
             }
@@ -1021,10 +1067,12 @@ impl<'a> Ev<'a> {
                 let (Some(a), Some(b)) = (&lhs, &rhs) else {
                     return Ok(Some(Val::Bool(false)));
                 };
+                // jsonata-js compares with `===`: arrays and objects are never found.
+                let same = |x: &Val<'a>| !a.is_array() && !a.is_object() && deep_equal(a, x);
                 let found = if b.is_array() {
-                    b.arr_items().iter().any(|x| deep_equal(a, x))
+                    b.arr_items().iter().any(same)
                 } else {
-                    deep_equal(a, b)
+                    same(b)
                 };
                 Ok(Some(Val::Bool(found)))
             }
@@ -1082,10 +1130,28 @@ impl<'a> Ev<'a> {
     ) -> R<'a> {
         let f = self.eval(func, ctx, env)?;
         let Some(f @ Val::Func(_)) = f else {
-            return Err(at(
-                err("T1006", "Attempted to invoke a non-function"),
-                func.pos,
-            ));
+            // A bare name of a built-in where a function was meant (`not(x)`) is T1005 in
+            // jsonata-js ("did you mean $not?"); other names are T1006.
+            let bare = match &func.kind {
+                Kind::Name(n) => Some(n.as_str()),
+                Kind::Path(p) if p.steps.len() == 1 => match &p.steps[0].kind {
+                    Kind::Name(n) => Some(n.as_str()),
+                    _ => None,
+                },
+                _ => None,
+            }
+            .filter(|n| functions::builtin(n).is_some());
+            let e = if partial {
+                err("T1008", "Attempted to partially apply a non-function")
+            } else if let Some(name) = bare {
+                err(
+                    "T1005",
+                    format!("Attempted to invoke a non-function. Did you mean ${name}?"),
+                )
+            } else {
+                err("T1006", "Attempted to invoke a non-function")
+            };
+            return Err(at(e, func.pos));
         };
         let mut values: Vec<Option<Option<Val<'a>>>> = Vec::with_capacity(args.len() + 1);
         if let Some(a) = applied {
@@ -1125,7 +1191,12 @@ impl<'a> Ev<'a> {
                 body,
                 frame,
                 input,
+                signature,
             } => {
+                let args = match signature {
+                    Some(sig) => sig.validate("lambda", args, ctx, true)?,
+                    None => args,
+                };
                 let fr = self.new_frame(*frame);
                 for (i, p) in params.iter().enumerate() {
                     if let Some(Some(v)) = args.get(i) {
@@ -1184,6 +1255,13 @@ impl<'a> Ev<'a> {
             return Ok(None);
         };
         let Some(input) = input else { return Ok(None) };
+        // A transform's signature is `<(oa):o>`.
+        if !input.is_object() && !input.is_array() {
+            return Err(err(
+                "T0410",
+                "Argument 1 of function \"transform\" does not match function signature",
+            ));
+        }
         // Deep copy into owned values so that matched objects have an identity (their Rc).
         let copy = self.deep_copy(&input, 0)?;
         let matches = self.eval(pattern, Some(&copy), env)?;

@@ -150,7 +150,9 @@ impl NumberPicture {
                 digits += 1;
             }
         }
-        let regular = !groups.is_empty()
+        // A zero first group (a separator right at the end) is never regular: it would make
+        // every position a group boundary (and `rem % 0` divide by zero).
+        let regular = groups.first().is_some_and(|&g| g > 0)
             && groups
                 .iter()
                 .enumerate()
@@ -159,7 +161,16 @@ impl NumberPicture {
             prefix: chars[..first].iter().collect(),
             suffix: chars[last + 1..].iter().collect(),
             min_int: mandatory(int_pic),
-            min_frac: mandatory(frac_pic),
+            // No mandatory digit on either side of the separator (`#.#`): one fractional
+            // digit is shown (`1.0`), as in jsonata-js.
+            min_frac: if mandatory(int_pic) == 0
+                && mandatory(frac_pic) == 0
+                && frac_pic.chars().any(|c| f.is_digit(c))
+            {
+                1
+            } else {
+                mandatory(frac_pic)
+            },
             max_frac: frac_pic.chars().filter(|&c| f.is_digit(c)).count(),
             min_exp: exp_pic.map(|e| mandatory(e).max(1)),
             groups,
@@ -172,11 +183,25 @@ impl NumberPicture {
         let Some(min_exp) = self.min_exp else {
             return (value, String::new());
         };
-        let int_digits = self.min_int.max(1) as i32;
+        // The mantissa lies in [10^(m-1), 10^m] for m mandatory integer digits (jsonata-js's
+        // scaling: `#.##e0` gives 0.12e4). Zero stays zero (jsonata-js loops forever on it).
+        let max_mantissa = 10f64.powi(self.min_int as i32);
+        let min_mantissa = 10f64.powi(self.min_int as i32 - 1);
         let mut e = 0i32;
-        if value != 0.0 {
-            e = value.log10().floor() as i32 + 1 - int_digits;
-            value /= 10f64.powi(e);
+        if value > 0.0 && value.is_finite() {
+            // jsonata-js's loops, so that edge values land where it puts them (1e10 with
+            // `0e0` is 10e9); a finite double needs at most ~650 steps either way.
+            let mut guard = 0;
+            while value < min_mantissa && guard < 800 {
+                value *= 10.0;
+                e -= 1;
+                guard += 1;
+            }
+            while value > max_mantissa && guard < 1600 {
+                value /= 10.0;
+                e += 1;
+                guard += 1;
+            }
         }
         let sign = if e < 0 {
             f.minus.to_string()
@@ -209,6 +234,126 @@ impl NumberPicture {
     }
 }
 
+/// The checks of XPath F&O 4.7.3 on one sub-picture, with jsonata-js's codes. When several
+/// rules are broken, the last one in this order is reported (as jsonata-js does).
+fn validate_picture(sub: &str, f: &DecimalFormat) -> Result<(), JsonataError> {
+    let chars: Vec<char> = sub.chars().collect();
+    let is_family = |c: char| c as u32 >= f.zero as u32 && (c as u32) < f.zero as u32 + 10;
+    let active = |c: char| {
+        is_family(c)
+            || c == f.decimal
+            || c == f.exponent
+            || c == f.grouping
+            || c == f.digit
+            || c == f.pattern_sep
+    };
+    let anchor = |c: char| active(c) && c != f.exponent;
+    let start = chars.iter().position(|&c| anchor(c)).unwrap_or(chars.len());
+    let end = chars
+        .iter()
+        .rposition(|&c| anchor(c))
+        .map(|i| i + 1)
+        .unwrap_or(start)
+        .max(start);
+    let active_part = &chars[start..end];
+    let exp_at = chars[start..]
+        .iter()
+        .position(|&c| c == f.exponent)
+        .map(|i| i + start);
+    let (mantissa, exponent): (&[char], Option<&[char]>) = match exp_at {
+        Some(e) if e <= end => {
+            let rel = (e - start).min(active_part.len());
+            (
+                &active_part[..rel],
+                Some(active_part.get(rel + 1..).unwrap_or(&[])),
+            )
+        }
+        _ => (active_part, None),
+    };
+    let suffix = &chars[end..];
+    let (integer, fractional): (&[char], &[char]) =
+        match mantissa.iter().position(|&c| c == f.decimal) {
+            Some(d) => (&mantissa[..d], &mantissa[d + 1..]),
+            None => (mantissa, suffix),
+        };
+    let count = |c: char| chars.iter().filter(|&&x| x == c).count();
+    let mut code = None;
+    if count(f.decimal) > 1 {
+        code = Some("D3081");
+    }
+    if count(f.percent) > 1 {
+        code = Some("D3082");
+    }
+    if count(f.permille) > 1 {
+        code = Some("D3083");
+    }
+    if count(f.percent) > 0 && count(f.permille) > 0 {
+        code = Some("D3084");
+    }
+    if !mantissa.iter().any(|&c| is_family(c) || c == f.digit) {
+        code = Some("D3085");
+    }
+    if active_part.iter().any(|&c| !active(c)) {
+        code = Some("D3086");
+    }
+    match chars.iter().position(|&c| c == f.decimal) {
+        Some(d) => {
+            let before = d.checked_sub(1).and_then(|i| chars.get(i));
+            if before == Some(&f.grouping) || chars.get(d + 1) == Some(&f.grouping) {
+                code = Some("D3087");
+            }
+        }
+        None if integer.last() == Some(&f.grouping) => code = Some("D3088"),
+        None => {}
+    }
+    if chars
+        .windows(2)
+        .any(|w| w[0] == f.grouping && w[1] == f.grouping)
+    {
+        code = Some("D3089");
+    }
+    if let Some(o) = integer.iter().position(|&c| c == f.digit) {
+        if integer[..o].iter().any(|&c| is_family(c)) {
+            code = Some("D3090");
+        }
+    }
+    if let Some(o) = fractional.iter().rposition(|&c| c == f.digit) {
+        if fractional[o..].iter().any(|&c| is_family(c)) {
+            code = Some("D3091");
+        }
+    }
+    if let Some(e) = exponent {
+        if !e.is_empty() && (count(f.percent) > 0 || count(f.permille) > 0) {
+            code = Some("D3092");
+        }
+        if e.is_empty() || e.iter().any(|&c| !is_family(c)) {
+            code = Some("D3093");
+        }
+    }
+    match code {
+        None => Ok(()),
+        Some(c) => Err(err(c, picture_message(c))),
+    }
+}
+
+fn picture_message(code: &str) -> &'static str {
+    match code {
+        "D3081" => "The sub-picture must not contain more than one instance of the 'decimal-separator' character",
+        "D3082" => "The sub-picture must not contain more than one instance of the 'percent' character",
+        "D3083" => "The sub-picture must not contain more than one instance of the 'per-mille' character",
+        "D3084" => "The sub-picture must not contain both a 'percent' and a 'per-mille' character",
+        "D3085" => "The mantissa part of a sub-picture must contain at least one character that is either an 'optional digit character' or a member of the 'decimal digit family'",
+        "D3086" => "The sub-picture must not contain a passive character that is preceded by an active character and that is followed by another active character",
+        "D3087" => "The sub-picture must not contain a 'grouping-separator' character that appears adjacent to a 'decimal-separator' character",
+        "D3088" => "The sub-picture must not contain a 'grouping-separator' at the end of the integer part",
+        "D3089" => "The sub-picture must not contain two adjacent instances of the 'grouping-separator' character",
+        "D3090" => "The integer part of the sub-picture must not contain a member of the 'decimal digit family' that is followed by an instance of the 'optional digit character'",
+        "D3091" => "The fractional part of the sub-picture must not contain an instance of the 'optional digit character' that is followed by a member of the 'decimal digit family'",
+        "D3092" => "A sub-picture that contains a 'percent' or 'per-mille' character must not contain a character treated as an 'exponent-separator'",
+        _ => "The exponent part of the sub-picture must comprise only of one or more characters that are members of the 'decimal digit family'",
+    }
+}
+
 pub(crate) fn format_number(
     n: f64,
     picture: &str,
@@ -224,6 +369,9 @@ pub(crate) fn format_number(
     } else {
         (subs[0], false)
     };
+    for sub in &subs {
+        validate_picture(sub, &f)?;
+    }
     let p = NumberPicture::parse(pic, &f)?;
     let percent = p.prefix.contains(f.percent) || p.suffix.contains(f.percent);
     let permille = p.prefix.contains(f.permille) || p.suffix.contains(f.permille);
@@ -245,7 +393,9 @@ pub(crate) fn format_number(
     while fpart.len() > p.min_frac && fpart.ends_with('0') {
         fpart.pop();
     }
-    if ipart.is_empty() && fpart.is_empty() {
+    // No integer digit at all, or none before the fraction of a scaled mantissa (`#.##e0`
+    // gives 0.12e4): jsonata-js writes a zero.
+    if ipart.is_empty() && (fpart.is_empty() || !exponent_text.is_empty()) {
         ipart.push('0');
     }
     let mut out: String = p
@@ -259,7 +409,7 @@ pub(crate) fn format_number(
     }
     out.push_str(&exponent_text);
     let mut result = format!("{}{out}{}", p.prefix, p.suffix);
-    if n < 0.0 && !neg_pic && rounded != 0.0 {
+    if n < 0.0 && !neg_pic {
         result.insert(0, f.minus);
     }
     Ok(result)
@@ -404,14 +554,24 @@ fn ordinal_suffix(n: u64) -> &'static str {
 fn apply_case(s: String, pattern: &str) -> String {
     match pattern {
         "W" => s.to_uppercase(),
+        // Every word capitalised, after a hyphen too (`Twenty-One`), except the joining
+        // "and", as jsonata-js does.
         "Ww" => s
             .split(' ')
             .map(|w| {
-                let mut c = w.chars();
-                match c.next() {
-                    Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
-                    None => String::new(),
+                if w == "and" {
+                    return w.to_string();
                 }
+                w.split('-')
+                    .map(|part| {
+                        let mut c = part.chars();
+                        match c.next() {
+                            Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+                            None => String::new(),
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("-")
             })
             .collect::<Vec<_>>()
             .join(" "),
@@ -437,7 +597,8 @@ fn integer_by_picture(n: u64, picture: &str) -> Result<String, JsonataError> {
         "a" => letters(n, false),
         _ => {
             let chars: Vec<char> = pattern.chars().collect();
-            if chars.is_empty() || !chars.iter().any(|c| c.is_ascii_digit() || *c == '#') {
+            // At least one mandatory digit: `#` alone (or `#,###`) is D3130 in jsonata-js.
+            if chars.is_empty() || !chars.iter().any(|c| c.is_ascii_digit()) {
                 return Err(err("D3130", format!("Formatting or parsing an integer as a sequence starting with {pattern} is not supported by this implementation")));
             }
             let min = chars.iter().filter(|c| c.is_ascii_digit()).count();
@@ -475,6 +636,10 @@ fn integer_by_picture(n: u64, picture: &str) -> Result<String, JsonataError> {
                     }
                 }
             }
+            // A separator after the last digit is kept as written (`1o` gives `3o`).
+            for (_, c) in seps.iter().filter(|(g, _)| *g == 0) {
+                out.push(*c);
+            }
             if ordinal {
                 out.push_str(ordinal_suffix(n));
             }
@@ -486,15 +651,7 @@ fn integer_by_picture(n: u64, picture: &str) -> Result<String, JsonataError> {
 pub(crate) fn format_integer(n: f64, picture: &str) -> Result<String, JsonataError> {
     let v = n.trunc();
     let text = integer_by_picture(v.abs().min(1e15) as u64, picture)?;
-    Ok(if v < 0.0 {
-        if matches!(picture, "w" | "W" | "Ww") {
-            format!("{} {text}", apply_case("minus".into(), picture))
-        } else {
-            format!("-{text}")
-        }
-    } else {
-        text
-    })
+    Ok(if v < 0.0 { format!("-{text}") } else { text })
 }
 
 fn parse_words(s: &str) -> Option<f64> {
@@ -727,14 +884,16 @@ pub(crate) fn from_millis(
                 format!("The date/time value is out of range: {}", string_num(ms)),
             )
         })?;
+    // The picture is checked before the timezone, as jsonata-js does.
+    let picture = picture.unwrap_or(ISO_PICTURE);
+    let parts = parse_picture(picture)?;
     let offset = match tz {
         Some(t) => parse_tz(t)?,
         None => FixedOffset::east_opt(0).ok_or_else(|| err("D3134", "bad offset"))?,
     };
     let dt = utc.with_timezone(&offset);
-    let picture = picture.unwrap_or(ISO_PICTURE);
     let mut out = String::new();
-    for part in parse_picture(picture)? {
+    for part in parts {
         match part {
             PicPart::Lit(s) => out.push_str(&s),
             PicPart::Marker {
@@ -746,6 +905,51 @@ pub(crate) fn from_millis(
         }
     }
     Ok(out)
+}
+
+/// A timezone component (`[Z]`, `[z]`) in the presentation `pres`.
+fn zone(dt: &DateTime<FixedOffset>, c: char, pres: &str) -> String {
+    let secs = dt.offset().local_minus_utc();
+    if pres.ends_with('t') && secs == 0 {
+        return "Z".into();
+    }
+    let sign = if secs < 0 { '-' } else { '+' };
+    let (h, m) = (secs.abs() / 3600, (secs.abs() % 3600) / 60);
+    let p = pres.trim_end_matches('t');
+    let text = if p.contains(':') {
+        format!("{sign}{h:02}:{m:02}")
+    } else if p.len() <= 2 {
+        if m == 0 {
+            format!("{sign}{h:0width$}", width = p.len().max(1))
+        } else {
+            format!("{sign}{h:0width$}:{m:02}", width = p.len().max(1))
+        }
+    } else {
+        format!("{sign}{h:02}{m:02}")
+    };
+    if c == 'z' {
+        format!("GMT{text}")
+    } else {
+        text
+    }
+}
+
+/// The Thursday of the Monday-to-Sunday week holding `dt`.
+fn week_thursday(dt: &DateTime<FixedOffset>) -> Option<chrono::NaiveDate> {
+    let date = dt.date_naive();
+    let back = date.weekday().num_days_from_monday() as i64;
+    date.checked_sub_signed(chrono::Duration::days(back - 3))
+}
+
+/// Milliseconds (`[f]`): jsonata-js writes them as an integer padded on the left to the
+/// presentation's width (`[f]` of 5 ms is `5`, `[f001]` is `005`), never cut.
+fn fraction(value: i64, pres: &str, min: Option<usize>) -> String {
+    let width = pres
+        .chars()
+        .filter(|c| c.is_ascii_digit())
+        .count()
+        .max(min.unwrap_or(1));
+    format!("{value:0width$}")
 }
 
 fn format_component(
@@ -764,6 +968,12 @@ fn format_component(
         _ => "1",
     };
     let pres = if pres.is_empty() { default } else { pres };
+    if pres.starts_with(['N', 'n']) && !matches!(c, 'M' | 'F' | 'x' | 'P' | 'C' | 'E') {
+        return Err(err(
+            "D3133",
+            format!("The 'name' modifier can only be applied to months and days in the date/time picture string, not {c}"),
+        ));
+    }
     let value: i64 = match c {
         'Y' => dt.year() as i64,
         'M' => dt.month() as i64,
@@ -771,15 +981,13 @@ fn format_component(
         'd' => dt.ordinal() as i64,
         'F' => dt.weekday().number_from_monday() as i64,
         'W' => dt.iso_week().week() as i64,
-        'w' => {
-            let first = dt
-                .with_day(1)
-                .map(|d| d.weekday().num_days_from_monday())
-                .unwrap_or(0) as i64;
-            (dt.day() as i64 + first - 1) / 7 + 1
-        }
+        // Week in month and its month, as jsonata-js counts them: a Monday-to-Sunday week
+        // belongs to the month of its Thursday.
+        'w' => week_thursday(dt)
+            .map(|t| (t.day() as i64 - 1) / 7 + 1)
+            .unwrap_or(1),
         'X' => dt.iso_week().year() as i64,
-        'x' => dt.month() as i64,
+        'x' => week_thursday(dt).map(|t| t.month() as i64).unwrap_or(1),
         'H' => dt.hour() as i64,
         'h' => {
             let h = dt.hour() % 12;
@@ -800,29 +1008,10 @@ fn format_component(
         'm' => dt.minute() as i64,
         's' => dt.second() as i64,
         'f' => dt.timestamp_subsec_millis() as i64,
-        'Z' | 'z' => {
-            let secs = dt.offset().local_minus_utc();
-            if pres.ends_with('t') && secs == 0 {
-                return Ok("Z".into());
-            }
-            let sign = if secs < 0 { '-' } else { '+' };
-            let (h, m) = (secs.abs() / 3600, (secs.abs() % 3600) / 60);
-            let p = pres.trim_end_matches('t');
-            let text = if p.contains(':') {
-                format!("{sign}{h:02}:{m:02}")
-            } else if p.len() <= 2 {
-                if m == 0 {
-                    format!("{sign}{h:0width$}", width = p.len().max(1))
-                } else {
-                    format!("{sign}{h:0width$}:{m:02}", width = p.len().max(1))
-                }
-            } else {
-                format!("{sign}{h:02}{m:02}")
-            };
-            return Ok(if c == 'z' { format!("GMT{text}") } else { text });
-        }
+        'Z' | 'z' => return Ok(zone(dt, c, pres)),
         'C' => return Ok("ISO".into()),
-        'E' => return Ok("AD".into()),
+        // jsonata-js 2.0.6 writes the calendar name for the era too.
+        'E' => return Ok("ISO".into()),
         other => {
             return Err(err(
                 "D3132",
@@ -848,17 +1037,7 @@ fn format_component(
         return Ok(s);
     }
     if c == 'f' {
-        let width = pres
-            .chars()
-            .filter(|c| c.is_ascii_digit())
-            .count()
-            .max(min.unwrap_or(1));
-        let mut s = format!("{value:03}");
-        while s.len() < width {
-            s.push('0');
-        }
-        s.truncate(width.max(1));
-        return Ok(s);
+        return Ok(fraction(value, pres, min));
     }
     let (base, ordinal) = match pres.strip_suffix('o') {
         Some(b) => (b, true),
@@ -871,6 +1050,8 @@ fn format_component(
         }
         "I" => roman(value.unsigned_abs()),
         "i" => roman(value.unsigned_abs()).to_lowercase(),
+        "A" => letters(value.unsigned_abs(), true),
+        "a" => letters(value.unsigned_abs(), false),
         _ => {
             let digits = base
                 .chars()
@@ -1013,6 +1194,32 @@ struct DateReader {
 }
 
 impl DateReader {
+    /// The text up to the next occurrence of `lit` (at least one character), or to the end.
+    fn until(&mut self, lit: Option<&str>) -> String {
+        let rest: String = self.chars[self.at..].iter().collect();
+        let end = match lit.filter(|l| !l.is_empty()) {
+            Some(l) => rest
+                .char_indices()
+                .skip(1)
+                .find(|(i, _)| rest[*i..].starts_with(l))
+                .map(|(i, _)| i)
+                .unwrap_or(rest.len()),
+            None => rest.len(),
+        };
+        let text = rest[..end].to_string();
+        self.at += text.chars().count();
+        text
+    }
+
+    /// The run of characters from here that satisfy `f`.
+    fn run(&mut self, f: impl Fn(char) -> bool) -> String {
+        let start = self.at;
+        while self.chars.get(self.at).is_some_and(|c| f(*c)) {
+            self.at += 1;
+        }
+        self.chars[start..self.at].iter().collect()
+    }
+
     fn literal(&mut self, l: &str) -> Option<()> {
         for lc in l.chars() {
             if self.chars.get(self.at) != Some(&lc) {
@@ -1132,7 +1339,9 @@ fn parse_with_picture(s: &str, picture: &str) -> Result<Option<f64>, JsonataErro
     for (pi, part) in parts.iter().enumerate() {
         let (component, presentation, max) = match part {
             PicPart::Lit(l) => {
-                r.literal(l).ok_or_else(fail)?;
+                if r.literal(l).is_none() {
+                    return Ok(None);
+                }
                 continue;
             }
             PicPart::Marker {
@@ -1152,20 +1361,50 @@ fn parse_with_picture(s: &str, picture: &str) -> Result<Option<f64>, JsonataErro
             }
             'P' => d.pm = Some(r.am_pm()),
             'Z' | 'z' => d.offset_secs = r.offset(component == 'z').ok_or_else(fail)?,
+            _ if presentation.contains(['w', 'W']) => {
+                // Words run up to the next literal (`[Dw] of [MNn]`), or to the end.
+                let next = match parts.get(pi + 1) {
+                    Some(PicPart::Lit(l)) => Some(l.as_str()),
+                    _ => None,
+                };
+                let text = r.until(next);
+                let Some(v) = parse_integer(&text, "w")? else {
+                    return Ok(None);
+                };
+                d.set(component, v as i64, &text);
+            }
+            _ if presentation == "I"
+                || presentation == "i"
+                || presentation == "A"
+                || presentation == "a" =>
+            {
+                let text = r.run(|c| c.is_ascii_alphabetic());
+                let Some(v) = parse_integer(&text, presentation)? else {
+                    return Ok(None);
+                };
+                d.set(component, v as i64, &text);
+            }
             _ => {
                 // A fixed width when the next part is a marker (no separator), else greedy.
                 let width = presentation.chars().filter(|c| c.is_ascii_digit()).count();
                 let next_is_marker = matches!(parts.get(pi + 1), Some(PicPart::Marker { .. }));
                 let digits = r.digits((next_is_marker && width > 0).then_some(width));
-                let v: i64 = digits.parse().map_err(|_| fail())?;
+                let Ok(v) = digits.parse::<i64>() else {
+                    return Ok(None);
+                };
+                // An ordinal (`[D1o]`) is followed by its suffix: 1st, 2nd, 23rd.
+                if presentation.ends_with('o') {
+                    r.run(|c| c.is_ascii_alphabetic());
+                }
                 d.set(component, v, &digits);
             }
         }
     }
+    // Text that does not fit the picture gives undefined, as in jsonata-js.
     if r.at != r.chars.len() {
-        return Err(fail());
+        return Ok(None);
     }
-    d.millis().map(Some).ok_or_else(fail)
+    Ok(d.millis())
 }
 
 #[cfg(test)]

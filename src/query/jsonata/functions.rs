@@ -1,5 +1,5 @@
 //! JSONata 2.0.6's built-in function library (minus `$eval`, which Step Functions does not
-//! offer), plus the Step Functions additions: `$partition`, `$range`, `$hash`, `$random(seed)`,
+//! offer; `$clone` is included), plus the Step Functions additions: `$partition`, `$range`, `$hash`, `$random(seed)`,
 //! `$uuid` and `$parse`. Impure functions read the evaluation environment, never the host:
 //! `$now`/`$millis` use the virtual clock and `$random`/`$uuid`/`$shuffle` the seeded RNG.
 //!
@@ -18,6 +18,7 @@ use md5::Digest;
 
 use super::eval::{Ev, R};
 use super::format;
+use super::signature::{builtin_signature, Signature};
 use super::value::{
     deep_equal, err, from_owned, round_half_even, string_num, stringify, to_text, truthy,
     BuiltinId, Func, Val,
@@ -60,6 +61,7 @@ static BUILTINS: &[Builtin] = &[
     entry("base64encode", 1, true, base64encode),
     entry("boolean", 1, true, boolean),
     entry("ceil", 1, true, ceil),
+    entry("clone", 1, true, clone),
     entry("contains", 2, true, contains),
     entry("count", 1, false, count),
     entry("decodeUrl", 1, true, decode_url),
@@ -232,10 +234,23 @@ pub(crate) fn call<'a>(
     ctx: Option<&Val<'a>>,
 ) -> R<'a> {
     let b = entry_of(id);
-    if b.context && args.len() < b.mandatory {
+    if let Some(sig) = signatures().get(id.0).and_then(Option::as_ref) {
+        args = sig.validate(b.name, args, ctx, false)?;
+    } else if b.context && args.len() < b.mandatory {
         args.insert(0, ctx.cloned());
     }
     (b.run)(ev, b.name, args)
+}
+
+/// The parsed jsonata-js signature of every built-in (by table index), parsed once.
+fn signatures() -> &'static [Option<Signature>] {
+    static SIGS: std::sync::OnceLock<Vec<Option<Signature>>> = std::sync::OnceLock::new();
+    SIGS.get_or_init(|| {
+        BUILTINS
+            .iter()
+            .map(|b| builtin_signature(b.name).and_then(|t| Signature::parse(t).ok()))
+            .collect()
+    })
 }
 
 // -------------------------------------------------------------------- strings
@@ -325,7 +340,11 @@ fn pad<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
         return Ok(None);
     };
     let width = opt_num(name, &args, 1)?.ok_or_else(|| sig(name, 1))?;
-    let pad: Vec<char> = opt_str(name, &args, 2)?.unwrap_or(" ").chars().collect();
+    // An empty pad string pads with spaces, as jsonata-js does.
+    let pad: Vec<char> = match opt_str(name, &args, 2)? {
+        Some(p) if !p.is_empty() => p.chars().collect(),
+        _ => vec![' '],
+    };
     let have = s.chars().count();
     let want = width.abs().min(1e6) as usize;
     ev.tick(want as u64)?;
@@ -380,7 +399,16 @@ fn split<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
             }
         }
         Some(Val::Func(f)) => match &**f {
-            Func::Regex(re) => re.split(s).map(str::to_string).collect(),
+            Func::Regex(re) => {
+                // As in $match: a pattern that matches the empty string is D1004.
+                if re.find(s).is_some_and(|m| m.as_str().is_empty()) {
+                    return Err(err(
+                        "D1004",
+                        "Regular expression matches zero length string",
+                    ));
+                }
+                re.split(s).map(str::to_string).collect()
+            }
             _ => return Err(sig(name, 1)),
         },
         _ => return Err(sig(name, 1)),
@@ -397,10 +425,11 @@ fn join<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
         return Ok(None);
     };
     let sep = opt_str(name, &args, 1)?.unwrap_or("");
-    let strs = items(v)
+    let all = items(v);
+    let strs = all
         .iter()
         .map(|x| {
-            x.as_str().map(str::to_string).ok_or_else(|| {
+            x.as_str().ok_or_else(|| {
                 err(
                     "T0412",
                     format!("Argument 1 of function \"{name}\" must be an array of \"strings\""),
@@ -408,6 +437,9 @@ fn join<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    // Charged before joining: an array may hold one large string many times over.
+    let total = strs.iter().map(|s| s.len()).sum::<usize>() + sep.len() * strs.len();
+    super::value::charge(total)?;
     ok(Val::string(strs.join(sep)))
 }
 
@@ -474,12 +506,14 @@ fn encode_url<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
 fn decode_url<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     match opt_str(name, &args, 0)? {
         None => Ok(None),
-        Some(s) => ok(Val::string(url_decode(s).ok_or_else(|| {
-            err(
-                "D3140",
-                format!("Malformed URL passed to ${name}(): \"{s}\""),
-            )
-        })?)),
+        Some(s) => ok(Val::string(url_decode(s, name == "decodeUrl").ok_or_else(
+            || {
+                err(
+                    "D3140",
+                    format!("Malformed URL passed to ${name}(): \"{s}\""),
+                )
+            },
+        )?)),
     }
 }
 
@@ -697,12 +731,22 @@ fn shuffle<'a>(ev: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
     }
 }
 
+/// `$clone`: values are immutable here, so the copy is the value itself.
+fn clone<'a>(_: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
+    Ok(arg(&args, 0).cloned())
+}
+
 fn distinct<'a>(ev: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
     match arg(&args, 0) {
         None => Ok(None),
         Some(v) if !v.is_array() => ok(v.clone()),
         Some(v) => {
             let all = v.arr_items();
+            // jsonata-js returns arrays of at most one item as they are, and keeps an array
+            // an array (only a sequence stays a sequence, and may unwrap).
+            if all.len() <= 1 {
+                return ok(v.clone());
+            }
             ev.tick((all.len() as u64).saturating_mul(all.len() as u64) / 4 + 1)?;
             let mut out: Vec<Val<'a>> = Vec::new();
             for x in all {
@@ -710,7 +754,11 @@ fn distinct<'a>(ev: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
                     out.push(x);
                 }
             }
-            ok(Val::seq(out))
+            if v.flags() & super::value::SEQ != 0 {
+                ok(Val::seq(out))
+            } else {
+                ok(Val::array(out, 0)?)
+            }
         }
     }
 }
@@ -1293,6 +1341,14 @@ fn sort<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     };
     let list = items(&v);
     let f = opt_func(name, &args, 1)?;
+    if list.len() <= 1 {
+        // Nothing to compare: jsonata-js returns it without checking the item types.
+        return if v.is_array() {
+            ok(v)
+        } else {
+            ok(Val::array(list, 0)?)
+        };
+    }
     let n = list.len() as u64;
     ev.tick(n.saturating_mul(64 - n.leading_zeros() as u64))?;
     match f {
@@ -1361,6 +1417,37 @@ fn merge_sort<'a>(
     Ok(runs.into_iter().next().unwrap_or_default())
 }
 
+/// `[0-9]+(\.[0-9]+)?([Ee][-+]?[0-9]+)?`
+fn decimal_literal(s: &str) -> bool {
+    fn digits(b: &[u8], i: usize) -> usize {
+        b[i..].iter().take_while(|c| c.is_ascii_digit()).count()
+    }
+    let b = s.as_bytes();
+    let mut i = digits(b, 0);
+    if i == 0 {
+        return false;
+    }
+    if b.get(i) == Some(&b'.') {
+        let n = digits(b, i + 1);
+        if n == 0 {
+            return false;
+        }
+        i += 1 + n;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let n = digits(b, i);
+        if n == 0 {
+            return false;
+        }
+        i += n;
+    }
+    i == b.len()
+}
+
 fn parse_number(s: &str) -> Option<f64> {
     let (neg, body) = match s.strip_prefix('-') {
         Some(b) => (true, b),
@@ -1374,14 +1461,9 @@ fn parse_number(s: &str) -> Option<f64> {
     } else if let Some(b) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
         radix(b, 2)?
     } else {
-        if body.is_empty()
-            || !body
-                .chars()
-                .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
-        {
-            return None;
-        }
-        if !body.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+        // jsonata-js's form: digits, optionally `.digits`, optionally `e[+-]digits` (so
+        // neither `.5` nor `5.` is a number).
+        if !decimal_literal(body) {
             return None;
         }
         body.parse::<f64>().ok()?
@@ -1407,14 +1489,21 @@ fn url_encode(s: &str, keep_reserved: bool) -> String {
     out
 }
 
-fn url_decode(s: &str) -> Option<String> {
+/// Percent-decoding. `keep_reserved` is JavaScript's `decodeURI`: an escape of a character
+/// that has a meaning in a URI (`;/?:@&=+$,#`) stays as written.
+fn url_decode(s: &str, keep_reserved: bool) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
             let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            let b = u8::from_str_radix(hex, 16).ok()?;
+            if keep_reserved && b";/?:@&=+$,#".contains(&b) {
+                out.extend_from_slice(&bytes[i..i + 3]);
+            } else {
+                out.push(b);
+            }
             i += 3;
         } else {
             out.push(bytes[i]);
@@ -1431,11 +1520,27 @@ mod tests {
     #[test]
     fn the_table_is_sorted_so_binary_search_finds_every_name() {
         assert!(BUILTINS.windows(2).all(|w| w[0].name < w[1].name));
-        assert_eq!(BUILTINS.len(), 68);
+        // 68 before `$clone` was added.
+        assert_eq!(BUILTINS.len(), 69);
         for b in BUILTINS {
             assert_eq!(builtin(b.name).map(|id| entry_of(id).name), Some(b.name));
         }
         assert!(builtin("eval").is_none());
+    }
+
+    #[test]
+    fn every_jsonata_signature_parses() {
+        let sigs = signatures();
+        assert_eq!(sigs.len(), BUILTINS.len());
+        for (b, sig) in BUILTINS.iter().zip(sigs) {
+            if let Some(text) = builtin_signature(b.name) {
+                assert!(sig.is_some(), "{}: {text} does not parse", b.name);
+            }
+        }
+        // The Step Functions additions check their own arguments.
+        for name in ["partition", "range", "hash", "random", "uuid", "parse"] {
+            assert!(builtin_signature(name).is_none(), "{name}");
+        }
     }
 
     #[test]
@@ -1451,7 +1556,10 @@ mod tests {
     fn url_coding() {
         assert_eq!(url_encode("a b&c", false), "a%20b%26c");
         assert_eq!(url_encode("https://x.com/a b", true), "https://x.com/a%20b");
-        assert_eq!(url_decode("a%20b").as_deref(), Some("a b"));
-        assert_eq!(url_decode("%zz"), None);
+        assert_eq!(url_decode("a%20b", false).as_deref(), Some("a b"));
+        assert_eq!(url_decode("%zz", false), None);
+        // decodeURI keeps escapes of reserved characters; decodeURIComponent does not.
+        assert_eq!(url_decode("a%2Fb%20", true).as_deref(), Some("a%2Fb "));
+        assert_eq!(url_decode("a%2Fb", false).as_deref(), Some("a/b"));
     }
 }

@@ -40,7 +40,11 @@
 //!   JSONata 2.1 operators `?:` and `??` (AWS runs 2.0.6).
 //! - Numbers are doubles; whole results print as JSON integers, and an infinite result is
 //!   `D1001`. The root `$` and `$$` are undefined: AWS evaluates expressions without an input
-//!   document.
+//!   document ([`Expression::evaluate_with_input`] supplies one, for `stepsim eval`).
+//! - `$clone` (jsonata-js 2.0.6 has it) is offered; arguments of every jsonata-js built-in and
+//!   of lambdas with a signature are checked as jsonata-js does (`signature.rs`).
+//! - Each evaluation may build at most `value::MAX_BUILD_BYTES` (512 MiB) of values; past it
+//!   the error is `U1001`, like the depth and step budgets.
 //!
 //! # Differences from jsonata-js worth knowing
 //!
@@ -54,6 +58,7 @@ mod eval;
 mod format;
 mod functions;
 mod parser;
+mod signature;
 mod template;
 mod value;
 
@@ -61,6 +66,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use serde_json::Value;
+
+use value::Val;
 
 pub use template::{JsonataTemplate, QueryEvaluationError};
 
@@ -226,6 +233,28 @@ impl Expression {
 
     /// Evaluates, telling "returned a function" apart from errors.
     pub fn evaluate_value(&self, env: &mut JsonataEnv<'_>) -> Result<Outcome, JsonataError> {
+        self.evaluate_with_input(env, None)
+    }
+
+    /// Evaluates against an input document: `input` is `$$`, and `$` at the top level (as
+    /// jsonata-js's `evaluate(input)`). Step Functions passes none; `stepsim eval` does.
+    pub fn evaluate_with_input(
+        &self,
+        env: &mut JsonataEnv<'_>,
+        input: Option<&Value>,
+    ) -> Result<Outcome, JsonataError> {
+        self.evaluate_with_stack(env, input, None)
+    }
+
+    /// [`Expression::evaluate_with_input`] on a thread whose stack is larger than the 2 MiB
+    /// the engine assumes: `stack_bytes` is how much of it the evaluation may use (so that
+    /// `Limits::max_depth` can be raised safely).
+    pub fn evaluate_with_stack(
+        &self,
+        env: &mut JsonataEnv<'_>,
+        input: Option<&Value>,
+        stack_bytes: Option<usize>,
+    ) -> Result<Outcome, JsonataError> {
         let mut ev = eval::Ev::new(
             env.states,
             env.variables,
@@ -234,7 +263,19 @@ impl Expression {
             env.limits,
         );
         let root = ev.root_frame();
-        let result = ev.eval(&self.ast, None, root)?;
+        if let Some(b) = stack_bytes {
+            ev.stack_budget = b;
+        }
+        ev.root = input.map(|v| {
+            let v = Val::from_json(v);
+            if v.is_array() {
+                Val::seq(vec![v]).with_flags(value::OUTER)
+            } else {
+                v
+            }
+        });
+        let ctx = ev.root.clone();
+        let result = ev.eval(&self.ast, ctx.as_ref(), root)?;
         match result {
             None => Ok(Outcome::Undefined),
             Some(v) => match v.to_json() {

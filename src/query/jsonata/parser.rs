@@ -148,6 +148,14 @@ impl<'s> Lexer<'s> {
         }
         if c == '$' {
             self.at += 1;
+            // `$$` is the root of the input document: its name is "$".
+            if self.peek(0) == Some('$') {
+                self.at += 1;
+                return Ok(Token {
+                    tok: Tok::Var("$".to_string()),
+                    pos,
+                });
+            }
             return Ok(Token {
                 tok: Tok::Var(self.name()),
                 pos,
@@ -198,11 +206,8 @@ impl<'s> Lexer<'s> {
                 continue;
             }
             let Some(e) = self.peek(0) else {
-                return Err(syntax(
-                    "S0101",
-                    pos,
-                    "String literal must be terminated by a matching quote",
-                ));
+                // A backslash with nothing after it (jsonata-js: S0103).
+                return Err(syntax("S0103", self.at, "Unsupported escape sequence: \\"));
             };
             self.at += 1;
             match e {
@@ -345,10 +350,8 @@ impl<'s> Lexer<'s> {
         }
         self.at += 1;
         let fstart = self.at;
-        while self
-            .peek(0)
-            .is_some_and(|c| matches!(c, 'i' | 'm' | 'g' | 's' | 'u' | 'y'))
-        {
+        // jsonata-js reads only `i` and `m` as flags; any other letter is the next token.
+        while self.peek(0).is_some_and(|c| matches!(c, 'i' | 'm')) {
             self.at += 1;
         }
         let flags: String = self.chars[fstart..self.at].iter().collect();
@@ -417,7 +420,11 @@ enum Raw {
     Focus(Box<RawNode>, String),
     Index(Box<RawNode>, String),
     Call(Box<RawNode>, Vec<RawNode>),
-    Lambda(Vec<String>, Box<RawNode>),
+    Lambda(
+        Vec<String>,
+        Box<RawNode>,
+        Option<Box<super::signature::Signature>>,
+    ),
     Condition(Box<RawNode>, Box<RawNode>, Option<Box<RawNode>>),
     Bind(String, Box<RawNode>),
     Transform(Box<RawNode>, Box<RawNode>, Option<Box<RawNode>>),
@@ -545,6 +552,7 @@ pub(crate) enum Kind {
     Lambda {
         params: Vec<String>,
         body: Box<Expr>,
+        signature: Option<Box<super::signature::Signature>>,
     },
     Condition(Box<Expr>, Box<Expr>, Option<Box<Expr>>),
     Bind(String, Box<Expr>),
@@ -561,6 +569,9 @@ pub(crate) struct Path {
     pub keep_singleton: bool,
     /// Some step binds `@`, `#` or uses `%`: evaluate as a tuple stream.
     pub tuple: bool,
+    /// The grouping (`path{k: v}`) refers to `%`: jsonata-js 2.0.6 then groups nothing and
+    /// yields `{}`, and so do we.
+    pub group_parent: bool,
     pub group: Option<Vec<(Expr, Expr)>>,
 }
 
@@ -608,6 +619,9 @@ struct Parser<'s> {
     lexer: Lexer<'s>,
     cur: Token,
     depth: usize,
+    /// Closing brackets still expected: running out of text inside one is S0203 (expected
+    /// `)` before the end), outside any is S0207, as in jsonata-js.
+    open: Vec<&'static str>,
 }
 
 fn lbp(tok: &Tok) -> u32 {
@@ -678,6 +692,7 @@ impl<'s> Parser<'s> {
     ) -> Result<(Vec<T>, Vec<usize>), JsonataSyntaxError> {
         let mut items = Vec::new();
         let mut hs = Vec::new();
+        self.open.push(close);
         if !self.is_op(close) {
             loop {
                 let (x, h) = item(self)?;
@@ -689,6 +704,7 @@ impl<'s> Parser<'s> {
                 self.advance(true)?;
             }
         }
+        self.open.pop();
         self.expect(close, false)?;
         Ok((items, hs))
     }
@@ -739,7 +755,14 @@ impl<'s> Parser<'s> {
                 let re = compile_regex(&pattern, &flags).map_err(|m| syntax("S0302", pos, m))?;
                 self.node(Raw::Leaf(Kind::Regex(re)), pos, &[])
             }
-            Tok::End => Err(syntax("S0207", pos, "Unexpected end of expression")),
+            Tok::End => Err(match self.open.last() {
+                Some(close) => syntax(
+                    "S0203",
+                    pos,
+                    format!("Expected \"{close}\" before end of expression"),
+                ),
+                None => syntax("S0207", pos, "Unexpected end of expression"),
+            }),
             Tok::Op(op) => match op {
                 // `and`, `or`, `in` in operand position are field names.
                 "and" | "or" | "in" => self.node(Raw::Step(Kind::Name(op.to_string())), pos, &[]),
@@ -772,6 +795,7 @@ impl<'s> Parser<'s> {
     fn nud_block(&mut self, pos: usize) -> Result<RawNode, JsonataSyntaxError> {
         let mut items = Vec::new();
         let mut hs = Vec::new();
+        self.open.push(")");
         while !self.is_op(")") {
             let e = self.expression(0)?;
             hs.push(e.height);
@@ -781,6 +805,7 @@ impl<'s> Parser<'s> {
             }
             self.advance(true)?;
         }
+        self.open.pop();
         self.expect(")", false)?;
         self.node(Raw::Block(items), pos, &hs)
     }
@@ -855,20 +880,16 @@ impl<'s> Parser<'s> {
             p.advance(false)?;
             Ok((v, 0))
         })?;
-        // Optional signature `<...>`: accepted and skipped (AWS validates none of it at runtime
-        // beyond what the function body does).
+        // Optional signature `<...>`: checked against the arguments on every call.
+        let mut signature = None;
         if self.is_op("<") {
+            let sig_pos = self.cur.pos;
+            let mut text = String::new();
             let mut depth = 0usize;
             loop {
                 match &self.cur.tok {
                     Tok::Op("<") => depth += 1,
-                    Tok::Op(">") => {
-                        depth -= 1;
-                        if depth == 0 {
-                            self.advance(false)?;
-                            break;
-                        }
-                    }
+                    Tok::Op(">") => depth = depth.saturating_sub(1),
                     Tok::End => {
                         return Err(syntax(
                             "S0203",
@@ -878,14 +899,23 @@ impl<'s> Parser<'s> {
                     }
                     _ => {}
                 }
+                text.push_str(&tok_text(&self.cur.tok));
                 self.advance(false)?;
+                if depth == 0 {
+                    break;
+                }
             }
+            let sig = super::signature::Signature::parse(&text)
+                .map_err(|e| syntax(&e.code, sig_pos, e.message))?;
+            signature = Some(Box::new(sig));
         }
         self.expect("{", true)?;
+        self.open.push("}");
         let body = self.expression(0)?;
+        self.open.pop();
         self.expect("}", false)?;
         let h = body.height;
-        self.node(Raw::Lambda(params, Box::new(body)), pos, &[h])
+        self.node(Raw::Lambda(params, Box::new(body), signature), pos, &[h])
     }
 
     #[inline(never)]
@@ -906,7 +936,9 @@ impl<'s> Parser<'s> {
                     self.advance(false)?;
                     return self.node(Raw::Filter(Box::new(left), None), pos, &[lh]);
                 }
+                self.open.push("]");
                 let pred = self.expression(0)?;
+                self.open.pop();
                 self.expect("]", false)?;
                 let ph = pred.height;
                 self.node(
@@ -944,9 +976,8 @@ impl<'s> Parser<'s> {
             }
             "@" | "#" => {
                 let Tok::Var(name) = self.cur.tok.clone() else {
-                    let code = if op == "@" { "S0214" } else { "S0215" };
                     return Err(syntax(
-                        code,
+                        "S0214",
                         self.cur.pos,
                         format!("The right side of {op} must be a variable name (start with $)"),
                     ));
@@ -1139,10 +1170,11 @@ fn process(node: RawNode) -> Result<Expr, JsonataSyntaxError> {
                 pos,
             )
         }
-        Raw::Lambda(params, body) => Expr::new(
+        Raw::Lambda(params, body, signature) => Expr::new(
             Kind::Lambda {
                 params,
                 body: Box::new(process(*body)?),
+                signature,
             },
             pos,
         ),
@@ -1303,6 +1335,7 @@ fn path_of(step: Expr) -> Expr {
             steps: vec![step],
             keep_singleton: false,
             tuple: false,
+            group_parent: false,
             group: None,
         }),
         pos,
@@ -1326,6 +1359,21 @@ fn path_join(lhs: Expr, rhs: Expr, pos: usize) -> Result<Expr, JsonataSyntaxErro
     // A grouping stays with the whole path, applied after every step (as in jsonata-js).
     match rhs.kind {
         Kind::Path(rp) if rhs.predicates.is_empty() && rhs.group.is_none() => {
+            if rp
+                .steps
+                .first()
+                .is_some_and(|f| matches!(f.kind, Kind::Parent))
+                && lp
+                    .steps
+                    .last()
+                    .is_some_and(|l| matches!(l.kind, Kind::Var(_)))
+            {
+                return Err(syntax(
+                    "S0217",
+                    rhs.pos,
+                    "The object representing the 'parent' cannot be derived from this expression",
+                ));
+            }
             lp.tuple |= rp.tuple;
             lp.keep_singleton |= rp.keep_singleton;
             if rp.group.is_some() {
@@ -1349,6 +1397,18 @@ fn path_join(lhs: Expr, rhs: Expr, pos: usize) -> Result<Expr, JsonataSyntaxErro
         }
         _ => {
             let mut step = rhs;
+            if matches!(step.kind, Kind::Parent)
+                && lp
+                    .steps
+                    .last()
+                    .is_some_and(|l| matches!(l.kind, Kind::Var(_)))
+            {
+                return Err(syntax(
+                    "S0217",
+                    step.pos,
+                    "The object representing the 'parent' cannot be derived from this expression",
+                ));
+            }
             if let Kind::Str(s) = &step.kind {
                 step.kind = Kind::Name(s.clone());
             }
@@ -1367,6 +1427,19 @@ fn path_join(lhs: Expr, rhs: Expr, pos: usize) -> Result<Expr, JsonataSyntaxErro
             first.cons_array = true;
         }
     }
+    // jsonata-js reads every string literal step as a field name, the first one included
+    // (`"Account".Order`), and refuses number, boolean and null literals as steps.
+    if let Some(first) = lp.steps.first_mut() {
+        if let Kind::Str(s) = &first.kind {
+            first.kind = Kind::Name(s.clone());
+        } else if matches!(first.kind, Kind::Num(_) | Kind::Bool(_) | Kind::Null) {
+            return Err(syntax(
+                "S0213",
+                first.pos,
+                "The literal value cannot be used as a step within a path expression",
+            ));
+        }
+    }
     Ok(left)
 }
 
@@ -1380,6 +1453,7 @@ pub(crate) fn parse(text: &str) -> Result<Expr, JsonataSyntaxError> {
         lexer,
         cur: first,
         depth: 0,
+        open: Vec::new(),
     };
     let raw = p.expression(0)?;
     if !matches!(p.cur.tok, Tok::End) {
@@ -1484,7 +1558,9 @@ fn mark_tuple_paths(e: &mut Expr) -> bool {
             }
             if let Some(g) = &mut p.group {
                 for (k, v) in g {
-                    any |= mark_tuple_paths(k) | mark_tuple_paths(v);
+                    let parent = mark_tuple_paths(k) | mark_tuple_paths(v);
+                    p.group_parent |= parent;
+                    any |= parent;
                 }
             }
             if any {

@@ -18,9 +18,77 @@ use super::JsonataError;
 /// Deepest array/object nesting an expression may build.
 pub(crate) const MAX_VALUE_DEPTH: u32 = 1000;
 
+/// Bytes one evaluation may build in total (strings, array and object slots, and the JSON it
+/// returns): 2,048 times Step Functions' 256 KiB payload limit (room for jsonata-js's largest
+/// range, `[1..10000000]`, and a copy of it). Without it, doubling a string
+/// or an array through `&`, `$join`, `$append` or recursion exhausts the host's memory long
+/// before the step budget ends the evaluation. Exceeding it is error `U1001`.
+pub(crate) const MAX_BUILD_BYTES: u64 = 512 << 20;
+
+thread_local! {
+    /// What the evaluation running on this thread may still build (evaluations never nest).
+    static BUILD_LEFT: std::cell::Cell<u64> = const { std::cell::Cell::new(MAX_BUILD_BYTES) };
+}
+
+/// Resets the build budget for a new evaluation on this thread.
+pub(crate) fn reset_build_budget() {
+    BUILD_LEFT.with(|b| b.set(MAX_BUILD_BYTES));
+}
+
+/// Records `bytes` built; a later [`build_budget_check`] (every evaluation step) reports it.
+#[inline]
+pub(crate) fn spend(bytes: usize) {
+    BUILD_LEFT.with(|b| b.set(b.get().saturating_sub(bytes as u64)));
+}
+
+/// Reserves `bytes` before building something that large: errors when the budget cannot pay.
+pub(crate) fn charge(bytes: usize) -> Result<(), JsonataError> {
+    BUILD_LEFT.with(|b| {
+        let left = b.get();
+        if (bytes as u64) >= left {
+            b.set(0);
+            return Err(out_of_memory());
+        }
+        b.set(left - bytes as u64);
+        Ok(())
+    })
+}
+
+/// Errors once the budget is spent.
+#[inline]
+pub(crate) fn build_budget_check() -> Result<(), JsonataError> {
+    if BUILD_LEFT.with(|b| b.get()) == 0 {
+        return Err(out_of_memory());
+    }
+    Ok(())
+}
+
+fn out_of_memory() -> JsonataError {
+    err(
+        "U1001",
+        format!(
+            "Expression evaluation exceeded the memory budget of {} MiB: the result or an intermediate value is too large",
+            MAX_BUILD_BYTES >> 20
+        ),
+    )
+}
+
+/// Roughly how many bytes a JSON value occupies (for the build budget).
+fn json_size(v: &Value) -> usize {
+    match v {
+        Value::String(s) => 24 + s.len(),
+        Value::Array(a) => 24 + a.iter().map(json_size).sum::<usize>(),
+        Value::Object(o) => 48 + o.iter().map(|(k, v)| k.len() + json_size(v)).sum::<usize>(),
+        _ => 16,
+    }
+}
+
 pub(crate) const SEQ: u8 = 1;
 pub(crate) const KEEP: u8 = 2;
 pub(crate) const CONS: u8 = 4;
+/// The one-item sequence jsonata-js wraps an array input document in, so that the document
+/// is one context item (`$` and `*` look through it).
+pub(crate) const OUTER: u8 = 8;
 
 #[derive(Clone, Debug)]
 pub(crate) enum Val<'a> {
@@ -64,6 +132,8 @@ pub(crate) enum Func<'a> {
         frame: FrameId,
         /// The context where the lambda was defined; its body evaluates against it.
         input: Option<Val<'a>>,
+        /// `function($x)<n:n>{...}`: checked on every call.
+        signature: Option<&'a super::signature::Signature>,
     },
     Builtin(BuiltinId),
     /// Partial application: `None` marks a `?` placeholder.
@@ -96,10 +166,12 @@ impl<'a> Val<'a> {
     }
 
     pub(crate) fn str(s: &str) -> Val<'a> {
+        spend(s.len());
         Val::Str(Rc::from(s))
     }
 
     pub(crate) fn string(s: String) -> Val<'a> {
+        spend(s.len());
         Val::Str(Rc::from(s))
     }
 
@@ -109,6 +181,7 @@ impl<'a> Val<'a> {
 
     /// A new array with the given flags; errors when it would nest too deeply.
     pub(crate) fn array(items: Vec<Val<'a>>, flags: u8) -> Result<Val<'a>, JsonataError> {
+        spend(items.len() * std::mem::size_of::<Val>());
         let depth = 1 + items.iter().map(Val::depth).max().unwrap_or(0);
         if depth > MAX_VALUE_DEPTH {
             return Err(too_deep());
@@ -123,6 +196,7 @@ impl<'a> Val<'a> {
     /// A sequence (the result of a path or a function over sequences). Sequences never nest
     /// deeper than the values they hold, so no check is needed beyond the one in `array`.
     pub(crate) fn seq(items: Vec<Val<'a>>) -> Val<'a> {
+        spend(items.len() * std::mem::size_of::<Val>());
         let depth = 1 + items.iter().map(Val::depth).max().unwrap_or(0);
         Val::Arr(Rc::new(Arr {
             items,
@@ -132,6 +206,7 @@ impl<'a> Val<'a> {
     }
 
     pub(crate) fn object(map: IndexMap<String, Val<'a>>) -> Result<Val<'a>, JsonataError> {
+        spend(map.len() * (std::mem::size_of::<Val>() + 32));
         let depth = 1 + map.values().map(Val::depth).max().unwrap_or(0);
         if depth > MAX_VALUE_DEPTH {
             return Err(too_deep());
@@ -297,9 +372,16 @@ impl<'a> Val<'a> {
             Val::Null => Value::Null,
             Val::Bool(b) => Value::Bool(*b),
             Val::Num(n) => num_to_json(*n)?,
-            Val::Str(s) => Value::String(s.to_string()),
-            Val::Json(v) => (*v).clone(),
+            Val::Str(s) => {
+                charge(s.len())?;
+                Value::String(s.to_string())
+            }
+            Val::Json(v) => {
+                charge(json_size(v))?;
+                (*v).clone()
+            }
             Val::Arr(a) => {
+                charge(a.items.len() * 16)?;
                 let mut out = Vec::with_capacity(a.items.len());
                 for i in &a.items {
                     if i.is_func() {
@@ -310,6 +392,7 @@ impl<'a> Val<'a> {
                 Value::Array(out)
             }
             Val::Obj(o) => {
+                charge(o.map.len() * 48)?;
                 let mut m = serde_json::Map::with_capacity(o.map.len());
                 for (k, v) in &o.map {
                     if v.is_func() {
@@ -555,6 +638,7 @@ fn write_json(v: &Val, pretty: bool, indent: usize, out: &mut String) -> Result<
         Val::Json(Value::Number(n)) => out.push_str(&string_num(n.as_f64().unwrap_or(0.0))),
         _ => {
             if let Some(s) = v.as_str() {
+                charge(s.len() + 2)?;
                 out.push_str(&Value::String(s.to_string()).to_string());
             } else if v.is_array() {
                 let items = v.arr_items();
