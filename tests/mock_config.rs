@@ -162,7 +162,14 @@ fn aws_example_hybrid_path_reaches_the_world() {
         .filter(|e| e["taskScheduledEventDetails"]["resourceType"] == "sqs")
         .count();
     assert_eq!(sqs_scheduled, 1);
-    assert_eq!(v["services"]["sqs"]["queues"]["myQueue"]["messages"].as_array().map(Vec::len), Some(1), "{}", v["services"]);
+    assert_eq!(
+        v["services"]["sqs"]["queues"]["myQueue"]["messages"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "{}",
+        v["services"]
+    );
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
