@@ -330,3 +330,54 @@ async fn listings_of_keys_xml_cannot_carry_are_url_encoded() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_executions_stay_within_the_memory_budget() {
+    let budget: u64 = 4 * 1024 * 1024;
+    let t = TestServer::start(ServerConfig {
+        max_retained_bytes: budget,
+        ..config()
+    });
+    let machine = t
+        .create_machine(
+            "Carry",
+            &serde_json::json!({"StartAt": "A", "States": {
+                "A": {"Type": "Pass", "Next": "B"},
+                "B": {"Type": "Pass", "End": true}}}),
+        )
+        .await;
+    // 40 executions of ~200 KB each: about 8 x 200 KB per execution with its history, far
+    // over the 4 MiB budget in all.
+    let blob = "x".repeat(200 * 1024);
+    let mut arns = Vec::new();
+    for i in 0..40 {
+        let arn = t
+            .start_exec(
+                &machine,
+                &format!("e{i}"),
+                &serde_json::json!({"blob": blob, "i": i}),
+            )
+            .await;
+        t.wait_end(&arn, Duration::from_secs(10)).await;
+        arns.push(arn);
+    }
+    let (kept, bytes) = {
+        let reg = t.server.state().registry();
+        (reg.executions.len(), reg.retained_bytes)
+    };
+    assert!(
+        bytes <= budget,
+        "{bytes} bytes kept over a budget of {budget}"
+    );
+    assert!(kept < 40 && kept >= 2, "{kept} executions kept");
+    // The newest is readable; the oldest was dropped.
+    let newest = t.describe(arns.last().unwrap()).await;
+    assert_eq!(newest["status"], "SUCCEEDED");
+    let gone = t
+        .err(
+            "DescribeExecution",
+            serde_json::json!({"executionArn": arns[0]}),
+        )
+        .await;
+    assert_eq!(gone.code, "ExecutionDoesNotExist");
+}

@@ -106,7 +106,13 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// DynamoDB, SQS, SNS and EventBridge, shared by the APIs and every simulation.
     pub services: crate::sim::AwsServices,
+    /// The memory (estimated) kept executions may hold before the oldest ended ones are
+    /// dropped (default [`DEFAULT_RETAINED_BYTES`]).
+    pub max_retained_bytes: u64,
 }
+
+/// The default budget of kept executions' inputs, outputs and histories: 384 MiB.
+pub const DEFAULT_RETAINED_BYTES: u64 = 384 * 1024 * 1024;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -133,6 +139,7 @@ impl Default for ServerConfig {
             header_timeout: HEADER_TIMEOUT,
             max_connections: connection_cap(),
             services: crate::sim::AwsServices::default(),
+            max_retained_bytes: DEFAULT_RETAINED_BYTES,
         }
     }
 }
@@ -167,6 +174,7 @@ pub fn build_state(config: ServerConfig) -> Arc<ApiState> {
             mock_config: config.mock_config,
             header_timeout: config.header_timeout.max(Duration::from_millis(1)),
             max_connections: config.max_connections.max(1),
+            max_retained_bytes: config.max_retained_bytes,
             hosts: hosts::HostPolicy {
                 bound: config.bound,
                 allowed: config

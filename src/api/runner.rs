@@ -241,10 +241,17 @@ fn record_result(
         reveal_instant(real_start, sim, scale).max(Instant::now())
     });
     log_execution(state, job, &fin.history);
-    if let Some(rec) = state.registry().executions.get_mut(arn) {
-        if rec.result.is_none() {
-            rec.result = Some(fin);
-        }
+    {
+        let mut reg = state.registry();
+        reg.finish_execution(arn, fin);
+        // Ended executions are what the budget may drop; this one stays until a later one
+        // needs its room, so the client that started it can read its result.
+        reg.shrink_to(
+            state.settings.max_retained_bytes,
+            Instant::now(),
+            state.settings.time_scale,
+            arn,
+        );
     }
     job.control.finished.send_replace(true);
 }

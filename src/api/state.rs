@@ -56,6 +56,9 @@ pub struct Settings {
     pub header_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
+    /// The memory (estimated) that kept executions may hold; past it the oldest ended ones
+    /// are dropped.
+    pub max_retained_bytes: u64,
     /// The `Host` headers answered (others get 403: DNS rebinding).
     pub hosts: super::hosts::HostPolicy,
 }
@@ -272,6 +275,52 @@ pub struct Registry {
     pub order: BTreeMap<u64, String>,
     pub next_seq: u64,
     pub activities: BTreeMap<String, ActivityRecord>,
+    /// The estimated memory each kept execution holds (input, output, history), by ARN, and
+    /// their sum: the retention budget is checked against it.
+    pub retained: BTreeMap<String, u64>,
+    pub retained_bytes: u64,
+}
+
+/// About how many bytes of memory a JSON value takes as serde_json holds it (the 32-byte
+/// `Value`, string bytes, and map entries with their keys and index). An estimate for the
+/// retention budget, not an exact count.
+pub fn value_bytes(v: &Value) -> u64 {
+    const NODE: u64 = 32;
+    match v {
+        Value::Null | Value::Bool(_) | Value::Number(_) => NODE,
+        Value::String(s) => NODE + s.len() as u64,
+        Value::Array(a) => NODE + a.iter().map(value_bytes).sum::<u64>(),
+        Value::Object(m) => {
+            NODE + m
+                .iter()
+                .map(|(k, v)| 40 + k.len() as u64 + value_bytes(v))
+                .sum::<u64>()
+        }
+    }
+}
+
+/// [`value_bytes`] of one history event, plus the event's own fields.
+fn event_bytes(e: &HistoryEvent) -> u64 {
+    96 + match &e.details {
+        Details::StateEntered { input: v, .. }
+        | Details::StateExited { output: v, .. }
+        | Details::ExecutionStarted { input: v, .. }
+        | Details::ExecutionSucceeded { output: v }
+        | Details::Json(_, v) => value_bytes(v),
+        Details::None | Details::MapIteration { .. } => 0,
+    }
+}
+
+/// The estimated memory of a kept execution.
+fn record_bytes(rec: &ExecutionRecord) -> u64 {
+    let mut n = 512 + rec.input_text.len() as u64 + value_bytes(&rec.input);
+    if let Some(f) = &rec.result {
+        n += f.output.as_ref().map_or(0, value_bytes);
+        n += f.history.iter().map(event_bytes).sum::<u64>();
+        n += f.error.as_ref().map_or(0, |s| s.len() as u64);
+        n += f.cause.as_ref().map_or(0, |s| s.len() as u64);
+    }
+    n
 }
 
 impl Registry {
@@ -279,19 +328,53 @@ impl Registry {
     /// Returns false when every kept execution is still open.
     pub fn make_room(&mut self, limit: usize, now: Instant, scale: Option<f64>) -> bool {
         while self.executions.len() >= limit.max(1) {
-            let victim = self.order.iter().find_map(|(seq, arn)| {
-                let rec = self.executions.get(arn)?;
-                (!rec.view(now, scale).is_open()).then_some((*seq, arn.clone()))
-            });
-            match victim {
-                Some((seq, arn)) => {
-                    self.order.remove(&seq);
-                    self.executions.remove(&arn);
-                }
-                None => return false,
+            if !self.drop_oldest_closed(now, scale, None) {
+                return false;
             }
         }
         true
+    }
+
+    /// Drops the oldest closed executions (never `keep`) until the kept ones are estimated to
+    /// hold at most `budget` bytes, or none is left to drop.
+    pub fn shrink_to(&mut self, budget: u64, now: Instant, scale: Option<f64>, keep: &str) {
+        while self.retained_bytes > budget {
+            if !self.drop_oldest_closed(now, scale, Some(keep)) {
+                return;
+            }
+        }
+    }
+
+    fn drop_oldest_closed(&mut self, now: Instant, scale: Option<f64>, keep: Option<&str>) -> bool {
+        let victim = self.order.iter().find_map(|(seq, arn)| {
+            let rec = self.executions.get(arn)?;
+            let closed = !rec.view(now, scale).is_open();
+            (closed && keep != Some(arn.as_str())).then_some((*seq, arn.clone()))
+        });
+        match victim {
+            Some((seq, arn)) => {
+                self.order.remove(&seq);
+                self.executions.remove(&arn);
+                let freed = self.retained.remove(&arn).unwrap_or(0);
+                self.retained_bytes = self.retained_bytes.saturating_sub(freed);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Records an execution's end and re-counts the memory it holds.
+    pub fn finish_execution(&mut self, arn: &str, fin: Finished) {
+        let Some(rec) = self.executions.get_mut(arn) else {
+            return;
+        };
+        if rec.result.is_some() {
+            return;
+        }
+        rec.result = Some(fin);
+        let bytes = record_bytes(rec);
+        let old = self.retained.insert(arn.to_string(), bytes).unwrap_or(0);
+        self.retained_bytes = self.retained_bytes.saturating_sub(old) + bytes;
     }
 
     /// The machine `arn`, or AWS's `StateMachineDoesNotExist`.
@@ -339,6 +422,11 @@ impl Registry {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.order.insert(seq, rec.arn.clone());
+        let bytes = record_bytes(&rec);
+        self.retained_bytes += bytes;
+        if let Some(old) = self.retained.insert(rec.arn.clone(), bytes) {
+            self.retained_bytes = self.retained_bytes.saturating_sub(old);
+        }
         self.executions.insert(rec.arn.clone(), rec);
     }
 }

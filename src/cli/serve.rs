@@ -56,6 +56,10 @@ pub struct ServeArgs {
     /// Executions kept in memory; the oldest finished ones are dropped first.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub max_executions: usize,
+    /// Memory, in MiB, that kept executions (inputs, outputs, histories; estimated) may hold;
+    /// past it the oldest finished ones are dropped, whatever --max-executions allows.
+    #[arg(long, value_name = "MIB", default_value_t = 384)]
+    pub max_memory: u64,
     /// CloudWatch Logs keeps at most this many MiB of log events (message bytes plus 26 per
     /// event, as AWS counts them); the oldest events are dropped first.
     #[arg(long, value_name = "MIB", default_value_t = 64)]
@@ -161,6 +165,7 @@ fn config(args: &ServeArgs, projects: &[Project]) -> Result<ServerConfig, String
         iam,
         enforce_iam: !args.no_iam,
         allow_hosts: args.allow_hosts.clone(),
+        max_retained_bytes: args.max_memory.saturating_mul(1024 * 1024).max(1024 * 1024),
         services,
         ..ServerConfig::default()
     };
@@ -381,12 +386,14 @@ fn describe(c: &ServerConfig) -> String {
         Some(s) => format!("virtual time, results shown at {s} simulated s per real s"),
     };
     format!(
-        "account {}, region {}; {} function(s); store {}; {time}; keeps {} executions",
+        "account {}, region {}; {} function(s); store {}; {time}; keeps {} executions \
+         within {} MiB",
         c.account,
         c.region,
         c.functions.len(),
         c.store.spec(),
-        c.max_executions
+        c.max_executions,
+        c.max_retained_bytes / (1024 * 1024)
     ) + &mocks_line(c)
 }
 
