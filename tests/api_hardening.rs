@@ -381,3 +381,24 @@ async fn kept_executions_stay_within_the_memory_budget() {
         .await;
     assert_eq!(gone.code, "ExecutionDoesNotExist");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jsonata_string_bomb_fails_its_execution_and_the_server_keeps_answering() {
+    let t = TestServer::start(config());
+    let bomb = "{% ($f := function($s, $n) { $n = 0 ? $s : $f($s & $s, $n - 1) }; \
+                $f('abcdefgh', 40)) %}";
+    let machine = t
+        .create_machine(
+            "Bomb",
+            &serde_json::json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+                "A": {"Type": "Pass", "Output": bomb, "End": true}}}),
+        )
+        .await;
+    let arn = t.start_exec(&machine, "boom", &serde_json::json!({})).await;
+    let d = t.wait_end(&arn, Duration::from_secs(120)).await;
+    assert_eq!(d["status"], "FAILED");
+    assert_eq!(d["error"], "States.QueryEvaluationError");
+    // Still serving.
+    let listed = t.ok("ListStateMachines", serde_json::json!({})).await;
+    assert_eq!(listed["stateMachines"][0]["name"], "Bomb");
+}
