@@ -54,8 +54,12 @@ pub fn render_svg(
     runs: Option<&BTreeMap<String, StateRun>>,
 ) -> String {
     let mut s = String::new();
-    let legend_h = if runs.is_some() { 28 } else { 0 };
-    let (w, h) = (layout.width.max(160), layout.height + legend_h);
+    // The legend takes two rows of three entries.
+    let (legend_w, legend_h) = if runs.is_some() { (330, 48) } else { (0, 0) };
+    let (w, h) = (
+        layout.width.max(160).max(legend_w),
+        layout.height + legend_h,
+    );
     let _ = write!(
         s,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"stepsim-graph\" width=\"{w}\" \
@@ -189,16 +193,24 @@ fn rect(s: &mut String, r: Rect, radius: i64) {
     );
 }
 
-fn legend(s: &mut String, y: i64) {
+fn legend(s: &mut String, top: i64) {
     let mut x = 16;
-    for st in [
+    let mut y = top;
+    for (i, st) in [
         StateStatus::Succeeded,
         StateStatus::Failed,
         StateStatus::Caught,
         StateStatus::Cancelled,
         StateStatus::Running,
         StateStatus::NotRun,
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if i == 3 {
+            x = 16;
+            y += 20;
+        }
         let _ = writeln!(
             s,
             "<g class=\"s-{}\"><rect x=\"{x}\" y=\"{y}\" width=\"14\" height=\"14\" rx=\"3\"/>\
