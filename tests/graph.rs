@@ -112,3 +112,39 @@ fn run_graph_writes_the_execution_coloured() {
     assert_eq!(std::fs::read(&again).unwrap(), svg.as_bytes());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_sweep_report_links_the_definition_graph() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let spec = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/lambda-chain/sweep.toml"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_stepsim"))
+        .args(["sweep", spec, "--out"])
+        .arg(dir.path())
+        .arg("-q")
+        .output()
+        .expect("stepsim sweep runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = std::fs::read_to_string(dir.path().join("report.md")).expect("report.md");
+    assert!(md.contains("![The state machine](graph.svg)"), "{md}");
+    let svg = std::fs::read_to_string(dir.path().join("graph.svg")).expect("graph.svg");
+    let project = stepsim::project::Project::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/lambda-chain"
+    )))
+    .expect("the fixture project");
+    assert_eq!(svg, graph::definition_svg(&project.machine));
+    for s in &project.machine.body.states {
+        assert!(
+            svg.contains(&format!("data-state=\"{}\"", s.name)),
+            "{}",
+            s.name
+        );
+    }
+}
