@@ -288,6 +288,58 @@ fn console_endpoints_read_the_served_state() {
     assert!(body.contains("NoSuchBucket"), "{body}");
 }
 
+#[test]
+fn a_ten_thousand_event_history_is_paged_on_the_server() {
+    let serve = Serve::start();
+    let definition = json!({"StartAt": "M", "States": {"M": {"Type": "Map",
+        "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+        "End": true}}});
+    let created = serve.sfn(
+        "CreateStateMachine",
+        json!({"name": "big", "definition": definition.to_string(),
+               "roleArn": "arn:aws:iam::123456789012:role/big"}),
+    );
+    let machine = created["stateMachineArn"].as_str().unwrap();
+    let items: Vec<u32> = (0..2500).collect();
+    let started = serve.sfn(
+        "StartExecution",
+        json!({"stateMachineArn": machine, "input": json!(items).to_string()}),
+    );
+    let arn = started["executionArn"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while serve.sfn("DescribeExecution", json!({"executionArn": arn}))["status"] == "RUNNING" {
+        assert!(Instant::now() < deadline, "the execution ends within 30 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let asked = Instant::now();
+    let e = serve.get_json(&format!("/console/api/execution?arn={}", enc(&arn)));
+    assert!(e["events"].as_u64().unwrap() > 10_000, "{}", e["events"]);
+    assert_eq!(e["timeline"]["truncated"], true);
+    assert_eq!(e["states"]["P"]["entered"], 2500);
+    let h = serve.get_json(&format!("/console/api/history?arn={}&page=50", enc(&arn)));
+    let ids: Vec<u64> = h["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, (5001..=5100).collect::<Vec<u64>>());
+    // A page past the end is the last page.
+    let last = serve.get_json(&format!(
+        "/console/api/history?arn={}&page=100000",
+        enc(&arn)
+    ));
+    assert_eq!(
+        last["page"].as_u64().unwrap() + 1,
+        last["pages"].as_u64().unwrap()
+    );
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        asked.elapsed()
+    );
+}
+
 /// The `chromium` binary, or `None` (and why) when the test should skip.
 fn chromium() -> Option<String> {
     let found = std::env::var_os("PATH").and_then(|paths| {
