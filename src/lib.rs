@@ -17,6 +17,7 @@ pub mod query;
 pub mod rng;
 
 pub mod engine;
+pub mod graph;
 
 pub mod sim;
 pub mod storage;

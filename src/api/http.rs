@@ -180,6 +180,9 @@ pub async fn dispatch(State(state): State<Arc<ApiState>>, req: Request<Body>) ->
     }
     let path = parts.uri.path();
     let query = parse_query(parts.uri.query().unwrap_or(""));
+    if super::console::claims(&parts.method, path, &parts.headers) {
+        return super::console::handle(&state, path, &query).await;
+    }
     let incoming = Incoming {
         method: &parts.method,
         path,

@@ -10,7 +10,8 @@
 //! - [`runner`]: one simulation per execution on its own virtual clock, task tokens, stops;
 //! - [`pool`]: the threads simulations run on;
 //! - [`names`], [`error`], [`request`]: names, ARNs, AWS's error shapes and JSON request bodies;
-//! - [`url`], [`xml`]: URL escapes and S3's XML documents.
+//! - [`url`], [`xml`]: URL escapes and S3's XML documents;
+//! - [`console`]: the web console at `/console`.
 //!
 //! The HTTP side runs on a multi-thread tokio runtime and never runs the engine: the engine's
 //! futures are not `Send`, so every execution is simulated on a pool thread with its own
@@ -20,6 +21,7 @@
 //! Nothing is authenticated: any credentials, region and signature are accepted. The server
 //! binds to loopback unless told otherwise.
 
+pub mod console;
 pub mod dynamodb;
 pub mod error;
 pub mod events;

@@ -60,6 +60,8 @@ impl MachineSource for ApiMachines {
                 stop: o.stop_date,
                 history: o.history.clone(),
                 reveal_at: Instant::now(),
+                // A child's bill is part of its parent's.
+                summary: None,
             }),
             control: ExecControl::new(),
         };

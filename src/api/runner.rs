@@ -138,8 +138,16 @@ fn simulation(
 pub fn spawn_execution(state: Arc<ApiState>, arn: String, real_start: Instant, job: ExecJob) {
     let pool = state.pool.clone();
     pool.submit(Box::new(move || {
-        let result = simulate(&state, &job).map(|report| report.outcome);
-        record_result(&state, &arn, real_start, &job, result);
+        let result = simulate(&state, &job);
+        // The console shows the bill and the Lambda invocations of the run.
+        let summary = result.as_ref().ok().map(|r| {
+            Arc::new(super::state::ExecSummary {
+                bill: r.bill.clone(),
+                usage: r.usage.clone(),
+            })
+        });
+        let result = result.map(|report| report.outcome);
+        record_result(&state, &arn, real_start, &job, result, summary);
     }));
 }
 
@@ -208,6 +216,7 @@ pub fn finished_from(
             stop: out.stop_date,
             history: out.history,
             reveal_at: Instant::now(),
+            summary: None,
         },
         Err(message) => Finished {
             status: ExecutionStatus::Failed,
@@ -217,6 +226,7 @@ pub fn finished_from(
             stop: start,
             history: Vec::new(),
             reveal_at: Instant::now(),
+            summary: None,
         },
     };
     if let Some(req) = stop_request {
@@ -233,13 +243,15 @@ fn record_result(
     real_start: Instant,
     job: &ExecJob,
     result: Result<ExecutionOutcome, String>,
+    summary: Option<Arc<super::state::ExecSummary>>,
 ) {
     let stop = job.control.stop_request();
     let scale = state.settings.time_scale;
-    let fin = finished_from(result, job.origin, stop.as_ref(), |sim| {
+    let mut fin = finished_from(result, job.origin, stop.as_ref(), |sim| {
         // Never reveal before the result exists: a callback wait already took its real time.
         reveal_instant(real_start, sim, scale).max(Instant::now())
     });
+    fin.summary = summary;
     log_execution(state, job, &fin.history);
     {
         let mut reg = state.registry();
@@ -663,6 +675,7 @@ mod tests {
                 event(4, 10, "ExecutionSucceeded", Details::None),
             ],
             reveal_at: Instant::now(),
+            summary: None,
         };
         let at = start + chrono::Duration::seconds(4);
         abort(&mut fin, &StopRequest::default(), Some(at));

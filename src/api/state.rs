@@ -97,6 +97,15 @@ pub struct Finished {
     pub history: Vec<HistoryEvent>,
     /// The real moment from which clients see this end.
     pub reveal_at: Instant,
+    /// The bill and usage of the run (the console shows them); `None` when it did not run.
+    pub summary: Option<Arc<ExecSummary>>,
+}
+
+/// What a run cost and used, kept with its result for the console.
+#[derive(Debug)]
+pub struct ExecSummary {
+    pub bill: crate::sim::Bill,
+    pub usage: crate::sim::ExecutionUsage,
 }
 
 /// A StopExecution request: the error and cause it gave.
@@ -610,6 +619,7 @@ mod tests {
                 ev(4, secs, "ExecutionSucceeded"),
             ],
             reveal_at,
+            summary: None,
         }
     }
 

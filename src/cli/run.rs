@@ -89,6 +89,10 @@ pub struct RunArgs {
     /// run against the simulated world.
     #[arg(long, value_name = "NAME", requires = "mock_config")]
     pub test_case: Option<String>,
+    /// Write the execution's graph as SVG, each state coloured by its status (succeeded,
+    /// failed, caught, not run).
+    #[arg(long, value_name = "FILE.svg")]
+    pub graph: Option<PathBuf>,
 }
 
 /// Turns the arguments into a project, an input and run options.
@@ -107,7 +111,8 @@ pub fn prepare(args: &RunArgs) -> Result<(Project, Value, RunOptions), String> {
     let mut opts = RunOptions {
         seed: args.seed,
         store: args.store.clone(),
-        history: if args.history {
+        // The graph's colours come from the history.
+        history: if args.history || args.graph.is_some() {
             HistoryMode::Full
         } else {
             HistoryMode::CountOnly
@@ -195,6 +200,16 @@ pub fn run(args: RunArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
+    if let Some(path) = &args.graph {
+        let svg = crate::graph::execution_svg(&project.machine, &report.outcome.history, true);
+        if let Err(e) = std::fs::write(path, svg) {
+            eprintln!(
+                "stepsim run: cannot write the graph to {}: {e}",
+                path.display()
+            );
+            return EXIT_USAGE;
+        }
+    }
     if args.json {
         let doc = report.to_json(args.history, args.logs);
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());

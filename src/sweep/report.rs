@@ -583,6 +583,8 @@ fn md_intro(s: &mut String, spec: &SweepSpec, rows: &[Row], points: &[PointSumma
         if spec.warm { "warm" } else { "cold" },
         env!("CARGO_PKG_VERSION")
     );
+    // The definition drawn once; write_all puts graph.svg beside this file.
+    let _ = writeln!(s, "![The state machine](graph.svg)\n");
     let failed = rows.iter().filter(|r| r.status != "SUCCEEDED").count();
     if failed > 0 {
         let _ = writeln!(s, "**{failed} execution(s) did not succeed**; they are left out of the statistics and listed in results.csv.\n");
@@ -937,6 +939,12 @@ pub fn write_all(dir: &Path, spec: &SweepSpec, rows: &[Row]) -> std::io::Result<
         std::fs::write(dir.join(&name), text)?;
         names.push(name);
     }
+    let project = crate::project::Project::load(&spec.definition).map_err(std::io::Error::other)?;
+    std::fs::write(
+        dir.join("graph.svg"),
+        crate::graph::definition_svg(&project.machine),
+    )?;
+    names.push("graph.svg".to_string());
     Ok(names)
 }
 
