@@ -397,12 +397,10 @@ fn parse_range(spec: &str, total: u64) -> Option<(u64, u64)> {
 /// The object bytes of a PutObject body, undoing the `aws-chunked` content encoding when the
 /// client used it (signed streaming uploads, or unsigned uploads with a trailing checksum).
 pub fn decode_upload(req: &S3Request<'_>, body: Bytes) -> Result<Bytes, ApiError> {
-    let chunked = req
-        .header("content-encoding")
-        .is_some_and(|e| e.split(',').any(|p| p.trim() == "aws-chunked"))
-        || req
-            .header("x-amz-content-sha256")
-            .is_some_and(|s| s.starts_with("STREAMING-"));
+    let chunked = crate::sim::s3::is_aws_chunked(
+        req.header("content-encoding"),
+        req.header("x-amz-content-sha256"),
+    );
     if !chunked {
         return Ok(body);
     }
@@ -426,40 +424,7 @@ pub fn decode_upload(req: &S3Request<'_>, body: Bytes) -> Result<Bytes, ApiError
     Ok(Bytes::from(data))
 }
 
-/// Decodes `SIZE[;chunk-signature=...]\r\nDATA\r\n ... 0...\r\n[trailers]\r\n`.
-pub fn decode_aws_chunked(body: &[u8]) -> Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(body.len());
-    let mut at = 0usize;
-    loop {
-        let line_end = find_crlf(body, at).ok_or("a chunk header has no line end")?;
-        let header = std::str::from_utf8(&body[at..line_end])
-            .map_err(|_| "a chunk header is not text".to_string())?;
-        let size_text = header.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size_text, 16)
-            .map_err(|_| format!("bad chunk size {size_text:?}"))?;
-        at = line_end + 2;
-        if size == 0 {
-            // Trailers (checksums) follow; they are not part of the object.
-            return Ok(out);
-        }
-        let end = at.checked_add(size).ok_or("chunk size overflows")?;
-        let chunk = body
-            .get(at..end)
-            .ok_or("a chunk is shorter than its size")?;
-        out.extend_from_slice(chunk);
-        if body.get(end..end + 2) != Some(b"\r\n") {
-            return Err("a chunk does not end with CRLF".to_string());
-        }
-        at = end + 2;
-    }
-}
-
-fn find_crlf(body: &[u8], from: usize) -> Option<usize> {
-    body.get(from..)?
-        .windows(2)
-        .position(|w| w == b"\r\n")
-        .map(|i| from + i)
-}
+pub use crate::sim::s3::decode_aws_chunked;
 
 async fn list_objects(
     state: &Arc<ApiState>,

@@ -508,6 +508,48 @@ fn list_response(bucket: &str, req: &ListRequest, page: &ListPage) -> Value {
     Value::Object(m)
 }
 
+/// Whether a PUT body is `aws-chunked` (streaming uploads, or uploads with a trailing
+/// checksum), from its `Content-Encoding` and `x-amz-content-sha256` headers.
+pub fn is_aws_chunked(content_encoding: Option<&str>, content_sha256: Option<&str>) -> bool {
+    content_encoding.is_some_and(|e| e.split(',').any(|p| p.trim() == "aws-chunked"))
+        || content_sha256.is_some_and(|s| s.starts_with("STREAMING-"))
+}
+
+/// Decodes `SIZE[;chunk-signature=...]\r\nDATA\r\n ... 0...\r\n[trailers]\r\n`.
+pub fn decode_aws_chunked(body: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut at = 0usize;
+    loop {
+        let line_end = find_crlf(body, at).ok_or("a chunk header has no line end")?;
+        let header = std::str::from_utf8(&body[at..line_end])
+            .map_err(|_| "a chunk header is not text".to_string())?;
+        let size_text = header.split(';').next().unwrap_or_default().trim();
+        let size = usize::from_str_radix(size_text, 16)
+            .map_err(|_| format!("bad chunk size {size_text:?}"))?;
+        at = line_end + 2;
+        if size == 0 {
+            // Trailers (checksums) follow; they are not part of the object.
+            return Ok(out);
+        }
+        let end = at.checked_add(size).ok_or("chunk size overflows")?;
+        let chunk = body
+            .get(at..end)
+            .ok_or("a chunk is shorter than its size")?;
+        out.extend_from_slice(chunk);
+        if body.get(end..end + 2) != Some(b"\r\n") {
+            return Err("a chunk does not end with CRLF".to_string());
+        }
+        at = end + 2;
+    }
+}
+
+fn find_crlf(body: &[u8], from: usize) -> Option<usize> {
+    body.get(from..)?
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .map(|i| from + i)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

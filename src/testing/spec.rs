@@ -117,24 +117,7 @@ struct RawFile {
     cases: Vec<TestCase>,
 }
 
-/// TOML to JSON (datetimes become their text).
-pub fn toml_to_json(v: &toml::Value) -> Value {
-    match v {
-        toml::Value::String(s) => Value::String(s.clone()),
-        toml::Value::Integer(i) => Value::from(*i),
-        toml::Value::Float(f) => serde_json::Number::from_f64(*f)
-            .map(Value::Number)
-            .unwrap_or(Value::Null),
-        toml::Value::Boolean(b) => Value::Bool(*b),
-        toml::Value::Datetime(d) => Value::String(d.to_string()),
-        toml::Value::Array(a) => Value::Array(a.iter().map(toml_to_json).collect()),
-        toml::Value::Table(t) => Value::Object(
-            t.iter()
-                .map(|(k, v)| (k.clone(), toml_to_json(v)))
-                .collect(),
-        ),
-    }
-}
+pub use crate::sim::function::toml_to_json;
 
 /// Whether `path` is a test file (rather than a conformance corpus): a `.toml` file, or a
 /// folder holding `tests.toml`.

@@ -92,18 +92,7 @@ pub(crate) fn serve_connection(stream: TcpStream, events: &Sender<Event>) {
 }
 
 fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
+    quick_xml::escape::escape(s).into_owned()
 }
 
 fn http_date(t: Timestamp) -> String {
@@ -158,38 +147,14 @@ fn object_headers(info: &ObjectInfo) -> Vec<(&'static str, String)> {
 /// The object bytes of a PUT, undoing the `aws-chunked` encoding SDKs use for streaming
 /// uploads with trailing checksums.
 fn upload_body(req: &Request) -> Result<Vec<u8>, String> {
-    let chunked = req
-        .header("content-encoding")
-        .is_some_and(|e| e.split(',').any(|p| p.trim() == "aws-chunked"))
-        || req
-            .header("x-amz-content-sha256")
-            .is_some_and(|s| s.starts_with("STREAMING-"));
+    let chunked = crate::sim::s3::is_aws_chunked(
+        req.header("content-encoding"),
+        req.header("x-amz-content-sha256"),
+    );
     if !chunked {
         return Ok(req.body.clone());
     }
-    let body = &req.body;
-    let mut out = Vec::with_capacity(body.len());
-    let mut at = 0usize;
-    loop {
-        let rest = body.get(at..).ok_or("truncated aws-chunked body")?;
-        let eol = rest
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .ok_or("a chunk header has no line end")?;
-        let header = String::from_utf8_lossy(&rest[..eol]);
-        let size_text = header.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size_text, 16)
-            .map_err(|_| format!("bad chunk size {size_text:?}"))?;
-        at += eol + 2;
-        if size == 0 {
-            return Ok(out);
-        }
-        let chunk = body
-            .get(at..at + size)
-            .ok_or("a chunk is shorter than its size")?;
-        out.extend_from_slice(chunk);
-        at += size + 2;
-    }
+    crate::sim::s3::decode_aws_chunked(&req.body)
 }
 
 /// Runs one request of the handler as S3 requests of the invocation and builds the answer.
