@@ -252,6 +252,68 @@ fn mocks_work_for_direct_lambda_task_tokens_map_and_parallel() {
 }
 
 #[test]
+fn mocks_stand_in_front_of_every_service_integration() {
+    // DynamoDB, a nested execution (.sync), SNS and EventBridge: with the mocks, none of them
+    // reaches the simulated services (no table, machine or topic exists here at all).
+    let def = json!({"StartAt": "Get", "States": {
+        "Get": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:getItem",
+                "Parameters": {"TableName": "Orders", "Key": {"id": {"S": "1"}}},
+                "ResultSelector": {"status.$": "$.Item.status.S"}, "ResultPath": "$.order",
+                "Next": "Child"},
+        "Child": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                  "Parameters": {"StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:Ship",
+                                 "Input": {}},
+                  "ResultSelector": {"shipped.$": "$.Output.shipped"}, "ResultPath": "$.child",
+                  "Retry": [{"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 3, "MaxAttempts": 1}],
+                  "Next": "Notify"},
+        "Notify": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish",
+                   "Parameters": {"TopicArn": "arn:aws:sns:us-east-1:123456789012:t", "Message": "m"},
+                   "ResultPath": null, "Next": "Emit"},
+        "Emit": {"Type": "Task", "Resource": "arn:aws:states:::events:putEvents",
+                 "Parameters": {"Entries": [{"Source": "s", "DetailType": "d", "Detail": {}}]},
+                 "ResultSelector": {"failed.$": "$.FailedEntryCount"}, "ResultPath": "$.events",
+                 "End": true}}});
+    let mocks = r#"{
+      "StateMachines": {"orders": {"TestCases": {"T": {
+        "Get": "Item", "Child": "ChildFlaky", "Notify": "Published", "Emit": "Emitted"}}}},
+      "MockedResponses": {
+        "Item": {"0": {"Return": {"Item": {"id": {"S": "1"}, "status": {"S": "PAID"}}}}},
+        "ChildFlaky": {"0": {"Throw": {"Error": "States.TaskFailed", "Cause": "child failed"}},
+                       "1": {"Return": {"Output": {"shipped": true}, "Status": "SUCCEEDED"}}},
+        "Published": {"0": {"Return": {"MessageId": "m-1"}}},
+        "Emitted": {"0": {"Return": {"Entries": [{"EventId": "e-1"}], "FailedEntryCount": 0}}}
+      }
+    }"#;
+    let dir = tempfile::tempdir().unwrap();
+    let def = write(dir.path(), "orders.asl.json", &def.to_string());
+    let mocks = write(dir.path(), "mocks.json", mocks);
+    let project = Project::load(&def).unwrap();
+    let case = load_test_case(&project, &mocks, None, "T").unwrap();
+    let run = run_mocked(&project, json!({}), &RunOptions::default(), case).unwrap();
+    let o = &run.report.outcome;
+    assert_eq!(
+        o.status.as_str(),
+        "SUCCEEDED",
+        "{:?} {:?}",
+        o.error,
+        o.cause
+    );
+    assert_eq!(
+        o.output,
+        Some(
+            json!({"order": {"status": "PAID"}, "child": {"shipped": true},
+                    "events": {"failed": 0}})
+        )
+    );
+    // The child's retry consumed invocation 0 (Throw) and 1 (Return), 3 s apart on the clock.
+    assert_eq!(run.calls["Child"].calls, 2);
+    assert_eq!(o.duration(), Duration::from_secs(3));
+    for state in ["Get", "Child", "Notify", "Emit"] {
+        assert_eq!(run.calls[state].mocked, run.calls[state].calls, "{state}");
+    }
+}
+
+#[test]
 fn bad_mock_files_are_refused_before_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
