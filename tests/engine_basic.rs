@@ -404,3 +404,47 @@ fn jsonata_evaluation_errors_are_recorded_once_with_their_field() {
         ["PassStateEntered", "EvaluationFailed", "MapIterationFailed"]
     );
 }
+
+#[test]
+fn a_history_keeps_one_copy_of_a_payload_several_events_show() {
+    // A Choice loop carrying a 64 KB document: per iteration the Choice's input and output and
+    // the Pass's input are the same value, and only the Pass's output is new.
+    let blob = "x".repeat(64 * 1024);
+    let out = run(
+        json!({"StartAt": "Check", "States": {
+            "Check": {"Type": "Choice", "Choices": [
+                {"Variable": "$.i", "NumericLessThan": 50, "Next": "Incr"}], "Default": "Done"},
+            "Incr": {"Type": "Pass", "Parameters": {"i.$": "States.MathAdd($.i, 1)", "blob.$": "$.blob"},
+                     "Next": "Check"},
+            "Done": {"Type": "Succeed"}
+        }}),
+        json!({"i": 0, "blob": blob}),
+    );
+    assert_eq!(out.status, ExecutionStatus::Succeeded);
+    let mut payloads: Vec<*const Value> = Vec::new();
+    let mut events = 0;
+    for e in &out.history {
+        let p = match &e.details {
+            engine::history::Details::StateEntered { input, .. } => input,
+            engine::history::Details::StateExited { output, .. } => output,
+            _ => continue,
+        };
+        events += 1;
+        let ptr = std::sync::Arc::as_ptr(p);
+        if !payloads.contains(&ptr) {
+            payloads.push(ptr);
+        }
+    }
+    // 50 iterations x 4 state events, plus the last Check and Done: 1 copy per new document.
+    assert_eq!(events, 50 * 4 + 4);
+    assert_eq!(payloads.len(), 51, "one payload per distinct document");
+    // Shared payloads still render in full.
+    let last = out
+        .history
+        .iter()
+        .rev()
+        .find(|e| e.event_type == "SucceedStateExited")
+        .unwrap();
+    let shown = last.to_json(engine::history::TimestampFormat::EpochSeconds);
+    assert!(shown.to_string().len() > 64 * 1024);
+}

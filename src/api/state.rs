@@ -308,12 +308,19 @@ pub fn value_bytes(v: &Value) -> u64 {
     }
 }
 
-/// [`value_bytes`] of one history event, plus the event's own fields.
-fn event_bytes(e: &HistoryEvent) -> u64 {
+/// [`value_bytes`] of one history event, plus the event's own fields. State payloads shared
+/// between events ([`crate::engine::history::History::payload`]) count once: `seen` holds
+/// the ones already counted.
+fn event_bytes(e: &HistoryEvent, seen: &mut std::collections::HashSet<*const Value>) -> u64 {
     96 + match &e.details {
-        Details::StateEntered { input: v, .. }
-        | Details::StateExited { output: v, .. }
-        | Details::ExecutionStarted { input: v, .. }
+        Details::StateEntered { input: p, .. } | Details::StateExited { output: p, .. } => {
+            if seen.insert(Arc::as_ptr(p)) {
+                value_bytes(p)
+            } else {
+                0
+            }
+        }
+        Details::ExecutionStarted { input: v, .. }
         | Details::ExecutionSucceeded { output: v }
         | Details::Json(_, v) => value_bytes(v),
         Details::None | Details::MapIteration { .. } => 0,
@@ -325,7 +332,12 @@ fn record_bytes(rec: &ExecutionRecord) -> u64 {
     let mut n = 512 + rec.input_text.len() as u64 + value_bytes(&rec.input);
     if let Some(f) = &rec.result {
         n += f.output.as_ref().map_or(0, value_bytes);
-        n += f.history.iter().map(event_bytes).sum::<u64>();
+        let mut seen = std::collections::HashSet::new();
+        n += f
+            .history
+            .iter()
+            .map(|e| event_bytes(e, &mut seen))
+            .sum::<u64>();
         n += f.error.as_ref().map_or(0, |s| s.len() as u64);
         n += f.cause.as_ref().map_or(0, |s| s.len() as u64);
     }

@@ -575,7 +575,7 @@ impl<'p> Exec<'p> {
                     let input_ref = &input;
                     self.event(*cursor, st.entered_event, || Details::StateEntered {
                         name: st.name.clone(),
-                        input: input_ref.clone(),
+                        input: self.history.payload(input_ref),
                     })?
                 };
                 *cursor = entered_id;
@@ -602,7 +602,7 @@ impl<'p> Exec<'p> {
                 let out_ref = &result.output;
                 *cursor = self.event(*cursor, st.exited_event, || Details::StateExited {
                     name: st.name.clone(),
-                    output: out_ref.clone(),
+                    output: self.history.payload(out_ref),
                 })?;
                 match result.next {
                     Next::State(i) => {

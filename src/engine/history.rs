@@ -29,13 +29,15 @@ pub enum HistoryMode {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Details {
     None,
+    /// State inputs and outputs are shared ([`History::payload`]): a state's output and the
+    /// next state's input, or a Choice's input and output, are one value in memory.
     StateEntered {
         name: Arc<str>,
-        input: Value,
+        input: Arc<Value>,
     },
     StateExited {
         name: Arc<str>,
-        output: Value,
+        output: Arc<Value>,
     },
     ExecutionStarted {
         input: Value,
@@ -73,7 +75,7 @@ impl Details {
                 "stateEnteredEventDetails",
                 details(vec![
                     ("name", Value::String(name.to_string())),
-                    ("input", input.clone()),
+                    ("input", Value::clone(input)),
                     ("inputDetails", not_truncated()),
                 ]),
             )),
@@ -81,7 +83,7 @@ impl Details {
                 "stateExitedEventDetails",
                 details(vec![
                     ("name", Value::String(name.to_string())),
-                    ("output", output.clone()),
+                    ("output", Value::clone(output)),
                     ("outputDetails", not_truncated()),
                 ]),
             )),
@@ -214,6 +216,8 @@ pub struct History {
     mode: HistoryMode,
     next_id: Cell<u64>,
     events: RefCell<Vec<HistoryEvent>>,
+    /// The payload of the last state event, for [`History::payload`].
+    last_payload: RefCell<Option<Arc<Value>>>,
 }
 
 impl History {
@@ -222,7 +226,25 @@ impl History {
             mode,
             next_id: Cell::new(1),
             events: RefCell::new(Vec::new()),
+            last_payload: RefCell::new(None),
         }
+    }
+
+    /// `v` as a state event's payload: the previous state event's payload when it is the
+    /// same value (a state's output entering the next state, a Choice passing its input on),
+    /// so a history keeps one copy of a payload that several events show. A loop carrying a
+    /// large document through thousands of states holds about one copy per change of the
+    /// document instead of one per event.
+    pub fn payload(&self, v: &Value) -> Arc<Value> {
+        let mut last = self.last_payload.borrow_mut();
+        if let Some(p) = last.as_ref() {
+            if **p == *v {
+                return p.clone();
+            }
+        }
+        let p = Arc::new(v.clone());
+        *last = Some(p.clone());
+        p
     }
 
     /// Appends an event and returns its id. `details` is only called when events are kept.

@@ -110,7 +110,7 @@ pub fn state_runs(
                     r.entered += 1;
                     r.first_entered.get_or_insert(e.timestamp);
                     if r.input.is_none() {
-                        r.input = Some(input.clone());
+                        r.input = Some(Value::clone(input));
                     }
                     open.push((name.to_string(), false));
                 }
@@ -119,7 +119,7 @@ pub fn state_runs(
                 if let Some(r) = runs.get_mut(&**name) {
                     r.exited += 1;
                     r.last_exited = Some(e.timestamp);
-                    r.output = Some(output.clone());
+                    r.output = Some(Value::clone(output));
                 }
                 if let Some(pos) = open.iter().rposition(|(n, _)| **n == **name) {
                     let (n, err) = open.remove(pos);
@@ -275,7 +275,7 @@ mod tests {
             "TaskStateEntered",
             Details::StateEntered {
                 name: Arc::from(name),
-                input: Value::Null,
+                input: Value::Null.into(),
             },
         )
     }
@@ -286,7 +286,7 @@ mod tests {
             "TaskStateExited",
             Details::StateExited {
                 name: Arc::from(name),
-                output: serde_json::json!({"ok": true}),
+                output: serde_json::json!({"ok": true}).into(),
             },
         )
     }
