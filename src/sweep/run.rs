@@ -170,27 +170,48 @@ pub fn run(
     opts: &SweepOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Vec<Row>, SweepError> {
+    let all: Vec<usize> = (0..spec.points().len()).collect();
+    run_points(spec, base, opts, &all, progress)
+}
+
+/// Runs the given points (indexes into `spec.points()`, in canonical order) with all their
+/// repetitions: one slice of a partitioned sweep, or all of them. A point's rows do not depend
+/// on which other points run beside it.
+pub fn run_points(
+    spec: &SweepSpec,
+    base: &Project,
+    opts: &SweepOptions,
+    selected: &[usize],
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Vec<Row>, SweepError> {
     check(spec, base)?;
-    let points = spec.points();
-    let total = points.len() * spec.repetitions as usize;
+    let grid = spec.points();
+    if let Some(bad) = selected.iter().find(|i| **i >= grid.len()) {
+        return Err(SweepError::Worker(format!(
+            "point {bad} is not in the grid of {} points",
+            grid.len()
+        )));
+    }
+    let total = selected.len() * spec.repetitions as usize;
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<PointResult>>> =
-        Mutex::new((0..points.len()).map(|_| None).collect());
-    let jobs = opts.jobs.clamp(1, points.len().max(1));
+        Mutex::new((0..selected.len()).map(|_| None).collect());
+    let jobs = opts.jobs.clamp(1, selected.len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= points.len() {
+                let slot = next.fetch_add(1, Ordering::SeqCst);
+                if slot >= selected.len() {
                     break;
                 }
-                let r = run_point(spec, base, opts, i, &points[i], &|| {
+                let i = selected[slot];
+                let r = run_point(spec, base, opts, i, &grid[i], &|| {
                     let d = done.fetch_add(1, Ordering::SeqCst) + 1;
                     progress(d, total);
                 });
                 if let Ok(mut slots) = results.lock() {
-                    slots[i] = Some(r);
+                    slots[slot] = Some(r);
                 }
             });
         }
@@ -199,7 +220,8 @@ pub fn run(
         .into_inner()
         .map_err(|_| SweepError::Worker("a worker panicked".into()))?;
     let mut rows = Vec::with_capacity(total);
-    for (i, s) in slots.into_iter().enumerate() {
+    for (slot, s) in slots.into_iter().enumerate() {
+        let i = selected[slot];
         match s {
             Some(Ok(r)) => rows.extend(r),
             Some(Err(e)) => return Err(SweepError::Worker(format!("point {i}: {e}"))),
