@@ -197,7 +197,7 @@ fn unfinished_and_tampered_parts_are_refused() {
     let manifest = parts.join("part-2-of-2/manifest.json");
     let kept = std::fs::read(&manifest).unwrap();
     std::fs::remove_file(&manifest).unwrap();
-    let e = merged(&[parts.clone()], &tmp.path().join("out")).unwrap_err();
+    let e = merged(std::slice::from_ref(&parts), &tmp.path().join("out")).unwrap_err();
     assert!(e.contains("part-2-of-2: no readable manifest.json"), "{e}");
     std::fs::write(&manifest, &kept).unwrap();
     // A truncated rows file.
@@ -205,7 +205,7 @@ fn unfinished_and_tampered_parts_are_refused() {
     let text = std::fs::read_to_string(&rows).unwrap();
     let first_line = text.lines().next().unwrap().to_string() + "\n";
     std::fs::write(&rows, first_line).unwrap();
-    let e = merged(&[parts.clone()], &tmp.path().join("out")).unwrap_err();
+    let e = merged(std::slice::from_ref(&parts), &tmp.path().join("out")).unwrap_err();
     assert!(e.contains("executions, the manifest says"), "{e}");
     // A part whose manifest claims another stepsim version.
     std::fs::write(&rows, &text).unwrap();

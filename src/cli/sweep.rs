@@ -190,15 +190,17 @@ pub fn run(args: SweepArgs) -> i32 {
         }
     };
     let remote = part_store::is_remote(&args.out);
-    if let Some(e) = remote
-        .then(|| part_store::check_remote(&args.out).err())
-        .unwrap_or_else(|| check_out(&args.out).err())
-    {
-        eprintln!("stepsim sweep: {e}");
-        return EXIT_USAGE;
-    }
     if remote && partition.is_none() {
         eprintln!("stepsim sweep: an s3:// --out takes parts only: add --partition K/N, then `stepsim sweep merge` into a folder");
+        return EXIT_USAGE;
+    }
+    let out_checked = if remote {
+        part_store::check_remote(&args.out)
+    } else {
+        check_out(&args.out)
+    };
+    if let Err(e) = out_checked {
+        eprintln!("stepsim sweep: {e}");
         return EXIT_USAGE;
     }
     let spec = &loaded.spec;
