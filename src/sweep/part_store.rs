@@ -218,3 +218,90 @@ pub fn read_remote(url: &str) -> Result<Vec<RawPart>, String> {
     let label = url.split('?').next().unwrap_or(url).trim_end_matches('/');
     block_on(get_parts(store.as_ref(), &a.prefix, label))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object_store::memory::InMemory;
+
+    #[test]
+    fn addresses() {
+        let a = parse_address("s3://b/sweeps/x/?endpoint=http://localhost:5000&region=eu-west-1")
+            .unwrap();
+        assert_eq!(
+            a,
+            Address {
+                bucket: "b".into(),
+                prefix: "sweeps/x".into(),
+                endpoint: Some("http://localhost:5000".into()),
+                region: Some("eu-west-1".into()),
+            }
+        );
+        assert_eq!(parse_address("s3://b").unwrap().prefix, "");
+        assert!(parse_address("s3:///x").unwrap_err().contains("bucket"));
+        assert!(parse_address("s3://b/x?colour=red")
+            .unwrap_err()
+            .contains("colour"));
+        assert!(is_remote(Path::new("s3://b/x")) && !is_remote(Path::new("out/s3")));
+    }
+
+    #[test]
+    fn parts_round_trip_through_an_object_store() {
+        let store = InMemory::new();
+        let files = |slice: usize| -> Vec<(&'static str, Vec<u8>)> {
+            let manifest = serde_json::json!({
+                "format": part::FORMAT, "stepsim_version": env!("CARGO_PKG_VERSION"),
+                "spec_hash": "h", "slice": slice, "slices": 2, "points": [slice - 1],
+                "executions": 0,
+                "spec": {"file": "s.toml", "text": "", "seed": 0, "repetitions": 1}
+            });
+            vec![
+                (ROWS, b"".to_vec()),
+                (MANIFEST, serde_json::to_vec(&manifest).unwrap()),
+            ]
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let p = |index| Partition { index, count: 2 };
+            let at = put_part(&store, "sweeps/x", p(2), &files(2)).await.unwrap();
+            assert_eq!(at, "sweeps/x/part-2-of-2");
+            put_part(&store, "sweeps/x", p(1), &files(1)).await.unwrap();
+            // Something else under the prefix is not a part.
+            store
+                .put(&ObjectPath::from("sweeps/x/notes/a.txt"), "x".into())
+                .await
+                .unwrap();
+            let parts = get_parts(&store, "sweeps/x", "s3://b/sweeps/x")
+                .await
+                .unwrap();
+            let got: Vec<(String, usize)> = parts
+                .iter()
+                .map(|p| (p.location.clone(), p.manifest.slice))
+                .collect();
+            assert_eq!(
+                got,
+                vec![
+                    ("s3://b/sweeps/x/part-1-of-2".to_string(), 1),
+                    ("s3://b/sweeps/x/part-2-of-2".to_string(), 2)
+                ]
+            );
+            // A worker that has written its rows but not yet its manifest.
+            store
+                .delete(&ObjectPath::from("sweeps/x/part-1-of-2/manifest.json"))
+                .await
+                .unwrap();
+            let e = get_parts(&store, "sweeps/x", "s3://b/sweeps/x")
+                .await
+                .err()
+                .unwrap();
+            assert!(e.contains("part-1-of-2: no manifest.json"), "{e}");
+            let e = get_parts(&store, "elsewhere", "s3://b/elsewhere")
+                .await
+                .err()
+                .unwrap();
+            assert!(e.contains("no part-K-of-N parts"), "{e}");
+        });
+    }
+}

@@ -55,9 +55,11 @@ impl Partition {
         let count = match n {
             Some(n) => parse_count(n, "N")?,
             None if k == "auto" => slurm_count(env)?,
-            None => return Err(format!(
+            None => {
+                return Err(format!(
                 "'{text}' is not K/N, auto/N or auto (for example 2/5: the second of five slices)"
-            )),
+            ))
+            }
         };
         let index = if k == "auto" {
             index_from_env(env)?
