@@ -153,6 +153,14 @@ fn a_missing_slice_is_named_with_its_points() {
         "{e}"
     );
     assert!(!tmp.path().join("out").exists());
+    // Slices that hold no point need no part: one point over three slices.
+    let one = SPEC
+        .replace("n = [1, 2, 3]", "n = [1]")
+        .replace("[256, 1024]", "[256]");
+    let parts = tmp.path().join("one");
+    run_slice(&one, 1, 3, &parts);
+    let got = merged(&[parts], &tmp.path().join("one-out")).unwrap();
+    assert_eq!(got, whole(&one, &tmp.path().join("one-whole")));
 }
 
 #[test]
