@@ -227,25 +227,96 @@ pub fn run(args: SweepArgs) -> i32 {
         jobs,
         store: args.store.clone(),
     };
-    let result = run::run_points(spec, &loaded.project, &opts, &selected, &progress);
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
-    let rows = match result {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("stepsim sweep: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    let wall = started.elapsed();
     match partition {
-        Some(p) => write_part(&args, &loaded, p, &selected, &rows, wall, jobs),
-        None => write_reports(&args.out, spec, &rows, args.quiet, Some((wall, jobs))),
+        Some(p) if !remote => {
+            let streamed = stream_part(&args, &loaded, p, &selected, &opts, &progress);
+            if let Some(b) = &bar {
+                b.finish_and_clear();
+            }
+            match streamed {
+                Ok((place, executions)) => part_written(
+                    &args,
+                    p,
+                    selected.len(),
+                    executions,
+                    started.elapsed(),
+                    jobs,
+                    &place,
+                ),
+                Err(e) => {
+                    eprintln!("stepsim sweep: {e}");
+                    EXIT_USAGE
+                }
+            }
+        }
+        _ => {
+            let result = run::run_points(spec, &loaded.project, &opts, &selected, &progress);
+            if let Some(b) = &bar {
+                b.finish_and_clear();
+            }
+            let rows = match result {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("stepsim sweep: {e}");
+                    return EXIT_USAGE;
+                }
+            };
+            let wall = started.elapsed();
+            match partition {
+                Some(p) => write_part(&args, &loaded, p, &selected, &rows, wall, jobs),
+                None => write_reports(&args.out, spec, &rows, args.quiet, Some((wall, jobs))),
+            }
+        }
     }
 }
 
-/// Writes this slice's part (locally or to the object store).
+/// Runs this slice into OUT/part-K-of-N/, each point's rows written as it finishes (no rows
+/// kept); returns the folder and the number of executions.
+fn stream_part(
+    args: &SweepArgs,
+    loaded: &Loaded,
+    p: Partition,
+    points: &[usize],
+    opts: &SweepOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<(String, usize), String> {
+    let hash = part::spec_hash(&loaded.source, &loaded.spec, &loaded.project, &args.store);
+    let mut writer = part::PartWriter::create(&args.out, p)?;
+    run::run_points_into(
+        &loaded.spec,
+        &loaded.project,
+        opts,
+        points,
+        progress,
+        &mut |rows: Vec<crate::sweep::Row>| writer.push(&rows),
+    )
+    .map_err(|e| e.to_string())?;
+    let executions = writer.executions();
+    let manifest = part::manifest_bytes(&loaded.source, &hash, p, points, executions)?;
+    let dir = writer.finish(&manifest)?;
+    Ok((dir.display().to_string(), executions))
+}
+
+/// The line a worker prints when its part is written.
+fn part_written(
+    args: &SweepArgs,
+    p: Partition,
+    points: usize,
+    executions: usize,
+    wall: Duration,
+    jobs: usize,
+    place: &str,
+) -> i32 {
+    if !args.quiet {
+        println!(
+            "slice {p}: {points} points, {executions} executions in {:.2} s of host time on {jobs} thread(s); wrote {place}",
+            wall.as_secs_f64()
+        );
+    }
+    EXIT_OK
+}
+
+/// Writes this slice's part to the object store (rows held in memory until the upload).
 fn write_part(
     args: &SweepArgs,
     loaded: &Loaded,
@@ -256,27 +327,10 @@ fn write_part(
     jobs: usize,
 ) -> i32 {
     let hash = part::spec_hash(&loaded.source, &loaded.spec, &loaded.project, &args.store);
-    let written = part::part_files(&loaded.source, &hash, p, points, rows).and_then(|files| {
-        if part_store::is_remote(&args.out) {
-            part_store::write_remote(&args.out, p, &files)
-        } else {
-            part::write_local(&args.out, p, &files)
-                .map(|d| d.display().to_string())
-                .map_err(|e| format!("cannot write the part in {}: {e}", args.out.display()))
-        }
-    });
+    let written = part::part_files(&loaded.source, &hash, p, points, rows)
+        .and_then(|files| part_store::write_remote(&args.out, p, &files));
     match written {
-        Ok(place) => {
-            if !args.quiet {
-                println!(
-                    "slice {p}: {} points, {} executions in {:.2} s of host time on {jobs} thread(s); wrote {place}",
-                    points.len(),
-                    rows.len(),
-                    wall.as_secs_f64()
-                );
-            }
-            EXIT_OK
-        }
+        Ok(place) => part_written(args, p, points.len(), rows.len(), wall, jobs, &place),
         Err(e) => {
             eprintln!("stepsim sweep: {e}");
             EXIT_USAGE

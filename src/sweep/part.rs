@@ -224,6 +224,36 @@ impl PartRow {
     }
 }
 
+/// Appends a row's line of `rows.jsonl` to `buf`.
+pub fn row_line(r: &Row, buf: &mut Vec<u8>) -> Result<(), String> {
+    serde_json::to_writer(&mut *buf, &PartRow::of(r)).map_err(|e| e.to_string())?;
+    buf.push(b'\n');
+    Ok(())
+}
+
+/// `manifest.json` of a part holding `executions` rows of `points`.
+pub fn manifest_bytes(
+    src: &SpecSource,
+    hash: &str,
+    slice: Partition,
+    points: &[usize],
+    executions: usize,
+) -> Result<Vec<u8>, String> {
+    let manifest = Manifest {
+        format: FORMAT.into(),
+        stepsim_version: env!("CARGO_PKG_VERSION").into(),
+        spec_hash: hash.into(),
+        slice: slice.index,
+        slices: slice.count,
+        points: points.to_vec(),
+        executions,
+        spec: src.clone(),
+    };
+    let mut m = serde_json::to_vec_pretty(&manifest).map_err(|e| e.to_string())?;
+    m.push(b'\n');
+    Ok(m)
+}
+
 /// The files of a part: `rows.jsonl` first, `manifest.json` last (write them in this order).
 pub fn part_files(
     src: &SpecSource,
@@ -234,22 +264,21 @@ pub fn part_files(
 ) -> Result<Vec<(&'static str, Vec<u8>)>, String> {
     let mut lines = Vec::new();
     for r in rows {
-        serde_json::to_writer(&mut lines, &PartRow::of(r)).map_err(|e| e.to_string())?;
-        lines.push(b'\n');
+        row_line(r, &mut lines)?;
     }
-    let manifest = Manifest {
-        format: FORMAT.into(),
-        stepsim_version: env!("CARGO_PKG_VERSION").into(),
-        spec_hash: hash.into(),
-        slice: slice.index,
-        slices: slice.count,
-        points: points.to_vec(),
-        executions: rows.len(),
-        spec: src.clone(),
-    };
-    let mut m = serde_json::to_vec_pretty(&manifest).map_err(|e| e.to_string())?;
-    m.push(b'\n');
+    let m = manifest_bytes(src, hash, slice, points, rows.len())?;
     Ok(vec![(ROWS, lines), (MANIFEST, m)])
+}
+
+/// Prepares `out/part-K-of-N/` (created) for new contents: a stale manifest from an earlier
+/// run must not vouch for rows being rewritten.
+fn part_dir(out: &Path, slice: Partition) -> std::io::Result<PathBuf> {
+    let dir = out.join(slice.dir_name());
+    std::fs::create_dir_all(&dir)?;
+    match std::fs::remove_file(dir.join(MANIFEST)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(dir),
+    }
 }
 
 /// Writes a part into `out/part-K-of-N/` (created), manifest last.
@@ -258,17 +287,61 @@ pub fn write_local(
     slice: Partition,
     files: &[(&str, Vec<u8>)],
 ) -> std::io::Result<PathBuf> {
-    let dir = out.join(slice.dir_name());
-    std::fs::create_dir_all(&dir)?;
-    // A stale manifest from an earlier run must not vouch for half-written rows.
-    match std::fs::remove_file(dir.join(MANIFEST)) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-        _ => {}
-    }
+    let dir = part_dir(out, slice)?;
     for (name, bytes) in files {
         std::fs::write(dir.join(name), bytes)?;
     }
     Ok(dir)
+}
+
+/// Writes a part folder row by row as points finish, so a worker holds no rows: `rows.jsonl`
+/// grows as [`PartWriter::push`] is called, and [`PartWriter::finish`] writes the manifest.
+pub struct PartWriter {
+    dir: PathBuf,
+    rows: std::io::BufWriter<std::fs::File>,
+    line: Vec<u8>,
+    executions: usize,
+}
+
+impl PartWriter {
+    pub fn create(out: &Path, slice: Partition) -> Result<PartWriter, String> {
+        let err = |e: std::io::Error| format!("cannot write the part in {}: {e}", out.display());
+        let dir = part_dir(out, slice).map_err(err)?;
+        let file = std::fs::File::create(dir.join(ROWS)).map_err(err)?;
+        Ok(PartWriter {
+            dir,
+            rows: std::io::BufWriter::new(file),
+            line: Vec::new(),
+            executions: 0,
+        })
+    }
+
+    pub fn push(&mut self, rows: &[Row]) -> Result<(), String> {
+        use std::io::Write as _;
+        for r in rows {
+            self.line.clear();
+            row_line(r, &mut self.line)?;
+            self.rows
+                .write_all(&self.line)
+                .map_err(|e| format!("{}/{ROWS}: {e}", self.dir.display()))?;
+            self.executions += 1;
+        }
+        Ok(())
+    }
+
+    /// Rows written so far.
+    pub fn executions(&self) -> usize {
+        self.executions
+    }
+
+    /// Flushes the rows, then writes `manifest` (see [`manifest_bytes`]); returns the folder.
+    pub fn finish(self, manifest: &[u8]) -> Result<PathBuf, String> {
+        let at = |e: std::io::Error| format!("{}: {e}", self.dir.display());
+        let file = self.rows.into_inner().map_err(|e| at(e.into_error()))?;
+        file.sync_all().map_err(at)?;
+        std::fs::write(self.dir.join(MANIFEST), manifest).map_err(at)?;
+        Ok(self.dir)
+    }
 }
 
 /// A part as read: where it came from (for messages), its manifest and its rows file.
