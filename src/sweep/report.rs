@@ -84,9 +84,15 @@ pub struct PointSummary<'a> {
 
 pub fn summarize<'a>(spec: &SweepSpec, rows: &'a [Row]) -> Vec<PointSummary<'a>> {
     let mut out: Vec<PointSummary<'a>> = Vec::new();
-    let n_points = spec.points().len();
-    for p in 0..n_points {
-        let rs: Vec<&Row> = rows.iter().filter(|r| r.point == p).collect();
+    // One pass over the rows (a point's rows keep their order), not one pass per point: a
+    // grid of many points must not take time quadratic in the executions.
+    let mut by_point: Vec<Vec<&Row>> = vec![Vec::new(); spec.points().len()];
+    for r in rows {
+        if let Some(rs) = by_point.get_mut(r.point) {
+            rs.push(r);
+        }
+    }
+    for rs in by_point {
         let Some(first) = rs.first() else { continue };
         let ok: Vec<&Row> = rs
             .iter()

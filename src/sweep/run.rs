@@ -170,43 +170,120 @@ pub fn run(
     opts: &SweepOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Vec<Row>, SweepError> {
+    let all: Vec<usize> = (0..spec.points().len()).collect();
+    run_points(spec, base, opts, &all, progress)
+}
+
+/// Runs the given points (indexes into `spec.points()`, in canonical order) with all their
+/// repetitions: one slice of a partitioned sweep, or all of them. A point's rows do not depend
+/// on which other points run beside it.
+pub fn run_points(
+    spec: &SweepSpec,
+    base: &Project,
+    opts: &SweepOptions,
+    selected: &[usize],
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Vec<Row>, SweepError> {
+    let mut rows = Vec::with_capacity(selected.len() * spec.repetitions as usize);
+    run_points_into(spec, base, opts, selected, progress, &mut |r: Vec<Row>| {
+        rows.extend(r);
+        Ok(())
+    })?;
+    Ok(rows)
+}
+
+/// What [`run_points_into`]'s workers share: finished points wait in `pending` until every
+/// point before them has gone to the sink, so the sink sees canonical order.
+struct Emitter<'s> {
+    next: usize,
+    pending: BTreeMap<usize, PointResult>,
+    sink: &'s mut (dyn FnMut(Vec<Row>) -> Result<(), String> + Send),
+    failed: Option<String>,
+}
+
+impl Emitter<'_> {
+    fn finished(&mut self, slot: usize, r: PointResult) {
+        self.pending.insert(slot, r);
+        while self.failed.is_none() {
+            match self.pending.remove(&self.next) {
+                Some(Ok(rows)) => {
+                    if let Err(e) = (self.sink)(rows) {
+                        self.failed = Some(e);
+                    }
+                    self.next += 1;
+                }
+                Some(Err(e)) => {
+                    // Put it back: the error is reported once every worker is done.
+                    self.pending.insert(self.next, Err(e));
+                    break;
+                }
+                None => break,
+            }
+        }
+    }
+}
+
+/// Like [`run_points`], but hands each point's rows to `sink` as soon as every point before
+/// it is done, in canonical order, and keeps no rows itself: memory stays flat in the number
+/// of executions (at most about one point per worker waits for a slower one before it).
+pub fn run_points_into(
+    spec: &SweepSpec,
+    base: &Project,
+    opts: &SweepOptions,
+    selected: &[usize],
+    progress: &(dyn Fn(usize, usize) + Sync),
+    sink: &mut (dyn FnMut(Vec<Row>) -> Result<(), String> + Send),
+) -> Result<(), SweepError> {
     check(spec, base)?;
-    let points = spec.points();
-    let total = points.len() * spec.repetitions as usize;
+    let grid = spec.points();
+    if let Some(bad) = selected.iter().find(|i| **i >= grid.len()) {
+        return Err(SweepError::Worker(format!(
+            "point {bad} is not in the grid of {} points",
+            grid.len()
+        )));
+    }
+    let total = selected.len() * spec.repetitions as usize;
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<PointResult>>> =
-        Mutex::new((0..points.len()).map(|_| None).collect());
-    let jobs = opts.jobs.clamp(1, points.len().max(1));
+    let emitter = Mutex::new(Emitter {
+        next: 0,
+        pending: BTreeMap::new(),
+        sink,
+        failed: None,
+    });
+    let jobs = opts.jobs.clamp(1, selected.len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= points.len() {
+                let slot = next.fetch_add(1, Ordering::SeqCst);
+                if slot >= selected.len() {
                     break;
                 }
-                let r = run_point(spec, base, opts, i, &points[i], &|| {
+                let i = selected[slot];
+                let r = run_point(spec, base, opts, i, &grid[i], &|| {
                     let d = done.fetch_add(1, Ordering::SeqCst) + 1;
                     progress(d, total);
                 });
-                if let Ok(mut slots) = results.lock() {
-                    slots[i] = Some(r);
+                if let Ok(mut e) = emitter.lock() {
+                    e.finished(slot, r);
                 }
             });
         }
     });
-    let slots = results
+    let mut e = emitter
         .into_inner()
         .map_err(|_| SweepError::Worker("a worker panicked".into()))?;
-    let mut rows = Vec::with_capacity(total);
-    for (i, s) in slots.into_iter().enumerate() {
-        match s {
-            Some(Ok(r)) => rows.extend(r),
-            Some(Err(e)) => return Err(SweepError::Worker(format!("point {i}: {e}"))),
-            None => return Err(SweepError::Worker(format!("point {i} was not run"))),
-        }
+    if let Some(err) = e.failed {
+        return Err(SweepError::Worker(err));
     }
-    Ok(rows)
+    if e.next < selected.len() {
+        let i = selected[e.next];
+        return Err(match e.pending.remove(&e.next) {
+            Some(Err(err)) => SweepError::Worker(format!("point {i}: {err}")),
+            _ => SweepError::Worker(format!("point {i} was not run")),
+        });
+    }
+    Ok(())
 }
 
 fn run_point(
@@ -417,6 +494,56 @@ mod tests {
         );
         assert_eq!(fill("s3://b/{n}-{missing}", &input), "s3://b/3-");
         assert_eq!(fill("s3://b/{open", &input), "s3://b/{open");
+    }
+
+    #[test]
+    fn finished_points_reach_the_sink_in_canonical_order() {
+        let row = |point: usize| Row {
+            point,
+            values: Vec::new(),
+            repetition: 1,
+            seed: 0,
+            execution_name: String::new(),
+            status: "SUCCEEDED".into(),
+            error: None,
+            cause: None,
+            duration_seconds: 0.0,
+            memory_mb: 0,
+            cost: Money::ZERO,
+            cost_by_component: BTreeMap::new(),
+            records: None,
+            throughput_rps: None,
+            cold_starts: 0,
+            billed_gb_s: 0.0,
+            transitions: 0,
+            lambda_invocations: 0,
+            throttles: 0,
+            s3_requests: 0,
+            start_date: String::new(),
+        };
+        let mut seen = Vec::new();
+        let mut sink = |rows: Vec<Row>| {
+            seen.extend(rows.iter().map(|r| r.point));
+            Ok(())
+        };
+        let mut e = Emitter {
+            next: 0,
+            pending: BTreeMap::new(),
+            sink: &mut sink,
+            failed: None,
+        };
+        e.finished(2, Ok(vec![row(20)]));
+        e.finished(1, Ok(vec![row(10)]));
+        assert_eq!(e.pending.len(), 2, "nothing before slot 0 is done");
+        e.finished(0, Ok(vec![row(0)]));
+        assert!(e.pending.is_empty());
+        // A failed point holds back everything after it and stays to be reported.
+        e.finished(4, Ok(vec![row(40)]));
+        e.finished(3, Err("boom".into()));
+        assert_eq!(e.next, 3);
+        assert!(matches!(e.pending.get(&3), Some(Err(m)) if m == "boom"));
+        drop(e);
+        assert_eq!(seen, vec![0, 10, 20]);
     }
 
     #[test]
