@@ -361,7 +361,7 @@ fn the_cli_shell_recipe_matches_the_one_machine_sweep() {
     assert!(stdout.contains("12 executions"), "{stdout}");
     let want = files(&tmp.path().join("whole"));
     let got = files(&tmp.path().join("merged"));
-    assert_eq!(want.len(), 7, "{:?}", want.keys());
+    assert_eq!(want.len(), 8, "{:?}", want.keys());
     assert_eq!(want, got);
     // Bad forms are refused before any work.
     let (code, _, err) = stepsim(
