@@ -248,6 +248,7 @@ impl History {
     }
 
     /// Appends an event and returns its id. `details` is only called when events are kept.
+    #[inline]
     pub fn push<D: Into<Details>>(
         &self,
         previous: u64,

@@ -317,8 +317,44 @@ fn size_bound(v: &Value, limit: usize) -> Option<(usize, bool)> {
     (w.exact && w.total > w.limit).then_some((w.total, true))
 }
 
+/// A coarse upper bound on the serialised size of a small value (every scalar at its longest,
+/// strings as if every byte were escaped), or `None` once it passes `limit` or the value is
+/// more than a few levels deep.
+fn quick_bound(v: &Value, limit: usize) -> Option<usize> {
+    fn walk(v: &Value, depth: usize, budget: &mut usize) -> Option<()> {
+        let cost = match v {
+            Value::Null | Value::Bool(_) => 5,
+            Value::Number(_) => 24,
+            Value::String(s) => 2 + 6 * s.len(),
+            Value::Array(a) if depth < 4 => {
+                for x in a {
+                    walk(x, depth + 1, budget)?;
+                }
+                2 + a.len()
+            }
+            Value::Object(m) if depth < 4 => {
+                for (k, x) in m {
+                    *budget = budget.checked_sub(3 + 6 * k.len())?;
+                    walk(x, depth + 1, budget)?;
+                }
+                2 + m.len()
+            }
+            _ => return None,
+        };
+        *budget = budget.checked_sub(cost)?;
+        Some(())
+    }
+    let mut budget = limit;
+    walk(v, 0, &mut budget).map(|_| limit - budget)
+}
+
 /// Whether `v` serialises to more than `limit` bytes, without building the text.
 pub fn json_size_exceeds(v: &Value, limit: usize) -> bool {
+    // Most values are far below the limit: a coarse bound settles them without counting
+    // digits or scanning strings.
+    if quick_bound(v, limit / 8).is_some() {
+        return false;
+    }
     match size_bound(v, limit) {
         Some((n, _)) if n <= limit => return false,
         Some((_, true)) => return true,
