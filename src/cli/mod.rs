@@ -11,7 +11,6 @@ pub mod run;
 pub mod serve;
 pub mod sweep;
 pub mod test;
-pub mod test_user;
 pub mod validate;
 
 /// Exit code for success.

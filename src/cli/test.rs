@@ -1,5 +1,5 @@
 //! `stepsim test DIR`: runs a conformance corpus (a test file or a folder with `tests.toml`
-//! goes to [`super::test_user`] instead) and prints pass rates by category, then every
+//! goes to the user-test runner below instead) and prints pass rates by category, then every
 //! failure with a short reason. `--json` prints one document for tools.
 
 use std::collections::BTreeMap;
@@ -107,7 +107,7 @@ pub fn run(args: TestArgs) -> i32 {
         .as_deref()
         .is_some_and(crate::testing::spec::is_test_file)
     {
-        return super::test_user::run(&args);
+        return run_test_file(&args);
     }
     if args.junit.is_some() || args.coverage {
         eprintln!("stepsim test: --junit and --coverage apply to test files; a conformance corpus ignores them");
@@ -243,5 +243,53 @@ fn print_report(
             None => String::new(),
         };
         println!("FAIL [{}] {}{tag}\n    {}", r.category, r.name, r.reason);
+    }
+}
+
+/// `stepsim test FILE`: the user's own workflow tests (a `*.test.toml`, or a folder holding
+/// `tests.toml`; format in [`crate::testing::spec`]). Prints a summary with structural diffs,
+/// or `--json`; writes `--junit FILE`; adds `--coverage`. Exit 1 when a case fails.
+fn run_test_file(args: &TestArgs) -> i32 {
+    let Some(path) = &args.dir else {
+        return EXIT_USAGE;
+    };
+    let file = match crate::testing::spec::TestFile::load(path) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("stepsim test: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let result = match crate::testing::report::run_file(&file, &args.filter) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("stepsim test: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if result.cases.is_empty() {
+        eprintln!("stepsim test: no case matches the filter");
+        return EXIT_USAGE;
+    }
+    let results: Vec<crate::testing::report::FileResult> = vec![result];
+    if let Some(junit) = &args.junit {
+        if let Err(e) = std::fs::write(junit, crate::testing::report::junit(&results)) {
+            eprintln!("stepsim test: cannot write {}: {e}", junit.display());
+            return EXIT_USAGE;
+        }
+    }
+    if args.json {
+        let doc = crate::testing::report::to_json(&results, args.coverage);
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        print!(
+            "{}",
+            crate::testing::report::render(&results, args.coverage, args.verbose)
+        );
+    }
+    if results.iter().all(|f| f.passed() == f.cases.len()) {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
     }
 }

@@ -14,6 +14,7 @@ pub mod dist;
 pub mod dynamodb;
 pub(crate) mod environment;
 pub mod events;
+pub mod express;
 pub mod faults;
 pub mod fmi;
 pub mod function;

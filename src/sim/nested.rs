@@ -305,7 +305,7 @@ pub(crate) async fn start_execution(
         seed: stable_u64(&[req.parent, req.state, &ordinal, &name]),
         ..Default::default()
     };
-    let timeout = crate::sim::simulation::effective_timeout(
+    let timeout = crate::sim::express::effective_timeout(
         machine.plan.timeout_seconds,
         machine.execution_type,
     );
@@ -329,7 +329,7 @@ pub(crate) async fn start_execution(
         ExecutionType::Express => world.record_express_child(
             req.parent,
             outcome.duration(),
-            crate::sim::simulation::EXPRESS_BILLED_MEMORY_MB,
+            crate::sim::express::EXPRESS_BILLED_MEMORY_MB,
         ),
     }
     world.count_child_execution(req.parent);

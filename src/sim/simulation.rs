@@ -65,9 +65,9 @@ use crate::sim::world::{LogCapture, World, WorldBuilder, WorldError};
 
 use crate::storage::Store;
 
-/// Express workflows bill memory in 64 MB steps; a workflow's own state is far below the first
-/// step, so every Express execution is billed at 64 MB (CALIBRATION.md, "Step Functions").
-pub const EXPRESS_BILLED_MEMORY_MB: u64 = 64;
+pub use super::express::{
+    effective_timeout, EXPRESS_BILLED_MEMORY_MB, EXPRESS_MAX_DURATION_SECONDS,
+};
 
 /// A simulation could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -409,23 +409,6 @@ impl Simulation {
                 .unwrap_or_default();
             (result, logs)
         })
-    }
-}
-
-/// The longest an Express execution may run: five minutes ("Maximum duration" in the AWS
-/// Step Functions developer guide, "Choosing workflow type"). An Express run that reaches it
-/// times out with `States.Timeout`, as a definition's own `TimeoutSeconds` would, and is
-/// billed up to it.
-pub const EXPRESS_MAX_DURATION_SECONDS: u64 = 300;
-
-/// The execution's time limit: the definition's `TimeoutSeconds`, capped for Express
-/// workflows at [`EXPRESS_MAX_DURATION_SECONDS`].
-pub fn effective_timeout(timeout_seconds: Option<u64>, kind: ExecutionType) -> Option<u64> {
-    match kind {
-        ExecutionType::Standard => timeout_seconds,
-        ExecutionType::Express => Some(timeout_seconds.map_or(EXPRESS_MAX_DURATION_SECONDS, |t| {
-            t.min(EXPRESS_MAX_DURATION_SECONDS)
-        })),
     }
 }
 

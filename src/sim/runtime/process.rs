@@ -161,7 +161,7 @@ impl EnvProcess {
         let s3 = Server::start("s3", move |stream| {
             let tx = s3_events.lock().map(|t| t.clone());
             if let Ok(tx) = tx {
-                loopback_s3::serve_connection(stream, &tx);
+                loopback_s3::serve_connection(stream, |call| tx.send(Event::S3(call)).is_ok());
             }
         })?;
         let (reader, writer) = output_pipe()?;

@@ -20,7 +20,6 @@ use bytes::Bytes;
 
 use crate::sim::handler::{Invocation, S3Error};
 use crate::sim::runtime::http::{self, percent_decode, query_pairs, ReadError, Request};
-use crate::sim::runtime::process::Event;
 use crate::storage::{ListRequest, ObjectInfo, Timestamp};
 
 /// Largest object a handler may PUT through the endpoint.
@@ -47,8 +46,9 @@ pub(crate) struct S3Reply {
     pub length_only: Option<usize>,
 }
 
-/// Serves one connection: each request goes to the simulation thread as an [`Event::S3`].
-pub(crate) fn serve_connection(stream: TcpStream, events: &Sender<Event>) {
+/// Serves one connection: each request goes to the simulation thread through `forward`
+/// (false when the simulation no longer listens).
+pub(crate) fn serve_connection(stream: TcpStream, forward: impl Fn(S3Call) -> bool) {
     let Ok(mut out) = stream.try_clone() else {
         return;
     };
@@ -65,10 +65,7 @@ pub(crate) fn serve_connection(stream: TcpStream, events: &Sender<Event>) {
         };
         let close = request.wants_close();
         let (tx, rx) = mpsc::channel();
-        if events
-            .send(Event::S3(S3Call { request, reply: tx }))
-            .is_err()
-        {
+        if !forward(S3Call { request, reply: tx }) {
             return;
         }
         let reply = rx.recv_timeout(ANSWER_WAIT).unwrap_or_else(|_| {
