@@ -598,3 +598,34 @@ fn sweeps_with_user_code_do_not_depend_on_jobs() {
         outputs[0]
     );
 }
+
+#[test]
+fn measured_duration_charges_the_processs_cpu_time() {
+    // About 0.3 s of CPU in the handler. By default (`duration = "model"`) it costs nothing
+    // (handler_cpu_ms is 0); measured, it is charged at 128 MB's CPU share (128 / 1,769 of a
+    // vCPU), so it shows as several simulated seconds.
+    let code = "import time\n\
+                def handler(event, context):\n\
+                \x20   end = time.process_time() + 0.3\n\
+                \x20   n = 0\n\
+                \x20   while time.process_time() < end:\n\
+                \x20       n += 1\n\
+                \x20   return n > 0\n";
+    let duration = |extra: &str| {
+        let dir = project(
+            &python_fn(&format!("memory_mb = 128\ntimeout_seconds = 60\n{extra}")),
+            &[("code/app.py", code)],
+            json!({}),
+        );
+        let v = run_json(dir.path(), &[]);
+        assert_eq!(v["status"], "SUCCEEDED", "{v:#}");
+        v["lambda"]["f"]["duration_ms"].as_f64().unwrap()
+    };
+    let modelled = duration("");
+    let measured = duration("duration = \"measured\"\n");
+    assert!(modelled < 100.0, "modelled {modelled} ms");
+    assert!(
+        measured > 1500.0,
+        "measured {measured} ms (0.3 s of CPU at a 0.072 share)"
+    );
+}
