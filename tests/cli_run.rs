@@ -1,28 +1,8 @@
 //! `stepsim run` as a user runs it: exit codes, `--set`, `--json` fields, and byte-identical
 //! output for the same seed.
 
-use std::process::Command;
-
-use serde_json::Value;
-
-fn stepsim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_stepsim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("stepsim runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn json_without_wall(text: &str) -> Value {
-    let mut v: Value = serde_json::from_str(text).expect("valid JSON");
-    v.as_object_mut().unwrap().remove("wall_ms");
-    v
-}
+mod support;
+use support::cli::{json_without_wall, stepsim};
 
 #[test]
 fn runs_a_folder_and_reports_json() {

@@ -2,12 +2,13 @@
 //! response and error shapes (optimized and aws-sdk), side effects, billing, the
 //! `services.toml` project file, determinism, and the Express five-minute limit.
 
-use std::process::Command;
-
 use serde_json::{json, Value};
 use stepsim::asl;
 use stepsim::engine::{ExecutionOptions, ExecutionStatus, Plan};
 use stepsim::sim::{AwsServices, Simulation};
+
+mod support;
+use support::cli::{json_without_wall, stepsim};
 
 fn plan(definition: Value) -> Plan {
     let machine = asl::load_value(&definition).expect("definition parses");
@@ -231,30 +232,11 @@ fn sqs_sns_and_events_record_their_effects() {
     assert_eq!(r.outcome.error.as_deref(), Some("SNS.NotFoundException"));
 }
 
-fn stepsim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_stepsim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("stepsim runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn without_wall(text: &str) -> Value {
-    let mut v: Value = serde_json::from_str(text).expect("valid JSON");
-    v.as_object_mut().unwrap().remove("wall_ms");
-    v
-}
-
 #[test]
 fn the_example_project_runs_and_reports_its_services() {
     let (code, out, err) = stepsim(&["run", "asl-examples/services", "--json"]);
     assert_eq!(code, 0, "{err}");
-    let v = without_wall(&out);
+    let v = json_without_wall(&out);
     assert_eq!(v["status"], "SUCCEEDED");
     assert_eq!(
         v["output"]["order"],
@@ -309,7 +291,7 @@ fn the_example_project_runs_and_reports_its_services() {
     }
     // Same inputs and seed, same bytes (ids included).
     let (_, again, _) = stepsim(&["run", "asl-examples/services", "--json"]);
-    assert_eq!(without_wall(&again), v);
+    assert_eq!(json_without_wall(&again), v);
     // A missing order fails its condition and is caught.
     let (code, out, _) = stepsim(&[
         "run",
@@ -319,7 +301,7 @@ fn the_example_project_runs_and_reports_its_services() {
         "--json",
     ]);
     assert_ne!(code, 0);
-    let v = without_wall(&out);
+    let v = json_without_wall(&out);
     assert_eq!(v["error"], "OrderAlreadyClaimed");
 }
 
@@ -361,12 +343,12 @@ fn express_runs_stop_at_five_minutes() {
     )
     .unwrap();
     let (_, out, err) = stepsim(&["run", def.to_str().unwrap(), "--express", "--json"]);
-    let v = without_wall(&out);
+    let v = json_without_wall(&out);
     assert_eq!(v["status"], "TIMED_OUT", "{err}");
     assert_eq!(v["error"], "States.Timeout");
     assert_eq!(v["duration_ms"], 300_000);
     let (_, out, _) = stepsim(&["run", def.to_str().unwrap(), "--json"]);
-    assert_eq!(without_wall(&out)["status"], "SUCCEEDED");
+    assert_eq!(json_without_wall(&out)["status"], "SUCCEEDED");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -410,7 +392,7 @@ fn nested_executions_run_project_machines() {
     write(&dir, "state-machine.asl.json", &definition.to_string());
     let (code, out, err) = stepsim(&["run", dir.to_str().unwrap(), "--json"]);
     assert_eq!(code, 0, "{err}\n{out}");
-    let v = without_wall(&out);
+    let v = json_without_wall(&out);
     let o = &v["output"];
     // .sync:2 parses the child's output; the parent's id reached the child's input.
     assert_eq!(o["sync2"]["status"], "SUCCEEDED");
@@ -462,7 +444,7 @@ fn nested_executions_run_project_machines() {
             < v["bill"]["lines"][0]["quantity"].as_f64().unwrap() as u64
     );
     let (_, again, _) = stepsim(&["run", dir.to_str().unwrap(), "--json"]);
-    assert_eq!(without_wall(&again), v);
+    assert_eq!(json_without_wall(&again), v);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

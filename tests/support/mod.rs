@@ -12,6 +12,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod cli;
 pub mod cosmic;
 
 use std::path::PathBuf;

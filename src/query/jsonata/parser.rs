@@ -1351,6 +1351,22 @@ fn into_path(e: Expr) -> Expr {
     }
 }
 
+/// `$var.%`: a step that reads the parent cannot follow a variable (jsonata-js S0217).
+fn no_parent_of_variable(
+    steps: &[Expr],
+    parent_next: bool,
+    pos: usize,
+) -> Result<(), JsonataSyntaxError> {
+    if parent_next && steps.last().is_some_and(|l| matches!(l.kind, Kind::Var(_))) {
+        return Err(syntax(
+            "S0217",
+            pos,
+            "The object representing the 'parent' cannot be derived from this expression",
+        ));
+    }
+    Ok(())
+}
+
 fn path_join(lhs: Expr, rhs: Expr, pos: usize) -> Result<Expr, JsonataSyntaxError> {
     let mut left = into_path(lhs);
     let Kind::Path(lp) = &mut left.kind else {
@@ -1359,21 +1375,11 @@ fn path_join(lhs: Expr, rhs: Expr, pos: usize) -> Result<Expr, JsonataSyntaxErro
     // A grouping stays with the whole path, applied after every step (as in jsonata-js).
     match rhs.kind {
         Kind::Path(rp) if rhs.predicates.is_empty() && rhs.group.is_none() => {
-            if rp
+            let parent_first = rp
                 .steps
                 .first()
-                .is_some_and(|f| matches!(f.kind, Kind::Parent))
-                && lp
-                    .steps
-                    .last()
-                    .is_some_and(|l| matches!(l.kind, Kind::Var(_)))
-            {
-                return Err(syntax(
-                    "S0217",
-                    rhs.pos,
-                    "The object representing the 'parent' cannot be derived from this expression",
-                ));
-            }
+                .is_some_and(|f| matches!(f.kind, Kind::Parent));
+            no_parent_of_variable(&lp.steps, parent_first, rhs.pos)?;
             lp.tuple |= rp.tuple;
             lp.keep_singleton |= rp.keep_singleton;
             if rp.group.is_some() {
@@ -1397,18 +1403,7 @@ fn path_join(lhs: Expr, rhs: Expr, pos: usize) -> Result<Expr, JsonataSyntaxErro
         }
         _ => {
             let mut step = rhs;
-            if matches!(step.kind, Kind::Parent)
-                && lp
-                    .steps
-                    .last()
-                    .is_some_and(|l| matches!(l.kind, Kind::Var(_)))
-            {
-                return Err(syntax(
-                    "S0217",
-                    step.pos,
-                    "The object representing the 'parent' cannot be derived from this expression",
-                ));
-            }
+            no_parent_of_variable(&lp.steps, matches!(step.kind, Kind::Parent), step.pos)?;
             if let Kind::Str(s) = &step.kind {
                 step.kind = Kind::Name(s.clone());
             }

@@ -493,15 +493,21 @@ fn put_item(t: &mut Table, req: &Value) -> Result<DdbOutcome, DdbError> {
     check_condition(cond.as_ref(), old)?;
     let size = value::item_size(&item).max(old.map_or(0, value::item_size));
     let old = t.items.insert(key, item);
+    Ok(written(rv, old, size))
+}
+
+/// The answer of a put or delete: the old item when `ReturnValues` is `ALL_OLD`, and write
+/// units for the larger of the old and new items (`size` bytes).
+fn written(rv: &str, old: Option<Item>, size: usize) -> DdbOutcome {
     let mut body = Map::new();
     if rv == "ALL_OLD" {
         attributes(&mut body, old);
     }
-    Ok(DdbOutcome {
+    DdbOutcome {
         body: Value::Object(body),
         read_half_units: 0,
         write_units: units(size, 1024),
-    })
+    }
 }
 
 fn get_item(t: &Table, req: &Value) -> Result<DdbOutcome, DdbError> {
@@ -602,15 +608,7 @@ fn delete_item(t: &mut Table, req: &Value) -> Result<DdbOutcome, DdbError> {
     check_condition(cond.as_ref(), t.items.get(&key))?;
     let old = t.items.remove(&key);
     let size = old.as_ref().map_or(0, value::item_size);
-    let mut body = Map::new();
-    if rv == "ALL_OLD" {
-        attributes(&mut body, old);
-    }
-    Ok(DdbOutcome {
-        body: Value::Object(body),
-        read_half_units: 0,
-        write_units: units(size, 1024),
-    })
+    Ok(written(rv, old, size))
 }
 
 /// The partition value a key condition fixes, and the sort-key condition beside it.
