@@ -5,6 +5,8 @@
 //! results into the same reports.
 
 pub mod chart;
+pub mod figures;
+pub mod noise;
 pub mod part;
 pub mod part_store;
 pub mod partition;

@@ -18,7 +18,8 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
-use super::chart::{line_chart, Mark, Series};
+use super::figures::{best, fmt_metric, noise_words};
+use super::noise::{judge, RULE};
 use super::run::Row;
 use super::spec::{SweepKind, SweepSpec};
 use crate::sim::Money;
@@ -32,7 +33,7 @@ pub const METRICS: [&str; 5] = [
     "billed_gb_s",
 ];
 
-fn metric(r: &Row, name: &str) -> Option<f64> {
+pub(crate) fn metric(r: &Row, name: &str) -> Option<f64> {
     match name {
         "duration_seconds" => Some(r.duration_seconds),
         "cost_usd" => Some(r.cost.usd()),
@@ -370,7 +371,7 @@ impl Serialize for ResultsJson<'_> {
     }
 }
 
-fn label_of(spec: &SweepSpec, values: &[Value]) -> String {
+pub(crate) fn label_of(spec: &SweepSpec, values: &[Value]) -> String {
     spec.grid
         .iter()
         .zip(values)
@@ -379,57 +380,11 @@ fn label_of(spec: &SweepSpec, values: &[Value]) -> String {
         .join(", ")
 }
 
-fn plain(v: &Value) -> String {
+pub(crate) fn plain(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
-}
-
-/// The x axis is the last grid parameter; each combination of the others is a series.
-fn series_for(
-    spec: &SweepSpec,
-    points: &[PointSummary<'_>],
-    metric: &str,
-) -> (Vec<String>, Vec<Series>) {
-    let last = spec.grid.len() - 1;
-    let categories: Vec<String> = spec.grid[last].values.iter().map(plain).collect();
-    let mut groups: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
-    let mut order: Vec<String> = Vec::new();
-    for p in points {
-        let key = spec.grid[..last]
-            .iter()
-            .zip(p.values)
-            .map(|(g, v)| format!("{}={}", g.column(), plain(v)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let key = if key.is_empty() {
-            "median".to_string()
-        } else {
-            key
-        };
-        if !groups.contains_key(&key) {
-            order.push(key.clone());
-        }
-        let vals = groups
-            .entry(key)
-            .or_insert_with(|| vec![None; categories.len()]);
-        if let Some(xi) = spec.grid[last]
-            .values
-            .iter()
-            .position(|v| v == &p.values[last])
-        {
-            vals[xi] = p.stats.get(metric).map(|s| s.median);
-        }
-    }
-    let series = order
-        .into_iter()
-        .map(|k| Series {
-            values: groups.remove(&k).unwrap_or_default(),
-            label: k,
-        })
-        .collect();
-    (categories, series)
 }
 
 /// The Power Tuning picks: cheapest, fastest and balanced (least sum of cost and duration,
@@ -475,90 +430,9 @@ pub fn power_tuning_picks(points: &[PointSummary<'_>]) -> Option<(usize, usize, 
     Some((cheapest, fastest, balanced))
 }
 
-/// The charts: file name → SVG text.
+/// The charts: file name → SVG text (see [`super::figures`]).
 pub fn charts(spec: &SweepSpec, points: &[PointSummary<'_>]) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let x_label = spec.grid[spec.grid.len() - 1].column();
-    for (file, metric, title, unit) in [
-        (
-            "duration.svg",
-            "duration_seconds",
-            "Duration (median)",
-            "seconds (simulated)",
-        ),
-        ("cost.svg", "cost_usd", "Cost per execution (median)", "USD"),
-        (
-            "throughput.svg",
-            "throughput_rps",
-            "Throughput (median)",
-            "records per second",
-        ),
-    ] {
-        let (cats, series) = series_for(spec, points, metric);
-        if series.iter().all(|s| s.values.iter().all(Option::is_none)) {
-            continue;
-        }
-        out.push((
-            file.to_string(),
-            line_chart(
-                &format!("{}: {title}", spec.name),
-                &x_label,
-                &cats,
-                unit,
-                &series,
-                None,
-                &[],
-            ),
-        ));
-    }
-    if spec.kind == SweepKind::PowerTuning {
-        let (cats, cost) = series_for(spec, points, "cost_usd");
-        let (_, dur) = series_for(spec, points, "duration_seconds");
-        let marks = match power_tuning_picks(points) {
-            Some((c, fa, b)) => {
-                let mut m = Vec::new();
-                for (idx, label) in [(c, "cheapest"), (fa, "fastest"), (b, "balanced")] {
-                    if let Some(st) = points[idx].stats.get("duration_seconds") {
-                        m.push(Mark {
-                            x_index: idx % cats.len().max(1),
-                            y: st.median,
-                            label: label.to_string(),
-                            right_axis: false,
-                        });
-                    }
-                }
-                m
-            }
-            None => Vec::new(),
-        };
-        let dur: Vec<Series> = dur
-            .into_iter()
-            .map(|s| Series {
-                label: format!("duration (s) {}", s.label),
-                values: s.values,
-            })
-            .collect();
-        let cost: Vec<Series> = cost
-            .into_iter()
-            .map(|s| Series {
-                label: format!("cost (USD) {}", s.label),
-                values: s.values,
-            })
-            .collect();
-        out.push((
-            "power-tuning.svg".to_string(),
-            line_chart(
-                &format!("{}: cost and speed by memory", spec.name),
-                &x_label,
-                &cats,
-                "duration (s, solid)",
-                &dur,
-                Some(("cost per execution (USD, dashed)", &cost)),
-                &marks,
-            ),
-        ));
-    }
-    out
+    super::figures::charts(spec, points)
 }
 
 /// `report.md`: one section after another.
@@ -570,7 +444,7 @@ pub fn report_md(spec: &SweepSpec, rows: &[Row], points: &[PointSummary<'_>]) ->
     md_best(&mut s, spec, points);
     md_cost_breakdown(&mut s, rows);
     md_baseline(&mut s, spec, points);
-    md_notes_and_files(&mut s, spec);
+    md_notes_and_files(&mut s, spec, points);
     s
 }
 
@@ -676,51 +550,41 @@ fn md_averages(s: &mut String, spec: &SweepSpec, rows: &[Row]) {
     }
 }
 
-/// The best configurations (and the Power Tuning picks).
+/// The best configurations (and the Power Tuning picks), each with its noise verdict.
 fn md_best(s: &mut String, spec: &SweepSpec, points: &[PointSummary<'_>]) {
     let _ = writeln!(s, "\n## Best configuration\n");
-    let best_by = |m: &str, maximize: bool| {
-        points
-            .iter()
-            .filter_map(|p| p.stats.get(m).map(|st| (p, st.median)))
-            .reduce(|a, b| {
-                let better = if maximize { b.1 > a.1 } else { b.1 < a.1 };
-                if better {
-                    b
-                } else {
-                    a
-                }
-            })
-    };
-    if let Some((p, v)) = best_by("throughput_rps", true) {
-        let _ = writeln!(
-            s,
-            "- Highest throughput: {} ({} records/s)",
-            label_of(spec, p.values),
-            f(v, 2)
-        );
-    }
-    if let Some((p, v)) = best_by("duration_seconds", false) {
-        let _ = writeln!(s, "- Fastest: {} ({} s)", label_of(spec, p.values), f(v, 2));
-    }
-    if let Some((p, v)) = best_by("cost_usd", false) {
-        let _ = writeln!(
-            s,
-            "- Cheapest: {} (${} per execution)",
-            label_of(spec, p.values),
-            f(v, 8)
-        );
+    let noise = |i: usize, m: &str| noise_words(spec, points, &judge(points, i, m), m, 5);
+    for (word, m, maximize, unit) in [
+        ("Highest throughput", "throughput_rps", true, ""),
+        ("Fastest", "duration_seconds", false, ""),
+        ("Cheapest", "cost_usd", false, " per execution"),
+    ] {
+        if let Some(i) = best(points, m, maximize) {
+            let v = points[i].stats.get(m).map_or(0.0, |st| st.median);
+            let _ = writeln!(
+                s,
+                "- {word}: {} ({}{unit}; {})",
+                label_of(spec, points[i].values),
+                fmt_metric(m, v),
+                noise(i, m)
+            );
+        }
     }
     if spec.kind == SweepKind::PowerTuning {
         if let Some((c, fa, b)) = power_tuning_picks(points) {
             let _ = writeln!(
                 s,
-                "- Power Tuning picks: cheapest {}, fastest {}, balanced {} (balanced minimises cost and duration, each scaled to its range). See power-tuning.svg.",
+                "- Power Tuning picks: cheapest {} ({}), fastest {} ({}), balanced {} (balanced minimises cost and duration, each scaled to its range). See power-tuning.svg.",
                 label_of(spec, points[c].values),
+                noise(c, "cost_usd"),
                 label_of(spec, points[fa].values),
+                noise(fa, "duration_seconds"),
                 label_of(spec, points[b].values)
             );
         }
+    }
+    if !points.is_empty() {
+        let _ = writeln!(s, "\n{RULE}");
     }
 }
 
@@ -857,7 +721,7 @@ fn md_baseline(s: &mut String, spec: &SweepSpec, points: &[PointSummary<'_>]) {
 }
 
 /// The spec's notes on the model, and the list of files.
-fn md_notes_and_files(s: &mut String, spec: &SweepSpec) {
+fn md_notes_and_files(s: &mut String, spec: &SweepSpec, points: &[PointSummary<'_>]) {
     if let Some(n) = &spec.notes {
         let _ = writeln!(
             s,
@@ -865,10 +729,13 @@ fn md_notes_and_files(s: &mut String, spec: &SweepSpec) {
             n.trim()
         );
     }
+    // Exactly the charts write_all writes, then the drawing of the definition.
+    let mut drawn = super::figures::chart_names(spec, points);
+    drawn.push("graph.svg".into());
     let _ = writeln!(
         s,
-        "\n## Files\n\n- results.csv: one row per execution\n- summary.csv: per point, median / p95 / min / max\n- results.json: everything above, with the spec\n- duration.svg, cost.svg, throughput.svg{}",
-        if spec.kind == SweepKind::PowerTuning { ", power-tuning.svg" } else { "" }
+        "\n## Files\n\n- results.csv: one row per execution\n- summary.csv: per point, median / p95 / min / max\n- results.json: everything above, with the spec\n- {}",
+        drawn.join(", ")
     );
 }
 
@@ -888,7 +755,7 @@ pub fn polled_seconds(seconds: f64, poll: f64) -> f64 {
     n.max(0.0) * poll
 }
 
-fn number_eq(a: &Value, b: &Value) -> bool {
+pub(crate) fn number_eq(a: &Value, b: &Value) -> bool {
     match (a.as_f64(), b.as_f64()) {
         (Some(x), Some(y)) => x == y,
         _ => a == b,
