@@ -80,6 +80,11 @@ pub fn judge(points: &[PointSummary<'_>], pick: usize, metric_name: &str) -> Ver
         .iter()
         .map(|p| point_spread(p, metric_name))
         .collect();
+    judge_spreads(&spreads, pick)
+}
+
+/// The verdict on `pick` among these points' spreads (`None`: the point has no value).
+pub fn judge_spreads(spreads: &[Option<Spread>], pick: usize) -> Verdict {
     let fewest = spreads.iter().flatten().map(|s| s.n).min().unwrap_or(0);
     let Some(Some(best)) = spreads.get(pick) else {
         return Verdict::Unjudged { repetitions: 0 };
@@ -118,5 +123,35 @@ mod tests {
         let s = spread(&[1.0, 3.0, 2.0]).unwrap();
         assert_eq!((s.q1, s.q3), (1.0, 3.0));
         assert!(spread(&[f64::NAN]).is_none());
+    }
+
+    #[test]
+    fn the_noise_rule() {
+        let s = |v: &[f64]| spread(v);
+        // The case: 6.35 vs 6.71 s with run-to-run spread of about 0.4 s is noise;
+        // 9.0 s is not.
+        let spreads = [
+            s(&[6.2, 6.3, 6.35, 6.6, 6.7]),
+            s(&[6.4, 6.5, 6.71, 6.9, 7.1]),
+            s(&[8.9, 9.0, 9.0, 9.1, 9.2]),
+            None,
+        ];
+        assert_eq!(judge_spreads(&spreads, 0), Verdict::Within(vec![1]));
+        // Tight repetitions: the same gap is a real difference.
+        let tight = [s(&[6.34, 6.35, 6.36]), s(&[6.70, 6.71, 6.72])];
+        assert_eq!(judge_spreads(&tight, 0), Verdict::Clear);
+        // Nearer points come first.
+        let three = [
+            s(&[1.0, 2.0, 3.0]),
+            s(&[2.6, 2.6, 2.6]),
+            s(&[2.2, 2.2, 2.2]),
+        ];
+        assert_eq!(judge_spreads(&three, 0), Verdict::Within(vec![2, 1]));
+        // One repetition anywhere: cannot be judged.
+        let single = [s(&[6.35]), s(&[6.71, 6.8])];
+        assert_eq!(
+            judge_spreads(&single, 0),
+            Verdict::Unjudged { repetitions: 1 }
+        );
     }
 }
