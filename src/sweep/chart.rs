@@ -378,7 +378,7 @@ impl Chart {
         if measured {
             out.push(("measured (hollow, dashed)".into(), usize::MAX, true));
         }
-        if self.panels.iter().any(|p| has_bars(p)) {
+        if self.panels.iter().any(has_bars) {
             out.push(("bar: min..max of repetitions".into(), usize::MAX - 1, false));
         }
         out
