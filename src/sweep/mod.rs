@@ -5,6 +5,7 @@
 //! results into the same reports.
 
 pub mod chart;
+pub mod fit;
 pub mod part;
 pub mod part_store;
 pub mod partition;

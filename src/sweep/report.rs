@@ -853,6 +853,7 @@ fn md_baseline(s: &mut String, spec: &SweepSpec, points: &[PointSummary<'_>]) {
             }
             let _ = writeln!(s, "| {} |", line.join(" | "));
         }
+        super::fit::md_fit(s, spec, points);
     }
 }
 
@@ -888,7 +889,7 @@ pub fn polled_seconds(seconds: f64, poll: f64) -> f64 {
     n.max(0.0) * poll
 }
 
-fn number_eq(a: &Value, b: &Value) -> bool {
+pub(super) fn number_eq(a: &Value, b: &Value) -> bool {
     match (a.as_f64(), b.as_f64()) {
         (Some(x), Some(y)) => x == y,
         _ => a == b,

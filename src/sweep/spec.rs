@@ -144,6 +144,9 @@ pub struct Baseline {
     pub point: Vec<(String, Value)>,
     /// Metric name → measured value.
     pub metrics: Vec<(String, f64)>,
+    /// `calibration = true`: the model was calibrated on this cell, so report.md's fit
+    /// figures (cells within 20%, MAPE, worst cell) leave it out and list it apart.
+    pub calibration: bool,
 }
 
 /// A parsed sweep spec.
@@ -506,9 +509,20 @@ fn check_baseline_row(
     let span = row.span();
     let mut point = Vec::new();
     let mut metrics = Vec::new();
+    let mut calibration = false;
     for (k, v) in row.into_inner() {
         if params.contains(&k) {
             point.push((k, toml_to_json(&v)));
+            continue;
+        }
+        if k == "calibration" {
+            calibration = v.as_bool().ok_or_else(|| {
+                errors.at(
+                    &format!("baseline[{i}].calibration"),
+                    Some(span.clone()),
+                    "must be true or false (true: the model was calibrated on this cell)",
+                )
+            })?;
             continue;
         }
         let x = match v {
@@ -524,7 +538,11 @@ fn check_baseline_row(
         };
         metrics.push((k, x));
     }
-    Ok(Baseline { point, metrics })
+    Ok(Baseline {
+        point,
+        metrics,
+        calibration,
+    })
 }
 
 fn parse_target(key: &str) -> Result<Target, String> {
