@@ -67,6 +67,15 @@ pub fn cells(spec: &SweepSpec, points: &[PointSummary<'_>], metric: &str) -> Vec
         .collect()
 }
 
+/// Two decimals for ordinary magnitudes, four significant digits for small ones (costs).
+fn num(x: f64) -> String {
+    if x == 0.0 || x.abs() >= 0.1 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.3e}")
+    }
+}
+
 fn plain(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => s.clone(),
@@ -143,10 +152,10 @@ pub fn md_fit(s: &mut String, spec: &SweepSpec, points: &[PointSummary<'_>]) {
         if let Some(w) = worst {
             let _ = writeln!(
                 s,
-                "Worst cell: {}: simulated {:.2} against {:.2} measured ({:+.1}%).",
+                "Worst cell: {}: simulated {} against {} measured ({:+.1}%).",
                 w.label,
-                w.median,
-                w.measured,
+                num(w.median),
+                num(w.measured),
                 w.err_median() * 100.0
             );
         }
@@ -170,6 +179,51 @@ pub fn md_fit(s: &mut String, spec: &SweepSpec, points: &[PointSummary<'_>]) {
                 cal.join("; ")
             );
         }
+    }
+}
+
+/// report.md's two prices per point, when they differ anywhere: on configured memory (how AWS
+/// bills) and on max memory used (how some published tables priced their runs).
+pub fn md_cost_bases(s: &mut String, spec: &SweepSpec, points: &[PointSummary<'_>]) {
+    let pairs: Vec<(&PointSummary<'_>, f64, f64)> = points
+        .iter()
+        .filter_map(|p| {
+            Some((
+                p,
+                p.stats.get("cost_usd")?.median,
+                p.stats.get("cost_usd_max_memory_used")?.median,
+            ))
+        })
+        .collect();
+    if pairs.iter().all(|(_, a, b)| (a - b).abs() < 1e-12) {
+        return;
+    }
+    let cols: Vec<String> = spec.grid.iter().map(|p| p.column()).collect();
+    let _ = writeln!(
+        s,
+        "\n## Cost on both memory bases\n\nAWS bills Lambda GB-s on *configured* memory \
+         (`cost_usd`). Some published tables price *max memory used* instead \
+         (`cost_usd_max_memory_used`); both are medians per execution, with everything else \
+         (requests, Step Functions, S3) priced the same.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| {} | cost_usd (configured) | cost_usd (max memory used) | configured / max used |\n|{}",
+        cols.join(" | "),
+        "---|".repeat(cols.len() + 3)
+    );
+    for (p, configured, used) in pairs {
+        let vals: Vec<String> = p.values.iter().map(plain).collect();
+        let ratio = if used > 0.0 {
+            format!("{:.2}", configured / used)
+        } else {
+            "-".to_string()
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {configured:.6} | {used:.6} | {ratio} |",
+            vals.join(" | ")
+        );
     }
 }
 
