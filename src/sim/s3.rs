@@ -587,6 +587,28 @@ fn find_crlf(body: &[u8], from: usize) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn function_transfer_rate_follows_memory() {
+        // 550 Mbit/s from one vCPU (1,769 MB) up, proportionally less below.
+        assert_eq!(S3Model::function_bandwidth(10_240), 68_750_000.0);
+        assert_eq!(S3Model::function_bandwidth(1769), 68_750_000.0);
+        let small = S3Model::function_bandwidth(128);
+        assert!((small - 68_750_000.0 * 128.0 / 1769.0).abs() < 1.0, "{small}");
+        let m = S3Model::default();
+        let caller = Caller::Function {
+            name: "f",
+            role: None,
+            memory_mb: 10_240,
+        };
+        // 100 MiB at 68.75 MB/s plus the 40.4 ms request latency; the state machine's own
+        // requests keep the 50 MB/s channel rate.
+        let t = m.request_time_for(caller, 104_857_600).as_secs_f64();
+        assert!((t - (0.0404 + 104_857_600.0 / 68.75e6)).abs() < 1e-6, "{t}");
+        let t = m.request_time_for(Caller::Execution, 50_000_000).as_secs_f64();
+        assert!((t - 1.0404).abs() < 1e-6, "{t}");
+    }
+
     use super::*;
 
     #[test]
