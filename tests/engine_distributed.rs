@@ -239,7 +239,10 @@ fn children_start_at_the_map_start_rate() {
     assert_eq!(ramped.len(), 42);
     let first = ramped[0];
     // 41 intervals of 1/20.6 s after the first.
-    assert!((ramped[41] - first - 41.0 / 20.6).abs() < 0.01, "{ramped:?}");
+    assert!(
+        (ramped[41] - first - 41.0 / 20.6).abs() < 0.01,
+        "{ramped:?}"
+    );
     assert!((ramped[1] - first - 1.0 / 20.6).abs() < 0.01, "{ramped:?}");
     assert!(took >= 41.0 / 20.6, "{took}");
     let (all_at_once, _) = starts(&ExecutionOptions {

@@ -331,8 +331,14 @@ fn carry_over_replays_the_teams_sequence() {
         [3, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0]
     );
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(report.contains("carried over from point to point"), "{report}");
-    assert!(report.contains("**Fit of `duration_seconds`** over the 20 cells"), "{report}");
+    assert!(
+        report.contains("carried over from point to point"),
+        "{report}"
+    );
+    assert!(
+        report.contains("**Fit of `duration_seconds`** over the 20 cells"),
+        "{report}"
+    );
     let _ = std::fs::remove_dir_all(&out);
 }
 

@@ -594,7 +594,10 @@ mod tests {
         assert_eq!(S3Model::function_bandwidth(10_240), 68_750_000.0);
         assert_eq!(S3Model::function_bandwidth(1769), 68_750_000.0);
         let small = S3Model::function_bandwidth(128);
-        assert!((small - 68_750_000.0 * 128.0 / 1769.0).abs() < 1.0, "{small}");
+        assert!(
+            (small - 68_750_000.0 * 128.0 / 1769.0).abs() < 1.0,
+            "{small}"
+        );
         let m = S3Model::default();
         let caller = Caller::Function {
             name: "f",
@@ -605,7 +608,9 @@ mod tests {
         // requests keep the 50 MB/s channel rate.
         let t = m.request_time_for(caller, 104_857_600).as_secs_f64();
         assert!((t - (0.0404 + 104_857_600.0 / 68.75e6)).abs() < 1e-6, "{t}");
-        let t = m.request_time_for(Caller::Execution, 50_000_000).as_secs_f64();
+        let t = m
+            .request_time_for(Caller::Execution, 50_000_000)
+            .as_secs_f64();
         assert!((t - 1.0404).abs() < 1e-6, "{t}");
     }
 
