@@ -211,3 +211,43 @@ fn reader_errors_are_item_reader_failures() {
         out.cause
     );
 }
+
+/// A Distributed Map starts its children at `map_child_start_rate` a second (20.6 by default,
+/// from the COSMIC-AI paper's per-rank start times), and not at all when the rate is `None`.
+#[test]
+fn children_start_at_the_map_start_rate() {
+    let def = json!({"StartAt": "M", "States": {"M": {
+        "Type": "Map",
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+            "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+        "End": true}}});
+    let plan = Plan::compile(&stepsim::asl::load_value(&def).expect("valid")).unwrap();
+    let items: Vec<Value> = (0..42).map(|i| json!(i)).collect();
+    let starts = |opts: &ExecutionOptions| {
+        let sim = Simulation::builder().seed(3).build().unwrap();
+        let out = sim.run(&plan, Value::Array(items.clone()), opts).outcome;
+        assert_eq!(out.status, ExecutionStatus::Succeeded, "{:?}", out.cause);
+        let mut s: Vec<f64> = out
+            .children
+            .iter()
+            .map(|c| (c.start_date - out.start_date).num_microseconds().unwrap() as f64 / 1e6)
+            .collect();
+        s.sort_by(f64::total_cmp);
+        (s, out.duration().as_secs_f64())
+    };
+    let (ramped, took) = starts(&ExecutionOptions::default());
+    assert_eq!(ramped.len(), 42);
+    let first = ramped[0];
+    // 41 intervals of 1/20.6 s after the first.
+    assert!(
+        (ramped[41] - first - 41.0 / 20.6).abs() < 0.01,
+        "{ramped:?}"
+    );
+    assert!((ramped[1] - first - 1.0 / 20.6).abs() < 0.01, "{ramped:?}");
+    assert!(took >= 41.0 / 20.6, "{took}");
+    let (all_at_once, _) = starts(&ExecutionOptions {
+        map_child_start_rate: None,
+        ..ExecutionOptions::default()
+    });
+    assert!(all_at_once[41] - all_at_once[0] < 1e-6, "{all_at_once:?}");
+}

@@ -118,6 +118,8 @@ fn handlers_use_s3_with_modelled_cost() {
         FunctionConfig {
             timeout: Duration::from_secs(60),
             provisioned_concurrency: 1,
+            // One vCPU: the function's full S3 rate, 550 Mbit/s.
+            memory_mb: 1769,
             ..FunctionConfig::default()
         },
         async_handler_fn(async |event: Value, ctx: &mut Invocation| {
@@ -159,13 +161,13 @@ fn handlers_use_s3_with_modelled_cost() {
             .invoke_function("copier", json!({"key": "big.bin"}), EXEC)
             .await
             .unwrap();
-        // 10 MB at 50 MB/s = 200 ms, plus 40.4 ms per request.
-        assert_eq!(out.payload["put_ms"], 241);
+        // 10 MB at 68.75 MB/s = 145.5 ms, plus 40.4 ms per request.
+        assert_eq!(out.payload["put_ms"], 186);
         assert_eq!(out.payload["bytes"], 10_000_000);
         assert_eq!(out.payload["listed"], 1);
         assert_eq!(out.payload["missing"], "NoSuchKey");
-        // GET 240.4 + PUT 240.4 + LIST 40.4 + GET 40.4 ms (each rounded to the 1 ms timer).
-        assert_eq!((w.now() - t0).num_milliseconds(), 241 + 241 + 41 + 41);
+        // GET 185.9 + PUT 185.9 + LIST 40.4 + GET 40.4 ms (each rounded to the 1 ms timer).
+        assert_eq!((w.now() - t0).num_milliseconds(), 186 + 186 + 41 + 41);
         let u = w.usage(EXEC).unwrap();
         assert_eq!(
             (u.s3.get_requests, u.s3.put_requests, u.s3.list_requests),

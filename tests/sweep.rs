@@ -1,6 +1,8 @@
 //! `stepsim sweep`: byte-identical results whatever --jobs is, a golden results.csv, point
 //! seeds independent of the rest of the grid, failures as rows, and spec errors before work.
 
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -301,4 +303,68 @@ fn polled_seconds_is_the_first_poll_at_or_after_the_end() {
     assert_eq!(polled_seconds(6.01, 0.5), 6.5);
     // No interval: unchanged.
     assert_eq!(polled_seconds(6.01, 0.0), 6.01);
+}
+
+/// `carry_over = true` replays the team's sequence on one world: all three functions start
+/// cold at the first run, then one new inference environment at each new world size.
+#[test]
+fn carry_over_replays_the_teams_sequence() {
+    let out = std::env::temp_dir().join(format!("stepsim-replay-{}", std::process::id()));
+    let outs = out.to_str().unwrap().to_string();
+    let (code, _, err) = support::cli::stepsim(&[
+        "sweep",
+        "asl-examples/cosmic-ai/replay.toml",
+        "--out",
+        &outs,
+        "-q",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let i = header.iter().position(|h| *h == "cold_starts").unwrap();
+    let cold: Vec<u64> = lines
+        .map(|l| l.split(',').nth(i).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(
+        cold,
+        [3, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0]
+    );
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("carried over from point to point"),
+        "{report}"
+    );
+    assert!(
+        report.contains("**Fit of `duration_seconds`** over the 20 cells"),
+        "{report}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// A carry-over sweep cannot vary function settings (one world runs every point).
+#[test]
+fn carry_over_refuses_function_parameters() {
+    let dir = std::env::temp_dir().join(format!("stepsim-carry-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = dir.join("s.toml");
+    let project = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("asl-examples/cosmic-ai");
+    std::fs::write(
+        &spec,
+        format!(
+            "definition = {:?}\ncarry_over = true\n[grid]\n\"functions.inference.memory_mb\" = [128, 256]\n",
+            project.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = support::cli::stepsim(&[
+        "sweep",
+        spec.to_str().unwrap(),
+        "--out",
+        dir.join("out").to_str().unwrap(),
+        "-q",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("only input fields"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -58,6 +58,10 @@ pub struct ExecutionOptions {
     pub execution_arn: Option<String>,
     /// Variables inherited from a parent execution (Distributed Map children).
     pub inherited_variables: Option<Map<String, Value>>,
+    /// How fast a Distributed Map run starts its child executions (children per second);
+    /// child `i` starts no earlier than `i / rate` after the run began. `None`: all at once.
+    /// See [`super::map::DISTRIBUTED_CHILD_START_RATE`] for the default's source.
+    pub map_child_start_rate: Option<f64>,
 }
 
 impl Default for ExecutionOptions {
@@ -76,6 +80,7 @@ impl Default for ExecutionOptions {
             payload_limit: PAYLOAD_LIMIT_BYTES,
             execution_arn: None,
             inherited_variables: None,
+            map_child_start_rate: Some(super::map::DISTRIBUTED_CHILD_START_RATE),
         }
     }
 }

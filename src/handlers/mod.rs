@@ -28,6 +28,7 @@ pub type SeedGenerator = fn(&Value) -> Result<Vec<(String, String, Vec<u8>)>, St
 pub fn seed_generator(name: &str) -> Option<SeedGenerator> {
     match name {
         "cosmic.dataset" => Some(cosmic::generate_seed_objects),
+        "cosmic.paper_dataset" => Some(cosmic::paper::generate_dataset),
         _ => None,
     }
 }

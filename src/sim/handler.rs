@@ -323,6 +323,15 @@ impl Invocation {
         self.host.clock().sleep(seconds(cpu_seconds / share))
     }
 
+    /// Waits while `bytes` of an object's body stream in at this function's S3 transfer rate
+    /// ([`crate::sim::s3::S3Model::function_bandwidth`]). For handlers whose S3 object is a
+    /// small manifest standing in for a large file (a dataset partition): the GET of the
+    /// manifest is the request, this is its body's transfer.
+    pub fn s3_stream(&self, bytes: u64) -> LocalBoxFuture<'static, ()> {
+        let rate = crate::sim::s3::S3Model::function_bandwidth(self.function.config.memory_mb);
+        self.host.clock().sleep(seconds(bytes as f64 / rate))
+    }
+
     /// Waits `d` of simulated time (I/O, an external call).
     pub fn sleep(&self, d: Duration) -> LocalBoxFuture<'static, ()> {
         self.host.clock().sleep(d)
@@ -339,6 +348,7 @@ impl Invocation {
         Caller::Function {
             name: &self.function.name,
             role: self.function.config.role.as_deref(),
+            memory_mb: self.function.config.memory_mb,
         }
     }
 

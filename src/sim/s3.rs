@@ -10,7 +10,17 @@
 //! Every request costs a fixed latency plus its bytes over a bandwidth. Both figures come from
 //! CALIBRATION.md, "FMI channel model", row "S3": 40.4 ms per operation and 50 MB/s per pair
 //! (read as 50 × 10⁶ bytes per second). That row measures S3 used as a message channel from
-//! Lambda, the closest published figure to a handler's GET and PUT.
+//! Lambda. The state machine's own requests (ItemReader, ResultWriter, `aws-sdk:s3` tasks) use
+//! it as it is.
+//!
+//! A handler's requests move their bytes at the function's network share instead, which grows
+//! with memory like its CPU share ([`S3Model::function_bandwidth`]): 550 Mbit/s (68.75 MB/s) from
+//! one vCPU (1,769 MB) up, proportionally less below. The 550 Mbit/s is the middle of the
+//! 400–700 Mbit/s a single function measured downloading 100 MB–5 GB S3 objects (Tim Wagner,
+//! "Using AWS Step Functions and Lambda for Fanout", 2019); that throughput grows with memory at
+//! the low end is measured (Cribl, "AWS Lambda physics", 2018; DPG Media, "The effect of memory
+//! configuration on AWS Lambda's network throughput", 2022), but its exact slope is not
+//! published, so the proportional share below 1,769 MB is a guess.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -45,11 +55,34 @@ impl Default for S3Model {
     }
 }
 
+/// A Lambda function's S3 transfer rate at full share (one vCPU, 1,769 MB, and up): 550 Mbit/s.
+pub const FUNCTION_S3_BYTES_PER_SECOND: f64 = 550e6 / 8.0;
+
 impl S3Model {
     /// The time one request moving `bytes` takes.
     pub fn request_time(&self, bytes: u64) -> Duration {
-        let transfer = if self.bandwidth_bytes_per_second > 0.0 {
-            seconds(bytes as f64 / self.bandwidth_bytes_per_second)
+        self.time_at(bytes, self.bandwidth_bytes_per_second)
+    }
+
+    /// The transfer rate of a function with `memory_mb` of memory: its share of
+    /// [`FUNCTION_S3_BYTES_PER_SECOND`], which it has in full from 1,769 MB (one vCPU) up.
+    pub fn function_bandwidth(memory_mb: u32) -> f64 {
+        FUNCTION_S3_BYTES_PER_SECOND * (f64::from(memory_mb) / 1769.0).min(1.0)
+    }
+
+    /// The time one request by `caller` moving `bytes` takes.
+    pub(crate) fn request_time_for(&self, caller: Caller<'_>, bytes: u64) -> Duration {
+        match caller {
+            Caller::Execution => self.request_time(bytes),
+            Caller::Function { memory_mb, .. } => {
+                self.time_at(bytes, Self::function_bandwidth(memory_mb))
+            }
+        }
+    }
+
+    fn time_at(&self, bytes: u64, bandwidth: f64) -> Duration {
+        let transfer = if bandwidth > 0.0 && bytes > 0 {
+            seconds(bytes as f64 / bandwidth)
         } else {
             Duration::ZERO
         };
@@ -199,7 +232,9 @@ impl S3Service {
         let got = self.store.get(bucket, object_key).await;
         let bytes = got.as_ref().map_or(0, |(_, b)| b.len() as u64);
         let fault = self.request(key, RequestClass::Get, bytes, 0);
-        self.clock.sleep(self.model.request_time(bytes)).await;
+        self.clock
+            .sleep(self.model.request_time_for(caller, bytes))
+            .await;
         fault?;
         got.map_err(S3Error::from)
     }
@@ -237,7 +272,7 @@ impl S3Service {
             .await?;
         let fault = self.request(key, RequestClass::Put, 0, body.len() as u64);
         self.clock
-            .sleep(self.model.request_time(body.len() as u64))
+            .sleep(self.model.request_time_for(caller, body.len() as u64))
             .await;
         fault?;
         self.store
@@ -552,6 +587,33 @@ fn find_crlf(body: &[u8], from: usize) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn function_transfer_rate_follows_memory() {
+        // 550 Mbit/s from one vCPU (1,769 MB) up, proportionally less below.
+        assert_eq!(S3Model::function_bandwidth(10_240), 68_750_000.0);
+        assert_eq!(S3Model::function_bandwidth(1769), 68_750_000.0);
+        let small = S3Model::function_bandwidth(128);
+        assert!(
+            (small - 68_750_000.0 * 128.0 / 1769.0).abs() < 1.0,
+            "{small}"
+        );
+        let m = S3Model::default();
+        let caller = Caller::Function {
+            name: "f",
+            role: None,
+            memory_mb: 10_240,
+        };
+        // 100 MiB at 68.75 MB/s plus the 40.4 ms request latency; the state machine's own
+        // requests keep the 50 MB/s channel rate.
+        let t = m.request_time_for(caller, 104_857_600).as_secs_f64();
+        assert!((t - (0.0404 + 104_857_600.0 / 68.75e6)).abs() < 1e-6, "{t}");
+        let t = m
+            .request_time_for(Caller::Execution, 50_000_000)
+            .as_secs_f64();
+        assert!((t - 1.0404).abs() < 1e-6, "{t}");
+    }
+
     use super::*;
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod chart;
 pub mod figures;
+pub mod fit;
 pub mod noise;
 pub mod part;
 pub mod part_store;

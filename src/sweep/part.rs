@@ -135,6 +135,8 @@ struct PartRow {
     duration_seconds: String,
     memory_mb: u32,
     cost_picodollars: u64,
+    #[serde(default)]
+    cost_max_memory_used_picodollars: u64,
     cost_by_component_picodollars: BTreeMap<String, u64>,
     records: Option<String>,
     throughput_rps: Option<String>,
@@ -169,6 +171,7 @@ impl PartRow {
             duration_seconds: float_text(r.duration_seconds),
             memory_mb: r.memory_mb,
             cost_picodollars: r.cost.picodollars(),
+            cost_max_memory_used_picodollars: r.cost_max_memory_used.picodollars(),
             cost_by_component_picodollars: r
                 .cost_by_component
                 .iter()
@@ -203,6 +206,7 @@ impl PartRow {
             duration_seconds: float_of(&self.duration_seconds, "duration_seconds")?,
             memory_mb: self.memory_mb,
             cost: Money::from_picodollars(self.cost_picodollars),
+            cost_max_memory_used: Money::from_picodollars(self.cost_max_memory_used_picodollars),
             cost_by_component: self
                 .cost_by_component_picodollars
                 .into_iter()

@@ -25,12 +25,13 @@ use super::spec::{SweepKind, SweepSpec};
 use crate::sim::Money;
 
 /// The metrics summarised per point.
-pub const METRICS: [&str; 5] = [
+pub const METRICS: [&str; 6] = [
     "duration_seconds",
     "cost_usd",
     "throughput_rps",
     "cold_starts",
     "billed_gb_s",
+    "cost_usd_max_memory_used",
 ];
 
 pub(crate) fn metric(r: &Row, name: &str) -> Option<f64> {
@@ -40,6 +41,7 @@ pub(crate) fn metric(r: &Row, name: &str) -> Option<f64> {
         "throughput_rps" => r.throughput_rps,
         "cold_starts" => Some(r.cold_starts as f64),
         "billed_gb_s" => Some(r.billed_gb_s),
+        "cost_usd_max_memory_used" => Some(r.cost_max_memory_used.usd()),
         _ => None,
     }
 }
@@ -159,7 +161,7 @@ fn header(spec: &SweepSpec, rest: impl IntoIterator<Item = String>) -> Vec<Strin
 }
 
 /// The columns of `results.csv` after the grid's.
-const RESULT_COLUMNS: [&str; 16] = [
+const RESULT_COLUMNS: [&str; 17] = [
     "repetition",
     "status",
     "duration_seconds",
@@ -176,6 +178,7 @@ const RESULT_COLUMNS: [&str; 16] = [
     "seed",
     "execution",
     "error",
+    "cost_usd_max_memory_used",
 ];
 
 /// Writes `results.csv`: one record per execution.
@@ -214,6 +217,7 @@ fn write_results_records<W: std::io::Write>(
             r.seed.to_string(),
             r.execution_name.clone(),
             r.error.clone().unwrap_or_default(),
+            r.cost_max_memory_used.usd_exact(),
         ];
         w.write_record(r.values.iter().map(cell).chain(fields))?;
     }
@@ -242,7 +246,7 @@ pub fn summary_csv(spec: &SweepSpec, points: &[PointSummary<'_>]) -> String {
             let mut record: Vec<String> = p.values.iter().map(cell).collect();
             record.extend([p.rows.len().to_string(), ok.to_string()]);
             for m in METRICS {
-                let d = if m == "cost_usd" { 9 } else { 3 };
+                let d = if m.starts_with("cost_usd") { 9 } else { 3 };
                 match p.stats.get(m) {
                     Some(st) => record.extend([st.median, st.p95, st.min, st.max].map(|x| f(x, d))),
                     None => record.extend(std::iter::repeat_n(String::new(), 4)),
@@ -276,6 +280,7 @@ fn row_json(spec: &SweepSpec, r: &Row) -> Value {
         "duration_seconds": r.duration_seconds,
         "memory_mb": r.memory_mb,
         "cost_usd": r.cost.usd_exact(),
+        "cost_usd_max_memory_used": r.cost_max_memory_used.usd_exact(),
         "cost_by_component_usd": components,
         "records": r.records,
         "throughput_rps": r.throughput_rps,
@@ -443,6 +448,7 @@ pub fn report_md(spec: &SweepSpec, rows: &[Row], points: &[PointSummary<'_>]) ->
     md_averages(&mut s, spec, rows);
     md_best(&mut s, spec, points);
     md_cost_breakdown(&mut s, rows);
+    super::fit::md_cost_bases(&mut s, spec, points);
     md_baseline(&mut s, spec, points);
     md_notes_and_files(&mut s, spec, points);
     s
@@ -453,14 +459,20 @@ fn md_intro(s: &mut String, spec: &SweepSpec, rows: &[Row], points: &[PointSumma
     let _ = writeln!(s, "# {}\n", spec.name);
     let _ = writeln!(
         s,
-        "{} points x {} repetitions = {} executions of `{}`, master seed {}, {} s between repetitions, environments {} across repetitions. Simulated by stepsim {} on virtual time; figures are medians over repetitions unless stated.\n",
+        "{} points x {} repetitions = {} executions of `{}`, master seed {}, {} s between executions, environments {}. Simulated by stepsim {} on virtual time; figures are medians over repetitions unless stated.\n",
         points.len(),
         spec.repetitions,
         rows.len(),
         spec.definition.display(),
         spec.seed,
         spec.spacing_seconds,
-        if spec.warm { "warm" } else { "cold" },
+        if spec.carry_over {
+            "carried over from point to point (one world runs every execution in grid order)"
+        } else if spec.warm {
+            "warm across repetitions"
+        } else {
+            "cold across repetitions"
+        },
         env!("CARGO_PKG_VERSION")
     );
     // The definition drawn once; write_all puts graph.svg beside this file.
@@ -717,6 +729,7 @@ fn md_baseline(s: &mut String, spec: &SweepSpec, points: &[PointSummary<'_>]) {
             }
             let _ = writeln!(s, "| {} |", line.join(" | "));
         }
+        super::fit::md_fit(s, spec, points);
     }
 }
 

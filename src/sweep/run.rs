@@ -38,6 +38,9 @@ pub struct Row {
     /// The largest configured memory among the functions the execution invoked.
     pub memory_mb: u32,
     pub cost: Money,
+    /// The same execution priced on max memory used instead of configured memory (not how
+    /// AWS bills; for published tables that priced that way).
+    pub cost_max_memory_used: Money,
     pub cost_by_component: BTreeMap<String, Money>,
     pub records: Option<f64>,
     pub throughput_rps: Option<f64>,
@@ -236,6 +239,9 @@ pub fn run_points_into(
 ) -> Result<(), SweepError> {
     check(spec, base)?;
     let grid = spec.points();
+    if spec.carry_over {
+        return run_carried_over(spec, base, opts, selected, progress, sink);
+    }
     if let Some(bad) = selected.iter().find(|i| **i >= grid.len()) {
         return Err(SweepError::Worker(format!(
             "point {bad} is not in the grid of {} points",
@@ -286,6 +292,73 @@ pub fn run_points_into(
     Ok(())
 }
 
+/// A `carry_over` sweep: one simulation runs every point's repetitions in grid order,
+/// `spacing_seconds` apart, so the environments one point leaves are there for the next.
+fn run_carried_over(
+    spec: &SweepSpec,
+    base: &Project,
+    opts: &SweepOptions,
+    selected: &[usize],
+    progress: &(dyn Fn(usize, usize) + Sync),
+    sink: &mut (dyn FnMut(Vec<Row>) -> Result<(), String> + Send),
+) -> Result<(), SweepError> {
+    let grid = spec.points();
+    if selected.len() != grid.len() || selected.iter().enumerate().any(|(k, i)| *i != k) {
+        return Err(SweepError::Worker(
+            "a carry_over sweep replays one sequence of executions and cannot be split into \
+             parts; run it whole"
+                .to_string(),
+        ));
+    }
+    if let Some(p) = spec
+        .grid
+        .iter()
+        .find(|p| !matches!(p.target, Target::Input(_)))
+    {
+        return Err(SweepError::Param {
+            param: p.name.clone(),
+            message: "a carry_over sweep runs every point on one world, so only input fields \
+                      may vary (function settings would need a world each)"
+                .to_string(),
+        });
+    }
+    let seed = derive_seed(spec.seed, "carry-over");
+    let run_opts = RunOptions {
+        seed,
+        store: opts.store.clone(),
+        history: HistoryMode::CountOnly,
+        logs: crate::sim::LogCapture::Off,
+        ..RunOptions::default()
+    };
+    let sim = base.simulation(&run_opts).map_err(SweepError::Project)?;
+    let total = grid.len() * spec.repetitions as usize;
+    let mut done = 0;
+    for (index, values) in grid.iter().enumerate() {
+        let (project, input) = apply_point(base, spec, values)?;
+        let pseed = point_seed(spec.seed, spec, values);
+        let mut rows = Vec::new();
+        for rep in 1..=spec.repetitions {
+            if done > 0 {
+                sim.advance(Duration::from_secs_f64(spec.spacing_seconds));
+            }
+            let exec_seed = derive_seed(pseed, &format!("rep-{rep}"));
+            let name = format!("p{:08x}-r{rep}", pseed as u32);
+            let eopts = project.execution_options(&run_opts, &name, exec_seed);
+            let report = sim.run(&project.plan, input.clone(), &eopts);
+            let records = sim.block_on(records_of(spec, values, &input, &report, sim.world()));
+            let mut r = row(
+                index, values, rep, exec_seed, &name, &project, &report, records,
+            );
+            r.cost_max_memory_used = max_memory_cost(&report, sim.world().prices());
+            rows.push(r);
+            done += 1;
+            progress(done, total);
+        }
+        sink(rows).map_err(SweepError::Worker)?;
+    }
+    Ok(())
+}
+
 fn run_point(
     spec: &SweepSpec,
     base: &Project,
@@ -321,9 +394,11 @@ fn run_point(
         let eopts = project.execution_options(&run_opts, &name, exec_seed);
         let report = sim.run(&project.plan, input.clone(), &eopts);
         let records = sim.block_on(records_of(spec, values, &input, &report, sim.world()));
-        rows.push(row(
+        let mut r = row(
             index, values, rep, exec_seed, &name, &project, &report, records,
-        ));
+        );
+        r.cost_max_memory_used = max_memory_cost(&report, sim.world().prices());
+        rows.push(r);
         tick();
     }
     Ok(rows)
@@ -451,6 +526,8 @@ fn row(
         duration_seconds,
         memory_mb,
         cost: r.bill.total,
+        // Set by the caller, which has the price table.
+        cost_max_memory_used: Money::ZERO,
         cost_by_component,
         throughput_rps: records
             .and_then(|n| (duration_seconds > 0.0).then(|| n / duration_seconds)),
@@ -463,6 +540,16 @@ fn row(
         s3_requests: r.usage.s3.get_requests + r.usage.s3.put_requests,
         start_date: crate::engine::history::format_time(o.start_date),
     }
+}
+
+/// The execution priced on max memory used (the basis of published tables such as the
+/// COSMIC-AI paper's; AWS bills configured memory).
+fn max_memory_cost(r: &RunReport, prices: &crate::sim::PriceTable) -> Money {
+    let options = crate::sim::BillingOptions {
+        memory: crate::sim::MemoryBasis::MaxUsed,
+        ..r.bill.options
+    };
+    crate::sim::billing::Bill::for_execution(&r.usage, prices, &options).total
 }
 
 /// Bill components grouped for reports: Step Functions, Lambda requests, Lambda compute, S3.
@@ -510,6 +597,7 @@ mod tests {
             duration_seconds: 0.0,
             memory_mb: 0,
             cost: Money::ZERO,
+            cost_max_memory_used: Money::ZERO,
             cost_by_component: BTreeMap::new(),
             records: None,
             throughput_rps: None,

@@ -9,6 +9,7 @@
 //! seed = 2025
 //! spacing_seconds = 60          # between consecutive executions of a point
 //! warm = true                   # environments stay warm across a point's repetitions
+//! carry_over = false            # true: one world runs all points in order (a replay)
 //! records = "world_size * batch_size"   # or { pointer = "/output/count" }
 //!                                       # or { object = "s3://b/{result_path}/x.json", pointer = "/n" }
 //!
@@ -144,6 +145,9 @@ pub struct Baseline {
     pub point: Vec<(String, Value)>,
     /// Metric name → measured value.
     pub metrics: Vec<(String, f64)>,
+    /// `calibration = true`: the model was calibrated on this cell, so report.md's fit
+    /// figures (cells within 20%, MAPE, worst cell) leave it out and list it apart.
+    pub calibration: bool,
 }
 
 /// A parsed sweep spec.
@@ -158,6 +162,10 @@ pub struct SweepSpec {
     pub seed: u64,
     pub spacing_seconds: f64,
     pub warm: bool,
+    /// `carry_over = true`: one world runs every point in grid order, `spacing_seconds` apart,
+    /// so environments (warm or cold) carry over from one point to the next, as when a team
+    /// replays its configurations one after another. Only input parameters may vary.
+    pub carry_over: bool,
     pub records: Records,
     /// `power-tuning` draws the cost/speed trade-off chart of a memory sweep.
     pub kind: SweepKind,
@@ -194,6 +202,8 @@ struct SpecFile {
     spacing_seconds: f64,
     #[serde(default = "yes", deserialize_with = "boolean")]
     warm: bool,
+    #[serde(default, deserialize_with = "boolean")]
+    carry_over: bool,
     #[serde(default)]
     records: Option<Spanned<toml::Value>>,
     #[serde(default)]
@@ -390,6 +400,7 @@ impl SpecFile {
             seed: self.seed,
             spacing_seconds: self.spacing_seconds,
             warm: self.warm,
+            carry_over: self.carry_over,
             records,
             kind: self.kind,
             baseline,
@@ -506,9 +517,20 @@ fn check_baseline_row(
     let span = row.span();
     let mut point = Vec::new();
     let mut metrics = Vec::new();
+    let mut calibration = false;
     for (k, v) in row.into_inner() {
         if params.contains(&k) {
             point.push((k, toml_to_json(&v)));
+            continue;
+        }
+        if k == "calibration" {
+            calibration = v.as_bool().ok_or_else(|| {
+                errors.at(
+                    &format!("baseline[{i}].calibration"),
+                    Some(span.clone()),
+                    "must be true or false (true: the model was calibrated on this cell)",
+                )
+            })?;
             continue;
         }
         let x = match v {
@@ -524,7 +546,11 @@ fn check_baseline_row(
         };
         metrics.push((k, x));
     }
-    Ok(Baseline { point, metrics })
+    Ok(Baseline {
+        point,
+        metrics,
+        calibration,
+    })
 }
 
 fn parse_target(key: &str) -> Result<Target, String> {

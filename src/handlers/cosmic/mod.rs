@@ -8,6 +8,7 @@
 //! | `cosmic.init` | `bucket` (used when the event has none), `payload_key` (default `payload.json`) | [`init`]: loads payload.json, assigns partition files to ranks, returns one payload per rank |
 //! | `cosmic.inference` | `fmi_channel`: `direct` (default), `redis` or `s3`; `estimator`: `astromae` (default, the calibration batch curve) or `linear` (no modelled inference time) | [`inference`]: one rank; photo-z over its partitions, FMI collectives, writes `{result_path}/{rank}.json` |
 //! | `cosmic.summarize` | `bucket` (used when the event has none) | [`summarize`]: combines the rank files into `{result_path}/combined_data.json` |
+//! | `cosmic.paper_plan`, `cosmic.paper_rank`, `cosmic.paper_summarize` | `paper_rank`: `speedup`, `straggler_sigma`, `cold_handler_seconds`, `working_set_mb` | [`paper`]: the COSMIC-AI paper's workflow at scale (`asl-examples/cosmic-ai-paper/`) |
 //!
 //! Unknown parameters are rejected. The seed generator for a project folder is
 //! [`generate_seed_objects`] (payload.json plus the partition files; see [`dataset`]).
@@ -16,6 +17,7 @@ pub mod dataset;
 pub mod fields;
 pub mod inference;
 pub mod init;
+pub mod paper;
 pub mod photoz;
 pub mod summarize;
 
@@ -33,7 +35,14 @@ use crate::sim::function::HandlerCatalog;
 use crate::sim::Handler;
 
 /// The handler kinds of this pack, sorted.
-pub const KINDS: [&str; 3] = ["cosmic.inference", "cosmic.init", "cosmic.summarize"];
+pub const KINDS: [&str; 6] = [
+    "cosmic.inference",
+    "cosmic.init",
+    "cosmic.paper_plan",
+    "cosmic.paper_rank",
+    "cosmic.paper_summarize",
+    "cosmic.summarize",
+];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,6 +52,10 @@ struct BucketParams {
     #[serde(default)]
     payload_key: Option<String>,
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoParams {}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -91,6 +104,25 @@ pub fn register(catalog: &mut HandlerCatalog) {
             fmi_channel,
             estimator,
         }) as Arc<dyn Handler>)
+    });
+    catalog.register("cosmic.paper_plan", |p: &Value| {
+        let _: NoParams = parse("cosmic.paper_plan", p)?;
+        Ok(Arc::new(paper::Plan) as Arc<dyn Handler>)
+    });
+    catalog.register("cosmic.paper_rank", |p: &Value| {
+        let params: paper::RankParams = if p.is_null() {
+            paper::RankParams::default()
+        } else {
+            parse("cosmic.paper_rank", p)?
+        };
+        params
+            .check()
+            .map_err(|e| format!("cosmic.paper_rank: {e}"))?;
+        Ok(Arc::new(paper::Rank { params }) as Arc<dyn Handler>)
+    });
+    catalog.register("cosmic.paper_summarize", |p: &Value| {
+        let _: NoParams = parse("cosmic.paper_summarize", p)?;
+        Ok(Arc::new(paper::Summarize) as Arc<dyn Handler>)
     });
     catalog.register("cosmic.summarize", |p: &Value| {
         let s: SummarizeParams = parse("cosmic.summarize", p)?;

@@ -66,6 +66,8 @@ pub(crate) enum Caller<'a> {
     Function {
         name: &'a str,
         role: Option<&'a str>,
+        /// The function's memory, which sets its network share (S3 transfer rate).
+        memory_mb: u32,
     },
 }
 
