@@ -7,6 +7,7 @@
 //!
 //! Every default number names its row in the project's CALIBRATION.md, or says it was guessed.
 
+pub(crate) mod background;
 pub mod billing;
 pub mod config;
 pub mod config_file;
