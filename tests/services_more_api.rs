@@ -53,3 +53,12 @@ fn boto3_batches_transacts_and_queries_indexes() {
     }
     run_script(&["--no-fifo"]);
 }
+
+#[test]
+fn boto3_uses_fifo_queues() {
+    if !boto3_available() {
+        eprintln!("skipped: python3 with boto3 is not installed");
+        return;
+    }
+    run_script(&[]);
+}
