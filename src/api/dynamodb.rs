@@ -1,7 +1,8 @@
 //! DynamoDB's JSON 1.0 API (`X-Amz-Target: DynamoDB_20120810.*`) over the account's
 //! [`crate::sim::dynamodb::DynamoDb`], shared with every simulated execution:
 //! `CreateTable`, `DescribeTable`, `DeleteTable`, `ListTables`, `PutItem`, `GetItem`,
-//! `UpdateItem`, `DeleteItem`, `Query`, `Scan`.
+//! `UpdateItem`, `DeleteItem`, `Query`, `Scan`, `BatchWriteItem`, `BatchGetItem`,
+//! `TransactWriteItems`, `TransactGetItems`.
 
 use std::sync::Arc;
 
@@ -44,12 +45,18 @@ pub fn handle(state: &Arc<ApiState>, action: &str, body: &[u8]) -> Response<Body
         Ok(out) => json_response(&out.body, "application/x-amz-json-1.0"),
         Err(e) => {
             let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-            ApiError::new(
-                status,
-                format!("com.amazonaws.dynamodb.v20120810#{}", e.code),
-                e.message,
-            )
-            .json10()
+            let code = format!("com.amazonaws.dynamodb.v20120810#{}", e.code);
+            match e.cancellation_reasons {
+                // TransactionCanceledException carries its reasons beside the message.
+                Some(reasons) => {
+                    let body = serde_json::json!({"__type": code, "Message": e.message,
+                                                  "CancellationReasons": reasons});
+                    let mut r = json_response(&body, "application/x-amz-json-1.0");
+                    *r.status_mut() = status;
+                    r
+                }
+                None => ApiError::new(status, code, e.message).json10(),
+            }
         }
     }
 }

@@ -1,13 +1,17 @@
 //! The API's state machines as the world's [`MachineSource`]: a `states:startExecution` Task
 //! under `serve` starts a machine created through CreateStateMachine, and each child it ran
 //! becomes an execution of its own, with its history, seen by DescribeExecution,
-//! GetExecutionHistory and ListExecutions (visible at once, whatever the time scale).
+//! GetExecutionHistory and ListExecutions. A fire-and-forget child is listed as RUNNING from
+//! its start; a child's end is revealed at the real moment its simulated end maps to under
+//! the server's time scale (its parent's real start plus the simulated time since), like any
+//! execution's (at once when the server has no time scale).
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::state::{ApiState, ExecControl, ExecutionRecord, Finished};
-use crate::sim::nested::{ChildMachine, ChildRecord, MachineSource};
+use super::state::{reveal_instant, ApiState, ExecControl, ExecutionRecord, Finished, Registry};
+use crate::engine::SimTime;
+use crate::sim::nested::{ChildMachine, ChildRecord, ChildStart, MachineSource};
 
 /// The server's machines, for the worlds it builds.
 pub struct ApiMachines {
@@ -34,7 +38,32 @@ impl MachineSource for ApiMachines {
         })
     }
 
+    fn started(&self, child: &ChildStart) {
+        let scale = self.state.settings.time_scale;
+        let mut reg = self.state.registry();
+        let Some(machine) = reg
+            .machines
+            .get(&child.machine.arn)
+            .map(|m| m.version.clone())
+        else {
+            return;
+        };
+        let real_start = real_start_of(&reg, &child.parent, child.start_date, scale);
+        reg.insert_execution(ExecutionRecord {
+            arn: child.execution_arn.clone(),
+            name: child.execution_name.clone(),
+            machine,
+            input_text: child.input.to_string(),
+            input: child.input.clone(),
+            start: child.start_date,
+            real_start,
+            result: None,
+            control: ExecControl::new(),
+        });
+    }
+
     fn record(&self, child: &ChildRecord) {
+        let scale = self.state.settings.time_scale;
         let mut reg = self.state.registry();
         let Some(machine) = reg
             .machines
@@ -44,6 +73,28 @@ impl MachineSource for ApiMachines {
             return;
         };
         let o = &child.outcome;
+        let real_start = match reg.execution(&o.execution_arn) {
+            Ok(running) => running.real_start,
+            Err(_) => real_start_of(&reg, &child.parent, o.start_date, scale),
+        };
+        let took = (o.stop_date - o.start_date).to_std().unwrap_or_default();
+        let fin = Finished {
+            status: o.status,
+            output: o.output.clone(),
+            error: o.error.clone(),
+            cause: o.cause.clone(),
+            stop: o.stop_date,
+            history: o.history.clone(),
+            reveal_at: reveal_instant(real_start, took, scale),
+            // A child's bill is part of its parent's.
+            summary: None,
+        };
+        if let Ok(running) = reg.execution(&o.execution_arn) {
+            // A fire-and-forget child, listed since it started.
+            let _ = running.control.finished.send(true);
+            reg.finish_execution(&o.execution_arn, fin);
+            return;
+        }
         let rec = ExecutionRecord {
             arn: o.execution_arn.clone(),
             name: child.execution_name.clone(),
@@ -51,21 +102,23 @@ impl MachineSource for ApiMachines {
             input_text: child.input.to_string(),
             input: child.input.clone(),
             start: o.start_date,
-            real_start: Instant::now(),
-            result: Some(Finished {
-                status: o.status,
-                output: o.output.clone(),
-                error: o.error.clone(),
-                cause: o.cause.clone(),
-                stop: o.stop_date,
-                history: o.history.clone(),
-                reveal_at: Instant::now(),
-                // A child's bill is part of its parent's.
-                summary: None,
-            }),
+            real_start,
+            result: Some(fin),
             control: ExecControl::new(),
         };
         let _ = rec.control.finished.send(true);
         reg.insert_execution(rec);
+    }
+}
+
+/// The real moment a child started at `start` maps to: its parent's real start plus the
+/// simulated time since the parent started, under the time scale.
+fn real_start_of(reg: &Registry, parent: &str, start: SimTime, scale: Option<f64>) -> Instant {
+    match reg.execution(parent) {
+        Ok(p) => {
+            let since = (start - p.start).to_std().unwrap_or_default();
+            reveal_instant(p.real_start, since, scale)
+        }
+        Err(_) => Instant::now(),
     }
 }

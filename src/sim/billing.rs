@@ -190,6 +190,9 @@ pub struct PriceTable {
     /// Per SQS request (standard queue).
     #[serde(deserialize_with = "usd_price")]
     pub sqs_request: Money,
+    /// Per SQS request to a FIFO queue.
+    #[serde(deserialize_with = "usd_price")]
+    pub sqs_fifo_request: Money,
     /// Per SNS publish.
     #[serde(deserialize_with = "usd_price")]
     pub sns_publish: Money,
@@ -238,6 +241,8 @@ impl PriceTable {
             dynamodb_write_unit: usd_p(625_000),
             // SQS pricing page, standard queues beyond the free tier: $0.40 per million requests.
             sqs_request: usd_p(400_000),
+            // Same page, FIFO queues: $0.50 per million requests.
+            sqs_fifo_request: usd_p(500_000),
             // SNS pricing page, standard topics beyond the free tier: $0.50 per million publishes.
             sns_publish: usd_p(500_000),
             // EventBridge pricing page, custom events: $1.00 per million events.
@@ -648,6 +653,13 @@ fn service_lines(usage: &ExecutionUsage, prices: &PriceTable) -> Vec<BillLine> {
                 s.sqs_requests,
                 "request",
                 prices.sqs_request,
+            ),
+            (
+                "sqs.fifo_requests",
+                "SQS FIFO queue requests",
+                s.sqs_fifo_requests,
+                "request",
+                prices.sqs_fifo_request,
             ),
             (
                 "sns.publishes",

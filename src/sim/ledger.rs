@@ -132,12 +132,19 @@ pub struct ServiceUsage {
     pub dynamodb_write_units: u64,
     /// SQS requests, counting each 64 KB chunk of a payload.
     pub sqs_requests: u64,
+    /// SQS requests to FIFO queues (priced apart); left out of reports while zero.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub sqs_fifo_requests: u64,
     /// SNS publishes, counting each 64 KB chunk.
     pub sns_publishes: u64,
     /// EventBridge custom events, counting each 64 KB chunk.
     pub events: u64,
     /// Step Functions executions started by this one (`states:startExecution`).
     pub child_executions: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One line of a function's log.

@@ -7,6 +7,7 @@
 //!
 //! Every default number names its row in the project's CALIBRATION.md, or says it was guessed.
 
+pub(crate) mod background;
 pub mod billing;
 pub mod config;
 pub mod config_file;
@@ -32,6 +33,7 @@ pub mod services;
 pub mod simulation;
 pub mod sns;
 pub mod sqs;
+pub mod sqs_fifo;
 pub mod world;
 
 pub use billing::{

@@ -16,9 +16,11 @@
 //! `Error` and `Cause`) as the cause; an unknown machine is
 //! `StepFunctions.StateMachineDoesNotExistException`.
 //!
-//! Simplification: the simulation has no background tasks on the engine's runtime, so a
-//! request-response (fire-and-forget) child also runs to its end before the parent goes on;
-//! its effects and charges are the same, only the parent waits longer than on AWS.
+//! A request-response (fire-and-forget) child runs concurrently with its parent on the same
+//! virtual clock: the Task answers after [`START_EXECUTION_LATENCY`], the child goes on in
+//! the world's background queue ([`crate::sim::background`]). Whoever runs the parent drives
+//! that queue and, when the parent has ended, runs the children still going to their end
+//! (their usage is billed with the parent's; the parent's duration does not include them).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -54,6 +56,9 @@ pub struct ChildRecord {
 pub trait MachineSource: Send + Sync {
     /// The machine an ARN names, when it exists.
     fn machine(&self, arn: &str) -> Option<ChildMachine>;
+    /// A fire-and-forget child started and runs on beside its parent (`serve` lists it as
+    /// RUNNING); [`MachineSource::record`] follows when it ends.
+    fn started(&self, _child: &ChildStart) {}
     /// A child ended (`serve` makes it an execution DescribeExecution and ListExecutions see).
     fn record(&self, _child: &ChildRecord) {}
     /// Takes the children recorded since the last call (`run --json` lists them).
@@ -197,24 +202,46 @@ pub fn describe(child: &ChildRecord, parsed: bool) -> Value {
     Value::Object(m)
 }
 
-/// The request-response answer of `startExecution`.
-pub fn started(child: &ChildRecord) -> Value {
-    json!({"ExecutionArn": child.outcome.execution_arn, "StartDate": millis(child.outcome.start_date)})
-}
-
 /// Whether a child's end lets a `.sync` Task succeed.
 pub fn succeeded(child: &ChildRecord) -> bool {
     child.outcome.status == ExecutionStatus::Succeeded
 }
 
 thread_local! {
-    /// How deep the child executions running on this thread are nested: a machine that
-    /// starts itself must not recurse forever (a world lives on one thread).
+    /// How deep the child execution being polled on this thread is nested: a machine that
+    /// starts itself must not recurse forever (a world lives on one thread). Set around each
+    /// poll of a child ([`AtDepth`]), so children running side by side each see their own.
     static DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
 /// The deepest chain of nested executions the simulation runs.
 pub const MAX_DEPTH: u32 = 16;
+
+/// How long StartExecution takes to answer a fire-and-forget Task: a guess (no
+/// CALIBRATION.md row measures it; Step Functions' control-plane calls answer in tens of
+/// milliseconds).
+pub const START_EXECUTION_LATENCY: std::time::Duration = std::time::Duration::from_millis(40);
+
+/// A child's future, polled with [`DEPTH`] set to the child's depth.
+struct AtDepth<F> {
+    depth: u32,
+    inner: std::pin::Pin<Box<F>>,
+}
+
+impl<F: std::future::Future> std::future::Future for AtDepth<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let depth = self.depth;
+        let outer = DEPTH.with(|d| d.replace(depth));
+        let out = self.inner.as_mut().poll(cx);
+        DEPTH.with(|d| d.set(outer));
+        out
+    }
+}
 
 fn request_failure(code: &str, message: &str, request_id: &str) -> crate::engine::TaskFailure {
     crate::engine::TaskFailure::new(
@@ -253,13 +280,34 @@ pub(crate) struct StartRequest<'a> {
     pub ordinal: u64,
 }
 
-/// Runs a child execution for a Task and shapes the Task's result.
-pub(crate) async fn start_execution(
+/// A child execution that has started (the machine source hears of it before it runs on).
+#[derive(Clone, Debug)]
+pub struct ChildStart {
+    pub machine: ChildMachine,
+    pub execution_name: String,
+    pub execution_arn: String,
+    pub input: Value,
+    pub start_date: SimTime,
+    /// The parent's execution ARN.
+    pub parent: String,
+}
+
+/// Everything a child needs to run, owned (a fire-and-forget child outlives the Task).
+struct Child {
+    machine: ChildMachine,
+    name: String,
+    input: Value,
+    opts: crate::engine::ExecutionOptions,
+    parent: String,
+    depth: u32,
+}
+
+/// Checks a Task's request and prepares its child.
+fn prepare(
     world: &crate::sim::World,
     source: &dyn MachineSource,
-    req: StartRequest<'_>,
-) -> crate::engine::ServiceResult {
-    use crate::engine::{ExecutionOptions, IntegrationPattern, ServiceResponse, TaskFailure};
+    req: &StartRequest<'_>,
+) -> Result<Child, crate::engine::TaskFailure> {
     let p = req.parameters;
     let Some(arn) = p.get("StateMachineArn").and_then(Value::as_str) else {
         return Err(request_failure(
@@ -277,7 +325,7 @@ pub(crate) async fn start_execution(
     };
     let depth = DEPTH.with(|d| d.get());
     if depth >= MAX_DEPTH {
-        return Err(TaskFailure::new(
+        return Err(crate::engine::TaskFailure::new(
             "States.Runtime",
             format!("stepsim: child executions are nested more than {MAX_DEPTH} deep"),
         ));
@@ -295,7 +343,7 @@ pub(crate) async fn start_execution(
             req.ordinal,
         ),
     };
-    let opts = ExecutionOptions {
+    let opts = crate::engine::ExecutionOptions {
         execution_name: name.clone(),
         state_machine_name: machine.name.clone(),
         region: world.region().to_string(),
@@ -305,13 +353,36 @@ pub(crate) async fn start_execution(
         seed: stable_u64(&[req.parent, req.state, &ordinal, &name]),
         ..Default::default()
     };
+    Ok(Child {
+        machine,
+        name,
+        input,
+        opts,
+        parent: req.parent.to_string(),
+        depth: depth + 1,
+    })
+}
+
+/// Runs a child to its end, bills it to its parent and tells the machine source.
+async fn run_child(
+    world: crate::sim::World,
+    source: Arc<dyn MachineSource>,
+    child: Child,
+) -> ChildRecord {
+    let Child {
+        machine,
+        name,
+        input,
+        opts,
+        parent,
+        depth,
+    } = child;
     let timeout = crate::sim::express::effective_timeout(
         machine.plan.timeout_seconds,
         machine.execution_type,
     );
     let invoker: std::rc::Rc<dyn crate::engine::TaskInvoker> = std::rc::Rc::new(world.clone());
-    DEPTH.with(|d| d.set(depth + 1));
-    let outcome = crate::engine::execution::execute_body(
+    let body = crate::engine::execution::execute_body(
         &machine.plan.root,
         timeout,
         machine.plan.uses_context,
@@ -319,43 +390,80 @@ pub(crate) async fn start_execution(
         &opts,
         world.clock(),
         invoker,
-    )
+    );
+    let outcome = AtDepth {
+        depth,
+        inner: Box::pin(body),
+    }
     .await;
-    DEPTH.with(|d| d.set(depth));
     // The child's work is billed with the parent's: Standard transitions, or an Express
     // request and its duration.
     match machine.execution_type {
-        ExecutionType::Standard => world.record_transitions(req.parent, outcome.transitions),
+        ExecutionType::Standard => world.record_transitions(&parent, outcome.transitions),
         ExecutionType::Express => world.record_express_child(
-            req.parent,
+            &parent,
             outcome.duration(),
             crate::sim::express::EXPRESS_BILLED_MEMORY_MB,
         ),
     }
-    world.count_child_execution(req.parent);
     let record = ChildRecord {
         machine,
         execution_name: name,
         input,
         outcome,
-        parent: req.parent.to_string(),
+        parent,
     };
     source.record(&record);
-    match req.pattern {
-        IntegrationPattern::Sync if succeeded(&record) => {
+    record
+}
+
+/// Runs a child execution for a Task and shapes the Task's result.
+///
+/// `.sync` and `.sync:2` wait for the child's end. The other patterns (request-response and
+/// `.waitForTaskToken`) answer once StartExecution has ([`START_EXECUTION_LATENCY`]) while
+/// the child runs on beside the parent, on the world's background queue; a world nobody
+/// drives runs the child first (see [`crate::sim::background`]).
+pub(crate) async fn start_execution(
+    world: &crate::sim::World,
+    source: Arc<dyn MachineSource>,
+    req: StartRequest<'_>,
+) -> crate::engine::ServiceResult {
+    use crate::engine::{IntegrationPattern, ServiceResponse, TaskFailure};
+    let child = prepare(world, source.as_ref(), &req)?;
+    world.count_child_execution(req.parent);
+    if req.pattern == IntegrationPattern::Sync {
+        let record = run_child(world.clone(), source, child).await;
+        return if succeeded(&record) {
             Ok(ServiceResponse::Json(describe(&record, req.parsed)))
-        }
-        IntegrationPattern::Sync => Err(TaskFailure::new(
-            "States.TaskFailed",
-            describe(&record, req.parsed).to_string(),
-        )),
-        _ => Ok(ServiceResponse::Json(
-            crate::sim::services::with_sdk_metadata(
-                started(&record),
-                "states",
-                &req.request_id,
-                world.now(),
-            ),
-        )),
+        } else {
+            Err(TaskFailure::new(
+                "States.TaskFailed",
+                describe(&record, req.parsed).to_string(),
+            ))
+        };
     }
+    let execution_arn = child.opts.execution_arn();
+    let start_date = world.now();
+    source.started(&ChildStart {
+        machine: child.machine.clone(),
+        execution_name: child.name.clone(),
+        execution_arn: execution_arn.clone(),
+        input: child.input.clone(),
+        start_date,
+        parent: child.parent.clone(),
+    });
+    let background = world.background();
+    if background.is_driven() {
+        let run = run_child(world.clone(), source, child);
+        background.spawn(Box::pin(async move {
+            run.await;
+        }));
+    } else {
+        run_child(world.clone(), source, child).await;
+    }
+    world.clock().sleep(START_EXECUTION_LATENCY).await;
+    let answer = json!({"ExecutionArn": execution_arn, "StartDate": millis(start_date)});
+    Ok(ServiceResponse::Json(
+        crate::sim::services::with_sdk_metadata(answer, "states", &req.request_id, world.now()),
+    ))
 }

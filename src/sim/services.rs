@@ -85,6 +85,8 @@ pub struct ServicesFile {
 #[serde(deny_unknown_fields)]
 pub struct QueueEntry {
     pub visibility_timeout: Option<u32>,
+    /// FIFO queues (named `NAME.fifo`): deduplicate by the body's SHA-256.
+    pub content_based_deduplication: Option<bool>,
 }
 
 /// One `[topics.NAME]` entry.
@@ -188,9 +190,18 @@ impl AwsServices {
             self.dynamodb.create_declared(name, entry, dir, now)?;
         }
         for (name, entry) in &parsed.queues {
-            let attributes = entry
-                .visibility_timeout
-                .map(|v| json!({"VisibilityTimeout": v.to_string()}));
+            let mut attributes = Map::new();
+            if let Some(v) = entry.visibility_timeout {
+                attributes.insert("VisibilityTimeout".into(), v.to_string().into());
+            }
+            // A `.fifo` name declares a FIFO queue.
+            if name.ends_with(".fifo") {
+                attributes.insert("FifoQueue".into(), "true".into());
+            }
+            if let Some(c) = entry.content_based_deduplication {
+                attributes.insert("ContentBasedDeduplication".into(), c.to_string().into());
+            }
+            let attributes = (!attributes.is_empty()).then_some(Value::Object(attributes));
             self.sqs
                 .create_queue(name, attributes.as_ref(), now)
                 .map_err(|e| format!("queues.{name}: {}", e.message))?;
@@ -263,6 +274,7 @@ impl AwsServices {
             s.dynamodb_read_half_units += usage.dynamodb_read_half_units;
             s.dynamodb_write_units += usage.dynamodb_write_units;
             s.sqs_requests += usage.sqs_requests;
+            s.sqs_fifo_requests += usage.sqs_fifo_requests;
             s.sns_publishes += usage.sns_publishes;
             s.events += usage.events;
         }
@@ -304,7 +316,16 @@ impl AwsServices {
                 Ok(out.body)
             }
             "sqs" => {
-                usage.sqs_requests += billed_requests(params.to_string().len());
+                let billed = billed_requests(params.to_string().len());
+                let fifo = params
+                    .get("QueueUrl")
+                    .and_then(Value::as_str)
+                    .is_some_and(|q| self.sqs.is_fifo(q));
+                if fifo {
+                    usage.sqs_fifo_requests += billed;
+                } else {
+                    usage.sqs_requests += billed;
+                }
                 self.sqs.call(action, params, now).map_err(|e| Failure {
                     code: e.code,
                     message: e.message,

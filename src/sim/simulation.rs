@@ -332,16 +332,22 @@ impl Simulation {
         self.world.begin_execution(&arn, kind);
         self.world.set_execution_role(&arn, &opts.role_arn);
         let timeout = effective_timeout(plan.timeout_seconds, opts.execution_type);
-        let outcome = engine::execution::execute_body(
-            &plan.root,
-            timeout,
-            plan.uses_context,
-            input,
-            opts,
-            self.clock.clone(),
-            invoker,
-        )
-        .await;
+        // Fire-and-forget children run beside the execution; those still running when it
+        // ends run to their end before it is charged (their usage is the parent's).
+        let mut background = self.world.background().driver();
+        let outcome = background
+            .beside(engine::execution::execute_body(
+                &plan.root,
+                timeout,
+                plan.uses_context,
+                input,
+                opts,
+                self.clock.clone(),
+                invoker,
+            ))
+            .await;
+        background.drain().await;
+        drop(background);
         self.world.end_execution(&arn);
         let usage = self.charge(&arn, kind, &outcome, opts.execution_type);
         let bill = Bill::for_execution(&usage, self.world.prices(), &self.billing);

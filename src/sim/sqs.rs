@@ -9,9 +9,12 @@
 //! queue's visibility timeout (30 s unless the queue or the request sets another), measured
 //! on the caller's clock; a message not deleted in time is received again.
 //!
+//! FIFO queues (`.fifo` names: groups, deduplication, sequence numbers) are in
+//! [`crate::sim::sqs_fifo`].
+//!
 //! Billing: one request per call, and a request's payload counts as one more request for
 //! every further 64 KB (SQS pricing page, "Amazon SQS requests": "each 64 KB chunk of a
-//! payload is billed as 1 request").
+//! payload is billed as 1 request"); FIFO queues' requests at their own price.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -19,6 +22,8 @@ use std::sync::{Arc, Mutex};
 use md5::{Digest, Md5};
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
+
+use crate::sim::sqs_fifo::{self, Fifo, FifoSend};
 
 /// An SQS error: its code (`QueueDoesNotExist`, `ReceiptHandleIsInvalid`, ...) and message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,7 +33,7 @@ pub struct SqsError {
 }
 
 impl SqsError {
-    fn new(code: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: &str, message: impl Into<String>) -> Self {
         SqsError {
             code: code.to_string(),
             message: message.into(),
@@ -50,6 +55,10 @@ pub struct Message {
     /// Seconds since the epoch when it was sent.
     pub sent: f64,
     pub receive_count: u64,
+    /// FIFO queues: the message's group, deduplication id and sequence number.
+    pub group: Option<String>,
+    pub deduplication_id: Option<String>,
+    pub sequence: Option<String>,
 }
 
 struct InFlight {
@@ -66,6 +75,8 @@ struct Queue {
     messages: VecDeque<Message>,
     /// By receipt handle.
     in_flight: BTreeMap<String, InFlight>,
+    /// A FIFO queue's deduplication and sequence state (see [`crate::sim::sqs_fifo`]).
+    fifo: Option<Fifo>,
 }
 
 #[derive(Default)]
@@ -203,6 +214,7 @@ impl Sqs {
                     .or(v.as_f64())
             })
             .unwrap_or(30.0);
+        let fifo = sqs_fifo::from_attributes(name, attributes)?;
         let url = self.url_of(name);
         let arn = format!("arn:aws:sqs:{}:{}:{name}", self.region, self.account);
         self.lock().queues.entry(name.to_string()).or_insert(Queue {
@@ -213,11 +225,21 @@ impl Sqs {
             created: now,
             messages: VecDeque::new(),
             in_flight: BTreeMap::new(),
+            fifo,
         });
         Ok(url)
     }
 
-    /// Sends one message; returns `(MessageId, MD5OfMessageBody)`.
+    /// Whether the queue a URL, ARN or name designates is a FIFO queue.
+    pub fn is_fifo(&self, queue: &str) -> bool {
+        self.lock()
+            .queues
+            .get(Self::queue_name(queue))
+            .is_some_and(|q| q.fifo.is_some())
+    }
+
+    /// Sends one message to a standard queue (a FIFO queue needs a group: see
+    /// [`Sqs::call`]); returns `(MessageId, MD5OfMessageBody)`.
     pub fn send(
         &self,
         queue: &str,
@@ -225,6 +247,20 @@ impl Sqs {
         attributes: Option<Value>,
         now: f64,
     ) -> Result<(String, String), SqsError> {
+        let sent = self.send_message(queue, body, attributes, &Value::Null, now)?;
+        Ok((sent.id, sent.md5))
+    }
+
+    /// Sends one message with the request's FIFO parameters (`MessageGroupId`,
+    /// `MessageDeduplicationId`).
+    fn send_message(
+        &self,
+        queue: &str,
+        body: &str,
+        attributes: Option<Value>,
+        req: &Value,
+        now: f64,
+    ) -> Result<Sent, SqsError> {
         if body.is_empty() {
             return Err(SqsError::new(
                 "MissingParameter",
@@ -239,21 +275,55 @@ impl Sqs {
         }
         let mut st = self.lock();
         st.counter += 1;
-        let id = stable_uuid("sqs/message", st.counter);
+        let next_id = stable_uuid("sqs/message", st.counter);
         let q = st
             .queues
             .get_mut(Self::queue_name(queue))
             .ok_or_else(no_queue)?;
         let md5 = md5_hex(body);
+        let (group, deduplication_id, sequence) = match &mut q.fifo {
+            None => {
+                sqs_fifo::check_standard_send(req)?;
+                (None, None, None)
+            }
+            Some(fifo) => match fifo.send(req, body, now)? {
+                FifoSend::Duplicate {
+                    message_id,
+                    sequence,
+                } => {
+                    // Accepted again, not queued again.
+                    return Ok(Sent {
+                        id: message_id,
+                        md5,
+                        sequence: Some(sequence),
+                    });
+                }
+                FifoSend::New {
+                    group,
+                    deduplication_id,
+                    sequence,
+                } => {
+                    fifo.accepted(&deduplication_id, &next_id, &sequence, now);
+                    (Some(group), Some(deduplication_id), Some(sequence))
+                }
+            },
+        };
         q.messages.push_back(Message {
-            id: id.clone(),
+            id: next_id.clone(),
             body: body.to_string(),
             md5: md5.clone(),
             attributes,
             sent: now,
             receive_count: 0,
+            group,
+            deduplication_id,
+            sequence: sequence.clone(),
         });
-        Ok((id, md5))
+        Ok(Sent {
+            id: next_id,
+            md5,
+            sequence,
+        })
     }
 
     /// Runs one API action (`SendMessage` or `sendMessage`, ...) at epoch seconds `now`.
@@ -299,13 +369,19 @@ impl Sqs {
                     .queues
                     .get(Self::queue_name(text(req, "QueueUrl")?))
                     .ok_or_else(no_queue)?;
-                Ok(json!({"Attributes": {
+                let mut attributes = json!({
                     "ApproximateNumberOfMessages": q.messages.len().to_string(),
                     "ApproximateNumberOfMessagesNotVisible": q.in_flight.len().to_string(),
                     "CreatedTimestamp": (q.created as i64).to_string(),
                     "QueueArn": q.arn,
                     "VisibilityTimeout": (q.visibility_timeout as i64).to_string(),
-                }}))
+                });
+                if let Some(f) = &q.fifo {
+                    attributes["FifoQueue"] = json!("true");
+                    attributes["ContentBasedDeduplication"] =
+                        json!(f.content_based_deduplication.to_string());
+                }
+                Ok(json!({ "Attributes": attributes }))
             }
             "sendMessage" => {
                 let body = match req.get("MessageBody") {
@@ -314,13 +390,18 @@ impl Sqs {
                     Some(v) if !v.is_null() => v.to_string(),
                     _ => String::new(),
                 };
-                let (id, md5) = self.send(
+                let sent = self.send_message(
                     text(req, "QueueUrl")?,
                     &body,
                     req.get("MessageAttributes").cloned(),
+                    req,
                     now,
                 )?;
-                Ok(json!({"MD5OfMessageBody": md5, "MessageId": id}))
+                let mut answer = json!({"MD5OfMessageBody": sent.md5, "MessageId": sent.id});
+                if let Some(seq) = sent.sequence {
+                    answer["SequenceNumber"] = Value::String(seq);
+                }
+                Ok(answer)
             }
             "receiveMessage" => self.receive(req, now),
             "deleteMessage" => {
@@ -396,15 +477,30 @@ impl Sqs {
             .map(|f| f.message)
             .collect();
         back.sort_by(|a, b| a.sent.total_cmp(&b.sent));
+        if q.fifo.is_some() {
+            // A FIFO queue keeps its order: back in sequence order (equal lengths compare
+            // as numbers).
+            back.sort_by(|a, b| a.sequence.cmp(&b.sequence));
+        }
         for m in back.into_iter().rev() {
             q.messages.push_front(m);
         }
+        let system = SystemAttributes::requested(req);
+        // A FIFO group with a message in flight is not served until that message is deleted
+        // or visible again.
+        let locked =
+            sqs_fifo::locked_groups(q.in_flight.values().map(|f| f.message.group.as_deref()));
         let mut out = Vec::new();
         let mut n = counter;
+        let mut skipped = VecDeque::new();
         while (out.len() as u64) < max {
             let Some(mut m) = q.messages.pop_front() else {
                 break;
             };
+            if m.group.as_ref().is_some_and(|g| locked.contains(g)) {
+                skipped.push_back(m);
+                continue;
+            }
             m.receive_count += 1;
             n += 1;
             let handle = format!("rh-{}", stable_uuid("sqs/receipt", n));
@@ -416,6 +512,9 @@ impl Sqs {
             if let Some(a) = &m.attributes {
                 entry.insert("MessageAttributes".into(), a.clone());
             }
+            if let Some(a) = system.of(&m) {
+                entry.insert("Attributes".into(), a);
+            }
             out.push(Value::Object(entry));
             q.in_flight.insert(
                 handle,
@@ -425,12 +524,67 @@ impl Sqs {
                 },
             );
         }
+        // The skipped messages go back in front, in their order.
+        while let Some(m) = skipped.pop_back() {
+            q.messages.push_front(m);
+        }
         st.counter = n;
         Ok(if out.is_empty() {
             json!({})
         } else {
             json!({"Messages": out})
         })
+    }
+}
+
+/// What a send did: the message id, the body's MD5 and (FIFO) the sequence number.
+struct Sent {
+    id: String,
+    md5: String,
+    sequence: Option<String>,
+}
+
+/// The system attributes a receive asked for (`MessageSystemAttributeNames`, or the older
+/// `AttributeNames`): `All` or names such as `MessageGroupId`, `SequenceNumber`.
+struct SystemAttributes {
+    names: Vec<String>,
+}
+
+impl SystemAttributes {
+    fn requested(req: &Value) -> Self {
+        let names = ["MessageSystemAttributeNames", "AttributeNames"]
+            .iter()
+            .filter_map(|k| req.get(*k).and_then(Value::as_array))
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect();
+        SystemAttributes { names }
+    }
+
+    /// A received message's `Attributes`, when any were asked for.
+    fn of(&self, m: &Message) -> Option<Value> {
+        if self.names.is_empty() {
+            return None;
+        }
+        let all = self.names.iter().any(|n| n == "All");
+        let values = [
+            ("ApproximateReceiveCount", Some(m.receive_count.to_string())),
+            ("MessageDeduplicationId", m.deduplication_id.clone()),
+            ("MessageGroupId", m.group.clone()),
+            (
+                "SentTimestamp",
+                Some(((m.sent * 1000.0) as i64).to_string()),
+            ),
+            ("SequenceNumber", m.sequence.clone()),
+        ];
+        let mut out = Map::new();
+        for (name, v) in values {
+            if let (true, Some(v)) = (all || self.names.iter().any(|n| n == name), v) {
+                out.insert(name.into(), Value::String(v));
+            }
+        }
+        Some(Value::Object(out))
     }
 }
 

@@ -85,6 +85,8 @@ pub(crate) struct WorldInner {
     machines: Option<Arc<dyn MachineSource>>,
     /// Child executions started so far (names them deterministically).
     children: std::cell::Cell<u64>,
+    /// Fire-and-forget children still running (see [`crate::sim::background`]).
+    background: crate::sim::background::Background,
 }
 
 impl InvocationHost for WorldInner {
@@ -300,6 +302,7 @@ impl WorldBuilder {
             services,
             machines: self.machines,
             children: std::cell::Cell::new(0),
+            background: Default::default(),
         };
         Ok(World {
             inner: Rc::new(inner),
@@ -363,10 +366,9 @@ impl World {
     ) -> ServiceResult {
         let n = self.inner.children.get() + 1;
         self.inner.children.set(n);
-        let none = crate::sim::nested::ProjectMachines::default();
-        let source: &dyn MachineSource = match &self.inner.machines {
-            Some(m) => m.as_ref(),
-            None => &none,
+        let source: Arc<dyn MachineSource> = match &self.inner.machines {
+            Some(m) => m.clone(),
+            None => Arc::new(crate::sim::nested::ProjectMachines::default()),
         };
         let req = crate::sim::nested::StartRequest {
             parent: &context.execution_arn,
@@ -378,6 +380,11 @@ impl World {
             ordinal: n,
         };
         crate::sim::nested::start_execution(self, source, req).await
+    }
+
+    /// The queue fire-and-forget children run on (driven by [`crate::sim::Simulation`]).
+    pub(crate) fn background(&self) -> crate::sim::background::Background {
+        self.inner.background.clone()
     }
 
     /// The child executions (`states:startExecution`) that ended since the last call.

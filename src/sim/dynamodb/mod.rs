@@ -1,5 +1,6 @@
-//! DynamoDB as a simulated service: tables held in memory with their key schema, the item
-//! operations (`PutItem`, `GetItem`, `UpdateItem`, `DeleteItem`, `Query`, `Scan`) and the
+//! DynamoDB as a simulated service: tables held in memory with their key schema and secondary
+//! indexes, the item operations (`PutItem`, `GetItem`, `UpdateItem`, `DeleteItem`, `Query`,
+//! `Scan`, `BatchWriteItem`, `BatchGetItem`, `TransactWriteItems`, `TransactGetItems`) and the
 //! table operations (`CreateTable`, `DescribeTable`, `DeleteTable`, `ListTables`), each taking
 //! the request as DynamoDB's JSON API takes it and answering as it answers, with the capacity
 //! units the request consumed for billing.
@@ -18,10 +19,15 @@
 //! us-east-1, since 2024-11-01: $0.125 per million read request units, $0.625 per million
 //! write request units.
 //!
-//! Not modelled: secondary indexes, transactions, batch operations, streams, TTL, the 1 MB
-//! page limit, the reserved-word list and legacy (non-expression) parameters.
+//! Batch operations and transactions live in `batch.rs` (their shapes, errors and the doubled
+//! capacity of transactions), global and local secondary indexes in [`index`].
+//!
+//! Not modelled: streams, TTL, the 1 MB page limit, `ReturnConsumedCapacity`, the
+//! reserved-word list and legacy (non-expression) parameters.
 
+mod batch;
 pub mod expr;
+pub mod index;
 pub mod value;
 
 use std::collections::BTreeMap;
@@ -39,6 +45,8 @@ use value::{DocPath, Item, PathElem};
 pub struct DdbError {
     pub code: String,
     pub message: String,
+    /// `TransactionCanceledException`'s `CancellationReasons` (one per action).
+    pub cancellation_reasons: Option<Value>,
 }
 
 impl DdbError {
@@ -46,6 +54,7 @@ impl DdbError {
         DdbError {
             code: code.to_string(),
             message: message.into(),
+            cancellation_reasons: None,
         }
     }
 
@@ -89,8 +98,11 @@ pub struct TableSpec {
     pub name: String,
     pub partition: KeyAttr,
     pub sort: Option<KeyAttr>,
+    /// Global and local secondary indexes (see [`index`]).
+    pub indexes: Vec<index::IndexSpec>,
 }
 
+#[derive(Clone)]
 struct Table {
     spec: TableSpec,
     created: f64,
@@ -266,6 +278,10 @@ impl DynamoDb {
             "deleteItem" => delete_item(table_mut(&mut tables, req)?, req),
             "query" => query(table(&tables, req)?, req),
             "scan" => scan(table(&tables, req)?, req),
+            "batchWriteItem" => batch::batch_write(&mut tables, req),
+            "batchGetItem" => batch::batch_get(&tables, req),
+            "transactWriteItems" => batch::transact_write(&mut tables, req),
+            "transactGetItems" => batch::transact_get(&tables, req),
             other => Err(DdbError::new(
                 "UnknownOperationException",
                 format!("The simulated DynamoDB does not support the action `{other}`"),
@@ -275,14 +291,58 @@ impl DynamoDb {
 
     fn describe(&self, t: &Table, status: &str) -> Value {
         let mut keys = vec![json!({"AttributeName": t.spec.partition.name, "KeyType": "HASH"})];
-        let mut defs = vec![
-            json!({"AttributeName": t.spec.partition.name, "AttributeType": t.spec.partition.kind}),
-        ];
         if let Some(s) = &t.spec.sort {
             keys.push(json!({"AttributeName": s.name, "KeyType": "RANGE"}));
-            defs.push(json!({"AttributeName": s.name, "AttributeType": s.kind}));
+        }
+        // Every key attribute of the table and its indexes, each once.
+        let mut defs: Vec<Value> = Vec::new();
+        let index_keys = t
+            .spec
+            .indexes
+            .iter()
+            .flat_map(|i| std::iter::once(&i.partition).chain(i.sort.as_ref()));
+        for k in t.key_attrs().chain(index_keys) {
+            if !defs.iter().any(|d| d["AttributeName"] == k.name.as_str()) {
+                defs.push(json!({"AttributeName": k.name, "AttributeType": k.kind}));
+            }
         }
         let size: usize = t.items.values().map(value::item_size).sum();
+        let arn = format!(
+            "arn:aws:dynamodb:{}:{}:table/{}",
+            self.region, self.account, t.spec.name
+        );
+        let mut d = self.describe_table(t, status, keys, defs, size, &arn);
+        let table_keys: Vec<&KeyAttr> = t.key_attrs().collect();
+        for (field, global) in [
+            ("GlobalSecondaryIndexes", true),
+            ("LocalSecondaryIndexes", false),
+        ] {
+            let list: Vec<Value> = t
+                .spec
+                .indexes
+                .iter()
+                .filter(|i| i.global == global)
+                .map(|i| {
+                    let entries = index::view(i, t.items.iter(), &table_keys);
+                    i.describe(&arn, &entries)
+                })
+                .collect();
+            if let (false, Some(m)) = (list.is_empty(), d.as_object_mut()) {
+                m.insert(field.into(), Value::Array(list));
+            }
+        }
+        d
+    }
+
+    fn describe_table(
+        &self,
+        t: &Table,
+        status: &str,
+        keys: Vec<Value>,
+        defs: Vec<Value>,
+        size: usize,
+        arn: &str,
+    ) -> Value {
         json!({
             "AttributeDefinitions": defs,
             "BillingModeSummary": {"BillingMode": "PAY_PER_REQUEST"},
@@ -290,11 +350,20 @@ impl DynamoDb {
             "ItemCount": t.items.len(),
             "KeySchema": keys,
             "ProvisionedThroughput": {"NumberOfDecreasesToday": 0, "ReadCapacityUnits": 0, "WriteCapacityUnits": 0},
-            "TableArn": format!("arn:aws:dynamodb:{}:{}:table/{}", self.region, self.account, t.spec.name),
+            "TableArn": arn,
             "TableName": t.spec.name,
             "TableSizeBytes": size,
             "TableStatus": status,
         })
+    }
+}
+
+/// A key attribute's value as comparable text: numbers by their normal form, so "1.0" and
+/// "1" are the same key.
+pub(crate) fn canonical(v: &Value) -> String {
+    match value::as_num(v) {
+        Some(n) => n.text(),
+        None => v.to_string(),
     }
 }
 
@@ -348,7 +417,14 @@ fn table_spec_from_request(req: &Value) -> Result<TableSpec, DdbError> {
     let partition = partition.ok_or_else(|| {
         DdbError::validation("Invalid KeySchema: Some index key attribute have no definition")
     })?;
-    TableSpec::new(name, partition, sort).map_err(DdbError::validation)
+    let indexes = index::from_request(req, &partition, sort.as_ref(), &kind_of)?;
+    let mut spec = TableSpec::new(name, partition, sort).map_err(DdbError::validation)?;
+    for i in &indexes {
+        TableSpec::new(i.name.clone(), i.partition.clone(), i.sort.clone())
+            .map_err(DdbError::validation)?;
+    }
+    spec.indexes = indexes;
+    Ok(spec)
 }
 
 impl TableSpec {
@@ -366,6 +442,7 @@ impl TableSpec {
             name,
             partition,
             sort,
+            indexes: Vec::new(),
         })
     }
 }
@@ -407,22 +484,56 @@ impl Table {
                     )
                 }));
             }
-            // Numbers are keyed by their normal form, so "1.0" and "1" are the same key.
-            let canon = match value::as_num(v) {
-                Some(n) => n.text(),
-                None => v.to_string(),
-            };
-            text.push_str(&canon);
+            text.push_str(&canonical(v));
             text.push('\u{0}');
         }
         Ok(text)
     }
 
-    fn key_item(&self, item: &Item) -> Item {
-        self.key_attrs()
-            .filter_map(|k| item.get(&k.name).map(|v| (k.name.clone(), v.clone())))
-            .collect()
+    /// Checks an item's index key types and counts the write units its indexes cost when
+    /// `old` becomes `new` (see [`index`]).
+    fn index_writes(&self, old: Option<&Item>, new: Option<&Item>) -> Result<u64, DdbError> {
+        let keys: Vec<&KeyAttr> = self.key_attrs().collect();
+        let mut units = 0;
+        for i in &self.spec.indexes {
+            if let Some(n) = new {
+                i.check_types(n)?;
+            }
+            units += i.write_units(old, new, &keys);
+        }
+        Ok(units)
     }
+}
+
+/// The attributes naming an item in a Query or Scan's order: the table's key, or an index's
+/// key and the table's.
+fn key_names(t: &Table, index: Option<&index::IndexSpec>) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let index_keys = index
+        .into_iter()
+        .flat_map(|i| std::iter::once(&i.partition).chain(i.sort.as_ref()));
+    for k in index_keys.chain(t.key_attrs()) {
+        if !names.contains(&k.name) {
+            names.push(k.name.clone());
+        }
+    }
+    names
+}
+
+fn key_item_of(names: &[String], item: &Item) -> Item {
+    names
+        .iter()
+        .filter_map(|n| item.get(n).map(|v| (n.clone(), v.clone())))
+        .collect()
+}
+
+fn same_key(names: &[String], a: &Item, b: &Item) -> bool {
+    names.iter().all(|n| match (a.get(n), b.get(n)) {
+        (Some(x), Some(y)) => {
+            canonical(x) == canonical(y) && value::type_of(x) == value::type_of(y)
+        }
+        _ => false,
+    })
 }
 
 /// The request's expressions share one set of names and values.
@@ -491,9 +602,12 @@ fn put_item(t: &mut Table, req: &Value) -> Result<DdbOutcome, DdbError> {
     b.check_unused().map_err(DdbError::validation)?;
     let old = t.items.get(&key);
     check_condition(cond.as_ref(), old)?;
+    let index_units = t.index_writes(old, Some(&item))?;
     let size = value::item_size(&item).max(old.map_or(0, value::item_size));
     let old = t.items.insert(key, item);
-    Ok(written(rv, old, size))
+    let mut out = written(rv, old, size);
+    out.write_units += index_units;
+    Ok(out)
 }
 
 /// The answer of a put or delete: the old item when `ReturnValues` is `ALL_OLD`, and write
@@ -566,6 +680,7 @@ fn update_item(t: &mut Table, req: &Value) -> Result<DdbOutcome, DdbError> {
         Some(u) => expr::apply(u, &base).map_err(DdbError::validation)?,
         None => base,
     };
+    let index_units = t.index_writes(old.as_ref(), Some(&new))?;
     let size = value::item_size(&new).max(old.as_ref().map_or(0, value::item_size));
     let touched: Vec<String> = update
         .iter()
@@ -594,7 +709,7 @@ fn update_item(t: &mut Table, req: &Value) -> Result<DdbOutcome, DdbError> {
     Ok(DdbOutcome {
         body: Value::Object(body),
         read_half_units: 0,
-        write_units: units(size, 1024),
+        write_units: units(size, 1024) + index_units,
     })
 }
 
@@ -606,17 +721,19 @@ fn delete_item(t: &mut Table, req: &Value) -> Result<DdbOutcome, DdbError> {
     let cond = condition(req, &mut b, "ConditionExpression")?;
     b.check_unused().map_err(DdbError::validation)?;
     check_condition(cond.as_ref(), t.items.get(&key))?;
+    let index_units = t.index_writes(t.items.get(&key), None)?;
     let old = t.items.remove(&key);
     let size = old.as_ref().map_or(0, value::item_size);
-    Ok(written(rv, old, size))
+    let mut out = written(rv, old, size);
+    out.write_units += index_units;
+    Ok(out)
 }
 
-/// The partition value a key condition fixes, and the sort-key condition beside it.
-fn split_key_condition(t: &Table, c: Cond) -> Result<(Value, Option<Cond>), DdbError> {
-    let pk = &t.spec.partition.name;
+/// The partition value a key condition fixes (on `pk`), and the sort-key condition beside it.
+fn split_key_condition(pk: &str, c: Cond) -> Result<(Value, Option<Cond>), DdbError> {
     let is_pk_eq = |c: &Cond| match c {
         Cond::Cmp(Operand::Path(p), CmpOp::Eq, Operand::Value(v))
-            if p.len() == 1 && p[0] == PathElem::Name(pk.clone()) =>
+            if p.len() == 1 && p[0] == PathElem::Name(pk.to_string()) =>
         {
             Some(v.clone())
         }
@@ -638,12 +755,61 @@ fn split_key_condition(t: &Table, c: Cond) -> Result<(Value, Option<Cond>), DdbE
     )))
 }
 
-fn query(t: &Table, req: &Value) -> Result<DdbOutcome, DdbError> {
-    if let Some(index) = req.get("IndexName").and_then(Value::as_str) {
+/// The index a Query or Scan names (`IndexName`), with the checks DynamoDB makes of it.
+fn index_of<'a>(t: &'a Table, req: &Value) -> Result<Option<&'a index::IndexSpec>, DdbError> {
+    let select = req.get("Select").and_then(Value::as_str);
+    let Some(name) = req.get("IndexName").and_then(Value::as_str) else {
+        if select == Some("ALL_PROJECTED_ATTRIBUTES") {
+            return Err(DdbError::validation(
+                "One or more parameter values were invalid: Select type \
+                 ALL_PROJECTED_ATTRIBUTES is not supported unless an IndexName is specified",
+            ));
+        }
+        return Ok(None);
+    };
+    let i = t
+        .spec
+        .indexes
+        .iter()
+        .find(|i| i.name == name)
+        .ok_or_else(|| {
+            DdbError::validation(format!(
+                "The table does not have the specified index: {name}"
+            ))
+        })?;
+    if i.global && req.get("ConsistentRead").and_then(Value::as_bool) == Some(true) {
+        return Err(DdbError::validation(
+            "Consistent reads are not supported on global secondary indexes",
+        ));
+    }
+    if i.global && select == Some("ALL_ATTRIBUTES") && i.projection != index::Projection::All {
         return Err(DdbError::validation(format!(
-            "The table does not have the specified index: {index}"
+            "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not \
+             supported for global secondary index {name} because its projection type is not ALL"
         )));
     }
+    Ok(Some(i))
+}
+
+/// The entries a Query or Scan examines, in order: the table's items, or an index's view
+/// (a local index fetches whole items from the table when `Select` is `ALL_ATTRIBUTES`).
+fn source(t: &Table, req: &Value, idx: Option<&index::IndexSpec>) -> Vec<Item> {
+    let Some(i) = idx else {
+        return t.items.values().cloned().collect();
+    };
+    let table_keys: Vec<&KeyAttr> = t.key_attrs().collect();
+    if req.get("Select").and_then(Value::as_str) == Some("ALL_ATTRIBUTES") {
+        let whole = index::IndexSpec {
+            projection: index::Projection::All,
+            ..i.clone()
+        };
+        return index::view(&whole, t.items.iter(), &table_keys);
+    }
+    index::view(i, t.items.iter(), &table_keys)
+}
+
+fn query(t: &Table, req: &Value) -> Result<DdbOutcome, DdbError> {
+    let idx = index_of(t, req)?;
     let mut b = bindings(req)?;
     let text = req
         .get("KeyConditionExpression")
@@ -654,15 +820,20 @@ fn query(t: &Table, req: &Value) -> Result<DdbOutcome, DdbError> {
     let filter = condition(req, &mut b, "FilterExpression")?;
     let proj = projection(req, &mut b)?;
     b.check_unused().map_err(DdbError::validation)?;
-    let (pk_value, sort_cond) = split_key_condition(t, key_cond)?;
-    let pk = &t.spec.partition.name;
-    let mut matched: Vec<&Item> = t
-        .items
-        .values()
+    let (partition, sort) = match idx {
+        Some(i) => (&i.partition, i.sort.as_ref()),
+        None => (&t.spec.partition, t.spec.sort.as_ref()),
+    };
+    let (pk_value, sort_cond) = split_key_condition(&partition.name, key_cond)?;
+    let entries = source(t, req, idx);
+    let pk = &partition.name;
+    let mut matched: Vec<&Item> = entries
+        .iter()
         .filter(|i| i.get(pk).is_some_and(|v| value::equals(v, &pk_value)))
         .filter(|i| sort_cond.as_ref().is_none_or(|c| expr::eval(c, Some(i))))
         .collect();
-    if let Some(sk) = &t.spec.sort {
+    if let Some(sk) = sort {
+        // Stable: entries with the same sort key keep the index's order.
         matched.sort_by(|a, b| match (a.get(&sk.name), b.get(&sk.name)) {
             (Some(x), Some(y)) => value::compare(x, y).unwrap_or(std::cmp::Ordering::Equal),
             _ => std::cmp::Ordering::Equal,
@@ -671,37 +842,59 @@ fn query(t: &Table, req: &Value) -> Result<DdbOutcome, DdbError> {
     if req.get("ScanIndexForward").and_then(Value::as_bool) == Some(false) {
         matched.reverse();
     }
-    page(t, req, matched, filter.as_ref(), proj.as_deref())
+    page(t, idx, req, matched, filter.as_ref(), proj.as_deref())
 }
 
 fn scan(t: &Table, req: &Value) -> Result<DdbOutcome, DdbError> {
+    let idx = index_of(t, req)?;
     let mut b = bindings(req)?;
     let filter = condition(req, &mut b, "FilterExpression")?;
     let proj = projection(req, &mut b)?;
     b.check_unused().map_err(DdbError::validation)?;
-    let all: Vec<&Item> = t.items.values().collect();
-    page(t, req, all, filter.as_ref(), proj.as_deref())
+    let entries = source(t, req, idx);
+    let all: Vec<&Item> = entries.iter().collect();
+    page(t, idx, req, all, filter.as_ref(), proj.as_deref())
+}
+
+/// Where a page starts: after the `ExclusiveStartKey` entry, when there is one.
+fn start_after<'a, 'b>(
+    t: &Table,
+    idx: Option<&index::IndexSpec>,
+    req: &Value,
+    examined: &'a [&'b Item],
+) -> Result<&'a [&'b Item], DdbError> {
+    let Some(start) = obj_field(req, "ExclusiveStartKey")? else {
+        return Ok(examined);
+    };
+    let names = key_names(t, idx);
+    match idx {
+        None => {
+            t.key_of(start, true)?;
+        }
+        Some(_) if names.iter().any(|n| !start.contains_key(n)) => {
+            return Err(DdbError::validation("The provided starting key is invalid"));
+        }
+        Some(_) => {}
+    }
+    Ok(
+        match examined.iter().position(|i| same_key(&names, i, start)) {
+            Some(pos) => &examined[pos + 1..],
+            None => examined,
+        },
+    )
 }
 
 /// One page of a Query or Scan: ExclusiveStartKey, Limit (items examined), the filter,
 /// the projection, Select COUNT, and LastEvaluatedKey.
 fn page(
     t: &Table,
+    idx: Option<&index::IndexSpec>,
     req: &Value,
     examined: Vec<&Item>,
     filter: Option<&Cond>,
     proj: Option<&[DocPath]>,
 ) -> Result<DdbOutcome, DdbError> {
-    let mut rest: &[&Item] = &examined;
-    if let Some(start) = obj_field(req, "ExclusiveStartKey")? {
-        let start_key = t.key_of(start, true)?;
-        if let Some(pos) = examined
-            .iter()
-            .position(|i| t.key_of(i, false).ok().as_deref() == Some(start_key.as_str()))
-        {
-            rest = &examined[pos + 1..];
-        }
-    }
+    let rest = start_after(t, idx, req, &examined)?;
     let limit =
         match req.get("Limit") {
             None | Some(Value::Null) => None,
@@ -727,7 +920,11 @@ fn page(
     }
     if taken.len() < rest.len() {
         if let Some(last) = taken.last() {
-            body.insert("LastEvaluatedKey".into(), Value::Object(t.key_item(last)));
+            let names = key_names(t, idx);
+            body.insert(
+                "LastEvaluatedKey".into(),
+                Value::Object(key_item_of(&names, last)),
+            );
         }
     }
     body.insert("ScannedCount".into(), taken.len().into());
