@@ -24,6 +24,7 @@ use super::value::{
     BuiltinId, Func, Val,
 };
 use super::JsonataError;
+use super::{datetime, intpic};
 use crate::rng::SimRng;
 
 /// The Rust side of one built-in. It gets the evaluator, the function's own name (for error
@@ -633,7 +634,7 @@ fn format_integer<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'
         return Ok(None);
     };
     let picture = opt_str(name, &args, 1)?.ok_or_else(|| sig(name, 1))?;
-    ok(Val::string(format::format_integer(n, picture)?))
+    ok(Val::string(intpic::format_integer(n, picture)?))
 }
 
 fn parse_integer<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
@@ -641,7 +642,7 @@ fn parse_integer<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a
         return Ok(None);
     };
     let picture = opt_str(name, &args, 1)?.ok_or_else(|| sig(name, 1))?;
-    Ok(format::parse_integer(s, picture)?.map(Val::Num))
+    ok(Val::Num(intpic::parse_integer(s, picture)?))
 }
 
 // -------------------------------------------------------------------- aggregation
@@ -918,7 +919,7 @@ fn type_of<'a>(_: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
 fn now<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let picture = opt_str(name, &args, 0)?;
     let tz = opt_str(name, &args, 1)?;
-    ok(Val::string(format::from_millis(
+    ok(Val::string(datetime::from_millis(
         ev.now_millis as f64,
         picture,
         tz,
@@ -935,15 +936,15 @@ fn from_millis<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> 
     };
     let picture = opt_str(name, &args, 1)?;
     let tz = opt_str(name, &args, 2)?;
-    ok(Val::string(format::from_millis(ms, picture, tz)?))
+    ok(Val::string(datetime::from_millis(ms, picture, tz)?))
 }
 
-fn to_millis<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn to_millis<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(s) = opt_str(name, &args, 0)? else {
         return Ok(None);
     };
     let picture = opt_str(name, &args, 1)?;
-    Ok(format::to_millis(s, picture)?.map(Val::Num))
+    Ok(datetime::to_millis(s, picture, ev.now_millis as f64)?.map(Val::Num))
 }
 
 // -------------------------------------------------------------------- higher order
