@@ -2,7 +2,7 @@
 //! `$formatNumber` (decimal-format pictures) and `$formatBase`. Integer pictures live in
 //! `intpic.rs`, date pictures in `datetime.rs`.
 
-use super::value::{err, round_half_even, Val};
+use super::value::{err, js_num, round_half_even, Val};
 use super::JsonataError;
 
 // ---------------------------------------------------------------------------------------------
@@ -66,17 +66,22 @@ impl DecimalFormat {
         }
     }
 
-    /// An optional digit (`#`) or one of the ten digits from the zero digit.
+    /// One of the ten digits from the zero digit.
+    fn is_family(&self, c: char) -> bool {
+        c as u32 >= self.zero as u32 && (c as u32) < self.zero as u32 + 10
+    }
+
+    /// A digit of the family or the optional digit (`#`).
     fn is_digit(&self, c: char) -> bool {
-        c == self.digit || (c as u32 >= self.zero as u32 && (c as u32) < self.zero as u32 + 10)
+        c == self.digit || self.is_family(c)
     }
 
     fn is_active(&self, c: char) -> bool {
-        self.is_digit(c) || c == self.decimal || c == self.grouping || c == self.exponent
-    }
-
-    fn is_mandatory(&self, c: char) -> bool {
-        c != self.digit && self.is_digit(c)
+        self.is_digit(c)
+            || c == self.decimal
+            || c == self.exponent
+            || c == self.grouping
+            || c == self.pattern_sep
     }
 
     /// An ASCII digit written in this format's digit family.
@@ -89,244 +94,110 @@ impl DecimalFormat {
     }
 }
 
-/// One sub-picture of `$formatNumber`, read into what the formatting needs.
-struct NumberPicture {
-    prefix: String,
-    suffix: String,
-    min_int: usize,
-    min_frac: usize,
-    max_frac: usize,
-    /// The least number of exponent digits, when the picture has an exponent.
-    min_exp: Option<usize>,
-    /// Grouping positions, counted from the right of the integer part.
-    groups: Vec<usize>,
-    /// The groups are evenly spaced, so they repeat to the left.
-    regular: bool,
+fn index_of(s: &[char], c: char, from: usize) -> Option<usize> {
+    s.iter().skip(from).position(|x| *x == c).map(|i| i + from)
 }
 
-impl NumberPicture {
-    fn parse(pic: &str, f: &DecimalFormat) -> Result<Self, JsonataError> {
-        let chars: Vec<char> = pic.chars().collect();
-        let first = chars.iter().position(|&c| f.is_digit(c) || c == f.decimal);
-        let Some(first) = first else {
-            return Err(err(
-                "D3085",
-                "The picture string must contain at least one digit or decimal-separator character",
-            ));
-        };
-        let mut last = first;
-        for (i, &c) in chars.iter().enumerate().skip(first) {
-            if f.is_active(c) {
-                last = i;
-            } else {
-                break;
-            }
-        }
-        // An exponent separator at the end is a literal suffix letter, not an exponent.
-        if chars[last] == f.exponent {
-            last -= 1;
-        }
-        let body: String = chars[first..=last].iter().collect();
-        let (mantissa_pic, exp_pic) = match body.split_once(f.exponent) {
-            Some((m, e)) => (m, Some(e)),
-            None => (body.as_str(), None),
-        };
-        let (int_pic, frac_pic) = mantissa_pic
-            .split_once(f.decimal)
-            .unwrap_or((mantissa_pic, ""));
-        let mandatory = |s: &str| s.chars().filter(|&c| f.is_mandatory(c)).count();
-        let mut groups = Vec::new();
-        let mut digits = 0;
-        for c in int_pic.chars().rev() {
-            if c == f.grouping {
-                groups.push(digits);
-            } else if f.is_digit(c) {
-                digits += 1;
-            }
-        }
-        // A zero first group (a separator right at the end) is never regular: it would make
-        // every position a group boundary (and `rem % 0` divide by zero).
-        let regular = groups.first().is_some_and(|&g| g > 0)
-            && groups
-                .iter()
-                .enumerate()
-                .all(|(i, &g)| g == groups[0] * (i + 1));
-        Ok(NumberPicture {
-            prefix: chars[..first].iter().collect(),
-            suffix: chars[last + 1..].iter().collect(),
-            min_int: mandatory(int_pic),
-            // No mandatory digit on either side of the separator (`#.#`): one fractional
-            // digit is shown (`1.0`), as in jsonata-js.
-            min_frac: if mandatory(int_pic) == 0
-                && mandatory(frac_pic) == 0
-                && frac_pic.chars().any(|c| f.is_digit(c))
-            {
-                1
-            } else {
-                mandatory(frac_pic)
-            },
-            max_frac: frac_pic.chars().filter(|&c| f.is_digit(c)).count(),
-            min_exp: exp_pic.map(|e| mandatory(e).max(1)),
-            groups,
-            regular,
-        })
-    }
-
-    /// `value` scaled for the exponent, and the exponent's text (empty without one).
-    fn exponent(&self, mut value: f64, f: &DecimalFormat) -> (f64, String) {
-        let Some(min_exp) = self.min_exp else {
-            return (value, String::new());
-        };
-        // The mantissa lies in [10^(m-1), 10^m] for m mandatory integer digits (jsonata-js's
-        // scaling: `#.##e0` gives 0.12e4). Zero stays zero (jsonata-js loops forever on it).
-        let max_mantissa = 10f64.powi(self.min_int as i32);
-        let min_mantissa = 10f64.powi(self.min_int as i32 - 1);
-        let mut e = 0i32;
-        if value > 0.0 && value.is_finite() {
-            // jsonata-js's loops, so that edge values land where it puts them (1e10 with
-            // `0e0` is 10e9); a finite double needs at most ~650 steps either way.
-            let mut guard = 0;
-            while value < min_mantissa && guard < 800 {
-                value *= 10.0;
-                e -= 1;
-                guard += 1;
-            }
-            while value > max_mantissa && guard < 1600 {
-                value /= 10.0;
-                e += 1;
-                guard += 1;
-            }
-        }
-        let sign = if e < 0 {
-            f.minus.to_string()
-        } else {
-            String::new()
-        };
-        let text = format!("{}{sign}{:0>width$}", f.exponent, e.abs(), width = min_exp);
-        (value, text)
-    }
-
-    /// The integer digits with the grouping separators put in.
-    fn group(&self, ipart: &str, f: &DecimalFormat) -> String {
-        let mut grouped = String::new();
-        let digits: Vec<char> = ipart.chars().collect();
-        for (i, c) in digits.iter().enumerate() {
-            grouped.push(*c);
-            let rem = digits.len() - i - 1;
-            if rem > 0 {
-                let here = if self.regular {
-                    rem % self.groups[0] == 0
-                } else {
-                    self.groups.contains(&rem)
-                };
-                if here {
-                    grouped.push(f.grouping);
-                }
-            }
-        }
-        grouped
-    }
+fn count(s: &[char], f: impl Fn(char) -> bool) -> usize {
+    s.iter().filter(|c| f(**c)).count()
 }
 
-/// The checks of XPath F&O 4.7.3 on one sub-picture, with jsonata-js's codes. When several
-/// rules are broken, the last one in this order is reported (as jsonata-js does).
-fn validate_picture(sub: &str, f: &DecimalFormat) -> Result<(), JsonataError> {
-    let chars: Vec<char> = sub.chars().collect();
-    let is_family = |c: char| c as u32 >= f.zero as u32 && (c as u32) < f.zero as u32 + 10;
-    let active = |c: char| {
-        is_family(c)
-            || c == f.decimal
-            || c == f.exponent
-            || c == f.grouping
-            || c == f.digit
-            || c == f.pattern_sep
+/// One sub-picture split as jsonata-js splits it (F&O 4.7.2), its quirks included: with no
+/// decimal separator the "fractional part" is the suffix, and an exponent's position is
+/// taken in the sub-picture but applied to its active part.
+struct Parts {
+    sub: Vec<char>,
+    prefix: Vec<char>,
+    suffix: Vec<char>,
+    active: Vec<char>,
+    mantissa: Vec<char>,
+    exponent: Option<Vec<char>>,
+    integer: Vec<char>,
+    fraction: Vec<char>,
+}
+
+fn split_parts(sub: &str, f: &DecimalFormat) -> Result<Parts, JsonataError> {
+    let sub: Vec<char> = sub.chars().collect();
+    let marks = |c: char| f.is_active(c) && c != f.exponent;
+    let (Some(first), Some(last)) = (
+        sub.iter().position(|c| marks(*c)),
+        sub.iter().rposition(|c| marks(*c)),
+    ) else {
+        return Err(err("D3085", picture_message("D3085")));
     };
-    let anchor = |c: char| active(c) && c != f.exponent;
-    let start = chars.iter().position(|&c| anchor(c)).unwrap_or(chars.len());
-    let end = chars
-        .iter()
-        .rposition(|&c| anchor(c))
-        .map(|i| i + 1)
-        .unwrap_or(start)
-        .max(start);
-    let active_part = &chars[start..end];
-    let exp_at = chars[start..]
-        .iter()
-        .position(|&c| c == f.exponent)
-        .map(|i| i + start);
-    let (mantissa, exponent): (&[char], Option<&[char]>) = match exp_at {
-        Some(e) if e <= end => {
-            let rel = (e - start).min(active_part.len());
-            (
-                &active_part[..rel],
-                Some(active_part.get(rel + 1..).unwrap_or(&[])),
-            )
+    let prefix = sub[..first].to_vec();
+    let suffix = sub[last + 1..].to_vec();
+    let active = sub[first..=last].to_vec();
+    let cut = |v: &[char], from: usize, to: usize| v[from.min(v.len())..to.min(v.len())].to_vec();
+    let (mantissa, exponent) = match index_of(&sub, f.exponent, prefix.len()) {
+        Some(e) if e <= sub.len() - suffix.len() => {
+            (cut(&active, 0, e), Some(cut(&active, e + 1, active.len())))
         }
-        _ => (active_part, None),
+        _ => (active.clone(), None),
     };
-    let suffix = &chars[end..];
-    let (integer, fractional): (&[char], &[char]) =
-        match mantissa.iter().position(|&c| c == f.decimal) {
-            Some(d) => (&mantissa[..d], &mantissa[d + 1..]),
-            None => (mantissa, suffix),
-        };
-    let count = |c: char| chars.iter().filter(|&&x| x == c).count();
+    let (integer, fraction) = match index_of(&mantissa, f.decimal, 0) {
+        None => (mantissa.clone(), suffix.clone()),
+        Some(d) => (mantissa[..d].to_vec(), mantissa[d + 1..].to_vec()),
+    };
+    Ok(Parts {
+        sub,
+        prefix,
+        suffix,
+        active,
+        mantissa,
+        exponent,
+        integer,
+        fraction,
+    })
+}
+
+/// F&O 4.7.3's checks in jsonata-js's order: when several fail, the last one is reported.
+fn validate(p: &Parts, f: &DecimalFormat) -> Result<(), JsonataError> {
+    let s = &p.sub;
+    let first = |c: char| s.iter().position(|x| *x == c);
+    let last = |c: char| s.iter().rposition(|x| *x == c);
     let mut code = None;
-    if count(f.decimal) > 1 {
-        code = Some("D3081");
-    }
-    if count(f.percent) > 1 {
-        code = Some("D3082");
-    }
-    if count(f.permille) > 1 {
-        code = Some("D3083");
-    }
-    if count(f.percent) > 0 && count(f.permille) > 0 {
-        code = Some("D3084");
-    }
-    if !mantissa.iter().any(|&c| is_family(c) || c == f.digit) {
-        code = Some("D3085");
-    }
-    if active_part.iter().any(|&c| !active(c)) {
-        code = Some("D3086");
-    }
-    match chars.iter().position(|&c| c == f.decimal) {
+    let dec = first(f.decimal);
+    let mut set = |cond: bool, c: &'static str| {
+        if cond {
+            code = Some(c);
+        }
+    };
+    set(dec != last(f.decimal), "D3081");
+    set(first(f.percent) != last(f.percent), "D3082");
+    set(first(f.permille) != last(f.permille), "D3083");
+    set(
+        first(f.percent).is_some() && first(f.permille).is_some(),
+        "D3084",
+    );
+    set(!p.mantissa.iter().any(|c| f.is_digit(*c)), "D3085");
+    set(p.active.iter().any(|c| !f.is_active(*c)), "D3086");
+    match dec {
         Some(d) => {
-            let before = d.checked_sub(1).and_then(|i| chars.get(i));
-            if before == Some(&f.grouping) || chars.get(d + 1) == Some(&f.grouping) {
-                code = Some("D3087");
-            }
+            let before = d.checked_sub(1).and_then(|i| s.get(i)) == Some(&f.grouping);
+            set(before || s.get(d + 1) == Some(&f.grouping), "D3087");
         }
-        None if integer.last() == Some(&f.grouping) => code = Some("D3088"),
-        None => {}
+        None => set(p.integer.last() == Some(&f.grouping), "D3088"),
     }
-    if chars
-        .windows(2)
-        .any(|w| w[0] == f.grouping && w[1] == f.grouping)
-    {
-        code = Some("D3089");
+    set(
+        s.windows(2)
+            .any(|w| w[0] == f.grouping && w[1] == f.grouping),
+        "D3089",
+    );
+    if let Some(o) = index_of(&p.integer, f.digit, 0) {
+        set(p.integer[..o].iter().any(|c| f.is_family(*c)), "D3090");
     }
-    if let Some(o) = integer.iter().position(|&c| c == f.digit) {
-        if integer[..o].iter().any(|&c| is_family(c)) {
-            code = Some("D3090");
-        }
+    if let Some(o) = p.fraction.iter().rposition(|c| *c == f.digit) {
+        set(p.fraction[o..].iter().any(|c| f.is_family(*c)), "D3091");
     }
-    if let Some(o) = fractional.iter().rposition(|&c| c == f.digit) {
-        if fractional[o..].iter().any(|&c| is_family(c)) {
-            code = Some("D3091");
-        }
-    }
-    if let Some(e) = exponent {
-        if !e.is_empty() && (count(f.percent) > 0 || count(f.permille) > 0) {
-            code = Some("D3092");
-        }
-        if e.is_empty() || e.iter().any(|&c| !is_family(c)) {
-            code = Some("D3093");
-        }
+    if let Some(e) = &p.exponent {
+        let scaled = first(f.percent).is_some() || first(f.permille).is_some();
+        set(!e.is_empty() && scaled, "D3092");
+        set(e.is_empty() || e.iter().any(|c| !f.is_family(*c)), "D3093");
     }
     match code {
-        None => Ok(()),
         Some(c) => Err(err(c, picture_message(c))),
+        None => Ok(()),
     }
 }
 
@@ -348,8 +219,140 @@ fn picture_message(code: &str) -> &'static str {
     }
 }
 
+/// What formatting needs from a sub-picture (F&O 4.7.4).
+#[derive(Clone)]
+struct Picture {
+    sub: Vec<char>,
+    prefix: String,
+    suffix: String,
+    int_groups: Vec<usize>,
+    regular: usize,
+    frac_groups: Vec<usize>,
+    min_int: usize,
+    scaling: i32,
+    min_frac: usize,
+    max_frac: usize,
+    min_exp: usize,
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// Grouping positions: digits to the right of each separator (or to its left, `to_left`).
+/// jsonata-js looks for the next separator in the integer part even when reading the
+/// fractional part; that is kept.
+fn grouping_positions(part: &[char], p: &Parts, f: &DecimalFormat, to_left: bool) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut at = index_of(part, f.grouping, 0);
+    while let Some(g) = at {
+        let side = if to_left {
+            &part[..g.min(part.len())]
+        } else {
+            &part[g.min(part.len())..]
+        };
+        out.push(count(side, |c| f.is_digit(c)));
+        at = index_of(&p.integer, f.grouping, g + 1);
+    }
+    out
+}
+
+fn analyse(p: &Parts, f: &DecimalFormat) -> Picture {
+    let int_groups = grouping_positions(&p.integer, p, f, false);
+    let mut regular = 0;
+    if let Some(factor) = int_groups.iter().copied().reduce(gcd) {
+        regular = factor;
+        if (1..=int_groups.len()).any(|i| !int_groups.contains(&(i * factor))) {
+            regular = 0;
+        }
+    }
+    let frac_groups = grouping_positions(&p.fraction, p, f, true);
+    let mut min_int = count(&p.integer, |c| f.is_family(c));
+    let scaling = min_int as i32;
+    let mut min_frac = count(&p.fraction, |c| f.is_family(c));
+    let mut max_frac = count(&p.fraction, |c| f.is_digit(c));
+    let has_exp = p.exponent.is_some();
+    if min_int == 0 && max_frac == 0 {
+        if has_exp {
+            min_frac = 1;
+            max_frac = 1;
+        } else {
+            min_int = 1;
+        }
+    }
+    if has_exp && min_int == 0 && p.integer.contains(&f.digit) {
+        min_int = 1;
+    }
+    if min_int == 0 && min_frac == 0 {
+        min_frac = 1;
+    }
+    let min_exp = p
+        .exponent
+        .as_ref()
+        .map(|e| count(e, |c| f.is_family(c)))
+        .unwrap_or(0);
+    Picture {
+        sub: p.sub.clone(),
+        prefix: p.prefix.iter().collect(),
+        suffix: p.suffix.iter().collect(),
+        int_groups,
+        regular,
+        frac_groups,
+        min_int,
+        scaling,
+        min_frac,
+        max_frac,
+        min_exp,
+    }
+}
+
+/// JavaScript's `Math.abs(v).toFixed(dp)`, digits then moved to the format's family.
+fn make_string(v: f64, dp: usize, f: &DecimalFormat) -> String {
+    let v = v.abs();
+    let text = if v >= 1e21 || !v.is_finite() {
+        js_num(v)
+    } else {
+        format!("{v:.dp$}")
+    };
+    text.chars().map(|c| f.shift_digit(c)).collect()
+}
+
+/// JavaScript's `s.slice(0, k)` + `sep` + `s.slice(k)`, negative `k` counting from the end.
+fn insert_at(s: &[char], k: i64, sep: char) -> Vec<char> {
+    let len = s.len() as i64;
+    let k = if k < 0 { (len + k).max(0) } else { k.min(len) } as usize;
+    let mut out = s[..k].to_vec();
+    out.push(sep);
+    out.extend_from_slice(&s[k..]);
+    out
+}
+
+/// Mantissa and exponent with the mantissa in [10^(scaling-1), 10^scaling]. jsonata-js
+/// loops forever on zero and negative values; here those keep exponent 0 or use the size.
+fn scale(value: f64, scaling: i32) -> (f64, i32) {
+    if value == 0.0 || !value.is_finite() {
+        return (value, 0);
+    }
+    let (max, min) = (10f64.powi(scaling), 10f64.powi(scaling - 1));
+    let (mut m, mut e) = (value.abs(), 0);
+    while m < min {
+        m *= 10.0;
+        e -= 1;
+    }
+    while m > max {
+        m /= 10.0;
+        e += 1;
+    }
+    (m.copysign(value), e)
+}
+
+/// `$formatNumber(value, picture, options)` as jsonata-js 2.0.6 writes it (F&O 4.7).
 pub(crate) fn format_number(
-    n: f64,
+    value: f64,
     picture: &str,
     options: Option<&Val>,
 ) -> Result<String, JsonataError> {
@@ -358,55 +361,96 @@ pub(crate) fn format_number(
     if subs.len() > 2 {
         return Err(err("D3080", "The picture string must not contain more than one instance of the pattern-separator character"));
     }
-    let (pic, neg_pic) = if n < 0.0 && subs.len() == 2 {
-        (subs[1], true)
+    let parts = subs
+        .iter()
+        .map(|s| split_parts(s, &f))
+        .collect::<Result<Vec<_>, _>>()?;
+    for p in &parts {
+        validate(p, &f)?;
+    }
+    let mut pics: Vec<Picture> = parts.iter().map(|p| analyse(p, &f)).collect();
+    if pics.len() == 1 {
+        let mut neg = pics[0].clone();
+        neg.prefix.insert(0, f.minus);
+        pics.push(neg);
+    }
+    let pic = if value >= 0.0 { &pics[0] } else { &pics[1] };
+    let adjusted = if pic.sub.contains(&f.percent) {
+        value * 100.0
+    } else if pic.sub.contains(&f.permille) {
+        value * 1000.0
     } else {
-        (subs[0], false)
+        value
     };
-    for sub in &subs {
-        validate_picture(sub, &f)?;
+    let (mantissa, exponent) = if pic.min_exp == 0 {
+        (adjusted, None)
+    } else {
+        let (m, e) = scale(adjusted, pic.scaling);
+        (m, Some(e))
+    };
+    let rounded = round_half_even(mantissa, pic.max_frac as i32);
+    let mut text = digits_of(rounded, pic, &f);
+    if let Some(e) = exponent {
+        let mut digits = make_string(e as f64, 0, &f);
+        while digits.chars().count() < pic.min_exp {
+            digits.insert(0, '0');
+        }
+        text.push(f.exponent);
+        if e < 0 {
+            text.push(f.minus);
+        }
+        text.push_str(&digits);
     }
-    let p = NumberPicture::parse(pic, &f)?;
-    let percent = p.prefix.contains(f.percent) || p.suffix.contains(f.percent);
-    let permille = p.prefix.contains(f.permille) || p.suffix.contains(f.permille);
-    let mut value = n.abs();
-    if percent {
-        value *= 100.0;
-    } else if permille {
-        value *= 1000.0;
+    Ok(format!("{}{text}{}", pic.prefix, pic.suffix))
+}
+
+/// F&O 4.7.5 bullets 7 to 12: the digits of the rounded mantissa, padded and grouped.
+fn digits_of(rounded: f64, pic: &Picture, f: &DecimalFormat) -> String {
+    let fixed = make_string(rounded, pic.max_frac, f);
+    let mut s: Vec<char> = if fixed.contains('.') {
+        fixed
+            .replacen('.', &f.decimal.to_string(), 1)
+            .chars()
+            .collect()
+    } else {
+        fixed.chars().chain(std::iter::once(f.decimal)).collect()
+    };
+    while s.first() == Some(&f.zero) {
+        s.remove(0);
     }
-    let (value, exponent_text) = p.exponent(value, &f);
-    let rounded = round_half_even(value, p.max_frac as i32);
-    let text = format!("{:.*}", p.max_frac, rounded);
-    let (ipart, fpart) = text.split_once('.').unwrap_or((&text, ""));
-    let mut ipart = ipart.trim_start_matches('0').to_string();
-    while ipart.len() < p.min_int {
-        ipart.insert(0, '0');
+    while s.last() == Some(&f.zero) {
+        s.pop();
     }
-    let mut fpart = fpart.to_string();
-    while fpart.len() > p.min_frac && fpart.ends_with('0') {
-        fpart.pop();
+    let dec = index_of(&s, f.decimal, 0).map(|d| d as i64).unwrap_or(-1);
+    let pad_left = pic.min_int as i64 - dec;
+    let pad_right = pic.min_frac as i64 - (s.len() as i64 - dec - 1);
+    if pad_left > 0 {
+        s.splice(0..0, std::iter::repeat('0').take(pad_left as usize));
     }
-    // No integer digit at all, or none before the fraction of a scaled mantissa (`#.##e0`
-    // gives 0.12e4): jsonata-js writes a zero.
-    if ipart.is_empty() && (fpart.is_empty() || !exponent_text.is_empty()) {
-        ipart.push('0');
+    if pad_right > 0 {
+        s.extend(std::iter::repeat('0').take(pad_right as usize));
     }
-    let mut out: String = p
-        .group(&ipart, &f)
-        .chars()
-        .map(|c| f.shift_digit(c))
-        .collect();
-    if !fpart.is_empty() {
-        out.push(f.decimal);
-        out.extend(fpart.chars().map(|c| f.shift_digit(c)));
+    let mut dec = index_of(&s, f.decimal, 0).map(|d| d as i64).unwrap_or(-1);
+    if pic.regular > 0 {
+        let groups = (dec - 1).div_euclid(pic.regular as i64);
+        for g in 1..=groups {
+            s = insert_at(&s, dec - g * pic.regular as i64, f.grouping);
+        }
+    } else {
+        for pos in &pic.int_groups {
+            s = insert_at(&s, dec - *pos as i64, f.grouping);
+            dec += 1;
+        }
     }
-    out.push_str(&exponent_text);
-    let mut result = format!("{}{out}{}", p.prefix, p.suffix);
-    if n < 0.0 && !neg_pic {
-        result.insert(0, f.minus);
+    let dec = index_of(&s, f.decimal, 0).map(|d| d as i64).unwrap_or(-1);
+    for pos in &pic.frac_groups {
+        s = insert_at(&s, *pos as i64 + dec + 1, f.grouping);
     }
-    Ok(result)
+    let dec = index_of(&s, f.decimal, 0).map(|d| d as i64);
+    if !pic.sub.contains(&f.decimal) || dec == Some(s.len() as i64 - 1) {
+        s.pop();
+    }
+    s.into_iter().collect()
 }
 
 #[cfg(test)]
