@@ -6,8 +6,9 @@
 //! and a picture is parsed by a regular expression built from it, month and day names
 //! matched case-sensitively. Never the host clock: "now" is passed in.
 
-use regex::RegexBuilder;
+use regex::{Regex, RegexBuilder};
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use super::intpic::{self, js_parse_int, Case, IntFormat};
 use super::value::err;
@@ -599,8 +600,11 @@ fn names_lookup(m: &Marker) -> Result<Vec<(String, f64)>, JsonataError> {
     })
 }
 
+/// A part's regex, and for a marker its component and reader.
+type Matcher = (String, Option<(char, Reader)>);
+
 /// The regex and reader of each part (jsonata-js's `generateRegex` for dates).
-fn matchers(parts: &[Part]) -> Result<Vec<(String, Option<(char, Reader)>)>, JsonataError> {
+fn matchers(parts: &[Part]) -> Result<Vec<Matcher>, JsonataError> {
     let mut out = Vec::new();
     for part in parts {
         let m = match part {
@@ -802,20 +806,26 @@ fn compose(mut comps: BTreeMap<char, Option<f64>>, now: f64) -> Result<f64, Json
 /// `$toMillis(timestamp)`: the text must pass jsonata-js's ISO 8601 check (D3110), then it is
 /// read as JavaScript's `Date.parse` reads it, NaN when the date does not exist.
 fn iso_millis(s: &str) -> Result<f64, JsonataError> {
-    let check = regex::Regex::new(
-        r"^\d{4}(-[01]\d)*(-[0-3]\d)*(T[0-2]\d:[0-5]\d:[0-5]\d)*(\.\d+)?([+-][0-2]\d:?[0-5]\d|Z)?$",
-    )
-    .expect("a fixed regex");
+    static CHECK: OnceLock<Regex> = OnceLock::new();
+    static SHAPE: OnceLock<Regex> = OnceLock::new();
+    let check = CHECK.get_or_init(|| {
+        Regex::new(
+            r"^\d{4}(-[01]\d)*(-[0-3]\d)*(T[0-2]\d:[0-5]\d:[0-5]\d)*(\.\d+)?([+-][0-2]\d:?[0-5]\d|Z)?$",
+        )
+        .expect("a fixed regex")
+    });
     if !check.is_match(s) {
         return Err(err(
             "D3110",
             format!("The timestamp \"{s}\" cannot be parsed as an ISO 8601 date/time"),
         ));
     }
-    let shape = regex::Regex::new(
-        r"^(\d{4})(?:-(\d\d)(?:-(\d\d))?)?(?:T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?)?(Z|[+-]\d\d:?\d\d)?$",
-    )
-    .expect("a fixed regex");
+    let shape = SHAPE.get_or_init(|| {
+        Regex::new(
+            r"^(\d{4})(?:-(\d\d)(?:-(\d\d))?)?(?:T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?)?(Z|[+-]\d\d:?\d\d)?$",
+        )
+        .expect("a fixed regex")
+    });
     let Some(c) = shape.captures(s) else {
         return Ok(f64::NAN);
     };

@@ -425,10 +425,10 @@ fn digits_of(rounded: f64, pic: &Picture, f: &DecimalFormat) -> String {
     let pad_left = pic.min_int as i64 - dec;
     let pad_right = pic.min_frac as i64 - (s.len() as i64 - dec - 1);
     if pad_left > 0 {
-        s.splice(0..0, std::iter::repeat('0').take(pad_left as usize));
+        s.splice(0..0, std::iter::repeat_n('0', pad_left as usize));
     }
     if pad_right > 0 {
-        s.extend(std::iter::repeat('0').take(pad_right as usize));
+        s.extend(std::iter::repeat_n('0', pad_right as usize));
     }
     let mut dec = index_of(&s, f.decimal, 0).map(|d| d as i64).unwrap_or(-1);
     if pic.regular > 0 {

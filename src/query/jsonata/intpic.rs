@@ -442,7 +442,9 @@ pub(crate) fn word_values() -> Vec<(String, f64)> {
 
 fn words_to_number(text: &str) -> f64 {
     let values = word_values();
-    let split = regex::Regex::new(r",\s|\sand\s|[\s\\-]").expect("a fixed regex");
+    static SPLIT: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let split =
+        SPLIT.get_or_init(|| regex::Regex::new(r",\s|\sand\s|[\s\\-]").expect("a fixed regex"));
     let mut segs: Vec<f64> = vec![0.0];
     for part in split.split(text) {
         let value = values.iter().find(|(w, _)| w == part).map(|(_, v)| *v);
