@@ -477,10 +477,19 @@ pub(crate) fn from_millis(
         hours = (offset / 100.0).floor();
         minutes = offset % 100.0;
     }
-    let parts = analyse(picture.unwrap_or(ISO_PICTURE))?;
+    // The default picture is analysed once (jsonata-js caches it too).
+    static ISO: OnceLock<Vec<Part>> = OnceLock::new();
+    let own;
+    let parts: &[Part] = match picture {
+        Some(p) => {
+            own = analyse(p)?;
+            &own
+        }
+        None => ISO.get_or_init(|| analyse(ISO_PICTURE).unwrap_or_default()),
+    };
     let t = time_clip(millis + (60.0 * hours + minutes) * 60_000.0);
     let mut out = String::new();
-    for part in &parts {
+    for part in parts {
         match part {
             Part::Literal(s) => out.push_str(s),
             Part::Marker(m) => out.push_str(&format_component(t, m, hours, minutes)?),
