@@ -244,22 +244,30 @@ impl Exec<'_> {
         effective: &Value,
         frame: &Frame,
     ) -> Result<Vec<Value>, AslError> {
+        // A JSONata Map evaluates `{% %}` limits against `$states.input`, as BatchInput.
+        let jsonata = super::jsonata::is_jsonata(run);
+        let states = if jsonata {
+            super::jsonata::input_states(self, run, effective)
+        } else {
+            Value::Null
+        };
+        let limit = |f: &CompiledInt, field: &str| -> Result<i64, AslError> {
+            if jsonata {
+                self.jint(run, f, &format!("ItemBatcher/{field}"), &states, frame)
+            } else {
+                self.resolve_int(run, f, effective, frame, field)
+            }
+        };
         let max_items = match &b.max_items_per_batch {
-            Some(f) => self
-                .resolve_int(run, f, effective, frame, "MaxItemsPerBatch")?
-                .max(1) as usize,
+            Some(f) => limit(f, "MaxItemsPerBatch")?.max(1) as usize,
             None => usize::MAX,
         };
         let max_bytes = match &b.max_input_bytes_per_batch {
-            Some(f) => (self
-                .resolve_int(run, f, effective, frame, "MaxInputBytesPerBatch")?
-                .max(1) as usize)
-                .min(MAX_BATCH_BYTES),
+            Some(f) => (limit(f, "MaxInputBytesPerBatch")?.max(1) as usize).min(MAX_BATCH_BYTES),
             None => MAX_BATCH_BYTES,
         };
         let batch_input = match (&b.batch_input, &b.batch_input_raw) {
-            (_, Some(raw)) if super::jsonata::is_jsonata(run) => {
-                let states = super::jsonata::input_states(self, run, effective);
+            (_, Some(raw)) if jsonata => {
                 Some(self.jeval(run, raw, "ItemBatcher/BatchInput", &states, frame)?)
             }
             (Some(t), _) => {

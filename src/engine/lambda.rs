@@ -49,6 +49,8 @@ pub struct LambdaInvoke {
     pub payload: Value,
     pub invocation_type: InvocationType,
     pub style: LambdaStyle,
+    /// `LogType: Tail`: the response carries the last 4 KB of the invocation's log.
+    pub log_tail: bool,
 }
 
 impl LambdaInvoke {
@@ -60,6 +62,7 @@ impl LambdaInvoke {
             payload,
             invocation_type: InvocationType::RequestResponse,
             style: LambdaStyle::Direct,
+            log_tail: false,
         }
     }
 
@@ -98,12 +101,14 @@ impl LambdaInvoke {
             },
             Some(other) => InvocationType::Unsupported(other.to_string()),
         };
+        let log_tail = params.get("LogType").and_then(Value::as_str) == Some("Tail");
         Ok(LambdaInvoke {
             function,
             qualifier,
             payload: params.shift_remove("Payload").unwrap_or(Value::Null),
             invocation_type,
             style: LambdaStyle::Optimized,
+            log_tail,
         })
     }
 }
@@ -116,6 +121,22 @@ pub struct InvokeHttp {
     pub trace_id: String,
     /// The body's length as the function's runtime wrote it.
     pub content_length: usize,
+    /// `LogResult` (and the `X-Amz-Log-Result` header): the base64 of the last 4 KB of the
+    /// invocation's log, when the call asked for `LogType: Tail`.
+    pub log_result: Option<String>,
+}
+
+/// Lambda's `LogResult`: the base64 of the last 4 KB of the log `lines` (cut at a character
+/// boundary), each line ending in a newline.
+pub fn log_result(lines: &[String]) -> String {
+    use base64::Engine as _;
+    let mut text = lines.join("\n");
+    text.push('\n');
+    let cut = text.len().saturating_sub(4096);
+    let start = (cut..text.len())
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(text.len());
+    base64::engine::general_purpose::STANDARD.encode(&text[start..])
 }
 
 /// A successful invocation.
@@ -170,6 +191,7 @@ fn sdk_invoke_response(
     http: &InvokeHttp,
 ) -> Value {
     let trace_id = http.trace_id.as_str();
+    let log_result = http.log_result.as_deref();
     let content_length = http.content_length.to_string();
     let date = http.date.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
     let one = |s: &str| Value::Array(vec![Value::String(s.to_string())]);
@@ -182,6 +204,9 @@ fn sdk_invoke_response(
     all.insert("Date".into(), one(&date));
     all.insert("X-Amzn-Trace-Id".into(), one(trace_id));
     all.insert("Content-Type".into(), one("application/json"));
+    if let Some(l) = log_result {
+        all.insert("X-Amz-Log-Result".into(), one(l));
+    }
     let mut headers = Map::new();
     headers.insert("Connection".into(), "keep-alive".into());
     headers.insert("Content-Length".into(), content_length.clone().into());
@@ -191,6 +216,9 @@ fn sdk_invoke_response(
     headers.insert("x-amzn-Remapped-Content-Length".into(), "0".into());
     headers.insert("x-amzn-RequestId".into(), request_id.into());
     headers.insert("X-Amzn-Trace-Id".into(), trace_id.into());
+    if let Some(l) = log_result {
+        headers.insert("X-Amz-Log-Result".into(), l.into());
+    }
     let mut http = Map::new();
     http.insert("AllHttpHeaders".into(), Value::Object(all));
     http.insert("HttpHeaders".into(), Value::Object(headers));
@@ -199,6 +227,9 @@ fn sdk_invoke_response(
     meta.insert("RequestId".into(), request_id.into());
     let mut out = Map::new();
     out.insert("ExecutedVersion".into(), executed_version.into());
+    if let Some(l) = log_result {
+        out.insert("LogResult".into(), l.into());
+    }
     out.insert("Payload".into(), payload);
     out.insert("SdkHttpMetadata".into(), Value::Object(http));
     out.insert("SdkResponseMetadata".into(), Value::Object(meta));

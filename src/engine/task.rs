@@ -173,9 +173,14 @@ impl Exec<'_> {
                     }
                 };
                 if json_size_exceeds(&result, self.opts.payload_limit) {
+                    // AWS names an optimized or SDK integration by its resource type
+                    // (`lambda`, `aws-sdk:s3`), a Lambda or activity ARN by the ARN.
+                    let who = match &kind {
+                        EventKind::Task { resource_type, .. } => resource_type.as_str(),
+                        _ => t.resource.as_str(),
+                    };
                     let cause = format!(
-                        "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
-                        t.resource
+                        "The state/task '{who}' returned a result with a size exceeding the maximum number of bytes service limit."
                     );
                     *cursor = self.event(*cursor, kind.names().failed, || {
                         Some(kind.failure_details(names::DATA_LIMIT_EXCEEDED, Some(&cause)))

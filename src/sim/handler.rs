@@ -226,6 +226,8 @@ pub struct Invocation {
     pub(crate) environment_id: u64,
     /// `arn:aws:lambda:REGION:ACCOUNT:function:`, the function ARN without the name.
     pub(crate) arn_prefix: Rc<str>,
+    /// This invocation's own log lines, kept when the caller asked for `LogType: Tail`.
+    pub(crate) tail: Option<Vec<String>>,
 }
 
 impl fmt::Debug for Invocation {
@@ -295,6 +297,9 @@ impl Invocation {
     /// Writes a line to the function's log.
     pub fn log(&mut self, line: impl Into<String>) {
         let line = line.into();
+        if let Some(tail) = &mut self.tail {
+            tail.push(line.clone());
+        }
         self.host.log(
             &self.account_key,
             &self.function.name,

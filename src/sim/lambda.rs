@@ -685,6 +685,21 @@ impl LambdaService {
         event: Value,
         execution_arn: &str,
     ) -> Result<InvokeOk, TaskFailure> {
+        self.invoke_logged(host, target, event, execution_arn, false)
+            .await
+            .0
+    }
+
+    /// [`Self::invoke_function`], also returning the invocation's own log (START, the
+    /// handler's lines, END, REPORT) when `tail` asks for it (`LogType: Tail`).
+    pub(crate) async fn invoke_logged(
+        self: &Rc<Self>,
+        host: &Rc<dyn InvocationHost>,
+        target: &FunctionTarget,
+        event: Value,
+        execution_arn: &str,
+        tail: bool,
+    ) -> (Result<InvokeOk, TaskFailure>, Vec<String>) {
         let Admitted {
             run,
             env,
@@ -693,7 +708,12 @@ impl LambdaService {
             injected,
         } = match self.admit(target, execution_arn) {
             Ok(admitted) => *admitted,
-            Err(refusal) => return Err(self.refuse(refusal, target, execution_arn).await),
+            Err(refusal) => {
+                return (
+                    Err(self.refuse(refusal, target, execution_arn).await),
+                    Vec::new(),
+                )
+            }
         };
         let mut guard = RunGuard {
             service: self.clone(),
@@ -713,6 +733,12 @@ impl LambdaService {
         let env_id = guard.env.as_ref().map_or(0, |e| e.id);
         let mut inv = self.start(host, &run, request_id, rng, execution_arn, start);
         inv.environment_id = env_id;
+        if tail {
+            inv.tail = Some(vec![format!(
+                "START RequestId: {} Version: $LATEST",
+                inv.request_id
+            )]);
+        }
         let outcome = match injected {
             Some(e) => Outcome::Raised(e),
             None => {
@@ -747,7 +773,15 @@ impl LambdaService {
             request_id: &request_id,
         };
         self.charge(&run, &ran);
-        response(outcome, request_id, run.spec.config.timeout)
+        let mut lines = inv.tail.take().unwrap_or_default();
+        if tail {
+            let billed = billed_ms(ran.duration + run.init);
+            lines.extend(log_lines(&run, &ran, billed, true));
+        }
+        (
+            response(outcome, request_id, run.spec.config.timeout),
+            lines,
+        )
     }
 
     /// A refused call: it still takes the invoke latency, then fails as Lambda reports it.
@@ -822,6 +856,7 @@ impl LambdaService {
             log_target: run.log_target.clone(),
             environment_id: 0,
             arn_prefix: self.arn_prefix.clone(),
+            tail: None,
         }
     }
 

@@ -681,8 +681,13 @@ impl World {
         // An `Event` invocation runs to completion before the call returns: the simulation has
         // no background tasks on the engine's runtime. Its side effects and charges are the
         // same; only the caller waits longer than it would on AWS.
-        let ok = self
-            .call_function(&target, event, &context.execution_arn)
+        // `LogType: Tail` on a synchronous optimized call: keep this invocation's log.
+        let tail = call.log_tail && !direct && !event_type;
+        let host: Rc<dyn InvocationHost> = self.inner.clone();
+        let (ok, log) = self
+            .inner
+            .lambda
+            .invoke_logged(&host, &target, event, &context.execution_arn, tail)
             .await;
         let ok = match (ok, event_type) {
             (Ok(ok), true) => InvokeOk {
@@ -703,7 +708,8 @@ impl World {
             (ok.request_id, None)
         } else {
             let python = self.runtime_is_python(&target.name);
-            let (id, http) = self.sdk_metadata(&ok.payload, ok.request_id, python);
+            let (id, mut http) = self.sdk_metadata(&ok.payload, ok.request_id, python);
+            http.log_result = tail.then(|| crate::engine::lambda::log_result(&log));
             (id, Some(http))
         };
         Ok(ServiceResponse::Lambda(LambdaResponse {
@@ -774,6 +780,7 @@ impl World {
             request_id
         };
         let http = InvokeHttp {
+            log_result: None,
             date: now,
             trace_id,
             content_length,

@@ -24,6 +24,7 @@ use super::value::{
     BuiltinId, Func, Val,
 };
 use super::JsonataError;
+use super::{datetime, intpic};
 use crate::rng::SimRng;
 
 /// The Rust side of one built-in. It gets the evaluator, the function's own name (for error
@@ -480,21 +481,48 @@ fn match_regex<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a>
     ok(Val::seq(out))
 }
 
+/// `$base64encode`: as jsonata-js under Node (`Buffer.from(s, 'binary')`), each UTF-16 unit's
+/// low byte is encoded, so text outside Latin-1 does not survive (`😀` gives `PQA=`).
 fn base64encode<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
-    Ok(opt_str(name, &args, 0)?
-        .map(|s| Val::string(base64::engine::general_purpose::STANDARD.encode(s))))
+    Ok(opt_str(name, &args, 0)?.map(|s| {
+        let bytes: Vec<u8> = s.encode_utf16().map(|u| (u & 0xff) as u8).collect();
+        Val::string(base64::engine::general_purpose::STANDARD.encode(bytes))
+    }))
 }
 
+/// `$base64decode`: Node's lenient decoder (characters outside the alphabet are skipped, `=`
+/// ends the data, `-`/`_` are read as `+`/`/`), each byte becoming one Latin-1 character.
 fn base64decode<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
-    match opt_str(name, &args, 0)? {
-        None => Ok(None),
-        Some(s) => {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(s.trim())
-                .map_err(|e| err("D3137", format!("Invalid base64 input: {e}")))?;
-            ok(Val::string(String::from_utf8_lossy(&bytes).into_owned()))
+    Ok(opt_str(name, &args, 0)?.map(|s| Val::string(node_base64_latin1(s))))
+}
+
+fn node_base64_latin1(s: &str) -> String {
+    let sextet = |c: char| -> Option<u32> {
+        Some(match c {
+            'A'..='Z' => c as u32 - 'A' as u32,
+            'a'..='z' => c as u32 - 'a' as u32 + 26,
+            '0'..='9' => c as u32 - '0' as u32 + 52,
+            '+' | '-' => 62,
+            '/' | '_' => 63,
+            _ => return None,
+        })
+    };
+    let mut bits = 0u32;
+    let mut held = 0u32;
+    let mut out = String::new();
+    for c in s.chars() {
+        if c == '=' {
+            break;
+        }
+        let Some(v) = sextet(c) else { continue };
+        bits = (bits << 6) | v;
+        held += 6;
+        if held >= 8 {
+            held -= 8;
+            out.push(char::from(((bits >> held) & 0xff) as u8));
         }
     }
+    out
 }
 
 /// `$encodeUrl` (keeps reserved characters) and `$encodeUrlComponent`.
@@ -612,7 +640,8 @@ fn format_base<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> 
     let Some(n) = opt_num(name, &args, 0)? else {
         return Ok(None);
     };
-    let radix = opt_num(name, &args, 1)?.unwrap_or(10.0);
+    // jsonata-js rounds the radix (half to even) before checking it.
+    let radix = round_half_even(opt_num(name, &args, 1)?.unwrap_or(10.0), 0);
     if !(2.0..=36.0).contains(&radix) {
         return Err(err(
             "D3100",
@@ -633,7 +662,7 @@ fn format_integer<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'
         return Ok(None);
     };
     let picture = opt_str(name, &args, 1)?.ok_or_else(|| sig(name, 1))?;
-    ok(Val::string(format::format_integer(n, picture)?))
+    ok(Val::string(intpic::format_integer(n, picture)?))
 }
 
 fn parse_integer<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
@@ -641,7 +670,7 @@ fn parse_integer<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a
         return Ok(None);
     };
     let picture = opt_str(name, &args, 1)?.ok_or_else(|| sig(name, 1))?;
-    Ok(format::parse_integer(s, picture)?.map(Val::Num))
+    ok(Val::Num(intpic::parse_integer(s, picture)?))
 }
 
 // -------------------------------------------------------------------- aggregation
@@ -918,7 +947,7 @@ fn type_of<'a>(_: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
 fn now<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let picture = opt_str(name, &args, 0)?;
     let tz = opt_str(name, &args, 1)?;
-    ok(Val::string(format::from_millis(
+    ok(Val::string(datetime::from_millis(
         ev.now_millis as f64,
         picture,
         tz,
@@ -935,15 +964,15 @@ fn from_millis<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> 
     };
     let picture = opt_str(name, &args, 1)?;
     let tz = opt_str(name, &args, 2)?;
-    ok(Val::string(format::from_millis(ms, picture, tz)?))
+    ok(Val::string(datetime::from_millis(ms, picture, tz)?))
 }
 
-fn to_millis<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn to_millis<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(s) = opt_str(name, &args, 0)? else {
         return Ok(None);
     };
     let picture = opt_str(name, &args, 1)?;
-    Ok(format::to_millis(s, picture)?.map(Val::Num))
+    Ok(datetime::to_millis(s, picture, ev.now_millis as f64)?.map(Val::Num))
 }
 
 // -------------------------------------------------------------------- higher order

@@ -54,9 +54,11 @@
 //! - The parent operator `%` follows the path's actual navigation (each item remembers the
 //!   item it was reached from) instead of a static analysis; results agree for ordinary paths.
 
+mod datetime;
 mod eval;
 mod format;
 mod functions;
+mod intpic;
 mod parser;
 mod signature;
 mod template;

@@ -716,6 +716,18 @@ impl<'s> Parser<'s> {
         Ok((e, h))
     }
 
+    /// A call argument: `?` alone is a placeholder (partial application); anywhere else `?`
+    /// cannot start an expression (S0211), as in jsonata-js.
+    fn arg_item(&mut self) -> Result<(RawNode, usize), JsonataSyntaxError> {
+        if self.is_op("?") {
+            let pos = self.cur.pos;
+            self.advance(false)?;
+            let e = self.node(Raw::Leaf(Kind::Placeholder), pos, &[])?;
+            return Ok((e, 1));
+        }
+        self.item()
+    }
+
     fn expression(&mut self, rbp: u32) -> Result<RawNode, JsonataSyntaxError> {
         self.depth += 1;
         let here = 0u8;
@@ -774,7 +786,6 @@ impl<'s> Parser<'s> {
                 "*" => self.node(Raw::Step(Kind::Wildcard), pos, &[]),
                 "**" => self.node(Raw::Step(Kind::Descendant), pos, &[]),
                 "%" => self.node(Raw::Step(Kind::Parent), pos, &[]),
-                "?" => self.node(Raw::Leaf(Kind::Placeholder), pos, &[]),
                 "(" => self.nud_block(pos),
                 "[" => self.nud_array(pos),
                 "{" => {
@@ -927,7 +938,7 @@ impl<'s> Parser<'s> {
         let lh = left.height;
         match op {
             "(" => {
-                let (args, mut hs) = self.list(")", Self::item)?;
+                let (args, mut hs) = self.list(")", Self::arg_item)?;
                 hs.push(lh);
                 self.node(Raw::Call(Box::new(left), args), pos, &hs)
             }
@@ -1246,11 +1257,10 @@ fn process_filter(
         return Ok(lhs);
     };
     let pred = process(*pred)?;
-    let grouped = match &lhs.kind {
-        Kind::Path(p) => p.group.is_some(),
-        _ => lhs.group.is_some(),
-    };
-    if grouped {
+    // A path's grouping applies to the whole path, so a predicate after it filters the last
+    // step (`Product{SKU: Price}[0]` is `Product[0]{SKU: Price}`); only a grouped value that
+    // is not a path cannot take one (jsonata-js 2.0.6).
+    if !matches!(lhs.kind, Kind::Path(_)) && lhs.group.is_some() {
         return Err(syntax(
             "S0209",
             pos,

@@ -613,6 +613,17 @@ pub(crate) fn to_text(v: &Val, pretty: bool) -> Result<String, JsonataError> {
     }
 }
 
+/// A number inside JSON text: rounded to 15 digits first, so the largest doubles become
+/// Infinity, which JSON.stringify writes as null (as jsonata-js does).
+fn json_num_text(n: f64) -> String {
+    let text = string_num(n);
+    if n.is_finite() && text != "Infinity" && text != "-Infinity" {
+        text
+    } else {
+        "null".into()
+    }
+}
+
 /// `$string` / JSON.stringify with JSONata's number formatting.
 pub(crate) fn stringify(v: &Val, pretty: bool) -> Result<String, JsonataError> {
     let mut out = String::new();
@@ -627,15 +638,9 @@ fn write_json(v: &Val, pretty: bool, indent: usize, out: &mut String) -> Result<
     match v {
         Val::Null => out.push_str("null"),
         Val::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Val::Num(n) => {
-            if n.is_finite() {
-                out.push_str(&string_num(*n));
-            } else {
-                out.push_str("null");
-            }
-        }
+        Val::Num(n) => out.push_str(&json_num_text(*n)),
         Val::Func(_) => out.push_str("\"\""),
-        Val::Json(Value::Number(n)) => out.push_str(&string_num(n.as_f64().unwrap_or(0.0))),
+        Val::Json(Value::Number(n)) => out.push_str(&json_num_text(n.as_f64().unwrap_or(0.0))),
         _ => {
             if let Some(s) = v.as_str() {
                 charge(s.len() + 2)?;
