@@ -421,7 +421,7 @@ fn a_history_keeps_one_copy_of_a_payload_several_events_show() {
         json!({"i": 0, "blob": blob}),
     );
     assert_eq!(out.status, ExecutionStatus::Succeeded);
-    let mut payloads: Vec<*const Value> = Vec::new();
+    let mut payloads: Vec<usize> = Vec::new();
     let mut events = 0;
     for e in &out.history {
         let p = match &e.details {
@@ -430,7 +430,7 @@ fn a_history_keeps_one_copy_of_a_payload_several_events_show() {
             _ => continue,
         };
         events += 1;
-        let ptr = std::sync::Arc::as_ptr(p);
+        let ptr = p.identity();
         if !payloads.contains(&ptr) {
             payloads.push(ptr);
         }
@@ -447,4 +447,52 @@ fn a_history_keeps_one_copy_of_a_payload_several_events_show() {
         .unwrap();
     let shown = last.to_json(engine::history::TimestampFormat::EpochSeconds);
     assert!(shown.to_string().len() > 64 * 1024);
+}
+
+#[test]
+fn a_loop_carrying_a_large_document_holds_its_unchanged_parts_once() {
+    // Issue 19: a Choice loop carrying 250 KB (3,000 iterations there; 500 here to keep the
+    // debug build quick). Every iteration makes a new document (the counter changes), but the
+    // blob in it is the same: the history must hold it once, not once per iteration.
+    let blob = "y".repeat(250 * 1024);
+    let out = run(
+        json!({"StartAt": "Check", "States": {
+            "Check": {"Type": "Choice", "Choices": [
+                {"Variable": "$.i", "NumericLessThan": 500, "Next": "Incr"}], "Default": "Done"},
+            "Incr": {"Type": "Pass", "Parameters": {"i.$": "States.MathAdd($.i, 1)", "blob.$": "$.blob"},
+                     "Next": "Check"},
+            "Done": {"Type": "Succeed"}
+        }}),
+        json!({"i": 0, "blob": blob}),
+    );
+    assert_eq!(out.status, ExecutionStatus::Succeeded);
+    let leaf = |v: &serde_json::Value| serde_json::to_string(v).map_or(0, |s| s.len() as u64);
+    let mut seen = std::collections::HashSet::new();
+    let mut held = 0u64;
+    let mut payloads = 0;
+    for e in &out.history {
+        let p = match &e.details {
+            engine::history::Details::StateEntered { input, .. } => input,
+            engine::history::Details::StateExited { output, .. } => output,
+            _ => continue,
+        };
+        payloads += 1;
+        held += p.unique_bytes(&mut seen, &leaf, 48);
+    }
+    assert_eq!(payloads, 500 * 4 + 4);
+    // One blob (256,002 bytes of JSON) plus a few hundred bytes per iteration, against
+    // 501 x 256 KB = 128 MB kept whole.
+    assert!(held < 256_002 + 501 * 400, "{held} bytes held");
+    // Every payload still renders in full, the last one with the final counter.
+    let last = out
+        .history
+        .iter()
+        .rev()
+        .find(|e| e.event_type == "SucceedStateExited")
+        .unwrap();
+    let shown = last.to_json(engine::history::TimestampFormat::EpochSeconds);
+    let output: serde_json::Value =
+        serde_json::from_str(shown["stateExitedEventDetails"]["output"].as_str().unwrap()).unwrap();
+    assert_eq!(output["i"], 500);
+    assert_eq!(output["blob"].as_str().unwrap().len(), 250 * 1024);
 }

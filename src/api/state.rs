@@ -311,14 +311,10 @@ pub fn value_bytes(v: &Value) -> u64 {
 /// [`value_bytes`] of one history event, plus the event's own fields. State payloads shared
 /// between events ([`crate::engine::history::History::payload`]) count once: `seen` holds
 /// the ones already counted.
-fn event_bytes(e: &HistoryEvent, seen: &mut std::collections::HashSet<*const Value>) -> u64 {
+fn event_bytes(e: &HistoryEvent, seen: &mut std::collections::HashSet<usize>) -> u64 {
     96 + match &e.details {
         Details::StateEntered { input: p, .. } | Details::StateExited { output: p, .. } => {
-            if seen.insert(Arc::as_ptr(p)) {
-                value_bytes(p)
-            } else {
-                0
-            }
+            p.unique_bytes(seen, &value_bytes, 48)
         }
         Details::ExecutionStarted { input: v, .. }
         | Details::ExecutionSucceeded { output: v }

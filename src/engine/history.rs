@@ -12,6 +12,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::clock::SimTime;
+pub use super::payload::Payload;
 
 /// What the recorder keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -33,11 +34,11 @@ pub enum Details {
     /// next state's input, or a Choice's input and output, are one value in memory.
     StateEntered {
         name: Arc<str>,
-        input: Arc<Value>,
+        input: Payload,
     },
     StateExited {
         name: Arc<str>,
-        output: Arc<Value>,
+        output: Payload,
     },
     ExecutionStarted {
         input: Value,
@@ -75,7 +76,7 @@ impl Details {
                 "stateEnteredEventDetails",
                 details(vec![
                     ("name", Value::String(name.to_string())),
-                    ("input", Value::clone(input)),
+                    ("input", input.to_value()),
                     ("inputDetails", not_truncated()),
                 ]),
             )),
@@ -83,7 +84,7 @@ impl Details {
                 "stateExitedEventDetails",
                 details(vec![
                     ("name", Value::String(name.to_string())),
-                    ("output", Value::clone(output)),
+                    ("output", output.to_value()),
                     ("outputDetails", not_truncated()),
                 ]),
             )),
@@ -217,7 +218,7 @@ pub struct History {
     next_id: Cell<u64>,
     events: RefCell<Vec<HistoryEvent>>,
     /// The payload of the last state event, for [`History::payload`].
-    last_payload: RefCell<Option<Arc<Value>>>,
+    last_payload: RefCell<Option<Payload>>,
 }
 
 impl History {
@@ -232,17 +233,13 @@ impl History {
 
     /// `v` as a state event's payload: the previous state event's payload when it is the
     /// same value (a state's output entering the next state, a Choice passing its input on),
-    /// so a history keeps one copy of a payload that several events show. A loop carrying a
-    /// large document through thousands of states holds about one copy per change of the
-    /// document instead of one per event.
-    pub fn payload(&self, v: &Value) -> Arc<Value> {
+    /// so a history keeps one copy of a payload that several events show; and, for a large
+    /// document, a payload that shares every unchanged subtree with the previous one (see
+    /// [`super::payload`]). A loop carrying a 250 KB document through thousands of states
+    /// holds the document once plus what changes.
+    pub fn payload(&self, v: &Value) -> Payload {
         let mut last = self.last_payload.borrow_mut();
-        if let Some(p) = last.as_ref() {
-            if **p == *v {
-                return p.clone();
-            }
-        }
-        let p = Arc::new(v.clone());
+        let p = Payload::shared_with(v, last.as_ref());
         *last = Some(p.clone());
         p
     }

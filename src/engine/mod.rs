@@ -23,6 +23,7 @@ pub mod context;
 pub mod errors;
 pub mod execution;
 pub mod history;
+pub mod payload;
 pub mod invoker;
 mod io;
 mod item_io;

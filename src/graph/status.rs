@@ -110,7 +110,7 @@ pub fn state_runs(
                     r.entered += 1;
                     r.first_entered.get_or_insert(e.timestamp);
                     if r.input.is_none() {
-                        r.input = Some(Value::clone(input));
+                        r.input = Some(input.to_value());
                     }
                     open.push((name.to_string(), false));
                 }
@@ -119,7 +119,7 @@ pub fn state_runs(
                 if let Some(r) = runs.get_mut(&**name) {
                     r.exited += 1;
                     r.last_exited = Some(e.timestamp);
-                    r.output = Some(Value::clone(output));
+                    r.output = Some(output.to_value());
                 }
                 if let Some(pos) = open.iter().rposition(|(n, _)| **n == **name) {
                     let (n, err) = open.remove(pos);
