@@ -405,47 +405,59 @@ fn jsonata_evaluation_errors_are_recorded_once_with_their_field() {
     );
 }
 
-#[test]
-fn a_history_keeps_one_copy_of_a_payload_several_events_show() {
-    // A Choice loop carrying a 64 KB document: per iteration the Choice's input and output and
-    // the Pass's input are the same value, and only the Pass's output is new.
-    let blob = "x".repeat(64 * 1024);
-    let out = run(
+/// A Choice loop carrying `blob` and a counter for `iterations` rounds.
+fn blob_loop(blob: &str, iterations: u32) -> engine::ExecutionOutcome {
+    run(
         json!({"StartAt": "Check", "States": {
             "Check": {"Type": "Choice", "Choices": [
-                {"Variable": "$.i", "NumericLessThan": 50, "Next": "Incr"}], "Default": "Done"},
+                {"Variable": "$.i", "NumericLessThan": iterations, "Next": "Incr"}], "Default": "Done"},
             "Incr": {"Type": "Pass", "Parameters": {"i.$": "States.MathAdd($.i, 1)", "blob.$": "$.blob"},
                      "Next": "Check"},
             "Done": {"Type": "Succeed"}
         }}),
         json!({"i": 0, "blob": blob}),
-    );
+    )
+}
+
+/// The last SucceedStateExited event as GetExecutionHistory shows it.
+fn last_exit_shown(out: &engine::ExecutionOutcome) -> serde_json::Value {
+    out.history
+        .iter()
+        .rev()
+        .find(|e| e.event_type == "SucceedStateExited")
+        .unwrap()
+        .to_json(engine::history::TimestampFormat::EpochSeconds)
+}
+
+/// The payloads of the state entered/exited events, in order.
+fn state_payloads(out: &engine::ExecutionOutcome) -> Vec<&engine::history::Payload> {
+    out.history
+        .iter()
+        .filter_map(|e| match &e.details {
+            engine::history::Details::StateEntered { input, .. } => Some(input),
+            engine::history::Details::StateExited { output, .. } => Some(output),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_history_keeps_one_copy_of_a_payload_several_events_show() {
+    // A Choice loop carrying a 64 KB document: per iteration the Choice's input and output and
+    // the Pass's input are the same value, and only the Pass's output is new.
+    let blob = "x".repeat(64 * 1024);
+    let out = blob_loop(&blob, 50);
     assert_eq!(out.status, ExecutionStatus::Succeeded);
-    let mut payloads: Vec<usize> = Vec::new();
-    let mut events = 0;
-    for e in &out.history {
-        let p = match &e.details {
-            engine::history::Details::StateEntered { input, .. } => input,
-            engine::history::Details::StateExited { output, .. } => output,
-            _ => continue,
-        };
-        events += 1;
-        let ptr = p.identity();
-        if !payloads.contains(&ptr) {
-            payloads.push(ptr);
-        }
-    }
+    let all = state_payloads(&out);
+    let events = all.len();
+    let mut payloads: Vec<usize> = all.iter().map(|p| p.identity()).collect();
+    payloads.sort_unstable();
+    payloads.dedup();
     // 50 iterations x 4 state events, plus the last Check and Done: 1 copy per new document.
     assert_eq!(events, 50 * 4 + 4);
     assert_eq!(payloads.len(), 51, "one payload per distinct document");
     // Shared payloads still render in full.
-    let last = out
-        .history
-        .iter()
-        .rev()
-        .find(|e| e.event_type == "SucceedStateExited")
-        .unwrap();
-    let shown = last.to_json(engine::history::TimestampFormat::EpochSeconds);
+    let shown = last_exit_shown(&out);
     assert!(shown.to_string().len() > 64 * 1024);
 }
 
@@ -455,42 +467,22 @@ fn a_loop_carrying_a_large_document_holds_its_unchanged_parts_once() {
     // debug build quick). Every iteration makes a new document (the counter changes), but the
     // blob in it is the same: the history must hold it once, not once per iteration.
     let blob = "y".repeat(250 * 1024);
-    let out = run(
-        json!({"StartAt": "Check", "States": {
-            "Check": {"Type": "Choice", "Choices": [
-                {"Variable": "$.i", "NumericLessThan": 500, "Next": "Incr"}], "Default": "Done"},
-            "Incr": {"Type": "Pass", "Parameters": {"i.$": "States.MathAdd($.i, 1)", "blob.$": "$.blob"},
-                     "Next": "Check"},
-            "Done": {"Type": "Succeed"}
-        }}),
-        json!({"i": 0, "blob": blob}),
-    );
+    let out = blob_loop(&blob, 500);
     assert_eq!(out.status, ExecutionStatus::Succeeded);
     let leaf = |v: &serde_json::Value| serde_json::to_string(v).map_or(0, |s| s.len() as u64);
     let mut seen = std::collections::HashSet::new();
-    let mut held = 0u64;
-    let mut payloads = 0;
-    for e in &out.history {
-        let p = match &e.details {
-            engine::history::Details::StateEntered { input, .. } => input,
-            engine::history::Details::StateExited { output, .. } => output,
-            _ => continue,
-        };
-        payloads += 1;
-        held += p.unique_bytes(&mut seen, &leaf, 48);
-    }
+    let all = state_payloads(&out);
+    let payloads = all.len();
+    let held: u64 = all
+        .iter()
+        .map(|p| p.unique_bytes(&mut seen, &leaf, 48))
+        .sum();
     assert_eq!(payloads, 500 * 4 + 4);
     // One blob (256,002 bytes of JSON) plus a few hundred bytes per iteration, against
     // 501 x 256 KB = 128 MB kept whole.
     assert!(held < 256_002 + 501 * 400, "{held} bytes held");
     // Every payload still renders in full, the last one with the final counter.
-    let last = out
-        .history
-        .iter()
-        .rev()
-        .find(|e| e.event_type == "SucceedStateExited")
-        .unwrap();
-    let shown = last.to_json(engine::history::TimestampFormat::EpochSeconds);
+    let shown = last_exit_shown(&out);
     let output: serde_json::Value =
         serde_json::from_str(shown["stateExitedEventDetails"]["output"].as_str().unwrap()).unwrap();
     assert_eq!(output["i"], 500);

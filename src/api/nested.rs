@@ -41,11 +41,7 @@ impl MachineSource for ApiMachines {
     fn started(&self, child: &ChildStart) {
         let scale = self.state.settings.time_scale;
         let mut reg = self.state.registry();
-        let Some(machine) = reg
-            .machines
-            .get(&child.machine.arn)
-            .map(|m| m.version.clone())
-        else {
+        let Some(machine) = machine_version(&reg, &child.machine.arn) else {
             return;
         };
         let real_start = real_start_of(&reg, &child.parent, child.start_date, scale);
@@ -65,11 +61,7 @@ impl MachineSource for ApiMachines {
     fn record(&self, child: &ChildRecord) {
         let scale = self.state.settings.time_scale;
         let mut reg = self.state.registry();
-        let Some(machine) = reg
-            .machines
-            .get(&child.machine.arn)
-            .map(|m| m.version.clone())
-        else {
+        let Some(machine) = machine_version(&reg, &child.machine.arn) else {
             return;
         };
         let o = &child.outcome;
@@ -113,6 +105,11 @@ impl MachineSource for ApiMachines {
 
 /// The real moment a child started at `start` maps to: its parent's real start plus the
 /// simulated time since the parent started, under the time scale.
+/// The current version of the machine `arn`, if the registry still has it.
+fn machine_version(reg: &Registry, arn: &str) -> Option<Arc<super::state::MachineVersion>> {
+    reg.machines.get(arn).map(|m| m.version.clone())
+}
+
 fn real_start_of(reg: &Registry, parent: &str, start: SimTime, scale: Option<f64>) -> Instant {
     match reg.execution(parent) {
         Ok(p) => {

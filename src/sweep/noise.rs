@@ -33,17 +33,8 @@ fn rank(v: &[f64], q: f64) -> f64 {
 
 /// The spread of `values` (non-finite ones dropped); `None` when none is left.
 pub fn spread(values: &[f64]) -> Option<Spread> {
-    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
+    let (v, median) = super::report::sorted_with_median(values)?;
     let n = v.len();
-    let median = if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    };
     Some(Spread {
         median,
         q1: rank(&v, 0.25),

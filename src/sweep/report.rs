@@ -56,7 +56,8 @@ pub struct Stats {
     pub mean: f64,
 }
 
-pub fn stats(values: &[f64]) -> Option<Stats> {
+/// The finite values of `values`, sorted, and their median; `None` when none is left.
+pub(crate) fn sorted_with_median(values: &[f64]) -> Option<(Vec<f64>, f64)> {
     let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
     if v.is_empty() {
         return None;
@@ -68,6 +69,12 @@ pub fn stats(values: &[f64]) -> Option<Stats> {
     } else {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
     };
+    Some((v, median))
+}
+
+pub fn stats(values: &[f64]) -> Option<Stats> {
+    let (v, median) = sorted_with_median(values)?;
+    let n = v.len();
     let rank = ((0.95 * n as f64).ceil() as usize).clamp(1, n);
     Some(Stats {
         median,

@@ -19,7 +19,7 @@ use super::spec::{FunctionField, Records, SweepSpec, Target};
 use crate::engine::{ExecutionStatus, HistoryMode};
 use crate::project::{self, Project, RunOptions, RunReport};
 use crate::rng::derive_seed;
-use crate::sim::{Architecture, Money};
+use crate::sim::{Architecture, Money, Simulation};
 
 /// One execution of a sweep.
 #[derive(Clone, Debug)]
@@ -341,22 +341,62 @@ fn run_carried_over(
             if done > 0 {
                 sim.advance(Duration::from_secs_f64(spec.spacing_seconds));
             }
-            let exec_seed = derive_seed(pseed, &format!("rep-{rep}"));
-            let name = format!("p{:08x}-r{rep}", pseed as u32);
-            let eopts = project.execution_options(&run_opts, &name, exec_seed);
-            let report = sim.run(&project.plan, input.clone(), &eopts);
-            let records = sim.block_on(records_of(spec, values, &input, &report, sim.world()));
-            let mut r = row(
-                index, values, rep, exec_seed, &name, &project, &report, records,
-            );
-            r.cost_max_memory_used = max_memory_cost(&report, sim.world().prices());
-            rows.push(r);
+            let at = Execution {
+                spec,
+                project: &project,
+                input: &input,
+                run_opts: &run_opts,
+                index,
+                values,
+            };
+            rows.push(at.run(&sim, pseed, rep));
             done += 1;
             progress(done, total);
         }
         sink(rows).map_err(SweepError::Worker)?;
     }
     Ok(())
+}
+
+/// One point's execution context: what [`Execution::run`] needs besides the simulation.
+struct Execution<'a> {
+    spec: &'a SweepSpec,
+    project: &'a Project,
+    input: &'a Value,
+    run_opts: &'a RunOptions,
+    index: usize,
+    values: &'a [Value],
+}
+
+impl Execution<'_> {
+    /// Runs repetition `rep` of the point whose seed is `point_seed` and makes its row.
+    fn run(&self, sim: &Simulation, point_seed: u64, rep: u32) -> Row {
+        let exec_seed = derive_seed(point_seed, &format!("rep-{rep}"));
+        let name = format!("p{:08x}-r{rep}", point_seed as u32);
+        let eopts = self
+            .project
+            .execution_options(self.run_opts, &name, exec_seed);
+        let report = sim.run(&self.project.plan, self.input.clone(), &eopts);
+        let records = sim.block_on(records_of(
+            self.spec,
+            self.values,
+            self.input,
+            &report,
+            sim.world(),
+        ));
+        let mut r = row(
+            self.index,
+            self.values,
+            rep,
+            exec_seed,
+            &name,
+            self.project,
+            &report,
+            records,
+        );
+        r.cost_max_memory_used = max_memory_cost(&report, sim.world().prices());
+        r
+    }
 }
 
 fn run_point(
@@ -389,16 +429,15 @@ fn run_point(
                     .map_err(|e| e.to_string())?;
             }
         }
-        let exec_seed = derive_seed(seed, &format!("rep-{rep}"));
-        let name = format!("p{:08x}-r{rep}", seed as u32);
-        let eopts = project.execution_options(&run_opts, &name, exec_seed);
-        let report = sim.run(&project.plan, input.clone(), &eopts);
-        let records = sim.block_on(records_of(spec, values, &input, &report, sim.world()));
-        let mut r = row(
-            index, values, rep, exec_seed, &name, &project, &report, records,
-        );
-        r.cost_max_memory_used = max_memory_cost(&report, sim.world().prices());
-        rows.push(r);
+        let at = Execution {
+            spec,
+            project: &project,
+            input: &input,
+            run_opts: &run_opts,
+            index,
+            values,
+        };
+        rows.push(at.run(&sim, seed, rep));
         tick();
     }
     Ok(rows)
