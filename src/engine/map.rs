@@ -29,14 +29,6 @@ pub const INLINE_MAX_CONCURRENCY: usize = 40;
 /// "Distributed Map").
 pub const DISTRIBUTED_MAX_CONCURRENCY: usize = 10_000;
 
-/// How many child executions a Distributed Map run starts per second. AWS documents no start
-/// rate; this is measured: in the COSMIC-AI paper's 12.6 GB run with 100 MB partitions
-/// (UVA-MLSys/AI-for-Astronomy, `aws/result-partition-100MB/total/3/combined_data.json`), the
-/// 130 ranks made their first S3 request over 6.3 s (first 1761067197.98, last 1761067204.29,
-/// in the 34 records stored there), about 20.6 children a second. Child `i` therefore starts
-/// `i / 20.6` s after the run began (or later, when MaxConcurrency holds it back).
-pub const DISTRIBUTED_CHILD_START_RATE: f64 = 20.6;
-
 /// Where a Map's items come from.
 pub(crate) enum ItemSource<'a> {
     /// Already known (ItemsPath, Items, or the input).

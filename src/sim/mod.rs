@@ -33,6 +33,7 @@ pub mod services;
 pub mod simulation;
 pub mod sns;
 pub mod sqs;
+pub mod sqs_error;
 pub mod sqs_fifo;
 pub mod world;
 

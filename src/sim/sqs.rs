@@ -25,21 +25,7 @@ use sha2::Sha256;
 
 use crate::sim::sqs_fifo::{self, Fifo, FifoSend};
 
-/// An SQS error: its code (`QueueDoesNotExist`, `ReceiptHandleIsInvalid`, ...) and message.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SqsError {
-    pub code: String,
-    pub message: String,
-}
-
-impl SqsError {
-    pub(crate) fn new(code: &str, message: impl Into<String>) -> Self {
-        SqsError {
-            code: code.to_string(),
-            message: message.into(),
-        }
-    }
-}
+pub use super::sqs_error::SqsError;
 
 fn no_queue() -> SqsError {
     SqsError::new("QueueDoesNotExist", "The specified queue does not exist.")

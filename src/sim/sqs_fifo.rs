@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::sqs::SqsError;
+use super::sqs_error::SqsError;
 
 /// How long a deduplication id is remembered (SQS: five minutes).
 pub const DEDUPLICATION_WINDOW_SECONDS: f64 = 300.0;

@@ -19,8 +19,8 @@ use serde_json::Value;
 
 use super::chart::{render, Chart, Line, Mark, Panel, Point, XAxis};
 use super::noise::{judge, Verdict};
-use super::report::{label_of, number_eq, plain, power_tuning_picks, PointSummary};
 use super::spec::{FunctionField, SweepKind, SweepSpec, Target};
+use super::summary::{label_of, number_eq, plain, power_tuning_picks, PointSummary};
 
 /// Which grid key is the x axis, and the lines.
 struct Layout {

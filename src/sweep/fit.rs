@@ -6,8 +6,8 @@
 
 use std::fmt::Write as _;
 
-use super::report::{number_eq, PointSummary};
 use super::spec::{Baseline, SweepSpec};
+use super::summary::{number_eq, PointSummary};
 
 /// The relative error band a cell must fall in to count as a fit.
 pub const WITHIN: f64 = 0.20;

@@ -14,6 +14,7 @@ pub mod partition;
 pub mod report;
 pub mod run;
 pub mod spec;
+pub mod summary;
 
 pub use partition::Partition;
 pub use run::{Row, SweepError, SweepOptions};

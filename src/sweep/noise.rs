@@ -8,7 +8,7 @@
 //! make every point look noisy. With fewer than two successful repetitions at the pick or at a
 //! point, noise cannot be judged, and the report says so instead of naming a clear winner.
 
-use super::report::{metric, PointSummary};
+use super::summary::{metric, PointSummary};
 
 /// The median and the interquartile range of one point's repetitions.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -33,7 +33,7 @@ fn rank(v: &[f64], q: f64) -> f64 {
 
 /// The spread of `values` (non-finite ones dropped); `None` when none is left.
 pub fn spread(values: &[f64]) -> Option<Spread> {
-    let (v, median) = super::report::sorted_with_median(values)?;
+    let (v, median) = super::summary::sorted_with_median(values)?;
     let n = v.len();
     Some(Spread {
         median,

@@ -1,0 +1,18 @@
+//! The SQS error type, shared by the standard queue code (`sqs`) and the FIFO rules
+//! (`sqs_fifo`), so that neither imports the other for it.
+
+/// An SQS error: its code (`QueueDoesNotExist`, `ReceiptHandleIsInvalid`, ...) and message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SqsError {
+    pub code: String,
+    pub message: String,
+}
+
+impl SqsError {
+    pub(crate) fn new(code: &str, message: impl Into<String>) -> Self {
+        SqsError {
+            code: code.to_string(),
+            message: message.into(),
+        }
+    }
+}
