@@ -110,11 +110,7 @@ pub fn register(catalog: &mut HandlerCatalog) {
         Ok(Arc::new(paper::Plan) as Arc<dyn Handler>)
     });
     catalog.register("cosmic.paper_rank", |p: &Value| {
-        let params: paper::RankParams = if p.is_null() {
-            paper::RankParams::default()
-        } else {
-            parse("cosmic.paper_rank", p)?
-        };
+        let params: paper::RankParams = parse("cosmic.paper_rank", p)?;
         params
             .check()
             .map_err(|e| format!("cosmic.paper_rank: {e}"))?;
@@ -166,6 +162,14 @@ mod tests {
             .unwrap();
         assert!(e.contains("astromae or linear"), "{e}");
         assert!(c.build("cosmic.summarize", &json!({"bucket": "b"})).is_ok());
+        assert!(c.build("cosmic.paper_rank", &Value::Null).is_ok());
+        let e = c
+            .build("cosmic.paper_rank", &json!({"straggler_sigma": 5}))
+            .err()
+            .unwrap();
+        assert!(e.contains("straggler_sigma"), "{e}");
+        assert!(c.build("cosmic.paper_rank", &json!({"speed": 1})).is_err());
+        assert!(c.build("cosmic.paper_plan", &json!({"x": 1})).is_err());
         assert!(c
             .build("cosmic.summarize", &json!({"payload_key": "b"}))
             .is_err());

@@ -185,18 +185,6 @@ fn default_working_set() -> u64 {
     2800
 }
 
-impl Default for RankParams {
-    fn default() -> Self {
-        RankParams {
-            speedup: default_speedup(),
-            straggler_sigma: default_sigma(),
-            cold_handler_seconds: default_cold(),
-            working_set_mb: default_working_set(),
-            model_key: default_model_key(),
-        }
-    }
-}
-
 impl RankParams {
     /// Checks the parameters, naming the one at fault.
     pub fn check(&self) -> Result<(), String> {
@@ -240,7 +228,7 @@ pub fn curve_seconds(samples: u64, batch: u64) -> f64 {
 }
 
 /// `cosmic.paper_rank`.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Rank {
     pub params: RankParams,
 }
