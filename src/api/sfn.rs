@@ -138,7 +138,7 @@ fn with_token(mut v: Map<String, Value>, next: Option<String>) -> Value {
 
 // ----- state machines -----------------------------------------------------------------------
 
-fn compile_definition(text: &str) -> Result<Plan, ApiError> {
+pub(crate) fn compile_definition(text: &str) -> Result<Plan, ApiError> {
     if text.chars().count() > MAX_DEFINITION_CHARS {
         return Err(ApiError::validation(format!(
             "1 validation error detected: Value at 'definition' failed to satisfy constraint: \
@@ -280,6 +280,7 @@ pub fn create_machine(
             created: now,
         },
     );
+    super::journal::machine_changed(&mut reg, &arn);
     Ok((arn, now))
 }
 
@@ -358,6 +359,7 @@ fn update_state_machine(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiEr
     };
     // Running executions keep the version they started with.
     m.version = Arc::new(version);
+    super::journal::machine_changed(&mut reg, arn);
     Ok(json!({"updateDate": ts(now), "revisionId": revision_id}))
 }
 
@@ -366,7 +368,10 @@ fn delete_state_machine(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiEr
     names::state_machine_name(arn)?;
     // Deleting a machine that does not exist succeeds, as on AWS. Its executions stay
     // describable until retention drops them.
-    state.registry().machines.remove(arn);
+    let mut reg = state.registry();
+    if reg.machines.remove(arn).is_some() {
+        super::journal::machine_changed(&mut reg, arn);
+    }
     Ok(json!({}))
 }
 
@@ -780,7 +785,9 @@ async fn stop_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiEr
                 // Computed but not yet shown: it ends where the client's view of it is now.
                 runner::abort(fin, &stop, Some(at));
                 fin.reveal_at = now;
-                return Ok(json!({"stopDate": ts(fin.stop)}));
+                let stop_date = fin.stop;
+                super::journal::execution_ended(&mut reg, arn);
+                return Ok(json!({"stopDate": ts(stop_date)}));
             }
             _ => rec.control.clone(),
         }

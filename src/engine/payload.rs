@@ -127,7 +127,12 @@ impl Payload {
     }
 }
 
-fn tree_bytes(t: &Arc<Node>, seen: &mut HashSet<usize>, leaf: &dyn Fn(&Value) -> u64, node: u64) -> u64 {
+fn tree_bytes(
+    t: &Arc<Node>,
+    seen: &mut HashSet<usize>,
+    leaf: &dyn Fn(&Value) -> u64,
+    node: u64,
+) -> u64 {
     if !seen.insert(Arc::as_ptr(t) as usize) {
         return 0;
     }
@@ -296,7 +301,10 @@ mod tests {
         let a = first.unique_bytes(&mut seen, &leaf, 16);
         let b = second.unique_bytes(&mut seen, &leaf, 16);
         assert!(a > 100_000, "{a}");
-        assert!(b < 1_000, "the second document adds only its changed spine: {b}");
+        assert!(
+            b < 1_000,
+            "the second document adds only its changed spine: {b}"
+        );
         // Keys moved around still find their old subtrees.
         let moved = json!({"items": v["items"].clone(), "blob": v["blob"].clone(), "i": 2});
         let third = Payload::shared_with(&moved, Some(&second));
