@@ -284,6 +284,41 @@ pub fn create_machine(
     Ok((arn, now))
 }
 
+/// Creates a machine, or, when one of that name exists with another definition (or type,
+/// logging, tracing), makes `spec` its new version, as UpdateStateMachine would: how
+/// `serve --project --state-dir` takes in a project edited since the machine was restored.
+pub fn create_or_update_machine(
+    state: &ApiState,
+    spec: MachineSpec<'_>,
+) -> Result<(String, SimTime), ApiError> {
+    match create_machine(state, spec.clone()) {
+        Err(e) if e.code == "StateMachineAlreadyExists" => {
+            let plan = compile_definition(spec.definition)?;
+            let s = &state.settings;
+            let arn = names::state_machine_arn(&s.region, &s.account, spec.name);
+            let revision_id = state.new_id();
+            let mut reg = state.registry();
+            let m = reg.machine_mut(&arn)?;
+            m.version = Arc::new(MachineVersion {
+                arn: arn.clone(),
+                name: spec.name.to_string(),
+                definition: spec.definition.to_string(),
+                role_arn: spec.role_arn.to_string(),
+                kind: spec.kind,
+                plan: Arc::new(plan),
+                revision_id,
+                updated: wall_now(),
+                logging: spec.logging,
+                tracing: spec.tracing,
+            });
+            let created = m.created;
+            super::journal::machine_changed(&mut reg, &arn);
+            Ok((arn, created))
+        }
+        other => other,
+    }
+}
+
 fn machine(state: &ApiState, arn: &str) -> Result<Arc<MachineVersion>, ApiError> {
     names::state_machine_name(arn)?;
     let reg = state.registry();
