@@ -350,23 +350,8 @@ pub fn run(args: ServeArgs) -> i32 {
         );
     }
     println!("  {summary}");
-    if let (Some(dir), Some(r)) = (&args.state_dir, server.restored()) {
-        println!(
-            "  state dir {}: restored {} state machine(s) and {} execution(s){}{}",
-            dir.display(),
-            r.machines,
-            r.executions,
-            if r.aborted > 0 {
-                format!(" ({} that were running are now ABORTED)", r.aborted)
-            } else {
-                String::new()
-            },
-            if r.torn {
-                "; dropped a torn last line"
-            } else {
-                ""
-            }
-        );
+    if let Some(line) = restored_line(&args, &server) {
+        println!("  {line}");
     }
     for arn in &machines {
         println!("  state machine {arn}");
@@ -394,6 +379,27 @@ pub fn run(args: ServeArgs) -> i32 {
         eprintln!("stepsim serve: flushing the store: {e}");
     }
     EXIT_OK
+}
+
+/// What `--state-dir` restored, for the banner.
+fn restored_line(args: &ServeArgs, server: &Server) -> Option<String> {
+    let (dir, r) = (args.state_dir.as_ref()?, server.restored()?);
+    let aborted = if r.aborted > 0 {
+        format!(" ({} that were running are now ABORTED)", r.aborted)
+    } else {
+        String::new()
+    };
+    let torn = if r.torn {
+        "; dropped a torn last line"
+    } else {
+        ""
+    };
+    Some(format!(
+        "state dir {}: restored {} state machine(s) and {} execution(s){aborted}{torn}",
+        dir.display(),
+        r.machines,
+        r.executions,
+    ))
 }
 
 /// Waits for Ctrl-C (SIGINT) or SIGTERM (`docker stop`, systemd) and says which came.
