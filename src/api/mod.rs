@@ -28,6 +28,7 @@ pub mod events;
 pub mod hosts;
 pub mod http;
 pub mod iam;
+pub mod journal;
 pub mod lambda;
 pub mod lambda_code;
 pub mod logs;
@@ -111,6 +112,9 @@ pub struct ServerConfig {
     /// The memory (estimated) kept executions may hold before the oldest ended ones are
     /// dropped (default [`DEFAULT_RETAINED_BYTES`]).
     pub max_retained_bytes: u64,
+    /// `--state-dir`: journal state machines, executions and histories there and restore
+    /// them at start ([`journal`]). `None` keeps everything in memory only.
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 /// The default budget of kept executions' inputs, outputs and histories: 384 MiB.
@@ -142,6 +146,7 @@ impl Default for ServerConfig {
             max_connections: connection_cap(),
             services: crate::sim::AwsServices::default(),
             max_retained_bytes: DEFAULT_RETAINED_BYTES,
+            state_dir: None,
         }
     }
 }
@@ -303,17 +308,26 @@ pub struct Server {
     state: Arc<ApiState>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     done: Option<std::sync::mpsc::Receiver<()>>,
+    restored: Option<journal::Restored>,
 }
 
 impl Server {
     /// Binds `addr` (port 0 picks a free one) and serves on a background thread. Binding
-    /// errors (port in use, no permission) are returned here.
+    /// errors (port in use, no permission) are returned here, and so are a `state_dir`'s
+    /// (kind `InvalidData`, the message naming the file and line).
     pub fn start(mut config: ServerConfig, addr: SocketAddr) -> std::io::Result<Server> {
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         config.bound = Some(addr.ip());
+        let state_dir = config.state_dir.clone();
         let state = build_state(config);
+        let restored = match &state_dir {
+            Some(dir) => Some(journal::open(&state, dir).map_err(|e| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("--state-dir: {e}"))
+            })?),
+            None => None,
+        };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (done_tx, done_rx) = std::sync::mpsc::channel();
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -344,7 +358,13 @@ impl Server {
             state,
             shutdown: Some(tx),
             done: Some(done_rx),
+            restored,
         })
+    }
+
+    /// What `--state-dir` restored at start (`None` without one).
+    pub fn restored(&self) -> Option<&journal::Restored> {
+        self.restored.as_ref()
     }
 
     /// The address the server listens on.

@@ -138,7 +138,7 @@ fn with_token(mut v: Map<String, Value>, next: Option<String>) -> Value {
 
 // ----- state machines -----------------------------------------------------------------------
 
-fn compile_definition(text: &str) -> Result<Plan, ApiError> {
+pub(crate) fn compile_definition(text: &str) -> Result<Plan, ApiError> {
     if text.chars().count() > MAX_DEFINITION_CHARS {
         return Err(ApiError::validation(format!(
             "1 validation error detected: Value at 'definition' failed to satisfy constraint: \
@@ -280,7 +280,43 @@ pub fn create_machine(
             created: now,
         },
     );
+    super::journal::machine_changed(&mut reg, &arn);
     Ok((arn, now))
+}
+
+/// Creates a machine, or, when one of that name exists with another definition (or type,
+/// logging, tracing), makes `spec` its new version, as UpdateStateMachine would: how
+/// `serve --project --state-dir` takes in a project edited since the machine was restored.
+pub fn create_or_update_machine(
+    state: &ApiState,
+    spec: MachineSpec<'_>,
+) -> Result<(String, SimTime), ApiError> {
+    match create_machine(state, spec.clone()) {
+        Err(e) if e.code == "StateMachineAlreadyExists" => {
+            let plan = compile_definition(spec.definition)?;
+            let s = &state.settings;
+            let arn = names::state_machine_arn(&s.region, &s.account, spec.name);
+            let revision_id = state.new_id();
+            let mut reg = state.registry();
+            let m = reg.machine_mut(&arn)?;
+            m.version = Arc::new(MachineVersion {
+                arn: arn.clone(),
+                name: spec.name.to_string(),
+                definition: spec.definition.to_string(),
+                role_arn: spec.role_arn.to_string(),
+                kind: spec.kind,
+                plan: Arc::new(plan),
+                revision_id,
+                updated: wall_now(),
+                logging: spec.logging,
+                tracing: spec.tracing,
+            });
+            let created = m.created;
+            super::journal::machine_changed(&mut reg, &arn);
+            Ok((arn, created))
+        }
+        other => other,
+    }
 }
 
 fn machine(state: &ApiState, arn: &str) -> Result<Arc<MachineVersion>, ApiError> {
@@ -358,6 +394,7 @@ fn update_state_machine(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiEr
     };
     // Running executions keep the version they started with.
     m.version = Arc::new(version);
+    super::journal::machine_changed(&mut reg, arn);
     Ok(json!({"updateDate": ts(now), "revisionId": revision_id}))
 }
 
@@ -366,7 +403,10 @@ fn delete_state_machine(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiEr
     names::state_machine_name(arn)?;
     // Deleting a machine that does not exist succeeds, as on AWS. Its executions stay
     // describable until retention drops them.
-    state.registry().machines.remove(arn);
+    let mut reg = state.registry();
+    if reg.machines.remove(arn).is_some() {
+        super::journal::machine_changed(&mut reg, arn);
+    }
     Ok(json!({}))
 }
 
@@ -780,7 +820,9 @@ async fn stop_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiEr
                 // Computed but not yet shown: it ends where the client's view of it is now.
                 runner::abort(fin, &stop, Some(at));
                 fin.reveal_at = now;
-                return Ok(json!({"stopDate": ts(fin.stop)}));
+                let stop_date = fin.stop;
+                super::journal::execution_ended(&mut reg, arn);
+                return Ok(json!({"stopDate": ts(stop_date)}));
             }
             _ => rec.control.clone(),
         }

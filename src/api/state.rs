@@ -288,6 +288,8 @@ pub struct Registry {
     /// their sum: the retention budget is checked against it.
     pub retained: BTreeMap<String, u64>,
     pub retained_bytes: u64,
+    /// `--state-dir`: where changes are journaled (see [`super::journal`]).
+    pub journal: Option<super::journal::Journal>,
 }
 
 /// About how many bytes of memory a JSON value takes as serde_json holds it (the 32-byte
@@ -371,12 +373,36 @@ impl Registry {
         match victim {
             Some((seq, arn)) => {
                 self.order.remove(&seq);
-                self.executions.remove(&arn);
-                let freed = self.retained.remove(&arn).unwrap_or(0);
-                self.retained_bytes = self.retained_bytes.saturating_sub(freed);
+                self.remove_execution(&arn);
+                super::journal::execution_dropped(self, &arn);
                 true
             }
             None => false,
+        }
+    }
+
+    /// Forgets execution `arn` (if kept) and the memory it was counted for.
+    pub fn remove_execution(&mut self, arn: &str) {
+        if self.executions.remove(arn).is_none() {
+            return;
+        }
+        self.order.retain(|_, a| a != arn);
+        let freed = self.retained.remove(arn).unwrap_or(0);
+        self.retained_bytes = self.retained_bytes.saturating_sub(freed);
+    }
+
+    /// Drops the oldest closed executions until at most `limit` are kept within `budget`
+    /// bytes (after a restart from `--state-dir`, whose limits may be lower than before).
+    pub fn enforce_limits(&mut self, limit: usize, budget: u64, now: Instant, scale: Option<f64>) {
+        while self.executions.len() > limit.max(1) {
+            if !self.drop_oldest_closed(now, scale, None) {
+                break;
+            }
+        }
+        while self.retained_bytes > budget {
+            if !self.drop_oldest_closed(now, scale, None) {
+                break;
+            }
         }
     }
 
@@ -392,6 +418,7 @@ impl Registry {
         let bytes = record_bytes(rec);
         let old = self.retained.insert(arn.to_string(), bytes).unwrap_or(0);
         self.retained_bytes = self.retained_bytes.saturating_sub(old) + bytes;
+        super::journal::execution_ended(self, arn);
     }
 
     /// The machine `arn`, or AWS's `StateMachineDoesNotExist`.
@@ -444,7 +471,9 @@ impl Registry {
         if let Some(old) = self.retained.insert(rec.arn.clone(), bytes) {
             self.retained_bytes = self.retained_bytes.saturating_sub(old);
         }
-        self.executions.insert(rec.arn.clone(), rec);
+        let arn = rec.arn.clone();
+        self.executions.insert(arn.clone(), rec);
+        super::journal::execution_started(self, &arn);
     }
 }
 

@@ -17,7 +17,7 @@ use tracing_subscriber::filter::{EnvFilter, LevelFilter};
 use tracing_subscriber::fmt::format::{debug_fn, Writer};
 use tracing_subscriber::fmt::time::FormatTime;
 
-use crate::api::sfn::{create_machine, MachineSpec};
+use crate::api::sfn::{create_machine, create_or_update_machine, MachineSpec};
 use crate::api::{check_time_scale, Server, ServerConfig};
 use crate::handlers::default_catalog;
 use crate::project::Project;
@@ -102,6 +102,11 @@ pub struct ServeArgs {
     /// reaching the server through DNS rebinding.
     #[arg(long = "allow-host", value_name = "NAME")]
     pub allow_hosts: Vec<String>,
+    /// Keep state machines, executions and their histories in DIR (an append-only journal,
+    /// `DIR/journal.jsonl`) and restore them at the next start, even after kill -9.
+    /// Executions that were running come back ABORTED. Off by default: nothing is written.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
@@ -167,6 +172,7 @@ fn config(args: &ServeArgs, projects: &[Project]) -> Result<ServerConfig, String
         allow_hosts: args.allow_hosts.clone(),
         max_retained_bytes: args.max_memory.saturating_mul(1024 * 1024).max(1024 * 1024),
         services,
+        state_dir: args.state_dir.clone(),
         ..ServerConfig::default()
     };
     if let Some(w) = args.workers {
@@ -286,6 +292,10 @@ pub fn run(args: ServeArgs) -> i32 {
     let summary = describe(&config);
     let server = match Server::start(config, addr) {
         Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            eprintln!("stepsim serve: {e}");
+            return EXIT_USAGE;
+        }
         Err(e) => {
             eprintln!("stepsim serve: cannot listen on {addr}: {e}");
             return EXIT_USAGE;
@@ -298,8 +308,14 @@ pub fn run(args: ServeArgs) -> i32 {
             Some(_) => p.role_arn(&args.account),
             None => format!("arn:aws:iam::{}:role/stepsim", args.account),
         };
+        // A machine restored from --state-dir takes the project's current definition.
+        let create = if args.state_dir.is_some() {
+            create_or_update_machine
+        } else {
+            create_machine
+        };
         let spec = MachineSpec::standard(&p.name, &p.definition_text, &role);
-        match create_machine(server.state(), spec) {
+        match create(server.state(), spec) {
             Ok((arn, _)) => machines.push(arn),
             Err(e) => {
                 eprintln!("stepsim serve: project {}: {e}", p.name);
@@ -309,7 +325,7 @@ pub fn run(args: ServeArgs) -> i32 {
         // The project's other machines (machines/NAME.asl.json), which its Tasks may start.
         for (name, text) in p.machine_definitions() {
             let spec = MachineSpec::standard(&name, &text, &role);
-            match create_machine(server.state(), spec) {
+            match create(server.state(), spec) {
                 Ok((arn, _)) => machines.push(arn),
                 Err(e) => {
                     eprintln!("stepsim serve: project {}: machines/{name}: {e}", p.name);
@@ -334,6 +350,9 @@ pub fn run(args: ServeArgs) -> i32 {
         );
     }
     println!("  {summary}");
+    if let Some(line) = restored_line(&args, &server) {
+        println!("  {line}");
+    }
     for arn in &machines {
         println!("  state machine {arn}");
     }
@@ -360,6 +379,27 @@ pub fn run(args: ServeArgs) -> i32 {
         eprintln!("stepsim serve: flushing the store: {e}");
     }
     EXIT_OK
+}
+
+/// What `--state-dir` restored, for the banner.
+fn restored_line(args: &ServeArgs, server: &Server) -> Option<String> {
+    let (dir, r) = (args.state_dir.as_ref()?, server.restored()?);
+    let aborted = if r.aborted > 0 {
+        format!(" ({} that were running are now ABORTED)", r.aborted)
+    } else {
+        String::new()
+    };
+    let torn = if r.torn {
+        "; dropped a torn last line"
+    } else {
+        ""
+    };
+    Some(format!(
+        "state dir {}: restored {} state machine(s) and {} execution(s){aborted}{torn}",
+        dir.display(),
+        r.machines,
+        r.executions,
+    ))
 }
 
 /// Waits for Ctrl-C (SIGINT) or SIGTERM (`docker stop`, systemd) and says which came.
