@@ -68,7 +68,8 @@ use crate::engine::history::{Details, HistoryEvent, Payload};
 use crate::engine::{ExecutionStatus, SimTime};
 
 use super::state::{
-    ApiState, ExecControl, ExecutionRecord, Finished, MachineRecord, MachineVersion, Registry,
+    ApiState, ChangeLog, ExecControl, ExecutionRecord, Finished, MachineRecord, MachineVersion,
+    Registry,
 };
 
 /// The journal's file name inside the state directory.
@@ -295,80 +296,74 @@ impl Journal {
     }
 }
 
-/// Runs `f` with the registry's journal taken out (so `f` may read the registry), then
-/// compacts if the file has grown past the live records.
-fn with_journal(reg: &mut Registry, f: impl FnOnce(&mut Journal, &Registry)) {
-    let Some(mut j) = reg.journal.take() else {
-        return;
-    };
-    f(&mut j, reg);
-    if j.needs_compaction() {
-        compact(&mut j, reg);
-    }
-    reg.journal = Some(j);
-}
-
-/// Journals machine `arn` as it now is: its current version, or its deletion.
-pub fn machine_changed(reg: &mut Registry, arn: &str) {
-    with_journal(reg, |j, reg| {
+impl ChangeLog for Journal {
+    /// Journals machine `arn` as it now is: its current version, or its deletion.
+    fn machine_changed(&mut self, reg: &Registry, arn: &str) {
         let mut buf = Vec::new();
         let key = format!("m {arn}");
         match reg.machines.get(arn) {
             Some(m) => {
-                let v = j.version_id(&m.version, &mut buf);
+                let v = self.version_id(&m.version, &mut buf);
                 let line = json!({"t": "machine", "arn": arn, "v": v, "created": date(m.created)});
                 let n = push_line(&mut buf, &line);
-                j.set_live(key, n);
+                self.set_live(key, n);
             }
             None => {
                 push_line(&mut buf, &json!({"t": "machine_deleted", "arn": arn}));
-                j.forget(&key);
+                self.forget(&key);
             }
         }
-        j.append(&buf, true);
-    });
-}
+        self.append(&buf, true);
+        self.compact_if_grown(reg);
+    }
 
-/// Journals a newly inserted execution (and its end, when it came in ended).
-pub fn execution_started(reg: &mut Registry, arn: &str) {
-    with_journal(reg, |j, reg| {
+    /// Journals a newly inserted execution (and its end, when it came in ended).
+    fn execution_started(&mut self, reg: &Registry, arn: &str) {
         let Some(rec) = reg.executions.get(arn) else {
             return;
         };
         let mut buf = Vec::new();
-        let v = j.version_id(&rec.machine, &mut buf);
+        let v = self.version_id(&rec.machine, &mut buf);
         let n = push_line(&mut buf, &start_json(rec, v));
-        j.set_live(format!("s {arn}"), n);
+        self.set_live(format!("s {arn}"), n);
         if let Some(f) = &rec.result {
             let n = push_line(&mut buf, &end_json(arn, f));
-            j.set_live(format!("e {arn}"), n);
+            self.set_live(format!("e {arn}"), n);
         }
-        j.append(&buf, rec.result.is_some());
-    });
-}
+        self.append(&buf, rec.result.is_some());
+        self.compact_if_grown(reg);
+    }
 
-/// Journals an execution's end (again, when a stop changed it).
-pub fn execution_ended(reg: &mut Registry, arn: &str) {
-    with_journal(reg, |j, reg| {
+    /// Journals an execution's end (again, when a stop changed it).
+    fn execution_ended(&mut self, reg: &Registry, arn: &str) {
         let Some(f) = reg.executions.get(arn).and_then(|r| r.result.as_ref()) else {
             return;
         };
         let mut buf = Vec::new();
         let n = push_line(&mut buf, &end_json(arn, f));
-        j.set_live(format!("e {arn}"), n);
-        j.append(&buf, true);
-    });
-}
+        self.set_live(format!("e {arn}"), n);
+        self.append(&buf, true);
+        self.compact_if_grown(reg);
+    }
 
-/// Journals that retention dropped an execution.
-pub fn execution_dropped(reg: &mut Registry, arn: &str) {
-    with_journal(reg, |j, _| {
+    /// Journals that retention dropped an execution.
+    fn execution_dropped(&mut self, reg: &Registry, arn: &str) {
         let mut buf = Vec::new();
         push_line(&mut buf, &json!({"t": "drop", "arn": arn}));
-        j.forget(&format!("s {arn}"));
-        j.forget(&format!("e {arn}"));
-        j.append(&buf, false);
-    });
+        self.forget(&format!("s {arn}"));
+        self.forget(&format!("e {arn}"));
+        self.append(&buf, false);
+        self.compact_if_grown(reg);
+    }
+}
+
+impl Journal {
+    /// Compacts when the file has grown past the live records.
+    fn compact_if_grown(&mut self, reg: &Registry) {
+        if self.needs_compaction() {
+            compact(self, reg);
+        }
+    }
 }
 
 // ----- compaction ----------------------------------------------------------------------------
@@ -762,7 +757,7 @@ pub fn open_with_floor(state: &ApiState, dir: &Path, floor: u64) -> Result<Resto
     if journal.file.is_none() {
         return Err(format!("cannot rewrite {}", journal.path.display()));
     }
-    reg.journal = Some(journal);
+    reg.journal = Some(Box::new(journal));
     let aborted = abort_lost(&mut reg, state.wall_now());
     let s = &state.settings;
     reg.enforce_limits(
@@ -948,7 +943,7 @@ mod tests {
                     created: crate::engine::clock::default_origin(),
                 },
             );
-            machine_changed(&mut reg, &v.arn);
+            reg.log(|j, r| j.machine_changed(r, &v.arn));
             for i in 0..40 {
                 add_ended(&mut reg, &v, &format!("e{i}"), &big);
             }
@@ -956,7 +951,7 @@ mod tests {
             for i in 0..38 {
                 let arn = format!("{}:e{i}", v.arn.replace("stateMachine", "execution"));
                 reg.remove_execution(&arn);
-                execution_dropped(&mut reg, &arn);
+                reg.log(|j, r| j.execution_dropped(r, &arn));
             }
         }
         let file = dir.path().join(FILE_NAME);
@@ -1036,7 +1031,7 @@ mod tests {
                     created: crate::engine::clock::default_origin(),
                 },
             );
-            machine_changed(&mut reg, &v.arn);
+            reg.log(|j, r| j.machine_changed(r, &v.arn));
         }
         drop(a);
         let file = dir.path().join(FILE_NAME);

@@ -280,7 +280,7 @@ pub fn create_machine(
             created: now,
         },
     );
-    super::journal::machine_changed(&mut reg, &arn);
+    reg.log(|j, reg| j.machine_changed(reg, &arn));
     Ok((arn, now))
 }
 
@@ -312,7 +312,7 @@ pub fn create_or_update_machine(
                 tracing: spec.tracing,
             });
             let created = m.created;
-            super::journal::machine_changed(&mut reg, &arn);
+            reg.log(|j, reg| j.machine_changed(reg, &arn));
             Ok((arn, created))
         }
         other => other,
@@ -394,7 +394,7 @@ fn update_state_machine(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiEr
     };
     // Running executions keep the version they started with.
     m.version = Arc::new(version);
-    super::journal::machine_changed(&mut reg, arn);
+    reg.log(|j, reg| j.machine_changed(reg, arn));
     Ok(json!({"updateDate": ts(now), "revisionId": revision_id}))
 }
 
@@ -405,7 +405,7 @@ fn delete_state_machine(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiEr
     // describable until retention drops them.
     let mut reg = state.registry();
     if reg.machines.remove(arn).is_some() {
-        super::journal::machine_changed(&mut reg, arn);
+        reg.log(|j, reg| j.machine_changed(reg, arn));
     }
     Ok(json!({}))
 }
@@ -821,7 +821,7 @@ async fn stop_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiEr
                 runner::abort(fin, &stop, Some(at));
                 fin.reveal_at = now;
                 let stop_date = fin.stop;
-                super::journal::execution_ended(&mut reg, arn);
+                reg.log(|j, reg| j.execution_ended(reg, arn));
                 return Ok(json!({"stopDate": ts(stop_date)}));
             }
             _ => rec.control.clone(),

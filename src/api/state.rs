@@ -289,7 +289,20 @@ pub struct Registry {
     pub retained: BTreeMap<String, u64>,
     pub retained_bytes: u64,
     /// `--state-dir`: where changes are journaled (see [`super::journal`]).
-    pub journal: Option<super::journal::Journal>,
+    pub journal: Option<Box<dyn ChangeLog>>,
+}
+
+/// What the registry reports of its changes, so that a journal can keep them (`--state-dir`).
+/// Each call gets the registry as it is after the change.
+pub trait ChangeLog: Send + std::fmt::Debug {
+    /// Machine `arn` was created, updated or deleted.
+    fn machine_changed(&mut self, reg: &Registry, arn: &str);
+    /// Execution `arn` was inserted (possibly already ended).
+    fn execution_started(&mut self, reg: &Registry, arn: &str);
+    /// Execution `arn` ended, or its end changed.
+    fn execution_ended(&mut self, reg: &Registry, arn: &str);
+    /// Retention dropped execution `arn`.
+    fn execution_dropped(&mut self, reg: &Registry, arn: &str);
 }
 
 /// About how many bytes of memory a JSON value takes as serde_json holds it (the 32-byte
@@ -374,7 +387,7 @@ impl Registry {
             Some((seq, arn)) => {
                 self.order.remove(&seq);
                 self.remove_execution(&arn);
-                super::journal::execution_dropped(self, &arn);
+                self.log(|j, reg| j.execution_dropped(reg, &arn));
                 true
             }
             None => false,
@@ -418,7 +431,15 @@ impl Registry {
         let bytes = record_bytes(rec);
         let old = self.retained.insert(arn.to_string(), bytes).unwrap_or(0);
         self.retained_bytes = self.retained_bytes.saturating_sub(old) + bytes;
-        super::journal::execution_ended(self, arn);
+        self.log(|j, reg| j.execution_ended(reg, arn));
+    }
+
+    /// Tells the change log, if there is one, about a change already made.
+    pub fn log(&mut self, f: impl FnOnce(&mut dyn ChangeLog, &Registry)) {
+        if let Some(mut j) = self.journal.take() {
+            f(j.as_mut(), self);
+            self.journal = Some(j);
+        }
     }
 
     /// The machine `arn`, or AWS's `StateMachineDoesNotExist`.
@@ -473,7 +494,7 @@ impl Registry {
         }
         let arn = rec.arn.clone();
         self.executions.insert(arn.clone(), rec);
-        super::journal::execution_started(self, &arn);
+        self.log(|j, reg| j.execution_started(reg, &arn));
     }
 }
 
