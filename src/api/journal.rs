@@ -76,6 +76,8 @@ use super::state::{
 pub const FILE_NAME: &str = "journal.jsonl";
 /// The lock file's name inside the state directory.
 pub const LOCK_NAME: &str = "lock";
+/// How long a start waits for another server to let go of the directory's lock.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 /// Compact when the file is this many times the live records' bytes.
 pub const COMPACT_FACTOR: u64 = 4;
 /// ... and at least this large (a small journal is not worth rewriting).
@@ -697,14 +699,19 @@ fn lock_dir(dir: &Path) -> Result<File, String> {
         .write(true)
         .open(&path)
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    // SAFETY: flock only reads the descriptor, which `file` keeps open.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        return Err(format!(
-            "{} is in use by another stepsim serve (its lock {} is held)",
-            dir.display(),
-            path.display()
-        ));
+    // A server stopping in this same process (or one just killed) lets go of the lock a moment
+    // after it stops answering: wait for it, but only briefly.
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    // SAFETY (each call): flock only reads the descriptor, which `file` keeps open.
+    while unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        if std::time::Instant::now() >= deadline {
+            return Err(format!(
+                "{} is in use by another stepsim serve (its lock {} is held)",
+                dir.display(),
+                path.display()
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
     Ok(file)
 }
