@@ -4,6 +4,7 @@
 
 use super::value::{err, js_num, round_half_even, Val};
 use super::JsonataError;
+use std::rc::Rc;
 
 // ---------------------------------------------------------------------------------------------
 // $formatBase
@@ -350,6 +351,39 @@ fn scale(value: f64, scaling: i32) -> (f64, i32) {
     (m.copysign(value), e)
 }
 
+/// How many analysed pictures each thread keeps.
+const PICTURE_CACHE: usize = 8;
+
+thread_local! {
+    static PICTURES: std::cell::RefCell<Vec<(String, Rc<[Picture; 2]>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The positive and negative sub-pictures of `picture` (F&O 4.7.3–4.7.4), checked.
+fn pictures(picture: &str, f: &DecimalFormat) -> Result<[Picture; 2], JsonataError> {
+    let subs: Vec<&str> = picture.split(f.pattern_sep).collect();
+    if subs.len() > 2 {
+        return Err(err("D3080", "The picture string must not contain more than one instance of the pattern-separator character"));
+    }
+    let parts = subs
+        .iter()
+        .map(|s| split_parts(s, f))
+        .collect::<Result<Vec<_>, _>>()?;
+    for p in &parts {
+        validate(p, f)?;
+    }
+    let positive = analyse(&parts[0], f);
+    let negative = match parts.get(1) {
+        Some(p) => analyse(p, f),
+        None => {
+            let mut neg = positive.clone();
+            neg.prefix.insert(0, f.minus);
+            neg
+        }
+    };
+    Ok([positive, negative])
+}
+
 /// `$formatNumber(value, picture, options)` as jsonata-js 2.0.6 writes it (F&O 4.7).
 pub(crate) fn format_number(
     value: f64,
@@ -357,23 +391,25 @@ pub(crate) fn format_number(
     options: Option<&Val>,
 ) -> Result<String, JsonataError> {
     let f = DecimalFormat::from_options(options);
-    let subs: Vec<&str> = picture.split(f.pattern_sep).collect();
-    if subs.len() > 2 {
-        return Err(err("D3080", "The picture string must not contain more than one instance of the pattern-separator character"));
-    }
-    let parts = subs
-        .iter()
-        .map(|s| split_parts(s, &f))
-        .collect::<Result<Vec<_>, _>>()?;
-    for p in &parts {
-        validate(p, &f)?;
-    }
-    let mut pics: Vec<Picture> = parts.iter().map(|p| analyse(p, &f)).collect();
-    if pics.len() == 1 {
-        let mut neg = pics[0].clone();
-        neg.prefix.insert(0, f.minus);
-        pics.push(neg);
-    }
+    // A picture is analysed once per thread and reused while it stays among the last few
+    // seen (a Map over items formats each with the same picture); pictures with options are
+    // analysed every time.
+    let pics = if options.is_none() {
+        PICTURES.with(|cache| -> Result<Rc<[Picture; 2]>, JsonataError> {
+            let mut cache = cache.borrow_mut();
+            if let Some(hit) = cache.iter().find(|(p, _)| p == picture) {
+                return Ok(hit.1.clone());
+            }
+            let pics = Rc::new(pictures(picture, &f)?);
+            if cache.len() >= PICTURE_CACHE {
+                cache.remove(0);
+            }
+            cache.push((picture.to_string(), pics.clone()));
+            Ok(pics)
+        })?
+    } else {
+        Rc::new(pictures(picture, &f)?)
+    };
     let pic = if value >= 0.0 { &pics[0] } else { &pics[1] };
     let adjusted = if pic.sub.contains(&f.percent) {
         value * 100.0
