@@ -119,6 +119,9 @@ fn plan(event: &Value) -> Result<Value, FunctionError> {
     let result_path = required_string(ev, "result_path", "where the ranks write")?;
     let ranks = partition_plan(data_gb, partition_mb).map_err(value_error)?;
     let world = ranks.len();
+    let files = partition_plan(DATASET_GB, partition_mb)
+        .map_err(value_error)?
+        .len();
     let items: Vec<Value> = ranks
         .iter()
         .enumerate()
@@ -127,7 +130,8 @@ fn plan(event: &Value) -> Result<Value, FunctionError> {
                 "rank": rank,
                 "world_size": world,
                 "bucket": bucket,
-                "data_path": partition_key(partition_mb, rank),
+                // Past the 12.6 GB set the paper repeats it: rank i reads file i mod n.
+                "data_path": partition_key(partition_mb, rank % files),
                 "samples": samples,
                 "batch_size": batch_size,
                 "result_path": result_path,
@@ -509,5 +513,13 @@ mod tests {
         .unwrap();
         assert_eq!(ok["world_size"], 11);
         assert_eq!(ok["ranks"][10]["data_path"], "100MB/11.pt");
+        // 100 GB repeats the 130 files of the 12.6 GB set.
+        let big = plan(
+            &json!({"data_gb": 100, "partition_mb": 100, "batch_size": 512,
+                              "bucket": "b", "result_path": "r"}),
+        )
+        .unwrap();
+        assert_eq!(big["world_size"], 1024);
+        assert_eq!(big["ranks"][130]["data_path"], "100MB/1.pt");
     }
 }
