@@ -934,6 +934,18 @@ mod tests {
         reg.finish_execution(&arn, fin);
     }
 
+    /// Inserts machine `v` and journals it.
+    fn add_machine(reg: &mut Registry, v: &Arc<MachineVersion>) {
+        reg.machines.insert(
+            v.arn.clone(),
+            MachineRecord {
+                version: v.clone(),
+                created: crate::engine::clock::default_origin(),
+            },
+        );
+        reg.log(|j, r| j.machine_changed(r, &v.arn));
+    }
+
     #[test]
     fn records_replay_to_the_same_registry_and_compaction_keeps_only_live_ones() {
         let dir = tempfile::tempdir().unwrap();
@@ -943,14 +955,7 @@ mod tests {
         let v = version("m");
         {
             let mut reg = a.registry();
-            reg.machines.insert(
-                v.arn.clone(),
-                MachineRecord {
-                    version: v.clone(),
-                    created: crate::engine::clock::default_origin(),
-                },
-            );
-            reg.log(|j, r| j.machine_changed(r, &v.arn));
+            add_machine(&mut reg, &v);
             for i in 0..40 {
                 add_ended(&mut reg, &v, &format!("e{i}"), &big);
             }
@@ -1031,14 +1036,7 @@ mod tests {
         let v = version("m");
         {
             let mut reg = a.registry();
-            reg.machines.insert(
-                v.arn.clone(),
-                MachineRecord {
-                    version: v.clone(),
-                    created: crate::engine::clock::default_origin(),
-                },
-            );
-            reg.log(|j, r| j.machine_changed(r, &v.arn));
+            add_machine(&mut reg, &v);
         }
         drop(a);
         let file = dir.path().join(FILE_NAME);
