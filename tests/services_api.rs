@@ -4,18 +4,10 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::json;
-use support::api::{config, TestServer};
-
-fn boto3_available() -> bool {
-    Command::new("python3")
-        .args(["-c", "import boto3"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
+use support::api::{boto3_available, config, run_compat_script, TestServer};
 
 #[test]
 fn boto3_sees_services_and_what_a_workflow_wrote() {
@@ -23,32 +15,7 @@ fn boto3_sees_services_and_what_a_workflow_wrote() {
         eprintln!("skipped: python3 with boto3 is not installed");
         return;
     }
-    let t = TestServer::start(config());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/compat/services_flow.py");
-    let mut child = Command::new("python3")
-        .args([script, &t.url])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 starts");
-    // Bounded wait: the script makes a few dozen local requests.
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        if child.try_wait().expect("wait").is_some() || std::time::Instant::now() > deadline {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    if child.try_wait().expect("wait").is_none() {
-        let _ = child.kill();
-    }
-    let out = child.wait_with_output().expect("output");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("all checks passed"),
-        "{stdout}\n{stderr}"
-    );
+    run_compat_script("services_flow.py", &[]);
 }
 
 #[tokio::test]

@@ -4,46 +4,7 @@
 
 mod support;
 
-use std::process::Command;
-use std::time::{Duration, Instant};
-
-use support::api::{config, TestServer};
-
-fn boto3_available() -> bool {
-    Command::new("python3")
-        .args(["-c", "import boto3"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// Runs the script against a fresh server; its stdout and stderr when it fails.
-fn run_script(extra: &[&str]) {
-    let t = TestServer::start(config());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/compat/services_more.py");
-    let mut args = vec![script, t.url.as_str()];
-    args.extend_from_slice(extra);
-    let mut child = Command::new("python3")
-        .args(&args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 starts");
-    // Bounded wait: the script makes a few dozen local requests.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while child.try_wait().expect("wait").is_none() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    if child.try_wait().expect("wait").is_none() {
-        let _ = child.kill();
-    }
-    let out = child.wait_with_output().expect("output");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("all checks passed"),
-        "{stdout}\n{stderr}"
-    );
-}
+use support::api::{boto3_available, run_compat_script};
 
 #[test]
 fn boto3_batches_transacts_and_queries_indexes() {
@@ -51,7 +12,7 @@ fn boto3_batches_transacts_and_queries_indexes() {
         eprintln!("skipped: python3 with boto3 is not installed");
         return;
     }
-    run_script(&["--no-fifo"]);
+    run_compat_script("services_more.py", &["--no-fifo"]);
 }
 
 #[test]
@@ -60,5 +21,5 @@ fn boto3_uses_fifo_queues() {
         eprintln!("skipped: python3 with boto3 is not installed");
         return;
     }
-    run_script(&[]);
+    run_compat_script("services_more.py", &[]);
 }

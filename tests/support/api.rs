@@ -191,3 +191,41 @@ pub fn types(events: &[Value]) -> Vec<String> {
 pub fn duration(d: &Value) -> f64 {
     d["stopDate"].as_f64().unwrap() - d["startDate"].as_f64().unwrap()
 }
+
+/// Whether python3 with boto3 is installed (the boto3 compatibility scripts need it).
+pub fn boto3_available() -> bool {
+    std::process::Command::new("python3")
+        .args(["-c", "import boto3"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Runs `tests/compat/SCRIPT ENDPOINT ARGS...` against a fresh server, waiting at most 120 s
+/// (the scripts make a few dozen local requests), and asserts it printed "all checks passed";
+/// on failure the message holds its stdout and stderr.
+pub fn run_compat_script(script: &str, args: &[&str]) {
+    let t = TestServer::start(config());
+    let path = format!("{}/tests/compat/{script}", env!("CARGO_MANIFEST_DIR"));
+    let mut all = vec![path.as_str(), t.url.as_str()];
+    all.extend_from_slice(args);
+    let mut child = std::process::Command::new("python3")
+        .args(&all)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while child.try_wait().expect("wait").is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    if child.try_wait().expect("wait").is_none() {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().expect("output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("all checks passed"),
+        "{stdout}\n{stderr}"
+    );
+}
