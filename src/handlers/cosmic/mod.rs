@@ -8,7 +8,7 @@
 //! | `cosmic.init` | `bucket` (used when the event has none), `payload_key` (default `payload.json`) | [`init`]: loads payload.json, assigns partition files to ranks, returns one payload per rank |
 //! | `cosmic.inference` | `fmi_channel`: `direct` (default), `redis` or `s3`; `estimator`: `astromae` (default, the calibration batch curve) or `linear` (no modelled inference time) | [`inference`]: one rank; photo-z over its partitions, FMI collectives, writes `{result_path}/{rank}.json` |
 //! | `cosmic.summarize` | `bucket` (used when the event has none) | [`summarize`]: combines the rank files into `{result_path}/combined_data.json` |
-//! | `cosmic.paper_plan`, `cosmic.paper_rank`, `cosmic.paper_summarize` | `paper_rank`: `speedup`, `straggler_sigma`, `cold_handler_seconds`, `working_set_mb` | [`paper`]: the COSMIC-AI paper's workflow at scale (`asl-examples/cosmic-ai-paper/`) |
+//! | `cosmic.paper_plan`, `cosmic.paper_rank`, `cosmic.paper_summarize` | `paper_rank`: `speedup`, `batch_sigma`, `tail_share`, `tail_factor`, `cold_handler_seconds`, `working_set_mb`, `model_key` | [`paper`]: the COSMIC-AI paper's workflow at scale (`asl-examples/cosmic-ai-paper/`) |
 //!
 //! Unknown parameters are rejected. The seed generator for a project folder is
 //! [`generate_seed_objects`] (payload.json plus the partition files; see [`dataset`]).
@@ -164,10 +164,10 @@ mod tests {
         assert!(c.build("cosmic.summarize", &json!({"bucket": "b"})).is_ok());
         assert!(c.build("cosmic.paper_rank", &Value::Null).is_ok());
         let e = c
-            .build("cosmic.paper_rank", &json!({"straggler_sigma": 5}))
+            .build("cosmic.paper_rank", &json!({"batch_sigma": 5}))
             .err()
             .unwrap();
-        assert!(e.contains("straggler_sigma"), "{e}");
+        assert!(e.contains("batch_sigma"), "{e}");
         assert!(c.build("cosmic.paper_rank", &json!({"speed": 1})).is_err());
         assert!(c.build("cosmic.paper_plan", &json!({"x": 1})).is_err());
         assert!(c
