@@ -24,10 +24,38 @@ use super::invoker::TaskInvoker;
 pub(crate) use super::io::display_plain;
 pub use super::io::json_size_exceeds;
 use super::plan::{CompiledBody, CompiledKind, CompiledState, Next, Plan};
-use super::retry::retrying;
 use crate::asl::model::ExecutionType;
 use crate::query::env::QueryError;
 use crate::rng::SimRng;
+
+/// Runs one attempt of a state's action after another until one succeeds, a catcher takes the
+/// error, or the error stands: the Retry and Catch of Task, Parallel and Map states. `$n` is
+/// the 0-based attempt number, visible in the attempt expression.
+macro_rules! retrying {
+    ($exec:expr, $run:expr, $input:expr, $frame:expr, |$n:ident| $attempt:expr) => {{
+        let mut counts = vec![0u64; $run.st.retry.len()];
+        let mut $n: u32 = 0;
+        loop {
+            let _ = $n; // Parallel and Map ignore the attempt number.
+            match $attempt {
+                Ok(r) => break Ok(r),
+                Err(e) => match $exec.recover($run, e, &mut counts, $input, $frame).await {
+                    Err(e) => break Err(e),
+                    Ok($crate::engine::execution::Recovery::Retry) => $n += 1,
+                    Ok($crate::engine::execution::Recovery::Caught(r)) => break Ok(r),
+                },
+            }
+        }
+    }};
+}
+
+/// What to do after a state's action failed.
+pub(crate) enum Recovery {
+    /// Run the action again (after the retrier's delay has passed).
+    Retry,
+    /// A catcher matched: continue at `next` with this output.
+    Caught(StateResult),
+}
 
 /// The payload limit AWS enforces on inputs, outputs and results (256 KiB).
 pub const PAYLOAD_LIMIT_BYTES: usize = 262_144;

@@ -1,47 +1,17 @@
-//! Retry and Catch: the attempt loop of Task, Parallel and Map states ([`retrying!`]), the
-//! choice between a retry (after the retrier's backoff, with jitter from the execution's
-//! random stream), a catcher and failure, and the `EvaluationFailed` event AWS records the
-//! first time a query evaluation error surfaces.
+//! Retry and Catch: the choice between a retry (after the retrier's backoff, with jitter from
+//! the execution's random stream), a catcher and failure, and the `EvaluationFailed` event AWS
+//! records the first time a query evaluation error surfaces. The attempt loop that asks for this
+//! choice is `retrying!` in `execution.rs`.
 
 use std::time::Duration;
 
 use serde_json::Value;
 
 use super::errors::{error_matches, names, AslError};
-use super::execution::{Exec, Frame, StateResult, StateRun};
+use super::execution::{Exec, Frame, Recovery, StateRun};
 use super::history::details;
 use super::plan::CompiledKind;
 use crate::asl::model::{Jitter, Retrier};
-
-/// Runs one attempt of a state's action after another until one succeeds, a catcher takes the
-/// error, or the error stands: the Retry and Catch of Task, Parallel and Map states. `$n` is
-/// the 0-based attempt number, visible in the attempt expression.
-macro_rules! retrying {
-    ($exec:expr, $run:expr, $input:expr, $frame:expr, |$n:ident| $attempt:expr) => {{
-        let mut counts = vec![0u64; $run.st.retry.len()];
-        let mut $n: u32 = 0;
-        loop {
-            let _ = $n; // Parallel and Map ignore the attempt number.
-            match $attempt {
-                Ok(r) => break Ok(r),
-                Err(e) => match $exec.recover($run, e, &mut counts, $input, $frame).await {
-                    Err(e) => break Err(e),
-                    Ok($crate::engine::retry::Recovery::Retry) => $n += 1,
-                    Ok($crate::engine::retry::Recovery::Caught(r)) => break Ok(r),
-                },
-            }
-        }
-    }};
-}
-pub(crate) use retrying;
-
-/// What to do after a state's action failed.
-pub(crate) enum Recovery {
-    /// Run the action again (after the retrier's delay has passed).
-    Retry,
-    /// A catcher matched: continue at `next` with this output.
-    Caught(StateResult),
-}
 
 impl Exec<'_> {
     /// Decides what follows a failed action: a retry (after sleeping the retrier's delay), a

@@ -15,12 +15,12 @@ use serde_json::Value;
 use super::functions;
 use super::parser::{BinOp, Expr, Kind, Path, SortTerm, Stage};
 use super::value::{
-    deep_equal, err, string_num, stringify, to_text, truthy, FrameId, Func, Val, CONS, KEEP,
+    deep_equal, err, string_num, stringify, to_text, truthy, FrameId, Func, Host, Val, CONS, KEEP,
 };
 use super::{JsonataError, Limits, VariableLookup};
 use crate::rng::SimRng;
 
-pub(crate) type R<'a> = Result<Option<Val<'a>>, JsonataError>;
+pub(crate) use super::value::R;
 
 /// Ancestors of the current context item, for `%`.
 #[derive(Debug)]
@@ -1511,5 +1511,21 @@ fn flatten_into<'a>(v: &Val<'a>, out: &mut Vec<Val<'a>>, depth: u32) {
         }
     } else {
         out.push(v.clone());
+    }
+}
+
+/// The evaluator as the built-in functions see it.
+impl<'a> Host<'a> for Ev<'a> {
+    fn tick(&mut self, n: u64) -> Result<(), JsonataError> {
+        Ev::tick(self, n)
+    }
+    fn apply(&mut self, f: &Val<'a>, args: Vec<Option<Val<'a>>>, ctx: Option<&Val<'a>>) -> R<'a> {
+        Ev::apply(self, f, args, ctx)
+    }
+    fn now_millis(&self) -> i64 {
+        self.now_millis
+    }
+    fn rng(&mut self) -> &mut SimRng {
+        self.rng
     }
 }

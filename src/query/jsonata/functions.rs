@@ -16,12 +16,11 @@ use base64::Engine;
 use indexmap::IndexMap;
 use md5::Digest;
 
-use super::eval::{Ev, R};
 use super::format;
 use super::signature::{builtin_signature, Signature};
 use super::value::{
     deep_equal, err, from_owned, round_half_even, string_num, stringify, to_text, truthy,
-    BuiltinId, Func, Val,
+    BuiltinId, Func, Host, Val, R,
 };
 use super::JsonataError;
 use super::{datetime, intpic};
@@ -30,7 +29,7 @@ use crate::rng::SimRng;
 /// The Rust side of one built-in. It gets the evaluator, the function's own name (for error
 /// messages, and for the few bodies that serve two names) and the arguments, after the context
 /// rule has been applied.
-type Impl = for<'a> fn(&mut Ev<'a>, &'static str, Args<'a>) -> R<'a>;
+type Impl = for<'a> fn(&mut dyn Host<'a>, &'static str, Args<'a>) -> R<'a>;
 
 /// One JSONata built-in function.
 struct Builtin {
@@ -229,7 +228,7 @@ fn ok<'a>(v: Val<'a>) -> R<'a> {
 
 /// Calls the built-in `id`.
 pub(crate) fn call<'a>(
-    ev: &mut Ev<'a>,
+    ev: &mut dyn Host<'a>,
     id: BuiltinId,
     mut args: Args<'a>,
     ctx: Option<&Val<'a>>,
@@ -256,7 +255,7 @@ fn signatures() -> &'static [Option<Signature>] {
 
 // -------------------------------------------------------------------- strings
 
-fn string<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn string<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(v) = arg(&args, 0) else {
         return Ok(None);
     };
@@ -268,14 +267,14 @@ fn string<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     ok(Val::string(to_text(v, pretty)?))
 }
 
-fn length<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn length<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     match opt_str(name, &args, 0)? {
         None => Ok(None),
         Some(s) => num(s.chars().count() as f64),
     }
 }
 
-fn substring<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn substring<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(s) = opt_str(name, &args, 0)? else {
         return Ok(None);
     };
@@ -297,7 +296,7 @@ fn substring<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
 }
 
 /// `$substringBefore` and `$substringAfter`.
-fn substring_around<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn substring_around<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(s) = opt_str(name, &args, 0)? else {
         return Ok(None);
     };
@@ -309,15 +308,15 @@ fn substring_around<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R
     }
 }
 
-fn uppercase<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn uppercase<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     Ok(opt_str(name, &args, 0)?.map(|s| Val::string(s.to_uppercase())))
 }
 
-fn lowercase<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn lowercase<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     Ok(opt_str(name, &args, 0)?.map(|s| Val::string(s.to_lowercase())))
 }
 
-fn trim<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn trim<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     Ok(opt_str(name, &args, 0)?.map(|s| {
         let mut out = String::with_capacity(s.len());
         let mut space = false;
@@ -336,7 +335,7 @@ fn trim<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     }))
 }
 
-fn pad<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn pad<'a>(ev: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(s) = opt_str(name, &args, 0)? else {
         return Ok(None);
     };
@@ -360,7 +359,7 @@ fn pad<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     }))
 }
 
-fn contains<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn contains<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(s) = opt_str(name, &args, 0)? else {
         return Ok(None);
     };
@@ -376,7 +375,7 @@ fn contains<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     }
 }
 
-fn split<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn split<'a>(ev: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(s) = opt_str(name, &args, 0)? else {
         return Ok(None);
     };
@@ -421,7 +420,7 @@ fn split<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     ok(Val::array(parts.into_iter().map(Val::string).collect(), 0)?)
 }
 
-fn join<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn join<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(v) = arg(&args, 0) else {
         return Ok(None);
     };
@@ -444,7 +443,7 @@ fn join<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     ok(Val::string(strs.join(sep)))
 }
 
-fn match_regex<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn match_regex<'a>(ev: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(s) = opt_str(name, &args, 0)? else {
         return Ok(None);
     };
@@ -483,7 +482,7 @@ fn match_regex<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a>
 
 /// `$base64encode`: as jsonata-js under Node (`Buffer.from(s, 'binary')`), each UTF-16 unit's
 /// low byte is encoded, so text outside Latin-1 does not survive (`😀` gives `PQA=`).
-fn base64encode<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn base64encode<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     Ok(opt_str(name, &args, 0)?.map(|s| {
         let bytes: Vec<u8> = s.encode_utf16().map(|u| (u & 0xff) as u8).collect();
         Val::string(base64::engine::general_purpose::STANDARD.encode(bytes))
@@ -492,7 +491,7 @@ fn base64encode<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a>
 
 /// `$base64decode`: Node's lenient decoder (characters outside the alphabet are skipped, `=`
 /// ends the data, `-`/`_` are read as `+`/`/`), each byte becoming one Latin-1 character.
-fn base64decode<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn base64decode<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     Ok(opt_str(name, &args, 0)?.map(|s| Val::string(node_base64_latin1(s))))
 }
 
@@ -526,12 +525,12 @@ fn node_base64_latin1(s: &str) -> String {
 }
 
 /// `$encodeUrl` (keeps reserved characters) and `$encodeUrlComponent`.
-fn encode_url<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn encode_url<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     Ok(opt_str(name, &args, 0)?.map(|s| Val::string(url_encode(s, name == "encodeUrl"))))
 }
 
 /// `$decodeUrl` and `$decodeUrlComponent`.
-fn decode_url<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn decode_url<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     match opt_str(name, &args, 0)? {
         None => Ok(None),
         Some(s) => ok(Val::string(url_decode(s, name == "decodeUrl").ok_or_else(
@@ -547,7 +546,7 @@ fn decode_url<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
 
 // -------------------------------------------------------------------- numbers
 
-fn number<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn number<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     match arg(&args, 0) {
         None => Ok(None),
         Some(Val::Num(n)) => num(*n),
@@ -565,19 +564,19 @@ fn number<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     }
 }
 
-fn abs<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn abs<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     Ok(opt_num(name, &args, 0)?.map(|n| Val::Num(n.abs())))
 }
 
-fn floor<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn floor<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     Ok(opt_num(name, &args, 0)?.map(|n| Val::Num(n.floor())))
 }
 
-fn ceil<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn ceil<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     Ok(opt_num(name, &args, 0)?.map(|n| Val::Num(n.ceil())))
 }
 
-fn round<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn round<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(n) = opt_num(name, &args, 0)? else {
         return Ok(None);
     };
@@ -585,7 +584,7 @@ fn round<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     num(round_half_even(n, p as i32))
 }
 
-fn power<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn power<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(b) = opt_num(name, &args, 0)? else {
         return Ok(None);
     };
@@ -597,7 +596,7 @@ fn power<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     num(r)
 }
 
-fn sqrt<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn sqrt<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     match opt_num(name, &args, 0)? {
         None => Ok(None),
         Some(n) if n < 0.0 => Err(err(
@@ -611,7 +610,7 @@ fn sqrt<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     }
 }
 
-fn random<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn random<'a>(ev: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     match arg(&args, 0) {
         // Step Functions: `$random(seed)` gives the same number for the same seed.
         Some(Val::Num(seed)) => {
@@ -619,11 +618,11 @@ fn random<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
             num(r.next_f64())
         }
         Some(_) => Err(sig(name, 0)),
-        None => num(ev.rng.next_f64()),
+        None => num(ev.rng().next_f64()),
     }
 }
 
-fn format_number<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn format_number<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(n) = opt_num(name, &args, 0)? else {
         return Ok(None);
     };
@@ -636,7 +635,7 @@ fn format_number<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a
     )?))
 }
 
-fn format_base<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn format_base<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(n) = opt_num(name, &args, 0)? else {
         return Ok(None);
     };
@@ -657,7 +656,7 @@ fn format_base<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> 
     )))
 }
 
-fn format_integer<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn format_integer<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(n) = opt_num(name, &args, 0)? else {
         return Ok(None);
     };
@@ -665,7 +664,7 @@ fn format_integer<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'
     ok(Val::string(intpic::format_integer(n, picture)?))
 }
 
-fn parse_integer<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn parse_integer<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(s) = opt_str(name, &args, 0)? else {
         return Ok(None);
     };
@@ -675,7 +674,7 @@ fn parse_integer<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a
 
 // -------------------------------------------------------------------- aggregation
 
-fn sum<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn sum<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     match arg(&args, 0) {
         None => Ok(None),
         Some(v) => num(numbers(name, v, 0)?.iter().sum()),
@@ -683,7 +682,7 @@ fn sum<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
 }
 
 /// `$max`, `$min` and `$average`: nothing for an empty array.
-fn extreme<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn extreme<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(v) = arg(&args, 0) else {
         return Ok(None);
     };
@@ -700,28 +699,28 @@ fn extreme<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
 
 // -------------------------------------------------------------------- booleans
 
-fn boolean<'a>(_: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
+fn boolean<'a>(_: &mut dyn Host<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
     Ok(arg(&args, 0).map(|v| Val::Bool(truthy(v))))
 }
 
-fn not<'a>(_: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
+fn not<'a>(_: &mut dyn Host<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
     Ok(arg(&args, 0).map(|v| Val::Bool(!truthy(v))))
 }
 
-fn exists<'a>(_: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
+fn exists<'a>(_: &mut dyn Host<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
     ok(Val::Bool(arg(&args, 0).is_some()))
 }
 
 // -------------------------------------------------------------------- arrays
 
-fn count<'a>(_: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
+fn count<'a>(_: &mut dyn Host<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
     num(match arg(&args, 0) {
         None => 0.0,
         Some(v) => v.arr_len().unwrap_or(1) as f64,
     })
 }
 
-fn append<'a>(ev: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
+fn append<'a>(ev: &mut dyn Host<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
     match (arg(&args, 0), arg(&args, 1)) {
         (None, None) => Ok(None),
         (Some(x), None) | (None, Some(x)) => ok(x.clone()),
@@ -734,7 +733,7 @@ fn append<'a>(ev: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
     }
 }
 
-fn reverse<'a>(_: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
+fn reverse<'a>(_: &mut dyn Host<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
     match arg(&args, 0) {
         None => Ok(None),
         Some(v) => {
@@ -745,14 +744,14 @@ fn reverse<'a>(_: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
     }
 }
 
-fn shuffle<'a>(ev: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
+fn shuffle<'a>(ev: &mut dyn Host<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
     match arg(&args, 0) {
         None => Ok(None),
         Some(v) => {
             let mut out = items(v);
             ev.tick(out.len() as u64)?;
             for i in (1..out.len()).rev() {
-                let j = ev.rng.range_i64(0, i as i64) as usize;
+                let j = ev.rng().range_i64(0, i as i64) as usize;
                 out.swap(i, j);
             }
             ok(Val::array(out, 0)?)
@@ -761,11 +760,11 @@ fn shuffle<'a>(ev: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
 }
 
 /// `$clone`: values are immutable here, so the copy is the value itself.
-fn clone<'a>(_: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
+fn clone<'a>(_: &mut dyn Host<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
     Ok(arg(&args, 0).cloned())
 }
 
-fn distinct<'a>(ev: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
+fn distinct<'a>(ev: &mut dyn Host<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
     match arg(&args, 0) {
         None => Ok(None),
         Some(v) if !v.is_array() => ok(v.clone()),
@@ -792,7 +791,7 @@ fn distinct<'a>(ev: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
     }
 }
 
-fn zip<'a>(_: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
+fn zip<'a>(_: &mut dyn Host<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
     let lists: Vec<Vec<Val<'a>>> = args
         .iter()
         .map(|a| a.as_ref().map(items).unwrap_or_default())
@@ -807,7 +806,7 @@ fn zip<'a>(_: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
 
 // -------------------------------------------------------------------- objects
 
-fn keys<'a>(_: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
+fn keys<'a>(_: &mut dyn Host<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
     let Some(v) = arg(&args, 0) else {
         return Ok(None);
     };
@@ -822,7 +821,7 @@ fn keys<'a>(_: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
     ok(Val::seq(keys.into_iter().map(Val::string).collect()))
 }
 
-fn lookup<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn lookup<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(v) = arg(&args, 0) else {
         return Ok(None);
     };
@@ -840,7 +839,7 @@ fn lookup<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     ok(Val::seq(out))
 }
 
-fn spread<'a>(_: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
+fn spread<'a>(_: &mut dyn Host<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
     match arg(&args, 0) {
         None => Ok(None),
         Some(v) if !v.is_array() && !v.is_object() => ok(v.clone()),
@@ -862,7 +861,7 @@ fn spread<'a>(_: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
     }
 }
 
-fn merge<'a>(_: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
+fn merge<'a>(_: &mut dyn Host<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
     let Some(v) = arg(&args, 0) else {
         return Ok(None);
     };
@@ -882,7 +881,7 @@ fn merge<'a>(_: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
 }
 
 /// `$sift` (the entries `f` keeps) and `$each` (what `f` returns for each entry).
-fn sift_each<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn sift_each<'a>(ev: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(v) = arg(&args, 0).cloned() else {
         return Ok(None);
     };
@@ -919,12 +918,12 @@ fn sift_each<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     }
 }
 
-fn error<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn error<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let msg = opt_str(name, &args, 0)?.unwrap_or("$error() function evaluated");
     Err(err("D3137", msg))
 }
 
-fn assert<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn assert<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     match arg(&args, 0) {
         Some(Val::Bool(true)) => Ok(None),
         Some(Val::Bool(false)) => Err(err(
@@ -938,27 +937,27 @@ fn assert<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     }
 }
 
-fn type_of<'a>(_: &mut Ev<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
+fn type_of<'a>(_: &mut dyn Host<'a>, _: &'static str, args: Args<'a>) -> R<'a> {
     Ok(arg(&args, 0).map(|v| Val::str(v.type_name())))
 }
 
 // -------------------------------------------------------------------- time
 
-fn now<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn now<'a>(ev: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let picture = opt_str(name, &args, 0)?;
     let tz = opt_str(name, &args, 1)?;
     ok(Val::string(datetime::from_millis(
-        ev.now_millis as f64,
+        ev.now_millis() as f64,
         picture,
         tz,
     )?))
 }
 
-fn millis<'a>(ev: &mut Ev<'a>, _: &'static str, _: Args<'a>) -> R<'a> {
-    num(ev.now_millis as f64)
+fn millis<'a>(ev: &mut dyn Host<'a>, _: &'static str, _: Args<'a>) -> R<'a> {
+    num(ev.now_millis() as f64)
 }
 
-fn from_millis<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn from_millis<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(ms) = opt_num(name, &args, 0)? else {
         return Ok(None);
     };
@@ -967,12 +966,12 @@ fn from_millis<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> 
     ok(Val::string(datetime::from_millis(ms, picture, tz)?))
 }
 
-fn to_millis<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn to_millis<'a>(ev: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(s) = opt_str(name, &args, 0)? else {
         return Ok(None);
     };
     let picture = opt_str(name, &args, 1)?;
-    Ok(datetime::to_millis(s, picture, ev.now_millis as f64)?.map(Val::Num))
+    Ok(datetime::to_millis(s, picture, ev.now_millis() as f64)?.map(Val::Num))
 }
 
 // -------------------------------------------------------------------- higher order
@@ -986,7 +985,7 @@ fn item_args<'a>(f: &Val<'a>, x: Val<'a>, i: usize, whole: &Val<'a>) -> Args<'a>
 }
 
 /// `$map` (what `f` returns) and `$filter` (the items `f` keeps).
-fn map_filter<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn map_filter<'a>(ev: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(v) = arg(&args, 0).cloned() else {
         return Ok(None);
     };
@@ -1007,7 +1006,7 @@ fn map_filter<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> 
     ok(Val::seq(out))
 }
 
-fn single<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn single<'a>(ev: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(v) = arg(&args, 0).cloned() else {
         return Ok(None);
     };
@@ -1039,7 +1038,7 @@ fn single<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     }
 }
 
-fn reduce<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn reduce<'a>(ev: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(v) = arg(&args, 0).cloned() else {
         return Ok(None);
     };
@@ -1067,7 +1066,7 @@ fn reduce<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
 
 // -------------------------------------------------------------------- Step Functions
 
-fn partition<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn partition<'a>(ev: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(v) = arg(&args, 0) else {
         return Ok(None);
     };
@@ -1090,7 +1089,7 @@ fn partition<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     ok(Val::array(out, 0)?)
 }
 
-fn range<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn range<'a>(ev: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let start = opt_num(name, &args, 0)?.ok_or_else(|| sig(name, 0))?;
     let end = opt_num(name, &args, 1)?.ok_or_else(|| sig(name, 1))?;
     let step = opt_num(name, &args, 2)?.unwrap_or(1.0);
@@ -1114,7 +1113,7 @@ fn range<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     ))
 }
 
-fn hash<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn hash<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(data) = arg(&args, 0) else {
         return Ok(None);
     };
@@ -1141,11 +1140,11 @@ fn hash<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     ))
 }
 
-fn uuid<'a>(ev: &mut Ev<'a>, _: &'static str, _: Args<'a>) -> R<'a> {
-    ok(Val::string(ev.rng.uuid_v4()))
+fn uuid<'a>(ev: &mut dyn Host<'a>, _: &'static str, _: Args<'a>) -> R<'a> {
+    ok(Val::string(ev.rng().uuid_v4()))
 }
 
-fn parse<'a>(_: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn parse<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(s) = opt_str(name, &args, 0)? else {
         return Ok(None);
     };
@@ -1196,7 +1195,7 @@ pub(crate) fn regex_match_object<'a>(re: &regex::Regex, s: &str, from: usize) ->
     Val::object(o).ok()
 }
 
-fn replace<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn replace<'a>(ev: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(s) = opt_str(name, &args, 0)? else {
         return Ok(None);
     };
@@ -1296,7 +1295,11 @@ fn replace<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     }
 }
 
-fn replacement_text<'a>(ev: &mut Ev<'a>, f: &Val<'a>, m: Val<'a>) -> Result<String, JsonataError> {
+fn replacement_text<'a>(
+    ev: &mut dyn Host<'a>,
+    f: &Val<'a>,
+    m: Val<'a>,
+) -> Result<String, JsonataError> {
     match ev.apply(f, vec![Some(m)], None)? {
         Some(v) if v.as_str().is_some() => Ok(v.as_str().unwrap_or_default().to_string()),
         other => Err(err(
@@ -1364,7 +1367,7 @@ fn substitute(r: &str, caps: &regex::Captures) -> String {
     out
 }
 
-fn sort<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
+fn sort<'a>(ev: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
     let Some(v) = arg(&args, 0).cloned() else {
         return Ok(None);
     };
@@ -1407,7 +1410,7 @@ fn sort<'a>(ev: &mut Ev<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
 }
 
 fn merge_sort<'a>(
-    ev: &mut Ev<'a>,
+    ev: &mut dyn Host<'a>,
     f: &Val<'a>,
     list: Vec<Val<'a>>,
 ) -> Result<Vec<Val<'a>>, JsonataError> {

@@ -61,6 +61,7 @@ mod functions;
 mod intpic;
 mod parser;
 mod signature;
+mod signature_check;
 mod template;
 mod value;
 

@@ -151,6 +151,20 @@ pub(crate) enum Func<'a> {
 }
 
 /// A JSONata error with its code (`T0410`, `D3001`, ...) and message.
+/// What evaluating a JSONata function yields: a value, nothing (undefined), or an error.
+pub(crate) type R<'a> = Result<Option<Val<'a>>, JsonataError>;
+
+/// What a built-in function may ask of the evaluator calling it: a step against the evaluation
+/// budget, a call of a function value (for `$map`, `$sort` and the like), the evaluation's
+/// `$now()`, and its random stream. The evaluator (`eval.rs`) implements it; the built-ins
+/// (`functions.rs`) see only this, so neither file needs the other's insides.
+pub(crate) trait Host<'a> {
+    fn tick(&mut self, n: u64) -> Result<(), JsonataError>;
+    fn apply(&mut self, f: &Val<'a>, args: Vec<Option<Val<'a>>>, ctx: Option<&Val<'a>>) -> R<'a>;
+    fn now_millis(&self) -> i64;
+    fn rng(&mut self) -> &mut crate::rng::SimRng;
+}
+
 pub(crate) fn err(code: &str, message: impl Into<String>) -> JsonataError {
     JsonataError::new(code, message)
 }
