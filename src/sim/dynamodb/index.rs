@@ -102,24 +102,11 @@ fn one(
         .get("KeySchema")
         .and_then(Value::as_array)
         .ok_or_else(|| invalid(format!("KeySchema is required for index: {name}")))?;
-    let mut partition = None;
-    let mut sort = None;
-    for k in schema {
-        let attr = k.get("AttributeName").and_then(Value::as_str).unwrap_or("");
-        let key = KeyAttr {
-            name: attr.to_string(),
-            kind: kind_of(attr)?,
-        };
-        match k.get("KeyType").and_then(Value::as_str) {
-            Some("HASH") if partition.is_none() => partition = Some(key),
-            Some("RANGE") if sort.is_none() => sort = Some(key),
-            _ => {
-                return Err(invalid(format!(
-                    "Invalid KeySchema for index: {name}: one HASH key and at most one RANGE key"
-                )))
-            }
-        }
-    }
+    let (partition, sort) = super::key_schema(schema, kind_of, || {
+        invalid(format!(
+            "Invalid KeySchema for index: {name}: one HASH key and at most one RANGE key"
+        ))
+    })?;
     let partition = partition
         .ok_or_else(|| invalid(format!("Index KeySchema has no HASH key for index: {name}")))?;
     let projection = projection(entry.get("Projection"), &name)?;

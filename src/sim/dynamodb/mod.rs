@@ -400,20 +400,11 @@ fn table_spec_from_request(req: &Value) -> Result<TableSpec, DdbError> {
         .get("KeySchema")
         .and_then(Value::as_array)
         .ok_or_else(|| DdbError::validation("KeySchema is required"))?;
-    let mut partition = None;
-    let mut sort = None;
-    for k in schema {
-        let attr = k.get("AttributeName").and_then(Value::as_str).unwrap_or("");
-        let key = KeyAttr {
-            name: attr.to_string(),
-            kind: kind_of(attr)?,
-        };
-        match k.get("KeyType").and_then(Value::as_str) {
-            Some("HASH") => partition = Some(key),
-            Some("RANGE") => sort = Some(key),
-            _ => return Err(DdbError::validation("KeyType must be HASH or RANGE")),
-        }
-    }
+    let (partition, sort) = key_schema(schema, &kind_of, || {
+        DdbError::validation(
+            "KeyType must be HASH or RANGE, with one HASH key and at most one RANGE key",
+        )
+    })?;
     let partition = partition.ok_or_else(|| {
         DdbError::validation("Invalid KeySchema: Some index key attribute have no definition")
     })?;
@@ -425,6 +416,30 @@ fn table_spec_from_request(req: &Value) -> Result<TableSpec, DdbError> {
     }
     spec.indexes = indexes;
     Ok(spec)
+}
+
+/// The (HASH, RANGE) keys of a `KeySchema` list, each typed by `kind_of`; `bad` is the error
+/// for a key type other than HASH or RANGE, or a second key of either.
+pub(crate) fn key_schema(
+    schema: &[Value],
+    kind_of: &dyn Fn(&str) -> Result<String, DdbError>,
+    bad: impl Fn() -> DdbError,
+) -> Result<(Option<KeyAttr>, Option<KeyAttr>), DdbError> {
+    let mut partition = None;
+    let mut sort = None;
+    for k in schema {
+        let attr = k.get("AttributeName").and_then(Value::as_str).unwrap_or("");
+        let key = KeyAttr {
+            name: attr.to_string(),
+            kind: kind_of(attr)?,
+        };
+        match k.get("KeyType").and_then(Value::as_str) {
+            Some("HASH") if partition.is_none() => partition = Some(key),
+            Some("RANGE") if sort.is_none() => sort = Some(key),
+            _ => return Err(bad()),
+        }
+    }
+    Ok((partition, sort))
 }
 
 impl TableSpec {
