@@ -1083,6 +1083,36 @@ mod tests {
     }
 
     #[test]
+    fn create_table_reads_its_key_schema() {
+        let db = DynamoDb::default();
+        let defs = json!([{"AttributeName": "a", "AttributeType": "S"},
+                          {"AttributeName": "b", "AttributeType": "S"}]);
+        for keys in [
+            json!([{"AttributeName": "a", "KeyType": "HASH"},
+                   {"AttributeName": "b", "KeyType": "HASH"}]),
+            json!([{"AttributeName": "a", "KeyType": "PRIMARY"}]),
+            json!([{"AttributeName": "b", "KeyType": "RANGE"}]),
+        ] {
+            let e = db
+                .call(
+                    "CreateTable",
+                    &json!({"TableName": "X", "KeySchema": keys, "AttributeDefinitions": defs}),
+                    0.0,
+                )
+                .unwrap_err();
+            assert_eq!(e.code, "ValidationException", "{keys}");
+        }
+        let ok = json!([{"AttributeName": "a", "KeyType": "HASH"},
+                        {"AttributeName": "b", "KeyType": "RANGE"}]);
+        db.call(
+            "CreateTable",
+            &json!({"TableName": "X", "KeySchema": ok, "AttributeDefinitions": defs}),
+            0.0,
+        )
+        .unwrap();
+    }
+
+    #[test]
     fn update_return_values() {
         let db = db();
         let req = json!({"TableName": "T", "Key": {"pk": {"S": "c"}, "sk": {"N": "1"}},
