@@ -232,6 +232,28 @@ impl<'a> MachineSpec<'a> {
             tracing: default_tracing(),
         }
     }
+
+    /// The machine version this spec makes, compiled to `plan`.
+    fn version(
+        self,
+        arn: &str,
+        plan: Plan,
+        revision_id: String,
+        updated: SimTime,
+    ) -> MachineVersion {
+        MachineVersion {
+            arn: arn.to_string(),
+            name: self.name.to_string(),
+            definition: self.definition.to_string(),
+            role_arn: self.role_arn.to_string(),
+            kind: self.kind,
+            plan: Arc::new(plan),
+            revision_id,
+            updated,
+            logging: self.logging,
+            tracing: self.tracing,
+        }
+    }
 }
 
 /// Creates a state machine (or finds the identical one): its ARN and creation date.
@@ -261,18 +283,7 @@ pub fn create_machine(
             format!("State Machine Already Exists: '{arn}'"),
         ));
     }
-    let version = MachineVersion {
-        arn: arn.clone(),
-        name: spec.name.to_string(),
-        definition: spec.definition.to_string(),
-        role_arn: spec.role_arn.to_string(),
-        kind: spec.kind,
-        plan: Arc::new(plan),
-        revision_id: state.new_id(),
-        updated: now,
-        logging: spec.logging,
-        tracing: spec.tracing,
-    };
+    let version = spec.version(&arn, plan, state.new_id(), now);
     reg.machines.insert(
         arn.clone(),
         MachineRecord {
@@ -299,18 +310,7 @@ pub fn create_or_update_machine(
             let revision_id = state.new_id();
             let mut reg = state.registry();
             let m = reg.machine_mut(&arn)?;
-            m.version = Arc::new(MachineVersion {
-                arn: arn.clone(),
-                name: spec.name.to_string(),
-                definition: spec.definition.to_string(),
-                role_arn: spec.role_arn.to_string(),
-                kind: spec.kind,
-                plan: Arc::new(plan),
-                revision_id,
-                updated: wall_now(),
-                logging: spec.logging,
-                tracing: spec.tracing,
-            });
+            m.version = Arc::new(spec.version(&arn, plan, revision_id, wall_now()));
             let created = m.created;
             reg.log(|j, reg| j.machine_changed(reg, &arn));
             Ok((arn, created))
