@@ -1231,7 +1231,7 @@ impl<'a> Ev<'a> {
                         "Argument 1 of a regular expression must be a string",
                     ));
                 };
-                Ok(functions::regex_match_object(re, s, 0))
+                functions::regex_match_object(re, s)
             }
             Func::Compose(first, second) => {
                 let (first, second) = (first.clone(), second.clone());

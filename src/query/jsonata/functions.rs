@@ -17,6 +17,7 @@ use indexmap::IndexMap;
 use md5::Digest;
 
 use super::format;
+use super::jsregex::{Found, JsRegex};
 use super::signature::{builtin_signature, Signature};
 use super::value::{
     deep_equal, err, from_owned, round_half_even, string_num, stringify, to_text, truthy,
@@ -368,7 +369,7 @@ fn contains<'a>(_: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'
             ok(Val::Bool(s.contains(p.as_str().unwrap_or_default())))
         }
         Some(Val::Func(f)) => match &**f {
-            Func::Regex(re) => ok(Val::Bool(re.is_match(s))),
+            Func::Regex(re) => ok(Val::Bool(re.is_match(s)?)),
             _ => Err(sig(name, 1)),
         },
         _ => Err(sig(name, 1)),
@@ -400,14 +401,17 @@ fn split<'a>(ev: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a>
         }
         Some(Val::Func(f)) => match &**f {
             Func::Regex(re) => {
-                // As in $match: a pattern that matches the empty string is D1004.
-                if re.find(s).is_some_and(|m| m.as_str().is_empty()) {
-                    return Err(err(
-                        "D1004",
-                        "Regular expression matches zero length string",
-                    ));
+                let mut parts = Vec::new();
+                let mut last = 0;
+                re.each_match(s, limit, |m| {
+                    parts.push(s[last..m.start()].to_string());
+                    last = m.end();
+                    Ok(())
+                })?;
+                if limit.is_none_or(|l| parts.len() < l) {
+                    parts.push(s[last..].to_string());
                 }
-                re.split(s).map(str::to_string).collect()
+                parts
             }
             _ => return Err(sig(name, 1)),
         },
@@ -450,33 +454,18 @@ fn match_regex<'a>(ev: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) ->
     let re = regex_arg(name, &args, 1)?;
     let limit = opt_num(name, &args, 2)?.map(|l| l.max(0.0) as usize);
     let mut out = Vec::new();
-    for caps in re.captures_iter(s) {
-        if limit.is_some_and(|l| out.len() >= l) {
-            break;
-        }
+    re.each_match(s, limit, |m| {
         ev.tick(1)?;
-        let m = caps
-            .get(0)
-            .map(|m| (m.as_str(), m.start()))
-            .unwrap_or(("", 0));
-        if m.0.is_empty() {
-            return Err(err(
-                "D1004",
-                "Regular expression matches zero length string",
-            ));
-        }
-        let groups = (1..caps.len())
-            .map(|i| Val::str(caps.get(i).map(|g| g.as_str()).unwrap_or("")))
-            .collect();
         let mut o = IndexMap::new();
-        o.insert("match".to_string(), Val::str(m.0));
+        o.insert("match".to_string(), Val::str(m.text(s)));
         o.insert(
             "index".to_string(),
-            Val::Num(s[..m.1].chars().count() as f64),
+            Val::Num(s[..m.start()].chars().count() as f64),
         );
-        o.insert("groups".to_string(), Val::array(groups, 0)?);
+        o.insert("groups".to_string(), Val::array(group_values(m, s), 0)?);
         out.push(Val::object(o)?);
-    }
+        Ok(())
+    })?;
     ok(Val::seq(out))
 }
 
@@ -1164,7 +1153,7 @@ fn fn_arity(f: &Val) -> usize {
     }
 }
 
-fn regex_arg<'a>(name: &str, args: &Args<'a>, i: usize) -> Result<&'a regex::Regex, JsonataError> {
+fn regex_arg<'a>(name: &str, args: &Args<'a>, i: usize) -> Result<&'a JsRegex, JsonataError> {
     match arg(args, i) {
         Some(Val::Func(f)) => match &**f {
             Func::Regex(re) => Ok(*re),
@@ -1175,11 +1164,12 @@ fn regex_arg<'a>(name: &str, args: &Args<'a>, i: usize) -> Result<&'a regex::Reg
 }
 
 /// The object a regular expression returns when called directly: `{match, start, end, groups}`.
-pub(crate) fn regex_match_object<'a>(re: &regex::Regex, s: &str, from: usize) -> Option<Val<'a>> {
-    let caps = re.captures_at(s, from)?;
-    let m = caps.get(0)?;
+pub(crate) fn regex_match_object<'a>(re: &JsRegex, s: &str) -> R<'a> {
+    let Some(m) = re.find_at(s, 0)? else {
+        return Ok(None);
+    };
     let mut o = IndexMap::new();
-    o.insert("match".to_string(), Val::str(m.as_str()));
+    o.insert("match".to_string(), Val::str(m.text(s)));
     o.insert(
         "start".to_string(),
         Val::Num(s[..m.start()].chars().count() as f64),
@@ -1188,11 +1178,15 @@ pub(crate) fn regex_match_object<'a>(re: &regex::Regex, s: &str, from: usize) ->
         "end".to_string(),
         Val::Num(s[..m.end()].chars().count() as f64),
     );
-    let groups = (1..caps.len())
-        .map(|i| Val::str(caps.get(i).map(|g| g.as_str()).unwrap_or("")))
-        .collect();
-    o.insert("groups".to_string(), Val::array(groups, 0).ok()?);
-    Val::object(o).ok()
+    o.insert("groups".to_string(), Val::array(group_values(&m, s), 0)?);
+    ok(Val::object(o)?)
+}
+
+/// A match's capture groups as JSONata strings (`""` for a group that took no part).
+fn group_values<'a>(m: &Found, s: &str) -> Vec<Val<'a>> {
+    (1..=m.groups())
+        .map(|i| Val::str(m.group(s, i).unwrap_or("")))
+        .collect()
 }
 
 fn replace<'a>(ev: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'a> {
@@ -1252,42 +1246,27 @@ fn replace<'a>(ev: &mut dyn Host<'a>, name: &'static str, args: Args<'a>) -> R<'
             let Func::Regex(re) = &**f else {
                 return Err(sig(name, 1));
             };
-            let re: &regex::Regex = re;
             let mut out = String::new();
             let mut last = 0;
-            let mut count = 0;
-            for caps in re.captures_iter(&s) {
-                if limit.is_some_and(|l| count >= l) {
-                    break;
-                }
+            re.each_match(&s, limit, |m| {
                 ev.tick(1)?;
-                let Some(m) = caps.get(0) else { continue };
-                if m.as_str().is_empty() {
-                    return Err(err(
-                        "D1004",
-                        "Regular expression matches zero length string",
-                    ));
-                }
                 out.push_str(&s[last..m.start()]);
                 match replacement.as_str() {
-                    Some(r) => out.push_str(&substitute(r, &caps)),
+                    Some(r) => out.push_str(&substitute(r, m, &s)),
                     None => {
-                        let groups = (1..caps.len())
-                            .map(|i| Val::str(caps.get(i).map(|g| g.as_str()).unwrap_or("")))
-                            .collect();
                         let mut o = IndexMap::new();
-                        o.insert("match".to_string(), Val::str(m.as_str()));
+                        o.insert("match".to_string(), Val::str(m.text(&s)));
                         o.insert(
                             "index".to_string(),
                             Val::Num(s[..m.start()].chars().count() as f64),
                         );
-                        o.insert("groups".to_string(), Val::array(groups, 0)?);
+                        o.insert("groups".to_string(), Val::array(group_values(m, &s), 0)?);
                         out.push_str(&replacement_text(ev, &replacement, Val::object(o)?)?);
                     }
                 }
                 last = m.end();
-                count += 1;
-            }
+                Ok(())
+            })?;
             out.push_str(&s[last..]);
             Ok(Some(Val::string(out)))
         }
@@ -1316,8 +1295,8 @@ fn replacement_text<'a>(
 }
 
 /// `$0`, `$1`.. and `$$` in a replacement string.
-fn substitute(r: &str, caps: &regex::Captures) -> String {
-    let groups = caps.len() - 1;
+fn substitute(r: &str, m: &Found, s: &str) -> String {
+    let groups = m.groups();
     let chars: Vec<char> = r.chars().collect();
     let mut out = String::new();
     let mut i = 0;
@@ -1357,7 +1336,12 @@ fn substitute(r: &str, caps: &regex::Captures) -> String {
         }
         match index {
             Some(n) => {
-                out.push_str(caps.get(n).map(|g| g.as_str()).unwrap_or(""));
+                let text = if n == 0 {
+                    m.text(s)
+                } else {
+                    m.group(s, n).unwrap_or("")
+                };
+                out.push_str(text);
                 out.push_str(&digits[used..]);
             }
             None => out.push_str(&digits[1..]),

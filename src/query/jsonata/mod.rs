@@ -48,8 +48,9 @@
 //!
 //! # Differences from jsonata-js worth knowing
 //!
-//! - Regular expressions run on the `regex` crate (linear time, so no catastrophic
-//!   backtracking); look-around and back-references are syntax errors.
+//! - Regular expressions run on the `regex` crate (linear time) unless they use look-around or
+//!   back-references, which run on `fancy-regex` with a backtracking step limit; a search past
+//!   it is `U1001` where jsonata-js would keep going (`jsregex.rs`).
 //! - Tail calls are not optimised: deep recursion ends at the depth limit.
 //! - The parent operator `%` follows the path's actual navigation (each item remembers the
 //!   item it was reached from) instead of a static analysis; results agree for ordinary paths.
@@ -59,6 +60,7 @@ mod eval;
 mod format;
 mod functions;
 mod intpic;
+mod jsregex;
 mod parser;
 mod signature;
 mod signature_check;

@@ -7,6 +7,7 @@
 //! [`MAX_AST_HEIGHT`], so neither the parser, the processing pass, the evaluator nor `Drop` can
 //! overflow the stack on inputs such as ten thousand nested parentheses or `1+1+...+1`.
 
+use super::jsregex::JsRegex;
 use super::JsonataSyntaxError;
 
 /// The tallest syntax tree we accept. Real expressions nest a few dozen levels at most.
@@ -528,7 +529,7 @@ pub(crate) enum Kind {
     Name(String),
     /// `$name`; the empty name is the context `$`, `"$"` is the root `$$`.
     Var(String),
-    Regex(regex::Regex),
+    Regex(JsRegex),
     Wildcard,
     Descendant,
     Parent,
@@ -764,7 +765,7 @@ impl<'s> Parser<'s> {
             },
             Tok::Var(v) => self.node(Raw::Leaf(Kind::Var(v)), pos, &[]),
             Tok::Regex { pattern, flags } => {
-                let re = compile_regex(&pattern, &flags).map_err(|m| syntax("S0302", pos, m))?;
+                let re = JsRegex::compile(&pattern, &flags).map_err(|m| syntax("S0302", pos, m))?;
                 self.node(Raw::Leaf(Kind::Regex(re)), pos, &[])
             }
             Tok::End => Err(match self.open.last() {
@@ -1062,70 +1063,6 @@ fn too_deep(pos: usize) -> JsonataSyntaxError {
         "U1001",
         pos,
         format!("Stack overflow error: the expression nests deeper than {MAX_AST_HEIGHT} levels"),
-    )
-}
-
-/// Translates a JavaScript regular expression into the `regex` crate's dialect. The common
-/// syntax is shared; JavaScript lets any punctuation be escaped, and `regex` rejects escapes of
-/// characters that are not meta characters, so those are unescaped here.
-pub(crate) fn compile_regex(pattern: &str, flags: &str) -> Result<regex::Regex, String> {
-    let mut out = String::with_capacity(pattern.len() + 8);
-    let mut chars = pattern.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some(e) if e.is_ascii_alphanumeric() => {
-                out.push('\\');
-                out.push(e);
-            }
-            Some(e) if regex_syntax_is_meta(e) => {
-                out.push('\\');
-                out.push(e);
-            }
-            Some(e) => out.push(e),
-            None => out.push_str("\\\\"),
-        }
-    }
-    let mut b = regex::RegexBuilder::new(&out);
-    b.case_insensitive(flags.contains('i'))
-        .multi_line(flags.contains('m'))
-        .size_limit(1 << 20)
-        .dfa_size_limit(1 << 20)
-        .nest_limit(64);
-    b.build().map_err(|e| {
-        let first = e
-            .to_string()
-            .lines()
-            .last()
-            .unwrap_or("invalid")
-            .to_string();
-        format!("Invalid regular expression /{pattern}/: {first}")
-    })
-}
-
-fn regex_syntax_is_meta(c: char) -> bool {
-    matches!(
-        c,
-        '\\' | '.'
-            | '+'
-            | '*'
-            | '?'
-            | '('
-            | ')'
-            | '|'
-            | '['
-            | ']'
-            | '{'
-            | '}'
-            | '^'
-            | '$'
-            | '#'
-            | '&'
-            | '-'
-            | '~'
     )
 }
 
@@ -1663,14 +1600,5 @@ mod tests {
             let e = parse(&text).unwrap_err();
             assert!(e.code == "U1001" || e.code.starts_with('S'), "{}", e.code);
         }
-    }
-
-    #[test]
-    fn regex_translation() {
-        let r = compile_regex("^hello\\ ", "").unwrap();
-        assert!(r.is_match("hello "));
-        let r = compile_regex("^hello\\$", "").unwrap();
-        assert!(r.is_match("hello$world"));
-        assert!(compile_regex("a\\/b", "i").unwrap().is_match("A/B"));
     }
 }

@@ -141,7 +141,7 @@ pub(crate) enum Func<'a> {
         func: Val<'a>,
         args: Vec<Option<Option<Val<'a>>>>,
     },
-    Regex(&'a regex::Regex),
+    Regex(&'a super::jsregex::JsRegex),
     /// `$f ~> $g` with two functions: `$g($f(x))`.
     Compose(Val<'a>, Val<'a>),
     Transform {
