@@ -211,7 +211,10 @@ mod tests {
         assert_eq!(check("<x:b>", vec![]), Err("T0410".into()));
         let mixed = Some(Val::array(vec![Val::Num(1.0), Val::str("a")], 0).unwrap());
         assert_eq!(check("<a<n>:n>", vec![mixed]), Err("T0412".into()));
-        assert_eq!(check("<q>", vec![]), Err("S0401".into()));
+        // An unknown symbol is skipped, as jsonata-js's parser does.
+        assert_eq!(check("<q>", vec![]), Ok(0));
+        assert_eq!(check("<qn>", vec![n(1.0)]), Ok(1));
+        assert_eq!(check("<z>", vec![n(1.0)]), Err("T0410".into()));
     }
 
     #[test]
