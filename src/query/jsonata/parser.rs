@@ -1097,7 +1097,11 @@ fn process(node: RawNode) -> Result<Expr, JsonataSyntaxError> {
         Raw::Filter(l, pred) => process_filter(process(*l)?, pred, pos)?,
         Raw::Group(l, pairs) => process_group(process(*l)?, pairs, pos)?,
         Raw::Sort(l, terms) => process_sort(process(*l)?, terms, pos)?,
-        Raw::Focus(l, name) => tuple_step(process(*l)?, |last| last.focus = Some(name)),
+        // `@$` binds the empty name, which jsonata-js reads as no focus at all (the name is
+        // falsy there): the step yields its items.
+        Raw::Focus(l, name) => tuple_step(process(*l)?, |last| {
+            last.focus = (!name.is_empty()).then_some(name)
+        }),
         Raw::Index(l, name) => tuple_step(process(*l)?, |last| {
             if last.stages.is_empty() {
                 last.index = Some(name);

@@ -58,6 +58,15 @@ fn basics() {
     assert_eq!(val("$states.input.a"), json!(1));
 }
 
+#[test]
+fn focus_on_the_empty_name_is_no_focus() {
+    let states = json!({"input": {"x": [{"y": 1}, {"y": 2}], "k": 0}});
+    let got = |e: &str| run_with(e, &states, &NoVariables).unwrap();
+    // `@$v` keeps the context (the input object, once per item); `@$` yields the items.
+    assert_eq!(got("$states.input.x@$v.k"), Some(json!([0, 0])));
+    assert_eq!(got("$states.input.x@$"), Some(json!([{"y": 1}, {"y": 2}])));
+}
+
 fn code(expr: &str) -> String {
     match run(expr) {
         Err(e) => e.code,
