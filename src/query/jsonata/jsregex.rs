@@ -10,7 +10,6 @@
 //! Matches are walked with [`JsRegex::find_at`]: each search starts where the previous match
 //! ended and sees the whole string (so `^`, `\b` and look-behind see what came before).
 
-use super::value::err;
 use super::JsonataError;
 
 /// Backtracking steps one search may take before it gives up (`fancy-regex`'s default).
@@ -119,7 +118,7 @@ impl JsRegex {
             })),
             Engine::Backtracking(re) => {
                 let caps = re.captures_from_pos(s, from).map_err(|e| {
-                    err(
+                    JsonataError::new(
                         "U1001",
                         format!("The regular expression could not finish matching: {e}"),
                     )
@@ -156,7 +155,7 @@ impl JsRegex {
             } else {
                 match self.find_at(s, m.end())? {
                     Some(next) if next.start() == next.end() => {
-                        return Err(err(
+                        return Err(JsonataError::new(
                             "D1004",
                             "Regular expression matches zero length string",
                         ))
