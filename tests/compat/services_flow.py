@@ -10,31 +10,11 @@ import sys
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from compat_common import check, client_kwargs, error_code
 
 ENDPOINT = sys.argv[1]
 ACCOUNT = "123456789012"
-KW = dict(
-    endpoint_url=ENDPOINT,
-    region_name="us-east-1",
-    aws_access_key_id="test",
-    aws_secret_access_key="test",
-    config=Config(retries={"max_attempts": 1}),
-)
-
-
-def check(what, ok, detail=""):
-    print(("ok   " if ok else "FAIL ") + what + (f": {detail}" if detail and not ok else ""))
-    if not ok:
-        sys.exit(1)
-
-
-def error_code(call):
-    try:
-        call()
-    except ClientError as e:
-        return e.response["Error"]["Code"]
-    return None
+KW = client_kwargs(ENDPOINT)
 
 
 ddb = boto3.client("dynamodb", **KW)

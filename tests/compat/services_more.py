@@ -8,31 +8,10 @@ Usage: services_more.py ENDPOINT_URL. Prints one line per check; exits 1 on the 
 import sys
 
 import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
+from compat_common import check, client_kwargs, client_error
 
 ENDPOINT = sys.argv[1]
-KW = dict(
-    endpoint_url=ENDPOINT,
-    region_name="us-east-1",
-    aws_access_key_id="test",
-    aws_secret_access_key="test",
-    config=Config(retries={"max_attempts": 1}),
-)
-
-
-def check(what, ok, detail=""):
-    print(("ok   " if ok else "FAIL ") + what + (f": {detail}" if detail and not ok else ""))
-    if not ok:
-        sys.exit(1)
-
-
-def client_error(call):
-    try:
-        call()
-    except ClientError as e:
-        return e.response
-    return None
+KW = client_kwargs(ENDPOINT)
 
 
 def dynamodb():
