@@ -234,6 +234,10 @@ fn end_json(arn: &str, f: &Finished) -> Value {
     }
     m.insert("stop".into(), date(f.stop));
     m.insert("history".into(), Value::Array(history));
+    if !f.map_runs.is_empty() {
+        let runs = f.map_runs.iter().map(super::map_runs::to_json).collect();
+        m.insert("mapRuns".into(), Value::Array(runs));
+    }
     Value::Object(m)
 }
 
@@ -569,6 +573,15 @@ fn read_end(m: &Map<String, Value>) -> ReadResult<Finished> {
             Some(_) => Err(format!("\"{k}\" is not a string")),
         }
     };
+    let map_runs = match m.get("mapRuns") {
+        None => Vec::new(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .map(|(i, r)| super::map_runs::from_json(r).map_err(|e| format!("mapRuns[{i}]: {e}")))
+            .collect::<ReadResult<Vec<_>>>()?,
+        Some(_) => return Err("\"mapRuns\" is not an array".into()),
+    };
     Ok(Finished {
         status: parse_status(text(m, "status")?)?,
         output: m.get("output").cloned(),
@@ -578,6 +591,7 @@ fn read_end(m: &Map<String, Value>) -> ReadResult<Finished> {
         history,
         reveal_at: Instant::now(),
         summary: None,
+        map_runs,
     })
 }
 
@@ -821,6 +835,7 @@ fn abort_lost(reg: &mut Registry, now: SimTime) -> usize {
             history: vec![started, aborted],
             reveal_at: Instant::now(),
             summary: None,
+            map_runs: Vec::new(),
         };
         reg.finish_execution(arn, fin);
     }
@@ -929,6 +944,7 @@ mod tests {
             ],
             reveal_at: Instant::now(),
             summary: None,
+            map_runs: Vec::new(),
         };
         // Both journal themselves (insert_execution, finish_execution).
         reg.finish_execution(&arn, fin);

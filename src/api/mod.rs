@@ -32,6 +32,7 @@ pub mod journal;
 pub mod lambda;
 pub mod lambda_code;
 pub mod logs;
+pub mod map_runs;
 pub mod mock_cases;
 pub mod names;
 pub mod nested;

@@ -106,6 +106,22 @@ pub fn state_machine_name(arn: &str) -> Result<&str, ApiError> {
     }
 }
 
+/// Checks that an ARN is a map run ARN (`mapRun:{machine}/{label}:{id}`).
+pub fn check_map_run_arn(arn: &str) -> Result<(), ApiError> {
+    let a = parse_states_arn(arn)?;
+    match (a.resource_type, a.rest.as_slice()) {
+        ("mapRun", [run, id]) if !run.is_empty() && !id.is_empty() => Ok(()),
+        ("mapRun", _) => Err(ApiError::bad_request(
+            "InvalidArn",
+            format!("Invalid Arn: 'Invalid ARN prefix: {arn}'"),
+        )),
+        (other, _) => Err(ApiError::bad_request(
+            "InvalidArn",
+            format!("Invalid Arn: 'Resource type not valid in this context: {other}'"),
+        )),
+    }
+}
+
 /// Checks that an ARN is an execution ARN (`execution:` or `express:`).
 pub fn check_execution_arn(arn: &str) -> Result<(), ApiError> {
     let a = parse_states_arn(arn)?;

@@ -80,6 +80,7 @@ impl MachineSource for ApiMachines {
             reveal_at: reveal_instant(real_start, took, scale),
             // A child's bill is part of its parent's.
             summary: None,
+            map_runs: Vec::new(),
         };
         if let Ok(running) = reg.execution(&o.execution_arn) {
             // A fire-and-forget child, listed since it started.

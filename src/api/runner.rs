@@ -217,6 +217,7 @@ pub fn finished_from(
             history: out.history,
             reveal_at: Instant::now(),
             summary: None,
+            map_runs: out.map_runs,
         },
         Err(message) => Finished {
             status: ExecutionStatus::Failed,
@@ -227,6 +228,7 @@ pub fn finished_from(
             history: Vec::new(),
             reveal_at: Instant::now(),
             summary: None,
+            map_runs: Vec::new(),
         },
     };
     if let Some(req) = stop_request {
@@ -328,6 +330,11 @@ pub fn abort(fin: &mut Finished, req: &StopRequest, at: Option<SimTime>) {
         details: Details::Json("executionAbortedEventDetails", Value::Object(details)),
     };
     fin.history.push(event);
+    // Map runs started after the stop never happened; those running at it were aborted.
+    fin.map_runs.retain(|r| r.start_date <= stop);
+    for r in &mut fin.map_runs {
+        r.abort_at(stop);
+    }
     fin.status = ExecutionStatus::Aborted;
     fin.output = None;
     fin.error = req.error.clone();
@@ -634,6 +641,7 @@ mod tests {
             event_count: 5,
             history: failed_history(),
             children: Vec::new(),
+            map_runs: Vec::new(),
         };
         let req = StopRequest {
             error: Some("Stopped".into()),
@@ -676,6 +684,7 @@ mod tests {
             ],
             reveal_at: Instant::now(),
             summary: None,
+            map_runs: Vec::new(),
         };
         let at = start + chrono::Duration::seconds(4);
         abort(&mut fin, &StopRequest::default(), Some(at));

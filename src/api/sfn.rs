@@ -81,6 +81,9 @@ pub async fn handle(state: &Arc<ApiState>, action: &str, body: &[u8]) -> Result<
         "ListActivities" => list_activities(state, &req),
         "DeleteActivity" => delete_activity(state, &req),
         "GetActivityTask" => get_activity_task(state, &req).await,
+        "ListMapRuns" => super::map_runs::list(state, &req),
+        "DescribeMapRun" => super::map_runs::describe(state, &req),
+        "UpdateMapRun" => super::map_runs::update(state, &req),
         other => Err(ApiError::bad_request(
             "UnknownOperationException",
             format!("Unknown operation AWSStepFunctions.{other}"),
@@ -88,13 +91,13 @@ pub async fn handle(state: &Arc<ApiState>, action: &str, body: &[u8]) -> Result<
     }
 }
 
-fn ts(t: SimTime) -> Value {
+pub(super) fn ts(t: SimTime) -> Value {
     epoch_seconds(t).into()
 }
 
 /// A page of a listing: `maxResults` (0 or absent: 100; at most 1000) and an opaque token
 /// that holds the position to resume from.
-struct Page {
+pub(super) struct Page {
     max: usize,
     start: usize,
 }
@@ -102,7 +105,7 @@ struct Page {
 const TOKEN_PREFIX: &str = "stepsim-page:";
 
 impl Page {
-    fn of(req: &Req) -> Result<Page, ApiError> {
+    pub(super) fn of(req: &Req) -> Result<Page, ApiError> {
         let max = match req.opt_int("maxResults", 0, 1000)? {
             None | Some(0) => 100,
             Some(n) => usize::try_from(n).unwrap_or(100),
@@ -120,7 +123,7 @@ impl Page {
     }
 
     /// Takes this page of `items`, and the token for the next one.
-    fn take<T>(&self, items: Vec<T>) -> (Vec<T>, Option<String>) {
+    pub(super) fn take<T>(&self, items: Vec<T>) -> (Vec<T>, Option<String>) {
         let total = items.len();
         let page: Vec<T> = items.into_iter().skip(self.start).take(self.max).collect();
         let end = self.start + page.len();
@@ -129,7 +132,7 @@ impl Page {
     }
 }
 
-fn with_token(mut v: Map<String, Value>, next: Option<String>) -> Value {
+pub(super) fn with_token(mut v: Map<String, Value>, next: Option<String>) -> Value {
     if let Some(t) = next {
         v.insert("nextToken".into(), t.into());
     }

@@ -99,6 +99,8 @@ pub struct Finished {
     pub reveal_at: Instant,
     /// The bill and usage of the run (the console shows them); `None` when it did not run.
     pub summary: Option<Arc<ExecSummary>>,
+    /// Its Distributed Map runs (ListMapRuns, DescribeMapRun).
+    pub map_runs: Vec<crate::engine::MapRunReport>,
 }
 
 /// What a run cost and used, kept with its result for the console.
@@ -678,6 +680,7 @@ mod tests {
             ],
             reveal_at,
             summary: None,
+            map_runs: Vec::new(),
         }
     }
 

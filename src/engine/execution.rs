@@ -222,6 +222,8 @@ pub struct ExecutionOutcome {
     pub history: Vec<HistoryEvent>,
     /// Child executions of Distributed Maps.
     pub children: Vec<ChildExecution>,
+    /// This execution's Distributed Map runs, in start order (its children's are not here).
+    pub map_runs: Vec<super::map_run::MapRunReport>,
 }
 
 impl ExecutionOutcome {
@@ -332,6 +334,10 @@ pub async fn execute_body(
         ),
     };
     exec.record_end(status, &output, &error, &cause, stop);
+    let mut map_runs = exec.map_run_reports.take();
+    for r in &mut map_runs {
+        r.abort_at(stop);
+    }
     ExecutionOutcome {
         execution_arn: std::mem::take(&mut exec.facts.execution_arn),
         status,
@@ -344,6 +350,7 @@ pub async fn execute_body(
         event_count: exec.history.len(),
         history: exec.history.take(),
         children: exec.children.take(),
+        map_runs,
     }
 }
 
@@ -362,6 +369,8 @@ pub(crate) struct Exec<'p> {
     pub(crate) facts: ExecutionFacts<'p>,
     pub(crate) children: RefCell<Vec<ChildExecution>>,
     pub(crate) map_runs: Cell<u64>,
+    /// The Distributed Map runs started so far (see [`super::map_run`]).
+    pub(crate) map_run_reports: RefCell<Vec<super::map_run::MapRunReport>>,
 }
 
 /// What one branch of control flow carries: its variable scope.
@@ -429,6 +438,7 @@ impl<'p> Exec<'p> {
             },
             children: RefCell::new(Vec::new()),
             map_runs: Cell::new(0),
+            map_run_reports: RefCell::new(Vec::new()),
         }
     }
 
@@ -465,6 +475,7 @@ impl<'p> Exec<'p> {
             event_count: self.history.len(),
             history: self.history.take(),
             children: Vec::new(),
+            map_runs: Vec::new(),
         }
     }
 

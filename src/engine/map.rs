@@ -19,6 +19,7 @@ use super::execution::{
 };
 use super::history::{details, Details, HistoryMode};
 use super::jsonata::Expect;
+use super::map_run::{MapRunReport, MapRunStatus, RunCounts};
 use super::plan::{CompiledInt, CompiledMap};
 use super::query::{Binding, StateQuery};
 use crate::asl::model::{ExecutionType, ProcessorMode};
@@ -55,6 +56,7 @@ pub(crate) struct ChildRecord {
     pub(crate) outcome: Result<Value, AslError>,
     pub(crate) start_date: String,
     pub(crate) stop_date: String,
+    pub(crate) status: ExecutionStatus,
 }
 
 impl Exec<'_> {
@@ -269,6 +271,7 @@ impl Exec<'_> {
                         details(vec![("mapRunArn", Value::String(arn))]),
                     ))
                 })?;
+                let report = self.open_map_run(&map_run_arn, &limits);
                 let result = self
                     .map_run(
                         run,
@@ -279,8 +282,16 @@ impl Exec<'_> {
                         q,
                         frame,
                         (&map_run_arn, &child_prefix),
+                        report,
                     )
                     .await;
+                self.close_map_run(
+                    report,
+                    match result {
+                        Ok(_) => MapRunStatus::Succeeded,
+                        Err(_) => MapRunStatus::Failed,
+                    },
+                );
                 match result {
                     Ok(v) => {
                         *cursor = self.event(*cursor, "MapRunSucceeded", || None)?;
@@ -317,6 +328,7 @@ impl Exec<'_> {
         q: &StateQuery<'_>,
         frame: &Frame,
         (map_run_arn, child_prefix): (&str, &str),
+        report: usize,
     ) -> Result<Value, AslError> {
         let effective = q.input();
         let items = match items {
@@ -331,8 +343,20 @@ impl Exec<'_> {
             None => inputs,
         };
         let n = inputs.len();
+        // Items per child: a batch carries its items under "Items".
+        let weights: Vec<u64> = inputs
+            .iter()
+            .map(|input| match &m.item_batcher {
+                Some(_) => input
+                    .get("Items")
+                    .and_then(Value::as_array)
+                    .map_or(1, |a| a.len() as u64),
+                None => 1,
+            })
+            .collect();
         let conc = limits.concurrency(DISTRIBUTED_MAX_CONCURRENCY, n);
         let records = self.run_children(m, inputs, conc, child_prefix).await;
+        self.count_map_run(report, &records, &weights);
         let failures = records.iter().filter(|r| r.outcome.is_err()).count();
         if limits.exceeded(failures, n) {
             return Err(AslError::new(
@@ -341,9 +365,16 @@ impl Exec<'_> {
             ));
         }
         if let Some(w) = &m.result_writer {
-            return self
+            let written = self
                 .write_results(run, w, map_run_arn, &records, effective, frame)
                 .await;
+            if written.is_ok() {
+                if let Some(r) = self.map_run_reports.borrow_mut().get_mut(report) {
+                    r.items.results_written = r.items.total;
+                    r.executions.results_written = r.executions.total;
+                }
+            }
+            return written;
         }
         Ok(Value::Array(
             records
@@ -354,6 +385,48 @@ impl Exec<'_> {
                 })
                 .collect(),
         ))
+    }
+
+    /// Records a map run as started now; returns its place in the reports.
+    fn open_map_run(&self, map_run_arn: &str, limits: &MapLimits) -> usize {
+        // The children's state machine: the map run's ARN without its id, as a state machine.
+        let machine = map_run_arn
+            .rsplit_once(':')
+            .map_or(map_run_arn, |(a, _)| a)
+            .replacen(":mapRun:", ":stateMachine:", 1);
+        let mut reports = self.map_run_reports.borrow_mut();
+        reports.push(MapRunReport {
+            map_run_arn: map_run_arn.to_string(),
+            state_machine_arn: machine,
+            status: MapRunStatus::Running,
+            start_date: self.clock.now(),
+            stop_date: None,
+            max_concurrency: limits.max_concurrency as u64,
+            tolerated_failure_percentage: limits.tolerated_pct.unwrap_or(0.0),
+            tolerated_failure_count: limits.tolerated_count.unwrap_or(0),
+            items: RunCounts::default(),
+            executions: RunCounts::default(),
+        });
+        reports.len() - 1
+    }
+
+    /// Counts how a map run's children ended (`weights`: items per child).
+    fn count_map_run(&self, report: usize, records: &[ChildRecord], weights: &[u64]) {
+        let mut reports = self.map_run_reports.borrow_mut();
+        let Some(r) = reports.get_mut(report) else {
+            return;
+        };
+        for (rec, w) in records.iter().zip(weights) {
+            r.executions.add(rec.status, 1);
+            r.items.add(rec.status, *w);
+        }
+    }
+
+    fn close_map_run(&self, report: usize, status: MapRunStatus) {
+        if let Some(r) = self.map_run_reports.borrow_mut().get_mut(report) {
+            r.status = status;
+            r.stop_date = Some(self.clock.now());
+        }
     }
 
     fn map_run_arn(&self, m: &CompiledMap) -> (String, String) {
@@ -541,6 +614,7 @@ impl Exec<'_> {
                 outcome: result,
                 start_date: super::history::format_time(outcome.start_date),
                 stop_date: super::history::format_time(outcome.stop_date),
+                status: outcome.status,
             });
         }
         records.into_iter().flatten().collect()

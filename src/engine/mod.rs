@@ -29,6 +29,7 @@ mod item_io;
 mod jsonata;
 pub mod lambda;
 mod map;
+pub mod map_run;
 mod parallel;
 pub mod payload;
 pub mod plan;
@@ -54,4 +55,5 @@ pub use item_io::{parse_csv_items, parse_csv_rows, parse_json_items, parse_jsonl
 pub use lambda::{
     FunctionName, InvocationType, InvokeHttp, LambdaInvoke, LambdaResponse, LambdaStyle,
 };
+pub use map_run::{MapRunReport, MapRunStatus, RunCounts};
 pub use plan::{CompileError, Plan};
