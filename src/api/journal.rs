@@ -68,8 +68,8 @@ use crate::engine::history::{Details, HistoryEvent, Payload};
 use crate::engine::{ExecutionStatus, SimTime};
 
 use super::state::{
-    ApiState, ChangeLog, ExecControl, ExecutionRecord, Finished, MachineRecord, MachineVersion,
-    Registry,
+    AliasRecord, ApiState, ChangeLog, ExecControl, ExecutionRecord, Finished, MachineRecord,
+    MachineVersion, Published, Registry, StartedVia,
 };
 
 /// The journal's file name inside the state directory.
@@ -210,10 +210,62 @@ fn event_json(e: &HistoryEvent, last: &mut Option<usize>) -> Value {
 }
 
 fn start_json(rec: &ExecutionRecord, version: u64) -> Value {
-    json!({
+    let mut v = json!({
         "t": "start", "arn": rec.arn, "name": rec.name, "v": version,
         "input": rec.input_text, "start": date(rec.start),
-    })
+    });
+    if let Some(a) = &rec.via.version_arn {
+        v["versionArn"] = a.clone().into();
+    }
+    if let Some(a) = &rec.via.alias_arn {
+        v["aliasArn"] = a.clone().into();
+    }
+    v
+}
+
+/// A machine's line: its current version, tags, published versions and aliases (the
+/// versions' `version` lines are written into `buf` first when needed).
+fn machine_json(j: &mut Journal, arn: &str, m: &MachineRecord, buf: &mut Vec<u8>) -> Value {
+    let v = j.version_id(&m.version, buf);
+    let mut line = json!({"t": "machine", "arn": arn, "v": v, "created": date(m.created)});
+    if !m.tags.is_empty() {
+        line["tags"] = json!(m.tags);
+    }
+    if !m.published.is_empty() || m.next_version != 1 {
+        let published: Vec<Value> = m
+            .published
+            .iter()
+            .map(|(n, p)| {
+                let v = j.version_id(&p.version, buf);
+                let mut e = json!({"n": n, "v": v, "created": date(p.created)});
+                if let Some(d) = &p.description {
+                    e["description"] = d.clone().into();
+                }
+                e
+            })
+            .collect();
+        line["published"] = Value::Array(published);
+        line["next"] = m.next_version.into();
+    }
+    if !m.aliases.is_empty() {
+        let aliases: Map<String, Value> = m
+            .aliases
+            .iter()
+            .map(|(name, a)| {
+                let mut e = json!({
+                    "routes": a.routes,
+                    "created": date(a.created),
+                    "updated": date(a.updated),
+                });
+                if let Some(d) = &a.description {
+                    e["description"] = d.clone().into();
+                }
+                (name.clone(), e)
+            })
+            .collect();
+        line["aliases"] = Value::Object(aliases);
+    }
+    line
 }
 
 fn end_json(arn: &str, f: &Finished) -> Value {
@@ -309,8 +361,7 @@ impl ChangeLog for Journal {
         let key = format!("m {arn}");
         match reg.machines.get(arn) {
             Some(m) => {
-                let v = self.version_id(&m.version, &mut buf);
-                let line = json!({"t": "machine", "arn": arn, "v": v, "created": date(m.created)});
+                let line = machine_json(self, arn, m, &mut buf);
                 let n = push_line(&mut buf, &line);
                 self.set_live(key, n);
             }
@@ -384,8 +435,7 @@ fn compact(j: &mut Journal, reg: &Registry) {
     j.version_bytes = 0;
     let mut buf = Vec::new();
     for (arn, m) in &reg.machines {
-        let v = j.version_id(&m.version, &mut buf);
-        let line = json!({"t": "machine", "arn": arn, "v": v, "created": date(m.created)});
+        let line = machine_json(j, arn, m, &mut buf);
         let n = push_line(&mut buf, &line);
         j.set_live(format!("m {arn}"), n);
     }
@@ -610,6 +660,72 @@ impl Replay {
             .ok_or_else(|| format!("version {v} was never written before this line"))
     }
 
+    /// Reads a machine line's tags, published versions and aliases into `rec`.
+    fn machine_extras(&self, m: &Map<String, Value>, rec: &mut MachineRecord) -> ReadResult<()> {
+        if let Some(tags) = m.get("tags") {
+            let tags = tags.as_object().ok_or("\"tags\" is not an object")?;
+            for (k, v) in tags {
+                let v = v
+                    .as_str()
+                    .ok_or_else(|| format!("tag {k:?} is not a string"))?;
+                rec.tags.insert(k.clone(), v.to_string());
+            }
+        }
+        if let Some(published) = m.get("published") {
+            let list = published
+                .as_array()
+                .ok_or("\"published\" is not an array")?;
+            for p in list {
+                let p = p
+                    .as_object()
+                    .ok_or("a published version is not an object")?;
+                let description = match p.get("description") {
+                    None => None,
+                    Some(d) => Some(
+                        d.as_str()
+                            .ok_or("a version description is not text")?
+                            .to_string(),
+                    ),
+                };
+                rec.published.insert(
+                    number(p, "n")?,
+                    Published {
+                        version: self.version(p)?,
+                        description,
+                        created: parse_date(p, "created")?,
+                    },
+                );
+            }
+            rec.next_version = number(m, "next")?;
+        }
+        if let Some(aliases) = m.get("aliases") {
+            let aliases = aliases.as_object().ok_or("\"aliases\" is not an object")?;
+            for (name, a) in aliases {
+                let a = a.as_object().ok_or("an alias is not an object")?;
+                let routes: Vec<(u64, u32)> = serde_json::from_value(field(a, "routes")?.clone())
+                    .map_err(|e| format!("alias {name:?} routes: {e}"))?;
+                let description = match a.get("description") {
+                    None => None,
+                    Some(d) => Some(
+                        d.as_str()
+                            .ok_or("an alias description is not text")?
+                            .to_string(),
+                    ),
+                };
+                rec.aliases.insert(
+                    name.clone(),
+                    AliasRecord {
+                        description,
+                        routes,
+                        created: parse_date(a, "created")?,
+                        updated: parse_date(a, "updated")?,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Applies one record to `reg`.
     fn apply(&mut self, reg: &mut Registry, record: &Value) -> ReadResult<()> {
         let m = record.as_object().ok_or("a record is not a JSON object")?;
@@ -622,7 +738,9 @@ impl Replay {
                 let version = self.version(m)?;
                 let created = parse_date(m, "created")?;
                 let arn = text(m, "arn")?.to_string();
-                reg.machines.insert(arn, MachineRecord { version, created });
+                let mut rec = MachineRecord::new(version, created);
+                self.machine_extras(m, &mut rec)?;
+                reg.machines.insert(arn, rec);
             }
             "machine_deleted" => {
                 reg.machines.remove(text(m, "arn")?);
@@ -643,6 +761,16 @@ impl Replay {
                     real_start: Instant::now(),
                     result: None,
                     control: ExecControl::new(),
+                    via: StartedVia {
+                        version_arn: m
+                            .get("versionArn")
+                            .and_then(Value::as_str)
+                            .map(str::to_string),
+                        alias_arn: m
+                            .get("aliasArn")
+                            .and_then(Value::as_str)
+                            .map(str::to_string),
+                    },
                 });
             }
             "end" => {
@@ -885,6 +1013,7 @@ mod tests {
             real_start: Instant::now(),
             result: None,
             control: ExecControl::new(),
+            via: Default::default(),
         });
         let p = Payload::new(big);
         let ev = |id: u64, ty: &'static str, details: Details| HistoryEvent {
@@ -951,14 +1080,31 @@ mod tests {
     }
 
     /// Inserts machine `v` and journals it.
+    /// Inserts machine `v`, with a tag, its version published as 2 (1 deleted) and an alias
+    /// to it, and journals it.
     fn add_machine(reg: &mut Registry, v: &Arc<MachineVersion>) {
-        reg.machines.insert(
-            v.arn.clone(),
-            MachineRecord {
+        let t0 = crate::engine::clock::default_origin();
+        let mut m = MachineRecord::new(v.clone(), t0);
+        m.tags.insert("team".into(), "astro".into());
+        m.published.insert(
+            2,
+            Published {
                 version: v.clone(),
-                created: crate::engine::clock::default_origin(),
+                description: Some("second".into()),
+                created: t0 + chrono::Duration::seconds(2),
             },
         );
+        m.next_version = 3;
+        m.aliases.insert(
+            "prod".into(),
+            AliasRecord {
+                description: None,
+                routes: vec![(2, 100)],
+                created: t0,
+                updated: t0 + chrono::Duration::seconds(3),
+            },
+        );
+        reg.machines.insert(v.arn.clone(), m);
         reg.log(|j, r| j.machine_changed(r, &v.arn));
     }
 
@@ -1026,6 +1172,14 @@ mod tests {
                 "{arn} {} {} {:?} {}\n",
                 v.definition, v.revision_id, m.created, v.logging
             );
+            out += &format!("  tags {:?} next {}\n", m.tags, m.next_version);
+            for (n, p) in &m.published {
+                let d = &p.version.definition;
+                out += &format!("  v{n} {d} {:?} {:?}\n", p.description, p.created);
+            }
+            for (name, a) in &m.aliases {
+                out += &format!("  alias {name} {a:?}\n");
+            }
         }
         for arn in reg.order.values() {
             let r = &reg.executions[arn];

@@ -45,6 +45,7 @@ pub mod sns;
 pub mod sqs;
 pub mod state;
 pub mod url;
+pub mod versions;
 pub mod xml;
 
 use std::net::SocketAddr;

@@ -78,8 +78,51 @@ pub fn parse_states_arn(arn: &str) -> Result<StatesArn<'_>, ApiError> {
     })
 }
 
-/// The state machine name of a `stateMachine` ARN (`InvalidArn` otherwise). A version or alias
-/// suffix (`:1`, `:prod`) is reported as not existing, since versions are not modelled.
+/// What a `stateMachine` ARN names: the machine, one of its versions (`:7`) or an alias
+/// (`:prod`). `base` is the machine's own ARN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MachineRef<'a> {
+    Machine,
+    Version(u64),
+    Alias(&'a str),
+}
+
+/// Splits a `stateMachine` ARN into the machine's ARN and what its qualifier names.
+pub fn machine_ref(arn: &str) -> Result<(&str, MachineRef<'_>), ApiError> {
+    let a = parse_states_arn(arn)?;
+    if a.resource_type != "stateMachine" {
+        return Err(ApiError::bad_request(
+            "InvalidArn",
+            format!(
+                "Invalid Arn: 'Resource type not valid in this context: {}'",
+                a.resource_type
+            ),
+        ));
+    }
+    let invalid = || {
+        ApiError::bad_request(
+            "InvalidArn",
+            format!("Invalid Arn: 'Invalid ARN prefix: {arn}'"),
+        )
+    };
+    match a.rest.as_slice() {
+        [name] if !name.is_empty() => Ok((arn, MachineRef::Machine)),
+        [name, q] if !name.is_empty() && !q.is_empty() => {
+            let base = &arn[..arn.len() - q.len() - 1];
+            if q.bytes().all(|b| b.is_ascii_digit()) {
+                let n = q.parse::<u64>().map_err(|_| invalid())?;
+                Ok((base, MachineRef::Version(n)))
+            } else {
+                Ok((base, MachineRef::Alias(q)))
+            }
+        }
+        _ => Err(invalid()),
+    }
+}
+
+/// The state machine name of an unqualified `stateMachine` ARN (`InvalidArn` otherwise). A
+/// version or alias ARN (`:1`, `:prod`) is refused with `ValidationException`: the action
+/// takes the machine itself.
 pub fn state_machine_name(arn: &str) -> Result<&str, ApiError> {
     let a = parse_states_arn(arn)?;
     if a.resource_type != "stateMachine" {
@@ -93,12 +136,10 @@ pub fn state_machine_name(arn: &str) -> Result<&str, ApiError> {
     }
     match a.rest.as_slice() {
         [name] if !name.is_empty() => Ok(name),
-        [_, _] => Err(ApiError::bad_request(
-            "StateMachineDoesNotExist",
-            format!(
-                "State Machine Does Not Exist: '{arn}' (stepsim does not model versions or aliases)"
-            ),
-        )),
+        [_, _] => Err(ApiError::validation(format!(
+            "The state machine ARN '{arn}' names a version or an alias; this action takes the \
+             state machine's own ARN"
+        ))),
         _ => Err(ApiError::bad_request(
             "InvalidArn",
             format!("Invalid Arn: 'Invalid ARN prefix: {arn}'"),
@@ -200,8 +241,27 @@ mod tests {
             state_machine_name("arn:aws:states:us-east-1:1:stateMachine:a:1")
                 .unwrap_err()
                 .code,
-            "StateMachineDoesNotExist"
+            "ValidationException"
         );
+        let base = "arn:aws:states:us-east-1:1:stateMachine:a";
+        assert_eq!(machine_ref(base).unwrap(), (base, MachineRef::Machine));
+        assert_eq!(
+            machine_ref(&format!("{base}:12")).unwrap(),
+            (base, MachineRef::Version(12))
+        );
+        assert_eq!(
+            machine_ref(&format!("{base}:prod")).unwrap(),
+            (base, MachineRef::Alias("prod"))
+        );
+        for bad in [
+            format!("{base}:"),
+            format!("{base}:1:2"),
+            format!("{base}:99999999999999999999999"),
+        ] {
+            assert_eq!(machine_ref(&bad).unwrap_err().code, "InvalidArn", "{bad}");
+        }
+        assert!(check_map_run_arn("arn:aws:states:us-east-1:1:mapRun:a/M:x").is_ok());
+        assert!(check_map_run_arn("arn:aws:states:us-east-1:1:mapRun:a/M").is_err());
         assert!(check_execution_arn("arn:aws:states:us-east-1:1:execution:sm:e").is_ok());
         assert!(check_execution_arn("arn:aws:states:us-east-1:1:express:sm:e:u").is_ok());
         assert!(check_execution_arn("arn:aws:states:us-east-1:1:execution:sm").is_err());

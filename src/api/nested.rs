@@ -55,6 +55,7 @@ impl MachineSource for ApiMachines {
             real_start,
             result: None,
             control: ExecControl::new(),
+            via: Default::default(),
         });
     }
 
@@ -98,6 +99,7 @@ impl MachineSource for ApiMachines {
             real_start,
             result: Some(fin),
             control: ExecControl::new(),
+            via: Default::default(),
         };
         let _ = rec.control.finished.send(true);
         reg.insert_execution(rec);

@@ -21,8 +21,9 @@ use super::request::Req;
 use super::runner::{self, ExecJob};
 use super::state::{
     wall_now, ActivityRecord, ApiState, ExecControl, ExecutionRecord, MachineRecord,
-    MachineVersion, StopRequest, TokenMessage, View,
+    MachineVersion, StartedVia, StopRequest, TokenMessage, View,
 };
+use super::versions;
 
 /// The largest definition AWS accepts (1 MiB of text).
 pub const MAX_DEFINITION_CHARS: usize = 1_048_576;
@@ -81,6 +82,17 @@ pub async fn handle(state: &Arc<ApiState>, action: &str, body: &[u8]) -> Result<
         "ListActivities" => list_activities(state, &req),
         "DeleteActivity" => delete_activity(state, &req),
         "GetActivityTask" => get_activity_task(state, &req).await,
+        "PublishStateMachineVersion" => versions::publish_version(state, &req),
+        "ListStateMachineVersions" => versions::list_versions(state, &req),
+        "DeleteStateMachineVersion" => versions::delete_version(state, &req),
+        "CreateStateMachineAlias" => versions::create_alias(state, &req),
+        "DescribeStateMachineAlias" => versions::describe_alias(state, &req),
+        "UpdateStateMachineAlias" => versions::update_alias(state, &req),
+        "DeleteStateMachineAlias" => versions::delete_alias(state, &req),
+        "ListStateMachineAliases" => versions::list_aliases(state, &req),
+        "TagResource" => versions::tag_resource(state, &req),
+        "UntagResource" => versions::untag_resource(state, &req),
+        "ListTagsForResource" => versions::list_tags(state, &req),
         "ListMapRuns" => super::map_runs::list(state, &req),
         "DescribeMapRun" => super::map_runs::describe(state, &req),
         "UpdateMapRun" => super::map_runs::update(state, &req),
@@ -193,6 +205,13 @@ fn create_state_machine(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiEr
     let tracing = req
         .opt_object("tracingConfiguration")?
         .map_or_else(default_tracing, |m| Value::Object(m.clone()));
+    let mut tags = std::collections::BTreeMap::new();
+    versions::add_tags(
+        &mut tags,
+        versions::read_tags(req.members().get("tags"))?,
+        name,
+    )?;
+    let publish = versions::publish_request(req)?;
     let (arn, created) = create_machine(
         state,
         MachineSpec {
@@ -204,7 +223,21 @@ fn create_state_machine(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiEr
             tracing,
         },
     )?;
-    Ok(json!({"stateMachineArn": arn, "creationDate": ts(created)}))
+    let mut reg = state.registry();
+    if !tags.is_empty() {
+        // Creating an existing machine again keeps its first tags, as AWS does.
+        let m = reg.machine_mut(&arn)?;
+        if m.tags.is_empty() {
+            m.tags = tags;
+            reg.log(|j, reg| j.machine_changed(reg, &arn));
+        }
+    }
+    let mut out = json!({"stateMachineArn": arn, "creationDate": ts(created)});
+    if let Some(description) = publish {
+        let (version_arn, _) = versions::publish(&mut reg, &arn, None, description)?;
+        out["stateMachineVersionArn"] = version_arn.into();
+    }
+    Ok(out)
 }
 
 /// What CreateStateMachine needs. Outside this module, machines are made with
@@ -287,13 +320,8 @@ pub fn create_machine(
         ));
     }
     let version = spec.version(&arn, plan, state.new_id(), now);
-    reg.machines.insert(
-        arn.clone(),
-        MachineRecord {
-            version: Arc::new(version),
-            created: now,
-        },
-    );
+    reg.machines
+        .insert(arn.clone(), MachineRecord::new(Arc::new(version), now));
     reg.log(|j, reg| j.machine_changed(reg, &arn));
     Ok((arn, now))
 }
@@ -322,18 +350,36 @@ pub fn create_or_update_machine(
     }
 }
 
-fn machine(state: &ApiState, arn: &str) -> Result<Arc<MachineVersion>, ApiError> {
-    names::state_machine_name(arn)?;
-    let reg = state.registry();
-    Ok(reg.machine(arn)?.version.clone())
-}
-
 fn describe_state_machine(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
     let arn = req.str("stateMachineArn")?;
-    names::state_machine_name(arn)?;
+    let (base, what) = names::machine_ref(arn)?;
     let reg = state.registry();
-    let m = reg.machine(arn)?;
-    Ok(describe_version(&m.version, Some(m.created)))
+    let m = reg.machine(base)?;
+    match what {
+        names::MachineRef::Machine => Ok(describe_version(&m.version, Some(m.created))),
+        // A version describes itself: its ARN, creation date and description.
+        names::MachineRef::Version(n) => {
+            let p = m.published.get(&n).ok_or_else(|| {
+                ApiError::bad_request(
+                    "StateMachineDoesNotExist",
+                    format!("State Machine Does Not Exist: '{arn}'"),
+                )
+            })?;
+            let mut d = describe_version(&p.version, Some(p.created));
+            d["stateMachineArn"] = arn.into();
+            if let Some(desc) = &p.description {
+                d["description"] = desc.clone().into();
+            }
+            Ok(d)
+        }
+        names::MachineRef::Alias(_) => Err(ApiError::bad_request(
+            "InvalidArn",
+            format!(
+                "Invalid Arn: 'An alias ARN is not valid here (use DescribeStateMachineAlias): \
+                 {arn}'"
+            ),
+        )),
+    }
 }
 
 /// A machine version as DescribeStateMachine (`created`: the machine's status, type and
@@ -377,6 +423,7 @@ fn update_state_machine(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiEr
              tracingConfiguration must be specified",
         ));
     }
+    let publish = versions::publish_request(req)?;
     let plan = definition.map(compile_definition).transpose()?;
     let now = wall_now();
     let revision_id = state.new_id();
@@ -398,7 +445,12 @@ fn update_state_machine(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiEr
     // Running executions keep the version they started with.
     m.version = Arc::new(version);
     reg.log(|j, reg| j.machine_changed(reg, arn));
-    Ok(json!({"updateDate": ts(now), "revisionId": revision_id}))
+    let mut out = json!({"updateDate": ts(now), "revisionId": revision_id});
+    if let Some(description) = publish {
+        let (version_arn, _) = versions::publish(&mut reg, arn, None, description)?;
+        out["stateMachineVersionArn"] = version_arn.into();
+    }
+    Ok(out)
 }
 
 fn delete_state_machine(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
@@ -496,6 +548,8 @@ struct Start {
     opts: ExecutionOptions,
     /// `MACHINE_ARN#TestCase`: the test case's mocks.
     mocks: Option<crate::sim::mock_config::TestCaseMocks>,
+    /// The version or alias the request named.
+    via: StartedVia,
 }
 
 impl Start {
@@ -512,10 +566,17 @@ impl Start {
             check_name(n)?;
         }
         let (input_text, input) = execution_input(req)?;
-        let machine = machine(state, arn)?;
-        check(&machine)?;
-        let mocks = super::mock_cases::mocks(state, &machine, test_case)?;
+        let target = versions::resolve(&state.registry(), arn)?;
+        check(target.first())?;
+        let first = target.first().clone();
+        let mut mocks = super::mock_cases::mocks(state, &first, test_case)?;
         let name = given_name.map_or_else(|| state.new_id(), str::to_string);
+        // An alias's split is drawn from the seed, the alias and the execution's name.
+        let point = crate::rng::derive_seed(state.settings.seed, &format!("alias\n{arn}\n{name}"));
+        let (machine, via) = target.pick((point % 100) as u32);
+        if !Arc::ptr_eq(&machine, &first) {
+            mocks = super::mock_cases::mocks(state, &machine, test_case)?;
+        }
         let nonce = state.next_nonce();
         let opts = runner::execution_options(
             state,
@@ -532,6 +593,7 @@ impl Start {
             input,
             opts,
             mocks,
+            via,
         })
     }
 
@@ -599,6 +661,7 @@ fn start_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> 
             real_start: now,
             result: None,
             control: control.clone(),
+            via: start.via.clone(),
         });
     }
     let job = start.job(state, origin, control);
@@ -681,6 +744,12 @@ fn execution_summary(rec: &ExecutionRecord, view: &View<'_>) -> Map<String, Valu
     if let View::Closed(f) = view {
         m.insert("stopDate".into(), ts(f.stop));
     }
+    if let Some(v) = &rec.via.version_arn {
+        m.insert("stateMachineVersionArn".into(), v.clone().into());
+    }
+    if let Some(a) = &rec.via.alias_arn {
+        m.insert("stateMachineAliasArn".into(), a.clone().into());
+    }
     m
 }
 
@@ -737,16 +806,17 @@ fn list_executions(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> 
         }
     }
     let page = Page::of(req)?;
-    names::state_machine_name(arn)?;
+    // A version or alias ARN lists the executions started through it.
+    let (base, what) = names::machine_ref(arn)?;
     let now = Instant::now();
     let reg = state.registry();
-    reg.machine(arn)?;
+    versions::resolve(&reg, arn)?;
     let items: Vec<Value> = reg
         .order
         .values()
         .rev()
         .filter_map(|exec_arn| reg.executions.get(exec_arn))
-        .filter(|rec| rec.machine.arn == arn)
+        .filter(|rec| rec.machine.arn == base && versions::listed_by(&rec.via, &what, arn))
         .filter_map(|rec| {
             let view = rec.view(now, state.settings.time_scale);
             if filter.is_some_and(|f| f != view.status()) {
@@ -920,6 +990,12 @@ fn send_task(state: &Arc<ApiState>, req: &Req, kind: TaskCallback) -> Result<Val
 fn create_activity(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
     let name = req.str("name")?;
     check_name(name)?;
+    let mut tags = std::collections::BTreeMap::new();
+    versions::add_tags(
+        &mut tags,
+        versions::read_tags(req.members().get("tags"))?,
+        name,
+    )?;
     let s = &state.settings;
     let arn = names::activity_arn(&s.region, &s.account, name);
     let mut reg = state.registry();
@@ -930,6 +1006,7 @@ fn create_activity(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> 
             arn: arn.clone(),
             name: name.to_string(),
             created: wall_now(),
+            tags,
             queue: Default::default(),
             posted: Default::default(),
         });

@@ -82,8 +82,57 @@ pub struct MachineVersion {
 /// A state machine.
 #[derive(Debug)]
 pub struct MachineRecord {
+    /// The current revision.
     pub version: Arc<MachineVersion>,
     pub created: SimTime,
+    /// Its tags, by key (TagResource, CreateStateMachine's `tags`).
+    pub tags: BTreeMap<String, String>,
+    /// Its published versions, by number (PublishStateMachineVersion, `publish`).
+    pub published: BTreeMap<u64, Published>,
+    /// The number the next published version gets: numbers are never reused.
+    pub next_version: u64,
+    /// Its aliases, by name.
+    pub aliases: BTreeMap<String, AliasRecord>,
+}
+
+impl MachineRecord {
+    /// A machine with no tags, versions or aliases.
+    pub fn new(version: Arc<MachineVersion>, created: SimTime) -> MachineRecord {
+        MachineRecord {
+            version,
+            created,
+            tags: BTreeMap::new(),
+            published: BTreeMap::new(),
+            next_version: 1,
+            aliases: BTreeMap::new(),
+        }
+    }
+}
+
+/// A published version of a state machine: an immutable revision.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub version: Arc<MachineVersion>,
+    pub description: Option<String>,
+    pub created: SimTime,
+}
+
+/// An alias: one or two versions, with the share of executions each gets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AliasRecord {
+    pub description: Option<String>,
+    /// `(version number, weight)`, weights summing to 100.
+    pub routes: Vec<(u64, u32)>,
+    pub created: SimTime,
+    pub updated: SimTime,
+}
+
+/// How an execution named its machine: by a version or an alias ARN (both `None`: the
+/// machine's own ARN, its current revision).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StartedVia {
+    pub version_arn: Option<String>,
+    pub alias_arn: Option<String>,
 }
 
 /// An execution's end, as simulated.
@@ -153,6 +202,8 @@ pub struct ExecutionRecord {
     pub real_start: Instant,
     pub result: Option<Finished>,
     pub control: Arc<ExecControl>,
+    /// The version or alias it was started through.
+    pub via: StartedVia,
 }
 
 /// What a client sees of an execution now.
@@ -264,6 +315,8 @@ pub struct ActivityRecord {
     pub arn: String,
     pub name: String,
     pub created: SimTime,
+    /// Its tags, by key.
+    pub tags: BTreeMap<String, String>,
     pub queue: VecDeque<ActivityTask>,
     /// Wakes GetActivityTask long polls.
     pub posted: Arc<tokio::sync::Notify>,
@@ -654,6 +707,7 @@ mod tests {
             real_start,
             result,
             control: ExecControl::new(),
+            via: Default::default(),
         }
     }
 
