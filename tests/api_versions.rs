@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::api::{config, TestServer};
+use support::api::{boto3_available, config, run_compat_script, TestServer};
 
 fn says(word: &str) -> Value {
     json!({"StartAt": "Say", "States": {"Say": {"Type": "Pass", "Result": word, "End": true}}})
@@ -540,4 +540,13 @@ async fn versions_aliases_and_tags_survive_a_restart() {
     // Numbers are still not reused after the restart.
     let up = update(&t, &sm, "three", json!({"publish": true})).await;
     assert_eq!(up["stateMachineVersionArn"], format!("{sm}:3").as_str());
+}
+
+#[test]
+fn boto3_and_the_cli_use_versions_aliases_tags_and_map_runs() {
+    if !boto3_available() {
+        eprintln!("skipped: python3 with boto3 is not installed");
+        return;
+    }
+    run_compat_script("sfn_more.py", &[]);
 }
