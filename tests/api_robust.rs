@@ -116,6 +116,9 @@ fn member_value() -> impl Strategy<Value = Value> {
             "arn:aws:states:us-east-1:123456789012:stateMachine:m",
             "arn:aws:states:us-east-1:123456789012:execution:m:e",
             "arn:aws:states:us-east-1:123456789012:activity:a",
+            "arn:aws:states:us-east-1:123456789012:stateMachine:m:1",
+            "arn:aws:states:us-east-1:123456789012:stateMachine:m:prod",
+            "arn:aws:states:us-east-1:123456789012:mapRun:m/M:1",
             "{\"StartAt\": \"P\", \"States\": {\"P\": {\"Type\": \"Pass\", \"End\": true}}}",
             "{\"Type\": \"Pass\", \"End\": true}",
             "{}",
@@ -123,6 +126,11 @@ fn member_value() -> impl Strategy<Value = Value> {
         ])
         .prop_map(|s| Value::String(s.to_string())),
         Just(json!({"nested": [1, {"a": null}]})),
+        Just(json!([{"key": "k", "value": "v"}, {"key": 3}])),
+        Just(
+            json!([{"stateMachineVersionArn": "arn:aws:states:us-east-1:123456789012:stateMachine:m:1", "weight": 100}])
+        ),
+        Just(json!([{"weight": -1}, "x"])),
     ]
 }
 
@@ -147,6 +155,20 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
         "variables",
         "stateName",
         "inspectionLevel",
+        "publish",
+        "versionDescription",
+        "revisionId",
+        "description",
+        "routingConfiguration",
+        "stateMachineVersionArn",
+        "stateMachineAliasArn",
+        "resourceArn",
+        "tags",
+        "tagKeys",
+        "mapRunArn",
+        "maxConcurrency",
+        "toleratedFailurePercentage",
+        "toleratedFailureCount",
     ]);
     prop_oneof![
         prop::collection::vec(any::<u8>(), 0..64),

@@ -54,6 +54,20 @@ pub const ACTIONS: &[&str] = &[
     "ListActivities",
     "DeleteActivity",
     "GetActivityTask",
+    "PublishStateMachineVersion",
+    "ListStateMachineVersions",
+    "DeleteStateMachineVersion",
+    "CreateStateMachineAlias",
+    "DescribeStateMachineAlias",
+    "UpdateStateMachineAlias",
+    "DeleteStateMachineAlias",
+    "ListStateMachineAliases",
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
+    "ListMapRuns",
+    "DescribeMapRun",
+    "UpdateMapRun",
 ];
 
 /// Answers one action. `body` is the raw request body.
