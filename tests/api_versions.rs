@@ -463,6 +463,28 @@ async fn tags_on_machines_and_activities() {
     assert_eq!(e.code, "InvalidArn");
 }
 
+/// What a restart must keep: versions, an alias, tags, an execution through the alias and
+/// a version's description.
+async fn kept_state(t: &TestServer, sm: &str, alias: &str, exec: &str) -> Vec<Value> {
+    vec![
+        t.ok("ListStateMachineVersions", json!({"stateMachineArn": sm}))
+            .await,
+        t.ok(
+            "DescribeStateMachineAlias",
+            json!({"stateMachineAliasArn": alias}),
+        )
+        .await,
+        t.ok("ListTagsForResource", json!({"resourceArn": sm}))
+            .await,
+        t.describe(exec).await,
+        t.ok(
+            "DescribeStateMachine",
+            json!({"stateMachineArn": format!("{sm}:2")}),
+        )
+        .await,
+    ]
+}
+
 #[tokio::test]
 async fn versions_aliases_and_tags_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -499,43 +521,11 @@ async fn versions_aliases_and_tags_survive_a_restart() {
     .await;
     let e = t.start_exec(&alias, "through-alias", &json!({})).await;
     output_of(&t, &e).await;
-    let before = (
-        t.ok("ListStateMachineVersions", json!({"stateMachineArn": sm}))
-            .await,
-        t.ok(
-            "DescribeStateMachineAlias",
-            json!({"stateMachineAliasArn": alias}),
-        )
-        .await,
-        t.ok("ListTagsForResource", json!({"resourceArn": sm}))
-            .await,
-        t.describe(&e).await,
-        t.ok(
-            "DescribeStateMachine",
-            json!({"stateMachineArn": format!("{sm}:2")}),
-        )
-        .await,
-    );
+    let before = kept_state(&t, &sm, &alias, &e).await;
     t.server.stop();
 
     let t = start();
-    let after = (
-        t.ok("ListStateMachineVersions", json!({"stateMachineArn": sm}))
-            .await,
-        t.ok(
-            "DescribeStateMachineAlias",
-            json!({"stateMachineAliasArn": alias}),
-        )
-        .await,
-        t.ok("ListTagsForResource", json!({"resourceArn": sm}))
-            .await,
-        t.describe(&e).await,
-        t.ok(
-            "DescribeStateMachine",
-            json!({"stateMachineArn": format!("{sm}:2")}),
-        )
-        .await,
-    );
+    let after = kept_state(&t, &sm, &alias, &e).await;
     assert_eq!(after, before);
     // Numbers are still not reused after the restart.
     let up = update(&t, &sm, "three", json!({"publish": true})).await;
@@ -549,4 +539,54 @@ fn boto3_and_the_cli_use_versions_aliases_tags_and_map_runs() {
         return;
     }
     run_compat_script("sfn_more.py", &[]);
+}
+
+#[tokio::test]
+async fn a_nested_start_runs_the_version_or_alias_it_names() {
+    let t = TestServer::start(config());
+    let child = t.create_machine("child", &says("one")).await;
+    update(&t, &child, "two", json!({"publish": true})).await;
+    update(&t, &child, "three", json!({})).await;
+    let alias = format!("{child}:stable");
+    t.ok(
+        "CreateStateMachineAlias",
+        json!({"name": "stable", "routingConfiguration": [{"stateMachineVersionArn": format!("{child}:1"), "weight": 100}]}),
+    )
+    .await;
+    let parent = |target: &str| {
+        json!({"StartAt": "Run", "States": {"Run": {"Type": "Task",
+            "Resource": "arn:aws:states:::states:startExecution.sync:2",
+            "Parameters": {"StateMachineArn": target},
+            "OutputPath": "$.Output", "End": true}}})
+    };
+    for (name, target, word) in [
+        ("by-machine", child.clone(), "three"),
+        ("by-version", format!("{child}:1"), "two"),
+        ("by-alias", alias.clone(), "two"),
+    ] {
+        let p = t.create_machine(name, &parent(&target)).await;
+        let e = t.start_exec(&p, "p", &json!({})).await;
+        let (got, _) = output_of(&t, &e).await;
+        assert_eq!(got, word, "{name}");
+    }
+    // The child started through the alias is listed under it, naming its version.
+    let l = t
+        .ok("ListExecutions", json!({"stateMachineArn": alias}))
+        .await;
+    let listed = l["executions"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{l}");
+    assert_eq!(
+        listed[0]["stateMachineVersionArn"],
+        format!("{child}:1").as_str()
+    );
+    // A version that does not exist fails the Task as AWS does.
+    let p = t
+        .create_machine("by-missing", &parent(&format!("{child}:9")))
+        .await;
+    let e = t.start_exec(&p, "p", &json!({})).await;
+    let d = t.wait_end(&e, Duration::from_secs(20)).await;
+    assert_eq!(
+        d["error"], "StepFunctions.StateMachineDoesNotExistException",
+        "{d}"
+    );
 }

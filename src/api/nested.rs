@@ -9,7 +9,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::state::{reveal_instant, ApiState, ExecControl, ExecutionRecord, Finished, Registry};
+use super::state::{
+    reveal_instant, ApiState, ExecControl, ExecutionRecord, Finished, Registry, StartedVia,
+};
 use crate::engine::SimTime;
 use crate::sim::nested::{ChildMachine, ChildRecord, ChildStart, MachineSource};
 
@@ -25,23 +27,26 @@ impl ApiMachines {
 }
 
 impl MachineSource for ApiMachines {
-    fn machine(&self, arn: &str) -> Option<ChildMachine> {
+    fn machine(&self, arn: &str, execution_name: &str) -> Option<ChildMachine> {
         let reg = self.state.registry();
-        let m = reg.machines.get(arn)?;
-        let v = &m.version;
+        let target = super::versions::resolve(&reg, arn).ok()?;
+        let point = super::versions::route_point(self.state.settings.seed, arn, execution_name);
+        let (v, via) = target.pick(point);
         Some(ChildMachine {
             arn: v.arn.clone(),
             name: v.name.clone(),
             plan: v.plan.clone(),
             execution_type: v.kind,
             role_arn: v.role_arn.clone(),
+            version_arn: via.version_arn,
+            alias_arn: via.alias_arn,
         })
     }
 
     fn started(&self, child: &ChildStart) {
         let scale = self.state.settings.time_scale;
         let mut reg = self.state.registry();
-        let Some(machine) = machine_version(&reg, &child.machine.arn) else {
+        let Some(machine) = machine_version(&reg, &child.machine) else {
             return;
         };
         let real_start = real_start_of(&reg, &child.parent, child.start_date, scale);
@@ -55,14 +60,14 @@ impl MachineSource for ApiMachines {
             real_start,
             result: None,
             control: ExecControl::new(),
-            via: Default::default(),
+            via: via_of(&child.machine),
         });
     }
 
     fn record(&self, child: &ChildRecord) {
         let scale = self.state.settings.time_scale;
         let mut reg = self.state.registry();
-        let Some(machine) = machine_version(&reg, &child.machine.arn) else {
+        let Some(machine) = machine_version(&reg, &child.machine) else {
             return;
         };
         let o = &child.outcome;
@@ -81,7 +86,7 @@ impl MachineSource for ApiMachines {
             reveal_at: reveal_instant(real_start, took, scale),
             // A child's bill is part of its parent's.
             summary: None,
-            map_runs: Vec::new(),
+            map_runs: o.map_runs.clone(),
         };
         if let Ok(running) = reg.execution(&o.execution_arn) {
             // A fire-and-forget child, listed since it started.
@@ -99,7 +104,7 @@ impl MachineSource for ApiMachines {
             real_start,
             result: Some(fin),
             control: ExecControl::new(),
-            via: Default::default(),
+            via: via_of(&child.machine),
         };
         let _ = rec.control.finished.send(true);
         reg.insert_execution(rec);
@@ -108,9 +113,24 @@ impl MachineSource for ApiMachines {
 
 /// The real moment a child started at `start` maps to: its parent's real start plus the
 /// simulated time since the parent started, under the time scale.
-/// The current version of the machine `arn`, if the registry still has it.
-fn machine_version(reg: &Registry, arn: &str) -> Option<Arc<super::state::MachineVersion>> {
-    reg.machines.get(arn).map(|m| m.version.clone())
+/// The version a child runs (the one its Task named, else the machine's current one), if the
+/// registry still has it.
+fn machine_version(reg: &Registry, m: &ChildMachine) -> Option<Arc<super::state::MachineVersion>> {
+    let rec = reg.machines.get(&m.arn)?;
+    match &m.version_arn {
+        None => Some(rec.version.clone()),
+        Some(varn) => {
+            let n = varn.rsplit(':').next()?.parse::<u64>().ok()?;
+            rec.published.get(&n).map(|p| p.version.clone())
+        }
+    }
+}
+
+fn via_of(m: &ChildMachine) -> StartedVia {
+    StartedVia {
+        version_arn: m.version_arn.clone(),
+        alias_arn: m.alias_arn.clone(),
+    }
 }
 
 fn real_start_of(reg: &Registry, parent: &str, start: SimTime, scale: Option<f64>) -> Instant {

@@ -219,12 +219,7 @@ fn create_state_machine(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiEr
     let tracing = req
         .opt_object("tracingConfiguration")?
         .map_or_else(default_tracing, |m| Value::Object(m.clone()));
-    let mut tags = std::collections::BTreeMap::new();
-    versions::add_tags(
-        &mut tags,
-        versions::read_tags(req.members().get("tags"))?,
-        name,
-    )?;
+    let tags = versions::request_tags(req, name)?;
     let publish = versions::publish_request(req)?;
     let (arn, created) = create_machine(
         state,
@@ -586,8 +581,8 @@ impl Start {
         let mut mocks = super::mock_cases::mocks(state, &first, test_case)?;
         let name = given_name.map_or_else(|| state.new_id(), str::to_string);
         // An alias's split is drawn from the seed, the alias and the execution's name.
-        let point = crate::rng::derive_seed(state.settings.seed, &format!("alias\n{arn}\n{name}"));
-        let (machine, via) = target.pick((point % 100) as u32);
+        let point = versions::route_point(state.settings.seed, arn, &name);
+        let (machine, via) = target.pick(point);
         if !Arc::ptr_eq(&machine, &first) {
             mocks = super::mock_cases::mocks(state, &machine, test_case)?;
         }
@@ -1004,12 +999,7 @@ fn send_task(state: &Arc<ApiState>, req: &Req, kind: TaskCallback) -> Result<Val
 fn create_activity(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
     let name = req.str("name")?;
     check_name(name)?;
-    let mut tags = std::collections::BTreeMap::new();
-    versions::add_tags(
-        &mut tags,
-        versions::read_tags(req.members().get("tags"))?,
-        name,
-    )?;
+    let tags = versions::request_tags(req, name)?;
     let s = &state.settings;
     let arn = names::activity_arn(&s.region, &s.account, name);
     let mut reg = state.registry();

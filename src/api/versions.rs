@@ -521,6 +521,12 @@ pub fn resolve(reg: &Registry, arn: &str) -> Result<Target, ApiError> {
     }
 }
 
+/// Where in `0..100` an execution named `name` through `arn` falls: an alias's split is
+/// drawn from the server seed, the alias and the execution's name.
+pub fn route_point(seed: u64, arn: &str, name: &str) -> u32 {
+    (crate::rng::derive_seed(seed, &format!("alias\n{arn}\n{name}")) % 100) as u32
+}
+
 /// Whether an execution started `via` belongs to a listing by `arn` (a version or alias ARN).
 pub fn listed_by(via: &StartedVia, what: &MachineRef<'_>, arn: &str) -> bool {
     match what {
@@ -576,6 +582,13 @@ pub fn add_tags(
     }
     *tags = merged;
     Ok(())
+}
+
+/// The `tags` of a Create request for resource `name`, checked and within [`MAX_TAGS`].
+pub fn request_tags(req: &Req, name: &str) -> Result<BTreeMap<String, String>, ApiError> {
+    let mut tags = BTreeMap::new();
+    add_tags(&mut tags, read_tags(req.members().get("tags"))?, name)?;
+    Ok(tags)
 }
 
 /// The tags of resource `arn`: a state machine or an activity.

@@ -34,11 +34,16 @@ use crate::engine::{ExecutionOutcome, ExecutionStatus, Plan, SimTime};
 /// One machine a child can run.
 #[derive(Clone, Debug)]
 pub struct ChildMachine {
+    /// The machine's own ARN (a version or alias ARN is resolved into the fields below).
     pub arn: String,
     pub name: String,
     pub plan: Arc<Plan>,
     pub execution_type: ExecutionType,
     pub role_arn: String,
+    /// The version that runs, when the Task named a version or an alias (`serve` only).
+    pub version_arn: Option<String>,
+    /// The alias the Task named, if any.
+    pub alias_arn: Option<String>,
 }
 
 /// A child execution that ended, for the application to record.
@@ -54,8 +59,9 @@ pub struct ChildRecord {
 
 /// The machines children may run, and where their executions are recorded.
 pub trait MachineSource: Send + Sync {
-    /// The machine an ARN names, when it exists.
-    fn machine(&self, arn: &str) -> Option<ChildMachine>;
+    /// The machine an ARN names, when it exists, for a child named `execution_name` (an
+    /// alias that splits between versions picks by it).
+    fn machine(&self, arn: &str, execution_name: &str) -> Option<ChildMachine>;
     /// A fire-and-forget child started and runs on beside its parent (`serve` lists it as
     /// RUNNING); [`MachineSource::record`] follows when it ends.
     fn started(&self, _child: &ChildStart) {}
@@ -113,6 +119,8 @@ impl ProjectMachines {
                     plan: Arc::new(plan),
                     execution_type,
                     role_arn: format!("arn:aws:iam::{account}:role/{name}-role"),
+                    version_arn: None,
+                    alias_arn: None,
                 },
             );
         }
@@ -129,7 +137,7 @@ impl ProjectMachines {
 }
 
 impl MachineSource for ProjectMachines {
-    fn machine(&self, arn: &str) -> Option<ChildMachine> {
+    fn machine(&self, arn: &str, _execution_name: &str) -> Option<ChildMachine> {
         // A bare name is accepted too, as a convenience for hand-written definitions.
         self.machines
             .get(arn)
@@ -316,13 +324,6 @@ fn prepare(
             &req.request_id,
         ));
     };
-    let Some(machine) = source.machine(arn) else {
-        return Err(request_failure(
-            "StateMachineDoesNotExist",
-            &format!("State Machine Does Not Exist: '{arn}'"),
-            &req.request_id,
-        ));
-    };
     let depth = DEPTH.with(|d| d.get());
     if depth >= MAX_DEPTH {
         return Err(crate::engine::TaskFailure::new(
@@ -342,6 +343,13 @@ fn prepare(
             &format!("states/child/{}/{}", req.parent, req.state),
             req.ordinal,
         ),
+    };
+    let Some(machine) = source.machine(arn, &name) else {
+        return Err(request_failure(
+            "StateMachineDoesNotExist",
+            &format!("State Machine Does Not Exist: '{arn}'"),
+            &req.request_id,
+        ));
     };
     let opts = crate::engine::ExecutionOptions {
         execution_name: name.clone(),
