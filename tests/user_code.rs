@@ -446,6 +446,104 @@ def handler(event, context):
 }
 
 #[test]
+fn boto3_in_a_python_handler_reaches_the_runs_dynamodb_sqs_sns_and_eventbridge() {
+    let python = std::env::var("STEPSIM_PYTHON").unwrap_or_else(|_| "python3".into());
+    if !works(&python, &["-c", "import boto3"]) {
+        eprintln!("SKIPPED boto3 services test: boto3 is not importable");
+        return;
+    }
+    let code = r#"
+import json
+import boto3
+from botocore.exceptions import ClientError
+
+ddb = boto3.client("dynamodb")
+sqs = boto3.client("sqs")
+events = boto3.client("events")
+sns = boto3.client("sns")
+
+def code_of(call):
+    try:
+        call()
+        return None
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+
+def handler(event, context):
+    ddb.put_item(TableName="Orders", Item={"orderId": {"S": event["id"]}, "n": {"N": "3"}})
+    ddb.update_item(TableName="Orders", Key={"orderId": {"S": event["id"]}},
+                    UpdateExpression="SET n = n + :one", ExpressionAttributeValues={":one": {"N": "1"}})
+    item = ddb.get_item(TableName="Orders", Key={"orderId": {"S": event["id"]}})["Item"]
+    url = sqs.get_queue_url(QueueName="jobs")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"order": event["id"]}))
+    put = events.put_events(Entries=[{"Source": "orders", "DetailType": "placed", "Detail": "{}"}])
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    sns.publish(TopicArn=topic, Message="placed o-1", Subject="order")
+    return {
+        "topic": topic,
+        "missing_topic": code_of(lambda: sns.publish(TopicArn=topic + "-nope", Message="x")),
+        "n": item["n"]["N"],
+        "missing_table": code_of(lambda: ddb.get_item(TableName="Nope", Key={"k": {"S": "x"}})),
+        "missing_queue": code_of(lambda: sqs.get_queue_url(QueueName="nope")),
+        "failed_events": put["FailedEntryCount"],
+    }
+"#;
+    let dir = project(
+        &python_fn("memory_mb = 512\ntimeout_seconds = 30\n"),
+        &[
+            ("code/app.py", code),
+            (
+                "services.toml",
+                "[tables.Orders]\npartition_key = \"orderId\"\n\n[queues.jobs]\n\n\
+                 [topics.alerts]\nraw_sqs = [\"jobs\"]\n",
+            ),
+        ],
+        json!({"id": "o-1"}),
+    );
+    // What the handler wrote is what the workflow's own Task reads.
+    let asl = json!({"StartAt": "Call", "States": {
+        "Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                 "Parameters": {"FunctionName": "f", "Payload": {"id": "o-1"}},
+                 "ResultSelector": {"p.$": "$.Payload"}, "Next": "Read"},
+        "Read": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:getItem",
+                 "Parameters": {"TableName": "Orders", "Key": {"orderId": {"S": "o-1"}}},
+                 "ResultSelector": {"n.$": "$.Item.n.N"}, "ResultPath": "$.read", "End": true}
+    }});
+    std::fs::write(dir.path().join("state-machine.asl.json"), asl.to_string()).unwrap();
+    let v = run_json(dir.path(), &[]);
+    assert_eq!(v["status"], "SUCCEEDED", "{v:#}");
+    let p = &v["output"]["p"];
+    assert_eq!(p["n"], "4", "{v:#}");
+    assert_eq!(p["missing_table"], "ResourceNotFoundException");
+    assert_eq!(
+        p["missing_queue"],
+        "AWS.SimpleQueueService.NonExistentQueue"
+    );
+    assert_eq!(p["failed_events"], 0);
+    assert_eq!(p["topic"], "arn:aws:sns:us-east-1:123456789012:alerts");
+    assert_eq!(p["missing_topic"], "NotFound");
+    assert_eq!(v["output"]["read"]["n"], "4");
+    let services = &v["services"];
+    assert_eq!(
+        services["sqs"]["queues"]["jobs"]["messages"],
+        json!(["{\"order\": \"o-1\"}", "placed o-1"]),
+        "{services:#}"
+    );
+    assert_eq!(services["sns"]["published"][0]["subject"], "order");
+    assert_eq!(services["events"]["entries"][0]["source"], "orders");
+    // Billed to the run: the handler's 4 DynamoDB calls (one refused for a missing table is
+    // still a request) and the workflow's GetItem; 3 SQS requests.
+    let usage = &services["usage"];
+    assert_eq!(usage["dynamodb_requests"], 5, "{usage:#}");
+    assert_eq!(usage["sqs_requests"], 3, "{usage:#}");
+    assert_eq!(usage["events"], 1, "{usage:#}");
+    // Both publishes are requests, the one to a missing topic too.
+    assert_eq!(usage["sns_publishes"], 2, "{usage:#}");
+    // Same seed, same bytes.
+    assert_eq!(run_json(dir.path(), &[]), v);
+}
+
+#[test]
 fn the_example_project_runs() {
     let python = std::env::var("STEPSIM_PYTHON").unwrap_or_else(|_| "python3".into());
     let node = std::env::var("STEPSIM_NODE").unwrap_or_else(|_| "node".into());

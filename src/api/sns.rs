@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Response, StatusCode};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::state::ApiState;
 use super::url::parse_query;
@@ -37,29 +37,6 @@ fn error(status: StatusCode, code: &str, message: &str, request_id: &str) -> Res
     xml_response(status, doc.finish())
 }
 
-/// The form's parameters as the JSON request [`crate::sim::sns::Sns::call`] takes; the
-/// `Attributes.entry.N.key`/`.value` pairs become an `Attributes` map.
-fn request(params: &[(String, String)]) -> Value {
-    let mut req = Map::new();
-    let mut attributes = Map::new();
-    for (k, v) in params {
-        if let Some(rest) = k.strip_prefix("Attributes.entry.") {
-            if let Some(n) = rest.strip_suffix(".key") {
-                let value_key = format!("Attributes.entry.{n}.value");
-                if let Some((_, value)) = params.iter().find(|(k2, _)| *k2 == value_key) {
-                    attributes.insert(v.clone(), Value::String(value.clone()));
-                }
-            }
-            continue;
-        }
-        req.insert(k.clone(), Value::String(v.clone()));
-    }
-    if !attributes.is_empty() {
-        req.insert("Attributes".into(), Value::Object(attributes));
-    }
-    Value::Object(req)
-}
-
 /// Answers one SNS request; returns the action (for the request log) and the response.
 pub fn handle(state: &Arc<ApiState>, body: &[u8]) -> (String, Response<Body>) {
     let request_id = state.new_id();
@@ -86,17 +63,22 @@ pub fn handle(state: &Arc<ApiState>, body: &[u8]) -> (String, Response<Body>) {
         return (action, r);
     };
     let now = epoch_seconds(state.wall_now());
-    let answer = match state.services.sns.call(&action, &request(&params), now) {
-        Ok(v) => v,
-        Err(e) => {
-            let status = if e.code == "NotFound" {
-                StatusCode::NOT_FOUND
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            return (action, error(status, &e.code, &e.message, &request_id));
-        }
-    };
+    let answer =
+        match state
+            .services
+            .sns
+            .call(&action, &crate::sim::sns::form_request(&params), now)
+        {
+            Ok(v) => v,
+            Err(e) => {
+                let status = if e.code == "NotFound" {
+                    StatusCode::NOT_FOUND
+                } else {
+                    StatusCode::BAD_REQUEST
+                };
+                return (action, error(status, &e.code, &e.message, &request_id));
+            }
+        };
     let mut doc = XmlDoc::new(root, Some(SNS_XMLNS));
     doc.group(result, |d| fill(d, &answer))
         .group("ResponseMetadata", |d| {
@@ -124,23 +106,5 @@ fn fill(d: &mut XmlDoc, answer: &Value) {
             }
             _ => {}
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn attributes_entries_become_a_map() {
-        let params = parse_query(
-            "Action=Subscribe&TopicArn=t&Protocol=sqs&Attributes.entry.1.key=RawMessageDelivery&Attributes.entry.1.value=true",
-        );
-        assert_eq!(
-            request(&params),
-            json!({"Action": "Subscribe", "TopicArn": "t", "Protocol": "sqs",
-                   "Attributes": {"RawMessageDelivery": "true"}})
-        );
     }
 }

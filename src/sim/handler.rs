@@ -198,6 +198,17 @@ pub(crate) trait InvocationHost {
     fn log(&self, account_key: &str, function: &str, target: Option<&LogTarget>, message: String);
     /// The world's S3 service.
     fn s3(&self) -> &S3Service;
+    /// Calls DynamoDB, SQS, SNS or EventBridge (`service`, one of
+    /// [`crate::sim::services::SERVICES`]) as `caller`, charged to the ledger key
+    /// `account_key`: role-checked, billed and timed like a Task's call.
+    fn service_call<'a>(
+        &'a self,
+        account_key: &'a str,
+        caller: Caller<'a>,
+        service: &'a str,
+        action: &'a str,
+        params: &'a Value,
+    ) -> LocalBoxFuture<'a, Result<Value, crate::sim::services::Failure>>;
     /// Joins an FMI communicator of the Map run `execution_arn` belongs to.
     fn fmi_join(
         &self,
@@ -462,6 +473,21 @@ impl Invocation {
         self.host
             .s3()
             .delete(&self.account_key, self.caller(), bucket, key)
+            .await
+    }
+
+    /// Calls DynamoDB, SQS, SNS or EventBridge as this function (its role), charged to its
+    /// execution: what handler code's AWS SDK calls through the loopback endpoint become.
+    pub(crate) async fn service_call(
+        &mut self,
+        service: &str,
+        action: &str,
+        params: &Value,
+    ) -> Result<Value, crate::sim::services::Failure> {
+        let host = self.host.clone();
+        let key = self.account_key.clone();
+        let caller = self.caller();
+        host.service_call(&key, caller, service, action, params)
             .await
     }
 

@@ -115,11 +115,13 @@ fn latency(service: &str) -> Duration {
     }
 }
 
-/// A service's failure, before it is named for Step Functions.
-struct Failure {
-    code: String,
-    message: String,
-    status: u16,
+/// A service's failure: its AWS error code, message and HTTP status (before Step Functions
+/// names it, or as an SDK client sees it).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Failure {
+    pub(crate) code: String,
+    pub(crate) message: String,
+    pub(crate) status: u16,
 }
 
 impl AwsServices {
@@ -245,40 +247,18 @@ impl AwsServices {
             return None;
         }
         let sdk = resource.contains(":aws-sdk:");
-        // The execution's role must allow the call (when the world checks IAM); a refusal
-        // costs one request's latency and is not billed.
-        if let Some(iam) = iam {
-            let (iam_action, arn) = self.iam_target(service, action, params);
-            if let Some(denied) = iam.check(Caller::Execution, execution_arn, &iam_action, &arn) {
-                clock.sleep(latency(service)).await;
-                let (code, status) = match service {
-                    "sns" => ("AuthorizationError", 403),
-                    "sqs" => ("AccessDenied", 403),
-                    _ => ("AccessDeniedException", 400),
-                };
-                let f = Failure {
-                    code: code.to_string(),
-                    message: denied.message(&iam_action, &arn),
-                    status,
-                };
-                return Some(Err(failure(service, sdk, &f, &request_id())));
-            }
-        }
-        let now = epoch_seconds(clock.now());
-        let mut usage = ServiceUsage::default();
-        let result = self.dispatch(service, action, params, now, &mut usage);
-        let key = ledger.borrow_mut().resolve(execution_arn);
-        if let Some(u) = ledger.borrow_mut().get_mut(&key) {
-            let s = &mut u.services;
-            s.dynamodb_requests += usage.dynamodb_requests;
-            s.dynamodb_read_half_units += usage.dynamodb_read_half_units;
-            s.dynamodb_write_units += usage.dynamodb_write_units;
-            s.sqs_requests += usage.sqs_requests;
-            s.sqs_fifo_requests += usage.sqs_fifo_requests;
-            s.sns_publishes += usage.sns_publishes;
-            s.events += usage.events;
-        }
-        clock.sleep(latency(service)).await;
+        let result = self
+            .call_as(
+                clock,
+                ledger,
+                iam,
+                Caller::Execution,
+                execution_arn,
+                service,
+                action,
+                params,
+            )
+            .await;
         let id = request_id();
         Some(match result {
             Ok(body) if sdk || service == "events" => Ok(ServiceResponse::Json(body)),
@@ -290,6 +270,56 @@ impl AwsServices {
             ))),
             Err(f) => Err(failure(service, sdk, &f, &id)),
         })
+    }
+
+    /// One call of `service:action` by `caller`, charged to ledger entry `key` (an execution
+    /// ARN, resolved to its entry): the caller's role must allow it (a refusal costs one
+    /// request's latency and is not billed), then the request is billed and its latency spent.
+    /// Both Task integrations and handler code (through the loopback endpoint) call this.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn call_as(
+        &self,
+        clock: &Rc<dyn Clock>,
+        ledger: &Rc<RefCell<Ledger>>,
+        iam: Option<&IamGuard>,
+        caller: Caller<'_>,
+        key: &str,
+        service: &str,
+        action: &str,
+        params: &Value,
+    ) -> Result<Value, Failure> {
+        if let Some(iam) = iam {
+            let (iam_action, arn) = self.iam_target(service, action, params);
+            if let Some(denied) = iam.check(caller, key, &iam_action, &arn) {
+                clock.sleep(latency(service)).await;
+                let (code, status) = match service {
+                    "sns" => ("AuthorizationError", 403),
+                    "sqs" => ("AccessDenied", 403),
+                    _ => ("AccessDeniedException", 400),
+                };
+                return Err(Failure {
+                    code: code.to_string(),
+                    message: denied.message(&iam_action, &arn),
+                    status,
+                });
+            }
+        }
+        let now = epoch_seconds(clock.now());
+        let mut usage = ServiceUsage::default();
+        let result = self.dispatch(service, action, params, now, &mut usage);
+        let key = ledger.borrow_mut().resolve(key);
+        if let Some(u) = ledger.borrow_mut().get_mut(&key) {
+            let s = &mut u.services;
+            s.dynamodb_requests += usage.dynamodb_requests;
+            s.dynamodb_read_half_units += usage.dynamodb_read_half_units;
+            s.dynamodb_write_units += usage.dynamodb_write_units;
+            s.sqs_requests += usage.sqs_requests;
+            s.sqs_fifo_requests += usage.sqs_fifo_requests;
+            s.sns_publishes += usage.sns_publishes;
+            s.events += usage.events;
+        }
+        clock.sleep(latency(service)).await;
+        result
     }
 
     fn dispatch(
@@ -333,7 +363,7 @@ impl AwsServices {
                 })
             }
             "sns" => {
-                if action == "publish" {
+                if action.eq_ignore_ascii_case("publish") {
                     usage.sns_publishes += billed_requests(params.to_string().len());
                 }
                 self.sns.call(action, params, now).map_err(|e| Failure {

@@ -234,9 +234,52 @@ impl Sns {
     }
 }
 
+/// A query-protocol request's form parameters as the JSON request [`Sns::call`] takes; the
+/// `Attributes.entry.N.key`/`.value` pairs become an `Attributes` map. Both `serve`'s SNS
+/// endpoint and handler code's loopback endpoint read SNS requests this way.
+pub fn form_request(params: &[(String, String)]) -> Value {
+    let mut req = serde_json::Map::new();
+    let mut attributes = serde_json::Map::new();
+    for (k, v) in params {
+        if let Some(rest) = k.strip_prefix("Attributes.entry.") {
+            if let Some(n) = rest.strip_suffix(".key") {
+                let value_key = format!("Attributes.entry.{n}.value");
+                if let Some((_, value)) = params.iter().find(|(k2, _)| *k2 == value_key) {
+                    attributes.insert(v.clone(), Value::String(value.clone()));
+                }
+            }
+            continue;
+        }
+        req.insert(k.clone(), Value::String(v.clone()));
+    }
+    if !attributes.is_empty() {
+        req.insert("Attributes".into(), Value::Object(attributes));
+    }
+    Value::Object(req)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn form_attributes_entries_become_a_map() {
+        let params: Vec<(String, String)> = [
+            ("Action", "Subscribe"),
+            ("TopicArn", "t"),
+            ("Protocol", "sqs"),
+            ("Attributes.entry.1.key", "RawMessageDelivery"),
+            ("Attributes.entry.1.value", "true"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(
+            form_request(&params),
+            serde_json::json!({"Action": "Subscribe", "TopicArn": "t", "Protocol": "sqs",
+                   "Attributes": {"RawMessageDelivery": "true"}})
+        );
+    }
 
     #[test]
     fn publish_reaches_sqs_subscribers() {

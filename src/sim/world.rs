@@ -103,6 +103,26 @@ impl InvocationHost for WorldInner {
         &self.s3
     }
 
+    fn service_call<'a>(
+        &'a self,
+        account_key: &'a str,
+        caller: Caller<'a>,
+        service: &'a str,
+        action: &'a str,
+        params: &'a Value,
+    ) -> LocalBoxFuture<'a, Result<Value, crate::sim::services::Failure>> {
+        Box::pin(self.services.call_as(
+            &self.clock,
+            &self.ledger,
+            self.iam.as_deref(),
+            caller,
+            account_key,
+            service,
+            action,
+            params,
+        ))
+    }
+
     fn fmi_join(
         &self,
         execution_arn: &str,

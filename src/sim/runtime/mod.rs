@@ -15,9 +15,10 @@
 //! - Talking to the process is synchronous from the simulation's point of view: the handler
 //!   blocks the simulation thread on the environment's event channel with a real-time bound,
 //!   so virtual time cannot move while the process works, and the same seed gives the same
-//!   bytes as long as the user code is deterministic. S3 requests the code makes through the
-//!   loopback endpoint are run on the simulation thread as the invocation's own S3 requests
-//!   (modelled latency, billing, IAM), in the order the code made them.
+//!   bytes as long as the user code is deterministic. S3, DynamoDB, SQS and EventBridge
+//!   requests the code makes through the loopback endpoint are run on the simulation thread as
+//!   the invocation's own requests (modelled latency, billing, IAM), in the order the code
+//!   made them.
 //! - The real-time bound on a process's answer is `max(timeout, 30 s)` (the host may be slower
 //!   than Lambda's CPU share; the model, not the host, decides the simulated duration);
 //!   `STEPSIM_USER_CODE_WALL_SECONDS` overrides it. Past it the process is killed and the
@@ -30,6 +31,7 @@
 mod http;
 mod process;
 mod s3;
+mod services;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

@@ -9,7 +9,8 @@
 //! and applied to the run's store, in the order the handler made them.
 //!
 //! The REST-XML adapter of `serve` (`api/s3.rs`) is richer; this one stays in `sim/` because
-//! the world model may not depend on the server.
+//! the world model may not depend on the server. Requests with an `X-Amz-Target` (DynamoDB,
+//! SQS, EventBridge) and SNS's form POSTs go to [`super::services`].
 
 use std::io::BufReader;
 use std::net::TcpStream;
@@ -156,6 +157,13 @@ fn upload_body(req: &Request) -> Result<Vec<u8>, String> {
 
 /// Runs one request of the handler as S3 requests of the invocation and builds the answer.
 pub(crate) async fn execute(ctx: &mut Invocation, req: &Request) -> S3Reply {
+    // DynamoDB, SQS and EventBridge share the endpoint; their requests name a target.
+    if let Some(target) = req.header("x-amz-target") {
+        return super::services::execute(ctx, target, &req.body).await;
+    }
+    if super::services::is_sns_query(&req.method, req.header("content-type"), &req.body) {
+        return super::services::execute_sns(ctx, &req.body).await;
+    }
     let path = req.path.trim_start_matches('/');
     let (bucket, key) = match path.split_once('/') {
         Some((b, k)) if !k.is_empty() => (percent_decode(b), Some(percent_decode(k))),

@@ -1,0 +1,203 @@
+//! The loopback endpoint's other services: what handler code's AWS SDK sends to DynamoDB
+//! (`X-Amz-Target: DynamoDB_20120810.*`, JSON 1.0), SQS (`AmazonSQS.*`, JSON 1.0, as current
+//! SDKs speak it), EventBridge (`AWSEvents.PutEvents`, JSON 1.1) and SNS (the query protocol:
+//! a form POST of `Action=Publish&...`, XML answers), on the same `AWS_ENDPOINT_URL` as S3. Each request runs on the simulation thread as one call of the
+//! invocation's function ([`Invocation::service_call`]): checked against the function's role,
+//! billed to its execution and timed on the virtual clock, against the run's tables, queues
+//! and buses, which the workflow's own Tasks see too.
+//!
+//! Errors are shaped as each service answers them: `__type` with the service's namespace
+//! (`com.amazonaws.dynamodb.v20120810#ResourceNotFoundException`), and for SQS the
+//! query-compatible code in `x-amzn-query-error`, which the SDKs report.
+
+use serde_json::{json, Value};
+
+use super::http::query_pairs;
+use super::s3::S3Reply;
+use crate::sim::handler::Invocation;
+
+/// The services answered, by target prefix: `(prefix, service, content type)`.
+const TARGETS: [(&str, &str, &str); 3] = [
+    (
+        "DynamoDB_20120810.",
+        "dynamodb",
+        "application/x-amz-json-1.0",
+    ),
+    ("AmazonSQS.", "sqs", "application/x-amz-json-1.0"),
+    ("AWSEvents.", "events", "application/x-amz-json-1.1"),
+];
+
+fn reply(status: u16, content_type: &str, body: &Value) -> S3Reply {
+    S3Reply {
+        status,
+        headers: vec![("Content-Type", content_type.to_string())],
+        body: body.to_string().into_bytes(),
+        length_only: None,
+    }
+}
+
+fn error(status: u16, content_type: &str, code: &str, message: &str) -> S3Reply {
+    reply(
+        status,
+        content_type,
+        &json!({"__type": code, "message": message}),
+    )
+}
+
+/// Answers one request carrying `X-Amz-Target: target`.
+pub(crate) async fn execute(ctx: &mut Invocation, target: &str, body: &[u8]) -> S3Reply {
+    let Some((prefix, service, content_type)) =
+        TARGETS.iter().find(|(p, _, _)| target.starts_with(p))
+    else {
+        return error(
+            400,
+            "application/x-amz-json-1.0",
+            "UnknownOperationException",
+            &format!(
+                "{target}: a handler in stepsim reaches S3, DynamoDB, SQS and EventBridge \
+                 through AWS_ENDPOINT_URL"
+            ),
+        );
+    };
+    let action = &target[prefix.len()..];
+    let mut params: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(e) => {
+                return error(400, content_type, "SerializationException", &e.to_string());
+            }
+        }
+    };
+    let action = match *service {
+        // ReceiveMessage's long poll is answered at once: nothing else runs while the
+        // simulation waits on this handler, so the queue cannot fill meanwhile.
+        "sqs" => {
+            if let Some(m) = params.as_object_mut() {
+                m.remove("WaitTimeSeconds");
+            }
+            action.to_string()
+        }
+        "events" if action != "PutEvents" => {
+            return error(
+                400,
+                content_type,
+                "UnknownOperationException",
+                &format!("EventBridge {action} is not available from a handler in stepsim"),
+            );
+        }
+        "events" => "putEvents".to_string(),
+        _ => action.to_string(),
+    };
+    match ctx.service_call(service, &action, &params).await {
+        Ok(out) => reply(200, content_type, &out),
+        Err(f) => match *service {
+            "dynamodb" => error(
+                f.status,
+                content_type,
+                &format!("com.amazonaws.dynamodb.v20120810#{}", f.code),
+                &f.message,
+            ),
+            "sqs" => {
+                let query_code = match f.code.as_str() {
+                    "QueueDoesNotExist" => "AWS.SimpleQueueService.NonExistentQueue",
+                    other => other,
+                };
+                let mut r = error(
+                    f.status,
+                    content_type,
+                    &format!("com.amazonaws.sqs#{}", f.code),
+                    &f.message,
+                );
+                r.headers
+                    .push(("x-amzn-query-error", format!("{query_code};Sender")));
+                r
+            }
+            _ => error(f.status, content_type, &f.code, &f.message),
+        },
+    }
+}
+
+const SNS_XMLNS: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn xml_reply(status: u16, xml: String) -> S3Reply {
+    S3Reply {
+        status,
+        headers: vec![("Content-Type", "text/xml".to_string())],
+        body: xml.into_bytes(),
+        length_only: None,
+    }
+}
+
+fn sns_error(status: u16, code: &str, message: &str, request_id: &str) -> S3Reply {
+    xml_reply(
+        status,
+        format!(
+            "<ErrorResponse xmlns=\"{SNS_XMLNS}\"><Error><Type>Sender</Type><Code>{}</Code>\
+             <Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
+            xml_escape(code),
+            xml_escape(message),
+            request_id
+        ),
+    )
+}
+
+/// Whether a request is an SNS query-protocol call (a form POST naming an `Action`).
+pub(crate) fn is_sns_query(method: &str, content_type: Option<&str>, body: &[u8]) -> bool {
+    method == "POST"
+        && content_type.is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
+        && body.starts_with(b"Action=")
+}
+
+/// Answers an SNS query-protocol request: `Publish`, `CreateTopic` and `Subscribe` (their
+/// answers are flat), as one SNS call of the invocation.
+pub(crate) async fn execute_sns(ctx: &mut Invocation, body: &[u8]) -> S3Reply {
+    let request_id = ctx.request_id().to_string();
+    let params = query_pairs(&String::from_utf8_lossy(body));
+    let action = params
+        .iter()
+        .find(|(k, _)| k == "Action")
+        .map_or("", |(_, v)| v.as_str())
+        .to_string();
+    if !matches!(action.as_str(), "Publish" | "CreateTopic" | "Subscribe") {
+        return sns_error(
+            400,
+            "InvalidAction",
+            &format!(
+                "SNS {action} is not available from a handler in stepsim (Publish, CreateTopic \
+                 and Subscribe are)"
+            ),
+            &request_id,
+        );
+    }
+    let req = crate::sim::sns::form_request(&params);
+    match ctx.service_call("sns", &action, &req).await {
+        Ok(answer) => {
+            let mut fields = String::new();
+            if let Some(m) = answer.as_object() {
+                for (k, v) in m {
+                    if let Some(text) = v.as_str() {
+                        fields += &format!("<{k}>{}</{k}>", xml_escape(text));
+                    }
+                }
+            }
+            xml_reply(
+                200,
+                format!(
+                    "<{action}Response xmlns=\"{SNS_XMLNS}\"><{action}Result>{fields}\
+                     </{action}Result><ResponseMetadata><RequestId>{request_id}</RequestId>\
+                     </ResponseMetadata></{action}Response>"
+                ),
+            )
+        }
+        Err(f) => sns_error(f.status, &f.code, &f.message, &request_id),
+    }
+}
