@@ -543,6 +543,140 @@ def handler(event, context):
     assert_eq!(run_json(dir.path(), &[]), v);
 }
 
+/// A project of two python functions (`store` and `approve`, module `app`) and a definition.
+fn callback_project(code: &str, asl: Value, services: &str) -> tempfile::TempDir {
+    let functions = "[functions.store]\nruntime = \"python3.12\"\nhandler = \"app.store\"\ncode = \"code\"\ntimeout_seconds = 30\n\n\
+                     [functions.approve]\nruntime = \"python3.12\"\nhandler = \"app.approve\"\ncode = \"code\"\ntimeout_seconds = 30\n";
+    let dir = project(
+        functions,
+        &[("code/app.py", code), ("services.toml", services)],
+        json!({}),
+    );
+    std::fs::write(dir.path().join("state-machine.asl.json"), asl.to_string()).unwrap();
+    dir
+}
+
+#[test]
+fn handler_callbacks_complete_wait_for_task_token_tasks() {
+    let python = std::env::var("STEPSIM_PYTHON").unwrap_or_else(|_| "python3".into());
+    if !works(&python, &["-c", "import boto3"]) {
+        eprintln!("SKIPPED callback test: boto3 is not importable");
+        return;
+    }
+    let code = r#"
+import json
+import boto3
+from botocore.exceptions import ClientError
+
+sfn = boto3.client("stepfunctions")
+ddb = boto3.client("dynamodb")
+
+def store(event, context):
+    if event.get("mode") == "answer-now":
+        sfn.send_task_success(taskToken=event["token"], output=json.dumps({"now": True}))
+    elif event.get("mode") == "fail-now":
+        sfn.send_task_failure(taskToken=event["token"], error="Rejected", cause="by the handler")
+    elif event.get("mode") == "store":
+        ddb.put_item(TableName="Tokens", Item={"id": {"S": "t"}, "token": {"S": event["token"]}})
+    return {"stored": True}
+
+def approve(event, context):
+    token = ddb.get_item(TableName="Tokens", Key={"id": {"S": "t"}})["Item"]["token"]["S"]
+    sfn.send_task_heartbeat(taskToken=token)
+    sfn.send_task_success(taskToken=token, output=json.dumps({"approved": event["who"]}))
+    codes = []
+    for bad in [token, "not-a-token"]:
+        try:
+            sfn.send_task_success(taskToken=bad, output="{}")
+        except ClientError as e:
+            codes.append(e.response["Error"]["Code"])
+    return {"codes": codes}
+"#;
+    let wait = |mode: &str, extra: Value| {
+        let mut t = json!({"Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            "Parameters": {"FunctionName": "store", "Payload": {"token.$": "$$.Task.Token", "mode": mode}},
+            "End": true});
+        if let (Some(t), Value::Object(e)) = (t.as_object_mut(), extra) {
+            t.extend(e);
+        }
+        t
+    };
+    let services = "[tables.Tokens]\npartition_key = \"id\"\n";
+
+    // The handler answers during its own invocation.
+    let dir = callback_project(
+        code,
+        json!({"StartAt": "W", "States": {"W": wait("answer-now", json!({}))}}),
+        services,
+    );
+    let v = run_json(dir.path(), &[]);
+    assert_eq!(v["status"], "SUCCEEDED", "{v:#}");
+    assert_eq!(v["output"], json!({"now": true}));
+
+    // SendTaskFailure fails the Task with the handler's error, which Catch sees.
+    let asl = json!({"StartAt": "W", "States": {
+        "W": wait("fail-now", json!({"End": null, "Next": "Done",
+            "Catch": [{"ErrorEquals": ["Rejected"], "ResultPath": "$.err", "Next": "Caught"}]})),
+        "Done": {"Type": "Succeed"},
+        "Caught": {"Type": "Pass", "OutputPath": "$.err", "End": true}}});
+    let mut asl = asl;
+    asl["States"]["W"].as_object_mut().unwrap().remove("End");
+    let dir = callback_project(code, asl, services);
+    let v = run_json(dir.path(), &[]);
+    assert_eq!(v["status"], "SUCCEEDED", "{v:#}");
+    assert_eq!(
+        v["output"],
+        json!({"Error": "Rejected", "Cause": "by the handler"})
+    );
+
+    // Another branch answers later: the waiting branch ends when the approval arrives.
+    let asl = json!({"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "W", "States": {"W": wait("store", json!({"HeartbeatSeconds": 600}))}},
+        {"StartAt": "Later", "States": {
+            "Later": {"Type": "Wait", "Seconds": 120, "Next": "Approve"},
+            "Approve": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                        "Parameters": {"FunctionName": "approve", "Payload": {"who": "ops"}},
+                        "OutputPath": "$.Payload", "End": true}}}
+    ]}}});
+    let dir = callback_project(code, asl, services);
+    let v = run_json(dir.path(), &[]);
+    assert_eq!(v["status"], "SUCCEEDED", "{v:#}");
+    assert_eq!(v["output"][0], json!({"approved": "ops"}));
+    // A second answer to the same token, and a token of the wrong shape, are refused as AWS does.
+    assert_eq!(
+        v["output"][1]["codes"],
+        json!(["TaskTimedOut", "InvalidToken"])
+    );
+    assert!(
+        v["duration_ms"].as_u64().unwrap() >= 120_000,
+        "{}",
+        v["duration_ms"]
+    );
+    assert_eq!(run_json(dir.path(), &[]), v, "same seed, same bytes");
+
+    // Nobody answers: TimeoutSeconds, then HeartbeatSeconds, end the wait on the virtual clock.
+    let dir = callback_project(
+        code,
+        json!({"StartAt": "W", "States": {"W": wait("store", json!({"TimeoutSeconds": 30}))}}),
+        services,
+    );
+    let v = run_json(dir.path(), &[]);
+    assert_eq!(
+        (v["status"].clone(), v["error"].clone()),
+        (json!("FAILED"), json!("States.Timeout")),
+        "{v:#}"
+    );
+    assert_eq!(v["duration_ms"], 30_000);
+    let dir = callback_project(
+        code,
+        json!({"StartAt": "W", "States": {"W": wait("store", json!({"HeartbeatSeconds": 45}))}}),
+        services,
+    );
+    let v = run_json(dir.path(), &[]);
+    assert_eq!(v["error"], "States.HeartbeatTimeout", "{v:#}");
+}
+
 #[test]
 fn the_example_project_runs() {
     let python = std::env::var("STEPSIM_PYTHON").unwrap_or_else(|_| "python3".into());

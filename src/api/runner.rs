@@ -52,6 +52,7 @@ use super::state::{
     is_execution_end, reveal_instant, ActivityTask, ApiState, ExecControl, Finished, StopRequest,
     TokenMessage,
 };
+use crate::sim::tokens::TokenSink;
 
 /// The cause of the error that unwinds an execution stopped by StopExecution.
 pub const ABORT_CAUSE: &str = "stepsim: the execution was stopped by StopExecution";
@@ -124,7 +125,8 @@ fn simulation(
         .log_capture(logs)
         .logs(state.logs.clone())
         .services(state.services.clone())
-        .machines(Arc::new(super::nested::ApiMachines::new(state.clone())));
+        .machines(Arc::new(super::nested::ApiMachines::new(state.clone())))
+        .token_sink(Arc::new(ApiTokens(state.clone())));
     let builder = if state.settings.enforce_iam {
         builder.iam(state.iam.clone())
     } else {
@@ -469,6 +471,27 @@ impl ServeInvoker {
             }
         }
     }
+}
+
+/// The server's table of waiting tokens, as the worlds' [`TokenSink`]: a handler's
+/// SendTaskSuccess reaches the same wait a client's does.
+struct ApiTokens(Arc<ApiState>);
+
+impl TokenSink for ApiTokens {
+    fn deliver(&self, token: &str, message: TokenMessage) -> bool {
+        deliver_token(&self.0, token, message)
+    }
+}
+
+/// Hands `message` to the wait for `token`; false when none is. A success or a failure ends
+/// the wait at once (a second answer is refused even before the waiting Task runs again).
+pub fn deliver_token(state: &ApiState, token: &str, message: TokenMessage) -> bool {
+    let mut tokens = state.tokens();
+    let tx = match message {
+        TokenMessage::Heartbeat => tokens.get(token).cloned(),
+        _ => tokens.remove(token),
+    };
+    tx.is_some_and(|tx| tx.send(message).is_ok())
 }
 
 /// A pending task token in the server's table; removed when the wait ends in any way

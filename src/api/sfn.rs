@@ -21,14 +21,13 @@ use super::request::Req;
 use super::runner::{self, ExecJob};
 use super::state::{
     wall_now, ActivityRecord, ApiState, ExecControl, ExecutionRecord, MachineRecord,
-    MachineVersion, StartedVia, StopRequest, TokenMessage, View,
+    MachineVersion, StartedVia, StopRequest, View,
 };
 use super::versions;
+use crate::sim::tokens::{self, Callback};
 
 /// The largest definition AWS accepts (1 MiB of text).
 pub const MAX_DEFINITION_CHARS: usize = 1_048_576;
-/// The longest task token AWS accepts.
-const MAX_TOKEN_CHARS: usize = 2048;
 
 /// The actions this server answers, for the unknown-operation message and the docs.
 pub const ACTIONS: &[&str] = &[
@@ -87,9 +86,9 @@ pub async fn handle(state: &Arc<ApiState>, action: &str, body: &[u8]) -> Result<
         "GetExecutionHistory" => get_execution_history(state, &req),
         "StopExecution" => stop_execution(state, &req).await,
         "DescribeStateMachineForExecution" => describe_machine_for_execution(state, &req),
-        "SendTaskSuccess" => send_task(state, &req, TaskCallback::Success),
-        "SendTaskFailure" => send_task(state, &req, TaskCallback::Failure),
-        "SendTaskHeartbeat" => send_task(state, &req, TaskCallback::Heartbeat),
+        "SendTaskSuccess" => send_task(state, &req, Callback::Success),
+        "SendTaskFailure" => send_task(state, &req, Callback::Failure),
+        "SendTaskHeartbeat" => send_task(state, &req, Callback::Heartbeat),
         "TestState" => test_state(state, &req).await,
         "CreateActivity" => create_activity(state, &req),
         "DescribeActivity" => describe_activity(state, &req),
@@ -929,69 +928,23 @@ fn describe_machine_for_execution(state: &Arc<ApiState>, req: &Req) -> Result<Va
 
 // ----- task tokens --------------------------------------------------------------------------
 
-#[derive(Clone, Copy)]
-enum TaskCallback {
-    Success,
-    Failure,
-    Heartbeat,
-}
-
-/// Whether a token has the shape of the ones this server hands out (64 URL-safe base64
-/// characters): an unknown token of that shape belongs to a task that has ended.
-fn looks_like_our_token(token: &str) -> bool {
-    token.len() == 64
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-fn send_task(state: &Arc<ApiState>, req: &Req, kind: TaskCallback) -> Result<Value, ApiError> {
+fn send_task(state: &Arc<ApiState>, req: &Req, kind: Callback) -> Result<Value, ApiError> {
     let token = req.str("taskToken")?;
-    if token.is_empty() || token.chars().count() > MAX_TOKEN_CHARS {
-        return Err(ApiError::validation(format!(
-            "1 validation error detected: Value at 'taskToken' failed to satisfy constraint: \
-             Member must have length between 1 and {MAX_TOKEN_CHARS}"
-        )));
-    }
-    let message = match kind {
-        TaskCallback::Success => {
-            let text = req.str("output")?;
-            if text.len() > PAYLOAD_LIMIT_BYTES {
-                return Err(ApiError::validation(format!(
-                    "1 validation error detected: Value at 'output' failed to satisfy \
-                     constraint: Member must have length less than or equal to \
-                     {PAYLOAD_LIMIT_BYTES}"
-                )));
-            }
-            let value = serde_json::from_str::<Value>(text).map_err(|e| {
-                ApiError::bad_request("InvalidOutput", format!("Invalid Output: '{e}'"))
-            })?;
-            TokenMessage::Success(value)
-        }
-        TaskCallback::Failure => TokenMessage::Failure {
-            error: req.opt_str("error")?.unwrap_or_default().to_string(),
-            cause: req.opt_str("cause")?.unwrap_or_default().to_string(),
-        },
-        TaskCallback::Heartbeat => TokenMessage::Heartbeat,
+    let output = match kind {
+        Callback::Success => Some(req.str("output")?),
+        _ => None,
     };
-    let delivered = match state.tokens().get(token) {
-        Some(tx) => tx.send(message).is_ok(),
-        None => false,
+    let (error, cause) = match kind {
+        Callback::Failure => (req.opt_str("error")?, req.opt_str("cause")?),
+        _ => (None, None),
     };
-    if delivered {
+    let refused = |e: tokens::CallbackError| ApiError::bad_request(e.code, e.message);
+    let message = tokens::callback_message(kind, token, output, error, cause, PAYLOAD_LIMIT_BYTES)
+        .map_err(refused)?;
+    if runner::deliver_token(state, token, message) {
         return Ok(json!({}));
     }
-    if looks_like_our_token(token) {
-        Err(ApiError::bad_request(
-            "TaskTimedOut",
-            "Task Timed Out: 'Provided task does not exist anymore'",
-        ))
-    } else {
-        Err(ApiError::bad_request(
-            "InvalidToken",
-            "Invalid Token: 'Invalid token'",
-        ))
-    }
+    Err(refused(tokens::undelivered(token)))
 }
 
 // ----- activities ---------------------------------------------------------------------------
@@ -1304,9 +1257,10 @@ mod tests {
 
     #[test]
     fn token_shape() {
-        assert!(looks_like_our_token(&"A".repeat(64)));
-        assert!(!looks_like_our_token("short"));
-        assert!(!looks_like_our_token(&"+".repeat(64)));
+        use crate::sim::tokens::looks_like_a_task_token;
+        assert!(looks_like_a_task_token(&"A".repeat(64)));
+        assert!(!looks_like_a_task_token("short"));
+        assert!(!looks_like_a_task_token(&"+".repeat(64)));
     }
 
     #[test]

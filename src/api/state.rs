@@ -322,13 +322,8 @@ pub struct ActivityRecord {
     pub posted: Arc<tokio::sync::Notify>,
 }
 
-/// What a task-token wait receives.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TokenMessage {
-    Success(Value),
-    Failure { error: String, cause: String },
-    Heartbeat,
-}
+/// What a task-token wait receives (the same messages handler code's callbacks send).
+pub use crate::sim::tokens::TokenMessage;
 
 /// The Step Functions side of the server.
 #[derive(Debug, Default)]

@@ -209,6 +209,15 @@ pub(crate) trait InvocationHost {
         action: &'a str,
         params: &'a Value,
     ) -> LocalBoxFuture<'a, Result<Value, crate::sim::services::Failure>>;
+    /// Delivers a task-token callback that `caller` sent (its role must allow it).
+    fn task_callback(
+        &self,
+        account_key: &str,
+        caller: Caller<'_>,
+        kind: crate::sim::tokens::Callback,
+        token: &str,
+        message: crate::sim::tokens::TokenMessage,
+    ) -> Result<(), crate::sim::tokens::CallbackError>;
     /// Joins an FMI communicator of the Map run `execution_arn` belongs to.
     fn fmi_join(
         &self,
@@ -489,6 +498,18 @@ impl Invocation {
         let caller = self.caller();
         host.service_call(&key, caller, service, action, params)
             .await
+    }
+
+    /// Sends a task-token callback (SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat) as
+    /// this function: the Task waiting for `token` gets `message` (see [`crate::sim::tokens`]).
+    pub(crate) fn task_callback(
+        &mut self,
+        kind: crate::sim::tokens::Callback,
+        token: &str,
+        message: crate::sim::tokens::TokenMessage,
+    ) -> Result<(), crate::sim::tokens::CallbackError> {
+        self.host
+            .task_callback(&self.account_key, self.caller(), kind, token, message)
     }
 
     /// Joins the FMI communicator of this invocation's Map run (see [`crate::sim::fmi`]).

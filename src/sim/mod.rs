@@ -35,6 +35,7 @@ pub mod sns;
 pub mod sqs;
 pub mod sqs_error;
 pub mod sqs_fifo;
+pub mod tokens;
 pub mod world;
 
 pub use billing::{

@@ -201,6 +201,12 @@ impl SimulationBuilder {
         self
     }
 
+    /// Where handler code's task-token callbacks go (see [`WorldBuilder::token_sink`]).
+    pub fn token_sink(mut self, sink: std::sync::Arc<dyn crate::sim::tokens::TokenSink>) -> Self {
+        self.world = self.world.token_sink(sink);
+        self
+    }
+
     /// Makes the runtime (paused, so time is virtual), the clock at the origin and the world.
     pub fn build(self) -> Result<Simulation, SimulationError> {
         let rt = tokio::runtime::Builder::new_current_thread()

@@ -46,6 +46,7 @@ use crate::sim::logs::{LogTarget, Logs, DEFAULT_RETENTION_BYTES};
 use crate::sim::nested::MachineSource;
 use crate::sim::s3::{S3Model, S3Service};
 use crate::sim::services::AwsServices;
+use crate::sim::tokens::{Callback, CallbackError, TokenMessage, TokenSink, TokenTable};
 use crate::storage::Store;
 
 /// A world could not be built.
@@ -83,6 +84,10 @@ pub(crate) struct WorldInner {
     services: AwsServices,
     /// The machines `states:startExecution` may run (see [`crate::sim::nested`]).
     machines: Option<Arc<dyn MachineSource>>,
+    /// Tasks waiting for a task token (when the application keeps none: `token_sink`).
+    tokens: Rc<TokenTable>,
+    /// The application's waiting tokens (`serve`).
+    token_sink: Option<Arc<dyn TokenSink>>,
     /// Child executions started so far (names them deterministically).
     children: std::cell::Cell<u64>,
     /// Fire-and-forget children still running (see [`crate::sim::background`]).
@@ -123,6 +128,38 @@ impl InvocationHost for WorldInner {
         ))
     }
 
+    fn task_callback(
+        &self,
+        account_key: &str,
+        caller: Caller<'_>,
+        kind: Callback,
+        token: &str,
+        message: TokenMessage,
+    ) -> Result<(), CallbackError> {
+        if let Some(iam) = &self.iam {
+            let action = match kind {
+                Callback::Success => "states:SendTaskSuccess",
+                Callback::Failure => "states:SendTaskFailure",
+                Callback::Heartbeat => "states:SendTaskHeartbeat",
+            };
+            if let Some(denied) = iam.check(caller, account_key, action, "*") {
+                return Err(CallbackError {
+                    code: "AccessDeniedException",
+                    message: denied.message(action, "*"),
+                });
+            }
+        }
+        let delivered = match &self.token_sink {
+            Some(sink) => sink.deliver(token, message),
+            None => self.tokens.deliver(token, message),
+        };
+        if delivered {
+            Ok(())
+        } else {
+            Err(crate::sim::tokens::undelivered(token))
+        }
+    }
+
     fn fmi_join(
         &self,
         execution_arn: &str,
@@ -161,6 +198,7 @@ pub struct WorldBuilder {
     iam: Option<Iam>,
     services: Option<AwsServices>,
     machines: Option<Arc<dyn MachineSource>>,
+    token_sink: Option<Arc<dyn TokenSink>>,
 }
 
 impl WorldBuilder {
@@ -258,6 +296,14 @@ impl WorldBuilder {
         self
     }
 
+    /// Where handler code's task-token callbacks go when the application keeps the waiting
+    /// tokens (`serve`). Without one the world keeps them and `.waitForTaskToken` Tasks wait
+    /// for them on its clock (see [`crate::sim::tokens`]).
+    pub fn token_sink(mut self, sink: Arc<dyn TokenSink>) -> Self {
+        self.token_sink = Some(sink);
+        self
+    }
+
     /// Builds the world. Without an explicit clock this must run inside a tokio runtime.
     pub fn build(self) -> Result<World, WorldError> {
         let clock: Rc<dyn Clock> = match self.clock {
@@ -321,6 +367,8 @@ impl WorldBuilder {
             iam,
             services,
             machines: self.machines,
+            tokens: Rc::new(TokenTable::default()),
+            token_sink: self.token_sink,
             children: std::cell::Cell::new(0),
             background: Default::default(),
         };
@@ -825,6 +873,67 @@ fn function_resource(target: &FunctionTarget, region: &str, account: &str) -> St
 impl TaskInvoker for World {
     fn invoke(&self, call: ServiceCall) -> LocalBoxFuture<'_, ServiceResult> {
         Box::pin(async move {
+            // `.waitForTaskToken`: the request goes out, then the Task waits for its callback,
+            // unless the application keeps the tokens and waits itself (`serve`).
+            let token = match (&call.pattern, &self.inner.token_sink) {
+                (crate::engine::IntegrationPattern::WaitForTaskToken, None) => {
+                    call.context.task_token.clone()
+                }
+                _ => None,
+            };
+            let Some(token) = token else {
+                return self.invoke_once(call).await;
+            };
+            let heartbeat = call.context.heartbeat;
+            let waiting = TokenTable::wait_for(&self.inner.tokens, &token);
+            self.invoke_once(call).await?;
+            self.wait_for_callback(waiting, heartbeat).await
+        })
+    }
+}
+
+impl World {
+    /// Waits for a task token's callback on the world's clock: a heartbeat restarts the
+    /// HeartbeatSeconds wait; with no heartbeat the wait ends at the default task timeout
+    /// (the engine's TimeoutSeconds, when set, ends it sooner).
+    async fn wait_for_callback(
+        &self,
+        mut waiting: crate::sim::tokens::Waiting,
+        heartbeat: Option<Duration>,
+    ) -> ServiceResult {
+        use futures::future::{select, Either};
+        use futures::StreamExt;
+        loop {
+            let limit = heartbeat.unwrap_or(crate::sim::tokens::DEFAULT_TASK_TIMEOUT);
+            let timer = self.inner.clock.sleep(limit);
+            match select(waiting.messages.next(), timer).await {
+                Either::Left((Some(TokenMessage::Success(v)), _)) => {
+                    return Ok(ServiceResponse::Json(v))
+                }
+                Either::Left((Some(TokenMessage::Failure { error, cause }), _)) => {
+                    return Err(TaskFailure::new(error, cause))
+                }
+                Either::Left((Some(TokenMessage::Heartbeat), _)) => continue,
+                Either::Left((None, _)) => {
+                    return Err(TaskFailure::new(
+                        "States.Runtime",
+                        "stepsim: the task token's wait was closed",
+                    ))
+                }
+                Either::Right(_) => {
+                    let error = match heartbeat {
+                        Some(_) => crate::engine::errors::names::HEARTBEAT_TIMEOUT,
+                        None => crate::engine::errors::names::TIMEOUT,
+                    };
+                    return Err(TaskFailure::new(error, ""));
+                }
+            }
+        }
+    }
+
+    /// One request of a Task, as its resource names it.
+    async fn invoke_once(&self, call: ServiceCall) -> ServiceResult {
+        {
             let (service, action) = match call.request {
                 ServiceRequest::Lambda(l) => return self.lambda_invoke(&call.context, l).await,
                 ServiceRequest::Sdk {
@@ -888,7 +997,7 @@ impl TaskInvoker for World {
                     call.resource
                 ),
             ))
-        })
+        }
     }
 }
 

@@ -65,4 +65,32 @@ if shutil.which("node"):
     assert json.loads(r["Payload"].read()) == {"n": 42}
 else:
     print("SKIPPED the node part: `node` is not installed")
+# A handler answers its own task token: the execution's wait ends with the handler's output,
+# through the same table clients' SendTaskSuccess reaches.
+sfn = boto3.client("stepfunctions", **KW)
+CALLBACK = """import json
+import boto3
+sfn = boto3.client("stepfunctions")
+
+def handler(event, context):
+    sfn.send_task_success(taskToken=event["token"], output=json.dumps({"answered": event["n"]}))
+    return {"sent": True}
+"""
+lam.create_function(FunctionName="answer", Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                    Code={"ZipFile": zipped({"app.py": CALLBACK})}, Timeout=10)
+machine = sfn.create_state_machine(name="callback", roleArn=ROLE, definition=json.dumps({
+    "StartAt": "Wait", "States": {"Wait": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "Parameters": {"FunctionName": "answer", "Payload": {"token.$": "$$.Task.Token", "n": 7}},
+        "TimeoutSeconds": 60, "End": True}}}))["stateMachineArn"]
+arn = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+import time
+for _ in range(500):
+    d = sfn.describe_execution(executionArn=arn)
+    if d["status"] != "RUNNING":
+        break
+    time.sleep(0.02)
+assert d["status"] == "SUCCEEDED", d
+assert json.loads(d["output"]) == {"answered": 7}, d
+
 print("OK")

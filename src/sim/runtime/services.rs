@@ -1,7 +1,9 @@
 //! The loopback endpoint's other services: what handler code's AWS SDK sends to DynamoDB
 //! (`X-Amz-Target: DynamoDB_20120810.*`, JSON 1.0), SQS (`AmazonSQS.*`, JSON 1.0, as current
 //! SDKs speak it), EventBridge (`AWSEvents.PutEvents`, JSON 1.1) and SNS (the query protocol:
-//! a form POST of `Action=Publish&...`, XML answers), on the same `AWS_ENDPOINT_URL` as S3. Each request runs on the simulation thread as one call of the
+//! a form POST of `Action=Publish&...`, XML answers), and Step Functions' task-token
+//! callbacks (`AWSStepFunctions.SendTaskSuccess`/`Failure`/`Heartbeat`), on the same
+//! `AWS_ENDPOINT_URL` as S3. Each request runs on the simulation thread as one call of the
 //! invocation's function ([`Invocation::service_call`]): checked against the function's role,
 //! billed to its execution and timed on the virtual clock, against the run's tables, queues
 //! and buses, which the workflow's own Tasks see too.
@@ -14,7 +16,9 @@ use serde_json::{json, Value};
 
 use super::http::query_pairs;
 use super::s3::S3Reply;
+use crate::engine::PAYLOAD_LIMIT_BYTES;
 use crate::sim::handler::Invocation;
+use crate::sim::tokens::{callback_message, Callback};
 
 /// The services answered, by target prefix: `(prefix, service, content type)`.
 const TARGETS: [(&str, &str, &str); 3] = [
@@ -44,8 +48,62 @@ fn error(status: u16, content_type: &str, code: &str, message: &str) -> S3Reply 
     )
 }
 
+/// Step Functions' task-token callbacks (`AWSStepFunctions.SendTask*`): the Task waiting for
+/// the token gets the answer (see [`crate::sim::tokens`]).
+fn step_functions(ctx: &mut Invocation, action: &str, body: &[u8]) -> S3Reply {
+    const JSON10: &str = "application/x-amz-json-1.0";
+    let kind = match action {
+        "SendTaskSuccess" => Callback::Success,
+        "SendTaskFailure" => Callback::Failure,
+        "SendTaskHeartbeat" => Callback::Heartbeat,
+        other => {
+            return error(
+                400,
+                JSON10,
+                "UnknownOperationException",
+                &format!(
+                    "Step Functions {other} is not available from a handler in stepsim \
+                     (SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat are)"
+                ),
+            )
+        }
+    };
+    let req: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => return error(400, JSON10, "SerializationException", &e.to_string()),
+    };
+    let text = |k: &str| req.get(k).and_then(Value::as_str);
+    let Some(token) = text("taskToken") else {
+        return error(
+            400,
+            JSON10,
+            "ValidationException",
+            "1 validation error detected: Value null at 'taskToken' failed to satisfy \
+             constraint: Member must not be null",
+        );
+    };
+    let message = match callback_message(
+        kind,
+        token,
+        text("output"),
+        text("error"),
+        text("cause"),
+        PAYLOAD_LIMIT_BYTES,
+    ) {
+        Ok(m) => m,
+        Err(e) => return error(400, JSON10, e.code, &e.message),
+    };
+    match ctx.task_callback(kind, token, message) {
+        Ok(()) => reply(200, JSON10, &json!({})),
+        Err(e) => error(400, JSON10, e.code, &e.message),
+    }
+}
+
 /// Answers one request carrying `X-Amz-Target: target`.
 pub(crate) async fn execute(ctx: &mut Invocation, target: &str, body: &[u8]) -> S3Reply {
+    if let Some(action) = target.strip_prefix("AWSStepFunctions.") {
+        return step_functions(ctx, action, body);
+    }
     let Some((prefix, service, content_type)) =
         TARGETS.iter().find(|(p, _, _)| target.starts_with(p))
     else {
@@ -54,8 +112,8 @@ pub(crate) async fn execute(ctx: &mut Invocation, target: &str, body: &[u8]) -> 
             "application/x-amz-json-1.0",
             "UnknownOperationException",
             &format!(
-                "{target}: a handler in stepsim reaches S3, DynamoDB, SQS and EventBridge \
-                 through AWS_ENDPOINT_URL"
+                "{target}: a handler in stepsim reaches S3, DynamoDB, SQS, SNS, EventBridge \
+                 and Step Functions' task-token callbacks through AWS_ENDPOINT_URL"
             ),
         );
     };
