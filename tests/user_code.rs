@@ -678,6 +678,71 @@ def approve(event, context):
 }
 
 #[test]
+fn a_handler_invokes_another_function_through_lambdas_api() {
+    let python = std::env::var("STEPSIM_PYTHON").unwrap_or_else(|_| "python3".into());
+    if !works(&python, &["-c", "import boto3"]) {
+        eprintln!("SKIPPED lambda invoke test: boto3 is not importable");
+        return;
+    }
+    let code = r#"
+import json
+import boto3
+from botocore.exceptions import ClientError
+
+lam = boto3.client("lambda")
+
+def helper(event, context):
+    if event.get("boom"):
+        raise ValueError("helper says no")
+    return {"doubled": event["n"] * 2, "me": context.function_name}
+
+def front(event, context):
+    r = lam.invoke(FunctionName="helper", Payload=json.dumps({"n": event["n"]}))
+    ok = json.loads(r["Payload"].read())
+    r = lam.invoke(FunctionName="helper", Payload=json.dumps({"boom": True}))
+    err = {"function_error": r.get("FunctionError"), "body": json.loads(r["Payload"].read())}
+    r = lam.invoke(FunctionName="helper", InvocationType="Event", Payload=json.dumps({"n": 1}))
+    try:
+        lam.invoke(FunctionName="nobody", Payload=b"{}")
+        missing = None
+    except ClientError as e:
+        missing = e.response["Error"]["Code"]
+    return {"ok": ok, "err": err, "event_status": r["StatusCode"], "missing": missing}
+"#;
+    let functions = "[functions.f]\nruntime = \"python3.12\"\nhandler = \"app.front\"\ncode = \"code\"\ntimeout_seconds = 30\n\n\
+                     [functions.helper]\nruntime = \"python3.12\"\nhandler = \"app.helper\"\ncode = \"code\"\nhandler_cpu_ms = 500\nmemory_mb = 1769\n";
+    let dir = project(functions, &[("code/app.py", code)], json!({"n": 21}));
+    let v = run_json(dir.path(), &[]);
+    assert_eq!(v["status"], "SUCCEEDED", "{v:#}");
+    let out = &v["output"];
+    assert_eq!(out["ok"], json!({"doubled": 42, "me": "helper"}));
+    assert_eq!(out["err"]["function_error"], "Unhandled");
+    assert_eq!(out["err"]["body"]["errorType"], "ValueError");
+    assert_eq!(out["err"]["body"]["errorMessage"], "helper says no");
+    assert_eq!(out["event_status"], 202);
+    assert_eq!(out["missing"], "ResourceNotFoundException");
+    // Four invocations were billed (the front and three of the helper), and the helper's
+    // modelled work (3 x 500 ms at one full vCPU) is inside the front's duration.
+    let lines: Vec<&Value> = v["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("REPORT"))
+        })
+        .collect();
+    assert_eq!(lines.len(), 4, "{:#}", v["logs"]);
+    assert!(
+        v["duration_ms"].as_u64().unwrap() >= 1_500,
+        "{}",
+        v["duration_ms"]
+    );
+    assert_eq!(run_json(dir.path(), &[]), v, "same seed, same bytes");
+}
+
+#[test]
 fn the_example_project_runs() {
     let python = std::env::var("STEPSIM_PYTHON").unwrap_or_else(|_| "python3".into());
     let node = std::env::var("STEPSIM_NODE").unwrap_or_else(|_| "node".into());

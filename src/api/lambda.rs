@@ -651,20 +651,8 @@ fn update_configuration(
 /// Splits a Lambda service error's cause (`message (Service: AWSLambda; Status Code: 404;
 /// Error Code: ResourceNotFoundException; ...)`) into status, code and message.
 fn service_error(cause: &str) -> Option<(StatusCode, String, String)> {
-    let at = cause.find(" (Service: AWSLambda; Status Code: ")?;
-    let message = &cause[..at];
-    let rest = &cause[at..];
-    let status = rest
-        .split("Status Code: ")
-        .nth(1)?
-        .split(';')
-        .next()?
-        .trim()
-        .parse::<u16>()
-        .ok()?;
-    let code = rest.split("Error Code: ").nth(1)?.split(';').next()?.trim();
-    let status = StatusCode::from_u16(status).ok()?;
-    Some((status, code.to_string(), message.to_string()))
+    let (status, code, message) = crate::sim::lambda::split_service_cause(cause)?;
+    Some((StatusCode::from_u16(status).ok()?, code, message))
 }
 
 async fn invoke(

@@ -209,6 +209,16 @@ pub(crate) trait InvocationHost {
         action: &'a str,
         params: &'a Value,
     ) -> LocalBoxFuture<'a, Result<Value, crate::sim::services::Failure>>;
+    /// Invokes `function` synchronously for `caller`, within the calling invocation (its
+    /// role must allow `lambda:InvokeFunction`); `host` is this host, for the nested call.
+    fn invoke_function<'a>(
+        &'a self,
+        host: Rc<dyn InvocationHost>,
+        caller: Caller<'a>,
+        account_key: &'a str,
+        function: &'a str,
+        payload: Value,
+    ) -> LocalBoxFuture<'a, Result<crate::sim::lambda::InvokeOk, crate::engine::TaskFailure>>;
     /// Delivers a task-token callback that `caller` sent (its role must allow it).
     fn task_callback(
         &self,
@@ -497,6 +507,20 @@ impl Invocation {
         let key = self.account_key.clone();
         let caller = self.caller();
         host.service_call(&key, caller, service, action, params)
+            .await
+    }
+
+    /// Invokes another function as this one (Lambda's Invoke from handler code): the nested
+    /// invocation runs, and takes its time, inside this one.
+    pub(crate) async fn invoke_function(
+        &mut self,
+        function: &str,
+        payload: Value,
+    ) -> Result<crate::sim::lambda::InvokeOk, crate::engine::TaskFailure> {
+        let host = self.host.clone();
+        let key = self.account_key.clone();
+        let caller = self.caller();
+        host.invoke_function(host.clone(), caller, &key, function, payload)
             .await
     }
 

@@ -246,6 +246,24 @@ pub struct InvokeOk {
     pub request_id: String,
 }
 
+/// Splits a Lambda service error's cause text (as [`lambda_service_cause`] writes it) into
+/// its HTTP status, error code and message; `None` for a function's own error.
+pub fn split_service_cause(cause: &str) -> Option<(u16, String, String)> {
+    let at = cause.find(" (Service: AWSLambda; Status Code: ")?;
+    let message = &cause[..at];
+    let rest = &cause[at..];
+    let status = rest
+        .split("Status Code: ")
+        .nth(1)?
+        .split(';')
+        .next()?
+        .trim()
+        .parse::<u16>()
+        .ok()?;
+    let code = rest.split("Error Code: ").nth(1)?.split(';').next()?.trim();
+    Some((status, code.to_string(), message.to_string()))
+}
+
 /// The cause text of a Lambda service (SDK) error, in the form Step Functions shows.
 pub(crate) fn lambda_service_cause(
     message: &str,

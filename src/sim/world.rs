@@ -94,6 +94,39 @@ pub(crate) struct WorldInner {
     background: crate::sim::background::Background,
 }
 
+impl WorldInner {
+    /// Checks that `caller` (charged to ledger key `key`) may invoke `target`; a refusal costs
+    /// the lookup's latency and is Lambda's `AccessDeniedException`.
+    async fn authorize_invoke(
+        &self,
+        caller: Caller<'_>,
+        key: &str,
+        target: &FunctionTarget,
+    ) -> Result<(), TaskFailure> {
+        let Some(iam) = &self.iam else {
+            return Ok(());
+        };
+        const ACTION: &str = "lambda:InvokeFunction";
+        let lambda = &self.lambda;
+        let resource = function_resource(target, lambda.region(), lambda.account());
+        let Some(denied) = iam.check(caller, key, ACTION, &resource) else {
+            return Ok(());
+        };
+        let request_id = lambda.service_request_id();
+        let latency = lambda.lookup_latency(key);
+        self.clock.sleep(latency).await;
+        Err(TaskFailure::new(
+            "Lambda.AWSLambdaException",
+            lambda_service_cause(
+                &denied.message(ACTION, &resource),
+                403,
+                "AccessDeniedException",
+                &request_id,
+            ),
+        ))
+    }
+}
+
 impl InvocationHost for WorldInner {
     fn clock(&self) -> &Rc<dyn Clock> {
         &self.clock
@@ -126,6 +159,38 @@ impl InvocationHost for WorldInner {
             action,
             params,
         ))
+    }
+
+    fn invoke_function<'a>(
+        &'a self,
+        host: Rc<dyn InvocationHost>,
+        caller: Caller<'a>,
+        account_key: &'a str,
+        function: &'a str,
+        payload: Value,
+    ) -> LocalBoxFuture<'a, Result<InvokeOk, TaskFailure>> {
+        Box::pin(async move {
+            let Some(target) = FunctionTarget::parse(function) else {
+                let id = self.lambda.service_request_id();
+                return Err(TaskFailure::new(
+                    "Lambda.AWSLambdaException",
+                    lambda_service_cause(
+                        &format!(
+                            "1 validation error detected: Value '{function}' at 'functionName' \
+                             failed to satisfy constraint: Member must satisfy regular \
+                             expression pattern"
+                        ),
+                        400,
+                        "ValidationException",
+                        &id,
+                    ),
+                ));
+            };
+            self.authorize_invoke(caller, account_key, &target).await?;
+            self.lambda
+                .invoke_function(&host, &target, payload, account_key)
+                .await
+        })
     }
 
     fn task_callback(
@@ -646,27 +711,9 @@ impl World {
         execution_arn: &str,
         target: &FunctionTarget,
     ) -> Result<(), TaskFailure> {
-        let Some(iam) = &self.inner.iam else {
-            return Ok(());
-        };
-        const ACTION: &str = "lambda:InvokeFunction";
-        let lambda = &self.inner.lambda;
-        let resource = function_resource(target, lambda.region(), lambda.account());
-        let Some(denied) = iam.check(Caller::Execution, execution_arn, ACTION, &resource) else {
-            return Ok(());
-        };
-        let request_id = lambda.service_request_id();
-        let latency = lambda.lookup_latency(execution_arn);
-        self.inner.clock.sleep(latency).await;
-        Err(TaskFailure::new(
-            "Lambda.AWSLambdaException",
-            lambda_service_cause(
-                &denied.message(ACTION, &resource),
-                403,
-                "AccessDeniedException",
-                &request_id,
-            ),
-        ))
+        self.inner
+            .authorize_invoke(Caller::Execution, execution_arn, target)
+            .await
     }
 
     /// A Lambda invocation, for both the direct function ARN and the optimized integration.

@@ -10,7 +10,8 @@
 //!
 //! The REST-XML adapter of `serve` (`api/s3.rs`) is richer; this one stays in `sim/` because
 //! the world model may not depend on the server. Requests with an `X-Amz-Target` (DynamoDB,
-//! SQS, EventBridge) and SNS's form POSTs go to [`super::services`].
+//! SQS, EventBridge, Step Functions), SNS's form POSTs and Lambda's Invoke go to
+//! [`super::services`].
 
 use std::io::BufReader;
 use std::net::TcpStream;
@@ -163,6 +164,10 @@ pub(crate) async fn execute(ctx: &mut Invocation, req: &Request) -> S3Reply {
     }
     if super::services::is_sns_query(&req.method, req.header("content-type"), &req.body) {
         return super::services::execute_sns(ctx, &req.body).await;
+    }
+    if let Some(function) = super::services::lambda_invoke_target(&req.method, &req.path) {
+        let kind = req.header("x-amz-invocation-type");
+        return super::services::execute_lambda(ctx, &function, kind, &req.body).await;
     }
     let path = req.path.trim_start_matches('/');
     let (bucket, key) = match path.split_once('/') {

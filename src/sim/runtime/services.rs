@@ -2,8 +2,8 @@
 //! (`X-Amz-Target: DynamoDB_20120810.*`, JSON 1.0), SQS (`AmazonSQS.*`, JSON 1.0, as current
 //! SDKs speak it), EventBridge (`AWSEvents.PutEvents`, JSON 1.1) and SNS (the query protocol:
 //! a form POST of `Action=Publish&...`, XML answers), and Step Functions' task-token
-//! callbacks (`AWSStepFunctions.SendTaskSuccess`/`Failure`/`Heartbeat`), on the same
-//! `AWS_ENDPOINT_URL` as S3. Each request runs on the simulation thread as one call of the
+//! callbacks (`AWSStepFunctions.SendTaskSuccess`/`Failure`/`Heartbeat`) and Lambda's Invoke
+//! (`POST /2015-03-31/functions/NAME/invocations`), on the same `AWS_ENDPOINT_URL` as S3. Each request runs on the simulation thread as one call of the
 //! invocation's function ([`Invocation::service_call`]): checked against the function's role,
 //! billed to its execution and timed on the virtual clock, against the run's tables, queues
 //! and buses, which the workflow's own Tasks see too.
@@ -257,5 +257,90 @@ pub(crate) async fn execute_sns(ctx: &mut Invocation, body: &[u8]) -> S3Reply {
             )
         }
         Err(f) => sns_error(f.status, &f.code, &f.message, &request_id),
+    }
+}
+
+/// The function a Lambda Invoke request names (`/2015-03-31/functions/NAME/invocations`).
+pub(crate) fn lambda_invoke_target(method: &str, path: &str) -> Option<String> {
+    let name = path
+        .strip_prefix("/2015-03-31/functions/")?
+        .strip_suffix("/invocations")?;
+    (method == "POST" && !name.is_empty()).then(|| super::http::percent_decode(name))
+}
+
+fn lambda_error(status: u16, code: &str, message: &str) -> S3Reply {
+    let mut r = reply(
+        status,
+        "application/json",
+        &json!({"Type": "User", "message": message}),
+    );
+    r.headers.push(("x-amzn-ErrorType", code.to_string()));
+    r
+}
+
+/// Answers Lambda's Invoke: the function runs inside this invocation (an `Event` invocation
+/// too, answered 202 once it has run, as the workflow's own `Event` invokes are), charged to the
+/// same execution. A function error answers 200 with `X-Amz-Function-Error: Unhandled`, as
+/// Lambda does; a service error (no such function, throttled, denied) its HTTP error.
+pub(crate) async fn execute_lambda(
+    ctx: &mut Invocation,
+    function: &str,
+    invocation_type: Option<&str>,
+    body: &[u8],
+) -> S3Reply {
+    let invocation_type = invocation_type.unwrap_or("RequestResponse");
+    if !matches!(invocation_type, "RequestResponse" | "Event") {
+        return lambda_error(
+            400,
+            "InvalidParameterValueException",
+            &format!("InvocationType {invocation_type} is not available from a handler in stepsim"),
+        );
+    }
+    let payload = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(v) => v,
+            Err(e) => {
+                return lambda_error(
+                    400,
+                    "InvalidRequestContentException",
+                    &format!("Could not parse request body into json: {e}"),
+                )
+            }
+        }
+    };
+    let result = ctx.invoke_function(function, payload).await;
+    let event = invocation_type == "Event";
+    match result {
+        Ok(_) if event => S3Reply {
+            status: 202,
+            ..S3Reply::default()
+        },
+        Ok(ok) => {
+            let mut r = reply(200, "application/json", &ok.payload);
+            r.headers
+                .push(("X-Amz-Executed-Version", "$LATEST".to_string()));
+            r
+        }
+        Err(f) => match crate::sim::lambda::split_service_cause(&f.cause) {
+            Some((status, code, message)) => lambda_error(status, &code, &message),
+            // An asynchronous invocation's function error is not the caller's.
+            None if event => S3Reply {
+                status: 202,
+                ..S3Reply::default()
+            },
+            None => {
+                let mut r = S3Reply {
+                    status: 200,
+                    headers: vec![("Content-Type", "application/json".to_string())],
+                    body: f.cause.into_bytes(),
+                    length_only: None,
+                };
+                r.headers
+                    .push(("X-Amz-Function-Error", "Unhandled".to_string()));
+                r
+            }
+        },
     }
 }
