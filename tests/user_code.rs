@@ -743,6 +743,61 @@ def front(event, context):
 }
 
 #[test]
+fn a_handler_starts_an_execution_of_a_project_machine() {
+    let python = std::env::var("STEPSIM_PYTHON").unwrap_or_else(|_| "python3".into());
+    if !works(&python, &["-c", "import boto3"]) {
+        eprintln!("SKIPPED start execution test: boto3 is not importable");
+        return;
+    }
+    let code = r#"
+import json
+import boto3
+from botocore.exceptions import ClientError
+
+sfn = boto3.client("stepfunctions")
+ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:"
+
+def handler(event, context):
+    r = sfn.start_execution(stateMachineArn=ARN + "child", name="from-handler",
+                            input=json.dumps({"x": event["x"]}))
+    try:
+        sfn.start_execution(stateMachineArn=ARN + "nobody", input="{}")
+        missing = None
+    except ClientError as e:
+        missing = e.response["Error"]["Code"]
+    return {"arn": r["executionArn"], "has_date": r["startDate"] is not None, "missing": missing}
+"#;
+    let child = json!({"StartAt": "Nap", "States": {
+        "Nap": {"Type": "Wait", "Seconds": 10, "Next": "Done"},
+        "Done": {"Type": "Pass", "Parameters": {"got.$": "$.x"}, "End": true}}});
+    let dir = project(
+        &python_fn("timeout_seconds = 30\n"),
+        &[
+            ("code/app.py", code),
+            ("machines/child.asl.json", &child.to_string()),
+        ],
+        json!({"x": 5}),
+    );
+    let v = run_json(dir.path(), &[]);
+    assert_eq!(v["status"], "SUCCEEDED", "{v:#}");
+    let out = &v["output"];
+    assert_eq!(
+        out["arn"],
+        "arn:aws:states:us-east-1:123456789012:execution:child:from-handler"
+    );
+    assert_eq!(out["has_date"], true);
+    assert_eq!(out["missing"], "StateMachineDoesNotExist");
+    // The child ran to its end beside the parent, as a fire-and-forget start does.
+    let children = v["services"]["stepfunctions"]["executions"]
+        .as_array()
+        .unwrap();
+    assert_eq!(children.len(), 1, "{:#}", v["services"]);
+    assert_eq!(children[0]["status"], "SUCCEEDED");
+    assert_eq!(children[0]["output"], json!({"got": 5}));
+    assert_eq!(run_json(dir.path(), &[]), v, "same seed, same bytes");
+}
+
+#[test]
 fn the_example_project_runs() {
     let python = std::env::var("STEPSIM_PYTHON").unwrap_or_else(|_| "python3".into());
     let node = std::env::var("STEPSIM_NODE").unwrap_or_else(|_| "node".into());

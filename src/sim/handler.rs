@@ -219,6 +219,15 @@ pub(crate) trait InvocationHost {
         function: &'a str,
         payload: Value,
     ) -> LocalBoxFuture<'a, Result<crate::sim::lambda::InvokeOk, crate::engine::TaskFailure>>;
+    /// Starts an execution (`StateMachineArn`, `Input`, `Name` in `params`) for `caller`, as
+    /// a fire-and-forget child of `execution_arn`.
+    fn start_execution<'a>(
+        &'a self,
+        caller: Caller<'a>,
+        account_key: &'a str,
+        execution_arn: &'a str,
+        params: Value,
+    ) -> LocalBoxFuture<'a, crate::engine::ServiceResult>;
     /// Delivers a task-token callback that `caller` sent (its role must allow it).
     fn task_callback(
         &self,
@@ -522,6 +531,16 @@ impl Invocation {
         let caller = self.caller();
         host.invoke_function(host.clone(), caller, &key, function, payload)
             .await
+    }
+
+    /// Starts an execution as this function (Step Functions' StartExecution from handler
+    /// code): it runs as a fire-and-forget child of this invocation's execution.
+    pub(crate) async fn start_execution(&mut self, params: Value) -> crate::engine::ServiceResult {
+        let host = self.host.clone();
+        let key = self.account_key.clone();
+        let execution = self.execution_arn.clone();
+        let caller = self.caller();
+        host.start_execution(caller, &key, &execution, params).await
     }
 
     /// Sends a task-token callback (SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat) as

@@ -84,6 +84,9 @@ pub(crate) struct WorldInner {
     services: AwsServices,
     /// The machines `states:startExecution` may run (see [`crate::sim::nested`]).
     machines: Option<Arc<dyn MachineSource>>,
+    /// This world itself, for calls handler code makes that need a [`World`] (starting an
+    /// execution).
+    me: std::rc::Weak<WorldInner>,
     /// Tasks waiting for a task token (when the application keeps none: `token_sink`).
     tokens: Rc<TokenTable>,
     /// The application's waiting tokens (`serve`).
@@ -189,6 +192,57 @@ impl InvocationHost for WorldInner {
             self.authorize_invoke(caller, account_key, &target).await?;
             self.lambda
                 .invoke_function(&host, &target, payload, account_key)
+                .await
+        })
+    }
+
+    fn start_execution<'a>(
+        &'a self,
+        caller: Caller<'a>,
+        account_key: &'a str,
+        execution_arn: &'a str,
+        params: Value,
+    ) -> LocalBoxFuture<'a, ServiceResult> {
+        Box::pin(async move {
+            let Some(inner) = self.me.upgrade() else {
+                return Err(TaskFailure::new(
+                    "States.Runtime",
+                    "stepsim: the world has ended",
+                ));
+            };
+            if let Some(iam) = &self.iam {
+                const ACTION: &str = "states:StartExecution";
+                let machine = params
+                    .get("StateMachineArn")
+                    .and_then(Value::as_str)
+                    .unwrap_or("*");
+                if let Some(denied) = iam.check(caller, account_key, ACTION, machine) {
+                    return Err(TaskFailure::new(
+                        "StepFunctions.AccessDeniedException",
+                        denied.message(ACTION, machine),
+                    ));
+                }
+            }
+            let name = match caller {
+                Caller::Function { name, .. } => name,
+                Caller::Execution => "handler",
+            };
+            let context = CallContext {
+                execution_arn: execution_arn.to_string(),
+                state_name: name.to_string(),
+                attempt: 0,
+                timeout: None,
+                heartbeat: None,
+                task_token: None,
+                credentials: None,
+            };
+            World { inner }
+                .start_execution(
+                    &context,
+                    crate::engine::IntegrationPattern::RequestResponse,
+                    "arn:aws:states:::states:startExecution",
+                    &params,
+                )
                 .await
         })
     }
@@ -420,7 +474,8 @@ impl WorldBuilder {
                 .add_function(spec.clone())
                 .map_err(reserved_concurrency_error)?;
         }
-        let inner = WorldInner {
+        let inner = |me: &std::rc::Weak<WorldInner>| WorldInner {
+            me: me.clone(),
             clock,
             seed,
             prices: self.prices.unwrap_or_default(),
@@ -438,7 +493,7 @@ impl WorldBuilder {
             background: Default::default(),
         };
         Ok(World {
-            inner: Rc::new(inner),
+            inner: Rc::new_cyclic(inner),
         })
     }
 }

@@ -5,6 +5,7 @@ import io
 import json
 import shutil
 import sys
+import time
 import zipfile
 
 import boto3
@@ -84,7 +85,6 @@ machine = sfn.create_state_machine(name="callback", roleArn=ROLE, definition=jso
         "Parameters": {"FunctionName": "answer", "Payload": {"token.$": "$$.Task.Token", "n": 7}},
         "TimeoutSeconds": 60, "End": True}}}))["stateMachineArn"]
 arn = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
-import time
 for _ in range(500):
     d = sfn.describe_execution(executionArn=arn)
     if d["status"] != "RUNNING":
@@ -92,5 +92,29 @@ for _ in range(500):
     time.sleep(0.02)
 assert d["status"] == "SUCCEEDED", d
 assert json.loads(d["output"]) == {"answered": 7}, d
+
+# A handler starts an execution: the server lists it under its machine.
+pass_machine = sfn.create_state_machine(name="started-by-code", roleArn=ROLE, definition=json.dumps({
+    "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
+STARTER = """import json
+import boto3
+sfn = boto3.client("stepfunctions")
+
+def handler(event, context):
+    r = sfn.start_execution(stateMachineArn=event["machine"], name="by-code", input=json.dumps({"k": 1}))
+    return {"arn": r["executionArn"]}
+"""
+lam.create_function(FunctionName="starter", Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                    Code={"ZipFile": zipped({"app.py": STARTER})}, Timeout=10)
+r = lam.invoke(FunctionName="starter", Payload=json.dumps({"machine": pass_machine}))
+started = json.loads(r["Payload"].read())
+assert started["arn"].endswith(":execution:started-by-code:by-code"), started
+listed = []
+for _ in range(500):
+    listed = sfn.list_executions(stateMachineArn=pass_machine)["executions"]
+    if listed and listed[0]["status"] != "RUNNING":
+        break
+    time.sleep(0.02)
+assert [e["name"] for e in listed] == ["by-code"] and listed[0]["status"] == "SUCCEEDED", listed
 
 print("OK")

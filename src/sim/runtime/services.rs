@@ -2,7 +2,8 @@
 //! (`X-Amz-Target: DynamoDB_20120810.*`, JSON 1.0), SQS (`AmazonSQS.*`, JSON 1.0, as current
 //! SDKs speak it), EventBridge (`AWSEvents.PutEvents`, JSON 1.1) and SNS (the query protocol:
 //! a form POST of `Action=Publish&...`, XML answers), and Step Functions' task-token
-//! callbacks (`AWSStepFunctions.SendTaskSuccess`/`Failure`/`Heartbeat`) and Lambda's Invoke
+//! StartExecution and callbacks (`AWSStepFunctions.SendTaskSuccess`/`Failure`/`Heartbeat`)
+//! and Lambda's Invoke
 //! (`POST /2015-03-31/functions/NAME/invocations`), on the same `AWS_ENDPOINT_URL` as S3. Each request runs on the simulation thread as one call of the
 //! invocation's function ([`Invocation::service_call`]): checked against the function's role,
 //! billed to its execution and timed on the virtual clock, against the run's tables, queues
@@ -48,11 +49,73 @@ fn error(status: u16, content_type: &str, code: &str, message: &str) -> S3Reply 
     )
 }
 
-/// Step Functions' task-token callbacks (`AWSStepFunctions.SendTask*`): the Task waiting for
-/// the token gets the answer (see [`crate::sim::tokens`]).
-fn step_functions(ctx: &mut Invocation, action: &str, body: &[u8]) -> S3Reply {
-    const JSON10: &str = "application/x-amz-json-1.0";
+const JSON10: &str = "application/x-amz-json-1.0";
+
+/// Step Functions' StartExecution from handler code: the execution runs as a fire-and-forget
+/// child of the caller's execution (the machines are the project's, or the server's).
+async fn start_execution(ctx: &mut Invocation, req: &Value) -> S3Reply {
+    let Some(machine) = req.get("stateMachineArn").and_then(Value::as_str) else {
+        return error(
+            400,
+            JSON10,
+            "ValidationException",
+            "1 validation error detected: Value null at 'stateMachineArn' failed to satisfy \
+             constraint: Member must not be null",
+        );
+    };
+    let mut params = json!({"StateMachineArn": machine});
+    if let Some(input) = req.get("input").and_then(Value::as_str) {
+        match serde_json::from_str::<Value>(input) {
+            Ok(v) => params["Input"] = v,
+            Err(e) => {
+                return error(
+                    400,
+                    JSON10,
+                    "InvalidExecutionInput",
+                    &format!("Invalid State Machine Execution Input: '{e}'"),
+                )
+            }
+        }
+    }
+    if let Some(name) = req.get("name").and_then(Value::as_str) {
+        params["Name"] = name.into();
+    }
+    match ctx.start_execution(params).await {
+        Ok(answer) => {
+            let answer = answer.into_json();
+            let start = answer
+                .get("StartDate")
+                .and_then(Value::as_f64)
+                .map_or(Value::Null, |ms| json!(ms / 1000.0));
+            reply(
+                200,
+                JSON10,
+                &json!({"executionArn": answer.get("ExecutionArn"), "startDate": start}),
+            )
+        }
+        Err(f) => {
+            // `StepFunctions.StateMachineDoesNotExistException` is the API's
+            // `StateMachineDoesNotExist`, its message the cause before the SDK's suffix.
+            let code = f.error.strip_prefix("StepFunctions.").unwrap_or(&f.error);
+            let code = match code {
+                "AccessDeniedException" => code,
+                c => c.strip_suffix("Exception").unwrap_or(c),
+            };
+            let message = f.cause.split(" (Service: ").next().unwrap_or(&f.cause);
+            error(400, JSON10, code, message)
+        }
+    }
+}
+
+/// Step Functions from handler code: StartExecution, and the task-token callbacks
+/// (`SendTask*`: the Task waiting for the token gets the answer, see [`crate::sim::tokens`]).
+async fn step_functions(ctx: &mut Invocation, action: &str, body: &[u8]) -> S3Reply {
+    let req: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => return error(400, JSON10, "SerializationException", &e.to_string()),
+    };
     let kind = match action {
+        "StartExecution" => return start_execution(ctx, &req).await,
         "SendTaskSuccess" => Callback::Success,
         "SendTaskFailure" => Callback::Failure,
         "SendTaskHeartbeat" => Callback::Heartbeat,
@@ -63,14 +126,11 @@ fn step_functions(ctx: &mut Invocation, action: &str, body: &[u8]) -> S3Reply {
                 "UnknownOperationException",
                 &format!(
                     "Step Functions {other} is not available from a handler in stepsim \
-                     (SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat are)"
+                     (StartExecution, SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat \
+                     are)"
                 ),
             )
         }
-    };
-    let req: Value = match serde_json::from_slice(body) {
-        Ok(v) => v,
-        Err(e) => return error(400, JSON10, "SerializationException", &e.to_string()),
     };
     let text = |k: &str| req.get(k).and_then(Value::as_str);
     let Some(token) = text("taskToken") else {
@@ -102,7 +162,7 @@ fn step_functions(ctx: &mut Invocation, action: &str, body: &[u8]) -> S3Reply {
 /// Answers one request carrying `X-Amz-Target: target`.
 pub(crate) async fn execute(ctx: &mut Invocation, target: &str, body: &[u8]) -> S3Reply {
     if let Some(action) = target.strip_prefix("AWSStepFunctions.") {
-        return step_functions(ctx, action, body);
+        return step_functions(ctx, action, body).await;
     }
     let Some((prefix, service, content_type)) =
         TARGETS.iter().find(|(p, _, _)| target.starts_with(p))
