@@ -443,27 +443,39 @@ pub fn list_aliases(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError>
 
 // ----- starting through a version or an alias ------------------------------------------------
 
+/// One version a target may run: the version, its ARN when named as a version, its weight.
+type Candidate = (Arc<MachineVersion>, Option<String>, u32);
+
 /// What a StartExecution's `stateMachineArn` may run: the versions it can route to, with
-/// their weights (one, unless an alias splits).
+/// their weights (one, unless an alias splits). Never empty: `head` is the first.
 pub struct Target {
-    pub candidates: Vec<(Arc<MachineVersion>, Option<String>, u32)>,
-    pub alias_arn: Option<String>,
+    head: Candidate,
+    tail: Vec<Candidate>,
+    alias_arn: Option<String>,
 }
 
 impl Target {
+    fn one(candidate: Candidate) -> Target {
+        Target {
+            head: candidate,
+            tail: Vec::new(),
+            alias_arn: None,
+        }
+    }
+
     /// The version to run for a draw `point` in `0..100`, and how it was named.
     pub fn pick(self, point: u32) -> (Arc<MachineVersion>, StartedVia) {
-        let mut acc = 0;
-        let last = self.candidates.len().saturating_sub(1);
-        let mut chosen = None;
-        for (i, (v, varn, w)) in self.candidates.into_iter().enumerate() {
-            acc += w;
-            if point < acc || i == last {
-                chosen = Some((v, varn));
-                break;
+        let (mut v, mut version_arn, mut acc) = self.head;
+        if point >= acc {
+            // The last candidate takes whatever the weights leave.
+            for (tv, tarn, w) in self.tail {
+                (v, version_arn) = (tv, tarn);
+                acc += w;
+                if point < acc {
+                    break;
+                }
             }
         }
-        let (v, version_arn) = chosen.expect("a target has at least one candidate");
         (
             v,
             StartedVia {
@@ -475,7 +487,7 @@ impl Target {
 
     /// The first candidate (all share a machine, so its type and name).
     pub fn first(&self) -> &Arc<MachineVersion> {
-        &self.candidates[0].0
+        &self.head.0
     }
 }
 
@@ -495,26 +507,24 @@ pub fn resolve(reg: &Registry, arn: &str) -> Result<Target, ApiError> {
         Ok((p.version.clone(), Some(version_arn(base, n)), 0))
     };
     match what {
-        MachineRef::Machine => Ok(Target {
-            candidates: vec![(m.version.clone(), None, 100)],
-            alias_arn: None,
-        }),
+        MachineRef::Machine => Ok(Target::one((m.version.clone(), None, 100))),
         MachineRef::Version(n) => {
             let (v, varn, _) = version(n)?;
-            Ok(Target {
-                candidates: vec![(v, varn, 100)],
-                alias_arn: None,
-            })
+            Ok(Target::one((v, varn, 100)))
         }
         MachineRef::Alias(name) => {
             let a = m.aliases.get(name).ok_or_else(|| not_found(arn))?;
-            let candidates = a
+            let mut candidates = a
                 .routes
                 .iter()
                 .map(|(n, w)| version(*n).map(|(v, varn, _)| (v, varn, *w)))
-                .collect::<Result<Vec<_>, _>>()?;
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter();
+            // An alias always routes somewhere; one restored without routes is not found.
+            let head = candidates.next().ok_or_else(|| not_found(arn))?;
             Ok(Target {
-                candidates,
+                head,
+                tail: candidates.collect(),
                 alias_arn: Some(arn.to_string()),
             })
         }
