@@ -708,6 +708,14 @@ def front(event, context):
     except ClientError as e:
         missing = e.response["Error"]["Code"]
     return {"ok": ok, "err": err, "event_status": r["StatusCode"], "missing": missing}
+
+def loop(event, context):
+    depth = event.get("depth", 0)
+    try:
+        r = lam.invoke(FunctionName="looper", Payload=json.dumps({"depth": depth + 1}))
+    except ClientError as e:
+        return {"stopped_at": depth, "code": e.response["Error"]["Code"]}
+    return json.loads(r["Payload"].read())
 "#;
     let functions = "[functions.f]\nruntime = \"python3.12\"\nhandler = \"app.front\"\ncode = \"code\"\ntimeout_seconds = 30\n\n\
                      [functions.helper]\nruntime = \"python3.12\"\nhandler = \"app.helper\"\ncode = \"code\"\nhandler_cpu_ms = 500\nmemory_mb = 1769\n";
@@ -740,6 +748,17 @@ def front(event, context):
         v["duration_ms"]
     );
     assert_eq!(run_json(dir.path(), &[]), v, "same seed, same bytes");
+
+    // A function invoking itself without end is stopped, as Lambda's loop detection does.
+    let functions = "[functions.f]\nruntime = \"python3.12\"\nhandler = \"app.loop\"\ncode = \"code\"\ntimeout_seconds = 60\n\n\
+                     [functions.looper]\nruntime = \"python3.12\"\nhandler = \"app.loop\"\ncode = \"code\"\ntimeout_seconds = 60\n";
+    let dir = project(functions, &[("code/app.py", code)], json!({}));
+    let v = run_json(dir.path(), &[]);
+    assert_eq!(v["status"], "SUCCEEDED", "{v:#}");
+    assert_eq!(
+        v["output"],
+        json!({"stopped_at": 16, "code": "RecursiveInvocationException"})
+    );
 }
 
 #[test]

@@ -91,11 +91,17 @@ pub(crate) struct WorldInner {
     tokens: Rc<TokenTable>,
     /// The application's waiting tokens (`serve`).
     token_sink: Option<Arc<dyn TokenSink>>,
+    /// Handler-to-handler invocations in progress, one inside another (bounded by
+    /// [`MAX_NESTED_INVOKES`]).
+    nested_invokes: std::cell::Cell<u32>,
     /// Child executions started so far (names them deterministically).
     children: std::cell::Cell<u64>,
     /// Fire-and-forget children still running (see [`crate::sim::background`]).
     background: crate::sim::background::Background,
 }
+
+/// How deep handler code may nest Lambda invocations (one calling another calling another).
+pub const MAX_NESTED_INVOKES: u32 = 16;
 
 impl WorldInner {
     /// Checks that `caller` (charged to ledger key `key`) may invoke `target`; a refusal costs
@@ -190,6 +196,34 @@ impl InvocationHost for WorldInner {
                 ));
             };
             self.authorize_invoke(caller, account_key, &target).await?;
+            // Functions invoking each other without end would hold a process per level:
+            // stop the chain as Lambda's recursive loop detection does.
+            let depth = self.nested_invokes.get();
+            if depth >= MAX_NESTED_INVOKES {
+                let id = self.lambda.service_request_id();
+                return Err(TaskFailure::new(
+                    "Lambda.RecursiveInvocationException",
+                    lambda_service_cause(
+                        &format!(
+                            "Lambda has detected your function being invoked in a recursive \
+                             loop and stopped it: more than {MAX_NESTED_INVOKES} invocations \
+                             one inside another"
+                        ),
+                        400,
+                        "RecursiveInvocationException",
+                        &id,
+                    ),
+                ));
+            }
+            // Counted back down however the call ends (a caller's timeout drops it midway).
+            struct Level<'c>(&'c std::cell::Cell<u32>, u32);
+            impl Drop for Level<'_> {
+                fn drop(&mut self) {
+                    self.0.set(self.1);
+                }
+            }
+            self.nested_invokes.set(depth + 1);
+            let _level = Level(&self.nested_invokes, depth);
             self.lambda
                 .invoke_function(&host, &target, payload, account_key)
                 .await
@@ -489,6 +523,7 @@ impl WorldBuilder {
             machines: self.machines,
             tokens: Rc::new(TokenTable::default()),
             token_sink: self.token_sink,
+            nested_invokes: std::cell::Cell::new(0),
             children: std::cell::Cell::new(0),
             background: Default::default(),
         };
