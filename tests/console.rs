@@ -232,6 +232,16 @@ fn console_endpoints_read_the_served_state() {
         "cold starts are marked"
     );
     assert!(!e["timeline"]["states"].as_array().unwrap().is_empty());
+    // The Distributed Map's run, as DescribeMapRun describes it.
+    let runs = e["mapRuns"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{}", e["mapRuns"]);
+    let described = serve.sfn(
+        "DescribeMapRun",
+        json!({"mapRunArn": runs[0]["arn"].as_str().unwrap()}),
+    );
+    assert_eq!(runs[0]["status"], described["status"]);
+    assert_eq!(runs[0]["executions"], described["executionCounts"]);
+    assert!(runs[0]["executions"]["succeeded"].as_u64().unwrap() > 0);
 
     // The history table pages what GetExecutionHistory returns.
     let api_history = serve.sfn(
@@ -438,6 +448,10 @@ fn console_in_headless_chromium() {
         "the bill total {total} is shown"
     );
     assert!(dom.contains("class=\"gantt\""), "the timeline is drawn");
+    assert!(
+        dom.contains("class=\"map-run-row\""),
+        "the map run is listed"
+    );
 
     let shot = profile.path().join("console.png");
     let arg = format!("--screenshot={}", shot.display());

@@ -47,7 +47,7 @@ fn running(c: RunCounts) -> RunCounts {
 }
 
 /// The map runs of an execution a client sees now.
-fn visible(rec: &ExecutionRecord, state: &ApiState) -> Vec<MapRunReport> {
+pub(crate) fn visible(rec: &ExecutionRecord, state: &ApiState) -> Vec<MapRunReport> {
     match rec.view(Instant::now(), state.settings.time_scale) {
         View::Open => Vec::new(),
         View::Closed(f) => f.map_runs.clone(),
@@ -104,7 +104,7 @@ pub fn list(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
     Ok(with_token(out, next))
 }
 
-fn counts_json(c: &RunCounts, status: MapRunStatus) -> Value {
+pub(crate) fn counts_json(c: &RunCounts, status: MapRunStatus) -> Value {
     let running = if status == MapRunStatus::Running {
         c.total
     } else {

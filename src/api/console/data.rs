@@ -127,6 +127,8 @@ struct Snapshot {
     cause: Option<String>,
     history: Vec<HistoryEvent>,
     summary: Option<Arc<ExecSummary>>,
+    /// Its Distributed Map runs, as ListMapRuns sees them now.
+    map_runs: Vec<crate::engine::MapRunReport>,
 }
 
 fn snapshot(state: &ApiState, arn: &str) -> Result<Snapshot, Failure> {
@@ -153,6 +155,7 @@ fn snapshot(state: &ApiState, arn: &str) -> Result<Snapshot, Failure> {
         history: rec.visible_history(now, scale),
         // The bill and invocations are shown once the end is.
         summary: closed.and_then(|f| f.summary.clone()),
+        map_runs: crate::api::map_runs::visible(rec, state),
     })
 }
 
@@ -202,8 +205,33 @@ pub fn execution(state: &ApiState, arn: &str) -> Result<Value, Failure> {
         m.insert("pageSize".into(), HISTORY_PAGE.into());
         m.insert("timeline".into(), timeline(&s));
         m.insert("bill".into(), bill(s.summary.as_deref()));
+        m.insert("mapRuns".into(), map_runs(&s));
     }
     Ok(doc)
+}
+
+/// The Distributed Map runs: label, status, limits, and child and item counts (as
+/// DescribeMapRun gives them), with start and stop in milliseconds of virtual time.
+fn map_runs(s: &Snapshot) -> Value {
+    use crate::api::map_runs::counts_json;
+    Value::Array(
+        s.map_runs
+            .iter()
+            .map(|r| {
+                let label = r.state_machine_arn.rsplit('/').next().unwrap_or_default();
+                json!({
+                    "arn": r.map_run_arn,
+                    "label": label,
+                    "status": r.status.as_str(),
+                    "startMs": ms_between(s.start, r.start_date),
+                    "stopMs": r.stop_date.map(|t| ms_between(s.start, t)),
+                    "maxConcurrency": r.max_concurrency,
+                    "executions": counts_json(&r.executions, r.status),
+                    "items": counts_json(&r.items, r.status),
+                })
+            })
+            .collect(),
+    )
 }
 
 /// Bars of states (entry to exit) and Lambda invocations (with their INIT) in milliseconds

@@ -133,9 +133,20 @@ async function executionPage(arn) {
     h("div", { class: "cols" },
       panel(h("h2", {}, "States"), table(["State", "Status", "Entered#", "Exited#"], stateRows)),
       billPanel(e.bill)),
+    e.mapRuns && e.mapRuns.length ? mapRunsPanel(e.mapRuns) : null,
     panel(h("h2", {}, "Timeline (virtual time)"), gantt(e.timeline)),
     panel(h("h2", {}, `Event history (${hist.total} events)`), historyTable(hist)),
   ];
+}
+
+function mapRunsPanel(runs) {
+  const counts = c => `${c.succeeded} ok · ${c.failed} failed · ${c.timedOut} timed out · ${c.aborted} aborted · ${c.running} running / ${c.total}`;
+  return panel(h("h2", {}, "Map runs"),
+    table(["Map", "Status", "Started ms#", "Stopped ms#", "Max concurrency#", "Child executions", "Items"], runs.map(r =>
+      h("tr", { class: "map-run-row" }, h("td", { title: r.arn }, r.label), h("td", {}, r.status),
+        h("td", { class: "num" }, r.startMs), h("td", { class: "num" }, r.stopMs ?? "—"),
+        h("td", { class: "num" }, r.maxConcurrency || "—"),
+        h("td", {}, counts(r.executions)), h("td", {}, counts(r.items))))));
 }
 
 function billPanel(bill) {
