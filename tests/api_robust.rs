@@ -238,3 +238,124 @@ proptest! {
         })?;
     }
 }
+
+/// Members and values the versions, aliases, tags and map-run actions read, including ARNs
+/// that exist in the state the test sets up.
+fn versions_body() -> impl Strategy<Value = Vec<u8>> {
+    let m = "arn:aws:states:us-east-1:123456789012:stateMachine:m";
+    let values = prop_oneof![
+        Just(Value::Null),
+        any::<i64>().prop_map(Value::from),
+        any::<bool>().prop_map(Value::Bool),
+        (-5.0f64..205.0).prop_map(|f| json!(f)),
+        ".{0,20}".prop_map(Value::String),
+        prop::sample::select(vec![
+            m.to_string(),
+            format!("{m}:1"),
+            format!("{m}:2"),
+            format!("{m}:9"),
+            format!("{m}:live"),
+            format!("{m}:gone"),
+            format!("{m}:"),
+            "arn:aws:states:us-east-1:123456789012:mapRun:m/M:1".to_string(),
+            "live".to_string(),
+            "123".to_string(),
+        ])
+        .prop_map(Value::String),
+        Just(
+            json!([{"stateMachineVersionArn": format!("{m}:1"), "weight": 50},
+                    {"stateMachineVersionArn": format!("{m}:2"), "weight": 50}])
+        ),
+        Just(json!([{"stateMachineVersionArn": format!("{m}:2"), "weight": 100}])),
+        Just(json!([{"stateMachineVersionArn": format!("{m}:1"), "weight": 101}])),
+        Just(json!([{"key": "k", "value": "v"}, {"key": "team"}])),
+        Just(json!(["team", 3, null])),
+        Just(json!({"nested": [1]})),
+    ];
+    let members = prop::sample::select(vec![
+        "stateMachineArn",
+        "stateMachineVersionArn",
+        "stateMachineAliasArn",
+        "name",
+        "description",
+        "revisionId",
+        "routingConfiguration",
+        "resourceArn",
+        "tags",
+        "tagKeys",
+        "mapRunArn",
+        "executionArn",
+        "maxConcurrency",
+        "toleratedFailurePercentage",
+        "toleratedFailureCount",
+        "maxResults",
+        "nextToken",
+        "definition",
+        "publish",
+        "versionDescription",
+    ]);
+    prop::collection::btree_map(members, values, 0..6).prop_map(|m| {
+        let obj: serde_json::Map<String, Value> =
+            m.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        Value::Object(obj).to_string().into_bytes()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    /// With a machine that has versions, an alias and tags, random requests to the version,
+    /// alias, tag and map-run actions answer 2xx or 4xx, and the state stays usable.
+    #[test]
+    fn versions_aliases_tags_and_map_runs_never_break_the_server(
+        steps in prop::collection::vec((
+            prop::sample::select(vec![
+                "PublishStateMachineVersion", "ListStateMachineVersions",
+                "DeleteStateMachineVersion", "CreateStateMachineAlias",
+                "DescribeStateMachineAlias", "UpdateStateMachineAlias",
+                "DeleteStateMachineAlias", "ListStateMachineAliases", "TagResource",
+                "UntagResource", "ListTagsForResource", "ListMapRuns", "DescribeMapRun",
+                "UpdateMapRun", "DescribeStateMachine", "UpdateStateMachine",
+                "ListExecutions", "StartExecution",
+            ]),
+            versions_body(),
+        ), 1..8),
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let state = build_state(config());
+        let call = |action: &str, body: Vec<u8>| {
+            Request::builder()
+                .method("POST")
+                .uri("/")
+                .header("x-amz-target", format!("AWSStepFunctions.{action}"))
+                .body(Body::from(body))
+                .unwrap()
+        };
+        rt.block_on(async {
+            let def = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
+            let m = "arn:aws:states:us-east-1:123456789012:stateMachine:m";
+            for (action, body) in [
+                ("CreateStateMachine", json!({"name": "m", "definition": def.to_string(),
+                    "roleArn": "arn:aws:iam::123456789012:role/r", "publish": true,
+                    "tags": [{"key": "team", "value": "a"}]})),
+                ("UpdateStateMachine", json!({"stateMachineArn": m,
+                    "definition": def.to_string(), "publish": true})),
+                ("CreateStateMachineAlias", json!({"name": "live", "routingConfiguration":
+                    [{"stateMachineVersionArn": format!("{m}:1"), "weight": 100}]})),
+            ] {
+                let r = dispatch(State(state.clone()), call(action, body.to_string().into_bytes())).await;
+                prop_assert!(r.status().is_success(), "setup {} -> {}", action, r.status());
+            }
+            for (action, body) in steps {
+                let r = dispatch(State(state.clone()), call(action, body)).await;
+                prop_assert!(r.status().is_client_error() || r.status().is_success(),
+                    "{} -> {}", action, r.status());
+            }
+            // Still answering.
+            let r = dispatch(State(state.clone()), call("ListStateMachineVersions",
+                json!({"stateMachineArn": m}).to_string().into_bytes())).await;
+            prop_assert!(r.status().is_success());
+            Ok(())
+        })?;
+    }
+}
