@@ -479,7 +479,15 @@ def handler(event, context):
     put = events.put_events(Entries=[{"Source": "orders", "DetailType": "placed", "Detail": "{}"}])
     topic = sns.create_topic(Name="alerts")["TopicArn"]
     sns.publish(TopicArn=topic, Message="placed o-1", Subject="order")
+    try:
+        ddb.transact_write_items(TransactItems=[{"Put": {
+            "TableName": "Orders", "Item": {"orderId": {"S": event["id"]}},
+            "ConditionExpression": "attribute_not_exists(orderId)"}}])
+        reasons = None
+    except ClientError as e:
+        reasons = [r.get("Code") for r in e.response.get("CancellationReasons", [])]
     return {
+        "reasons": reasons,
         "topic": topic,
         "missing_topic": code_of(lambda: sns.publish(TopicArn=topic + "-nope", Message="x")),
         "n": item["n"]["N"],
@@ -522,6 +530,7 @@ def handler(event, context):
     assert_eq!(p["failed_events"], 0);
     assert_eq!(p["topic"], "arn:aws:sns:us-east-1:123456789012:alerts");
     assert_eq!(p["missing_topic"], "NotFound");
+    assert_eq!(p["reasons"], json!(["ConditionalCheckFailed"]));
     assert_eq!(v["output"]["read"]["n"], "4");
     let services = &v["services"];
     assert_eq!(
@@ -531,10 +540,10 @@ def handler(event, context):
     );
     assert_eq!(services["sns"]["published"][0]["subject"], "order");
     assert_eq!(services["events"]["entries"][0]["source"], "orders");
-    // Billed to the run: the handler's 4 DynamoDB calls (one refused for a missing table is
-    // still a request) and the workflow's GetItem; 3 SQS requests.
+    // Billed to the run: the handler's 5 DynamoDB calls (one refused for a missing table and
+    // one cancelled transaction are still requests) and the workflow's GetItem; 3 SQS requests.
     let usage = &services["usage"];
-    assert_eq!(usage["dynamodb_requests"], 5, "{usage:#}");
+    assert_eq!(usage["dynamodb_requests"], 6, "{usage:#}");
     assert_eq!(usage["sqs_requests"], 3, "{usage:#}");
     assert_eq!(usage["events"], 1, "{usage:#}");
     // Both publishes are requests, the one to a missing topic too.

@@ -122,6 +122,8 @@ pub(crate) struct Failure {
     pub(crate) code: String,
     pub(crate) message: String,
     pub(crate) status: u16,
+    /// DynamoDB's `CancellationReasons` of a cancelled transaction.
+    pub(crate) cancellation_reasons: Option<Value>,
 }
 
 impl AwsServices {
@@ -301,6 +303,7 @@ impl AwsServices {
                     code: code.to_string(),
                     message: denied.message(&iam_action, &arn),
                     status,
+                    cancellation_reasons: None,
                 });
             }
         }
@@ -340,6 +343,7 @@ impl AwsServices {
                         status: e.status(),
                         code: e.code,
                         message: e.message,
+                        cancellation_reasons: e.cancellation_reasons,
                     })?;
                 usage.dynamodb_read_half_units += out.read_half_units;
                 usage.dynamodb_write_units += out.write_units;
@@ -360,6 +364,7 @@ impl AwsServices {
                     code: e.code,
                     message: e.message,
                     status: 400,
+                    cancellation_reasons: None,
                 })
             }
             "sns" => {
@@ -370,6 +375,7 @@ impl AwsServices {
                     status: if e.code == "NotFound" { 404 } else { 400 },
                     code: e.code,
                     message: e.message,
+                    cancellation_reasons: None,
                 })
             }
             _ => {
@@ -380,12 +386,14 @@ impl AwsServices {
                             "The simulated EventBridge does not support the action `{action}`"
                         ),
                         status: 400,
+                        cancellation_reasons: None,
                     });
                 }
                 let (body, billed) = self.events.put_events(params, now).map_err(|e| Failure {
                     code: e.code,
                     message: e.message,
                     status: 400,
+                    cancellation_reasons: None,
                 })?;
                 usage.events += billed;
                 Ok(body)

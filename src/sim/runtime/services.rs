@@ -211,12 +211,15 @@ pub(crate) async fn execute(ctx: &mut Invocation, target: &str, body: &[u8]) -> 
     match ctx.service_call(service, &action, &params).await {
         Ok(out) => reply(200, content_type, &out),
         Err(f) => match *service {
-            "dynamodb" => error(
-                f.status,
-                content_type,
-                &format!("com.amazonaws.dynamodb.v20120810#{}", f.code),
-                &f.message,
-            ),
+            "dynamodb" => {
+                let code = format!("com.amazonaws.dynamodb.v20120810#{}", f.code);
+                let mut body = json!({"__type": code, "message": f.message});
+                // A cancelled transaction says why, item by item.
+                if let Some(reasons) = f.cancellation_reasons {
+                    body["CancellationReasons"] = reasons;
+                }
+                reply(f.status, content_type, &body)
+            }
             "sqs" => {
                 let query_code = match f.code.as_str() {
                     "QueueDoesNotExist" => "AWS.SimpleQueueService.NonExistentQueue",
