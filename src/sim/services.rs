@@ -123,7 +123,7 @@ pub(crate) struct Failure {
     pub(crate) message: String,
     pub(crate) status: u16,
     /// DynamoDB's `CancellationReasons` of a cancelled transaction.
-    pub(crate) cancellation_reasons: Option<Value>,
+    pub(crate) cancellation_reasons: Option<Box<Value>>,
 }
 
 impl AwsServices {
@@ -343,7 +343,7 @@ impl AwsServices {
                         status: e.status(),
                         code: e.code,
                         message: e.message,
-                        cancellation_reasons: e.cancellation_reasons,
+                        cancellation_reasons: e.cancellation_reasons.map(Box::new),
                     })?;
                 usage.dynamodb_read_half_units += out.read_half_units;
                 usage.dynamodb_write_units += out.write_units;

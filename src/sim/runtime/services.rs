@@ -216,7 +216,7 @@ pub(crate) async fn execute(ctx: &mut Invocation, target: &str, body: &[u8]) -> 
                 let mut body = json!({"__type": code, "message": f.message});
                 // A cancelled transaction says why, item by item.
                 if let Some(reasons) = f.cancellation_reasons {
-                    body["CancellationReasons"] = reasons;
+                    body["CancellationReasons"] = *reasons;
                 }
                 reply(f.status, content_type, &body)
             }
