@@ -14,8 +14,8 @@ use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
 use super::names;
+use super::page::{ts, with_token, Page};
 use super::request::Req;
-use super::sfn::{ts, with_token, Page};
 use super::state::{ApiState, ExecutionRecord, Registry, View};
 use crate::engine::{MapRunReport, MapRunStatus, RunCounts, SimTime};
 

@@ -36,6 +36,7 @@ pub mod map_runs;
 pub mod mock_cases;
 pub mod names;
 pub mod nested;
+pub mod page;
 pub mod pool;
 pub mod request;
 pub mod runner;

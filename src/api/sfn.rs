@@ -11,12 +11,13 @@ use serde_json::{json, Map, Value};
 
 use crate::asl::model::ExecutionType;
 use crate::asl::{self, InvalidDefinition};
-use crate::engine::history::{epoch_seconds, Details, HistoryEvent, TimestampFormat};
+use crate::engine::history::{Details, HistoryEvent, TimestampFormat};
 use crate::engine::{ExecutionOptions, ExecutionStatus, Plan, SimTime, PAYLOAD_LIMIT_BYTES};
 use crate::sim::{express_billed, ExecutionLogging, RunReport};
 
 use super::error::ApiError;
 use super::names::{self, check_name};
+use super::page::{ts, with_token, Page};
 use super::request::Req;
 use super::runner::{self, ExecJob};
 use super::state::{
@@ -114,54 +115,6 @@ pub async fn handle(state: &Arc<ApiState>, action: &str, body: &[u8]) -> Result<
             format!("Unknown operation AWSStepFunctions.{other}"),
         )),
     }
-}
-
-pub(super) fn ts(t: SimTime) -> Value {
-    epoch_seconds(t).into()
-}
-
-/// A page of a listing: `maxResults` (0 or absent: 100; at most 1000) and an opaque token
-/// that holds the position to resume from.
-pub(super) struct Page {
-    max: usize,
-    start: usize,
-}
-
-const TOKEN_PREFIX: &str = "stepsim-page:";
-
-impl Page {
-    pub(super) fn of(req: &Req) -> Result<Page, ApiError> {
-        let max = match req.opt_int("maxResults", 0, 1000)? {
-            None | Some(0) => 100,
-            Some(n) => usize::try_from(n).unwrap_or(100),
-        };
-        let start = match req.opt_str("nextToken")? {
-            None => 0,
-            Some(t) => t
-                .strip_prefix(TOKEN_PREFIX)
-                .and_then(|n| n.parse::<usize>().ok())
-                .ok_or_else(|| {
-                    ApiError::bad_request("InvalidToken", format!("Invalid Token: '{t}'"))
-                })?,
-        };
-        Ok(Page { max, start })
-    }
-
-    /// Takes this page of `items`, and the token for the next one.
-    pub(super) fn take<T>(&self, items: Vec<T>) -> (Vec<T>, Option<String>) {
-        let total = items.len();
-        let page: Vec<T> = items.into_iter().skip(self.start).take(self.max).collect();
-        let end = self.start + page.len();
-        let next = (end < total).then(|| format!("{TOKEN_PREFIX}{end}"));
-        (page, next)
-    }
-}
-
-pub(super) fn with_token(mut v: Map<String, Value>, next: Option<String>) -> Value {
-    if let Some(t) = next {
-        v.insert("nextToken".into(), t.into());
-    }
-    Value::Object(v)
 }
 
 // ----- state machines -----------------------------------------------------------------------
@@ -1227,20 +1180,6 @@ mod tests {
             "SerializationException"
         );
         assert!(Req::parse(b"  ").is_ok());
-    }
-
-    #[test]
-    fn pages_and_tokens() {
-        let r = Req::parse(br#"{"maxResults": 2}"#).unwrap();
-        let (items, next) = Page::of(&r).unwrap().take(vec![1, 2, 3]);
-        assert_eq!(items, [1, 2]);
-        let token = next.unwrap();
-        let body = format!(r#"{{"maxResults": 2, "nextToken": "{token}"}}"#);
-        let r = Req::parse(body.as_bytes()).unwrap();
-        let (items, next) = Page::of(&r).unwrap().take(vec![1, 2, 3]);
-        assert_eq!((items, next), (vec![3], None));
-        let r = Req::parse(br#"{"nextToken": "garbage"}"#).unwrap();
-        assert_eq!(Page::of(&r).err().unwrap().code, "InvalidToken");
     }
 
     #[test]

@@ -22,8 +22,8 @@ use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
 use super::names::{self, MachineRef};
+use super::page::{ts, with_token, Page};
 use super::request::Req;
-use super::sfn::{ts, with_token, Page};
 use super::state::{
     wall_now, AliasRecord, ApiState, MachineRecord, MachineVersion, Published, Registry, StartedVia,
 };

@@ -417,8 +417,8 @@ impl Exec<'_> {
             return;
         };
         for (rec, w) in records.iter().zip(weights) {
-            r.executions.add(rec.status, 1);
-            r.items.add(rec.status, *w);
+            count(&mut r.executions, rec.status, 1);
+            count(&mut r.items, rec.status, *w);
         }
     }
 
@@ -621,6 +621,17 @@ impl Exec<'_> {
     }
 }
 
+/// Counts `weight` items (or one child execution) that ended with `status`.
+fn count(c: &mut RunCounts, status: ExecutionStatus, weight: u64) {
+    c.total += weight;
+    match status {
+        ExecutionStatus::Succeeded => c.succeeded += weight,
+        ExecutionStatus::Failed => c.failed += weight,
+        ExecutionStatus::TimedOut => c.timed_out += weight,
+        ExecutionStatus::Aborted => c.aborted += weight,
+    }
+}
+
 fn iteration_details(key: &'static str, index: usize, name: &Arc<str>) -> Details {
     Details::MapIteration {
         key,
@@ -702,6 +713,26 @@ impl MapLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn map_run_counts_split_by_status_and_weight() {
+        let mut c = RunCounts::default();
+        count(&mut c, ExecutionStatus::Succeeded, 3);
+        count(&mut c, ExecutionStatus::Failed, 2);
+        count(&mut c, ExecutionStatus::TimedOut, 1);
+        count(&mut c, ExecutionStatus::Aborted, 4);
+        assert_eq!(
+            c,
+            RunCounts {
+                total: 10,
+                succeeded: 3,
+                failed: 2,
+                timed_out: 1,
+                aborted: 4,
+                results_written: 0
+            }
+        );
+    }
 
     #[test]
     fn thresholds() {

@@ -6,7 +6,6 @@
 //! or was stopped while its children ran) is reported `ABORTED` at the execution's end.
 
 use super::clock::SimTime;
-use super::execution::ExecutionStatus;
 
 /// A map run's status, as DescribeMapRun spells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,19 +50,6 @@ pub struct RunCounts {
     pub results_written: u64,
 }
 
-impl RunCounts {
-    /// Counts `weight` items (or one execution) ended with `status`.
-    pub fn add(&mut self, status: ExecutionStatus, weight: u64) {
-        self.total += weight;
-        match status {
-            ExecutionStatus::Succeeded => self.succeeded += weight,
-            ExecutionStatus::Failed => self.failed += weight,
-            ExecutionStatus::TimedOut => self.timed_out += weight,
-            ExecutionStatus::Aborted => self.aborted += weight,
-        }
-    }
-}
-
 /// One Distributed Map run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MapRunReport {
@@ -96,26 +82,6 @@ impl MapRunReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn counts_split_by_status_and_weight() {
-        let mut c = RunCounts::default();
-        c.add(ExecutionStatus::Succeeded, 3);
-        c.add(ExecutionStatus::Failed, 2);
-        c.add(ExecutionStatus::TimedOut, 1);
-        c.add(ExecutionStatus::Aborted, 4);
-        assert_eq!(
-            c,
-            RunCounts {
-                total: 10,
-                succeeded: 3,
-                failed: 2,
-                timed_out: 1,
-                aborted: 4,
-                results_written: 0
-            }
-        );
-    }
 
     #[test]
     fn statuses_round_trip() {

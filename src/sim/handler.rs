@@ -185,6 +185,14 @@ impl From<S3Error> for FunctionError {
     }
 }
 
+/// A successful invocation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InvokeOk {
+    /// What the handler returned.
+    pub payload: Value,
+    pub request_id: String,
+}
+
 /// What an invocation reaches of the world around it: the clock, the execution's log, S3 and
 /// the FMI hub. The world implements it; because the contract names only this trait, the
 /// handler contract sits below the world (and the Lambda service) in `sim/`.
@@ -218,7 +226,7 @@ pub(crate) trait InvocationHost {
         account_key: &'a str,
         function: &'a str,
         payload: Value,
-    ) -> LocalBoxFuture<'a, Result<crate::sim::lambda::InvokeOk, crate::engine::TaskFailure>>;
+    ) -> LocalBoxFuture<'a, Result<InvokeOk, crate::engine::TaskFailure>>;
     /// Starts an execution (`StateMachineArn`, `Input`, `Name` in `params`) for `caller`, as
     /// a fire-and-forget child of `execution_arn`.
     fn start_execution<'a>(
@@ -525,7 +533,7 @@ impl Invocation {
         &mut self,
         function: &str,
         payload: Value,
-    ) -> Result<crate::sim::lambda::InvokeOk, crate::engine::TaskFailure> {
+    ) -> Result<InvokeOk, crate::engine::TaskFailure> {
         let host = self.host.clone();
         let key = self.account_key.clone();
         let caller = self.caller();

@@ -26,6 +26,9 @@
 //! the concurrency slot and charges the time run so far. Real Lambda would keep running the
 //! handler to completion; the simulation stops it there.
 
+pub use crate::sim::handler::InvokeOk;
+pub(crate) use crate::sim::lambda_error::lambda_service_cause;
+pub use crate::sim::lambda_error::split_service_cause;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -236,45 +239,6 @@ impl FunctionTarget {
 /// A request id: a random (version 4) UUID from `rng`.
 pub(crate) fn request_id(rng: &mut SimRng) -> String {
     rng.uuid_v4()
-}
-
-/// A successful invocation.
-#[derive(Clone, Debug, PartialEq)]
-pub struct InvokeOk {
-    /// What the handler returned.
-    pub payload: Value,
-    pub request_id: String,
-}
-
-/// Splits a Lambda service error's cause text (as [`lambda_service_cause`] writes it) into
-/// its HTTP status, error code and message; `None` for a function's own error.
-pub fn split_service_cause(cause: &str) -> Option<(u16, String, String)> {
-    let at = cause.find(" (Service: AWSLambda; Status Code: ")?;
-    let message = &cause[..at];
-    let rest = &cause[at..];
-    let status = rest
-        .split("Status Code: ")
-        .nth(1)?
-        .split(';')
-        .next()?
-        .trim()
-        .parse::<u16>()
-        .ok()?;
-    let code = rest.split("Error Code: ").nth(1)?.split(';').next()?.trim();
-    Some((status, code.to_string(), message.to_string()))
-}
-
-/// The cause text of a Lambda service (SDK) error, in the form Step Functions shows.
-pub(crate) fn lambda_service_cause(
-    message: &str,
-    status: u16,
-    code: &str,
-    request_id: &str,
-) -> String {
-    format!(
-        "{message} (Service: AWSLambda; Status Code: {status}; Error Code: {code}; \
-         Request ID: {request_id}; Proxy: null)"
-    )
 }
 
 fn throttle_failure(request_id: &str) -> TaskFailure {

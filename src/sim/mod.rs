@@ -22,6 +22,7 @@ pub mod function;
 pub mod handler;
 pub mod iam;
 pub mod lambda;
+pub mod lambda_error;
 pub mod ledger;
 pub mod logs;
 pub mod mock;

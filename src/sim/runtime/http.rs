@@ -45,6 +45,16 @@ impl Request {
     }
 }
 
+/// An answer of the loopback endpoint, ready to write.
+#[derive(Debug, Default)]
+pub(crate) struct Reply {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+    /// Content-Length without a body (HEAD).
+    pub length_only: Option<usize>,
+}
+
 /// A request could not be read: the peer closed the connection (`Closed`) or sent something
 /// that is not HTTP/1.1 as we accept it.
 #[derive(Debug)]

@@ -680,7 +680,7 @@ async fn serve(
         budget = budget.saturating_sub(t0.elapsed());
         match waited {
             Waited::Event(Event::S3(call)) => {
-                let reply = s3::execute(ctx, &call.request).await;
+                let reply = services::route(ctx, &call.request).await;
                 let _ = call.reply.send(reply);
             }
             Waited::Event(Event::Output(line)) => out.push(line, request_id),

@@ -9,9 +9,8 @@
 //! and applied to the run's store, in the order the handler made them.
 //!
 //! The REST-XML adapter of `serve` (`api/s3.rs`) is richer; this one stays in `sim/` because
-//! the world model may not depend on the server. Requests with an `X-Amz-Target` (DynamoDB,
-//! SQS, EventBridge, Step Functions), SNS's form POSTs and Lambda's Invoke go to
-//! [`super::services`].
+//! the world model may not depend on the server. [`super::services::route`] sends here what
+//! is not another service's request.
 
 use std::io::BufReader;
 use std::net::TcpStream;
@@ -39,14 +38,7 @@ pub(crate) struct S3Call {
 }
 
 /// An answer, ready to write.
-#[derive(Debug, Default)]
-pub(crate) struct S3Reply {
-    pub status: u16,
-    pub headers: Vec<(&'static str, String)>,
-    pub body: Vec<u8>,
-    /// Content-Length without a body (HEAD).
-    pub length_only: Option<usize>,
-}
+pub(crate) use crate::sim::runtime::http::Reply as S3Reply;
 
 /// Serves one connection: each request goes to the simulation thread through `forward`
 /// (false when the simulation no longer listens).
@@ -158,17 +150,6 @@ fn upload_body(req: &Request) -> Result<Vec<u8>, String> {
 
 /// Runs one request of the handler as S3 requests of the invocation and builds the answer.
 pub(crate) async fn execute(ctx: &mut Invocation, req: &Request) -> S3Reply {
-    // DynamoDB, SQS and EventBridge share the endpoint; their requests name a target.
-    if let Some(target) = req.header("x-amz-target") {
-        return super::services::execute(ctx, target, &req.body).await;
-    }
-    if super::services::is_sns_query(&req.method, req.header("content-type"), &req.body) {
-        return super::services::execute_sns(ctx, &req.body).await;
-    }
-    if let Some(function) = super::services::lambda_invoke_target(&req.method, &req.path) {
-        let kind = req.header("x-amz-invocation-type");
-        return super::services::execute_lambda(ctx, &function, kind, &req.body).await;
-    }
     let path = req.path.trim_start_matches('/');
     let (bucket, key) = match path.split_once('/') {
         Some((b, k)) if !k.is_empty() => (percent_decode(b), Some(percent_decode(k))),

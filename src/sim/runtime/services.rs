@@ -15,8 +15,7 @@
 
 use serde_json::{json, Value};
 
-use super::http::query_pairs;
-use super::s3::S3Reply;
+use super::http::{query_pairs, Reply, Request};
 use crate::engine::PAYLOAD_LIMIT_BYTES;
 use crate::sim::handler::Invocation;
 use crate::sim::tokens::{callback_message, Callback};
@@ -32,8 +31,8 @@ const TARGETS: [(&str, &str, &str); 3] = [
     ("AWSEvents.", "events", "application/x-amz-json-1.1"),
 ];
 
-fn reply(status: u16, content_type: &str, body: &Value) -> S3Reply {
-    S3Reply {
+fn reply(status: u16, content_type: &str, body: &Value) -> Reply {
+    Reply {
         status,
         headers: vec![("Content-Type", content_type.to_string())],
         body: body.to_string().into_bytes(),
@@ -41,7 +40,7 @@ fn reply(status: u16, content_type: &str, body: &Value) -> S3Reply {
     }
 }
 
-fn error(status: u16, content_type: &str, code: &str, message: &str) -> S3Reply {
+fn error(status: u16, content_type: &str, code: &str, message: &str) -> Reply {
     reply(
         status,
         content_type,
@@ -53,7 +52,7 @@ const JSON10: &str = "application/x-amz-json-1.0";
 
 /// Step Functions' StartExecution from handler code: the execution runs as a fire-and-forget
 /// child of the caller's execution (the machines are the project's, or the server's).
-async fn start_execution(ctx: &mut Invocation, req: &Value) -> S3Reply {
+async fn start_execution(ctx: &mut Invocation, req: &Value) -> Reply {
     let Some(machine) = req.get("stateMachineArn").and_then(Value::as_str) else {
         return error(
             400,
@@ -109,7 +108,7 @@ async fn start_execution(ctx: &mut Invocation, req: &Value) -> S3Reply {
 
 /// Step Functions from handler code: StartExecution, and the task-token callbacks
 /// (`SendTask*`: the Task waiting for the token gets the answer, see [`crate::sim::tokens`]).
-async fn step_functions(ctx: &mut Invocation, action: &str, body: &[u8]) -> S3Reply {
+async fn step_functions(ctx: &mut Invocation, action: &str, body: &[u8]) -> Reply {
     let req: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => return error(400, JSON10, "SerializationException", &e.to_string()),
@@ -159,8 +158,24 @@ async fn step_functions(ctx: &mut Invocation, action: &str, body: &[u8]) -> S3Re
     }
 }
 
+/// Answers one request of handler code: DynamoDB, SQS, EventBridge and Step Functions name
+/// an `X-Amz-Target`, SNS posts a form, Lambda's Invoke has its path; the rest is S3's.
+pub(crate) async fn route(ctx: &mut Invocation, req: &Request) -> Reply {
+    if let Some(target) = req.header("x-amz-target") {
+        return execute(ctx, target, &req.body).await;
+    }
+    if is_sns_query(&req.method, req.header("content-type"), &req.body) {
+        return execute_sns(ctx, &req.body).await;
+    }
+    if let Some(function) = lambda_invoke_target(&req.method, &req.path) {
+        let kind = req.header("x-amz-invocation-type");
+        return execute_lambda(ctx, &function, kind, &req.body).await;
+    }
+    super::s3::execute(ctx, req).await
+}
+
 /// Answers one request carrying `X-Amz-Target: target`.
-pub(crate) async fn execute(ctx: &mut Invocation, target: &str, body: &[u8]) -> S3Reply {
+async fn execute(ctx: &mut Invocation, target: &str, body: &[u8]) -> Reply {
     if let Some(action) = target.strip_prefix("AWSStepFunctions.") {
         return step_functions(ctx, action, body).await;
     }
@@ -249,8 +264,8 @@ fn xml_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn xml_reply(status: u16, xml: String) -> S3Reply {
-    S3Reply {
+fn xml_reply(status: u16, xml: String) -> Reply {
+    Reply {
         status,
         headers: vec![("Content-Type", "text/xml".to_string())],
         body: xml.into_bytes(),
@@ -258,7 +273,7 @@ fn xml_reply(status: u16, xml: String) -> S3Reply {
     }
 }
 
-fn sns_error(status: u16, code: &str, message: &str, request_id: &str) -> S3Reply {
+fn sns_error(status: u16, code: &str, message: &str, request_id: &str) -> Reply {
     xml_reply(
         status,
         format!(
@@ -272,7 +287,7 @@ fn sns_error(status: u16, code: &str, message: &str, request_id: &str) -> S3Repl
 }
 
 /// Whether a request is an SNS query-protocol call (a form POST naming an `Action`).
-pub(crate) fn is_sns_query(method: &str, content_type: Option<&str>, body: &[u8]) -> bool {
+fn is_sns_query(method: &str, content_type: Option<&str>, body: &[u8]) -> bool {
     method == "POST"
         && content_type.is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
         && body.starts_with(b"Action=")
@@ -280,7 +295,7 @@ pub(crate) fn is_sns_query(method: &str, content_type: Option<&str>, body: &[u8]
 
 /// Answers an SNS query-protocol request: `Publish`, `CreateTopic` and `Subscribe` (their
 /// answers are flat), as one SNS call of the invocation.
-pub(crate) async fn execute_sns(ctx: &mut Invocation, body: &[u8]) -> S3Reply {
+async fn execute_sns(ctx: &mut Invocation, body: &[u8]) -> Reply {
     let request_id = ctx.request_id().to_string();
     let params = query_pairs(&String::from_utf8_lossy(body));
     let action = params
@@ -324,14 +339,14 @@ pub(crate) async fn execute_sns(ctx: &mut Invocation, body: &[u8]) -> S3Reply {
 }
 
 /// The function a Lambda Invoke request names (`/2015-03-31/functions/NAME/invocations`).
-pub(crate) fn lambda_invoke_target(method: &str, path: &str) -> Option<String> {
+fn lambda_invoke_target(method: &str, path: &str) -> Option<String> {
     let name = path
         .strip_prefix("/2015-03-31/functions/")?
         .strip_suffix("/invocations")?;
     (method == "POST" && !name.is_empty()).then(|| super::http::percent_decode(name))
 }
 
-fn lambda_error(status: u16, code: &str, message: &str) -> S3Reply {
+fn lambda_error(status: u16, code: &str, message: &str) -> Reply {
     let mut r = reply(
         status,
         "application/json",
@@ -345,12 +360,12 @@ fn lambda_error(status: u16, code: &str, message: &str) -> S3Reply {
 /// too, answered 202 once it has run, as the workflow's own `Event` invokes are), charged to the
 /// same execution. A function error answers 200 with `X-Amz-Function-Error: Unhandled`, as
 /// Lambda does; a service error (no such function, throttled, denied) its HTTP error.
-pub(crate) async fn execute_lambda(
+async fn execute_lambda(
     ctx: &mut Invocation,
     function: &str,
     invocation_type: Option<&str>,
     body: &[u8],
-) -> S3Reply {
+) -> Reply {
     let invocation_type = invocation_type.unwrap_or("RequestResponse");
     if !matches!(invocation_type, "RequestResponse" | "Event") {
         return lambda_error(
@@ -376,9 +391,9 @@ pub(crate) async fn execute_lambda(
     let result = ctx.invoke_function(function, payload).await;
     let event = invocation_type == "Event";
     match result {
-        Ok(_) if event => S3Reply {
+        Ok(_) if event => Reply {
             status: 202,
-            ..S3Reply::default()
+            ..Reply::default()
         },
         Ok(ok) => {
             let mut r = reply(200, "application/json", &ok.payload);
@@ -386,15 +401,15 @@ pub(crate) async fn execute_lambda(
                 .push(("X-Amz-Executed-Version", "$LATEST".to_string()));
             r
         }
-        Err(f) => match crate::sim::lambda::split_service_cause(&f.cause) {
+        Err(f) => match crate::sim::lambda_error::split_service_cause(&f.cause) {
             Some((status, code, message)) => lambda_error(status, &code, &message),
             // An asynchronous invocation's function error is not the caller's.
-            None if event => S3Reply {
+            None if event => Reply {
                 status: 202,
-                ..S3Reply::default()
+                ..Reply::default()
             },
             None => {
-                let mut r = S3Reply {
+                let mut r = Reply {
                     status: 200,
                     headers: vec![("Content-Type", "application/json".to_string())],
                     body: f.cause.into_bytes(),
