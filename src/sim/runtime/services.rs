@@ -50,17 +50,24 @@ fn error(status: u16, content_type: &str, code: &str, message: &str) -> Reply {
 
 const JSON10: &str = "application/x-amz-json-1.0";
 
+/// Step Functions' answer to a request without a required member.
+fn missing(member: &str) -> Reply {
+    error(
+        400,
+        JSON10,
+        "ValidationException",
+        &format!(
+            "1 validation error detected: Value null at '{member}' failed to satisfy \
+             constraint: Member must not be null"
+        ),
+    )
+}
+
 /// Step Functions' StartExecution from handler code: the execution runs as a fire-and-forget
 /// child of the caller's execution (the machines are the project's, or the server's).
 async fn start_execution(ctx: &mut Invocation, req: &Value) -> Reply {
     let Some(machine) = req.get("stateMachineArn").and_then(Value::as_str) else {
-        return error(
-            400,
-            JSON10,
-            "ValidationException",
-            "1 validation error detected: Value null at 'stateMachineArn' failed to satisfy \
-             constraint: Member must not be null",
-        );
+        return missing("stateMachineArn");
     };
     let mut params = json!({"StateMachineArn": machine});
     if let Some(input) = req.get("input").and_then(Value::as_str) {
@@ -133,13 +140,7 @@ async fn step_functions(ctx: &mut Invocation, action: &str, body: &[u8]) -> Repl
     };
     let text = |k: &str| req.get(k).and_then(Value::as_str);
     let Some(token) = text("taskToken") else {
-        return error(
-            400,
-            JSON10,
-            "ValidationException",
-            "1 validation error detected: Value null at 'taskToken' failed to satisfy \
-             constraint: Member must not be null",
-        );
+        return missing("taskToken");
     };
     let message = match callback_message(
         kind,
