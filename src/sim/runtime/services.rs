@@ -1,13 +1,17 @@
-//! The loopback endpoint's other services: what handler code's AWS SDK sends to DynamoDB
-//! (`X-Amz-Target: DynamoDB_20120810.*`, JSON 1.0), SQS (`AmazonSQS.*`, JSON 1.0, as current
-//! SDKs speak it), EventBridge (`AWSEvents.PutEvents`, JSON 1.1) and SNS (the query protocol:
-//! a form POST of `Action=Publish&...`, XML answers), and Step Functions' task-token
-//! StartExecution and callbacks (`AWSStepFunctions.SendTaskSuccess`/`Failure`/`Heartbeat`)
-//! and Lambda's Invoke
-//! (`POST /2015-03-31/functions/NAME/invocations`), on the same `AWS_ENDPOINT_URL` as S3. Each request runs on the simulation thread as one call of the
-//! invocation's function ([`Invocation::service_call`]): checked against the function's role,
-//! billed to its execution and timed on the virtual clock, against the run's tables, queues
-//! and buses, which the workflow's own Tasks see too.
+//! The loopback endpoint's services besides S3: what handler code's AWS SDK sends to
+//! - DynamoDB (`X-Amz-Target: DynamoDB_20120810.*`, JSON 1.0) and SQS (`AmazonSQS.*`, JSON 1.0,
+//!   as current SDKs speak it);
+//! - EventBridge (`AWSEvents.PutEvents`, JSON 1.1);
+//! - SNS (the query protocol: a form POST of `Action=Publish&...`, XML answers);
+//! - Step Functions (`AWSStepFunctions.StartExecution`, and the task-token callbacks
+//!   `SendTaskSuccess`/`Failure`/`Heartbeat`);
+//! - Lambda's Invoke (`POST /2015-03-31/functions/NAME/invocations`);
+//!
+//! all on the same `AWS_ENDPOINT_URL` as S3 ([`route`] tells them apart). Each request runs on
+//! the simulation thread as one call of the invocation's function: checked against the
+//! function's role, billed to its execution and timed on the virtual clock, against the run's
+//! tables, queues, topics, buses, machines and functions, which the workflow's own Tasks see
+//! too.
 //!
 //! Errors are shaped as each service answers them: `__type` with the service's namespace
 //! (`com.amazonaws.dynamodb.v20120810#ResourceNotFoundException`), and for SQS the
@@ -188,8 +192,8 @@ async fn execute(ctx: &mut Invocation, target: &str, body: &[u8]) -> Reply {
             "application/x-amz-json-1.0",
             "UnknownOperationException",
             &format!(
-                "{target}: a handler in stepsim reaches S3, DynamoDB, SQS, SNS, EventBridge \
-                 and Step Functions' task-token callbacks through AWS_ENDPOINT_URL"
+                "{target}: a handler in stepsim reaches S3, DynamoDB, SQS, SNS, EventBridge, \
+                 Lambda and Step Functions through AWS_ENDPOINT_URL"
             ),
         );
     };
