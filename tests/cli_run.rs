@@ -116,3 +116,30 @@ fn usage_errors_exit_2_with_a_message() {
     let (code, _, err) = stepsim(&["run", "tests/fixtures/lambda-chain", "--store", "s3://b"]);
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn a_distributed_maps_run_is_reported() {
+    let (code, out, err) = stepsim(&["run", "asl-examples/cosmic-ai", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v = json_without_wall(&out);
+    let runs = v["map_runs"].as_array().expect("map_runs");
+    assert_eq!(runs.len(), 1, "{}", v["map_runs"]);
+    let r = &runs[0];
+    assert_eq!(r["status"], "SUCCEEDED");
+    assert!(r["map_run_arn"].as_str().unwrap().contains(":mapRun:"));
+    // One child per rank: the example's world size.
+    let ranks = v["child_executions"].as_u64().unwrap();
+    assert_eq!(r["executions"]["total"].as_u64(), Some(ranks));
+    assert_eq!(r["executions"]["succeeded"].as_u64(), Some(ranks));
+    assert!(r["start_date"].as_str() <= r["stop_date"].as_str());
+    let (code, text, _) = stepsim(&["run", "asl-examples/cosmic-ai"]);
+    assert_eq!(code, 0);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("map run") && l.contains("SUCCEEDED")),
+        "{text}"
+    );
+    // A run without a Distributed Map has no `map_runs`.
+    let (_, out, _) = stepsim(&["run", "tests/fixtures/lambda-chain", "--json"]);
+    assert!(json_without_wall(&out).get("map_runs").is_none());
+}

@@ -250,6 +250,27 @@ fn print_report(r: &RunReport, args: &RunArgs) {
             format!(", {} child executions", o.children.len())
         }
     );
+    for m in &o.map_runs {
+        // `mapRun:MACHINE/LABEL:ID`: the label names the Map state's run.
+        let label = m
+            .map_run_arn
+            .rsplit(':')
+            .nth(1)
+            .and_then(|s| s.rsplit('/').next())
+            .unwrap_or_default();
+        let (e, i) = (&m.executions, &m.items);
+        println!(
+            "map run     {label} {}: {} child executions ({} succeeded, {} failed, {} timed out, \
+             {} aborted), {} items",
+            m.status.as_str(),
+            e.total,
+            e.succeeded,
+            e.failed,
+            e.timed_out,
+            e.aborted,
+            i.total
+        );
+    }
     if let Some(out) = &o.output {
         let text = serde_json::to_string_pretty(out).unwrap_or_default();
         println!(

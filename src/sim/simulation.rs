@@ -463,6 +463,9 @@ impl RunReport {
         m.insert("transitions".into(), o.transitions.into());
         m.insert("history_events".into(), o.event_count.into());
         m.insert("child_executions".into(), o.children.len().into());
+        if !o.map_runs.is_empty() {
+            m.insert("map_runs".into(), map_runs_json(&o.map_runs));
+        }
         m.insert(
             "bill".into(),
             serde_json::to_value(&self.bill).unwrap_or(Value::Null),
@@ -491,6 +494,32 @@ impl RunReport {
         }
         Value::Object(m)
     }
+}
+
+/// The `map_runs` of `run --json`: each Distributed Map run as DescribeMapRun reports it.
+fn map_runs_json(runs: &[crate::engine::MapRunReport]) -> Value {
+    let counts = |c: &crate::engine::RunCounts| {
+        json!({"total": c.total, "succeeded": c.succeeded, "failed": c.failed,
+               "timed_out": c.timed_out, "aborted": c.aborted,
+               "results_written": c.results_written})
+    };
+    Value::Array(
+        runs.iter()
+            .map(|r| {
+                json!({
+                    "map_run_arn": r.map_run_arn,
+                    "status": r.status.as_str(),
+                    "start_date": engine::history::format_time(r.start_date),
+                    "stop_date": r.stop_date.map(engine::history::format_time),
+                    "max_concurrency": r.max_concurrency,
+                    "tolerated_failure_percentage": r.tolerated_failure_percentage,
+                    "tolerated_failure_count": r.tolerated_failure_count,
+                    "executions": counts(&r.executions),
+                    "items": counts(&r.items),
+                })
+            })
+            .collect(),
+    )
 }
 
 /// The `services` object of `run --json` (see [`RunReport::services`]).
