@@ -93,6 +93,34 @@ for _ in range(500):
 assert d["status"] == "SUCCEEDED", d
 assert json.loads(d["output"]) == {"answered": 7}, d
 
+# The SQS callback pattern: the execution sends its token to a queue and waits; the script
+# reads the message and invokes a function with it, and the function's SendTaskSuccess ends the
+# wait (the function runs in its own simulation, through the server's token table).
+sqs = boto3.client("sqs", **KW)
+queue = sqs.create_queue(QueueName="approvals")["QueueUrl"]
+waiting = sfn.create_state_machine(name="waits-on-sqs", roleArn=ROLE, definition=json.dumps({
+    "StartAt": "Ask", "States": {"Ask": {
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {"QueueUrl": queue, "MessageBody": {"token.$": "$$.Task.Token", "n.$": "$.n"}},
+        "TimeoutSeconds": 600, "End": True}}}))["stateMachineArn"]
+arn = sfn.start_execution(stateMachineArn=waiting, input=json.dumps({"n": 9}))["executionArn"]
+messages = []
+for _ in range(500):
+    messages = sqs.receive_message(QueueUrl=queue).get("Messages", [])
+    if messages:
+        break
+    time.sleep(0.02)
+assert messages, "the token reached the queue"
+body = json.loads(messages[0]["Body"])
+r = lam.invoke(FunctionName="answer", Payload=json.dumps({"token": body["token"], "n": body["n"]}))
+assert "FunctionError" not in r, json.loads(r["Payload"].read())
+for _ in range(500):
+    d = sfn.describe_execution(executionArn=arn)
+    if d["status"] != "RUNNING":
+        break
+    time.sleep(0.02)
+assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == {"answered": 9}, d
+
 # A handler starts an execution: the server lists it under its machine.
 pass_machine = sfn.create_state_machine(name="started-by-code", roleArn=ROLE, definition=json.dumps({
     "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
