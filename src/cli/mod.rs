@@ -38,7 +38,8 @@ pub enum Command {
     Test(test::TestArgs),
     /// Run a parameter sweep and write reports.
     Sweep(sweep::SweepArgs),
-    /// Serve the Step Functions, Lambda, S3, CloudWatch Logs and IAM APIs on localhost.
+    /// Serve the Step Functions, Lambda, S3, CloudWatch Logs, IAM, DynamoDB, SQS, SNS and
+    /// EventBridge APIs on localhost, with a web console.
     Serve(serve::ServeArgs),
     /// Evaluate one JSONata expression against an input document.
     Eval(eval::EvalArgs),

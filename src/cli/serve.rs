@@ -102,7 +102,8 @@ pub struct ServeArgs {
     /// reaching the server through DNS rebinding.
     #[arg(long = "allow-host", value_name = "NAME")]
     pub allow_hosts: Vec<String>,
-    /// Keep state machines, executions and their histories in DIR (an append-only journal,
+    /// Keep state machines (with their versions, aliases and tags), executions, their
+    /// histories and map runs in DIR (an append-only journal,
     /// `DIR/journal.jsonl`) and restore them at the next start, even after kill -9.
     /// Executions that were running come back ABORTED. Off by default: nothing is written.
     #[arg(long, value_name = "DIR")]
