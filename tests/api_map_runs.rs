@@ -1,5 +1,5 @@
 //! Distributed Map runs over HTTP: ListMapRuns, DescribeMapRun (status, limits, item and
-//! execution counts), UpdateMapRun's refusal, AWS's error codes, and the runs surviving a
+//! execution counts), ListExecutions by `mapRunArn`, UpdateMapRun's refusal, AWS's error codes, and the runs surviving a
 //! restart with `--state-dir`.
 
 mod support;
@@ -96,6 +96,46 @@ async fn a_finished_map_run_is_listed_and_described_with_its_counts() {
     // 5 s waits run side by side (one at a time would take 10 s).
     let span = m["stopDate"].as_f64().unwrap() - m["startDate"].as_f64().unwrap();
     assert!((5.0..10.0).contains(&span), "{span}");
+
+    // ListExecutions by the map run lists its children, newest first, with their status.
+    let kids = t.ok("ListExecutions", json!({"mapRunArn": run_arn})).await;
+    let kids = kids["executions"].as_array().unwrap();
+    assert_eq!(kids.len(), 3, "{kids:?}");
+    let statuses: Vec<&str> = kids.iter().map(|k| k["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == "FAILED").count(), 1);
+    assert_eq!(statuses.iter().filter(|s| **s == "SUCCEEDED").count(), 2);
+    for k in kids {
+        assert_eq!(k["mapRunArn"], run_arn.as_str());
+        assert_eq!(k["stateMachineArn"], format!("{sm}/Fan").as_str());
+        assert!(k["executionArn"]
+            .as_str()
+            .unwrap()
+            .ends_with(k["name"].as_str().unwrap()));
+        assert!(k["startDate"].as_f64().unwrap() <= k["stopDate"].as_f64().unwrap());
+    }
+    let starts: Vec<f64> = kids
+        .iter()
+        .map(|k| k["startDate"].as_f64().unwrap())
+        .collect();
+    assert!(
+        starts.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {starts:?}"
+    );
+    let failed = t
+        .ok(
+            "ListExecutions",
+            json!({"mapRunArn": run_arn, "statusFilter": "FAILED", "maxResults": 1}),
+        )
+        .await;
+    assert_eq!(failed["executions"].as_array().unwrap().len(), 1);
+    assert!(failed.get("nextToken").is_none());
+    let e = t
+        .err(
+            "ListExecutions",
+            json!({"mapRunArn": run_arn, "stateMachineArn": sm}),
+        )
+        .await;
+    assert_eq!(e.code, "ValidationException");
 
     // An ended map run cannot be updated.
     let e = t
@@ -223,6 +263,11 @@ async fn a_running_map_run_shows_running_until_its_end_is_revealed() {
             let m = t.ok("DescribeMapRun", json!({"mapRunArn": arn})).await;
             if m["status"] == "RUNNING" {
                 saw_running = true;
+                // Children already started are listed; those still going have no stopDate.
+                let kids = t.ok("ListExecutions", json!({"mapRunArn": arn})).await;
+                for k in kids["executions"].as_array().unwrap() {
+                    assert_eq!(k["status"] == "RUNNING", k.get("stopDate").is_none(), "{k}");
+                }
                 assert!(m.get("stopDate").is_none() && r.get("stopDate").is_none());
                 assert_eq!(
                     m["executionCounts"]["running"],
@@ -266,4 +311,6 @@ async fn map_runs_survive_a_restart_with_a_state_dir() {
     assert_eq!(after, before);
     let list = t.ok("ListMapRuns", json!({"executionArn": exec})).await;
     assert_eq!(list["mapRuns"][0]["mapRunArn"], run_arn.as_str());
+    let kids = t.ok("ListExecutions", json!({"mapRunArn": run_arn})).await;
+    assert_eq!(kids["executions"].as_array().unwrap().len(), 3);
 }

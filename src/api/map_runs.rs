@@ -17,7 +17,7 @@ use super::names;
 use super::page::{ts, with_token, Page};
 use super::request::Req;
 use super::state::{ApiState, ExecutionRecord, Registry, View};
-use crate::engine::{MapRunReport, MapRunStatus, RunCounts, SimTime};
+use crate::engine::{MapRunChild, MapRunReport, MapRunStatus, RunCounts, SimTime};
 
 /// A map run as a client sees it at simulated moment `at` (`None`: the execution has ended).
 fn seen(r: &MapRunReport, at: Option<SimTime>) -> Option<MapRunReport> {
@@ -35,7 +35,58 @@ fn seen(r: &MapRunReport, at: Option<SimTime>) -> Option<MapRunReport> {
     open.stop_date = None;
     open.items = running(r.items);
     open.executions = running(r.executions);
+    // Children not started yet are not listed; those still going are RUNNING.
+    open.children = r
+        .children
+        .iter()
+        .filter(|c| c.start_date <= at)
+        .map(|c| MapRunChild {
+            status: if c.stop_date > at {
+                "RUNNING"
+            } else {
+                c.status
+            },
+            ..c.clone()
+        })
+        .collect();
     Some(open)
+}
+
+/// ListExecutions by `mapRunArn`: the map run's child executions, newest first (`filter`: a
+/// status to keep). A RUNNING child has no `stopDate`.
+pub(crate) fn list_children(
+    state: &Arc<ApiState>,
+    arn: &str,
+    filter: Option<&str>,
+    page: Page,
+) -> Result<Value, ApiError> {
+    names::check_map_run_arn(arn)?;
+    let reg = state.registry();
+    let (_, r) = find(&reg, state, arn)?;
+    let items: Vec<Value> = r
+        .children
+        .iter()
+        .rev()
+        .filter(|c| filter.is_none_or(|f| f == c.status))
+        .map(|c| {
+            let name = c.execution_arn.rsplit(':').next().unwrap_or_default();
+            let mut m = Map::new();
+            m.insert("executionArn".into(), c.execution_arn.clone().into());
+            m.insert("stateMachineArn".into(), r.state_machine_arn.clone().into());
+            m.insert("name".into(), name.into());
+            m.insert("status".into(), c.status.into());
+            m.insert("startDate".into(), ts(c.start_date));
+            if c.status != "RUNNING" {
+                m.insert("stopDate".into(), ts(c.stop_date));
+            }
+            m.insert("mapRunArn".into(), arn.into());
+            Value::Object(m)
+        })
+        .collect();
+    let (items, next) = page.take(items);
+    let mut out = Map::new();
+    out.insert("executions".into(), Value::Array(items));
+    Ok(with_token(out, next))
 }
 
 /// Counts of a run still in progress: its children are all counted as running.
@@ -232,7 +283,29 @@ pub fn to_json(r: &MapRunReport) -> Value {
     m.insert("count".into(), r.tolerated_failure_count.into());
     m.insert("items".into(), counts_to_json(&r.items));
     m.insert("executions".into(), counts_to_json(&r.executions));
+    if !r.children.is_empty() {
+        let children = r
+            .children
+            .iter()
+            .map(|c| {
+                json!([
+                    c.execution_arn,
+                    c.status,
+                    c.start_date.to_rfc3339(),
+                    c.stop_date.to_rfc3339()
+                ])
+            })
+            .collect();
+        m.insert("children".into(), Value::Array(children));
+    }
     Value::Object(m)
+}
+
+/// An execution status as a static string (the journal's children).
+fn child_status(s: &str) -> Option<&'static str> {
+    ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
+        .into_iter()
+        .find(|k| *k == s)
 }
 
 /// Reads [`to_json`]'s form back.
@@ -272,6 +345,28 @@ pub fn from_json(v: &Value) -> Result<MapRunReport, String> {
             .ok_or("map run \"count\" is not a count")?,
         items: counts_from_json(m.get("items"))?,
         executions: counts_from_json(m.get("executions"))?,
+        children: match m.get("children") {
+            None => Vec::new(),
+            Some(v) => v
+                .as_array()
+                .ok_or("map run \"children\" is not an array")?
+                .iter()
+                .map(|c| {
+                    let text = |i: usize| {
+                        c.get(i).and_then(Value::as_str).ok_or_else(|| {
+                            format!("map run child {c} is not [arn, status, start, stop]")
+                        })
+                    };
+                    Ok(MapRunChild {
+                        execution_arn: text(0)?.to_string(),
+                        status: child_status(text(1)?)
+                            .ok_or_else(|| format!("unknown child status in {c}"))?,
+                        start_date: date(text(2)?)?,
+                        stop_date: date(text(3)?)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, String>>()?,
+        },
     })
 }
 
@@ -304,6 +399,12 @@ mod tests {
                 failed: 2,
                 ..RunCounts::default()
             },
+            children: vec![MapRunChild {
+                execution_arn: "arn:aws:states:us-east-1:123456789012:execution:m/Map:c1".into(),
+                status: "FAILED",
+                start_date: t0 + chrono::Duration::seconds(2),
+                stop_date: t0 + chrono::Duration::seconds(4),
+            }],
         }
     }
 

@@ -755,7 +755,16 @@ const STATUSES: [&str; 6] = [
 ];
 
 fn list_executions(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
-    let arn = req.str("stateMachineArn")?;
+    let map_run = req.opt_str("mapRunArn")?;
+    let arn = match (req.opt_str("stateMachineArn")?, map_run) {
+        (Some(arn), None) => arn,
+        (None, Some(_)) => "",
+        _ => {
+            return Err(ApiError::validation(
+                "Specify either a stateMachineArn or a mapRunArn, not both and not neither",
+            ))
+        }
+    };
     let filter = req.opt_str("statusFilter")?;
     if let Some(f) = filter {
         if !STATUSES.contains(&f) {
@@ -767,6 +776,9 @@ fn list_executions(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> 
         }
     }
     let page = Page::of(req)?;
+    if let Some(run) = map_run {
+        return super::map_runs::list_children(state, run, filter, page);
+    }
     // A version or alias ARN lists the executions started through it.
     let (base, what) = names::machine_ref(arn)?;
     let now = Instant::now();

@@ -401,6 +401,19 @@ fn record_bytes(rec: &ExecutionRecord) -> u64 {
             .sum::<u64>();
         n += f.error.as_ref().map_or(0, |s| s.len() as u64);
         n += f.cause.as_ref().map_or(0, |s| s.len() as u64);
+        // Map runs, with the children they list (an ARN and a few words each).
+        n += f
+            .map_runs
+            .iter()
+            .map(|r| {
+                let children: u64 = r
+                    .children
+                    .iter()
+                    .map(|c| 64 + c.execution_arn.len() as u64)
+                    .sum();
+                256 + r.map_run_arn.len() as u64 + children
+            })
+            .sum::<u64>();
     }
     n
 }

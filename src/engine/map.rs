@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::clock::SimTime;
 use super::context::Scope;
 use super::errors::{names, AslError};
 use super::execution::{
@@ -19,7 +20,7 @@ use super::execution::{
 };
 use super::history::{details, Details, HistoryMode};
 use super::jsonata::Expect;
-use super::map_run::{MapRunReport, MapRunStatus, RunCounts};
+use super::map_run::{MapRunChild, MapRunReport, MapRunStatus, RunCounts, MAX_LISTED_CHILDREN};
 use super::plan::{CompiledInt, CompiledMap};
 use super::query::{Binding, StateQuery};
 use crate::asl::model::{ExecutionType, ProcessorMode};
@@ -57,6 +58,9 @@ pub(crate) struct ChildRecord {
     pub(crate) start_date: String,
     pub(crate) stop_date: String,
     pub(crate) status: ExecutionStatus,
+    /// The start and stop as times (the strings above are the ResultWriter's).
+    pub(crate) started: SimTime,
+    pub(crate) stopped: SimTime,
 }
 
 impl Exec<'_> {
@@ -406,6 +410,7 @@ impl Exec<'_> {
             tolerated_failure_count: limits.tolerated_count.unwrap_or(0),
             items: RunCounts::default(),
             executions: RunCounts::default(),
+            children: Vec::new(),
         });
         reports.len() - 1
     }
@@ -420,6 +425,18 @@ impl Exec<'_> {
             count(&mut r.executions, rec.status, 1);
             count(&mut r.items, rec.status, *w);
         }
+        let mut children: Vec<MapRunChild> = records
+            .iter()
+            .map(|rec| MapRunChild {
+                execution_arn: rec.execution_arn.clone(),
+                status: rec.status.as_str(),
+                start_date: rec.started,
+                stop_date: rec.stopped,
+            })
+            .collect();
+        children.sort_by_key(|c| c.start_date);
+        children.truncate(MAX_LISTED_CHILDREN);
+        r.children = children;
     }
 
     fn close_map_run(&self, report: usize, status: MapRunStatus) {
@@ -615,6 +632,8 @@ impl Exec<'_> {
                 start_date: super::history::format_time(outcome.start_date),
                 stop_date: super::history::format_time(outcome.stop_date),
                 status: outcome.status,
+                started: outcome.start_date,
+                stopped: outcome.stop_date,
             });
         }
         records.into_iter().flatten().collect()

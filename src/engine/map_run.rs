@@ -50,6 +50,19 @@ pub struct RunCounts {
     pub results_written: u64,
 }
 
+/// One child execution of a map run, as ListExecutions by `mapRunArn` lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MapRunChild {
+    pub execution_arn: String,
+    /// As an execution's status is spelled (`SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`).
+    pub status: &'static str,
+    pub start_date: SimTime,
+    pub stop_date: SimTime,
+}
+
+/// The most children a map run keeps for listing (the counts cover them all).
+pub const MAX_LISTED_CHILDREN: usize = 10_000;
+
 /// One Distributed Map run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MapRunReport {
@@ -66,6 +79,8 @@ pub struct MapRunReport {
     pub tolerated_failure_count: u64,
     pub items: RunCounts,
     pub executions: RunCounts,
+    /// Its child executions in start order, at most [`MAX_LISTED_CHILDREN`] of them.
+    pub children: Vec<MapRunChild>,
 }
 
 impl MapRunReport {
@@ -110,6 +125,7 @@ mod tests {
             tolerated_failure_count: 0,
             items: RunCounts::default(),
             executions: RunCounts::default(),
+            children: Vec::new(),
         };
         let stop = t0 + chrono::Duration::seconds(5);
         let mut open = report(MapRunStatus::Running, None);

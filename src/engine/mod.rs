@@ -55,5 +55,5 @@ pub use item_io::{parse_csv_items, parse_csv_rows, parse_json_items, parse_jsonl
 pub use lambda::{
     FunctionName, InvocationType, InvokeHttp, LambdaInvoke, LambdaResponse, LambdaStyle,
 };
-pub use map_run::{MapRunReport, MapRunStatus, RunCounts};
+pub use map_run::{MapRunChild, MapRunReport, MapRunStatus, RunCounts};
 pub use plan::{CompileError, Plan};

@@ -105,6 +105,8 @@ check(
     and run["itemCounts"]["succeeded"] == 7 and run["executionCounts"]["total"] == 7,
     run,
 )
+kids = sfn.list_executions(mapRunArn=runs[0]["mapRunArn"])["executions"]
+check("list_executions by mapRunArn", len(kids) == 7 and all(k["status"] == "SUCCEEDED" for k in kids), kids)
 check(
     "update_map_run of an ended run",
     error_code(lambda: sfn.update_map_run(mapRunArn=runs[0]["mapRunArn"], maxConcurrency=1)) == "ValidationException",
