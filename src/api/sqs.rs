@@ -1,7 +1,8 @@
 //! SQS's JSON protocol (`X-Amz-Target: AmazonSQS.*`, as current boto3 speaks it) over the
 //! account's [`crate::sim::sqs::Sqs`], shared with every simulated execution: `CreateQueue`,
-//! `GetQueueUrl`, `ListQueues`, `GetQueueAttributes`, `SendMessage`, `ReceiveMessage`,
-//! `DeleteMessage`, `PurgeQueue`, `DeleteQueue`. Errors carry the query-compatible code in
+//! `GetQueueUrl`, `ListQueues`, `GetQueueAttributes`, `SendMessage`, `SendMessageBatch`,
+//! `ReceiveMessage`, `DeleteMessage`, `DeleteMessageBatch`, `ChangeMessageVisibility`,
+//! `PurgeQueue`, `DeleteQueue`. Errors carry the query-compatible code in
 //! `x-amzn-query-error` (`AWS.SimpleQueueService.NonExistentQueue;Sender`), which the SDKs
 //! report as the error code.
 
@@ -33,10 +34,7 @@ pub fn handle(state: &Arc<ApiState>, action: &str, body: &[u8]) -> Response<Body
     match state.services.sqs.call(action, &req, now) {
         Ok(v) => json_response(&v, "application/x-amz-json-1.0"),
         Err(e) => {
-            let query_code = match e.code.as_str() {
-                "QueueDoesNotExist" => "AWS.SimpleQueueService.NonExistentQueue",
-                other => other,
-            };
+            let query_code = crate::sim::sqs_error::query_code(&e.code);
             let mut r =
                 ApiError::bad_request(format!("com.amazonaws.sqs#{}", e.code), e.message).json10();
             if let Ok(v) = HeaderValue::from_str(&format!("{query_code};Sender")) {

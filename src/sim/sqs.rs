@@ -124,6 +124,77 @@ pub fn billed_requests(bytes: usize) -> u64 {
     (bytes.div_ceil(65_536).max(1)) as u64
 }
 
+/// A VisibilityTimeout of 0 to 43,200 seconds (12 hours).
+fn visibility_timeout(req: &Value) -> Result<f64, SqsError> {
+    let v = req.get("VisibilityTimeout").ok_or_else(|| {
+        SqsError::new(
+            "MissingParameter",
+            "The request must contain the parameter VisibilityTimeout.",
+        )
+    })?;
+    let t = v
+        .as_f64()
+        .or_else(|| v.as_str().and_then(|s| s.parse::<f64>().ok()));
+    match t {
+        Some(t) if (0.0..=43_200.0).contains(&t) => Ok(t),
+        _ => Err(SqsError::new(
+            "InvalidParameterValue",
+            format!("Value {v} for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and 43200, if provided."),
+        )),
+    }
+}
+
+/// A batch request's `Entries`: 1 to 10, each with a distinct `Id` of letters, digits, `-`
+/// and `_` (at most 80).
+fn batch_entries(req: &Value) -> Result<&Vec<Value>, SqsError> {
+    let entries = req
+        .get("Entries")
+        .and_then(Value::as_array)
+        .ok_or_else(|| {
+            SqsError::new(
+                "EmptyBatchRequest",
+                "There should be at least one SendMessageBatchRequestEntry in the request.",
+            )
+        })?;
+    if entries.is_empty() {
+        return Err(SqsError::new(
+            "EmptyBatchRequest",
+            "There should be at least one entry in the request.",
+        ));
+    }
+    if entries.len() > 10 {
+        return Err(SqsError::new(
+            "TooManyEntriesInBatchRequest",
+            format!(
+                "Maximum number of entries per request are 10. You have sent {}.",
+                entries.len()
+            ),
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for e in entries {
+        let id = e.get("Id").and_then(Value::as_str).unwrap_or_default();
+        let valid = !id.is_empty()
+            && id.len() <= 80
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid {
+            return Err(SqsError::new(
+                "InvalidBatchEntryId",
+                "A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long.",
+            ));
+        }
+        if !seen.insert(id) {
+            return Err(SqsError::new(
+                "BatchEntryIdsNotDistinct",
+                format!("Id {id} repeated."),
+            ));
+        }
+    }
+    Ok(entries)
+}
+
 fn text<'a>(req: &'a Value, name: &str) -> Result<&'a str, SqsError> {
     req.get(name).and_then(Value::as_str).ok_or_else(|| {
         SqsError::new(
@@ -389,6 +460,18 @@ impl Sqs {
                 }
                 Ok(answer)
             }
+            "sendMessageBatch" => self.send_batch(req, now),
+            "deleteMessageBatch" => self.delete_batch(req),
+            "changeMessageVisibility" => {
+                let timeout = visibility_timeout(req)?;
+                self.change_visibility(
+                    text(req, "QueueUrl")?,
+                    text(req, "ReceiptHandle")?,
+                    timeout,
+                    now,
+                )?;
+                Ok(json!({}))
+            }
             "receiveMessage" => self.receive(req, now),
             "deleteMessage" => {
                 let handle = text(req, "ReceiptHandle")?;
@@ -425,6 +508,107 @@ impl Sqs {
             other => Err(SqsError::new(
                 "UnsupportedOperation",
                 format!("The simulated SQS does not support the action `{other}`"),
+            )),
+        }
+    }
+
+    /// SendMessageBatch: up to 10 entries, each sent as SendMessage would be; an entry that
+    /// fails is reported in `Failed` and the others are sent.
+    fn send_batch(&self, req: &Value, now: f64) -> Result<Value, SqsError> {
+        let queue = text(req, "QueueUrl")?;
+        let entries = batch_entries(req)?;
+        let total: usize = entries
+            .iter()
+            .map(|e| e.get("MessageBody").map_or(0, |b| b.to_string().len()))
+            .sum();
+        if total > 262_144 {
+            return Err(SqsError::new(
+                "BatchRequestTooLong",
+                format!("Batch requests cannot be longer than 262144 bytes. You have sent {total} bytes."),
+            ));
+        }
+        let (mut ok, mut failed) = (Vec::new(), Vec::new());
+        for e in entries {
+            let id = e.get("Id").and_then(Value::as_str).unwrap_or_default();
+            let body = match e.get("MessageBody") {
+                Some(Value::String(s)) => s.clone(),
+                Some(v) if !v.is_null() => v.to_string(),
+                _ => String::new(),
+            };
+            match self.send_message(queue, &body, e.get("MessageAttributes").cloned(), e, now) {
+                Ok(sent) => {
+                    let mut m =
+                        json!({"Id": id, "MessageId": sent.id, "MD5OfMessageBody": sent.md5});
+                    if let Some(seq) = sent.sequence {
+                        m["SequenceNumber"] = Value::String(seq);
+                    }
+                    ok.push(m);
+                }
+                // A missing queue fails the whole request, as SendMessage does.
+                Err(err) if err.code == "QueueDoesNotExist" => return Err(err),
+                Err(err) => failed.push(json!({"Id": id, "SenderFault": true,
+                                               "Code": err.code, "Message": err.message})),
+            }
+        }
+        Ok(json!({"Successful": ok, "Failed": failed}))
+    }
+
+    /// DeleteMessageBatch: up to 10 receipt handles.
+    fn delete_batch(&self, req: &Value) -> Result<Value, SqsError> {
+        let queue = text(req, "QueueUrl")?;
+        let entries = batch_entries(req)?;
+        let (mut ok, mut failed) = (Vec::new(), Vec::new());
+        let mut st = self.lock();
+        let q = st
+            .queues
+            .get_mut(Self::queue_name(queue))
+            .ok_or_else(no_queue)?;
+        for e in entries {
+            let id = e.get("Id").and_then(Value::as_str).unwrap_or_default();
+            let handle = e
+                .get("ReceiptHandle")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if q.in_flight.remove(handle).is_some() || handle.starts_with("rh-") {
+                ok.push(json!({"Id": id}));
+            } else {
+                failed.push(json!({"Id": id, "SenderFault": true, "Code": "ReceiptHandleIsInvalid",
+                    "Message": format!("The input receipt handle \"{handle}\" is not a valid receipt handle.")}));
+            }
+        }
+        Ok(json!({"Successful": ok, "Failed": failed}))
+    }
+
+    /// ChangeMessageVisibility: a message in flight becomes visible `timeout` seconds from
+    /// now (0: at once).
+    pub fn change_visibility(
+        &self,
+        queue: &str,
+        handle: &str,
+        timeout: f64,
+        now: f64,
+    ) -> Result<(), SqsError> {
+        let mut st = self.lock();
+        let q = st
+            .queues
+            .get_mut(Self::queue_name(queue))
+            .ok_or_else(no_queue)?;
+        match q.in_flight.get_mut(handle) {
+            Some(f) if f.visible_at > now => {
+                f.visible_at = now + timeout;
+                Ok(())
+            }
+            Some(_) => Err(SqsError::new(
+                "MessageNotInflight",
+                "The message referred to isn't in flight.",
+            )),
+            None if handle.starts_with("rh-") => Err(SqsError::new(
+                "MessageNotInflight",
+                "The message referred to isn't in flight.",
+            )),
+            None => Err(SqsError::new(
+                "ReceiptHandleIsInvalid",
+                format!("The input receipt handle \"{handle}\" is not a valid receipt handle."),
             )),
         }
     }
@@ -577,6 +761,111 @@ impl SystemAttributes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_and_visibility_changes() {
+        let sqs = Sqs::default();
+        let url = sqs.create_queue("jobs", None, 0.0).unwrap();
+        let r = sqs
+            .call(
+                "SendMessageBatch",
+                &json!({"QueueUrl": url, "Entries": [
+                    {"Id": "a", "MessageBody": "one"},
+                    {"Id": "b", "MessageBody": ""},
+                    {"Id": "c", "MessageBody": "three"}]}),
+                1.0,
+            )
+            .unwrap();
+        let ok: Vec<&str> = r["Successful"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["Id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ok, ["a", "c"]);
+        assert_eq!(r["Failed"][0]["Id"], "b");
+        assert_eq!(r["Failed"][0]["Code"], "MissingParameter");
+        for (bad, code) in [
+            (json!([]), "EmptyBatchRequest"),
+            (
+                json!([{"Id": "x", "MessageBody": "1"}, {"Id": "x", "MessageBody": "2"}]),
+                "BatchEntryIdsNotDistinct",
+            ),
+            (
+                json!([{"Id": "no spaces", "MessageBody": "1"}]),
+                "InvalidBatchEntryId",
+            ),
+            (
+                Value::Array(
+                    (0..11)
+                        .map(|i| json!({"Id": format!("m{i}"), "MessageBody": "x"}))
+                        .collect(),
+                ),
+                "TooManyEntriesInBatchRequest",
+            ),
+        ] {
+            let e = sqs
+                .call(
+                    "SendMessageBatch",
+                    &json!({"QueueUrl": url, "Entries": bad}),
+                    1.0,
+                )
+                .unwrap_err();
+            assert_eq!(e.code, code);
+            assert!(crate::sim::sqs_error::query_code(code).starts_with("AWS.SimpleQueueService."));
+        }
+        let got = sqs
+            .call(
+                "ReceiveMessage",
+                &json!({"QueueUrl": url, "MaxNumberOfMessages": 10}),
+                2.0,
+            )
+            .unwrap();
+        let handles: Vec<Value> = got["Messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["ReceiptHandle"].clone())
+            .collect();
+        assert_eq!(handles.len(), 2);
+        // Visible again at once: received again before the 30 s timeout.
+        sqs.call(
+            "ChangeMessageVisibility",
+            &json!({"QueueUrl": url, "ReceiptHandle": handles[0], "VisibilityTimeout": 0}),
+            3.0,
+        )
+        .unwrap();
+        let again = sqs
+            .call("ReceiveMessage", &json!({"QueueUrl": url}), 3.0)
+            .unwrap();
+        assert_eq!(again["Messages"][0]["Body"], "one");
+        let e = sqs
+            .call(
+                "ChangeMessageVisibility",
+                &json!({"QueueUrl": url, "ReceiptHandle": handles[1], "VisibilityTimeout": 50000}),
+                3.0,
+            )
+            .unwrap_err();
+        assert_eq!(e.code, "InvalidParameterValue");
+        let new_handle = again["Messages"][0]["ReceiptHandle"].clone();
+        let d = sqs
+            .call(
+                "DeleteMessageBatch",
+                &json!({"QueueUrl": url, "Entries": [
+                    {"Id": "1", "ReceiptHandle": new_handle},
+                    {"Id": "2", "ReceiptHandle": handles[1]},
+                    {"Id": "3", "ReceiptHandle": "garbage"}]}),
+                4.0,
+            )
+            .unwrap();
+        assert_eq!(d["Successful"].as_array().unwrap().len(), 2);
+        assert_eq!(d["Failed"][0]["Id"], "3");
+        assert_eq!(
+            sqs.call("ReceiveMessage", &json!({"QueueUrl": url}), 999.0)
+                .unwrap(),
+            json!({})
+        );
+    }
 
     #[test]
     fn send_receive_delete_and_visibility() {

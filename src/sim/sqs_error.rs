@@ -16,3 +16,19 @@ impl SqsError {
         }
     }
 }
+
+/// The query-protocol code an SQS JSON error carries in `x-amzn-query-error`, which the SDKs
+/// report as the error code (`AWS.SimpleQueueService.NonExistentQueue` for
+/// `QueueDoesNotExist`, and so on).
+pub fn query_code(code: &str) -> String {
+    match code {
+        "QueueDoesNotExist" => "AWS.SimpleQueueService.NonExistentQueue".to_string(),
+        "EmptyBatchRequest"
+        | "TooManyEntriesInBatchRequest"
+        | "BatchEntryIdsNotDistinct"
+        | "BatchRequestTooLong"
+        | "InvalidBatchEntryId"
+        | "MessageNotInflight" => format!("AWS.SimpleQueueService.{code}"),
+        other => other.to_string(),
+    }
+}

@@ -96,7 +96,28 @@ def dynamodb():
     check("nothing of a cancelled transaction is written", "Item" in still, still)
 
 
+def sqs_batches():
+    sqs = boto3.client("sqs", **KW)
+    url = sqs.create_queue(QueueName="batched")["QueueUrl"]
+    sent = sqs.send_message_batch(QueueUrl=url, Entries=[
+        {"Id": "a", "MessageBody": "one"}, {"Id": "b", "MessageBody": "two"}])
+    check("send_message_batch", sorted(e["Id"] for e in sent["Successful"]) == ["a", "b"]
+          and not sent.get("Failed"), sent)
+    err = client_error(lambda: sqs.send_message_batch(QueueUrl=url, Entries=[
+        {"Id": "x", "MessageBody": "1"}, {"Id": "x", "MessageBody": "2"}]))
+    check("repeated batch ids", err and err["Error"]["Code"] == "AWS.SimpleQueueService.BatchEntryIdsNotDistinct", err)
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"], VisibilityTimeout=0)
+    again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    check("change_message_visibility to 0 makes it visible", [m["Body"] for m in again] == [got[0]["Body"]], again)
+    deleted = sqs.delete_message_batch(QueueUrl=url, Entries=[
+        {"Id": "1", "ReceiptHandle": again[0]["ReceiptHandle"]},
+        {"Id": "2", "ReceiptHandle": got[1]["ReceiptHandle"]}])
+    check("delete_message_batch", len(deleted["Successful"]) == 2 and not deleted.get("Failed"), deleted)
+
+
 dynamodb()
+sqs_batches()
 if "--no-fifo" not in sys.argv:
     import services_more_sqs  # noqa: E402  (the SQS FIFO half, beside this file)
     services_more_sqs.run(KW, check, client_error)

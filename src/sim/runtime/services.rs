@@ -241,10 +241,7 @@ async fn execute(ctx: &mut Invocation, target: &str, body: &[u8]) -> Reply {
                 reply(f.status, content_type, &body)
             }
             "sqs" => {
-                let query_code = match f.code.as_str() {
-                    "QueueDoesNotExist" => "AWS.SimpleQueueService.NonExistentQueue",
-                    other => other,
-                };
+                let query_code = crate::sim::sqs_error::query_code(&f.code);
                 let mut r = error(
                     f.status,
                     content_type,
