@@ -606,6 +606,15 @@ fn read_event(v: &Value, last: &mut Option<Payload>) -> ReadResult<HistoryEvent>
     })
 }
 
+/// An optional text member.
+fn opt_text(m: &Map<String, Value>, k: &str) -> ReadResult<Option<String>> {
+    match m.get(k) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(format!("\"{k}\" is not a string")),
+    }
+}
+
 fn read_end(m: &Map<String, Value>) -> ReadResult<Finished> {
     let events = field(m, "history")?
         .as_array()
@@ -616,13 +625,7 @@ fn read_end(m: &Map<String, Value>) -> ReadResult<Finished> {
         .enumerate()
         .map(|(i, e)| read_event(e, &mut last).map_err(|err| format!("history[{i}]: {err}")))
         .collect::<ReadResult<Vec<_>>>()?;
-    let opt_text = |k: &str| -> ReadResult<Option<String>> {
-        match m.get(k) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(format!("\"{k}\" is not a string")),
-        }
-    };
+    let opt_text = |k: &str| opt_text(m, k);
     let map_runs = match m.get("mapRuns") {
         None => Vec::new(),
         Some(Value::Array(a)) => a
@@ -679,14 +682,7 @@ impl Replay {
                 let p = p
                     .as_object()
                     .ok_or("a published version is not an object")?;
-                let description = match p.get("description") {
-                    None => None,
-                    Some(d) => Some(
-                        d.as_str()
-                            .ok_or("a version description is not text")?
-                            .to_string(),
-                    ),
-                };
+                let description = opt_text(p, "description")?;
                 rec.published.insert(
                     number(p, "n")?,
                     Published {
@@ -704,14 +700,7 @@ impl Replay {
                 let a = a.as_object().ok_or("an alias is not an object")?;
                 let routes: Vec<(u64, u32)> = serde_json::from_value(field(a, "routes")?.clone())
                     .map_err(|e| format!("alias {name:?} routes: {e}"))?;
-                let description = match a.get("description") {
-                    None => None,
-                    Some(d) => Some(
-                        d.as_str()
-                            .ok_or("an alias description is not text")?
-                            .to_string(),
-                    ),
-                };
+                let description = opt_text(a, "description")?;
                 rec.aliases.insert(
                     name.clone(),
                     AliasRecord {
