@@ -487,9 +487,10 @@ impl TokenSink for ApiTokens {
 /// the wait at once (a second answer is refused even before the waiting Task runs again).
 pub fn deliver_token(state: &ApiState, token: &str, message: TokenMessage) -> bool {
     let mut tokens = state.tokens();
-    let tx = match message {
-        TokenMessage::Heartbeat => tokens.get(token).cloned(),
-        _ => tokens.remove(token),
+    let tx = if message.ends_wait() {
+        tokens.remove(token)
+    } else {
+        tokens.get(token).cloned()
     };
     tx.is_some_and(|tx| tx.send(message).is_ok())
 }

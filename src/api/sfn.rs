@@ -755,10 +755,10 @@ const STATUSES: [&str; 6] = [
 ];
 
 fn list_executions(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
-    let map_run = req.opt_str("mapRunArn")?;
-    let arn = match (req.opt_str("stateMachineArn")?, map_run) {
-        (Some(arn), None) => arn,
-        (None, Some(_)) => "",
+    // Either a machine (or version, or alias) or a map run, whose children are listed.
+    let listed = match (req.opt_str("stateMachineArn")?, req.opt_str("mapRunArn")?) {
+        (Some(arn), None) => Ok(arn),
+        (None, Some(run)) => Err(run),
         _ => {
             return Err(ApiError::validation(
                 "Specify either a stateMachineArn or a mapRunArn, not both and not neither",
@@ -776,9 +776,10 @@ fn list_executions(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> 
         }
     }
     let page = Page::of(req)?;
-    if let Some(run) = map_run {
-        return super::map_runs::list_children(state, run, filter, page);
-    }
+    let arn = match listed {
+        Ok(arn) => arn,
+        Err(run) => return super::map_runs::list_children(state, run, filter, page),
+    };
     // A version or alias ARN lists the executions started through it.
     let (base, what) = names::machine_ref(arn)?;
     let now = Instant::now();

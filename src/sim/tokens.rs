@@ -38,6 +38,14 @@ pub enum TokenMessage {
     Heartbeat,
 }
 
+impl TokenMessage {
+    /// Whether the message ends the wait (a success or a failure; a heartbeat does not): a
+    /// second answer to the token is then refused, even before the waiting Task runs again.
+    pub fn ends_wait(&self) -> bool {
+        !matches!(self, TokenMessage::Heartbeat)
+    }
+}
+
 /// Which callback a request is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Callback {
@@ -173,9 +181,10 @@ impl TokenTable {
     /// Task runs again.
     pub(crate) fn deliver(&self, token: &str, message: TokenMessage) -> bool {
         let mut waiting = self.waiting.borrow_mut();
-        let tx = match message {
-            TokenMessage::Heartbeat => waiting.get(token).cloned(),
-            _ => waiting.remove(token),
+        let tx = if message.ends_wait() {
+            waiting.remove(token)
+        } else {
+            waiting.get(token).cloned()
         };
         tx.is_some_and(|tx| tx.unbounded_send(message).is_ok())
     }

@@ -104,6 +104,24 @@ pub(crate) struct WorldInner {
 pub const MAX_NESTED_INVOKES: u32 = 16;
 
 impl WorldInner {
+    /// Lambda's ValidationException for a function name that is not one.
+    fn invalid_function_name(&self, function: &str) -> TaskFailure {
+        let id = self.lambda.service_request_id();
+        TaskFailure::new(
+            "Lambda.AWSLambdaException",
+            lambda_service_cause(
+                &format!(
+                    "1 validation error detected: Value '{function}' at 'functionName' failed to \
+                     satisfy constraint: Member must satisfy regular expression pattern: \
+                     (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{{2}}(-gov)?-[a-z]+-\\d{{1}}:)?(\\d{{12}}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?"
+                ),
+                400,
+                "ValidationException",
+                &id,
+            ),
+        )
+    }
+
     /// Checks that `caller` (charged to ledger key `key`) may invoke `target`; a refusal costs
     /// the lookup's latency and is Lambda's `AccessDeniedException`.
     async fn authorize_invoke(
@@ -180,20 +198,7 @@ impl InvocationHost for WorldInner {
     ) -> LocalBoxFuture<'a, Result<InvokeOk, TaskFailure>> {
         Box::pin(async move {
             let Some(target) = FunctionTarget::parse(function) else {
-                let id = self.lambda.service_request_id();
-                return Err(TaskFailure::new(
-                    "Lambda.AWSLambdaException",
-                    lambda_service_cause(
-                        &format!(
-                            "1 validation error detected: Value '{function}' at 'functionName' \
-                             failed to satisfy constraint: Member must satisfy regular \
-                             expression pattern"
-                        ),
-                        400,
-                        "ValidationException",
-                        &id,
-                    ),
-                ));
+                return Err(self.invalid_function_name(function));
             };
             self.authorize_invoke(caller, account_key, &target).await?;
             // Functions invoking each other without end would hold a process per level:
@@ -778,20 +783,7 @@ impl World {
     }
 
     fn invalid_function_name(&self, function: &str) -> TaskFailure {
-        let id = self.inner.lambda.service_request_id();
-        TaskFailure::new(
-            "Lambda.AWSLambdaException",
-            lambda_service_cause(
-                &format!(
-                    "1 validation error detected: Value '{function}' at 'functionName' failed to \
-                     satisfy constraint: Member must satisfy regular expression pattern: \
-                     (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{{2}}(-gov)?-[a-z]+-\\d{{1}}:)?(\\d{{12}}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?"
-                ),
-                400,
-                "ValidationException",
-                &id,
-            ),
-        )
+        self.inner.invalid_function_name(function)
     }
 
     /// `lambda:InvokeFunction` for a Task of `execution_arn`; a refusal is the error Step
