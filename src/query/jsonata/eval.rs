@@ -633,6 +633,42 @@ impl<'a> Ev<'a> {
         Ok(Some(out))
     }
 
+    /// The tuples of path `p` run from one tuple (its value split into items as a path's
+    /// context is), keeping every step's ancestry.
+    fn path_tuples(
+        &mut self,
+        p: &'a Path,
+        start: Tuple<'a>,
+        env: FrameId,
+    ) -> Result<Vec<Tuple<'a>>, JsonataError> {
+        let mut tuples = match &start.value {
+            Some(c)
+                if c.is_array()
+                    && !p
+                        .steps
+                        .first()
+                        .is_some_and(|f| matches!(f.kind, Kind::Var(_))) =>
+            {
+                c.arr_items()
+                    .into_iter()
+                    .map(|v| Tuple {
+                        value: Some(v),
+                        binds: start.binds.clone(),
+                        chain: start.chain.clone(),
+                    })
+                    .collect()
+            }
+            _ => vec![start],
+        };
+        for step in &p.steps {
+            tuples = self.tuple_step(step, tuples, env)?;
+            if tuples.is_empty() {
+                break;
+            }
+        }
+        Ok(tuples)
+    }
+
     fn tuple_step(
         &mut self,
         step: &'a Expr,
@@ -652,6 +688,17 @@ impl<'a> Ev<'a> {
                             chain: node.next.clone(),
                         });
                     }
+                    continue;
+                }
+                // `(a.b.c)[%.x]`: a block whose only expression is a path keeps that path's
+                // ancestry, so `%` after it is the parent inside the block (as in jsonata-js,
+                // whose parent-seeking looks into a block's last expression).
+                if let Some(inner) = ancestry_block(step) {
+                    let mut ts = self.path_tuples(inner, t.clone(), env)?;
+                    for p in &step.predicates {
+                        ts = self.filter_tuples(p, ts, env)?;
+                    }
+                    result.extend(ts);
                     continue;
                 }
                 let frame = self.tuple_frame(env, t);
@@ -1528,4 +1575,24 @@ impl<'a> Host<'a> for Ev<'a> {
     fn rng(&mut self) -> &mut SimRng {
         self.rng
     }
+}
+
+/// The path inside a step written `(path)`, when the step is just that: no focus, index
+/// or grouping of its own, and the path has none either.
+fn ancestry_block(step: &Expr) -> Option<&Path> {
+    let Kind::Block(xs) = &step.kind else {
+        return None;
+    };
+    let [inner] = xs.as_slice() else { return None };
+    let Kind::Path(p) = &inner.kind else {
+        return None;
+    };
+    let plain = step.focus.is_none()
+        && step.index.is_none()
+        && step.group.is_none()
+        && p.group.is_none()
+        && inner.predicates.is_empty()
+        && inner.stages.is_empty()
+        && inner.group.is_none();
+    plain.then_some(p)
 }

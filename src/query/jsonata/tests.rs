@@ -183,6 +183,25 @@ fn variable_resolution_order() {
 }
 
 #[test]
+fn a_parenthesised_path_keeps_its_ancestry() {
+    // `%` in a predicate on `(path)` is the parent inside the block, as in jsonata-js.
+    let states = json!({"input": {"orders": [
+        {"id": 1, "lines": [{"sku": "a"}, {"sku": "b"}]},
+        {"id": 2, "lines": [{"sku": "c"}]}
+    ]}});
+    let got = |e: &str| run_with(e, &states, &NoVariables).unwrap();
+    assert_eq!(
+        got("($states.input.orders.lines)[%.id = 2].sku"),
+        Some(json!("c"))
+    );
+    assert_eq!(
+        got("($states.input.orders.lines)[%.id = 1].sku"),
+        Some(json!(["a", "b"]))
+    );
+    assert_eq!(got("($states.input.orders.lines)[%.id = 3].sku"), None);
+}
+
+#[test]
 fn sequences_and_paths() {
     let states = json!({"input": {"items": [{"p": 1, "t": ["a", "b"]}, {"p": 2, "t": ["c"]}]}});
     let got = |e: &str| run_with(e, &states, &NoVariables).unwrap();
