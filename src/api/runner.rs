@@ -666,6 +666,7 @@ mod tests {
             history: failed_history(),
             children: Vec::new(),
             map_runs: Vec::new(),
+            resume: None,
         };
         let req = StopRequest {
             error: Some("Stopped".into()),

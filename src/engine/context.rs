@@ -28,6 +28,8 @@ pub struct ExecutionFacts<'o> {
     pub state_machine_name: &'o str,
     /// Express executions have no redrive, so their context object has no `RedriveCount`.
     pub redrivable: bool,
+    /// How many times the execution has been redriven (`$$.Execution.RedriveCount`).
+    pub redrive_count: u32,
 }
 
 impl ExecutionFacts<'_> {
@@ -120,7 +122,7 @@ impl<'a> LazyContext<'a> {
         execution.insert("Name".into(), e.execution_name.into());
         execution.insert("RoleArn".into(), e.role_arn.into());
         if e.redrivable {
-            execution.insert("RedriveCount".into(), 0.into());
+            execution.insert("RedriveCount".into(), e.redrive_count.into());
         }
         let mut machine = Map::new();
         machine.insert("Id".into(), e.state_machine_arn().into());
@@ -222,6 +224,15 @@ impl Scope {
         VarView { chain }
     }
 
+    /// The variables assigned in this scope itself (not its parents'), as one object.
+    pub fn local_values(&self) -> Map<String, Value> {
+        self.local
+            .borrow()
+            .as_ref()
+            .map(|m| (**m).clone())
+            .unwrap_or_default()
+    }
+
     /// Whether no variable is visible (lets callers skip building views).
     pub fn is_empty(&self) -> bool {
         if self.local.borrow().as_ref().is_some_and(|m| !m.is_empty()) {
@@ -275,6 +286,7 @@ mod tests {
             account: "1",
             state_machine_name: "m",
             redrivable: true,
+            redrive_count: 0,
         }
     }
 

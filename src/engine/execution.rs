@@ -24,6 +24,7 @@ use super::invoker::TaskInvoker;
 pub(crate) use super::io::display_plain;
 pub use super::io::json_size_exceeds;
 use super::plan::{CompiledBody, CompiledKind, CompiledState, Next, Plan};
+use super::redrive::{Branch, Resume, Track};
 use crate::asl::model::ExecutionType;
 use crate::query::env::QueryError;
 use crate::rng::SimRng;
@@ -98,6 +99,11 @@ pub struct ExecutionOptions {
     /// child `i` starts no earlier than `i / rate` after the run began. `None`: all at once.
     /// See [`DISTRIBUTED_CHILD_START_RATE`] for the default's source.
     pub map_child_start_rate: Option<f64>,
+    /// Keep track of where every body stands, so that an unsuccessful Standard execution
+    /// reports a [`Resume`] to redrive it from (see [`super::redrive`]).
+    pub track_progress: bool,
+    /// How many times this execution has been redriven (`$$.Execution.RedriveCount`).
+    pub redrive_count: u32,
 }
 
 impl Default for ExecutionOptions {
@@ -117,6 +123,8 @@ impl Default for ExecutionOptions {
             execution_arn: None,
             inherited_variables: None,
             map_child_start_rate: Some(DISTRIBUTED_CHILD_START_RATE),
+            track_progress: false,
+            redrive_count: 0,
         }
     }
 }
@@ -224,6 +232,9 @@ pub struct ExecutionOutcome {
     pub children: Vec<ChildExecution>,
     /// This execution's Distributed Map runs, in start order (its children's are not here).
     pub map_runs: Vec<super::map_run::MapRunReport>,
+    /// Where an unsuccessful Standard execution stood, when it was run with
+    /// [`ExecutionOptions::track_progress`]: what a redrive continues from.
+    pub resume: Option<Resume>,
 }
 
 impl ExecutionOutcome {
@@ -267,34 +278,82 @@ pub async fn execute_body(
     clock: Rc<dyn Clock>,
     invoker: Rc<dyn TaskInvoker>,
 ) -> ExecutionOutcome {
+    execute_body_from(
+        body,
+        timeout_seconds,
+        uses_context,
+        input,
+        opts,
+        clock,
+        invoker,
+        None,
+    )
+    .await
+}
+
+/// Runs `body` as a whole execution from its start, or from `resume`: a redrive of an
+/// unsuccessful execution, continued from what its last attempt reported, `input` being the
+/// execution's original input (`$$.Execution.Input`). A redrive's history starts with
+/// `ExecutionRedriven` and numbers its events from 1; the caller appends it to the earlier
+/// attempts'. `opts.redrive_count` is the redrive's number.
+#[allow(clippy::too_many_arguments)]
+pub async fn execute_body_from(
+    body: &CompiledBody,
+    timeout_seconds: Option<u64>,
+    uses_context: bool,
+    input: Value,
+    opts: &ExecutionOptions,
+    clock: Rc<dyn Clock>,
+    invoker: Rc<dyn TaskInvoker>,
+    resume: Option<&Resume>,
+) -> ExecutionOutcome {
     let start = clock.now();
-    let keep_input = uses_context || opts.history == HistoryMode::Full;
+    let keep_input = uses_context || opts.history == HistoryMode::Full || resume.is_some();
     let mut exec = Exec::new(uses_context, clock.clone(), invoker, opts, input, start);
-    let mut cursor = exec.history.push(
-        0,
-        || start,
-        "ExecutionStarted",
-        || Details::ExecutionStarted {
-            input: exec.facts.input.clone(),
-            role_arn: Arc::from(opts.role_arn.as_str()),
-        },
-    );
+    let mut cursor = match resume {
+        None => exec.history.push(
+            0,
+            || start,
+            "ExecutionStarted",
+            || Details::ExecutionStarted {
+                input: exec.facts.input.clone(),
+                role_arn: Arc::from(opts.role_arn.as_str()),
+            },
+        ),
+        Some(_) => exec.history.push(
+            0,
+            || start,
+            "ExecutionRedriven",
+            || {
+                Some((
+                    "executionRedrivenEventDetails",
+                    details(vec![("redriveCount", opts.redrive_count.into())]),
+                ))
+            },
+        ),
+    };
     // AWS refuses larger inputs at StartExecution; a library caller gets a failed execution.
-    if json_size_exceeds(&exec.facts.input, opts.payload_limit) {
+    if resume.is_none() && json_size_exceeds(&exec.facts.input, opts.payload_limit) {
         return exec.refuse_input(cursor, start);
     }
-    let scope = match &opts.inherited_variables {
-        Some(v) => Scope::with_values(v.clone()),
-        None => Scope::root(),
+    let scope = match (resume, &opts.inherited_variables) {
+        (Some(r), _) => Scope::with_values(r.variables.clone()),
+        (None, Some(v)) => Scope::with_values(v.clone()),
+        (None, None) => Scope::root(),
     };
-    let frame = Frame { scope };
+    let track = (opts.track_progress && opts.execution_type == ExecutionType::Standard)
+        .then(|| Track::new(scope.clone()));
+    let frame = Frame::new(scope, track.clone());
     let result = {
-        let body_input = if keep_input {
-            exec.facts.input.clone()
-        } else {
-            std::mem::take(&mut exec.facts.input)
+        let (first, body_input) = match resume {
+            Some(r) => {
+                frame.resume_with(r.branches.clone());
+                (r.state, r.input.clone())
+            }
+            None if keep_input => (body.start, exec.facts.input.clone()),
+            None => (body.start, std::mem::take(&mut exec.facts.input)),
         };
-        let run = std::pin::pin!(exec.run_body(body, body_input, &frame, &mut cursor));
+        let run = std::pin::pin!(exec.run_body_at(body, first, body_input, &frame, &mut cursor));
         match timeout_seconds {
             None => Ok(run.await),
             Some(secs) => {
@@ -351,6 +410,10 @@ pub async fn execute_body(
         history: exec.history.take(),
         children: exec.children.take(),
         map_runs,
+        resume: match status {
+            ExecutionStatus::Succeeded => None,
+            _ => track.and_then(|t| t.resume()),
+        },
     }
 }
 
@@ -373,9 +436,50 @@ pub(crate) struct Exec<'p> {
     pub(crate) map_run_reports: RefCell<Vec<super::map_run::MapRunReport>>,
 }
 
-/// What one branch of control flow carries: its variable scope.
+/// What one branch of control flow carries: its variable scope, its progress (when tracked
+/// for redrive) and, while a redrive resumes a Parallel or Map state in it, what that state's
+/// branches or iterations had reached.
 pub(crate) struct Frame {
     pub(crate) scope: Rc<Scope>,
+    pub(crate) track: Option<Rc<Track>>,
+    resume: RefCell<Option<Vec<Branch>>>,
+}
+
+impl Frame {
+    pub(crate) fn new(scope: Rc<Scope>, track: Option<Rc<Track>>) -> Frame {
+        Frame {
+            scope,
+            track,
+            resume: RefCell::new(None),
+        }
+    }
+
+    /// A frame nested in this one (a branch or iteration) over `scope`, tracked when this one
+    /// is; `done` marks a branch a redrive keeps.
+    pub(crate) fn nested(&self, scope: Rc<Scope>, done: Option<&Value>) -> Frame {
+        let track = self.track.as_ref().map(|_| match done {
+            Some(v) => Track::finished(scope.clone(), v.clone()),
+            None => Track::new(scope.clone()),
+        });
+        Frame::new(scope, track)
+    }
+
+    /// Sets what the next Parallel or Map state's branches had reached (a redrive).
+    pub(crate) fn resume_with(&self, branches: Option<Vec<Branch>>) {
+        *self.resume.borrow_mut() = branches;
+    }
+
+    /// What the state being resumed had reached in its branches or iterations (taken once).
+    pub(crate) fn take_resume(&self) -> Option<Vec<Branch>> {
+        self.resume.borrow_mut().take()
+    }
+
+    /// Records the branches or iterations the current state runs, from their frames.
+    pub(crate) fn track_inner<'f>(&self, frames: impl Iterator<Item = &'f Frame>) {
+        if let Some(t) = &self.track {
+            t.set_inner(frames.filter_map(|f| f.track.clone()).collect());
+        }
+    }
 }
 
 /// The state being run, for error prefixes and the context object.
@@ -435,6 +539,7 @@ impl<'p> Exec<'p> {
                 account: &opts.account,
                 state_machine_name: &opts.state_machine_name,
                 redrivable: opts.execution_type == ExecutionType::Standard,
+                redrive_count: opts.redrive_count,
             },
             children: RefCell::new(Vec::new()),
             map_runs: Cell::new(0),
@@ -476,6 +581,7 @@ impl<'p> Exec<'p> {
             history: self.history.take(),
             children: Vec::new(),
             map_runs: Vec::new(),
+            resume: None,
         }
     }
 
@@ -605,11 +711,32 @@ impl<'p> Exec<'p> {
         frame: &Frame,
         cursor: &mut u64,
     ) -> Result<Value, AslError> {
+        self.run_body_at(body, body.start, input, frame, cursor)
+            .await
+    }
+
+    /// Runs a body from state `first` (its start, or where a redrive resumes it) to its end.
+    pub(crate) async fn run_body_at(
+        &self,
+        body: &CompiledBody,
+        first: usize,
+        input: Value,
+        frame: &Frame,
+        cursor: &mut u64,
+    ) -> Result<Value, AslError> {
         {
-            let mut idx = body.start;
+            // An index from a journal that no longer fits the body starts it over.
+            let mut idx = if first < body.states.len() {
+                first
+            } else {
+                body.start
+            };
             let mut input = input;
             loop {
                 let st = &body.states[idx];
+                if let Some(t) = &frame.track {
+                    t.enter(idx, &st.name, &input);
+                }
                 self.count_transition()?;
                 let waits = !matches!(
                     st.kind,
@@ -636,7 +763,10 @@ impl<'p> Exec<'p> {
                     entered_id,
                     entered_time,
                 };
-                let result = match self.run_state(&run, input, frame, cursor).await {
+                let result = self.run_state(&run, input, frame, cursor).await;
+                // A resume applies to the first state only.
+                frame.resume_with(None);
+                let result = match result {
                     Ok(r) => r,
                     Err(e) => return Err(self.report_evaluation(&run, e)?),
                 };
@@ -661,7 +791,12 @@ impl<'p> Exec<'p> {
                         idx = i;
                         input = result.output;
                     }
-                    Next::End => return Ok(result.output),
+                    Next::End => {
+                        if let Some(t) = &frame.track {
+                            t.finish(&result.output);
+                        }
+                        return Ok(result.output);
+                    }
                 }
             }
         }

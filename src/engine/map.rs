@@ -23,6 +23,7 @@ use super::jsonata::Expect;
 use super::map_run::{MapRunChild, MapRunReport, MapRunStatus, RunCounts, MAX_LISTED_CHILDREN};
 use super::plan::{CompiledInt, CompiledMap};
 use super::query::{Binding, StateQuery};
+use super::redrive::Branch;
 use crate::asl::model::{ExecutionType, ProcessorMode};
 
 /// AWS runs at most 40 inline iterations at a time (calibration: "Inline Map").
@@ -480,20 +481,49 @@ impl Exec<'_> {
         let n = inputs.len();
         let name: &Arc<str> = &run.st.name;
         let tolerant = limits.tolerates_any();
-        let iterations = inputs.into_iter().enumerate().map(|(i, item)| {
-            let scope = if m.processor.assigns {
-                Scope::child(&frame.scope)
-            } else {
-                frame.scope.clone()
-            };
-            async move {
-                let child = Frame { scope };
+        // A redrive keeps the iterations that had succeeded and continues the others.
+        let resume = frame.take_resume().filter(|r| r.len() == n);
+        let plan = |i: usize| resume.as_ref().and_then(|r| r.get(i));
+        let frames: Vec<Frame> = (0..n)
+            .map(|i| {
+                let scope = if m.processor.assigns {
+                    Scope::child(&frame.scope)
+                } else {
+                    frame.scope.clone()
+                };
+                let done = match plan(i) {
+                    Some(Branch::Done(v)) => Some(v),
+                    Some(Branch::Resume(r)) => {
+                        if m.processor.assigns {
+                            scope.assign(r.variables.clone());
+                        }
+                        None
+                    }
+                    _ => None,
+                };
+                frame.nested(scope, done)
+            })
+            .collect();
+        frame.track_inner(frames.iter());
+        let iterations = inputs.into_iter().zip(frames.iter()).enumerate().map(
+            |(i, (item, child))| async move {
+                let resumed = match plan(i) {
+                    Some(Branch::Done(v)) => return (i, ItemOutcome::Succeeded(v.clone())),
+                    Some(Branch::Resume(r)) => {
+                        child.resume_with(r.branches.clone());
+                        Some((r.state, r.input.clone()))
+                    }
+                    _ => None,
+                };
                 let mut c = self.event(started, "MapIterationStarted", || {
                     iteration_details("mapIterationStartedEventDetails", i, name)
                 });
-                let outcome = match &mut c {
-                    Err(e) => Err(e.clone()),
-                    Ok(c) => self.run_body(&m.processor, item, &child, c).await,
+                let outcome = match (&mut c, resumed) {
+                    (Err(e), _) => Err(e.clone()),
+                    (Ok(c), None) => self.run_body(&m.processor, item, child, c).await,
+                    (Ok(c), Some((at, input))) => {
+                        self.run_body_at(&m.processor, at, input, child, c).await
+                    }
                 };
                 let prev = self.history.len();
                 let ev = match &outcome {
@@ -511,8 +541,8 @@ impl Exec<'_> {
                     Ok(v) => (i, ItemOutcome::Succeeded(v)),
                     Err(e) => (i, ItemOutcome::Failed(e)),
                 }
-            }
-        });
+            },
+        );
         let mut results: Vec<Option<Value>> = vec![None; n];
         let mut failures = 0usize;
         let mut take = |i: usize, outcome: ItemOutcome| -> Result<(), AslError> {

@@ -34,6 +34,7 @@ mod parallel;
 pub mod payload;
 pub mod plan;
 mod query;
+pub mod redrive;
 mod retry;
 mod simple;
 mod task;
@@ -57,3 +58,4 @@ pub use lambda::{
 };
 pub use map_run::{MapRunChild, MapRunReport, MapRunStatus, RunCounts};
 pub use plan::{CompileError, Plan};
+pub use redrive::{Branch as RedriveBranch, Resume};

@@ -329,6 +329,32 @@ impl Simulation {
         opts: &ExecutionOptions,
         invoker: Rc<dyn TaskInvoker>,
     ) -> RunReport {
+        self.run_execution(plan, input, opts, invoker, None).await
+    }
+
+    /// Redrives an unsuccessful execution from `resume` (what its last attempt reported; see
+    /// [`engine::redrive`]), `input` being its original input. The report's history is this
+    /// attempt's, starting with `ExecutionRedriven`; its bill is this attempt's too.
+    pub async fn redrive_with(
+        &self,
+        plan: &Plan,
+        resume: &engine::Resume,
+        input: Value,
+        opts: &ExecutionOptions,
+        invoker: Rc<dyn TaskInvoker>,
+    ) -> RunReport {
+        self.run_execution(plan, input, opts, invoker, Some(resume))
+            .await
+    }
+
+    async fn run_execution(
+        &self,
+        plan: &Plan,
+        input: Value,
+        opts: &ExecutionOptions,
+        invoker: Rc<dyn TaskInvoker>,
+        resume: Option<&engine::Resume>,
+    ) -> RunReport {
         let wall = Instant::now();
         let arn = opts.execution_arn();
         let kind = match opts.execution_type {
@@ -342,7 +368,7 @@ impl Simulation {
         // ends run to their end before it is charged (their usage is the parent's).
         let mut background = self.world.background().driver();
         let outcome = background
-            .beside(engine::execution::execute_body(
+            .beside(engine::execution::execute_body_from(
                 &plan.root,
                 timeout,
                 plan.uses_context,
@@ -350,6 +376,7 @@ impl Simulation {
                 opts,
                 self.clock.clone(),
                 invoker,
+                resume,
             ))
             .await;
         background.drain().await;

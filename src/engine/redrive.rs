@@ -1,0 +1,178 @@
+//! Redrive: continuing a failed, timed-out or aborted Standard execution from where it stopped
+//! (AWS's RedriveExecution).
+//!
+//! AWS documents the behaviour: a redrive continues "from the unsuccessful step and uses the
+//! same input"; the results of successful steps are kept and not rerun; a Parallel or inline
+//! Map state "reschedules and redrives only the iterations and branches that failed or
+//! aborted"; the execution-level timeout starts again. To do that the engine must know, when an
+//! execution ends unsuccessfully, where every body (the top level, each branch, each
+//! iteration) was. With [`ExecutionOptions::track_progress`](super::ExecutionOptions) on, each
+//! body keeps a [`Track`] that is updated as it enters a state (one clone of the state's input
+//! per state: the option is off for `run`, `test` and `sweep`, on for `serve`'s Standard
+//! executions). At the end a failed execution's tracks become a [`Resume`], plain data that
+//! can be journaled, and a redrive starts the execution's body from it.
+//!
+//! What is rerun from its start rather than resumed inside: a Distributed Map state (its map
+//! run starts again), and a branch or iteration that had not yet entered a state.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::context::Scope;
+
+/// Where an unsuccessful body stood: the state to run again, its input, the variables of the
+/// body's own scope, and (for a Parallel or inline Map state) what each branch or iteration
+/// had reached.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Resume {
+    /// The state's index in its body.
+    pub state: usize,
+    /// The state's name (for messages and the console; the index is what is used).
+    pub name: String,
+    /// The state's raw input.
+    pub input: Value,
+    /// The variables assigned in this body's own scope (not its parents').
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub variables: Map<String, Value>,
+    /// A Parallel's branches or an inline Map's iterations, in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branches: Option<Vec<Branch>>,
+}
+
+/// One branch or iteration of a resumed Parallel or inline Map state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Branch {
+    /// It succeeded with this output: kept, not rerun.
+    Done(Value),
+    /// It failed or was cut short here.
+    Resume(Box<Resume>),
+    /// It had not entered a state: run it from its start.
+    Restart,
+}
+
+impl Resume {
+    /// How many branches and iterations, at every depth, are rerun (for messages and tests).
+    pub fn rerun_count(&self) -> usize {
+        self.branches.as_ref().map_or(0, |bs| {
+            bs.iter()
+                .map(|b| match b {
+                    Branch::Done(_) => 0,
+                    Branch::Restart => 1,
+                    Branch::Resume(r) => 1 + r.rerun_count(),
+                })
+                .sum()
+        })
+    }
+}
+
+/// The progress of one body while it runs (see the module doc).
+#[derive(Debug)]
+pub(crate) struct Track {
+    scope: Rc<Scope>,
+    at: RefCell<Option<(usize, String, Value)>>,
+    inner: RefCell<Option<Vec<Rc<Track>>>>,
+    done: RefCell<Option<Value>>,
+}
+
+impl Track {
+    pub(crate) fn new(scope: Rc<Scope>) -> Rc<Track> {
+        Rc::new(Track {
+            scope,
+            at: RefCell::new(None),
+            inner: RefCell::new(None),
+            done: RefCell::new(None),
+        })
+    }
+
+    /// A branch kept from an earlier attempt: already done.
+    pub(crate) fn finished(scope: Rc<Scope>, output: Value) -> Rc<Track> {
+        let t = Track::new(scope);
+        *t.done.borrow_mut() = Some(output);
+        t
+    }
+
+    /// The body entered state `index` with `input`.
+    pub(crate) fn enter(&self, index: usize, name: &str, input: &Value) {
+        *self.at.borrow_mut() = Some((index, name.to_string(), input.clone()));
+        *self.inner.borrow_mut() = None;
+    }
+
+    /// The current state runs these branches or iterations.
+    pub(crate) fn set_inner(&self, tracks: Vec<Rc<Track>>) {
+        *self.inner.borrow_mut() = Some(tracks);
+    }
+
+    /// The body ended with `output`.
+    pub(crate) fn finish(&self, output: &Value) {
+        *self.done.borrow_mut() = Some(output.clone());
+    }
+
+    /// Where this body stands, if it has entered a state and not finished.
+    pub(crate) fn resume(&self) -> Option<Resume> {
+        if self.done.borrow().is_some() {
+            return None;
+        }
+        let at = self.at.borrow();
+        let (state, name, input) = at.as_ref()?;
+        let branches = self.inner.borrow().as_ref().map(|tracks| {
+            tracks
+                .iter()
+                .map(|t| match (t.done.borrow().as_ref(), t.resume()) {
+                    (Some(v), _) => Branch::Done(v.clone()),
+                    (None, Some(r)) => Branch::Resume(Box::new(r)),
+                    (None, None) => Branch::Restart,
+                })
+                .collect()
+        });
+        Some(Resume {
+            state: *state,
+            name: name.clone(),
+            input: input.clone(),
+            variables: self.scope.local_values(),
+            branches,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_track_reports_where_its_body_stood_and_what_its_branches_reached() {
+        let root = Scope::root();
+        let t = Track::new(root.clone());
+        assert_eq!(
+            t.resume(),
+            None,
+            "a body that entered no state has nothing to resume"
+        );
+        t.enter(0, "A", &json!({"a": 1}));
+        root.assign(Map::from_iter([("x".to_string(), json!(5))]));
+        t.enter(2, "P", &json!({"p": 1}));
+        let done = Track::finished(Scope::child(&root), json!("ok"));
+        let failed = Track::new(Scope::child(&root));
+        failed.enter(1, "B2", &json!(7));
+        let idle = Track::new(Scope::child(&root));
+        t.set_inner(vec![done, failed, idle]);
+        let r = t.resume().unwrap();
+        assert_eq!((r.state, r.name.as_str()), (2, "P"));
+        assert_eq!(r.input, json!({"p": 1}));
+        assert_eq!(r.variables.get("x"), Some(&json!(5)));
+        let bs = r.branches.clone().unwrap();
+        assert_eq!(bs[0], Branch::Done(json!("ok")));
+        assert!(matches!(&bs[1], Branch::Resume(b) if b.state == 1 && b.input == json!(7)));
+        assert_eq!(bs[2], Branch::Restart);
+        assert_eq!(r.rerun_count(), 2);
+        // Plain data: it survives a journal.
+        let text = serde_json::to_string(&r).unwrap();
+        assert_eq!(serde_json::from_str::<Resume>(&text).unwrap(), r);
+        t.finish(&json!(null));
+        assert_eq!(t.resume(), None);
+    }
+}
