@@ -368,3 +368,93 @@ async fn an_in_process_server_restores_and_applies_retention() {
     let t = TestServer::start(c);
     assert_eq!(t.server.restored().unwrap().executions, 3);
 }
+
+#[tokio::test]
+async fn a_redrive_lost_to_a_kill_ends_aborted_and_can_be_redriven_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Served::start(dir.path());
+    let activity = s.ok("CreateActivity", json!({"name": "approve"})).await["activityArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let def = json!({"StartAt": "First", "States": {
+        "First": {"Type": "Pass", "Result": 1, "ResultPath": "$.first", "Next": "Approve"},
+        "Approve": {"Type": "Task", "Resource": activity, "ResultPath": "$.approved", "End": true}}});
+    let m = s
+        .ok(
+            "CreateStateMachine",
+            json!({"name": "approval", "definition": def.to_string(), "roleArn": ROLE}),
+        )
+        .await["stateMachineArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let arn = s
+        .ok(
+            "StartExecution",
+            json!({"stateMachineArn": m, "name": "lost", "input": "{}"}),
+        )
+        .await["executionArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.ok("StopExecution", json!({"executionArn": arn})).await;
+    assert_eq!(s.wait_end(&arn).await["status"], "ABORTED");
+    s.ok("RedriveExecution", json!({"executionArn": arn})).await;
+    let running = s
+        .ok("DescribeExecution", json!({"executionArn": arn}))
+        .await;
+    assert_eq!(
+        running["status"], "RUNNING",
+        "waits for its activity worker"
+    );
+    s.kill();
+
+    let s = Served::start(dir.path());
+    let d = s
+        .ok("DescribeExecution", json!({"executionArn": arn}))
+        .await;
+    assert_eq!(
+        d["status"], "ABORTED",
+        "the lost redrive ended with the server: {d}"
+    );
+    assert_eq!(d["redriveCount"], 1);
+    assert_eq!(d["redriveStatus"], "REDRIVABLE", "{d}");
+    let h = s
+        .ok(
+            "GetExecutionHistory",
+            json!({"executionArn": arn, "maxResults": 1000}),
+        )
+        .await["events"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let types: Vec<&str> = h.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        &types[types.len() - 2..],
+        ["ExecutionRedriven", "ExecutionAborted"],
+        "{types:?}"
+    );
+    for (i, e) in h.iter().enumerate() {
+        assert_eq!(e["id"], json!(i + 1));
+    }
+
+    // Activities are not journaled: create it again, then redrive once more.
+    s.ok("CreateActivity", json!({"name": "approve"})).await;
+    s.ok("RedriveExecution", json!({"executionArn": arn})).await;
+    let task = s
+        .ok("GetActivityTask", json!({"activityArn": activity}))
+        .await;
+    let token = task["taskToken"]
+        .as_str()
+        .expect("the task is queued again");
+    s.ok(
+        "SendTaskSuccess",
+        json!({"taskToken": token, "output": "{\"ok\":true}"}),
+    )
+    .await;
+    let d = s.wait_end(&arn).await;
+    assert_eq!(d["status"], "SUCCEEDED");
+    assert_eq!(d["redriveCount"], 2);
+    assert_eq!(d["output"], "{\"first\":1,\"approved\":{\"ok\":true}}");
+}

@@ -103,6 +103,7 @@ impl Case {
         let inv: Rc<dyn TaskInvoker> = self.invoker.clone();
         let opts = ExecutionOptions {
             redrive_count: count,
+            first_start: Some(default_origin() - chrono::Duration::hours(1)),
             ..self.opts.clone()
         };
         let out = sim
@@ -123,7 +124,7 @@ fn a_redrive_continues_at_the_failed_task_with_its_input_and_variables() {
         json!({"StartAt": "Prepare", "States": {
             "Prepare": {"Type": "Pass", "Parameters": {"n.$": "$.n"}, "Assign": {"seen.$": "$.n"}, "Next": "Work"},
             "Work": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:work", "Next": "Report"},
-            "Report": {"Type": "Pass", "Parameters": {"work.$": "$", "seen.$": "$seen", "redrives.$": "$$.Execution.RedriveCount", "input.$": "$$.Execution.Input"}, "End": true}
+            "Report": {"Type": "Pass", "Parameters": {"work.$": "$", "seen.$": "$seen", "redrives.$": "$$.Execution.RedriveCount", "input.$": "$$.Execution.Input", "start.$": "$$.Execution.StartTime", "redriven.$": "$$.Execution.RedriveTime"}, "End": true}
         }}),
         vec!["arn:aws:lambda:us-east-1:111111111111:function:work"],
     );
@@ -148,6 +149,19 @@ fn a_redrive_continues_at_the_failed_task_with_its_input_and_variables() {
     assert_eq!(calls.len(), 1, "only the failed task runs again: {calls:?}");
     let out = again.output.clone().unwrap();
     assert_eq!(out["seen"], json!(4), "variables carry over");
+    let at = |t: chrono::DateTime<chrono::Utc>| {
+        json!(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    };
+    assert_eq!(
+        out["start"],
+        at(default_origin() - chrono::Duration::hours(1)),
+        "StartTime stays the first attempt's"
+    );
+    assert_eq!(
+        out["redriven"],
+        at(default_origin()),
+        "RedriveTime is this attempt's"
+    );
     assert_eq!(out["redrives"], json!(1));
     assert_eq!(
         out["input"],

@@ -16,6 +16,12 @@
 //!   `history`: every event with its id, previous id, timestamp, type and details). A later
 //!   `end` of the same execution replaces an earlier one (a stop of a result still being
 //!   revealed);
+//!   An end also keeps what RedriveExecution needs: `resume` (where a redrive would continue,
+//!   [`crate::engine::Resume`] as JSON), `redriveCount` and `redriveDate`;
+//! - `redrive`: an execution redriven (`arn`, `date`): its last `end` becomes the earlier
+//!   attempts of a new run. If the server stops before that run ends, replay ends it ABORTED
+//!   like any lost run, with the earlier attempts' history and resume point kept (it can be
+//!   redriven again);
 //! - `drop`: an ended execution dropped by `--max-executions` / `--max-memory` (`arn`).
 //!
 //! Dates are RFC 3339 with nanoseconds. State inputs and outputs are written in full, except
@@ -68,8 +74,8 @@ use crate::engine::history::{Details, HistoryEvent, Payload};
 use crate::engine::{ExecutionStatus, SimTime};
 
 use super::state::{
-    AliasRecord, ApiState, ChangeLog, ExecControl, ExecutionRecord, Finished, MachineRecord,
-    MachineVersion, Published, Registry, StartedVia,
+    AliasRecord, ApiState, Attempt, ChangeLog, ExecControl, ExecutionRecord, Finished,
+    MachineRecord, MachineVersion, Published, RedriveFacts, Registry, StartedVia,
 };
 
 /// The journal's file name inside the state directory.
@@ -220,6 +226,9 @@ fn start_json(rec: &ExecutionRecord, version: u64) -> Value {
     if let Some(a) = &rec.via.alias_arn {
         v["aliasArn"] = a.clone().into();
     }
+    if let Some(c) = &rec.via.test_case {
+        v["testCase"] = c.clone().into();
+    }
     v
 }
 
@@ -290,7 +299,23 @@ fn end_json(arn: &str, f: &Finished) -> Value {
         let runs = f.map_runs.iter().map(super::map_runs::to_json).collect();
         m.insert("mapRuns".into(), Value::Array(runs));
     }
+    if let Some(r) = &f.redrive.resume {
+        // A Resume is plain data (names, numbers, JSON values): serializing cannot fail.
+        if let Ok(v) = serde_json::to_value(&**r) {
+            m.insert("resume".into(), v);
+        }
+    }
+    if f.redrive.count > 0 {
+        m.insert("redriveCount".into(), f.redrive.count.into());
+    }
+    if let Some(d) = f.redrive.date {
+        m.insert("redriveDate".into(), date(d));
+    }
     Value::Object(m)
+}
+
+fn redrive_json(arn: &str, a: &Attempt) -> Value {
+    json!({"t": "redrive", "arn": arn, "date": date(a.start)})
 }
 
 impl Journal {
@@ -399,6 +424,20 @@ impl ChangeLog for Journal {
         let mut buf = Vec::new();
         let n = push_line(&mut buf, &end_json(arn, f));
         self.set_live(format!("e {arn}"), n);
+        // An end after a redrive holds the whole history: the redrive line is spent.
+        self.forget(&format!("r {arn}"));
+        self.append(&buf, true);
+        self.compact_if_grown(reg);
+    }
+
+    /// Journals a redrive: the execution's last end is now the prior of a running attempt.
+    fn execution_redriven(&mut self, reg: &Registry, arn: &str) {
+        let Some(a) = reg.executions.get(arn).and_then(|r| r.attempt.as_deref()) else {
+            return;
+        };
+        let mut buf = Vec::new();
+        let n = push_line(&mut buf, &redrive_json(arn, a));
+        self.set_live(format!("r {arn}"), n);
         self.append(&buf, true);
         self.compact_if_grown(reg);
     }
@@ -409,6 +448,7 @@ impl ChangeLog for Journal {
         push_line(&mut buf, &json!({"t": "drop", "arn": arn}));
         self.forget(&format!("s {arn}"));
         self.forget(&format!("e {arn}"));
+        self.forget(&format!("r {arn}"));
         self.append(&buf, false);
         self.compact_if_grown(reg);
     }
@@ -449,6 +489,17 @@ fn compact(j: &mut Journal, reg: &Registry) {
         if let Some(f) = &rec.result {
             let n = push_line(&mut buf, &end_json(arn, f));
             j.set_live(format!("e {arn}"), n);
+        }
+        // A running redrive: the end it continues, then the redrive.
+        if let Some((a, prior)) = rec
+            .attempt
+            .as_deref()
+            .and_then(|a| Some((a, a.prior.as_ref()?)))
+        {
+            let n = push_line(&mut buf, &end_json(arn, prior));
+            j.set_live(format!("e {arn}"), n);
+            let n = push_line(&mut buf, &redrive_json(arn, a));
+            j.set_live(format!("r {arn}"), n);
         }
     }
     match replace_file(&j.path, &buf) {
@@ -635,6 +686,25 @@ fn read_end(m: &Map<String, Value>) -> ReadResult<Finished> {
             .collect::<ReadResult<Vec<_>>>()?,
         Some(_) => return Err("\"mapRuns\" is not an array".into()),
     };
+    let resume = match m.get("resume") {
+        None => None,
+        Some(v) => Some(Arc::new(
+            serde_json::from_value::<crate::engine::Resume>(v.clone())
+                .map_err(|e| format!("\"resume\" does not read: {e}"))?,
+        )),
+    };
+    let redrive = RedriveFacts {
+        resume,
+        count: match m.get("redriveCount") {
+            None => 0,
+            Some(_) => u32::try_from(number(m, "redriveCount")?)
+                .map_err(|_| "\"redriveCount\" is too large")?,
+        },
+        date: match m.get("redriveDate") {
+            None => None,
+            Some(_) => Some(parse_date(m, "redriveDate")?),
+        },
+    };
     Ok(Finished {
         status: parse_status(text(m, "status")?)?,
         output: m.get("output").cloned(),
@@ -645,6 +715,7 @@ fn read_end(m: &Map<String, Value>) -> ReadResult<Finished> {
         reveal_at: Instant::now(),
         summary: None,
         map_runs,
+        redrive,
     })
 }
 
@@ -759,7 +830,13 @@ impl Replay {
                             .get("aliasArn")
                             .and_then(Value::as_str)
                             .map(str::to_string),
+                        test_case: m
+                            .get("testCase")
+                            .and_then(Value::as_str)
+                            .map(str::to_string),
                     },
+                    attempt: None,
+                    redrive_tokens: Default::default(),
                 });
             }
             "end" => {
@@ -769,9 +846,30 @@ impl Replay {
                     .executions
                     .get_mut(arn)
                     .ok_or_else(|| format!("the end of {arn}, which was never started"))?;
-                // A later end replaces an earlier one (a stop while revealing).
+                // A later end replaces an earlier one (a stop while revealing), and the end
+                // of a redrive holds the whole history already.
                 rec.result = None;
+                if let Some(a) = rec.attempt.as_mut() {
+                    a.prior = None;
+                }
                 reg.finish_execution(arn, fin);
+            }
+            "redrive" => {
+                let arn = text(m, "arn")?;
+                let start = parse_date(m, "date")?;
+                let rec = reg
+                    .executions
+                    .get_mut(arn)
+                    .ok_or_else(|| format!("a redrive of {arn}, which was never started"))?;
+                let prior = rec
+                    .result
+                    .take()
+                    .ok_or_else(|| format!("a redrive of {arn}, which had not ended"))?;
+                rec.attempt = Some(Box::new(Attempt {
+                    start,
+                    real_start: Instant::now(),
+                    prior: Some(prior),
+                }));
             }
             "drop" => {
                 reg.remove_execution(text(m, "arn")?);
@@ -931,8 +1029,18 @@ fn abort_lost(reg: &mut Registry, now: SimTime) -> usize {
         let Some(rec) = reg.executions.get(arn) else {
             continue;
         };
-        let started = rec.started_event();
-        let stop = now.max(rec.start);
+        // A lost redrive keeps its earlier attempts and where they stopped (it can be
+        // redriven again); `finish_execution` joins the two.
+        let prior = rec
+            .attempt
+            .as_deref()
+            .and_then(|a| Some((a, a.prior.as_ref()?)));
+        let started = match prior {
+            Some((a, p)) => super::redrive::redriven_event(&[], a.start, p.redrive.count + 1),
+            None => rec.started_event(),
+        };
+        let resume = prior.and_then(|(_, p)| p.redrive.resume.clone());
+        let stop = now.max(rec.run_origin().0);
         let aborted = HistoryEvent {
             id: 2,
             previous_event_id: 1,
@@ -953,6 +1061,10 @@ fn abort_lost(reg: &mut Registry, now: SimTime) -> usize {
             reveal_at: Instant::now(),
             summary: None,
             map_runs: Vec::new(),
+            redrive: RedriveFacts {
+                resume,
+                ..RedriveFacts::default()
+            },
         };
         reg.finish_execution(arn, fin);
     }
@@ -1003,6 +1115,8 @@ mod tests {
             result: None,
             control: ExecControl::new(),
             via: Default::default(),
+            attempt: None,
+            redrive_tokens: Default::default(),
         });
         let p = Payload::new(big);
         let ev = |id: u64, ty: &'static str, details: Details| HistoryEvent {
@@ -1063,6 +1177,7 @@ mod tests {
             reveal_at: Instant::now(),
             summary: None,
             map_runs: Vec::new(),
+            redrive: RedriveFacts::default(),
         };
         // Both journal themselves (insert_execution, finish_execution).
         reg.finish_execution(&arn, fin);

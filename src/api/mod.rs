@@ -38,6 +38,7 @@ pub mod names;
 pub mod nested;
 pub mod page;
 pub mod pool;
+pub mod redrive;
 pub mod request;
 pub mod runner;
 pub mod s3;

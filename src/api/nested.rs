@@ -61,6 +61,8 @@ impl MachineSource for ApiMachines {
             result: None,
             control: ExecControl::new(),
             via: via_of(&child.machine),
+            attempt: None,
+            redrive_tokens: Default::default(),
         });
     }
 
@@ -87,6 +89,8 @@ impl MachineSource for ApiMachines {
             // A child's bill is part of its parent's.
             summary: None,
             map_runs: o.map_runs.clone(),
+            // It ran inside its parent's simulation: there is no run of its own to continue.
+            redrive: Default::default(),
         };
         if let Ok(running) = reg.execution(&o.execution_arn) {
             // A fire-and-forget child, listed since it started.
@@ -105,6 +109,8 @@ impl MachineSource for ApiMachines {
             result: Some(fin),
             control: ExecControl::new(),
             via: via_of(&child.machine),
+            attempt: None,
+            redrive_tokens: Default::default(),
         };
         let _ = rec.control.finished.send(true);
         reg.insert_execution(rec);
@@ -130,6 +136,7 @@ fn via_of(m: &ChildMachine) -> StartedVia {
     StartedVia {
         version_arn: m.version_arn.clone(),
         alias_arn: m.alias_arn.clone(),
+        test_case: None,
     }
 }
 

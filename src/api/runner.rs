@@ -49,8 +49,8 @@ use crate::engine::{
 use crate::sim::{ExecutionLogging, InvokeOk, LogCapture, RunReport, Simulation, World};
 
 use super::state::{
-    is_execution_end, reveal_instant, ActivityTask, ApiState, ExecControl, Finished, StopRequest,
-    TokenMessage,
+    is_execution_end, reveal_instant, ActivityTask, ApiState, ExecControl, Finished, RedriveFacts,
+    StopRequest, TokenMessage,
 };
 use crate::sim::tokens::TokenSink;
 
@@ -71,6 +71,8 @@ pub struct ExecJob {
     pub logging: Option<ExecutionLogging>,
     /// The mocks of a `MACHINE_ARN#TestCase` execution.
     pub mocks: Option<crate::sim::mock_config::TestCaseMocks>,
+    /// A redrive: where the execution continues from (see [`super::redrive`]).
+    pub resume: Option<Arc<engine::Resume>>,
 }
 
 /// Simulates one execution to its end on the calling thread. A panic (which would be a bug)
@@ -104,7 +106,16 @@ fn simulate_inner(state: &Arc<ApiState>, job: &ExecJob) -> Result<RunReport, Str
         Some(m) => Rc::new(crate::sim::mock::MockingInvoker::new(invoker, m.clone())),
         None => invoker,
     };
-    Ok(sim.block_on(sim.execute_with(&job.plan, job.input.clone(), &job.opts, invoker)))
+    let input = job.input.clone();
+    Ok(sim.block_on(async {
+        match &job.resume {
+            Some(r) => {
+                sim.redrive_with(&job.plan, r, input, &job.opts, invoker)
+                    .await
+            }
+            None => sim.execute_with(&job.plan, input, &job.opts, invoker).await,
+        }
+    }))
 }
 
 /// A simulation over the server's functions and S3 store, its clock starting at `origin`.
@@ -220,6 +231,10 @@ pub fn finished_from(
             reveal_at: Instant::now(),
             summary: None,
             map_runs: out.map_runs,
+            redrive: RedriveFacts {
+                resume: out.resume.map(Arc::new),
+                ..RedriveFacts::default()
+            },
         },
         Err(message) => Finished {
             status: ExecutionStatus::Failed,
@@ -231,6 +246,7 @@ pub fn finished_from(
             reveal_at: Instant::now(),
             summary: None,
             map_runs: Vec::new(),
+            redrive: RedriveFacts::default(),
         },
     };
     if let Some(req) = stop_request {
@@ -286,24 +302,23 @@ fn log_execution(state: &ApiState, job: &ExecJob, history: &[HistoryEvent]) {
     }
 }
 
-/// Closes a result as ABORTED: the history is cut before the first event that the stop
-/// caused (or after the last event at or before `at`, when given), and `ExecutionAborted`
-/// is appended.
+/// Closes a result as ABORTED: the history of its latest attempt is cut before the first
+/// event that the stop caused (or after the last event at or before `at`, when given), and
+/// `ExecutionAborted` is appended. Cut at `at`, the run's resume point (taken at its real
+/// end) no longer applies, so it is dropped.
 pub fn abort(fin: &mut Finished, req: &StopRequest, at: Option<SimTime>) {
-    let by_marker = fin.history.iter().position(carries_abort_cause);
-    let mut cut = by_marker.unwrap_or_else(|| {
-        fin.history
+    let base = super::redrive::latest_attempt(&fin.history);
+    let after = |f: &dyn Fn(&HistoryEvent) -> bool| {
+        fin.history[base..]
             .iter()
-            .position(|e| is_execution_end(e.event_type))
-            .unwrap_or(fin.history.len())
-    });
+            .position(f)
+            .map_or(fin.history.len(), |i| base + i)
+    };
+    let by_marker = Some(after(&carries_abort_cause)).filter(|&i| i < fin.history.len());
+    let mut cut = by_marker.unwrap_or_else(|| after(&|e| is_execution_end(e.event_type)));
     if let Some(at) = at {
-        let by_time = fin
-            .history
-            .iter()
-            .position(|e| e.timestamp > at)
-            .unwrap_or(fin.history.len());
-        cut = cut.min(by_time);
+        cut = cut.min(after(&|e| e.timestamp > at));
+        fin.redrive.resume = None;
     }
     // The abort happened when the first event it caused was recorded, or at `at`.
     let marker_time = by_marker
@@ -602,6 +617,8 @@ pub fn execution_options(
         account: state.settings.account.clone(),
         role_arn: role_arn.to_string(),
         execution_type: kind,
+        // What a redrive continues from (Standard only).
+        track_progress: kind == ExecutionType::Standard,
         ..ExecutionOptions::default()
     };
     // The seed comes from the execution's identity. A Standard execution is identified by its
@@ -710,6 +727,7 @@ mod tests {
             reveal_at: Instant::now(),
             summary: None,
             map_runs: Vec::new(),
+            redrive: RedriveFacts::default(),
         };
         let at = start + chrono::Duration::seconds(4);
         abort(&mut fin, &StopRequest::default(), Some(at));

@@ -44,6 +44,7 @@ pub const ACTIONS: &[&str] = &[
     "ListExecutions",
     "GetExecutionHistory",
     "StopExecution",
+    "RedriveExecution",
     "DescribeStateMachineForExecution",
     "SendTaskSuccess",
     "SendTaskFailure",
@@ -86,6 +87,7 @@ pub async fn handle(state: &Arc<ApiState>, action: &str, body: &[u8]) -> Result<
         "ListExecutions" => list_executions(state, &req),
         "GetExecutionHistory" => get_execution_history(state, &req),
         "StopExecution" => stop_execution(state, &req).await,
+        "RedriveExecution" => super::redrive::redrive_execution(state, &req),
         "DescribeStateMachineForExecution" => describe_machine_for_execution(state, &req),
         "SendTaskSuccess" => send_task(state, &req, Callback::Success),
         "SendTaskFailure" => send_task(state, &req, Callback::Failure),
@@ -534,7 +536,8 @@ impl Start {
         let name = given_name.map_or_else(|| state.new_id(), str::to_string);
         // An alias's split is drawn from the seed, the alias and the execution's name.
         let point = versions::route_point(state.settings.seed, arn, &name);
-        let (machine, via) = target.pick(point);
+        let (machine, mut via) = target.pick(point);
+        via.test_case = test_case.map(str::to_string);
         if !Arc::ptr_eq(&machine, &first) {
             mocks = super::mock_cases::mocks(state, &machine, test_case)?;
         }
@@ -570,6 +573,7 @@ impl Start {
             control,
             logging: ExecutionLogging::from_config(&self.machine.logging),
             mocks: self.mocks.clone(),
+            resume: None,
         }
     }
 }
@@ -623,6 +627,8 @@ fn start_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> 
             result: None,
             control: control.clone(),
             via: start.via.clone(),
+            attempt: None,
+            redrive_tokens: Default::default(),
         });
     }
     let job = start.job(state, origin, control);
@@ -711,10 +717,15 @@ fn execution_summary(rec: &ExecutionRecord, view: &View<'_>) -> Map<String, Valu
     if let Some(a) = &rec.via.alias_arn {
         m.insert("stateMachineAliasArn".into(), a.clone().into());
     }
+    let (count, date) = rec.redrives();
+    m.insert("redriveCount".into(), count.into());
+    if let Some(d) = date {
+        m.insert("redriveDate".into(), ts(d));
+    }
     m
 }
 
-fn execution_arn(req: &Req) -> Result<&str, ApiError> {
+pub(super) fn execution_arn(req: &Req) -> Result<&str, ApiError> {
     let arn = req.str("executionArn")?;
     names::check_execution_arn(arn)?;
     Ok(arn)
@@ -736,12 +747,16 @@ fn describe_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiErro
             f.cause.as_deref(),
         );
     }
-    m.insert("redriveCount".into(), 0.into());
-    m.insert("redriveStatus".into(), "NOT_REDRIVABLE".into());
-    m.insert(
-        "redriveStatusReason".into(),
-        "stepsim does not model redrives".into(),
-    );
+    let now = Instant::now();
+    match super::redrive::redrivable(rec, now, state.settings.time_scale, wall_now()) {
+        Ok(_) => {
+            m.insert("redriveStatus".into(), "REDRIVABLE".into());
+        }
+        Err(reason) => {
+            m.insert("redriveStatus".into(), "NOT_REDRIVABLE".into());
+            m.insert("redriveStatusReason".into(), reason.into());
+        }
+    }
     Ok(Value::Object(m))
 }
 
@@ -775,9 +790,24 @@ fn list_executions(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> 
             )));
         }
     }
+    let redriven = match req.opt_str("redriveFilter")? {
+        None => None,
+        Some("REDRIVEN") => Some(true),
+        Some("NOT_REDRIVEN") => Some(false),
+        Some(f) => {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{f}' at 'redriveFilter' failed to satisfy \
+                 constraint: Member must satisfy enum value set: [REDRIVEN, NOT_REDRIVEN]"
+            )))
+        }
+    };
     let page = Page::of(req)?;
     let arn = match listed {
         Ok(arn) => arn,
+        // A map run's children are never redriven on their own here.
+        Err(_) if redriven == Some(true) => {
+            return Ok(json!({"executions": []}));
+        }
         Err(run) => return super::map_runs::list_children(state, run, filter, page),
     };
     // A version or alias ARN lists the executions started through it.
@@ -794,6 +824,9 @@ fn list_executions(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> 
         .filter_map(|rec| {
             let view = rec.view(now, state.settings.time_scale);
             if filter.is_some_and(|f| f != view.status()) {
+                return None;
+            }
+            if redriven.is_some_and(|r| r != (rec.redrives().0 > 0)) {
                 return None;
             }
             Some(Value::Object(execution_summary(rec, &view)))
@@ -1113,6 +1146,7 @@ async fn test_state(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError>
         // TestState writes no logs.
         logging: None,
         mocks: None,
+        resume: None,
     };
     let out = run_now(state, job).await?.outcome;
 

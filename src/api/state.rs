@@ -133,6 +133,8 @@ pub struct AliasRecord {
 pub struct StartedVia {
     pub version_arn: Option<String>,
     pub alias_arn: Option<String>,
+    /// `MACHINE_ARN#TestCase`: the mock file's test case it ran with.
+    pub test_case: Option<String>,
 }
 
 /// An execution's end, as simulated.
@@ -150,6 +152,39 @@ pub struct Finished {
     pub summary: Option<Arc<ExecSummary>>,
     /// Its Distributed Map runs (ListMapRuns, DescribeMapRun).
     pub map_runs: Vec<crate::engine::MapRunReport>,
+    /// Where a redrive would continue, and the redrives so far.
+    pub redrive: RedriveFacts,
+}
+
+/// What an execution's end says about redriving it (see [`super::redrive`]).
+#[derive(Debug, Clone, Default)]
+pub struct RedriveFacts {
+    /// Where a redrive continues from; `None` when there is nothing to continue (it
+    /// succeeded, or stepsim kept no resume point: see [`super::redrive`]).
+    pub resume: Option<Arc<crate::engine::Resume>>,
+    /// How many times it has been redriven.
+    pub count: u32,
+    /// When it was last redriven.
+    pub date: Option<SimTime>,
+}
+
+/// A redrive: the latest attempt of an execution, which began at `start`.
+#[derive(Debug)]
+pub struct Attempt {
+    pub start: SimTime,
+    pub real_start: Instant,
+    /// While the attempt runs: the end it continues (its history shows before the new
+    /// events, and [`Registry::finish_execution`] joins the two).
+    pub prior: Option<Finished>,
+}
+
+/// A `clientToken` a RedriveExecution was made with: a repeat within [`TOKEN_WINDOW`] gets
+/// the same answer instead of another redrive (AWS keeps the last 10 for 15 minutes).
+#[derive(Debug, Clone)]
+pub struct RedriveToken {
+    pub token: String,
+    pub date: SimTime,
+    pub used: Instant,
 }
 
 /// What a run cost and used, kept with its result for the console.
@@ -204,6 +239,10 @@ pub struct ExecutionRecord {
     pub control: Arc<ExecControl>,
     /// The version or alias it was started through.
     pub via: StartedVia,
+    /// Its latest redrive, if it was redriven since this server (or its journal) began.
+    pub attempt: Option<Box<Attempt>>,
+    /// The client tokens of its recent redrives, oldest first.
+    pub redrive_tokens: VecDeque<RedriveToken>,
 }
 
 /// What a client sees of an execution now.
@@ -237,12 +276,33 @@ impl ExecutionRecord {
             None => View::Open,
             Some(f) if now >= f.reveal_at => View::Closed(f),
             Some(f) => {
-                let real = now.saturating_duration_since(self.real_start);
+                let (start, real_start) = self.run_origin();
+                let real = now.saturating_duration_since(real_start);
                 let sim = scaled(real, scale.unwrap_or(1.0));
-                let at = self.start
-                    + chrono::Duration::from_std(sim).unwrap_or(chrono::Duration::zero());
+                let at =
+                    start + chrono::Duration::from_std(sim).unwrap_or(chrono::Duration::zero());
                 View::Revealing(at.min(f.stop), f)
             }
+        }
+    }
+
+    /// When the latest attempt began: simulated and real (the start, or the last redrive).
+    pub fn run_origin(&self) -> (SimTime, Instant) {
+        match &self.attempt {
+            Some(a) => (a.start, a.real_start),
+            None => (self.start, self.real_start),
+        }
+    }
+
+    /// The redrives so far and the last one's date (a running redrive counts).
+    pub fn redrives(&self) -> (u32, Option<SimTime>) {
+        match (&self.attempt, &self.result) {
+            (Some(a), _) if a.prior.is_some() => (
+                a.prior.as_ref().map_or(0, |p| p.redrive.count) + 1,
+                Some(a.start),
+            ),
+            (_, Some(f)) => (f.redrive.count, f.redrive.date),
+            _ => (0, None),
         }
     }
 
@@ -263,14 +323,35 @@ impl ExecutionRecord {
     /// The events a client sees now.
     pub fn visible_history(&self, now: Instant, scale: Option<f64>) -> Vec<HistoryEvent> {
         match self.view(now, scale) {
-            View::Open => vec![self.started_event()],
+            View::Open => match self
+                .attempt
+                .as_ref()
+                .and_then(|a| Some((a, a.prior.as_ref()?)))
+            {
+                Some((a, prior)) => {
+                    let mut h = prior.history.clone();
+                    h.push(super::redrive::redriven_event(
+                        &prior.history,
+                        a.start,
+                        prior.redrive.count + 1,
+                    ));
+                    h
+                }
+                None => vec![self.started_event()],
+            },
             View::Closed(f) => f.history.clone(),
-            View::Revealing(at, f) => f
-                .history
-                .iter()
-                .take_while(|e| e.timestamp <= at && !is_execution_end(e.event_type))
-                .cloned()
-                .collect(),
+            View::Revealing(at, f) => {
+                // Earlier attempts show whole; the latest up to the moment reached.
+                let base = super::redrive::latest_attempt(&f.history);
+                let mut h = f.history[..base].to_vec();
+                h.extend(
+                    f.history[base..]
+                        .iter()
+                        .take_while(|e| e.timestamp <= at && !is_execution_end(e.event_type))
+                        .cloned(),
+                );
+                h
+            }
         }
     }
 }
@@ -353,6 +434,8 @@ pub trait ChangeLog: Send + std::fmt::Debug {
     fn execution_ended(&mut self, reg: &Registry, arn: &str);
     /// Retention dropped execution `arn`.
     fn execution_dropped(&mut self, reg: &Registry, arn: &str);
+    /// Execution `arn` was redriven: its end is now the prior of a running attempt.
+    fn execution_redriven(&mut self, reg: &Registry, arn: &str);
 }
 
 /// About how many bytes of memory a JSON value takes as serde_json holds it (the 32-byte
@@ -391,7 +474,8 @@ fn event_bytes(e: &HistoryEvent, seen: &mut std::collections::HashSet<usize>) ->
 /// The estimated memory of a kept execution.
 fn record_bytes(rec: &ExecutionRecord) -> u64 {
     let mut n = 512 + rec.input_text.len() as u64 + value_bytes(&rec.input);
-    if let Some(f) = &rec.result {
+    let prior = rec.attempt.as_ref().and_then(|a| a.prior.as_ref());
+    for f in rec.result.iter().chain(prior) {
         n += f.output.as_ref().map_or(0, value_bytes);
         let mut seen = std::collections::HashSet::new();
         n += f
@@ -482,7 +566,8 @@ impl Registry {
         }
     }
 
-    /// Records an execution's end and re-counts the memory it holds.
+    /// Records an execution's end and re-counts the memory it holds. The end of a redrive is
+    /// joined to the end it continued.
     pub fn finish_execution(&mut self, arn: &str, fin: Finished) {
         let Some(rec) = self.executions.get_mut(arn) else {
             return;
@@ -490,6 +575,13 @@ impl Registry {
         if rec.result.is_some() {
             return;
         }
+        let fin = match rec.attempt.as_mut() {
+            Some(a) => match a.prior.take() {
+                Some(prior) => super::redrive::join(prior, fin, a.start),
+                None => fin,
+            },
+            None => fin,
+        };
         rec.result = Some(fin);
         let bytes = record_bytes(rec);
         let old = self.retained.insert(arn.to_string(), bytes).unwrap_or(0);
@@ -716,6 +808,8 @@ mod tests {
             result,
             control: ExecControl::new(),
             via: Default::default(),
+            attempt: None,
+            redrive_tokens: VecDeque::new(),
         }
     }
 
@@ -743,6 +837,7 @@ mod tests {
             reveal_at,
             summary: None,
             map_runs: Vec::new(),
+            redrive: RedriveFacts::default(),
         }
     }
 

@@ -481,6 +481,7 @@ impl Target {
             StartedVia {
                 version_arn,
                 alias_arn: self.alias_arn,
+                test_case: None,
             },
         )
     }

@@ -19,6 +19,8 @@ pub struct ExecutionFacts<'o> {
     pub execution_name: &'o str,
     pub input: Value,
     pub start_time: crate::engine::clock::SimTime,
+    /// When a redrive began (`$$.Execution.RedriveTime`); `None` for a first attempt.
+    pub redrive_time: Option<crate::engine::clock::SimTime>,
     pub role_arn: &'o str,
     /// Built on first use: most executions never read it.
     pub state_machine_arn: OnceCell<String>,
@@ -123,6 +125,9 @@ impl<'a> LazyContext<'a> {
         execution.insert("RoleArn".into(), e.role_arn.into());
         if e.redrivable {
             execution.insert("RedriveCount".into(), e.redrive_count.into());
+            if let Some(t) = e.redrive_time {
+                execution.insert("RedriveTime".into(), format_time(t).into());
+            }
         }
         let mut machine = Map::new();
         machine.insert("Id".into(), e.state_machine_arn().into());
@@ -280,6 +285,7 @@ mod tests {
             execution_name: "n",
             input: json!({"a": 1}),
             start_time: crate::engine::clock::default_origin(),
+            redrive_time: None,
             role_arn: "r",
             state_machine_arn: OnceCell::new(),
             region: "us-east-1",

@@ -104,6 +104,9 @@ pub struct ExecutionOptions {
     pub track_progress: bool,
     /// How many times this execution has been redriven (`$$.Execution.RedriveCount`).
     pub redrive_count: u32,
+    /// A redrive's original start: `$$.Execution.StartTime` stays the execution's first start
+    /// and `$$.Execution.RedriveTime` is when this attempt began. `None` for a first attempt.
+    pub first_start: Option<SimTime>,
 }
 
 impl Default for ExecutionOptions {
@@ -125,6 +128,7 @@ impl Default for ExecutionOptions {
             map_child_start_rate: Some(DISTRIBUTED_CHILD_START_RATE),
             track_progress: false,
             redrive_count: 0,
+            first_start: None,
         }
     }
 }
@@ -532,7 +536,8 @@ impl<'p> Exec<'p> {
                 execution_arn: opts.execution_arn(),
                 execution_name: &opts.execution_name,
                 input,
-                start_time: start,
+                start_time: opts.first_start.unwrap_or(start),
+                redrive_time: opts.first_start.map(|_| start),
                 role_arn: &opts.role_arn,
                 state_machine_arn: std::cell::OnceCell::new(),
                 region: &opts.region,

@@ -1,0 +1,320 @@
+//! `RedriveExecution`: an unsuccessful Standard execution continues where it stopped.
+//!
+//! Every Standard execution the server runs tracks its progress
+//! ([`crate::engine::ExecutionOptions::track_progress`]), so a FAILED, TIMED_OUT or ABORTED
+//! one ends with a [`Resume`]: the state it was in, that state's input and the variables in
+//! scope, and for a Parallel or inline Map state the branches and iterations that had already
+//! succeeded (with their outputs). A redrive runs the same state machine version on the same
+//! input from there ([`crate::sim::Simulation::redrive_with`]), as AWS documents: the
+//! successful steps are not run again, "only the iterations and branches that failed or
+//! aborted" are, and the execution keeps its ARN and start date.
+//!
+//! # History and dates
+//!
+//! The new attempt's events are appended to the execution's history after an
+//! `ExecutionRedriven` event (`redriveCount`), numbered on from the last event. While it runs,
+//! DescribeExecution says RUNNING and GetExecutionHistory shows the earlier attempts whole and
+//! this one as far as it has got. `$$.Execution.StartTime` stays the first start,
+//! `$$.Execution.RedriveCount` and `$$.Execution.RedriveTime` say which attempt this is. The
+//! attempt gets a fresh execution timeout, and its history may use what is left of the
+//! 25,000-event limit.
+//!
+//! # Randomness
+//!
+//! Each attempt draws its cold starts, latencies and tokens from seeds derived from the
+//! execution's and the redrive's number: the same server seed and the same calls give the
+//! same bytes, and a redrive does not replay the first attempt's draws.
+//!
+//! # When a redrive is refused (`ExecutionNotRedrivable`)
+//!
+//! As AWS: the execution is RUNNING or SUCCEEDED, it stopped more than 14 days ago, it started
+//! more than a year ago, or its history has 24,999 events or more. Also, where stepsim kept no
+//! point to continue from: an execution stopped while its computed result was still being
+//! revealed under `--time-scale` (its run had already ended; the cut is made afterwards), a
+//! child started by `StartExecution.sync` (it ran inside its parent's simulation), an
+//! execution of a mock test case (Step Functions Local has no redrive), and ends journaled
+//! before this version. A Distributed Map state is redriven whole: its map run is run again
+//! rather than only its failed children.
+//!
+//! `clientToken`: a repeat of one of the execution's last 10 tokens within 15 minutes answers
+//! that redrive's date and starts nothing.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::asl::model::ExecutionType;
+use crate::engine::history::{Details, HistoryEvent};
+use crate::engine::{ExecutionStatus, Resume, SimTime, HISTORY_EVENT_LIMIT};
+use crate::sim::ExecutionLogging;
+
+use super::error::ApiError;
+use super::page::ts;
+use super::request::Req;
+use super::runner::{self, ExecJob};
+use super::state::{
+    wall_now, ApiState, Attempt, ExecControl, ExecutionRecord, Finished, RedriveToken, View,
+};
+
+/// How long after its stop an execution can be redriven.
+const REDRIVABLE_PERIOD: chrono::Duration = chrono::Duration::days(14);
+/// The longest a Standard execution may stay open, redrives included.
+const MAX_OPEN_TIME: chrono::Duration = chrono::Duration::days(365);
+/// A history this long has no room for `ExecutionRedriven` and one more event.
+const HISTORY_ROOM: usize = 24_999;
+/// How long a `clientToken` answers with its redrive instead of starting another.
+const TOKEN_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// How many tokens of an execution are remembered.
+const TOKENS_KEPT: usize = 10;
+
+/// The index of the latest attempt's first event (its `ExecutionRedriven`), 0 if never
+/// redriven.
+pub fn latest_attempt(history: &[HistoryEvent]) -> usize {
+    history
+        .iter()
+        .rposition(|e| e.event_type == "ExecutionRedriven")
+        .unwrap_or(0)
+}
+
+/// The `ExecutionRedriven` event that follows `history`.
+pub fn redriven_event(history: &[HistoryEvent], at: SimTime, count: u32) -> HistoryEvent {
+    let last = history.last().map_or(0, |e| e.id);
+    HistoryEvent {
+        id: last + 1,
+        previous_event_id: last,
+        timestamp: at,
+        event_type: "ExecutionRedriven",
+        details: Details::Json(
+            "executionRedrivenEventDetails",
+            json!({ "redriveCount": count }),
+        ),
+    }
+}
+
+/// The end of a redrive begun at `start`, joined to the end it continued: the history goes
+/// on from the earlier one (event ids renumbered after it), the map runs add up, and the
+/// redrive is counted.
+pub fn join(prior: Finished, mut fin: Finished, start: SimTime) -> Finished {
+    let last = prior.history.last().map_or(0, |e| e.id);
+    for e in &mut fin.history {
+        e.id += last;
+        e.previous_event_id += last;
+    }
+    let mut history = prior.history;
+    history.append(&mut fin.history);
+    fin.history = history;
+    let mut runs = prior.map_runs;
+    runs.append(&mut fin.map_runs);
+    fin.map_runs = runs;
+    fin.redrive.count = prior.redrive.count + 1;
+    fin.redrive.date = Some(start);
+    fin
+}
+
+/// Where a redrive of `rec` would continue from, or why it cannot be redriven (AWS's
+/// `redriveStatusReason` wording where AWS has one).
+pub fn redrivable(
+    rec: &ExecutionRecord,
+    now: Instant,
+    scale: Option<f64>,
+    wall: SimTime,
+) -> Result<Arc<Resume>, String> {
+    let View::Closed(f) = rec.view(now, scale) else {
+        return Err("Execution is RUNNING and cannot be redriven.".into());
+    };
+    if rec.machine.kind == ExecutionType::Express {
+        return Err("Executions of EXPRESS state machines cannot be redriven.".into());
+    }
+    if f.status == ExecutionStatus::Succeeded {
+        return Err("Execution is SUCCEEDED and cannot be redriven.".into());
+    }
+    if wall - f.stop > REDRIVABLE_PERIOD {
+        return Err("Execution redrivable period exceeded.".into());
+    }
+    if wall - rec.start > MAX_OPEN_TIME {
+        return Err("Execution has exceeded the max execution time.".into());
+    }
+    if f.history.len() >= HISTORY_ROOM {
+        return Err("Execution history event limit exceeded.".into());
+    }
+    if let Some(case) = &rec.via.test_case {
+        return Err(format!(
+            "Execution ran the mock test case '{case}'; stepsim does not redrive mocked \
+             executions (Step Functions Local has no RedriveExecution)."
+        ));
+    }
+    f.redrive.resume.clone().ok_or_else(|| {
+        "stepsim kept no point to continue this execution from: it was stopped while its \
+         computed result was still being revealed under --time-scale, or it ran as a nested \
+         execution inside its parent's simulation, or its end was journaled by an older stepsim."
+            .to_string()
+    })
+}
+
+/// `RedriveExecution`.
+pub fn redrive_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
+    let arn = super::sfn::execution_arn(req)?;
+    let token = req.opt_str("clientToken")?;
+    if let Some(t) = token {
+        if t.is_empty() || t.chars().count() > 64 {
+            return Err(ApiError::validation(
+                "1 validation error detected: Value at 'clientToken' failed to satisfy \
+                 constraint: Member must have length between 1 and 64",
+            ));
+        }
+    }
+    let now = Instant::now();
+    let (job, date) = {
+        let mut reg = state.registry();
+        let rec = reg.execution_mut(arn)?;
+        rec.redrive_tokens
+            .retain(|t| now.saturating_duration_since(t.used) < TOKEN_WINDOW);
+        if let Some(seen) = token.and_then(|t| rec.redrive_tokens.iter().find(|x| x.token == t)) {
+            return Ok(json!({ "redriveDate": ts(seen.date) }));
+        }
+        let resume = redrivable(rec, now, state.settings.time_scale, wall_now())
+            .map_err(|reason| ApiError::bad_request("ExecutionNotRedrivable", reason))?;
+        let Some(prior) = rec.result.take() else {
+            return Err(ApiError::bad_request(
+                "ExecutionNotRedrivable",
+                "Execution is RUNNING and cannot be redriven.",
+            ));
+        };
+        let count = prior.redrive.count + 1;
+        // After the stop it continues, and never before (dates stay in order).
+        let date = wall_now().max(prior.stop);
+        let events_before = prior.history.len() as u64;
+        let control = ExecControl::new();
+        rec.control = control.clone();
+        rec.attempt = Some(Box::new(Attempt {
+            start: date,
+            real_start: now,
+            prior: Some(prior),
+        }));
+        if let Some(t) = token {
+            rec.redrive_tokens.push_back(RedriveToken {
+                token: t.to_string(),
+                date,
+                used: now,
+            });
+            while rec.redrive_tokens.len() > TOKENS_KEPT {
+                rec.redrive_tokens.pop_front();
+            }
+        }
+        let job = job(state, rec, resume, count, date, events_before, control);
+        reg.log(|j, reg| j.execution_redriven(reg, arn));
+        (job, date)
+    };
+    runner::spawn_execution(state.clone(), arn.to_string(), now, job);
+    Ok(json!({ "redriveDate": ts(date) }))
+}
+
+/// The simulation of redrive number `count` of `rec`, beginning at `date`.
+fn job(
+    state: &ApiState,
+    rec: &ExecutionRecord,
+    resume: Arc<Resume>,
+    count: u32,
+    date: SimTime,
+    events_before: u64,
+    control: Arc<ExecControl>,
+) -> ExecJob {
+    let machine = &rec.machine;
+    let mut opts = runner::execution_options(
+        state,
+        &machine.name,
+        &rec.name,
+        &machine.role_arn,
+        machine.kind,
+        0,
+    );
+    let attempt = format!("redrive {count}");
+    opts.seed = crate::rng::derive_seed(opts.seed, &attempt);
+    opts.redrive_count = count;
+    opts.first_start = Some(rec.start);
+    opts.history_limit = Some(HISTORY_EVENT_LIMIT.saturating_sub(events_before));
+    let world = runner::world_seed(state.settings.seed, &machine.arn, &rec.input);
+    ExecJob {
+        plan: machine.plan.clone(),
+        input: rec.input.clone(),
+        opts,
+        origin: date,
+        control,
+        world_seed: crate::rng::derive_seed(world, &attempt),
+        logging: ExecutionLogging::from_config(&machine.logging),
+        mocks: None,
+        resume: Some(resume),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::state::RedriveFacts;
+
+    fn event(id: u64, secs: i64, ty: &'static str) -> HistoryEvent {
+        HistoryEvent {
+            id,
+            previous_event_id: id.saturating_sub(1),
+            timestamp: crate::engine::clock::default_origin() + chrono::Duration::seconds(secs),
+            event_type: ty,
+            details: Details::None,
+        }
+    }
+
+    fn end(status: ExecutionStatus, history: Vec<HistoryEvent>) -> Finished {
+        Finished {
+            status,
+            output: None,
+            error: None,
+            cause: None,
+            stop: history.last().unwrap().timestamp,
+            history,
+            reveal_at: Instant::now(),
+            summary: None,
+            map_runs: Vec::new(),
+            redrive: RedriveFacts::default(),
+        }
+    }
+
+    #[test]
+    fn a_redrive_continues_the_history_and_counts() {
+        let first = end(
+            ExecutionStatus::Failed,
+            vec![
+                event(1, 0, "ExecutionStarted"),
+                event(2, 0, "TaskStateEntered"),
+                event(3, 1, "ExecutionFailed"),
+            ],
+        );
+        let at = crate::engine::clock::default_origin() + chrono::Duration::seconds(60);
+        let mut redriven = redriven_event(&[], at, 1);
+        redriven.timestamp = at;
+        let second = end(
+            ExecutionStatus::Succeeded,
+            vec![redriven, event(2, 61, "ExecutionSucceeded")],
+        );
+        let joined = join(first, second, at);
+        let ids: Vec<(u64, u64)> = joined
+            .history
+            .iter()
+            .map(|e| (e.id, e.previous_event_id))
+            .collect();
+        assert_eq!(ids, [(1, 0), (2, 1), (3, 2), (4, 3), (5, 4)]);
+        assert_eq!(joined.history[3].event_type, "ExecutionRedriven");
+        assert_eq!(joined.redrive.count, 1);
+        assert_eq!(joined.redrive.date, Some(at));
+        assert_eq!(latest_attempt(&joined.history), 3);
+        assert_eq!(latest_attempt(&joined.history[..3]), 0);
+        // A second redrive counts on.
+        let again = end(
+            ExecutionStatus::Failed,
+            vec![redriven_event(&[], at, 2), event(2, 70, "ExecutionFailed")],
+        );
+        let twice = join(joined, again, at);
+        assert_eq!(twice.redrive.count, 2);
+        assert_eq!(twice.history.len(), 7);
+        assert_eq!(latest_attempt(&twice.history), 5);
+    }
+}
