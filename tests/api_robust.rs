@@ -169,6 +169,8 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
         "maxConcurrency",
         "toleratedFailurePercentage",
         "toleratedFailureCount",
+        "clientToken",
+        "redriveFilter",
     ]);
     prop_oneof![
         prop::collection::vec(any::<u8>(), 0..64),
@@ -355,6 +357,92 @@ proptest! {
             let r = dispatch(State(state.clone()), call("ListStateMachineVersions",
                 json!({"stateMachineArn": m}).to_string().into_bytes())).await;
             prop_assert!(r.status().is_success());
+            Ok(())
+        })?;
+    }
+
+    /// Random redrives, stops and reads of a failed execution (and of ARNs that do not exist)
+    /// answer 2xx or 4xx, and the execution's history stays whole: ids 1..n in order, each
+    /// attempt after the first opened by one `ExecutionRedriven`.
+    #[test]
+    fn redrives_never_break_an_execution(
+        steps in prop::collection::vec((
+            prop::sample::select(vec![
+                "RedriveExecution", "RedriveExecution", "DescribeExecution", "StopExecution",
+                "ListExecutions", "GetExecutionHistory",
+            ]),
+            prop::collection::btree_map(
+                prop::sample::select(vec!["executionArn", "clientToken", "redriveFilter",
+                    "stateMachineArn", "maxResults"]),
+                prop_oneof![
+                    Just(json!("arn:aws:states:us-east-1:123456789012:execution:m:e")),
+                    Just(json!("arn:aws:states:us-east-1:123456789012:execution:m:other")),
+                    Just(json!("arn:aws:states:us-east-1:123456789012:stateMachine:m")),
+                    Just(json!("REDRIVEN")),
+                    Just(json!("NOT_REDRIVEN")),
+                    ".{0,70}".prop_map(Value::String),
+                    any::<i64>().prop_map(Value::from),
+                    Just(Value::Null),
+                ],
+                0..4,
+            ),
+        ), 1..10),
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let state = build_state(config());
+        let call = |action: &str, body: Value| {
+            Request::builder()
+                .method("POST")
+                .uri("/")
+                .header("x-amz-target", format!("AWSStepFunctions.{action}"))
+                .body(Body::from(body.to_string()))
+                .unwrap()
+        };
+        let exec = "arn:aws:states:us-east-1:123456789012:execution:m:e";
+        rt.block_on(async {
+            let def = json!({"StartAt": "W", "States": {
+                "W": {"Type": "Wait", "Seconds": 1, "Next": "F"},
+                "F": {"Type": "Fail", "Error": "E"}}});
+            for (action, body) in [
+                ("CreateStateMachine", json!({"name": "m", "definition": def.to_string(),
+                    "roleArn": "arn:aws:iam::123456789012:role/r"})),
+                ("StartExecution", json!({"stateMachineArn":
+                    "arn:aws:states:us-east-1:123456789012:stateMachine:m", "name": "e"})),
+            ] {
+                let r = dispatch(State(state.clone()), call(action, body)).await;
+                prop_assert!(r.status().is_success(), "setup {} -> {}", action, r.status());
+            }
+            for (action, members) in steps {
+                let body = Value::Object(members.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
+                let r = dispatch(State(state.clone()), call(action, body)).await;
+                prop_assert!(r.status().is_client_error() || r.status().is_success(),
+                    "{} -> {}", action, r.status());
+            }
+            // Let every attempt end, then read the history.
+            let mut history = Value::Null;
+            for _ in 0..500 {
+                let r = dispatch(State(state.clone()), call("DescribeExecution",
+                    json!({"executionArn": exec}))).await;
+                let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+                let d: Value = serde_json::from_slice(&bytes).unwrap();
+                if d["status"] != "RUNNING" {
+                    let r = dispatch(State(state.clone()), call("GetExecutionHistory",
+                        json!({"executionArn": exec, "maxResults": 1000}))).await;
+                    let bytes = axum::body::to_bytes(r.into_body(), 1 << 24).await.unwrap();
+                    history = serde_json::from_slice(&bytes).unwrap();
+                    let events = history["events"].as_array().unwrap();
+                    let redriven = events.iter().filter(|e| e["type"] == "ExecutionRedriven").count();
+                    prop_assert_eq!(d["redriveCount"].as_u64(), Some(redriven as u64));
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            let events = history["events"].as_array().expect("the execution ended");
+            for (i, e) in events.iter().enumerate() {
+                prop_assert_eq!(e["id"].as_u64(), Some(i as u64 + 1));
+                prop_assert_eq!(e["previousEventId"].as_u64(), Some(i as u64));
+            }
+            prop_assert_eq!(&events[0]["type"], "ExecutionStarted");
             Ok(())
         })?;
     }

@@ -533,7 +533,7 @@ async fn versions_aliases_and_tags_survive_a_restart() {
 }
 
 #[test]
-fn boto3_and_the_cli_use_versions_aliases_tags_and_map_runs() {
+fn boto3_and_the_cli_use_versions_aliases_tags_map_runs_and_redrives() {
     if !boto3_available() {
         eprintln!("skipped: python3 with boto3 is not installed");
         return;

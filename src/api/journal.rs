@@ -1266,6 +1266,88 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_running_redrive_survives_compaction_and_ends_aborted_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = json!({"blob": "x".repeat(2000)});
+        let a = state();
+        open_with_floor(&a, dir.path(), 0).unwrap();
+        let v = version("m");
+        let exec = format!("{}:kept", v.arn.replace("stateMachine", "execution"));
+        let resume = crate::engine::Resume {
+            state: 0,
+            name: "P".into(),
+            input: json!({"at": "P"}),
+            variables: Map::new(),
+            branches: None,
+        };
+        let redrive_date = crate::engine::clock::default_origin() + chrono::Duration::hours(1);
+        {
+            let mut reg = a.registry();
+            add_machine(&mut reg, &v);
+            add_ended(&mut reg, &v, "kept", &big);
+            let rec = reg.executions.get_mut(&exec).unwrap();
+            let mut prior = rec.result.take().unwrap();
+            prior.status = ExecutionStatus::Failed;
+            prior.redrive.resume = Some(Arc::new(resume.clone()));
+            rec.attempt = Some(Box::new(Attempt {
+                start: redrive_date,
+                real_start: Instant::now(),
+                prior: Some(prior),
+            }));
+            reg.log(|j, r| j.execution_redriven(r, &exec));
+            // Enough churn after it for the journal to be compacted.
+            for i in 0..30 {
+                add_ended(&mut reg, &v, &format!("e{i}"), &big);
+                let arn = format!("{}:e{i}", v.arn.replace("stateMachine", "execution"));
+                reg.remove_execution(&arn);
+                reg.log(|j, r| j.execution_dropped(r, &arn));
+            }
+        }
+        let text = std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap();
+        // 31 executions of ~10 KB each were written; compaction kept the live one.
+        assert!(
+            text.len() < 8 * 11_000,
+            "not compacted: {} bytes",
+            text.len()
+        );
+        assert!(
+            text.contains("{\"t\":\"redrive\""),
+            "compaction keeps the running redrive"
+        );
+        drop(a);
+
+        let b = state();
+        let r = open(&b, dir.path()).unwrap();
+        assert_eq!((r.executions, r.aborted), (1, 1));
+        let reg = b.registry();
+        let rec = &reg.executions[&exec];
+        let f = rec.result.as_ref().unwrap();
+        assert_eq!(f.status, ExecutionStatus::Aborted);
+        assert_eq!(f.redrive.count, 1);
+        assert_eq!(f.redrive.date, Some(redrive_date));
+        assert_eq!(
+            f.redrive.resume.as_deref(),
+            Some(&resume),
+            "it can be redriven again"
+        );
+        let types: Vec<&str> = f.history.iter().map(|e| e.event_type).collect();
+        assert_eq!(
+            types,
+            [
+                "ExecutionStarted",
+                "PassStateEntered",
+                "PassStateExited",
+                "MapIterationStarted",
+                "ExecutionSucceeded",
+                "ExecutionRedriven",
+                "ExecutionAborted"
+            ]
+        );
+        let ids: Vec<u64> = f.history.iter().map(|e| e.id).collect();
+        assert_eq!(ids, [1, 2, 3, 4, 5, 6, 7]);
+    }
+
     /// Everything a client could read of a registry, as text.
     fn snapshot(state: &ApiState) -> String {
         let reg = state.registry();

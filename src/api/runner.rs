@@ -741,6 +741,59 @@ mod tests {
     }
 
     #[test]
+    fn a_stop_while_a_redrive_is_revealed_cuts_only_the_redrive() {
+        let start = crate::engine::clock::default_origin();
+        let mut history = failed_history();
+        let n = history.len() as u64;
+        for (i, (secs, ty)) in [
+            (100, "ExecutionRedriven"),
+            (100, "WaitStateEntered"),
+            (110, "WaitStateExited"),
+            (110, "ExecutionSucceeded"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            history.push(event(n + 1 + i as u64, secs, ty, Details::None));
+        }
+        let mut fin = Finished {
+            status: ExecutionStatus::Succeeded,
+            output: Some(Value::Null),
+            error: None,
+            cause: None,
+            stop: start + chrono::Duration::seconds(110),
+            history,
+            reveal_at: Instant::now(),
+            summary: None,
+            map_runs: Vec::new(),
+            redrive: RedriveFacts {
+                count: 1,
+                ..RedriveFacts::default()
+            },
+        };
+        abort(
+            &mut fin,
+            &StopRequest::default(),
+            Some(start + chrono::Duration::seconds(105)),
+        );
+        let types: Vec<_> = fin.history.iter().map(|e| e.event_type).collect();
+        assert_eq!(
+            types[types.len() - 3..],
+            ["ExecutionRedriven", "WaitStateEntered", "ExecutionAborted"]
+        );
+        // The first attempt (with its marker and its ExecutionFailed) is kept whole.
+        assert_eq!(
+            types[..5],
+            failed_history()
+                .iter()
+                .map(|e| e.event_type)
+                .collect::<Vec<_>>()[..]
+        );
+        assert_eq!(fin.status, ExecutionStatus::Aborted);
+        assert!(fin.redrive.resume.is_none());
+    }
+
+    #[test]
     fn world_seeds_ignore_the_name() {
         let a = world_seed(0, "m", &serde_json::json!({"x": 1}));
         assert_eq!(a, world_seed(0, "m", &serde_json::json!({"x": 1})));

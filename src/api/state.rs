@@ -861,6 +861,64 @@ mod tests {
     }
 
     #[test]
+    fn a_redrive_shows_earlier_attempts_whole_and_reveals_its_own_events() {
+        let t0 = Instant::now();
+        let origin = crate::engine::clock::default_origin();
+        let mut prior = finished(10, t0);
+        prior.status = ExecutionStatus::Failed;
+        let redrive_at = origin + chrono::Duration::seconds(100);
+        let mut rec = record("e", None, t0);
+        rec.attempt = Some(Box::new(Attempt {
+            start: redrive_at,
+            real_start: t0,
+            prior: Some(prior.clone()),
+        }));
+        // Running: the first attempt, then the redrive.
+        let open = rec.visible_history(t0, Some(2.0));
+        let types: Vec<_> = open.iter().map(|e| e.event_type).collect();
+        assert_eq!(types.len(), 5);
+        assert_eq!(types[4], "ExecutionRedriven");
+        assert_eq!((open[4].id, open[4].previous_event_id), (5, 4));
+        assert_eq!(rec.redrives(), (1, Some(redrive_at)));
+
+        // Its end (10 simulated seconds at 2x: 5 real seconds) is revealed from the redrive's
+        // own start; the first attempt's end does not hide what follows it.
+        let ev = |id: u64, t: i64, ty: &'static str| HistoryEvent {
+            id,
+            previous_event_id: id - 1,
+            timestamp: redrive_at + chrono::Duration::seconds(t),
+            event_type: ty,
+            details: Details::None,
+        };
+        let mut second = finished(10, reveal_instant(t0, Duration::from_secs(10), Some(2.0)));
+        second.stop = redrive_at + chrono::Duration::seconds(10);
+        second.history = vec![
+            ev(1, 0, "ExecutionRedriven"),
+            ev(2, 0, "WaitStateEntered"),
+            ev(3, 10, "WaitStateExited"),
+            ev(4, 10, "ExecutionSucceeded"),
+        ];
+        let mut reg = Registry::default();
+        let arn = rec.arn.clone();
+        reg.insert_execution(rec);
+        reg.finish_execution(&arn, second);
+        let rec = &reg.executions[&arn];
+        let early = rec.visible_history(t0 + Duration::from_secs(1), Some(2.0));
+        assert_eq!(
+            early.iter().map(|e| e.event_type).collect::<Vec<_>>()[4..],
+            ["ExecutionRedriven", "WaitStateEntered"]
+        );
+        assert_eq!(
+            rec.view(t0 + Duration::from_secs(1), Some(2.0)).status(),
+            "RUNNING"
+        );
+        let late = rec.visible_history(t0 + Duration::from_secs(5), Some(2.0));
+        assert_eq!(late.len(), 8);
+        assert_eq!(rec.redrives(), (1, Some(redrive_at)));
+        assert!(late.iter().enumerate().all(|(i, e)| e.id == i as u64 + 1));
+    }
+
+    #[test]
     fn open_executions_show_their_start_only() {
         let rec = record("e", None, Instant::now());
         let h = rec.visible_history(Instant::now(), None);

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""boto3 and the AWS CLI against `stepsim serve`'s Step Functions versions, aliases, tags and
-Distributed Map runs.
+"""boto3 and the AWS CLI against `stepsim serve`'s Step Functions versions, aliases, tags,
+Distributed Map runs and redrives.
 
 Usage: sfn_more.py ENDPOINT_URL. Prints one line per check; exits 1 on the first failure.
 """
@@ -110,6 +110,47 @@ check("list_executions by mapRunArn", len(kids) == 7 and all(k["status"] == "SUC
 check(
     "update_map_run of an ended run",
     error_code(lambda: sfn.update_map_run(mapRunArn=runs[0]["mapRunArn"], maxConcurrency=1)) == "ValidationException",
+)
+
+# Redrive: an activity task fails, the execution is redriven, the task runs again and works.
+act = sfn.create_activity(name="approve")["activityArn"]
+flow = json.dumps({"StartAt": "First", "States": {
+    "First": {"Type": "Pass", "Result": "kept", "ResultPath": "$.first", "Next": "Approve"},
+    "Approve": {"Type": "Task", "Resource": act, "ResultPath": "$.approved", "End": True}}})
+flow_arn = sfn.create_state_machine(name="approval", definition=flow, roleArn=ROLE)["stateMachineArn"]
+ex = sfn.start_execution(stateMachineArn=flow_arn, name="once", input="{}")["executionArn"]
+task = sfn.get_activity_task(activityArn=act, workerName="w")
+sfn.send_task_failure(taskToken=task["taskToken"], error="Nope", cause="not yet")
+d = finish(ex)
+check(
+    "a failed execution is REDRIVABLE",
+    d["status"] == "FAILED" and d["redriveStatus"] == "REDRIVABLE" and d["redriveCount"] == 0,
+    d,
+)
+r = sfn.redrive_execution(executionArn=ex)
+task = sfn.get_activity_task(activityArn=act, workerName="w")
+check("redrive_execution reruns the failed task", task.get("taskToken"), task)
+sfn.send_task_success(taskToken=task["taskToken"], output=json.dumps({"yes": True}))
+d = finish(ex)
+check(
+    "the redriven execution succeeds with the first attempt's results",
+    d["status"] == "SUCCEEDED" and d["redriveCount"] == 1 and d["redriveDate"] == r["redriveDate"]
+    and json.loads(d["output"]) == {"first": "kept", "approved": {"yes": True}},
+    d,
+)
+events = sfn.get_execution_history(executionArn=ex, maxResults=1000)["events"]
+kinds = [e["type"] for e in events]
+check(
+    "the history goes on after ExecutionRedriven",
+    kinds.count("PassStateEntered") == 1 and kinds.index("ExecutionRedriven") == kinds.index("ExecutionFailed") + 1
+    and [e["id"] for e in events] == list(range(1, len(events) + 1)),
+    kinds,
+)
+listed = sfn.list_executions(stateMachineArn=flow_arn, redriveFilter="REDRIVEN")["executions"]
+check("list_executions redriveFilter=REDRIVEN", [e["name"] for e in listed] == ["once"], listed)
+check(
+    "a succeeded execution is not redrivable",
+    error_code(lambda: sfn.redrive_execution(executionArn=ex)) == "ExecutionNotRedrivable",
 )
 
 # The AWS CLI reads the same shapes (when it is installed).
