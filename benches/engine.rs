@@ -306,6 +306,35 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+
+    // What `serve` runs: Standard executions keep track of where every body stands, so that
+    // an unsuccessful one can be redriven (compare with map_10k/full and pass_chain/full).
+    let tracked = ExecutionOptions {
+        track_progress: true,
+        ..opts(HistoryMode::Full)
+    };
+    c.bench_function("map_10k/full_tracked", |b| {
+        b.iter(|| {
+            rt.block_on(engine::execute(
+                &map,
+                map_input.clone(),
+                &tracked,
+                clock.clone(),
+                invoker.clone(),
+            ))
+        })
+    });
+    c.bench_function("pass_chain/full_tracked", |b| {
+        b.iter(|| {
+            rt.block_on(engine::execute(
+                &chain,
+                chain_input.clone(),
+                &tracked,
+                clock.clone(),
+                invoker.clone(),
+            ))
+        })
+    });
 }
 
 criterion_group! {

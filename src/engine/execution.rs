@@ -739,9 +739,12 @@ impl<'p> Exec<'p> {
             let mut input = input;
             loop {
                 let st = &body.states[idx];
-                if let Some(t) = &frame.track {
-                    t.enter(idx, &st.name, &input);
-                }
+                // Tracked, the state's input is kept as the payload its history event shows.
+                let tracked = frame.track.as_ref().map(|t| {
+                    let p = self.history.payload(&input);
+                    t.enter(idx, st.name.clone(), p.clone());
+                    p
+                });
                 self.count_transition()?;
                 let waits = !matches!(
                     st.kind,
@@ -759,7 +762,7 @@ impl<'p> Exec<'p> {
                     let input_ref = &input;
                     self.event(*cursor, st.entered_event, || Details::StateEntered {
                         name: st.name.clone(),
-                        input: self.history.payload(input_ref),
+                        input: tracked.unwrap_or_else(|| self.history.payload(input_ref)),
                     })?
                 };
                 *cursor = entered_id;
