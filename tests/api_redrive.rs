@@ -348,3 +348,52 @@ async fn a_redrive_and_its_resume_point_survive_a_restart() {
     assert_eq!(d["redriveDate"], done["redriveDate"]);
     assert_eq!(t.history(&arn).await, h);
 }
+
+#[tokio::test]
+async fn a_distributed_map_redrive_reruns_the_failed_child_in_the_same_map_run() {
+    let s = setup(|_| {}).await;
+    let t = &s.server;
+    let def = json!({"StartAt": "Fan", "States": {"Fan": {
+    "Type": "Map", "Label": "Fan", "ItemsPath": "$.items", "End": true,
+    "ItemProcessor": {
+        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        "StartAt": "Pick", "States": {
+            "Pick": {"Type": "Choice", "Choices": [{"Variable": "$.v", "NumericEquals": 2, "Next": "Work"}], "Default": "Skip"},
+            "Skip": {"Type": "Pass", "End": true},
+            "Work": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "work", "Payload.$": "$"}, "OutputPath": "$.Payload", "End": true}
+        }}}}});
+    let sm = t.create_machine("fan", &def).await;
+    let input = json!({"items": [{"v": 1}, {"v": 2}, {"v": 3}]});
+    let arn = t.start_exec(&sm, "fan-1", &input).await;
+    assert_eq!(t.wait_end(&arn, WAIT).await["status"], "FAILED");
+    let runs = t.ok("ListMapRuns", json!({"executionArn": arn})).await;
+    let run_arn = runs["mapRuns"][0]["mapRunArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    s.fixed.store(true, Ordering::SeqCst);
+    t.ok("RedriveExecution", json!({"executionArn": arn})).await;
+    let d = t.wait_end(&arn, WAIT).await;
+    assert_eq!(d["status"], "SUCCEEDED", "{d}");
+    let out: Value = serde_json::from_str(d["output"].as_str().unwrap()).unwrap();
+    assert_eq!(out, json!([{"v": 1}, {"worked": {"v": 2}}, {"v": 3}]));
+    assert_eq!(s.calls.work.load(Ordering::SeqCst), 2);
+
+    let runs = t.ok("ListMapRuns", json!({"executionArn": arn})).await;
+    assert_eq!(runs["mapRuns"].as_array().unwrap().len(), 1, "{runs}");
+    assert_eq!(runs["mapRuns"][0]["mapRunArn"], json!(run_arn));
+    let run = t.ok("DescribeMapRun", json!({"mapRunArn": run_arn})).await;
+    assert_eq!(run["status"], "SUCCEEDED");
+    assert_eq!(run["redriveCount"], 1);
+    assert!(run["redriveDate"].is_number(), "{run}");
+    assert_eq!(run["executionCounts"]["succeeded"], 3);
+    let kids = t.ok("ListExecutions", json!({"mapRunArn": run_arn})).await;
+    assert_eq!(kids["executions"].as_array().unwrap().len(), 3, "{kids}");
+    let h = t.history(&arn).await;
+    ids_are_consecutive(&h);
+    let ty = types(&h);
+    assert_eq!(ty.iter().filter(|x| *x == "MapRunStarted").count(), 1);
+    assert_eq!(ty.iter().filter(|x| *x == "MapRunRedriven").count(), 1);
+}

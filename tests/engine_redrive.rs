@@ -355,3 +355,107 @@ fn a_redrive_that_fails_again_reports_a_new_resume_and_the_same_bytes_twice() {
         .collect();
     assert_eq!(ja, jb);
 }
+
+#[test]
+fn a_distributed_map_redrive_reruns_only_the_failed_children_in_the_same_map_run() {
+    let c = Case::new(
+        json!({"StartAt": "Each", "States": {
+            "Each": {"Type": "Map", "End": true, "Label": "Each", "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "Pick", "States": {
+                    "Pick": {"Type": "Choice", "Choices": [{"Variable": "$.v", "NumericEquals": 3, "Next": "Bad"}], "Default": "Good"},
+                    "Bad": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:bad", "End": true},
+                    "Good": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:good", "End": true}
+                }}}
+        }}),
+        vec!["arn:aws:lambda:us-east-1:111111111111:function:bad"],
+    );
+    let items = json!([{"v": 1}, {"v": 2}, {"v": 3}, {"v": 4}]);
+    let first = c.run(items.clone());
+    assert_eq!(first.status, ExecutionStatus::Failed);
+    assert_eq!(first.map_runs.len(), 1);
+    let run_arn = first.map_runs[0].map_run_arn.clone();
+    let resume = first.resume.clone().unwrap();
+    assert_eq!(resume.name, "Each");
+    assert_eq!(
+        resume.map_run.as_ref().map(|m| m.arn.as_str()),
+        Some(run_arn.as_str())
+    );
+    let kids = resume.branches.clone().unwrap();
+    assert_eq!(kids.len(), 4);
+    assert!(matches!(&kids[2], RedriveBranch::Restart), "{:?}", kids[2]);
+    assert!(kids
+        .iter()
+        .enumerate()
+        .all(|(i, k)| (i == 2) != matches!(k, RedriveBranch::Child(_))));
+    assert_eq!(resume.rerun_count(), 1);
+    // What the journal keeps reads back the same.
+    let text = serde_json::to_string(&resume).unwrap();
+    assert_eq!(serde_json::from_str::<Resume>(&text).unwrap(), resume);
+
+    let (again, calls) = c.redrive(&resume, items, 1);
+    assert_eq!(
+        again.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        again.cause
+    );
+    assert_eq!(
+        calls.len(),
+        1,
+        "only the failed child runs again: {calls:?}"
+    );
+    let froms: Vec<String> = again
+        .output
+        .clone()
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            o["from"]
+                .as_str()
+                .unwrap()
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(froms, ["good", "good", "bad", "good"]);
+    let t = types(&again);
+    assert!(t.contains(&"MapRunRedriven"), "{t:?}");
+    assert!(!t.contains(&"MapRunStarted"), "{t:?}");
+    let redriven = again
+        .history
+        .iter()
+        .find(|e| e.event_type == "MapRunRedriven")
+        .unwrap()
+        .to_json(stepsim::engine::TimestampFormat::EpochSeconds);
+    assert_eq!(
+        redriven["mapRunRedrivenEventDetails"]["mapRunArn"],
+        json!(run_arn)
+    );
+    assert_eq!(
+        redriven["mapRunRedrivenEventDetails"]["redriveCount"],
+        json!(1)
+    );
+    let run = &again.map_runs[0];
+    assert_eq!(run.map_run_arn, run_arn, "the same map run");
+    assert_eq!(run.redrive_count, 1);
+    assert!(run.redrive_date.is_some());
+    assert_eq!((run.executions.total, run.executions.succeeded), (4, 4));
+    // The kept children are listed under their first attempt's ARNs.
+    let first_arns: Vec<&str> = first.map_runs[0]
+        .children
+        .iter()
+        .filter(|c| c.status == "SUCCEEDED")
+        .map(|c| c.execution_arn.as_str())
+        .collect();
+    for a in first_arns {
+        assert!(
+            run.children.iter().any(|c| c.execution_arn == a),
+            "{a} kept"
+        );
+    }
+}

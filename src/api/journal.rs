@@ -1280,6 +1280,7 @@ mod tests {
             input: json!({"at": "P"}),
             variables: Map::new(),
             branches: None,
+            map_run: None,
         };
         let redrive_date = crate::engine::clock::default_origin() + chrono::Duration::hours(1);
         {

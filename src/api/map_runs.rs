@@ -202,7 +202,10 @@ pub fn describe(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
         "executionCounts".into(),
         counts_json(&r.executions, r.status),
     );
-    m.insert("redriveCount".into(), 0.into());
+    m.insert("redriveCount".into(), r.redrive_count.into());
+    if let Some(d) = r.redrive_date {
+        m.insert("redriveDate".into(), ts(d));
+    }
     Ok(Value::Object(m))
 }
 
@@ -298,6 +301,12 @@ pub fn to_json(r: &MapRunReport) -> Value {
             .collect();
         m.insert("children".into(), Value::Array(children));
     }
+    if r.redrive_count > 0 {
+        m.insert("redrives".into(), r.redrive_count.into());
+    }
+    if let Some(d) = r.redrive_date {
+        m.insert("redriven".into(), d.to_rfc3339().into());
+    }
     Value::Object(m)
 }
 
@@ -367,6 +376,17 @@ pub fn from_json(v: &Value) -> Result<MapRunReport, String> {
                 })
                 .collect::<Result<Vec<_>, String>>()?,
         },
+        redrive_count: match m.get("redrives") {
+            None => 0,
+            Some(v) => v
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or("map run \"redrives\" is not a count")?,
+        },
+        redrive_date: match m.get("redriven") {
+            None => None,
+            Some(_) => Some(date(text("redriven")?)?),
+        },
     })
 }
 
@@ -405,6 +425,8 @@ mod tests {
                 start_date: t0 + chrono::Duration::seconds(2),
                 stop_date: t0 + chrono::Duration::seconds(4),
             }],
+            redrive_count: 2,
+            redrive_date: Some(t0 + chrono::Duration::seconds(1)),
         }
     }
 

@@ -33,8 +33,9 @@
 //! revealed under `--time-scale` (its run had already ended; the cut is made afterwards), a
 //! child started by `StartExecution.sync` (it ran inside its parent's simulation), an
 //! execution of a mock test case (Step Functions Local has no redrive), and ends journaled
-//! before this version. A Distributed Map state is redriven whole: its map run is run again
-//! rather than only its failed children.
+//! before this version. A Distributed Map state runs its map run again under the same ARN
+//! (DescribeMapRun counts the redrive): the children that succeeded keep their outputs, the
+//! others start again from their start, as new child executions.
 //!
 //! `clientToken`: a repeat of one of the execution's last 10 tokens within 15 minutes answers
 //! that redrive's date and starts nothing.
@@ -93,8 +94,8 @@ pub fn redriven_event(history: &[HistoryEvent], at: SimTime, count: u32) -> Hist
 }
 
 /// The end of a redrive begun at `start`, joined to the end it continued: the history goes
-/// on from the earlier one (event ids renumbered after it), the map runs add up, and the
-/// redrive is counted.
+/// on from the earlier one (event ids renumbered after it), a map run run again replaces its
+/// earlier report, and the redrive is counted.
 pub fn join(prior: Finished, mut fin: Finished, start: SimTime) -> Finished {
     let last = prior.history.last().map_or(0, |e| e.id);
     for e in &mut fin.history {
@@ -104,7 +105,12 @@ pub fn join(prior: Finished, mut fin: Finished, start: SimTime) -> Finished {
     let mut history = prior.history;
     history.append(&mut fin.history);
     fin.history = history;
-    let mut runs = prior.map_runs;
+    // A redriven map run is the same run: its new report replaces the earlier one.
+    let mut runs: Vec<_> = prior
+        .map_runs
+        .into_iter()
+        .filter(|p| !fin.map_runs.iter().any(|n| n.map_run_arn == p.map_run_arn))
+        .collect();
     runs.append(&mut fin.map_runs);
     fin.map_runs = runs;
     fin.redrive.count = prior.redrive.count + 1;

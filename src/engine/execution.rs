@@ -24,7 +24,7 @@ use super::invoker::TaskInvoker;
 pub(crate) use super::io::display_plain;
 pub use super::io::json_size_exceeds;
 use super::plan::{CompiledBody, CompiledKind, CompiledState, Next, Plan};
-use super::redrive::{Branch, Resume, Track};
+use super::redrive::{Branch, MapRunMark, Resume, Track};
 use crate::asl::model::ExecutionType;
 use crate::query::env::QueryError;
 use crate::rng::SimRng;
@@ -351,7 +351,7 @@ pub async fn execute_body_from(
     let result = {
         let (first, body_input) = match resume {
             Some(r) => {
-                frame.resume_with(r.branches.clone());
+                frame.resume_with(Some(r));
                 (r.state, r.input.clone())
             }
             None if keep_input => (body.start, exec.facts.input.clone()),
@@ -447,6 +447,7 @@ pub(crate) struct Frame {
     pub(crate) scope: Rc<Scope>,
     pub(crate) track: Option<Rc<Track>>,
     resume: RefCell<Option<Vec<Branch>>>,
+    map_run: RefCell<Option<MapRunMark>>,
 }
 
 impl Frame {
@@ -455,6 +456,7 @@ impl Frame {
             scope,
             track,
             resume: RefCell::new(None),
+            map_run: RefCell::new(None),
         }
     }
 
@@ -468,9 +470,16 @@ impl Frame {
         Frame::new(scope, track)
     }
 
-    /// Sets what the next Parallel or Map state's branches had reached (a redrive).
-    pub(crate) fn resume_with(&self, branches: Option<Vec<Branch>>) {
-        *self.resume.borrow_mut() = branches;
+    /// Sets what the next Parallel or Map state's branches had reached, and its map run (a
+    /// redrive); `None` clears them.
+    pub(crate) fn resume_with(&self, resume: Option<&Resume>) {
+        *self.resume.borrow_mut() = resume.and_then(|r| r.branches.clone());
+        *self.map_run.borrow_mut() = resume.and_then(|r| r.map_run.clone());
+    }
+
+    /// The map run of the Distributed Map state being resumed (taken once).
+    pub(crate) fn take_map_run(&self) -> Option<MapRunMark> {
+        self.map_run.borrow_mut().take()
     }
 
     /// What the state being resumed had reached in its branches or iterations (taken once).

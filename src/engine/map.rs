@@ -23,7 +23,7 @@ use super::jsonata::Expect;
 use super::map_run::{MapRunChild, MapRunReport, MapRunStatus, RunCounts, MAX_LISTED_CHILDREN};
 use super::plan::{CompiledInt, CompiledMap};
 use super::query::{Binding, StateQuery};
-use super::redrive::Branch;
+use super::redrive::{Branch, KeptChild, MapRunMark};
 use crate::asl::model::{ExecutionType, ProcessorMode};
 
 /// AWS runs at most 40 inline iterations at a time (calibration: "Inline Map").
@@ -268,27 +268,44 @@ impl Exec<'_> {
                 };
                 let run_no = self.map_runs.get() + 1;
                 self.map_runs.set(run_no);
-                let (map_run_arn, child_prefix) = self.map_run_arn(m);
-                let arn = map_run_arn.clone();
-                *cursor = self.event(*cursor, "MapRunStarted", || {
-                    Some((
-                        "mapRunStartedEventDetails",
-                        details(vec![("mapRunArn", Value::String(arn))]),
-                    ))
-                })?;
-                let report = self.open_map_run(&map_run_arn, &limits);
+                // A redrive runs the same map run again, keeping the children that succeeded.
+                let kept = frame.take_resume();
+                let mark = match frame.take_map_run() {
+                    Some(prev) => MapRunMark {
+                        redrives: prev.redrives + 1,
+                        ..prev
+                    },
+                    None => {
+                        let (arn, child_prefix) = self.map_run_arn(m);
+                        MapRunMark {
+                            arn,
+                            child_prefix,
+                            redrives: 0,
+                        }
+                    }
+                };
+                let arn = mark.arn.clone();
+                *cursor = if mark.redrives == 0 {
+                    self.event(*cursor, "MapRunStarted", || {
+                        Some((
+                            "mapRunStartedEventDetails",
+                            details(vec![("mapRunArn", Value::String(arn))]),
+                        ))
+                    })?
+                } else {
+                    self.event(*cursor, "MapRunRedriven", || {
+                        Some((
+                            "mapRunRedrivenEventDetails",
+                            details(vec![
+                                ("mapRunArn", Value::String(arn)),
+                                ("redriveCount", mark.redrives.into()),
+                            ]),
+                        ))
+                    })?
+                };
+                let report = self.open_map_run(&mark, &limits);
                 let result = self
-                    .map_run(
-                        run,
-                        m,
-                        items,
-                        cap,
-                        &limits,
-                        q,
-                        frame,
-                        (&map_run_arn, &child_prefix),
-                        report,
-                    )
+                    .map_run(run, m, items, cap, &limits, q, frame, &mark, kept, report)
                     .await;
                 self.close_map_run(
                     report,
@@ -332,9 +349,11 @@ impl Exec<'_> {
         limits: &MapLimits,
         q: &StateQuery<'_>,
         frame: &Frame,
-        (map_run_arn, child_prefix): (&str, &str),
+        mark: &MapRunMark,
+        kept: Option<Vec<Branch>>,
         report: usize,
     ) -> Result<Value, AslError> {
+        let map_run_arn = mark.arn.as_str();
         let effective = q.input();
         let items = match items {
             ItemSource::Ready(items) => items,
@@ -360,8 +379,15 @@ impl Exec<'_> {
             })
             .collect();
         let conc = limits.concurrency(DISTRIBUTED_MAX_CONCURRENCY, n);
-        let records = self.run_children(m, inputs, conc, child_prefix).await;
+        // Kept children are only valid for the same items.
+        let kept = kept.filter(|k| k.len() == n);
+        let records = self
+            .run_children(m, inputs, conc, &mark.child_prefix, kept)
+            .await;
         self.count_map_run(report, &records, &weights);
+        if let Some(t) = &frame.track {
+            t.set_map_run(mark.clone(), records.iter().map(kept_child).collect());
+        }
         let failures = records.iter().filter(|r| r.outcome.is_err()).count();
         if limits.exceeded(failures, n) {
             return Err(AslError::new(
@@ -393,7 +419,8 @@ impl Exec<'_> {
     }
 
     /// Records a map run as started now; returns its place in the reports.
-    fn open_map_run(&self, map_run_arn: &str, limits: &MapLimits) -> usize {
+    fn open_map_run(&self, mark: &MapRunMark, limits: &MapLimits) -> usize {
+        let map_run_arn = mark.arn.as_str();
         // The children's state machine: the map run's ARN without its id, as a state machine.
         let machine = map_run_arn
             .rsplit_once(':')
@@ -412,6 +439,8 @@ impl Exec<'_> {
             items: RunCounts::default(),
             executions: RunCounts::default(),
             children: Vec::new(),
+            redrive_count: mark.redrives,
+            redrive_date: (mark.redrives > 0).then(|| self.clock.now()),
         });
         reports.len() - 1
     }
@@ -510,7 +539,7 @@ impl Exec<'_> {
                 let resumed = match plan(i) {
                     Some(Branch::Done(v)) => return (i, ItemOutcome::Succeeded(v.clone())),
                     Some(Branch::Resume(r)) => {
-                        child.resume_with(r.branches.clone());
+                        child.resume_with(Some(r));
                         Some((r.state, r.input.clone()))
                     }
                     _ => None,
@@ -591,17 +620,28 @@ impl Exec<'_> {
         inputs: Vec<Value>,
         concurrency: usize,
         child_prefix: &str,
+        kept: Option<Vec<Branch>>,
     ) -> Vec<ChildRecord> {
         let n = inputs.len();
+        let mut records: Vec<Option<ChildRecord>> = vec![None; n];
+        // Children a redrive keeps are not run again.
+        let mut pending = Vec::with_capacity(n);
+        let mut kept = kept.map(Vec::into_iter);
+        for (i, input) in inputs.into_iter().enumerate() {
+            match kept.as_mut().and_then(Iterator::next) {
+                Some(Branch::Child(k)) => records[i] = Some(ChildRecord::kept(*k, input)),
+                _ => pending.push((i, input)),
+            }
+        }
         let run_start = self.clock.now();
         let interval = self
             .opts
             .map_child_start_rate
             .filter(|r| r.is_finite() && *r > 0.0)
             .map(|r| 1.0 / r);
-        let children = inputs.into_iter().enumerate().map(|(i, input)| {
+        let children = pending.into_iter().enumerate().map(|(j, (i, input))| {
             let start_at = interval.map(|dt| {
-                run_start + chrono::Duration::microseconds((dt * i as f64 * 1e6).round() as i64)
+                run_start + chrono::Duration::microseconds((dt * j as f64 * 1e6).round() as i64)
             });
             let id = self.rng.borrow_mut().uuid_v4();
             let seed = self.rng.borrow_mut().next_u64();
@@ -613,6 +653,8 @@ impl Exec<'_> {
                 seed,
                 execution_arn: Some(format!("{child_prefix}{id}")),
                 inherited_variables: None,
+                // A redrive keeps or reruns a child whole.
+                track_progress: false,
                 ..self.opts.clone()
             };
             async move {
@@ -632,7 +674,6 @@ impl Exec<'_> {
                 (i, input, outcome)
             }
         });
-        let mut records: Vec<Option<ChildRecord>> = vec![None; n];
         let mut stream = stream::iter(children).buffer_unordered(concurrency.max(1));
         while let Some((i, input, outcome)) = stream.next().await {
             self.children.borrow_mut().push(ChildExecution {
@@ -667,6 +708,40 @@ impl Exec<'_> {
             });
         }
         records.into_iter().flatten().collect()
+    }
+}
+
+impl ChildRecord {
+    /// A child kept from an earlier attempt of its map run.
+    fn kept(k: KeptChild, input: Value) -> ChildRecord {
+        let at = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .unwrap_or_default()
+        };
+        ChildRecord {
+            started: at(&k.start),
+            stopped: at(&k.stop),
+            execution_arn: k.execution_arn,
+            input,
+            outcome: Ok(k.output),
+            start_date: k.start,
+            stop_date: k.stop,
+            status: ExecutionStatus::Succeeded,
+        }
+    }
+}
+
+/// What a redrive of the map run does with this child: keep it if it succeeded.
+fn kept_child(r: &ChildRecord) -> Branch {
+    match (&r.outcome, r.status) {
+        (Ok(v), ExecutionStatus::Succeeded) => Branch::Child(Box::new(KeptChild {
+            execution_arn: r.execution_arn.clone(),
+            output: v.clone(),
+            start: r.start_date.clone(),
+            stop: r.stop_date.clone(),
+        })),
+        _ => Branch::Restart,
     }
 }
 

@@ -81,6 +81,9 @@ pub struct MapRunReport {
     pub executions: RunCounts,
     /// Its child executions in start order, at most [`MAX_LISTED_CHILDREN`] of them.
     pub children: Vec<MapRunChild>,
+    /// How many times the run was redriven, and when last.
+    pub redrive_count: u32,
+    pub redrive_date: Option<SimTime>,
 }
 
 impl MapRunReport {
@@ -126,6 +129,8 @@ mod tests {
             items: RunCounts::default(),
             executions: RunCounts::default(),
             children: Vec::new(),
+            redrive_count: 0,
+            redrive_date: None,
         };
         let stop = t0 + chrono::Duration::seconds(5);
         let mut open = report(MapRunStatus::Running, None);

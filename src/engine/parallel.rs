@@ -70,7 +70,7 @@ impl Exec<'_> {
                     match plan(i) {
                         Some(Branch::Done(v)) => Box::pin(future::ready(Ok(v.clone()))),
                         Some(Branch::Resume(r)) => {
-                            f.resume_with(r.branches.clone());
+                            f.resume_with(Some(r));
                             Box::pin(self.run_body_at(b, r.state, r.input.clone(), f, c))
                         }
                         _ => Box::pin(self.run_body(b, branch_input.clone(), f, c)),

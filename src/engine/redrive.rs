@@ -16,8 +16,11 @@
 //! 1.64 ms. At the end a failed execution's tracks become a [`Resume`], plain data that
 //! can be journaled, and a redrive starts the execution's body from it.
 //!
-//! What is rerun from its start rather than resumed inside: a Distributed Map state (its map
-//! run starts again), and a branch or iteration that had not yet entered a state.
+//! A Distributed Map state keeps its map run: a redrive runs the same map run again (same
+//! ARN, counted as redriven, `MapRunRedriven` in the history) in which the children that
+//! succeeded keep their outputs and are not run again, and the others start again from their
+//! start (their histories are counted, not kept, so there is nothing to resume inside them).
+//! A branch or iteration that had not yet entered a state is run from its start.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -43,9 +46,33 @@ pub struct Resume {
     /// The variables assigned in this body's own scope (not its parents').
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub variables: Map<String, Value>,
-    /// A Parallel's branches or an inline Map's iterations, in order.
+    /// A Parallel's branches or an inline Map's iterations, in order (for a Distributed Map:
+    /// its children, [`Branch::Child`] for those that succeeded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branches: Option<Vec<Branch>>,
+    /// A Distributed Map state's map run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_run: Option<MapRunMark>,
+}
+
+/// A Distributed Map's run, continued by a redrive.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MapRunMark {
+    pub arn: String,
+    /// What its children's execution ARNs start with.
+    pub child_prefix: String,
+    /// How many times it has been redriven before.
+    pub redrives: u32,
+}
+
+/// A Distributed Map child that succeeded: kept as it was by a redrive of its map run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeptChild {
+    pub execution_arn: String,
+    pub output: Value,
+    /// Its start and stop, RFC 3339 as the map run's results show them.
+    pub start: String,
+    pub stop: String,
 }
 
 /// One branch or iteration of a resumed Parallel or inline Map state.
@@ -58,6 +85,8 @@ pub enum Branch {
     Resume(Box<Resume>),
     /// It had not entered a state: run it from its start.
     Restart,
+    /// A Distributed Map child that succeeded.
+    Child(Box<KeptChild>),
 }
 
 impl Resume {
@@ -66,7 +95,7 @@ impl Resume {
         self.branches.as_ref().map_or(0, |bs| {
             bs.iter()
                 .map(|b| match b {
-                    Branch::Done(_) => 0,
+                    Branch::Done(_) | Branch::Child(_) => 0,
                     Branch::Restart => 1,
                     Branch::Resume(r) => 1 + r.rerun_count(),
                 })
@@ -81,6 +110,8 @@ pub(crate) struct Track {
     scope: Rc<Scope>,
     at: RefCell<Option<(usize, Arc<str>, Payload)>>,
     inner: RefCell<Option<Vec<Rc<Track>>>>,
+    /// The current state's Distributed Map run and how its children ended.
+    run: RefCell<Option<(MapRunMark, Vec<Branch>)>>,
     done: RefCell<Option<Value>>,
 }
 
@@ -90,6 +121,7 @@ impl Track {
             scope,
             at: RefCell::new(None),
             inner: RefCell::new(None),
+            run: RefCell::new(None),
             done: RefCell::new(None),
         })
     }
@@ -105,6 +137,13 @@ impl Track {
     pub(crate) fn enter(&self, index: usize, name: Arc<str>, input: Payload) {
         *self.at.borrow_mut() = Some((index, name, input));
         *self.inner.borrow_mut() = None;
+        *self.run.borrow_mut() = None;
+    }
+
+    /// The current state's Distributed Map run ended so: a redrive keeps the children that
+    /// succeeded (`Branch::Child`) and starts the others again.
+    pub(crate) fn set_map_run(&self, mark: MapRunMark, children: Vec<Branch>) {
+        *self.run.borrow_mut() = Some((mark, children));
     }
 
     /// The current state runs these branches or iterations.
@@ -124,6 +163,16 @@ impl Track {
         }
         let at = self.at.borrow();
         let (state, name, input) = at.as_ref()?;
+        if let Some((mark, children)) = self.run.borrow().as_ref() {
+            return Some(Resume {
+                state: *state,
+                name: name.to_string(),
+                input: input.to_value(),
+                variables: self.scope.local_values(),
+                branches: Some(children.clone()),
+                map_run: Some(mark.clone()),
+            });
+        }
         let branches = self.inner.borrow().as_ref().map(|tracks| {
             tracks
                 .iter()
@@ -140,6 +189,7 @@ impl Track {
             input: input.to_value(),
             variables: self.scope.local_values(),
             branches,
+            map_run: None,
         })
     }
 }
