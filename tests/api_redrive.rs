@@ -171,6 +171,17 @@ async fn a_failed_execution_is_redriven_from_the_failed_state() {
         redriven["executions"][0]["redriveDate"].as_f64(),
         Some(date)
     );
+    // The web console says so too.
+    let console: Value = t
+        .client
+        .get(format!("{}/console/api/executions", t.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(console["executions"][0]["redriveCount"], 1, "{console}");
     let not = t.ok("ListExecutions", list("NOT_REDRIVEN")).await;
     assert!(not["executions"].as_array().unwrap().is_empty());
     let e = t.err("ListExecutions", list("SOMETIMES")).await;

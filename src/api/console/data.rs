@@ -96,6 +96,7 @@ fn summary_line(rec: &ExecutionRecord, now: Instant, scale: Option<f64>) -> Valu
         "start": format_time(rec.start),
         "stop": stop,
         "durationMs": ms_between(rec.start, seen_until),
+        "redriveCount": rec.redrives().0,
     })
 }
 

@@ -127,7 +127,7 @@ async function executionPage(arn) {
     h("td", { class: "num" }, s.entered), h("td", { class: "num" }, s.exited)));
   return [
     h("h1", {}, e.name, " ", status(e.status)),
-    h("p", { class: "muted" }, `${e.arn} · started ${e.start} · ${e.stop ? "ended " + e.stop : "running"} · ${seconds(e.durationMs)} simulated`),
+    h("p", { class: "muted" }, `${e.arn} · started ${e.start} · ${e.stop ? "ended " + e.stop : "running"} · ${seconds(e.durationMs)} simulated${e.redriveCount ? ` · redriven ${e.redriveCount}×` : ""}`),
     e.error ? panel(h("b", {}, e.error), h("pre", {}, e.cause || "")) : null,
     h("div", { class: "cols" }, panel(h("h2", {}, "Graph"), graph), panel(detail)),
     h("div", { class: "cols" },
