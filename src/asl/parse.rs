@@ -194,13 +194,25 @@ impl Parser<'_> {
         place: &str,
         allowed: impl Fn(&str) -> bool,
     ) {
-        for key in obj.keys() {
+        for (key, value) in obj {
             if !allowed(key) {
                 self.err(
                     join(ptr, key),
                     format!("Field '{key}' is not supported {place}"),
                 );
+            } else if key == "Comment" {
+                self.comment_type(value, ptr);
             }
+        }
+    }
+
+    /// Wherever a `Comment` is allowed, AWS's schema wants a string.
+    fn comment_type(&mut self, value: &Value, ptr: &str) {
+        if !value.is_string() {
+            self.err(
+                join(ptr, "Comment"),
+                format!("Comment must be a string, not {}", json_type_name(value)),
+            );
         }
     }
 
@@ -411,6 +423,9 @@ impl Parser<'_> {
         for key in obj.keys() {
             let kptr = join(ptr, key);
             if COMMON_FIELDS.contains(&key.as_str()) {
+                if key == "Comment" {
+                    self.comment_type(&obj[key], ptr);
+                }
                 continue;
             }
             if !allowed.iter().any(|group| group.contains(&key.as_str())) {
@@ -883,8 +898,8 @@ impl Parser<'_> {
         let mut ops: Vec<&String> = Vec::new();
         for key in o.keys() {
             match key.as_str() {
-                "Next" | "Comment" | "Assign" if top => {}
-                "Comment" => {}
+                "Comment" => self.comment_type(&o[key], ptr),
+                "Next" | "Assign" if top => {}
                 "Next" | "Assign" => self.err(
                     join(ptr, key),
                     format!("Field '{key}' is only allowed in top-level choice rules"),
@@ -1551,6 +1566,33 @@ mod tests {
         );
         assert!(has("/States/D/Retry/0/MaxAttempts", "between"), "{text:#?}");
         assert!(has("/States/D/Retry/0/BackoffRate", "1.0"), "{text:#?}");
+    }
+
+    #[test]
+    fn comments_must_be_strings_wherever_they_are_allowed() {
+        let (_, d) = parse(json!({
+            "Comment": 1, "StartAt": "A",
+            "States": {
+                "A": {"Type": "Choice", "Comment": [], "Default": "B",
+                      "Choices": [{"Variable": "$.x", "IsPresent": true, "Next": "B", "Comment": {}}]},
+                "B": {"Type": "Task", "Resource": "x", "End": true, "Comment": "fine",
+                      "Retry": [{"ErrorEquals": ["X"], "Comment": true}]}
+            }
+        }));
+        let bad: Vec<&str> = d
+            .iter()
+            .filter(|x| x.message.starts_with("Comment must be a string"))
+            .map(|x| x.pointer.as_str())
+            .collect();
+        assert_eq!(
+            bad,
+            [
+                "/Comment",
+                "/States/A/Comment",
+                "/States/A/Choices/0/Comment",
+                "/States/B/Retry/0/Comment"
+            ]
+        );
     }
 
     #[test]
