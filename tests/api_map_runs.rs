@@ -314,3 +314,51 @@ async fn map_runs_survive_a_restart_with_a_state_dir() {
     let kids = t.ok("ListExecutions", json!({"mapRunArn": run_arn})).await;
     assert_eq!(kids["executions"].as_array().unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn standard_children_can_be_described_and_their_histories_read() {
+    let t = TestServer::start(config());
+    let sm = t.create_machine("fan", &batch_machine(1)).await;
+    let exec = t.start_exec(&sm, "kids", &items()).await;
+    assert_eq!(
+        t.wait_end(&exec, Duration::from_secs(20)).await["status"],
+        "SUCCEEDED"
+    );
+    let run = started_map_run(&t, &exec).await;
+    let kids = t.ok("ListExecutions", json!({"mapRunArn": run})).await;
+    let kids = kids["executions"].as_array().unwrap().clone();
+    assert_eq!(kids.len(), 3);
+    let failed = kids.iter().find(|k| k["status"] == "FAILED").unwrap();
+    let ok = kids.iter().find(|k| k["status"] == "SUCCEEDED").unwrap();
+
+    let d = t.describe(failed["executionArn"].as_str().unwrap()).await;
+    assert_eq!(d["status"], "FAILED");
+    assert_eq!(d["error"], "Three");
+    assert_eq!(d["cause"], "three is bad");
+    assert_eq!(d["mapRunArn"], json!(run));
+    assert_eq!(d["stateMachineArn"], failed["stateMachineArn"]);
+    assert_eq!(d["startDate"], failed["startDate"]);
+    assert_eq!(d["redriveStatus"], "REDRIVABLE_BY_MAP_RUN");
+    let input: Value = serde_json::from_str(d["input"].as_str().unwrap()).unwrap();
+    assert_eq!(input["Items"], json!([3, 4]), "{d}");
+    let h = t.history(failed["executionArn"].as_str().unwrap()).await;
+    let types: Vec<&str> = h.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types.first(), Some(&"ExecutionStarted"));
+    assert_eq!(types.last(), Some(&"ExecutionFailed"));
+    assert!(types.contains(&"FailStateEntered"), "{types:?}");
+
+    let d = t.describe(ok["executionArn"].as_str().unwrap()).await;
+    assert_eq!(d["status"], "SUCCEEDED");
+    assert!(d["output"].is_string(), "{d}");
+    assert_eq!(d["redriveStatus"], "NOT_REDRIVABLE");
+    let h = t.history(ok["executionArn"].as_str().unwrap()).await;
+    assert!(h.iter().any(|e| e["type"] == "WaitStateEntered"));
+
+    // A child ARN that the run does not list is unknown.
+    let known = failed["executionArn"].as_str().unwrap();
+    let stranger = format!("{}000000000000", &known[..known.len() - 12]);
+    let e = t
+        .err("DescribeExecution", json!({"executionArn": stranger}))
+        .await;
+    assert_eq!(e.code, "ExecutionDoesNotExist");
+}

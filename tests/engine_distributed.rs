@@ -251,3 +251,57 @@ fn children_start_at_the_map_start_rate() {
     });
     assert!(all_at_once[41] - all_at_once[0] < 1e-6, "{all_at_once:?}");
 }
+
+/// STANDARD children's input, result and history are kept while the execution's byte budget
+/// lasts, then no more (and never with a budget of 0, nor for EXPRESS children).
+#[test]
+fn child_details_are_kept_within_the_budget() {
+    let def = |kind: &str| {
+        json!({"StartAt": "Fan", "States": {"Fan": {
+            "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 1, "End": true,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": kind},
+                "StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"pad": "x".repeat(200)}, "End": true}}}}}})
+    };
+    let input = json!({"items": (0..20).collect::<Vec<_>>()});
+    let kept = |kind: &str, budget: u64| {
+        let plan = Plan::compile(&stepsim::asl::load_value(&def(kind)).unwrap()).unwrap();
+        let sim = Simulation::builder().seed(3).build().unwrap();
+        let opts = ExecutionOptions {
+            child_detail_budget: budget,
+            ..ExecutionOptions::default()
+        };
+        let out = sim.run(&plan, input.clone(), &opts).outcome;
+        assert_eq!(out.status, ExecutionStatus::Succeeded);
+        let children = &out.map_runs[0].children;
+        assert_eq!(children.len(), 20);
+        children
+            .iter()
+            .map(|c| c.detail.clone())
+            .collect::<Vec<_>>()
+    };
+    let all = kept("STANDARD", 1 << 20);
+    assert!(all.iter().all(Option::is_some));
+    let d = all[0].as_ref().unwrap();
+    let types: Vec<&str> = d.history.iter().map(|e| e.event_type).collect();
+    assert_eq!(
+        types,
+        [
+            "ExecutionStarted",
+            "PassStateEntered",
+            "PassStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    assert_eq!(
+        d.output.as_ref().unwrap()["pad"].as_str().unwrap().len(),
+        200
+    );
+    // A budget for about five of them keeps the first ones to end, then none.
+    let per_child = d.bytes;
+    let some = kept("STANDARD", per_child * 5 + per_child / 2);
+    let n = some.iter().filter(|d| d.is_some()).count();
+    assert_eq!(n, 5, "{per_child} bytes each");
+    assert!(some[..5].iter().all(Option::is_some));
+    assert!(kept("STANDARD", 0).iter().all(Option::is_none));
+    assert!(kept("EXPRESS", 1 << 20).iter().all(Option::is_none));
+}

@@ -57,7 +57,8 @@
 //!
 //! A lock (`DIR/lock`, `flock`) keeps two servers from sharing one directory.
 //!
-//! Not kept: activities, task tokens, API-created Lambda functions, IAM, CloudWatch Logs,
+//! Not kept: Distributed Map children's inputs, results and histories (their list is),
+//! activities, task tokens, API-created Lambda functions, IAM, CloudWatch Logs,
 //! DynamoDB, SQS, SNS and EventBridge state.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

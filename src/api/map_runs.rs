@@ -89,6 +89,133 @@ pub(crate) fn list_children(
     Ok(with_token(out, next))
 }
 
+/// A Distributed Map child as a client sees it now: its map run, the child (RUNNING while
+/// its end is not revealed), and the simulated moment its history shows up to (`None`: all).
+pub(crate) struct ChildView {
+    map_run_arn: String,
+    state_machine_arn: String,
+    child: MapRunChild,
+    at: Option<SimTime>,
+}
+
+/// The parent execution of a Distributed Map child:
+/// `...:execution:MACHINE/LABEL:NAME-UUID` -> `...:execution:MACHINE:NAME`.
+fn parent_of(arn: &str) -> Option<String> {
+    let (head, name) = arn.rsplit_once(':')?;
+    let (prefix, machine_label) = head.rsplit_once(':')?;
+    let (machine, _label) = machine_label.split_once('/')?;
+    // NAME, '-', and a 36-character UUID.
+    let cut = name.len().checked_sub(37)?;
+    let (exec, id) = (name.get(..cut)?, name.get(cut..)?);
+    (id.starts_with('-') && !exec.is_empty()).then(|| format!("{prefix}:{machine}:{exec}"))
+}
+
+/// Child execution `arn` of a Distributed Map, if its parent is kept and lists it.
+pub(crate) fn child(reg: &Registry, state: &ApiState, arn: &str) -> Option<ChildView> {
+    let parent = reg.executions.get(&parent_of(arn)?)?;
+    let at = match parent.view(Instant::now(), state.settings.time_scale) {
+        View::Open => return None,
+        View::Closed(_) => None,
+        View::Revealing(at, _) => Some(at),
+    };
+    visible(parent, state).into_iter().find_map(|r| {
+        let child = r.children.iter().find(|c| c.execution_arn == arn)?.clone();
+        Some(ChildView {
+            map_run_arn: r.map_run_arn.clone(),
+            state_machine_arn: r.state_machine_arn.clone(),
+            child,
+            at,
+        })
+    })
+}
+
+impl ChildView {
+    /// DescribeExecution's answer. Without kept details (the parent's budget for them was
+    /// spent, or it was restored from `--state-dir`) the input and result are left out.
+    pub(crate) fn describe(&self) -> Value {
+        let c = &self.child;
+        let mut m = Map::new();
+        m.insert("executionArn".into(), c.execution_arn.clone().into());
+        m.insert(
+            "stateMachineArn".into(),
+            self.state_machine_arn.clone().into(),
+        );
+        let name = c.execution_arn.rsplit(':').next().unwrap_or_default();
+        m.insert("name".into(), name.into());
+        m.insert("status".into(), c.status.into());
+        m.insert("startDate".into(), ts(c.start_date));
+        let running = c.status == "RUNNING";
+        if !running {
+            m.insert("stopDate".into(), ts(c.stop_date));
+        }
+        match &c.detail {
+            Some(d) => {
+                m.insert("input".into(), d.input.to_string().into());
+                m.insert("inputDetails".into(), json!({"included": true}));
+                if !running {
+                    if let Some(o) = &d.output {
+                        m.insert("output".into(), o.to_string().into());
+                        m.insert("outputDetails".into(), json!({"included": true}));
+                    }
+                    if let Some(e) = &d.error {
+                        m.insert("error".into(), e.clone().into());
+                    }
+                    if let Some(cause) = &d.cause {
+                        m.insert("cause".into(), cause.clone().into());
+                    }
+                }
+            }
+            None => {
+                m.insert("inputDetails".into(), json!({"included": false}));
+            }
+        }
+        m.insert("mapRunArn".into(), self.map_run_arn.clone().into());
+        m.insert("redriveCount".into(), 0.into());
+        match c.status {
+            // A failed child is redriven with its map run (by redriving the parent).
+            "FAILED" | "TIMED_OUT" | "ABORTED" => {
+                m.insert("redriveStatus".into(), "REDRIVABLE_BY_MAP_RUN".into());
+            }
+            s => {
+                m.insert("redriveStatus".into(), "NOT_REDRIVABLE".into());
+                m.insert(
+                    "redriveStatusReason".into(),
+                    format!("Execution is {s} and cannot be redriven.").into(),
+                );
+            }
+        }
+        Value::Object(m)
+    }
+
+    /// GetExecutionHistory's events, as far as the parent's reveal has reached.
+    pub(crate) fn history(&self) -> Result<Vec<crate::engine::history::HistoryEvent>, ApiError> {
+        let Some(d) = &self.child.detail else {
+            return Err(ApiError::bad_request(
+                "ExecutionDoesNotExist",
+                format!(
+                    "Execution Does Not Exist: '{}' (stepsim kept no history for this child: \
+                     its parent's budget for child histories was spent, or the parent was \
+                     restored from --state-dir)",
+                    self.child.execution_arn
+                ),
+            ));
+        };
+        Ok(match self.at {
+            None => d.history.clone(),
+            Some(at) => d
+                .history
+                .iter()
+                .take_while(|e| {
+                    e.timestamp <= at
+                        && (self.child.status != "RUNNING"
+                            || !super::state::is_execution_end(e.event_type))
+                })
+                .cloned()
+                .collect(),
+        })
+    }
+}
+
 /// Counts of a run still in progress: its children are all counted as running.
 fn running(c: RunCounts) -> RunCounts {
     RunCounts {
@@ -372,6 +499,8 @@ pub fn from_json(v: &Value) -> Result<MapRunReport, String> {
                             .ok_or_else(|| format!("unknown child status in {c}"))?,
                         start_date: date(text(2)?)?,
                         stop_date: date(text(3)?)?,
+                        // Children's histories are not journaled.
+                        detail: None,
                     })
                 })
                 .collect::<Result<Vec<_>, String>>()?,
@@ -424,10 +553,33 @@ mod tests {
                 status: "FAILED",
                 start_date: t0 + chrono::Duration::seconds(2),
                 stop_date: t0 + chrono::Duration::seconds(4),
+                detail: None,
             }],
             redrive_count: 2,
             redrive_date: Some(t0 + chrono::Duration::seconds(1)),
         }
+    }
+
+    #[test]
+    fn a_childs_parent_is_named_in_its_arn() {
+        let child = "arn:aws:states:us-east-1:1:execution:fan/Fan:my-run-\
+                     0a1b2c3d-0000-4000-8000-000000000001";
+        assert_eq!(
+            parent_of(child).as_deref(),
+            Some("arn:aws:states:us-east-1:1:execution:fan:my-run")
+        );
+        assert_eq!(
+            parent_of("arn:aws:states:us-east-1:1:execution:fan:run"),
+            None
+        );
+        assert_eq!(
+            parent_of("arn:aws:states:us-east-1:1:execution:fan/F:x"),
+            None
+        );
+        assert_eq!(
+            parent_of("arn:aws:states:us-east-1:1:execution:fan/F:é"),
+            None
+        );
     }
 
     #[test]

@@ -601,6 +601,9 @@ pub fn world_seed(master: u64, machine_arn: &str, input: &Value) -> u64 {
     crate::rng::derive_seed(master, &format!("world\n{machine_arn}\n{input}"))
 }
 
+/// The most bytes of Distributed Map children's details one execution keeps.
+pub const CHILD_DETAIL_CAP: u64 = 32 << 20;
+
 /// Execution options for a run of `machine_name` as `execution_name`.
 pub fn execution_options(
     state: &ApiState,
@@ -619,6 +622,14 @@ pub fn execution_options(
         execution_type: kind,
         // What a redrive continues from (Standard only).
         track_progress: kind == ExecutionType::Standard,
+        // Distributed Map children that DescribeExecution can show, within the retention
+        // budget (see `map_runs::child`).
+        child_detail_budget: match kind {
+            ExecutionType::Standard => {
+                (state.settings.max_retained_bytes / 8).min(CHILD_DETAIL_CAP)
+            }
+            ExecutionType::Express => 0,
+        },
         ..ExecutionOptions::default()
     };
     // The seed comes from the execution's identity. A Standard execution is identified by its

@@ -734,7 +734,15 @@ pub(super) fn execution_arn(req: &Req) -> Result<&str, ApiError> {
 fn describe_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
     let arn = execution_arn(req)?;
     let reg = state.registry();
-    let rec = reg.execution(arn)?;
+    let rec = match reg.execution(arn) {
+        Ok(rec) => rec,
+        // A Distributed Map's STANDARD child, kept with its parent.
+        Err(e) => {
+            return super::map_runs::child(&reg, state, arn)
+                .map(|c| c.describe())
+                .ok_or(e)
+        }
+    };
     let view = rec.view(Instant::now(), state.settings.time_scale);
     let mut m = execution_summary(rec, &view);
     m.insert("input".into(), rec.input_text.clone().into());
@@ -862,8 +870,13 @@ fn get_execution_history(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiE
     let page = Page::of(req)?;
     let mut events = {
         let reg = state.registry();
-        reg.execution(arn)?
-            .visible_history(Instant::now(), state.settings.time_scale)
+        match reg.execution(arn) {
+            Ok(rec) => rec.visible_history(Instant::now(), state.settings.time_scale),
+            Err(e) => match super::map_runs::child(&reg, state, arn) {
+                Some(c) => c.history()?,
+                None => return Err(e),
+            },
+        }
     };
     if reverse {
         events.reverse();

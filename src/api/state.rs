@@ -493,7 +493,9 @@ fn record_bytes(rec: &ExecutionRecord) -> u64 {
                 let children: u64 = r
                     .children
                     .iter()
-                    .map(|c| 64 + c.execution_arn.len() as u64)
+                    .map(|c| {
+                        64 + c.execution_arn.len() as u64 + c.detail.as_ref().map_or(0, |d| d.bytes)
+                    })
                     .sum();
                 256 + r.map_run_arn.len() as u64 + children
             })

@@ -104,6 +104,10 @@ pub struct ExecutionOptions {
     pub track_progress: bool,
     /// How many times this execution has been redriven (`$$.Execution.RedriveCount`).
     pub redrive_count: u32,
+    /// How many bytes of Distributed Map children's inputs, outputs and histories this
+    /// execution keeps (STANDARD children only, in the order they end), so that they can be
+    /// described one by one; 0 keeps none and runs the children without histories.
+    pub child_detail_budget: u64,
     /// A redrive's original start: `$$.Execution.StartTime` stays the execution's first start
     /// and `$$.Execution.RedriveTime` is when this attempt began. `None` for a first attempt.
     pub first_start: Option<SimTime>,
@@ -129,6 +133,7 @@ impl Default for ExecutionOptions {
             track_progress: false,
             redrive_count: 0,
             first_start: None,
+            child_detail_budget: 0,
         }
     }
 }
@@ -438,6 +443,8 @@ pub(crate) struct Exec<'p> {
     pub(crate) map_runs: Cell<u64>,
     /// The Distributed Map runs started so far (see [`super::map_run`]).
     pub(crate) map_run_reports: RefCell<Vec<super::map_run::MapRunReport>>,
+    /// What is left of [`ExecutionOptions::child_detail_budget`].
+    pub(crate) child_detail_left: Cell<u64>,
 }
 
 /// What one branch of control flow carries: its variable scope, its progress (when tracked
@@ -558,6 +565,7 @@ impl<'p> Exec<'p> {
             children: RefCell::new(Vec::new()),
             map_runs: Cell::new(0),
             map_run_reports: RefCell::new(Vec::new()),
+            child_detail_left: Cell::new(opts.child_detail_budget),
         }
     }
 

@@ -173,6 +173,21 @@ pub fn epoch_seconds(t: SimTime) -> f64 {
 const TEXT_MEMBERS: [&str; 3] = ["input", "output", "parameters"];
 
 impl HistoryEvent {
+    /// About how many bytes its input, output or details take as JSON text (an estimate for
+    /// memory budgets; payloads it shares with other events count again).
+    pub fn payload_bytes(&self) -> u64 {
+        let text = |v: &Value| serde_json::to_vec(v).map_or(0, |b| b.len() as u64);
+        match &self.details {
+            Details::StateEntered { input: p, .. } | Details::StateExited { output: p, .. } => {
+                p.unique_bytes(&mut std::collections::HashSet::new(), &text, 48)
+            }
+            Details::ExecutionStarted { input: v, .. }
+            | Details::ExecutionSucceeded { output: v }
+            | Details::Json(_, v) => text(v),
+            Details::None | Details::MapIteration { .. } => 0,
+        }
+    }
+
     /// The event as the `GetExecutionHistory` API returns it.
     pub fn to_json(&self, ts: TimestampFormat) -> Value {
         let mut m = Map::new();

@@ -20,7 +20,9 @@ use super::execution::{
 };
 use super::history::{details, Details, HistoryMode};
 use super::jsonata::Expect;
-use super::map_run::{MapRunChild, MapRunReport, MapRunStatus, RunCounts, MAX_LISTED_CHILDREN};
+use super::map_run::{
+    ChildDetail, MapRunChild, MapRunReport, MapRunStatus, RunCounts, MAX_LISTED_CHILDREN,
+};
 use super::plan::{CompiledInt, CompiledMap};
 use super::query::{Binding, StateQuery};
 use super::redrive::{Branch, KeptChild, MapRunMark};
@@ -62,6 +64,8 @@ pub(crate) struct ChildRecord {
     /// The start and stop as times (the strings above are the ResultWriter's).
     pub(crate) started: SimTime,
     pub(crate) stopped: SimTime,
+    /// Its input, result and history, when kept.
+    pub(crate) detail: Option<Arc<ChildDetail>>,
 }
 
 impl Exec<'_> {
@@ -462,6 +466,7 @@ impl Exec<'_> {
                 status: rec.status.as_str(),
                 start_date: rec.started,
                 stop_date: rec.stopped,
+                detail: rec.detail.clone(),
             })
             .collect();
         children.sort_by_key(|c| c.start_date);
@@ -645,11 +650,19 @@ impl Exec<'_> {
             });
             let id = self.rng.borrow_mut().uuid_v4();
             let seed = self.rng.borrow_mut().next_u64();
+            // Child histories are separate documents: kept only while the budget lasts (for
+            // DescribeExecution of a STANDARD child), else only counted.
+            let keep =
+                m.execution_type == ExecutionType::Standard && self.child_detail_left.get() > 0;
             let opts = ExecutionOptions {
                 execution_name: id.clone(),
                 execution_type: m.execution_type,
-                // Child histories are separate documents; keep them only as counts.
-                history: HistoryMode::CountOnly,
+                history: if keep {
+                    HistoryMode::Full
+                } else {
+                    HistoryMode::CountOnly
+                },
+                child_detail_budget: 0,
                 seed,
                 execution_arn: Some(format!("{child_prefix}{id}")),
                 inherited_variables: None,
@@ -675,7 +688,8 @@ impl Exec<'_> {
             }
         });
         let mut stream = stream::iter(children).buffer_unordered(concurrency.max(1));
-        while let Some((i, input, outcome)) = stream.next().await {
+        while let Some((i, input, mut outcome)) = stream.next().await {
+            let detail = self.keep_child_detail(&input, &mut outcome);
             self.children.borrow_mut().push(ChildExecution {
                 execution_arn: outcome.execution_arn.clone(),
                 execution_type: m.execution_type,
@@ -705,9 +719,42 @@ impl Exec<'_> {
                 status: outcome.status,
                 started: outcome.start_date,
                 stopped: outcome.stop_date,
+                detail,
             });
         }
         records.into_iter().flatten().collect()
+    }
+
+    /// A child's input, result and history, if it ran with a history and the execution's
+    /// budget still has room for them.
+    fn keep_child_detail(
+        &self,
+        input: &Value,
+        outcome: &mut super::execution::ExecutionOutcome,
+    ) -> Option<Arc<ChildDetail>> {
+        if outcome.history.is_empty() {
+            return None;
+        }
+        let size = |v: &Value| serde_json::to_vec(v).map_or(0, |b| b.len() as u64);
+        let history = std::mem::take(&mut outcome.history);
+        // An event's fields and its payload, estimated.
+        let events: u64 = history.iter().map(|e| 160 + e.payload_bytes()).sum();
+        let bytes = 256 + size(input) + outcome.output.as_ref().map_or(0, size) + events;
+        let left = self.child_detail_left.get();
+        if bytes > left {
+            // Later children are not kept either, so a listing shows a clean cut.
+            self.child_detail_left.set(0);
+            return None;
+        }
+        self.child_detail_left.set(left - bytes);
+        Some(Arc::new(ChildDetail {
+            input: input.clone(),
+            output: outcome.output.clone(),
+            error: outcome.error.clone(),
+            cause: outcome.cause.clone(),
+            history,
+            bytes,
+        }))
     }
 }
 
@@ -728,6 +775,7 @@ impl ChildRecord {
             start_date: k.start,
             stop_date: k.stop,
             status: ExecutionStatus::Succeeded,
+            detail: None,
         }
     }
 }

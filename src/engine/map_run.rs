@@ -5,7 +5,12 @@
 //! `MapRunSucceeded`/`MapRunFailed` event is. One that never closes (the execution timed out
 //! or was stopped while its children ran) is reported `ABORTED` at the execution's end.
 
+use std::sync::Arc;
+
+use serde_json::Value;
+
 use super::clock::SimTime;
+use super::history::HistoryEvent;
 
 /// A map run's status, as DescribeMapRun spells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,6 +63,21 @@ pub struct MapRunChild {
     pub status: &'static str,
     pub start_date: SimTime,
     pub stop_date: SimTime,
+    /// What DescribeExecution and GetExecutionHistory show of a STANDARD child, when the
+    /// execution kept it ([`crate::engine::ExecutionOptions::child_detail_budget`]).
+    pub detail: Option<Arc<ChildDetail>>,
+}
+
+/// A Distributed Map child's input, result and history, as its parent kept them.
+#[derive(Debug, PartialEq)]
+pub struct ChildDetail {
+    pub input: Value,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub history: Vec<HistoryEvent>,
+    /// About how many bytes of memory it holds (what the budget counts).
+    pub bytes: u64,
 }
 
 /// The most children a map run keeps for listing (the counts cover them all).

@@ -56,6 +56,6 @@ pub use item_io::{parse_csv_items, parse_csv_rows, parse_json_items, parse_jsonl
 pub use lambda::{
     FunctionName, InvocationType, InvokeHttp, LambdaInvoke, LambdaResponse, LambdaStyle,
 };
-pub use map_run::{MapRunChild, MapRunReport, MapRunStatus, RunCounts};
+pub use map_run::{ChildDetail, MapRunChild, MapRunReport, MapRunStatus, RunCounts};
 pub use plan::{CompileError, Plan};
 pub use redrive::{Branch as RedriveBranch, Resume};
