@@ -107,6 +107,34 @@ check(
 )
 kids = sfn.list_executions(mapRunArn=runs[0]["mapRunArn"])["executions"]
 check("list_executions by mapRunArn", len(kids) == 7 and all(k["status"] == "SUCCEEDED" for k in kids), kids)
+# STANDARD children can be described one by one.
+fan_std = json.dumps({"StartAt": "Fan", "States": {"Fan": {
+    "Type": "Map", "ItemsPath": "$.items", "Label": "Fan", "ToleratedFailureCount": 5,
+    "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                      "StartAt": "C", "States": {
+                          "C": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericEquals": 2, "Next": "F"}],
+                                "Default": "P"},
+                          "P": {"Type": "Pass", "End": True},
+                          "F": {"Type": "Fail", "Error": "Two", "Cause": "two fails"}}},
+    "End": True}}})
+std_arn = sfn.create_state_machine(name="fan-std", definition=fan_std, roleArn=ROLE)["stateMachineArn"]
+ex_std = sfn.start_execution(stateMachineArn=std_arn, input=json.dumps({"items": [1, 2, 3]}))["executionArn"]
+finish(ex_std)
+std_run = sfn.list_map_runs(executionArn=ex_std)["mapRuns"][0]["mapRunArn"]
+bad = [k for k in sfn.list_executions(mapRunArn=std_run)["executions"] if k["status"] == "FAILED"]
+child = sfn.describe_execution(executionArn=bad[0]["executionArn"])
+check(
+    "describe_execution of a failed STANDARD child",
+    child["error"] == "Two" and child["cause"] == "two fails" and child["input"] == "2"
+    and child["mapRunArn"] == std_run and child["redriveStatus"] == "REDRIVABLE_BY_MAP_RUN",
+    child,
+)
+child_events = sfn.get_execution_history(executionArn=bad[0]["executionArn"])["events"]
+check(
+    "get_execution_history of a STANDARD child",
+    [e["type"] for e in child_events][-2:] == ["FailStateEntered", "ExecutionFailed"],
+    child_events,
+)
 check(
     "update_map_run of an ended run",
     error_code(lambda: sfn.update_map_run(mapRunArn=runs[0]["mapRunArn"], maxConcurrency=1)) == "ValidationException",
