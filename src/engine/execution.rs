@@ -477,6 +477,28 @@ impl Frame {
         Frame::new(scope, track)
     }
 
+    /// A frame for a branch or iteration as a redrive planned it: one kept from the earlier
+    /// attempt is done; a resumed one gets back the variables of its own scope when
+    /// `restore_variables` (its scope is its own, not the parent's).
+    pub(crate) fn nested_as_planned(
+        &self,
+        scope: Rc<Scope>,
+        planned: Option<&Branch>,
+        restore_variables: bool,
+    ) -> Frame {
+        let done = match planned {
+            Some(Branch::Done(v)) => Some(v),
+            Some(Branch::Resume(r)) => {
+                if restore_variables {
+                    scope.assign(r.variables.clone());
+                }
+                None
+            }
+            _ => None,
+        };
+        self.nested(scope, done)
+    }
+
     /// Sets what the next Parallel or Map state's branches had reached, and its map run (a
     /// redrive); `None` clears them.
     pub(crate) fn resume_with(&self, resume: Option<&Resume>) {

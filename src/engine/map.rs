@@ -525,17 +525,7 @@ impl Exec<'_> {
                 } else {
                     frame.scope.clone()
                 };
-                let done = match plan(i) {
-                    Some(Branch::Done(v)) => Some(v),
-                    Some(Branch::Resume(r)) => {
-                        if m.processor.assigns {
-                            scope.assign(r.variables.clone());
-                        }
-                        None
-                    }
-                    _ => None,
-                };
-                frame.nested(scope, done)
+                frame.nested_as_planned(scope, plan(i), m.processor.assigns)
             })
             .collect();
         frame.track_inner(frames.iter());

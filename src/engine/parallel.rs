@@ -47,15 +47,7 @@ impl Exec<'_> {
         let frames: Vec<Frame> = (0..branches.len())
             .map(|i| {
                 let scope = Scope::child(&frame.scope);
-                let done = match plan(i) {
-                    Some(Branch::Done(v)) => Some(v),
-                    Some(Branch::Resume(r)) => {
-                        scope.assign(r.variables.clone());
-                        None
-                    }
-                    _ => None,
-                };
-                frame.nested(scope, done)
+                frame.nested_as_planned(scope, plan(i), true)
             })
             .collect();
         frame.track_inner(frames.iter());
