@@ -1037,7 +1037,7 @@ fn abort_lost(reg: &mut Registry, now: SimTime) -> usize {
             .as_deref()
             .and_then(|a| Some((a, a.prior.as_ref()?)));
         let started = match prior {
-            Some((a, p)) => super::redrive::redriven_event(&[], a.start, p.redrive.count + 1),
+            Some((a, p)) => super::state::redriven_event(&[], a.start, p.redrive.count + 1),
             None => rec.started_event(),
         };
         let resume = prior.and_then(|(_, p)| p.redrive.resume.clone());

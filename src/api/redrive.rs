@@ -46,7 +46,6 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::asl::model::ExecutionType;
-use crate::engine::history::{Details, HistoryEvent};
 use crate::engine::{ExecutionStatus, Resume, SimTime, HISTORY_EVENT_LIMIT};
 use crate::sim::ExecutionLogging;
 
@@ -54,9 +53,7 @@ use super::error::ApiError;
 use super::page::ts;
 use super::request::Req;
 use super::runner::{self, ExecJob};
-use super::state::{
-    wall_now, ApiState, Attempt, ExecControl, ExecutionRecord, Finished, RedriveToken, View,
-};
+use super::state::{wall_now, ApiState, Attempt, ExecControl, ExecutionRecord, RedriveToken, View};
 
 /// How long after its stop an execution can be redriven.
 const REDRIVABLE_PERIOD: chrono::Duration = chrono::Duration::days(14);
@@ -68,55 +65,6 @@ const HISTORY_ROOM: usize = 24_999;
 const TOKEN_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// How many tokens of an execution are remembered.
 const TOKENS_KEPT: usize = 10;
-
-/// The index of the latest attempt's first event (its `ExecutionRedriven`), 0 if never
-/// redriven.
-pub fn latest_attempt(history: &[HistoryEvent]) -> usize {
-    history
-        .iter()
-        .rposition(|e| e.event_type == "ExecutionRedriven")
-        .unwrap_or(0)
-}
-
-/// The `ExecutionRedriven` event that follows `history`.
-pub fn redriven_event(history: &[HistoryEvent], at: SimTime, count: u32) -> HistoryEvent {
-    let last = history.last().map_or(0, |e| e.id);
-    HistoryEvent {
-        id: last + 1,
-        previous_event_id: last,
-        timestamp: at,
-        event_type: "ExecutionRedriven",
-        details: Details::Json(
-            "executionRedrivenEventDetails",
-            json!({ "redriveCount": count }),
-        ),
-    }
-}
-
-/// The end of a redrive begun at `start`, joined to the end it continued: the history goes
-/// on from the earlier one (event ids renumbered after it), a map run run again replaces its
-/// earlier report, and the redrive is counted.
-pub fn join(prior: Finished, mut fin: Finished, start: SimTime) -> Finished {
-    let last = prior.history.last().map_or(0, |e| e.id);
-    for e in &mut fin.history {
-        e.id += last;
-        e.previous_event_id += last;
-    }
-    let mut history = prior.history;
-    history.append(&mut fin.history);
-    fin.history = history;
-    // A redriven map run is the same run: its new report replaces the earlier one.
-    let mut runs: Vec<_> = prior
-        .map_runs
-        .into_iter()
-        .filter(|p| !fin.map_runs.iter().any(|n| n.map_run_arn == p.map_run_arn))
-        .collect();
-    runs.append(&mut fin.map_runs);
-    fin.map_runs = runs;
-    fin.redrive.count = prior.redrive.count + 1;
-    fin.redrive.date = Some(start);
-    fin
-}
 
 /// Where a redrive of `rec` would continue from, or why it cannot be redriven (AWS's
 /// `redriveStatusReason` wording where AWS has one).
@@ -160,7 +108,8 @@ pub fn redrivable(
 
 /// `RedriveExecution`.
 pub fn redrive_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiError> {
-    let arn = super::sfn::execution_arn(req)?;
+    let arn = req.str("executionArn")?;
+    super::names::check_execution_arn(arn)?;
     let token = req.opt_str("clientToken")?;
     if let Some(t) = token {
         if t.is_empty() || t.chars().count() > 64 {
@@ -251,76 +200,5 @@ fn job(
         logging: ExecutionLogging::from_config(&machine.logging),
         mocks: None,
         resume: Some(resume),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::api::state::RedriveFacts;
-
-    fn event(id: u64, secs: i64, ty: &'static str) -> HistoryEvent {
-        HistoryEvent {
-            id,
-            previous_event_id: id.saturating_sub(1),
-            timestamp: crate::engine::clock::default_origin() + chrono::Duration::seconds(secs),
-            event_type: ty,
-            details: Details::None,
-        }
-    }
-
-    fn end(status: ExecutionStatus, history: Vec<HistoryEvent>) -> Finished {
-        Finished {
-            status,
-            output: None,
-            error: None,
-            cause: None,
-            stop: history.last().unwrap().timestamp,
-            history,
-            reveal_at: Instant::now(),
-            summary: None,
-            map_runs: Vec::new(),
-            redrive: RedriveFacts::default(),
-        }
-    }
-
-    #[test]
-    fn a_redrive_continues_the_history_and_counts() {
-        let first = end(
-            ExecutionStatus::Failed,
-            vec![
-                event(1, 0, "ExecutionStarted"),
-                event(2, 0, "TaskStateEntered"),
-                event(3, 1, "ExecutionFailed"),
-            ],
-        );
-        let at = crate::engine::clock::default_origin() + chrono::Duration::seconds(60);
-        let mut redriven = redriven_event(&[], at, 1);
-        redriven.timestamp = at;
-        let second = end(
-            ExecutionStatus::Succeeded,
-            vec![redriven, event(2, 61, "ExecutionSucceeded")],
-        );
-        let joined = join(first, second, at);
-        let ids: Vec<(u64, u64)> = joined
-            .history
-            .iter()
-            .map(|e| (e.id, e.previous_event_id))
-            .collect();
-        assert_eq!(ids, [(1, 0), (2, 1), (3, 2), (4, 3), (5, 4)]);
-        assert_eq!(joined.history[3].event_type, "ExecutionRedriven");
-        assert_eq!(joined.redrive.count, 1);
-        assert_eq!(joined.redrive.date, Some(at));
-        assert_eq!(latest_attempt(&joined.history), 3);
-        assert_eq!(latest_attempt(&joined.history[..3]), 0);
-        // A second redrive counts on.
-        let again = end(
-            ExecutionStatus::Failed,
-            vec![redriven_event(&[], at, 2), event(2, 70, "ExecutionFailed")],
-        );
-        let twice = join(joined, again, at);
-        assert_eq!(twice.redrive.count, 2);
-        assert_eq!(twice.history.len(), 7);
-        assert_eq!(latest_attempt(&twice.history), 5);
     }
 }

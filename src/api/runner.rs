@@ -307,7 +307,7 @@ fn log_execution(state: &ApiState, job: &ExecJob, history: &[HistoryEvent]) {
 /// `ExecutionAborted` is appended. Cut at `at`, the run's resume point (taken at its real
 /// end) no longer applies, so it is dropped.
 pub fn abort(fin: &mut Finished, req: &StopRequest, at: Option<SimTime>) {
-    let base = super::redrive::latest_attempt(&fin.history);
+    let base = super::state::latest_attempt(&fin.history);
     let after = |f: &dyn Fn(&HistoryEvent) -> bool| {
         fin.history[base..]
             .iter()

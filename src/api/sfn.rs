@@ -725,7 +725,7 @@ fn execution_summary(rec: &ExecutionRecord, view: &View<'_>) -> Map<String, Valu
     m
 }
 
-pub(super) fn execution_arn(req: &Req) -> Result<&str, ApiError> {
+fn execution_arn(req: &Req) -> Result<&str, ApiError> {
     let arn = req.str("executionArn")?;
     names::check_execution_arn(arn)?;
     Ok(arn)

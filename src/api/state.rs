@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use crate::asl::model::ExecutionType;
 use crate::engine::history::{Details, HistoryEvent};
@@ -330,7 +330,7 @@ impl ExecutionRecord {
             {
                 Some((a, prior)) => {
                     let mut h = prior.history.clone();
-                    h.push(super::redrive::redriven_event(
+                    h.push(redriven_event(
                         &prior.history,
                         a.start,
                         prior.redrive.count + 1,
@@ -342,7 +342,7 @@ impl ExecutionRecord {
             View::Closed(f) => f.history.clone(),
             View::Revealing(at, f) => {
                 // Earlier attempts show whole; the latest up to the moment reached.
-                let base = super::redrive::latest_attempt(&f.history);
+                let base = latest_attempt(&f.history);
                 let mut h = f.history[..base].to_vec();
                 h.extend(
                     f.history[base..]
@@ -362,6 +362,55 @@ pub fn is_execution_end(event_type: &str) -> bool {
         event_type,
         "ExecutionSucceeded" | "ExecutionFailed" | "ExecutionTimedOut" | "ExecutionAborted"
     )
+}
+
+/// The index of the latest attempt's first event (its `ExecutionRedriven`), 0 if never
+/// redriven.
+pub fn latest_attempt(history: &[HistoryEvent]) -> usize {
+    history
+        .iter()
+        .rposition(|e| e.event_type == "ExecutionRedriven")
+        .unwrap_or(0)
+}
+
+/// The `ExecutionRedriven` event that follows `history`.
+pub fn redriven_event(history: &[HistoryEvent], at: SimTime, count: u32) -> HistoryEvent {
+    let last = history.last().map_or(0, |e| e.id);
+    HistoryEvent {
+        id: last + 1,
+        previous_event_id: last,
+        timestamp: at,
+        event_type: "ExecutionRedriven",
+        details: Details::Json(
+            "executionRedrivenEventDetails",
+            json!({ "redriveCount": count }),
+        ),
+    }
+}
+
+/// The end of a redrive begun at `start`, joined to the end it continued: the history goes
+/// on from the earlier one (event ids renumbered after it), a map run run again replaces its
+/// earlier report, and the redrive is counted.
+pub fn join(prior: Finished, mut fin: Finished, start: SimTime) -> Finished {
+    let last = prior.history.last().map_or(0, |e| e.id);
+    for e in &mut fin.history {
+        e.id += last;
+        e.previous_event_id += last;
+    }
+    let mut history = prior.history;
+    history.append(&mut fin.history);
+    fin.history = history;
+    // A redriven map run is the same run: its new report replaces the earlier one.
+    let mut runs: Vec<_> = prior
+        .map_runs
+        .into_iter()
+        .filter(|p| !fin.map_runs.iter().any(|n| n.map_run_arn == p.map_run_arn))
+        .collect();
+    runs.append(&mut fin.map_runs);
+    fin.map_runs = runs;
+    fin.redrive.count = prior.redrive.count + 1;
+    fin.redrive.date = Some(start);
+    fin
 }
 
 /// `d × scale`, saturating.
@@ -579,7 +628,7 @@ impl Registry {
         }
         let fin = match rec.attempt.as_mut() {
             Some(a) => match a.prior.take() {
-                Some(prior) => super::redrive::join(prior, fin, a.start),
+                Some(prior) => join(prior, fin, a.start),
                 None => fin,
             },
             None => fin,
@@ -944,5 +993,73 @@ mod tests {
         // Only the open one is left: no room can be made.
         assert!(!reg.make_room(1, now, None));
         assert_eq!(reg.order.len(), reg.executions.len());
+    }
+
+    fn redrive_event(id: u64, secs: i64, ty: &'static str) -> HistoryEvent {
+        HistoryEvent {
+            id,
+            previous_event_id: id.saturating_sub(1),
+            timestamp: crate::engine::clock::default_origin() + chrono::Duration::seconds(secs),
+            event_type: ty,
+            details: Details::None,
+        }
+    }
+
+    fn ended(status: ExecutionStatus, history: Vec<HistoryEvent>) -> Finished {
+        Finished {
+            status,
+            output: None,
+            error: None,
+            cause: None,
+            stop: history.last().unwrap().timestamp,
+            history,
+            reveal_at: Instant::now(),
+            summary: None,
+            map_runs: Vec::new(),
+            redrive: RedriveFacts::default(),
+        }
+    }
+
+    #[test]
+    fn a_redrive_continues_the_history_and_counts() {
+        let first = ended(
+            ExecutionStatus::Failed,
+            vec![
+                redrive_event(1, 0, "ExecutionStarted"),
+                redrive_event(2, 0, "TaskStateEntered"),
+                redrive_event(3, 1, "ExecutionFailed"),
+            ],
+        );
+        let at = crate::engine::clock::default_origin() + chrono::Duration::seconds(60);
+        let mut redriven = redriven_event(&[], at, 1);
+        redriven.timestamp = at;
+        let second = ended(
+            ExecutionStatus::Succeeded,
+            vec![redriven, redrive_event(2, 61, "ExecutionSucceeded")],
+        );
+        let joined = join(first, second, at);
+        let ids: Vec<(u64, u64)> = joined
+            .history
+            .iter()
+            .map(|e| (e.id, e.previous_event_id))
+            .collect();
+        assert_eq!(ids, [(1, 0), (2, 1), (3, 2), (4, 3), (5, 4)]);
+        assert_eq!(joined.history[3].event_type, "ExecutionRedriven");
+        assert_eq!(joined.redrive.count, 1);
+        assert_eq!(joined.redrive.date, Some(at));
+        assert_eq!(latest_attempt(&joined.history), 3);
+        assert_eq!(latest_attempt(&joined.history[..3]), 0);
+        // A second redrive counts on.
+        let again = ended(
+            ExecutionStatus::Failed,
+            vec![
+                redriven_event(&[], at, 2),
+                redrive_event(2, 70, "ExecutionFailed"),
+            ],
+        );
+        let twice = join(joined, again, at);
+        assert_eq!(twice.redrive.count, 2);
+        assert_eq!(twice.history.len(), 7);
+        assert_eq!(latest_attempt(&twice.history), 5);
     }
 }
