@@ -299,6 +299,57 @@ fn console_endpoints_read_the_served_state() {
 }
 
 #[test]
+fn a_map_runs_standard_children_have_pages_of_their_own() {
+    let serve = Serve::start();
+    let def = json!({"StartAt": "Fan", "States": {"Fan": {
+        "Type": "Map", "Label": "Fan", "ItemsPath": "$.items", "ToleratedFailureCount": 3, "End": true,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "Check", "States": {
+                "Check": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericEquals": 2, "Next": "Refuse"}], "Default": "Accept"},
+                "Accept": {"Type": "Pass", "End": true},
+                "Refuse": {"Type": "Fail", "Error": "Two", "Cause": "two is refused"}}}}}});
+    let sm = serve.sfn(
+        "CreateStateMachine",
+        json!({"name": "fan", "definition": def.to_string(), "roleArn": "arn:aws:iam::211125778552:role/x"}),
+    )["stateMachineArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let arn = serve.sfn(
+        "StartExecution",
+        json!({"stateMachineArn": sm, "input": "{\"items\": [1, 2, 3]}"}),
+    )["executionArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while serve.sfn("DescribeExecution", json!({"executionArn": arn}))["status"] == "RUNNING" {
+        assert!(Instant::now() < deadline, "the execution ends within 30 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let e = serve.get_json(&format!("/console/api/execution?arn={}", enc(&arn)));
+    let children = e["mapRuns"][0]["children"].as_array().unwrap().clone();
+    assert_eq!(children.len(), 3, "{}", e["mapRuns"]);
+    assert_eq!(children[0]["status"], "FAILED", "unsuccessful first");
+    assert!(children.iter().all(|c| c["described"] == true));
+
+    let child = children[0]["arn"].as_str().unwrap();
+    let c = serve.get_json(&format!("/console/api/execution?arn={}", enc(child)));
+    assert_eq!(c["status"], "FAILED");
+    assert_eq!(c["error"], "Two");
+    assert_eq!(c["input"], 2);
+    let svg = c["svg"].as_str().unwrap();
+    assert!(
+        svg.contains(">Refuse</text>"),
+        "the graph is the item processor's"
+    );
+    assert!(!svg.contains(">Fan</text>"));
+    assert_eq!(c["states"]["Refuse"]["status"], "failed", "{}", c["states"]);
+    let h = serve.get_json(&format!("/console/api/history?arn={}&page=0", enc(child)));
+    assert_eq!(h["total"], 5, "{h}");
+}
+
+#[test]
 fn a_ten_thousand_event_history_is_paged_on_the_server() {
     let serve = Serve::start();
     let definition = json!({"StartAt": "M", "States": {"M": {"Type": "Map",
@@ -451,6 +502,10 @@ fn console_in_headless_chromium() {
     assert!(
         dom.contains("class=\"map-run-row\""),
         "the map run is listed"
+    );
+    assert!(
+        dom.contains("class=\"map-run-child\""),
+        "its child executions are listed"
     );
 
     let shot = profile.path().join("console.png");

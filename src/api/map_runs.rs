@@ -16,7 +16,7 @@ use super::error::ApiError;
 use super::names;
 use super::page::{ts, with_token, Page};
 use super::request::Req;
-use super::state::{ApiState, ExecutionRecord, Registry, View};
+use super::state::{ApiState, ExecutionRecord, MachineVersion, Registry, View};
 use crate::engine::{MapRunChild, MapRunReport, MapRunStatus, RunCounts, SimTime};
 
 /// A map run as a client sees it at simulated moment `at` (`None`: the execution has ended).
@@ -93,9 +93,11 @@ pub(crate) fn list_children(
 /// its end is not revealed), and the simulated moment its history shows up to (`None`: all).
 pub(crate) struct ChildView {
     map_run_arn: String,
-    state_machine_arn: String,
-    child: MapRunChild,
+    pub(crate) state_machine_arn: String,
+    pub(crate) child: MapRunChild,
     at: Option<SimTime>,
+    /// The parent's state machine (whose Map state the child runs).
+    pub(crate) parent_machine: Arc<MachineVersion>,
 }
 
 /// The parent execution of a Distributed Map child:
@@ -125,6 +127,7 @@ pub(crate) fn child(reg: &Registry, state: &ApiState, arn: &str) -> Option<Child
             state_machine_arn: r.state_machine_arn.clone(),
             child,
             at,
+            parent_machine: parent.machine.clone(),
         })
     })
 }

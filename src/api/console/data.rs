@@ -8,8 +8,9 @@ use axum::http::StatusCode;
 use serde_json::{json, Map, Value};
 
 use crate::api::state::{ApiState, ExecSummary, ExecutionRecord, MachineVersion, View};
+use crate::asl::model::{Body, ProcessorMode, StateKind, StateMachine};
 use crate::engine::history::{format_time, Details, HistoryEvent, TimestampFormat};
-use crate::engine::SimTime;
+use crate::engine::{Plan, SimTime};
 use crate::graph;
 use crate::sim::logs::{EventQuery, StreamQuery};
 use crate::storage::ListRequest;
@@ -119,7 +120,8 @@ pub fn executions(state: &ApiState, machine: Option<&str>) -> Value {
 /// What an execution document needs, copied out of the registry.
 struct Snapshot {
     line: Value,
-    machine: Arc<MachineVersion>,
+    /// What the graph draws: the state machine, or a Map's item processor for its child.
+    plan: Arc<Plan>,
     start: SimTime,
     input: Value,
     closed: bool,
@@ -136,17 +138,18 @@ fn snapshot(state: &ApiState, arn: &str) -> Result<Snapshot, Failure> {
     let now = Instant::now();
     let scale = state.settings.time_scale;
     let reg = state.registry();
-    let rec = reg
-        .executions
-        .get(arn)
-        .ok_or_else(|| not_found("execution", arn))?;
+    let Some(rec) = reg.executions.get(arn) else {
+        return crate::api::map_runs::child(&reg, state, arn)
+            .map(|c| child_snapshot(&c))
+            .ok_or_else(|| not_found("execution", arn));
+    };
     let closed = match rec.view(now, scale) {
         View::Closed(f) => Some(f),
         _ => None,
     };
     Ok(Snapshot {
         line: summary_line(rec, now, scale),
-        machine: rec.machine.clone(),
+        plan: rec.machine.plan.clone(),
         start: rec.start,
         input: rec.input.clone(),
         closed: closed.is_some(),
@@ -160,21 +163,92 @@ fn snapshot(state: &ApiState, arn: &str) -> Result<Snapshot, Failure> {
     })
 }
 
+/// A Distributed Map's child execution, as its parent kept it (see `map_runs::child`): its
+/// graph is the Map state's item processor, and it has no bill of its own (its parent's
+/// includes it).
+fn child_snapshot(c: &crate::api::map_runs::ChildView) -> Snapshot {
+    let k = &c.child;
+    let label = c.state_machine_arn.rsplit('/').next().unwrap_or_default();
+    let parent = &c.parent_machine.plan;
+    let plan = child_body(&parent.machine.body, label)
+        .and_then(|body| {
+            let machine = StateMachine {
+                comment: None,
+                version: None,
+                timeout_seconds: None,
+                body: body.clone(),
+            };
+            Plan::compile(&machine).ok()
+        })
+        .map_or_else(|| parent.clone(), Arc::new);
+    let closed = k.status != "RUNNING";
+    let seen_until = if closed { k.stop_date } else { k.start_date };
+    let detail = k.detail.as_deref();
+    let name = k.execution_arn.rsplit(':').next().unwrap_or_default();
+    Snapshot {
+        line: json!({
+            "arn": k.execution_arn,
+            "name": name,
+            "machine": c.parent_machine.arn,
+            "machineName": c.parent_machine.name,
+            "status": k.status,
+            "start": format_time(k.start_date),
+            "stop": closed.then(|| format_time(k.stop_date)),
+            "durationMs": ms_between(k.start_date, seen_until),
+            "redriveCount": 0,
+        }),
+        plan,
+        start: k.start_date,
+        input: detail.map_or(Value::Null, |d| d.input.clone()),
+        closed,
+        output: detail.filter(|_| closed).and_then(|d| d.output.clone()),
+        error: detail.filter(|_| closed).and_then(|d| d.error.clone()),
+        cause: detail.filter(|_| closed).and_then(|d| d.cause.clone()),
+        history: c.history().unwrap_or_default(),
+        summary: None,
+        map_runs: Vec::new(),
+    }
+}
+
+/// The body a Distributed Map's children run: that of the Map state labelled `label`, or
+/// else the first Distributed Map's (a run without a Label has a generated one).
+fn child_body<'m>(body: &'m Body, label: &str) -> Option<&'m Body> {
+    fn find<'m>(body: &'m Body, label: &str, first: &mut Option<&'m Body>) -> Option<&'m Body> {
+        for st in &body.states {
+            let inner: Vec<&Body> = match &st.kind {
+                StateKind::Map(m) => {
+                    if m.processor_config.mode == ProcessorMode::Distributed {
+                        if m.label.as_deref() == Some(label) {
+                            return Some(&m.processor);
+                        }
+                        first.get_or_insert(&m.processor);
+                    }
+                    vec![&m.processor]
+                }
+                StateKind::Parallel(p) => p.branches.iter().collect(),
+                _ => Vec::new(),
+            };
+            if let Some(b) = inner.into_iter().find_map(|b| find(b, label, first)) {
+                return Some(b);
+            }
+        }
+        None
+    }
+    let mut first = None;
+    find(body, label, &mut first).or(first)
+}
+
 /// `GET /console/api/execution.svg?arn=`.
 pub fn execution_svg(state: &ApiState, arn: &str) -> Result<String, Failure> {
     let s = snapshot(state, arn)?;
-    Ok(graph::execution_svg(
-        &s.machine.plan.machine,
-        &s.history,
-        s.closed,
-    ))
+    Ok(graph::execution_svg(&s.plan.machine, &s.history, s.closed))
 }
 
 /// `GET /console/api/execution?arn=`: the summary, the coloured graph, each state's record,
 /// the timeline and the bill.
 pub fn execution(state: &ApiState, arn: &str) -> Result<Value, Failure> {
     let s = snapshot(state, arn)?;
-    let machine = &s.machine.plan.machine;
+    let machine = &s.plan.machine;
     let runs = graph::state_runs(machine, &s.history, s.closed);
     let g = graph::build(machine);
     let svg = graph::render_svg(&g, &graph::layout(&g), Some(&runs));
@@ -229,6 +303,30 @@ fn map_runs(s: &Snapshot) -> Value {
                     "maxConcurrency": r.max_concurrency,
                     "executions": counts_json(&r.executions, r.status),
                     "items": counts_json(&r.items, r.status),
+                    "children": listed_children(r),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The first children of a map run to show, those that did not succeed first (each links to
+/// its own page when it is a STANDARD child).
+fn listed_children(r: &crate::engine::MapRunReport) -> Value {
+    const SHOWN: usize = 50;
+    let (mut shown, ok): (Vec<_>, Vec<_>) =
+        r.children.iter().partition(|c| c.status != "SUCCEEDED");
+    shown.extend(ok);
+    Value::Array(
+        shown
+            .into_iter()
+            .take(SHOWN)
+            .map(|c| {
+                json!({
+                    "arn": c.execution_arn,
+                    "name": c.execution_arn.rsplit(':').next().unwrap_or_default(),
+                    "status": c.status,
+                    "described": c.detail.is_some(),
                 })
             })
             .collect(),

@@ -146,7 +146,12 @@ function mapRunsPanel(runs) {
       h("tr", { class: "map-run-row" }, h("td", { title: r.arn }, r.label), h("td", {}, r.status),
         h("td", { class: "num" }, r.startMs), h("td", { class: "num" }, r.stopMs ?? "—"),
         h("td", { class: "num" }, r.maxConcurrency || "—"),
-        h("td", {}, counts(r.executions)), h("td", {}, counts(r.items))))));
+        h("td", {}, counts(r.executions)), h("td", {}, counts(r.items))))),
+    ...runs.filter(r => r.children && r.children.length).map(r => h("div", { class: "map-run-children" },
+      h("h2", {}, `${r.label}: child executions (first ${r.children.length}, unsuccessful first)`),
+      table(["Child", "Status"], r.children.map(c => h("tr", { class: "map-run-child" },
+        h("td", {}, c.described ? link("#/execution/" + enc(c.arn), c.name) : c.name),
+        h("td", {}, status(c.status))))))));
 }
 
 function billPanel(bill) {
