@@ -264,3 +264,42 @@ fn a_workflow_sends_to_a_fifo_queue_and_pays_fifo_prices() {
         .starts_with("The request must contain the parameter MessageGroupId. (Service: AmazonSQS; Status Code: 400; Error Code: MissingParameter;"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `services.toml` declares a queue's delay, retention and dead-letter queue (which may sort
+/// after it); a mismatched pair of keys is refused with the queue named.
+#[test]
+fn services_toml_declares_dead_letter_queues_and_delays() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("services.toml");
+    std::fs::write(
+        &file,
+        "[queues.a-work]\ndelay_seconds = 5\nmessage_retention_seconds = 600\n\
+         dead_letter_queue = \"z-dead\"\nmax_receive_count = 4\n[queues.z-dead]\n",
+    )
+    .unwrap();
+    let services = AwsServices::default();
+    services.load_file(&file, dir.path(), 0.0).unwrap();
+    let url = services.sqs.url_of("a-work");
+    let a = services
+        .sqs
+        .call("GetQueueAttributes", &json!({"QueueUrl": url}), 0.0)
+        .unwrap();
+    assert_eq!(a["Attributes"]["DelaySeconds"], "5");
+    assert_eq!(a["Attributes"]["MessageRetentionPeriod"], "600");
+    let policy: Value =
+        serde_json::from_str(a["Attributes"]["RedrivePolicy"].as_str().unwrap()).unwrap();
+    assert_eq!(policy["maxReceiveCount"], 4);
+    assert!(policy["deadLetterTargetArn"]
+        .as_str()
+        .unwrap()
+        .ends_with(":z-dead"));
+
+    std::fs::write(&file, "[queues.w]\ndead_letter_queue = \"w\"\n").unwrap();
+    let e = AwsServices::default()
+        .load_file(&file, dir.path(), 0.0)
+        .unwrap_err();
+    assert!(
+        e.contains("queues.w") && e.contains("max_receive_count"),
+        "{e}"
+    );
+}

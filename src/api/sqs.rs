@@ -1,6 +1,7 @@
 //! SQS's JSON protocol (`X-Amz-Target: AmazonSQS.*`, as current boto3 speaks it) over the
 //! account's [`crate::sim::sqs::Sqs`], shared with every simulated execution: `CreateQueue`,
-//! `GetQueueUrl`, `ListQueues`, `GetQueueAttributes`, `SendMessage`, `SendMessageBatch`,
+//! `GetQueueUrl`, `ListQueues`, `GetQueueAttributes`, `SetQueueAttributes`,
+//! `ListDeadLetterSourceQueues`, `SendMessage`, `SendMessageBatch`,
 //! `ReceiveMessage`, `DeleteMessage`, `DeleteMessageBatch`, `ChangeMessageVisibility`,
 //! `PurgeQueue`, `DeleteQueue`. Errors carry the query-compatible code in
 //! `x-amzn-query-error` (`AWS.SimpleQueueService.NonExistentQueue;Sender`), which the SDKs

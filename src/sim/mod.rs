@@ -36,6 +36,7 @@ pub mod sns;
 pub mod sqs;
 pub mod sqs_error;
 pub mod sqs_fifo;
+pub mod sqs_settings;
 pub mod tokens;
 pub mod world;
 

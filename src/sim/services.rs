@@ -64,6 +64,10 @@ impl Default for AwsServices {
 ///
 /// [queues.work]
 /// visibility_timeout = 30          # optional, seconds
+/// delay_seconds = 0                # optional, 0-900: delivery delay
+/// message_retention_seconds = 345600   # optional, 60-1209600
+/// dead_letter_queue = "work-dlq"   # optional: a queue declared here, with
+/// max_receive_count = 3            #   the receives after which a message moves there
 ///
 /// [topics.alerts]
 /// sqs = ["work"]                   # optional: queues subscribed (SNS envelope delivered)
@@ -85,6 +89,10 @@ pub struct ServicesFile {
 #[serde(deny_unknown_fields)]
 pub struct QueueEntry {
     pub visibility_timeout: Option<u32>,
+    pub delay_seconds: Option<u32>,
+    pub message_retention_seconds: Option<u32>,
+    pub dead_letter_queue: Option<String>,
+    pub max_receive_count: Option<u32>,
     /// FIFO queues (named `NAME.fifo`): deduplicate by the body's SHA-256.
     pub content_based_deduplication: Option<bool>,
 }
@@ -195,8 +203,14 @@ impl AwsServices {
         }
         for (name, entry) in &parsed.queues {
             let mut attributes = Map::new();
-            if let Some(v) = entry.visibility_timeout {
-                attributes.insert("VisibilityTimeout".into(), v.to_string().into());
+            for (key, v) in [
+                ("VisibilityTimeout", entry.visibility_timeout),
+                ("DelaySeconds", entry.delay_seconds),
+                ("MessageRetentionPeriod", entry.message_retention_seconds),
+            ] {
+                if let Some(v) = v {
+                    attributes.insert(key.into(), v.to_string().into());
+                }
             }
             // A `.fifo` name declares a FIFO queue.
             if name.ends_with(".fifo") {
@@ -208,6 +222,26 @@ impl AwsServices {
             let attributes = (!attributes.is_empty()).then_some(Value::Object(attributes));
             self.sqs
                 .create_queue(name, attributes.as_ref(), now)
+                .map_err(|e| format!("queues.{name}: {}", e.message))?;
+        }
+        // Redrive policies once every queue exists (a dead-letter queue may sort after).
+        for (name, entry) in &parsed.queues {
+            let policy = match (&entry.dead_letter_queue, entry.max_receive_count) {
+                (None, None) => continue,
+                (Some(dlq), Some(n)) => json!({
+                    "deadLetterTargetArn": format!("arn:aws:sqs:{}:{}:{dlq}", self.region, self.account),
+                    "maxReceiveCount": n,
+                }),
+                _ => {
+                    return Err(format!(
+                        "queues.{name}: dead_letter_queue and max_receive_count go together"
+                    ))
+                }
+            };
+            let req = json!({"QueueUrl": self.sqs.url_of(name),
+                             "Attributes": {"RedrivePolicy": policy.to_string()}});
+            self.sqs
+                .call("SetQueueAttributes", &req, now)
                 .map_err(|e| format!("queues.{name}: {}", e.message))?;
         }
         for (name, entry) in &parsed.topics {

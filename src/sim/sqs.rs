@@ -10,7 +10,8 @@
 //! on the caller's clock; a message not deleted in time is received again.
 //!
 //! FIFO queues (`.fifo` names: groups, deduplication, sequence numbers) are in
-//! [`crate::sim::sqs_fifo`].
+//! [`crate::sim::sqs_fifo`]; a queue's settable attributes (delay, retention, the redrive
+//! policy to a dead-letter queue) in [`crate::sim::sqs_settings`].
 //!
 //! Billing: one request per call, and a request's payload counts as one more request for
 //! every further 64 KB (SQS pricing page, "Amazon SQS requests": "each 64 KB chunk of a
@@ -24,6 +25,7 @@ use serde_json::{json, Map, Value};
 use sha2::Sha256;
 
 use crate::sim::sqs_fifo::{self, Fifo, FifoSend};
+use crate::sim::sqs_settings::Settings;
 
 pub use super::sqs_error::SqsError;
 
@@ -45,6 +47,17 @@ pub struct Message {
     pub group: Option<String>,
     pub deduplication_id: Option<String>,
     pub sequence: Option<String>,
+    /// Seconds since the epoch from which it can be received, when it was sent with a
+    /// delivery delay (`None`: at once, whatever clock the receiver reads: a workflow's
+    /// virtual clock may run ahead of a client's).
+    pub delayed_until: Option<f64>,
+}
+
+impl Message {
+    /// Whether its delivery delay still holds it back at `now`.
+    fn is_delayed(&self, now: f64) -> bool {
+        self.delayed_until.is_some_and(|t| t > now)
+    }
 }
 
 struct InFlight {
@@ -56,8 +69,9 @@ struct Queue {
     name: String,
     url: String,
     arn: String,
-    visibility_timeout: f64,
+    settings: Settings,
     created: f64,
+    modified: f64,
     messages: VecDeque<Message>,
     /// By receipt handle.
     in_flight: BTreeMap<String, InFlight>,
@@ -70,6 +84,42 @@ struct State {
     queues: BTreeMap<String, Queue>,
     /// Draws of message ids and receipt handles (deterministic).
     counter: u64,
+}
+
+impl State {
+    /// Whether the queue an ARN (or URL, or name) designates exists, and if so whether it is
+    /// a FIFO queue.
+    fn queue_kind(&self, target: &str) -> Option<bool> {
+        self.queues
+            .get(Sqs::queue_name(target))
+            .filter(|q| !target.starts_with("arn:") || q.arn == target)
+            .map(|q| q.fifo.is_some())
+    }
+}
+
+/// A message's own `DelaySeconds` (0 to 900), which FIFO queues do not take.
+fn message_delay(req: &Value, fifo: bool) -> Result<Option<f64>, SqsError> {
+    let Some(v) = req.get("DelaySeconds").filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let bad = |reason: &str| {
+        SqsError::new(
+            "InvalidParameterValue",
+            format!("Value {v} for parameter DelaySeconds is invalid. Reason: {reason}"),
+        )
+    };
+    if fifo {
+        return Err(bad(
+            "The request include parameter that is not valid for this queue type.",
+        ));
+    }
+    match v
+        .as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    {
+        Some(d) if d <= 900 => Ok(Some(d as f64)),
+        _ => Err(bad("Must be >= 0 and <= 900.")),
+    }
 }
 
 /// The SQS queues of an account.
@@ -263,23 +313,21 @@ impl Sqs {
                 "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length",
             ));
         }
-        let visibility = attributes
-            .and_then(|a| a.get("VisibilityTimeout"))
-            .and_then(|v| {
-                v.as_str()
-                    .and_then(|s| s.parse::<f64>().ok())
-                    .or(v.as_f64())
-            })
-            .unwrap_or(30.0);
         let fifo = sqs_fifo::from_attributes(name, attributes)?;
         let url = self.url_of(name);
         let arn = format!("arn:aws:sqs:{}:{}:{name}", self.region, self.account);
-        self.lock().queues.entry(name.to_string()).or_insert(Queue {
+        let mut st = self.lock();
+        let settings = match attributes {
+            None => Settings::default(),
+            Some(a) => Settings::default().apply(a, fifo.is_some(), |t| st.queue_kind(t))?,
+        };
+        st.queues.entry(name.to_string()).or_insert(Queue {
             name: name.to_string(),
             url: url.clone(),
             arn,
-            visibility_timeout: visibility,
+            settings,
             created: now,
+            modified: now,
             messages: VecDeque::new(),
             in_flight: BTreeMap::new(),
             fifo,
@@ -324,13 +372,19 @@ impl Sqs {
                 "The request must contain the parameter MessageBody.",
             ));
         }
-        if body.len() > 262_144 {
+        let mut st = self.lock();
+        let q = st
+            .queues
+            .get_mut(Self::queue_name(queue))
+            .ok_or_else(no_queue)?;
+        let limit = q.settings.max_message_size;
+        if body.len() > limit {
             return Err(SqsError::new(
                 "InvalidParameterValue",
-                "One or more parameters are invalid. Reason: Message must be shorter than 262144 bytes.",
+                format!("One or more parameters are invalid. Reason: Message must be shorter than {limit} bytes."),
             ));
         }
-        let mut st = self.lock();
+        let delay = message_delay(req, q.fifo.is_some())?.unwrap_or(q.settings.delay);
         st.counter += 1;
         let next_id = stable_uuid("sqs/message", st.counter);
         let q = st
@@ -375,6 +429,7 @@ impl Sqs {
             group,
             deduplication_id,
             sequence: sequence.clone(),
+            delayed_until: (delay > 0.0).then_some(now + delay),
         });
         Ok(Sent {
             id: next_id,
@@ -426,13 +481,18 @@ impl Sqs {
                     .queues
                     .get(Self::queue_name(text(req, "QueueUrl")?))
                     .ok_or_else(no_queue)?;
+                let delayed = q.messages.iter().filter(|m| m.is_delayed(now)).count();
                 let mut attributes = json!({
-                    "ApproximateNumberOfMessages": q.messages.len().to_string(),
+                    "ApproximateNumberOfMessages": (q.messages.len() - delayed).to_string(),
                     "ApproximateNumberOfMessagesNotVisible": q.in_flight.len().to_string(),
+                    "ApproximateNumberOfMessagesDelayed": delayed.to_string(),
                     "CreatedTimestamp": (q.created as i64).to_string(),
+                    "LastModifiedTimestamp": (q.modified as i64).to_string(),
                     "QueueArn": q.arn,
-                    "VisibilityTimeout": (q.visibility_timeout as i64).to_string(),
                 });
+                for (k, v) in q.settings.attributes() {
+                    attributes[k] = Value::String(v);
+                }
                 if let Some(f) = &q.fifo {
                     attributes["FifoQueue"] = json!("true");
                     attributes["ContentBasedDeduplication"] =
@@ -459,6 +519,44 @@ impl Sqs {
                     answer["SequenceNumber"] = Value::String(seq);
                 }
                 Ok(answer)
+            }
+            "setQueueAttributes" => {
+                let attributes = req.get("Attributes").ok_or_else(|| {
+                    SqsError::new(
+                        "MissingParameter",
+                        "The request must contain the parameter Attributes.",
+                    )
+                })?;
+                let name = Self::queue_name(text(req, "QueueUrl")?).to_string();
+                let mut st = self.lock();
+                let q = st.queues.get(&name).ok_or_else(no_queue)?;
+                let settings = q
+                    .settings
+                    .apply(attributes, q.fifo.is_some(), |t| st.queue_kind(t))?;
+                if let Some(q) = st.queues.get_mut(&name) {
+                    q.settings = settings;
+                    q.modified = now;
+                }
+                Ok(json!({}))
+            }
+            "listDeadLetterSourceQueues" => {
+                let st = self.lock();
+                let target = st
+                    .queues
+                    .get(Self::queue_name(text(req, "QueueUrl")?))
+                    .ok_or_else(no_queue)?;
+                let urls: Vec<&String> = st
+                    .queues
+                    .values()
+                    .filter(|q| {
+                        q.settings
+                            .redrive
+                            .as_ref()
+                            .is_some_and(|r| r.dead_letter_arn == target.arn)
+                    })
+                    .map(|q| &q.url)
+                    .collect();
+                Ok(json!({ "queueUrls": urls }))
             }
             "sendMessageBatch" => self.send_batch(req, now),
             "deleteMessageBatch" => self.delete_batch(req),
@@ -633,7 +731,11 @@ impl Sqs {
         let visibility = req
             .get("VisibilityTimeout")
             .and_then(Value::as_f64)
-            .unwrap_or(q.visibility_timeout);
+            .unwrap_or(q.settings.visibility_timeout);
+        // Messages past the retention period are gone.
+        let retention = q.settings.retention;
+        q.messages.retain(|m| m.sent + retention > now);
+        q.in_flight.retain(|_, f| f.message.sent + retention > now);
         // Messages whose visibility timeout ran out go back to the front, oldest first.
         let expired: Vec<String> = q
             .in_flight
@@ -663,12 +765,22 @@ impl Sqs {
         let mut out = Vec::new();
         let mut n = counter;
         let mut skipped = VecDeque::new();
+        // Received too often: to the dead-letter queue instead of to the caller.
+        let mut dead = Vec::new();
+        let redrive = q.settings.redrive.clone();
         while (out.len() as u64) < max {
             let Some(mut m) = q.messages.pop_front() else {
                 break;
             };
-            if m.group.as_ref().is_some_and(|g| locked.contains(g)) {
+            if m.is_delayed(now) || m.group.as_ref().is_some_and(|g| locked.contains(g)) {
                 skipped.push_back(m);
+                continue;
+            }
+            if redrive
+                .as_ref()
+                .is_some_and(|r| m.receive_count >= r.max_receive_count)
+            {
+                dead.push(m);
                 continue;
             }
             m.receive_count += 1;
@@ -697,6 +809,16 @@ impl Sqs {
         // The skipped messages go back in front, in their order.
         while let Some(m) = skipped.pop_back() {
             q.messages.push_front(m);
+        }
+        if let Some(r) = redrive.filter(|_| !dead.is_empty()) {
+            // A dead-letter queue deleted since the policy was set loses them, as on AWS.
+            if let Some(dlq) = st.queues.get_mut(Self::queue_name(&r.dead_letter_arn)) {
+                for mut m in dead {
+                    m.receive_count = 0;
+                    m.delayed_until = None;
+                    dlq.messages.push_back(m);
+                }
+            }
         }
         st.counter = n;
         Ok(if out.is_empty() {
@@ -761,6 +883,128 @@ impl SystemAttributes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delays_retention_and_the_dead_letter_queue() {
+        let sqs = Sqs::default();
+        let dlq = sqs.create_queue("dead", None, 0.0).unwrap();
+        let dlq_arn = "arn:aws:sqs:us-east-1:123456789012:dead";
+        let url = sqs
+            .create_queue(
+                "work",
+                Some(&json!({"DelaySeconds": "10", "VisibilityTimeout": "5",
+                    "RedrivePolicy": json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2}).to_string()})),
+                0.0,
+            )
+            .unwrap();
+        let receive = |at: f64| {
+            let r = sqs
+                .call(
+                    "ReceiveMessage",
+                    &json!({"QueueUrl": url, "AttributeNames": ["All"], "MaxNumberOfMessages": 10}),
+                    at,
+                )
+                .unwrap();
+            r["Messages"]
+                .as_array()
+                .map(|m| {
+                    m.iter()
+                        .map(|m| {
+                            let count =
+                                m["Attributes"]["ApproximateReceiveCount"].as_str().unwrap();
+                            format!("{}#{count}", m["Body"].as_str().unwrap())
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        };
+        let send = |body: &str, extra: Value, at: f64| {
+            let mut req = json!({"QueueUrl": url, "MessageBody": body});
+            if let (Value::Object(r), Value::Object(e)) = (&mut req, extra) {
+                r.extend(e);
+            }
+            sqs.call("SendMessage", &req, at)
+        };
+        send("late", json!({}), 0.0).unwrap();
+        send("now", json!({"DelaySeconds": 0}), 0.0).unwrap();
+        let a = sqs
+            .call("GetQueueAttributes", &json!({"QueueUrl": url}), 1.0)
+            .unwrap();
+        assert_eq!(a["Attributes"]["ApproximateNumberOfMessagesDelayed"], "1");
+        assert_eq!(a["Attributes"]["DelaySeconds"], "10");
+        // The queue's delay holds "late" back for 10 s; the message's own 0 lets "now" go.
+        assert_eq!(receive(1.0), ["now#1"]);
+        assert!(receive(2.0).is_empty());
+        let mut at_ten = receive(10.0);
+        at_ten.sort();
+        assert_eq!(at_ten, ["late#1", "now#2"]);
+        // "now" was received twice (maxReceiveCount): the next receive moves it away.
+        assert_eq!(receive(16.0), ["late#2"]);
+        let dead = sqs
+            .call(
+                "ReceiveMessage",
+                &json!({"QueueUrl": dlq, "AttributeNames": ["All"]}),
+                16.0,
+            )
+            .unwrap();
+        assert_eq!(dead["Messages"][0]["Body"], "now");
+        assert_eq!(
+            dead["Messages"][0]["Attributes"]["ApproximateReceiveCount"],
+            "1"
+        );
+        let sources = sqs
+            .call(
+                "ListDeadLetterSourceQueues",
+                &json!({"QueueUrl": dlq}),
+                16.0,
+            )
+            .unwrap();
+        assert_eq!(sources["queueUrls"], json!([url]));
+
+        // Retention: a minute-long queue forgets what it held longer.
+        sqs.call(
+            "SetQueueAttributes",
+            &json!({"QueueUrl": dlq, "Attributes": {"MessageRetentionPeriod": "60"}}),
+            20.0,
+        )
+        .unwrap();
+        sqs.call(
+            "SendMessage",
+            &json!({"QueueUrl": dlq, "MessageBody": "old"}),
+            20.0,
+        )
+        .unwrap();
+        let later = sqs
+            .call(
+                "ReceiveMessage",
+                &json!({"QueueUrl": dlq, "MaxNumberOfMessages": 10}),
+                100.0,
+            )
+            .unwrap();
+        assert!(later.get("Messages").is_none(), "{later}");
+        let e = sqs
+            .call(
+                "SetQueueAttributes",
+                &json!({"QueueUrl": dlq, "Attributes": {"DelaySeconds": "1000"}}),
+                20.0,
+            )
+            .unwrap_err();
+        assert_eq!(e.code, "InvalidAttributeValue");
+        let e = send("x", json!({"DelaySeconds": 901}), 0.0).unwrap_err();
+        assert_eq!(e.code, "InvalidParameterValue");
+        let fifo = sqs
+            .create_queue("f.fifo", Some(&json!({"FifoQueue": "true"})), 0.0)
+            .unwrap();
+        let e = sqs
+            .call(
+                "SendMessage",
+                &json!({"QueueUrl": fifo, "MessageBody": "x", "MessageGroupId": "g",
+                        "MessageDeduplicationId": "d", "DelaySeconds": 5}),
+                0.0,
+            )
+            .unwrap_err();
+        assert_eq!(e.code, "InvalidParameterValue");
+    }
 
     #[test]
     fn batches_and_visibility_changes() {

@@ -31,3 +31,25 @@ def run(KW, check, client_error):
     sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
     last = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
     check("the group goes on after a delete", [x["Body"] for x in last["Messages"]] == ["a2"], last)
+
+    # Dead-letter queues, delays and SetQueueAttributes.
+    dlq = sqs.create_queue(QueueName="jobs-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    work = sqs.create_queue(QueueName="jobs-std", Attributes={
+        "RedrivePolicy": '{"deadLetterTargetArn": "%s", "maxReceiveCount": "1"}' % dlq_arn})["QueueUrl"]
+    sqs.send_message(QueueUrl=work, MessageBody="poison")
+    first = sqs.receive_message(QueueUrl=work, VisibilityTimeout=0)
+    check("received once", [x["Body"] for x in first["Messages"]] == ["poison"], first)
+    again = sqs.receive_message(QueueUrl=work, VisibilityTimeout=0)
+    check("then moved to the dead-letter queue", "Messages" not in again, again)
+    dead = sqs.receive_message(QueueUrl=dlq)
+    check("the dead-letter queue has it", [x["Body"] for x in dead["Messages"]] == ["poison"], dead)
+    sources = sqs.list_dead_letter_source_queues(QueueUrl=dlq)["queueUrls"]
+    check("list_dead_letter_source_queues", sources == [work], sources)
+    sqs.set_queue_attributes(QueueUrl=work, Attributes={"DelaySeconds": "900"})
+    sqs.send_message(QueueUrl=work, MessageBody="later")
+    attrs = sqs.get_queue_attributes(QueueUrl=work, AttributeNames=["All"])["Attributes"]
+    check("a delayed message is counted as delayed",
+          attrs["DelaySeconds"] == "900" and attrs["ApproximateNumberOfMessagesDelayed"] == "1", attrs)
+    err = client_error(lambda: sqs.set_queue_attributes(QueueUrl=work, Attributes={"DelaySeconds": "901"}))
+    check("DelaySeconds over 900", err and err["Error"]["Code"] == "InvalidAttributeValue", err)
