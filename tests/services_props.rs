@@ -1,10 +1,11 @@
-//! Properties of the DynamoDB model: no expression text and no request body makes it panic,
-//! and the same requests give the same answers (determinism).
+//! Properties of the DynamoDB and SQS models: no expression text and no request body makes
+//! them panic, and the same requests give the same answers (determinism).
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use stepsim::sim::dynamodb::expr::{parse_condition, parse_projection, parse_update, Bindings};
 use stepsim::sim::dynamodb::DynamoDb;
+use stepsim::sim::sqs::Sqs;
 
 fn arb_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
@@ -68,5 +69,50 @@ proptest! {
         let ra = a.call(actions[action], &req, 0.0);
         let rb = b.call(actions[action], &req, 0.0);
         prop_assert_eq!(ra, rb);
+    }
+
+    /// Random SQS requests (attributes, delays, redrive policies among them), at growing
+    /// times, on two fresh accounts: no panic, and the same answers from both.
+    #[test]
+    fn sqs_requests_never_panic_and_are_deterministic(
+        steps in prop::collection::vec((0usize..9, arb_json(), 0u32..100, 0u32..1000), 1..24),
+    ) {
+        let actions = ["SendMessage", "ReceiveMessage", "SetQueueAttributes", "GetQueueAttributes",
+                       "DeleteMessage", "ChangeMessageVisibility", "SendMessageBatch",
+                       "ListDeadLetterSourceQueues", "PurgeQueue"];
+        let account = || {
+            let sqs = Sqs::default();
+            sqs.create_queue("dlq", None, 0.0).unwrap();
+            sqs.create_queue("q", None, 0.0).unwrap();
+            sqs
+        };
+        let (a, b) = (account(), account());
+        let url = a.url_of("q");
+        let dlq_arn = "arn:aws:sqs:us-east-1:123456789012:dlq";
+        let mut t = 0.0;
+        for (i, (action, extra, delay, pick)) in steps.into_iter().enumerate() {
+            t += f64::from(pick % 40);
+            let mut req = json!({
+                "QueueUrl": url, "MessageBody": format!("m{i}"), "MaxNumberOfMessages": 10,
+                "DelaySeconds": delay % 20, "VisibilityTimeout": pick % 7,
+                "ReceiptHandle": format!("rh-{pick}"), "Extra": extra,
+                "Entries": [{"Id": "a", "MessageBody": "x", "DelaySeconds": delay}],
+                "Attributes": match pick % 4 {
+                    0 => json!({"RedrivePolicy": json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": delay % 3}).to_string()}),
+                    1 => json!({"DelaySeconds": delay.to_string(), "MessageRetentionPeriod": (pick * 5).to_string()}),
+                    2 => json!({"VisibilityTimeout": pick}),
+                    _ => json!({"Nonsense": "x"}),
+                },
+            });
+            if pick % 5 == 0 {
+                req["DelaySeconds"] = json!(delay * 10);
+            }
+            let ra = a.call(actions[action], &req, t);
+            let rb = b.call(actions[action], &req, t);
+            prop_assert_eq!(ra.is_ok(), rb.is_ok());
+            if let (Ok(x), Ok(y)) = (&ra, &rb) {
+                prop_assert_eq!(x, y);
+            }
+        }
     }
 }
