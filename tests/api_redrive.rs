@@ -205,6 +205,23 @@ async fn a_failed_execution_is_redriven_from_the_failed_state() {
         )
         .await;
     assert_eq!(e.code, "ValidationException");
+
+    // A failed execution of a deleted machine is not redrivable.
+    s.fixed.store(false, Ordering::SeqCst);
+    let broken = t.start_exec(&s.machine, "run-2", &json!({"n": 8})).await;
+    assert_eq!(t.wait_end(&broken, WAIT).await["status"], "FAILED");
+    t.ok("DeleteStateMachine", json!({"stateMachineArn": s.machine}))
+        .await;
+    let d = t.describe(&broken).await;
+    assert_eq!(d["redriveStatus"], "NOT_REDRIVABLE");
+    assert_eq!(
+        d["redriveStatusReason"],
+        "State machine is in DELETING status."
+    );
+    let e = t
+        .err("RedriveExecution", json!({"executionArn": broken}))
+        .await;
+    assert_eq!(e.code, "ExecutionNotRedrivable");
 }
 
 #[tokio::test]

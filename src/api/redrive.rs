@@ -27,7 +27,8 @@
 //!
 //! # When a redrive is refused (`ExecutionNotRedrivable`)
 //!
-//! As AWS: the execution is RUNNING or SUCCEEDED, it stopped more than 14 days ago, it started
+//! As AWS: the execution is RUNNING or SUCCEEDED, its state machine was deleted ("State
+//! machine is in DELETING status."), it stopped more than 14 days ago, it started
 //! more than a year ago, or its history has 24,999 events or more. Also, where stepsim kept no
 //! point to continue from: an execution stopped while its computed result was still being
 //! revealed under `--time-scale` (its run had already ended; the cut is made afterwards), a
@@ -67,13 +68,18 @@ const TOKEN_WINDOW: Duration = Duration::from_secs(15 * 60);
 const TOKENS_KEPT: usize = 10;
 
 /// Where a redrive of `rec` would continue from, or why it cannot be redriven (AWS's
-/// `redriveStatusReason` wording where AWS has one).
+/// `redriveStatusReason` wording where AWS has one). `machine_deleted`: its state machine
+/// was deleted since.
 pub fn redrivable(
     rec: &ExecutionRecord,
+    machine_deleted: bool,
     now: Instant,
     scale: Option<f64>,
     wall: SimTime,
 ) -> Result<Arc<Resume>, String> {
+    if machine_deleted {
+        return Err("State machine is in DELETING status.".into());
+    }
     let View::Closed(f) = rec.view(now, scale) else {
         return Err("Execution is RUNNING and cannot be redriven.".into());
     };
@@ -122,13 +128,14 @@ pub fn redrive_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiE
     let now = Instant::now();
     let (job, date) = {
         let mut reg = state.registry();
+        let deleted = !reg.machines.contains_key(&reg.execution(arn)?.machine.arn);
         let rec = reg.execution_mut(arn)?;
         rec.redrive_tokens
             .retain(|t| now.saturating_duration_since(t.used) < TOKEN_WINDOW);
         if let Some(seen) = token.and_then(|t| rec.redrive_tokens.iter().find(|x| x.token == t)) {
             return Ok(json!({ "redriveDate": ts(seen.date) }));
         }
-        let resume = redrivable(rec, now, state.settings.time_scale, wall_now())
+        let resume = redrivable(rec, deleted, now, state.settings.time_scale, wall_now())
             .map_err(|reason| ApiError::bad_request("ExecutionNotRedrivable", reason))?;
         let Some(prior) = rec.result.take() else {
             return Err(ApiError::bad_request(

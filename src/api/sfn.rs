@@ -756,7 +756,8 @@ fn describe_execution(state: &Arc<ApiState>, req: &Req) -> Result<Value, ApiErro
         );
     }
     let now = Instant::now();
-    match super::redrive::redrivable(rec, now, state.settings.time_scale, wall_now()) {
+    let deleted = !reg.machines.contains_key(&rec.machine.arn);
+    match super::redrive::redrivable(rec, deleted, now, state.settings.time_scale, wall_now()) {
         Ok(_) => {
             m.insert("redriveStatus".into(), "REDRIVABLE".into());
         }
