@@ -581,6 +581,20 @@ impl Project {
                 services
                     .load_file(&path, dir, now)
                     .map_err(|m| file_err(&path, m))?;
+                // A queue's consumer must be one of the project's functions (AWS refuses an
+                // event source mapping to a function that does not exist).
+                for (queue, c) in services.consumers() {
+                    let target = crate::sim::FunctionTarget::parse(&c.function);
+                    if target.is_none_or(|t| self.functions.get(&t.name).is_none()) {
+                        return Err(file_err(
+                            &path,
+                            format!(
+                                "queues.{queue}: lambda `{}` is not a function of functions.toml",
+                                c.function
+                            ),
+                        ));
+                    }
+                }
             }
         }
         Ok(())

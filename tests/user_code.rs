@@ -686,6 +686,50 @@ def approve(event, context):
     assert_eq!(v["error"], "States.HeartbeatTimeout", "{v:#}");
 }
 
+/// AWS's "wait for a callback with a task token" example: the Task sends its token to an SQS
+/// queue, the queue's consumer (an event source mapping in `services.toml`) answers it.
+#[test]
+fn an_sqs_consumer_answers_the_token_a_task_sent_to_its_queue() {
+    let python = std::env::var("STEPSIM_PYTHON").unwrap_or_else(|_| "python3".into());
+    if !works(&python, &["-c", "import boto3"]) {
+        eprintln!("SKIPPED SQS consumer test: boto3 is not importable");
+        return;
+    }
+    let code = r#"
+import json
+import boto3
+
+sfn = boto3.client("stepfunctions")
+
+def store(event, context):
+    for record in event["Records"]:
+        body = json.loads(record["body"])
+        sfn.send_task_success(taskToken=body["token"],
+                              output=json.dumps({"shipped": body["order"], "via": record["eventSourceARN"]}))
+    return {}
+
+def approve(event, context):
+    return {}
+"#;
+    let asl = json!({"StartAt": "Ship", "States": {"Ship": {
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {"QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/shipping",
+                       "MessageBody": {"token.$": "$$.Task.Token", "order": 7}},
+        "TimeoutSeconds": 300, "End": true}}});
+    let dir = callback_project(code, asl, "[queues.shipping]\nlambda = \"store\"\n");
+    let v = run_json(dir.path(), &[]);
+    assert_eq!(v["status"], "SUCCEEDED", "{v:#}");
+    assert_eq!(
+        v["output"],
+        json!({"shipped": 7, "via": "arn:aws:sqs:us-east-1:123456789012:shipping"})
+    );
+    assert!(
+        v["duration_ms"].as_u64().unwrap() < 300_000,
+        "answered before the timeout"
+    );
+    assert_eq!(run_json(dir.path(), &[]), v, "same seed, same bytes");
+}
+
 #[test]
 fn a_handler_invokes_another_function_through_lambdas_api() {
     let python = std::env::var("STEPSIM_PYTHON").unwrap_or_else(|_| "python3".into());

@@ -14,6 +14,7 @@ pub mod config_file;
 pub mod dist;
 pub mod dynamodb;
 pub(crate) mod environment;
+pub mod esm;
 pub mod events;
 pub mod express;
 pub mod faults;

@@ -23,6 +23,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -43,6 +44,8 @@ pub struct AwsServices {
     pub sqs: Sqs,
     pub sns: Sns,
     pub events: EventBus,
+    /// Lambda functions consuming queues (event source mappings), by queue name.
+    consumers: Arc<Mutex<BTreeMap<String, Consumer>>>,
     /// For the resource ARNs IAM checks.
     region: String,
     account: String,
@@ -68,6 +71,10 @@ impl Default for AwsServices {
 /// message_retention_seconds = 345600   # optional, 60-1209600
 /// dead_letter_queue = "work-dlq"   # optional: a queue declared here, with
 /// max_receive_count = 3            #   the receives after which a message moves there
+/// lambda = "worker"                # optional: a function invoked with the queue's messages
+/// batch_size = 10                  #   1-10 messages per invocation
+/// batching_window = 0              #   seconds to gather a batch (0-300)
+/// report_batch_item_failures = false  # the function's batchItemFailures are retried
 ///
 /// [topics.alerts]
 /// sqs = ["work"]                   # optional: queues subscribed (SNS envelope delivered)
@@ -93,8 +100,27 @@ pub struct QueueEntry {
     pub message_retention_seconds: Option<u32>,
     pub dead_letter_queue: Option<String>,
     pub max_receive_count: Option<u32>,
+    /// A Lambda function that consumes the queue (an event source mapping).
+    pub lambda: Option<String>,
+    pub batch_size: Option<u32>,
+    pub batching_window: Option<u32>,
+    pub report_batch_item_failures: Option<bool>,
     /// FIFO queues (named `NAME.fifo`): deduplicate by the body's SHA-256.
     pub content_based_deduplication: Option<bool>,
+}
+
+/// A Lambda function that consumes a queue: an SQS event source mapping (see
+/// [`crate::sim::esm`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Consumer {
+    /// The function's name or ARN.
+    pub function: String,
+    /// Messages per invocation, 1 to 10.
+    pub batch_size: usize,
+    /// How long to gather a batch before invoking with fewer (`MaximumBatchingWindowInSeconds`).
+    pub batching_window: Duration,
+    /// Whether the function's `batchItemFailures` answer keeps only those messages.
+    pub report_batch_item_failures: bool,
 }
 
 /// One `[topics.NAME]` entry.
@@ -143,9 +169,24 @@ impl AwsServices {
             sns: Sns::new(sqs.clone(), region, account),
             sqs,
             events: EventBus::default(),
+            consumers: Default::default(),
             region: region.to_string(),
             account: account.to_string(),
         }
+    }
+
+    /// Makes `consumer` the Lambda function that consumes queue `name`.
+    pub fn set_consumer(&self, name: &str, consumer: Consumer) {
+        self.consumers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_string(), consumer);
+    }
+
+    /// The queues a function consumes, by name.
+    pub fn consumers(&self) -> Vec<(String, Consumer)> {
+        let map = self.consumers.lock().unwrap_or_else(|e| e.into_inner());
+        map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
     /// The IAM action and resource ARN of a call (`dynamodb:PutItem` on the table, ...).
@@ -223,6 +264,35 @@ impl AwsServices {
             self.sqs
                 .create_queue(name, attributes.as_ref(), now)
                 .map_err(|e| format!("queues.{name}: {}", e.message))?;
+        }
+        for (name, entry) in &parsed.queues {
+            let Some(function) = &entry.lambda else {
+                if entry.batch_size.is_some() || entry.batching_window.is_some() {
+                    return Err(format!(
+                        "queues.{name}: batch_size and batching_window need `lambda`"
+                    ));
+                }
+                continue;
+            };
+            let batch_size = entry.batch_size.unwrap_or(10);
+            if !(1..=10).contains(&batch_size) {
+                return Err(format!("queues.{name}: batch_size must be 1 to 10"));
+            }
+            let window = entry.batching_window.unwrap_or(0);
+            if window > 300 {
+                return Err(format!(
+                    "queues.{name}: batching_window must be 0 to 300 seconds"
+                ));
+            }
+            self.set_consumer(
+                name,
+                Consumer {
+                    function: function.clone(),
+                    batch_size: batch_size as usize,
+                    batching_window: Duration::from_secs(window.into()),
+                    report_batch_item_failures: entry.report_batch_item_failures.unwrap_or(false),
+                },
+            );
         }
         // Redrive policies once every queue exists (a dead-letter queue may sort after).
         for (name, entry) in &parsed.queues {

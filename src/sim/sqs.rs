@@ -282,6 +282,41 @@ impl Sqs {
             .map(|q| q.messages.iter().cloned().collect())
     }
 
+    /// When a receive of queue `name` could next return a message: `now` if one is waiting
+    /// (not delayed, not held back by its FIFO group), else when the first delayed or in-flight
+    /// one becomes visible; `None` when the queue is empty (or does not exist).
+    pub fn next_visible(&self, name: &str, now: f64) -> Option<f64> {
+        let st = self.lock();
+        let q = st.queues.get(Self::queue_name(name))?;
+        let retention = q.settings.retention;
+        let locked = sqs_fifo::locked_groups(
+            q.in_flight
+                .values()
+                .filter(|f| f.visible_at > now)
+                .map(|f| f.message.group.as_deref()),
+        );
+        let waiting = q
+            .messages
+            .iter()
+            .filter(|m| m.sent + retention > now)
+            .filter_map(|m| match m.delayed_until {
+                Some(t) if t > now => Some(t),
+                _ if m.group.as_ref().is_some_and(|g| locked.contains(g)) => None,
+                _ => Some(now),
+            });
+        let in_flight = q
+            .in_flight
+            .values()
+            .filter(|f| f.message.sent + retention > now)
+            .map(|f| f.visible_at.max(now));
+        waiting.chain(in_flight).min_by(f64::total_cmp)
+    }
+
+    /// The ARN of a queue named `name` in this account.
+    pub fn arn_of(&self, name: &str) -> String {
+        format!("arn:aws:sqs:{}:{}:{name}", self.region, self.account)
+    }
+
     /// The URL of a queue named `name` in this account.
     pub fn url_of(&self, name: &str) -> String {
         format!(

@@ -98,12 +98,45 @@ pub(crate) struct WorldInner {
     children: std::cell::Cell<u64>,
     /// Fire-and-forget children still running (see [`crate::sim::background`]).
     background: crate::sim::background::Background,
+    /// Queues a consumer is polling in this world (see [`crate::sim::esm`]), and the signal
+    /// that wakes them when a message may have arrived.
+    consuming: RefCell<std::collections::BTreeSet<String>>,
+    consumer_wake: Rc<tokio::sync::Notify>,
 }
 
 /// How deep handler code may nest Lambda invocations (one calling another calling another).
 pub const MAX_NESTED_INVOKES: u32 = 16;
 
 impl WorldInner {
+    /// After a successful `service` call charged to `key`: starts a consumer for each queue
+    /// with one that now has messages (its invocations are charged to `key` too), and wakes
+    /// those already polling. Only a world whose background work is driven runs consumers.
+    fn wake_consumers(&self, service: &str, key: &str) {
+        if !matches!(service, "sqs" | "sns") || !self.background.is_driven() {
+            return;
+        }
+        let consumers = self.services.consumers();
+        if consumers.is_empty() {
+            return;
+        }
+        self.consumer_wake.notify_waiters();
+        let now = crate::sim::services::epoch_seconds(self.clock.now());
+        for (queue, consumer) in consumers {
+            if self.consuming.borrow().contains(&queue)
+                || self.services.sqs.next_visible(&queue, now).is_none()
+            {
+                continue;
+            }
+            let Some(me) = self.me.upgrade() else {
+                return;
+            };
+            self.consuming.borrow_mut().insert(queue.clone());
+            let world = World { inner: me };
+            let work = crate::sim::esm::consume(world, queue, consumer, key.to_string());
+            self.background.spawn(Box::pin(work));
+        }
+    }
+
     /// Lambda's ValidationException for a function name that is not one.
     fn invalid_function_name(&self, function: &str) -> TaskFailure {
         let id = self.lambda.service_request_id();
@@ -176,16 +209,25 @@ impl InvocationHost for WorldInner {
         action: &'a str,
         params: &'a Value,
     ) -> LocalBoxFuture<'a, Result<Value, crate::sim::services::Failure>> {
-        Box::pin(self.services.call_as(
-            &self.clock,
-            &self.ledger,
-            self.iam.as_deref(),
-            caller,
-            account_key,
-            service,
-            action,
-            params,
-        ))
+        Box::pin(async move {
+            let answer = self
+                .services
+                .call_as(
+                    &self.clock,
+                    &self.ledger,
+                    self.iam.as_deref(),
+                    caller,
+                    account_key,
+                    service,
+                    action,
+                    params,
+                )
+                .await;
+            if answer.is_ok() {
+                self.wake_consumers(service, account_key);
+            }
+            answer
+        })
     }
 
     fn invoke_function<'a>(
@@ -531,6 +573,8 @@ impl WorldBuilder {
             nested_invokes: std::cell::Cell::new(0),
             children: std::cell::Cell::new(0),
             background: Default::default(),
+            consuming: RefCell::new(Default::default()),
+            consumer_wake: Rc::new(tokio::sync::Notify::new()),
         };
         Ok(World {
             inner: Rc::new_cyclic(inner),
@@ -611,6 +655,44 @@ impl World {
     }
 
     /// The queue fire-and-forget children run on (driven by [`crate::sim::Simulation`]).
+    /// One SQS request of a queue's consumer, charged to `key` (a Lambda event source
+    /// mapping's polls are the account's own: no IAM check).
+    pub(crate) async fn consumer_request(
+        &self,
+        key: &str,
+        action: &str,
+        params: &Value,
+    ) -> Result<Value, crate::sim::services::Failure> {
+        let inner = &self.inner;
+        inner
+            .services
+            .call_as(
+                &inner.clock,
+                &inner.ledger,
+                None,
+                Caller::Execution,
+                key,
+                "sqs",
+                action,
+                params,
+            )
+            .await
+    }
+
+    /// Waits until `deadline` or until a message may have arrived for a consumer.
+    pub(crate) async fn consumer_wait(&self, deadline: Duration) {
+        let wake = self.inner.consumer_wake.clone();
+        let notified = wake.notified();
+        futures::pin_mut!(notified);
+        let sleep = self.inner.clock.sleep(deadline);
+        futures::future::select(notified, sleep).await;
+    }
+
+    /// The consumer of `queue` stopped (the queue is empty).
+    pub(crate) fn consumer_done(&self, queue: &str) {
+        self.inner.consuming.borrow_mut().remove(queue);
+    }
+
     pub(crate) fn background(&self) -> crate::sim::background::Background {
         self.inner.background.clone()
     }
@@ -1113,7 +1195,12 @@ impl World {
                         )
                         .await;
                     match answered {
-                        Some(result) => return result,
+                        Some(result) => {
+                            if result.is_ok() {
+                                inner.wake_consumers(&service, &call.context.execution_arn);
+                            }
+                            return result;
+                        }
                         None => (service, action),
                     }
                 }
