@@ -19,6 +19,9 @@
 //! - the poller's receives and deletes are SQS requests of the account (billed), and each
 //!   receive takes the SQS request latency the services use (10 ms).
 //!
+//! The poll loop is `World::consume` (it needs the world's clock, ledger and Lambda service);
+//! this module shapes its requests and the function's event.
+//!
 //! Simplifications: one batch at a time per queue (Lambda starts with five concurrent
 //! pollers and scales up), and only messages sent in the same world wake the poller: under
 //! `stepsim serve` that is what an execution (or its functions) sends, not what a client sends
@@ -26,89 +29,63 @@
 //! retried every visibility timeout until a dead-letter queue or the retention period (4 days
 //! by default) ends it, so such a run is long in virtual time but bounded.
 
-use std::time::Duration;
-
 use serde_json::{json, Map, Value};
 
-use crate::sim::services::{epoch_seconds, Consumer};
-use crate::sim::world::World;
+use crate::sim::services::Consumer;
 
 /// The SQS request latency (as the services' own, `services::latency`).
-const POLL_LATENCY: Duration = Duration::from_millis(10);
+pub(crate) const POLL_LATENCY: std::time::Duration = std::time::Duration::from_millis(10);
 
-/// Polls `queue` and invokes `consumer` with its messages until the queue is empty. Charged
-/// to ledger key `key` (the execution whose call started it).
-pub(crate) async fn consume(world: World, queue: String, consumer: Consumer, key: String) {
-    let sqs = world.services().sqs.clone();
-    let url = sqs.url_of(&queue);
-    let arn = sqs.arn_of(&queue);
-    let clock = world.clock();
-    loop {
-        let now = epoch_seconds(clock.now());
-        let Some(next) = sqs.next_visible(&queue, now) else {
-            break;
-        };
-        if next > now {
-            let wait = Duration::from_secs_f64(next - now);
-            world.consumer_wait(wait).await;
-            continue;
-        }
-        if !consumer.batching_window.is_zero() {
-            world.consumer_wait(consumer.batching_window).await;
-        }
-        clock.sleep(POLL_LATENCY).await;
-        let received = world
-            .consumer_request(
-                &key,
-                "ReceiveMessage",
-                &json!({"QueueUrl": url, "MaxNumberOfMessages": consumer.batch_size,
-                        "AttributeNames": ["All"], "MessageAttributeNames": ["All"]}),
-            )
-            .await;
-        let messages = match received {
-            Ok(v) => v["Messages"].as_array().cloned().unwrap_or_default(),
-            // The queue was deleted.
-            Err(_) => break,
-        };
-        if messages.is_empty() {
-            continue;
-        }
-        let first_receive = (epoch_seconds(clock.now()) * 1000.0) as i64;
-        let records: Vec<Value> = messages
-            .iter()
-            .map(|m| record(m, &arn, world.region(), world.account(), first_receive))
-            .collect();
-        let event = json!({ "Records": records });
-        let answer = world.invoke_function(&consumer.function, event, &key).await;
-        let keep: Vec<&str> = match &answer {
-            Err(_) => continue,
-            Ok(ok) if consumer.report_batch_item_failures => ok.payload["batchItemFailures"]
-                .as_array()
-                .map(|f| {
-                    f.iter()
-                        .filter_map(|x| x["itemIdentifier"].as_str())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            Ok(_) => Vec::new(),
-        };
-        let done: Vec<Value> = messages
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| !keep.contains(&m["MessageId"].as_str().unwrap_or_default()))
-            .map(|(i, m)| json!({"Id": i.to_string(), "ReceiptHandle": m["ReceiptHandle"]}))
-            .collect();
-        if !done.is_empty() {
-            let _ = world
-                .consumer_request(
-                    &key,
-                    "DeleteMessageBatch",
-                    &json!({"QueueUrl": url, "Entries": done}),
-                )
-                .await;
-        }
-    }
-    world.consumer_done(&queue);
+/// The ReceiveMessage request of a consumer's poll.
+pub(crate) fn receive_request(url: &str, consumer: &Consumer) -> Value {
+    json!({"QueueUrl": url, "MaxNumberOfMessages": consumer.batch_size,
+           "AttributeNames": ["All"], "MessageAttributeNames": ["All"]})
+}
+
+/// The function's event for received `messages` (ReceiveMessage's `Messages`).
+pub(crate) fn event(
+    messages: &[Value],
+    queue_arn: &str,
+    region: &str,
+    account: &str,
+    first_receive_ms: i64,
+) -> Value {
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|m| record(m, queue_arn, region, account, first_receive_ms))
+        .collect();
+    json!({ "Records": records })
+}
+
+/// The DeleteMessageBatch request for what an invocation finished: every message when it
+/// succeeded (but those its `batchItemFailures` names, when the consumer reports them), none
+/// when it failed (`answer` is `None`).
+pub(crate) fn finished(
+    url: &str,
+    messages: &[Value],
+    consumer: &Consumer,
+    answer: Option<&Value>,
+) -> Option<Value> {
+    let answer = answer?;
+    let keep: Vec<&str> = if consumer.report_batch_item_failures {
+        answer["batchItemFailures"]
+            .as_array()
+            .map(|f| {
+                f.iter()
+                    .filter_map(|x| x["itemIdentifier"].as_str())
+                    .collect()
+            })
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let done: Vec<Value> = messages
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| !keep.contains(&m["MessageId"].as_str().unwrap_or_default()))
+        .map(|(i, m)| json!({"Id": i.to_string(), "ReceiptHandle": m["ReceiptHandle"]}))
+        .collect();
+    (!done.is_empty()).then(|| json!({"QueueUrl": url, "Entries": done}))
 }
 
 /// One message as Lambda's SQS event shows it.

@@ -132,8 +132,10 @@ impl WorldInner {
             };
             self.consuming.borrow_mut().insert(queue.clone());
             let world = World { inner: me };
-            let work = crate::sim::esm::consume(world, queue, consumer, key.to_string());
-            self.background.spawn(Box::pin(work));
+            let key = key.to_string();
+            self.background.spawn(Box::pin(async move {
+                world.consume(queue, consumer, key).await
+            }));
         }
     }
 
@@ -657,7 +659,7 @@ impl World {
     /// The queue fire-and-forget children run on (driven by [`crate::sim::Simulation`]).
     /// One SQS request of a queue's consumer, charged to `key` (a Lambda event source
     /// mapping's polls are the account's own: no IAM check).
-    pub(crate) async fn consumer_request(
+    async fn consumer_request(
         &self,
         key: &str,
         action: &str,
@@ -679,8 +681,62 @@ impl World {
             .await
     }
 
+    /// Polls `queue` and invokes `consumer` with its messages until the queue is empty (see
+    /// [`crate::sim::esm`]), charged to ledger key `key` (the execution whose call started it).
+    async fn consume(self, queue: String, consumer: crate::sim::services::Consumer, key: String) {
+        use crate::sim::esm;
+        use crate::sim::services::epoch_seconds;
+        let sqs = self.services().sqs.clone();
+        let url = sqs.url_of(&queue);
+        let arn = sqs.arn_of(&queue);
+        let clock = self.clock();
+        loop {
+            let now = epoch_seconds(clock.now());
+            let Some(next) = sqs.next_visible(&queue, now) else {
+                break;
+            };
+            if next > now {
+                self.consumer_wait(Duration::from_secs_f64(next - now))
+                    .await;
+                continue;
+            }
+            if !consumer.batching_window.is_zero() {
+                self.consumer_wait(consumer.batching_window).await;
+            }
+            clock.sleep(esm::POLL_LATENCY).await;
+            let request = esm::receive_request(&url, &consumer);
+            let messages = match self
+                .consumer_request(&key, "ReceiveMessage", &request)
+                .await
+            {
+                Ok(v) => v["Messages"].as_array().cloned().unwrap_or_default(),
+                // The queue was deleted.
+                Err(_) => break,
+            };
+            if messages.is_empty() {
+                continue;
+            }
+            let first_receive = (epoch_seconds(clock.now()) * 1000.0) as i64;
+            let event = esm::event(
+                &messages,
+                &arn,
+                self.region(),
+                self.account(),
+                first_receive,
+            );
+            let answer = self.invoke_function(&consumer.function, event, &key).await;
+            let payload = answer.as_ref().ok().map(|ok| &ok.payload);
+            if let Some(delete) = esm::finished(&url, &messages, &consumer, payload) {
+                let _ = self
+                    .consumer_request(&key, "DeleteMessageBatch", &delete)
+                    .await;
+            }
+        }
+        self.consumer_done(&queue);
+    }
+
     /// Waits until `deadline` or until a message may have arrived for a consumer.
-    pub(crate) async fn consumer_wait(&self, deadline: Duration) {
+    async fn consumer_wait(&self, deadline: Duration) {
         let wake = self.inner.consumer_wake.clone();
         let notified = wake.notified();
         futures::pin_mut!(notified);
@@ -689,7 +745,7 @@ impl World {
     }
 
     /// The consumer of `queue` stopped (the queue is empty).
-    pub(crate) fn consumer_done(&self, queue: &str) {
+    fn consumer_done(&self, queue: &str) {
         self.inner.consuming.borrow_mut().remove(queue);
     }
 
