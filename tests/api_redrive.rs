@@ -6,13 +6,13 @@
 mod support;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use stepsim::api::ServerConfig;
 use stepsim::sim::{handler_fn, FunctionConfig, FunctionError, FunctionRegistry, Invocation};
-use support::api::{config, types, TestServer};
+use support::api::{config, token_functions, types, TestServer};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -276,19 +276,7 @@ async fn a_client_token_answers_its_redrive_again_and_a_new_one_redrives_again()
 /// A machine whose task waits for its token (handed to the `notify` function).
 #[tokio::test]
 async fn a_stopped_execution_is_redriven_at_the_task_it_was_waiting_in() {
-    let (tx, rx) = mpsc::channel::<String>();
-    let mut reg = FunctionRegistry::new();
-    reg.register(
-        "notify",
-        FunctionConfig::default(),
-        handler_fn(move |event: Value, _ctx: &mut Invocation| {
-            if let Some(tok) = event["token"].as_str() {
-                let _ = tx.send(tok.to_string());
-            }
-            Ok(json!({}))
-        }),
-    )
-    .unwrap();
+    let (reg, rx) = token_functions();
     let mut c = config();
     c.functions = reg;
     let t = TestServer::start(c);

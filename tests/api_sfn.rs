@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use stepsim::api::ServerConfig;
 use stepsim::handlers::default_catalog;
-use stepsim::sim::{handler_fn, FunctionConfig, FunctionRegistry, Invocation};
-use support::api::{config, duration, types, TestServer};
+use stepsim::sim::FunctionRegistry;
+use support::api::{config, duration, token_functions, types, TestServer};
 
 fn pass_machine() -> Value {
     json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"ok": true}, "ResultPath": "$.r", "End": true}}})
@@ -40,19 +40,7 @@ fn token_machine(extra: Value) -> Value {
 
 /// A server whose `notify` function sends every task token it receives to the test.
 fn token_server(adjust: impl FnOnce(&mut ServerConfig)) -> (TestServer, mpsc::Receiver<String>) {
-    let (tx, rx) = mpsc::channel::<String>();
-    let mut reg = FunctionRegistry::new();
-    reg.register(
-        "notify",
-        FunctionConfig::default(),
-        handler_fn(move |event: Value, _ctx: &mut Invocation| {
-            if let Some(t) = event["token"].as_str() {
-                let _ = tx.send(t.to_string());
-            }
-            Ok(json!({}))
-        }),
-    )
-    .unwrap();
+    let (reg, rx) = token_functions();
     let mut c = config();
     c.functions = reg;
     adjust(&mut c);

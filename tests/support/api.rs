@@ -229,3 +229,26 @@ pub fn run_compat_script(script: &str, args: &[&str]) {
         "{stdout}\n{stderr}"
     );
 }
+
+/// A function registry whose `notify` function sends every task token it receives (the
+/// event's `token`) to the returned receiver.
+pub fn token_functions() -> (
+    stepsim::sim::FunctionRegistry,
+    std::sync::mpsc::Receiver<String>,
+) {
+    use stepsim::sim::{handler_fn, FunctionConfig, FunctionRegistry, Invocation};
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let mut reg = FunctionRegistry::new();
+    reg.register(
+        "notify",
+        FunctionConfig::default(),
+        handler_fn(move |event: Value, _ctx: &mut Invocation| {
+            if let Some(t) = event["token"].as_str() {
+                let _ = tx.send(t.to_string());
+            }
+            Ok(json!({}))
+        }),
+    )
+    .expect("notify registers");
+    (reg, rx)
+}
