@@ -3,6 +3,8 @@
 //! virtual clock; a failing batch comes back after the visibility timeout and ends in the
 //! dead-letter queue; `batchItemFailures` keeps only the messages it names.
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
@@ -270,4 +272,80 @@ fn a_consumer_must_be_a_function_of_the_project() {
         err.contains("services.toml") && err.contains("queues.q: lambda `ghost`"),
         "{err}"
     );
+}
+
+/// Under `serve`, what a client sends with SendMessage reaches the queue's consumer too (its
+/// own simulation on the server's pool); a failing one ends in the dead-letter queue.
+#[tokio::test]
+async fn under_serve_a_clients_messages_reach_the_consumer() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("services.toml");
+    std::fs::write(&file, SERVICES).unwrap();
+    let services = AwsServices::default();
+    services.load_file(&file, dir.path(), 0.0).unwrap();
+    let calls: Calls = Arc::default();
+    let mut c = support::api::config();
+    c.functions = functions(&calls);
+    c.services = services.clone();
+    let t = support::api::TestServer::start(c);
+    let sqs = |action: &str, body: Value| {
+        let t = &t;
+        let target = format!("AmazonSQS.{action}");
+        async move {
+            t.json_call("application/x-amz-json-1.0", &target, body)
+                .await
+        }
+    };
+    let url = services.sqs.url_of("work");
+    for body in ["one", "two", "three"] {
+        let (status, _, v) =
+            sqs("SendMessage", json!({"QueueUrl": url, "MessageBody": body})).await;
+        assert_eq!(status, 200, "{v}");
+    }
+    let (status, _, _) = sqs(
+        "SendMessage",
+        json!({"QueueUrl": services.sqs.url_of("poison"), "MessageBody": "bad"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // The consumers run in the background; wait (bounded) until every message is handled.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let done = left(&services, "work") == ("0".into(), "0".into())
+            && services.sqs.waiting("dead").unwrap_or_default().len() == 1;
+        if done {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "consumers did not finish"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let calls = calls.lock().unwrap().clone();
+    let mut worked: Vec<String> = calls
+        .iter()
+        .filter(|(f, _, _)| f == "worker")
+        .flat_map(|(_, _, e)| {
+            e["Records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["body"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    worked.sort();
+    assert_eq!(worked, ["one", "three", "two"]);
+    assert_eq!(calls.iter().filter(|(f, _, _)| f == "failing").count(), 2);
+    // Their log lines reached CloudWatch Logs.
+    let (status, _, groups) = t
+        .json_call(
+            "application/x-amz-json-1.1",
+            "Logs_20140328.DescribeLogGroups",
+            json!({"logGroupNamePrefix": "/aws/lambda/worker"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(groups["logGroups"].as_array().unwrap().len(), 1, "{groups}");
 }

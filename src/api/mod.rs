@@ -210,6 +210,7 @@ pub fn build_state(config: ServerConfig) -> Arc<ApiState> {
         ids: Mutex::new(SimRng::derived(ids_seed, "serve/ids")),
         nonce: std::sync::atomic::AtomicU64::new(0),
         started: state::wall_now(),
+        consuming: Mutex::new(Default::default()),
     })
 }
 

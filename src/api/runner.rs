@@ -213,6 +213,49 @@ pub fn invoke_function(
     rx
 }
 
+/// After a client's SQS or SNS request: for each queue with a consumer (a Lambda event
+/// source mapping) that now has messages and no consumer running, runs the consumer on the
+/// pool in a simulation of its own, its clock starting now, until the queue is empty (see
+/// [`crate::sim::esm`]; executions' own messages are consumed inside their simulations).
+pub fn wake_consumers(state: &Arc<ApiState>) {
+    let now_wall = state.wall_now();
+    let now = crate::sim::services::epoch_seconds(now_wall);
+    for (queue, _) in state.services.consumers() {
+        if state.services.sqs.next_visible(&queue, now).is_none() {
+            continue;
+        }
+        {
+            let mut consuming = state.consuming.lock().unwrap_or_else(|e| e.into_inner());
+            if !consuming.insert(queue.clone()) {
+                continue;
+            }
+        }
+        let state = state.clone();
+        let seed = crate::rng::derive_seed(
+            state.settings.seed,
+            &format!("consumer\n{queue}\n{}", state.next_nonce()),
+        );
+        let pool = state.pool.clone();
+        pool.submit(Box::new(move || {
+            let run = || -> Result<(), String> {
+                let sim = simulation(&state, now_wall, seed, LogCapture::All)?;
+                sim.block_on(sim.world().consume_queue(&queue, "event-source-mapping"));
+                Ok(())
+            };
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
+                .unwrap_or_else(|p| Err(format!("the simulation panicked: {}", panic_text(&*p))));
+            if let Err(e) = result {
+                tracing::warn!("the consumer of queue {queue} stopped: {e}");
+            }
+            state
+                .consuming
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&queue);
+        }));
+    }
+}
+
 /// Turns an outcome into the record clients see, applying a stop request.
 pub fn finished_from(
     result: Result<ExecutionOutcome, String>,

@@ -69,7 +69,13 @@ pub fn handle(state: &Arc<ApiState>, body: &[u8]) -> (String, Response<Body>) {
             .sns
             .call(&action, &crate::sim::sns::form_request(&params), now)
         {
-            Ok(v) => v,
+            Ok(v) => {
+                if action == "Publish" {
+                    // Subscribed queues may have a consumer.
+                    super::runner::wake_consumers(state);
+                }
+                v
+            }
             Err(e) => {
                 let status = if e.code == "NotFound" {
                     StatusCode::NOT_FOUND

@@ -33,7 +33,15 @@ pub fn handle(state: &Arc<ApiState>, action: &str, body: &[u8]) -> Response<Body
     }
     let now = epoch_seconds(state.wall_now());
     match state.services.sqs.call(action, &req, now) {
-        Ok(v) => json_response(&v, "application/x-amz-json-1.0"),
+        Ok(v) => {
+            if matches!(
+                action,
+                "SendMessage" | "SendMessageBatch" | "ChangeMessageVisibility"
+            ) {
+                super::runner::wake_consumers(state);
+            }
+            json_response(&v, "application/x-amz-json-1.0")
+        }
         Err(e) => {
             let query_code = crate::sim::sqs_error::query_code(&e.code);
             let mut r =

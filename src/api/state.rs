@@ -767,6 +767,9 @@ pub struct ApiState {
     pub nonce: std::sync::atomic::AtomicU64,
     /// When the server started (wall clock).
     pub started: SimTime,
+    /// Queues whose consumer is running for messages clients sent (see
+    /// [`super::runner::wake_consumers`]).
+    pub consuming: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for ApiState {

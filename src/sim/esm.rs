@@ -22,10 +22,11 @@
 //! The poll loop is `World::consume` (it needs the world's clock, ledger and Lambda service);
 //! this module shapes its requests and the function's event.
 //!
+//! Messages sent in a world wake that world's poller; under `stepsim serve`, messages a client
+//! sends start a consumer in a simulation of its own (`api::runner::wake_consumers`).
+//!
 //! Simplifications: one batch at a time per queue (Lambda starts with five concurrent
-//! pollers and scales up), and only messages sent in the same world wake the poller: under
-//! `stepsim serve` that is what an execution (or its functions) sends, not what a client sends
-//! with SendMessage. The poller stops when the queue is empty; a message that keeps failing is
+//! pollers and scales up). The poller stops when the queue is empty; a message that keeps failing is
 //! retried every visibility timeout until a dead-letter queue or the retention period (4 days
 //! by default) ends it, so such a run is long in virtual time but bounded.
 

@@ -735,6 +735,27 @@ impl World {
         self.consumer_done(&queue);
     }
 
+    /// Runs the consumer of `queue` (a Lambda event source mapping, see [`crate::sim::esm`])
+    /// until the queue is empty, charging ledger key `key`; returns at once when the queue has
+    /// no consumer or one is already polling it in this world. For an application whose
+    /// clients send messages outside any execution (`serve`).
+    pub async fn consume_queue(&self, queue: &str, key: &str) {
+        let Some((_, consumer)) = self
+            .services()
+            .consumers()
+            .into_iter()
+            .find(|(q, _)| q == queue)
+        else {
+            return;
+        };
+        if !self.inner.consuming.borrow_mut().insert(queue.to_string()) {
+            return;
+        }
+        self.clone()
+            .consume(queue.to_string(), consumer, key.to_string())
+            .await;
+    }
+
     /// Waits until `deadline` or until a message may have arrived for a consumer.
     async fn consumer_wait(&self, deadline: Duration) {
         let wake = self.inner.consumer_wake.clone();
