@@ -114,6 +114,20 @@ impl Case {
     }
 }
 
+/// A Map state named `Each` (label `Each`) whose items with `v` = 3 call the broken `bad`
+/// function and the others `good`, run as `config` says.
+fn each_item(config: Value) -> Value {
+    json!({"StartAt": "Each", "States": {
+        "Each": {"Type": "Map", "End": true, "Label": "Each", "ItemProcessor": {
+            "ProcessorConfig": config,
+            "StartAt": "Pick", "States": {
+                "Pick": {"Type": "Choice", "Choices": [{"Variable": "$.v", "NumericEquals": 3, "Next": "Bad"}], "Default": "Good"},
+                "Bad": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:bad", "End": true},
+                "Good": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:good", "End": true}
+            }}}
+    }})
+}
+
 fn types(out: &ExecutionOutcome) -> Vec<&'static str> {
     out.history.iter().map(|e| e.event_type).collect()
 }
@@ -238,15 +252,7 @@ fn a_parallel_redrive_reruns_only_the_failed_and_cut_short_branches() {
 #[test]
 fn an_inline_map_redrive_reruns_only_the_failed_and_cut_short_iterations() {
     let c = Case::new(
-        json!({"StartAt": "Each", "States": {
-            "Each": {"Type": "Map", "End": true, "ItemProcessor": {
-                "ProcessorConfig": {"Mode": "INLINE"},
-                "StartAt": "Pick", "States": {
-                    "Pick": {"Type": "Choice", "Choices": [{"Variable": "$.v", "NumericEquals": 3, "Next": "Bad"}], "Default": "Good"},
-                    "Bad": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:bad", "End": true},
-                    "Good": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:good", "End": true}
-                }}}
-        }}),
+        each_item(json!({"Mode": "INLINE"})),
         vec!["arn:aws:lambda:us-east-1:111111111111:function:bad"],
     );
     let items = json!([{"v": 1}, {"v": 2}, {"v": 3}, {"v": 4}]);
@@ -359,15 +365,7 @@ fn a_redrive_that_fails_again_reports_a_new_resume_and_the_same_bytes_twice() {
 #[test]
 fn a_distributed_map_redrive_reruns_only_the_failed_children_in_the_same_map_run() {
     let c = Case::new(
-        json!({"StartAt": "Each", "States": {
-            "Each": {"Type": "Map", "End": true, "Label": "Each", "ItemProcessor": {
-                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
-                "StartAt": "Pick", "States": {
-                    "Pick": {"Type": "Choice", "Choices": [{"Variable": "$.v", "NumericEquals": 3, "Next": "Bad"}], "Default": "Good"},
-                    "Bad": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:bad", "End": true},
-                    "Good": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:good", "End": true}
-                }}}
-        }}),
+        each_item(json!({"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"})),
         vec!["arn:aws:lambda:us-east-1:111111111111:function:bad"],
     );
     let items = json!([{"v": 1}, {"v": 2}, {"v": 3}, {"v": 4}]);

@@ -86,12 +86,18 @@ fn sender(queue: &str) -> Plan {
     Plan::compile(&stepsim::asl::load_value(&def).unwrap()).unwrap()
 }
 
-fn run(queue: &str, bodies: &[&str]) -> (RunReport, AwsServices, Calls) {
+/// The services `SERVICES` declares.
+fn declared() -> AwsServices {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("services.toml");
     std::fs::write(&file, SERVICES).unwrap();
     let services = AwsServices::default();
     services.load_file(&file, dir.path(), 0.0).unwrap();
+    services
+}
+
+fn run(queue: &str, bodies: &[&str]) -> (RunReport, AwsServices, Calls) {
+    let services = declared();
     let calls: Calls = Arc::default();
     let sim = Simulation::builder()
         .functions(functions(&calls))
@@ -278,11 +284,7 @@ fn a_consumer_must_be_a_function_of_the_project() {
 /// own simulation on the server's pool); a failing one ends in the dead-letter queue.
 #[tokio::test]
 async fn under_serve_a_clients_messages_reach_the_consumer() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("services.toml");
-    std::fs::write(&file, SERVICES).unwrap();
-    let services = AwsServices::default();
-    services.load_file(&file, dir.path(), 0.0).unwrap();
+    let services = declared();
     let calls: Calls = Arc::default();
     let mut c = support::api::config();
     c.functions = functions(&calls);
